@@ -1,0 +1,80 @@
+//! The library's error type: each variant says what failed, where, and what to do.
+
+use std::path::PathBuf;
+
+/// Everything that can stop mailtape from starting or running.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or socket operation failed; `action` says which and on what.
+    Io {
+        /// What was being done, e.g. "write certs/ca.pem".
+        action: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A listener could not bind its address.
+    Bind {
+        /// Which listener (smtps, starttls, plain).
+        listener: &'static str,
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A certificate or key file is unusable.
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        reason: String,
+    },
+    /// TLS could not be set up.
+    Tls(String),
+    /// A profile, account or scenario file is invalid.
+    Config {
+        /// Where the configuration came from (a path, or `builtin:NAME`).
+        origin: String,
+        /// What is wrong, with the line where known.
+        reason: String,
+    },
+    /// A name given on the command line is not known (scenario, variant).
+    Unknown {
+        /// What kind of thing was asked for.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+    /// A command-line value is not acceptable.
+    Usage(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io { action, source } => write!(f, "cannot {action}: {source}"),
+            Error::Bind { listener, addr, source } => write!(
+                f,
+                "cannot listen for {listener} on {addr}: {source} (is another mailtape running? use --{listener} 127.0.0.1:0 for any free port, or --{listener} off)"
+            ),
+            Error::Certificate { path, reason } => write!(f, "certificate file {}: {reason}", path.display()),
+            Error::Tls(reason) => f.write_str(reason),
+            Error::Config { origin, reason } => write!(f, "{origin}: {reason}"),
+            Error::Unknown { what, name, known } => {
+                write!(f, "unknown {what} {name:?}; known: {}", known.join(", "))
+            }
+            Error::Usage(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } | Error::Bind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

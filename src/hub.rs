@@ -1,0 +1,336 @@
+//! Where sessions report to: the live view (human or JSON), tape files, the
+//! mailbox, and the in-memory record the test API reads.
+//!
+//! Everything that reaches the hub is already redacted.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::fsutil::{unused_path, write_atomic};
+use crate::tape::redact::scrub_bytes;
+use crate::tape::transcript::body_lines;
+use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
+
+/// Body lines shown in the live view before the rest is summarised.
+const LIVE_BODY_LINES: usize = 20;
+
+/// How sessions are shown as they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveView {
+    /// Nothing on stdout.
+    Quiet,
+    /// `C:`/`S:` lines for people; `color` adds ANSI colours.
+    Human {
+        /// Whether to colour the output.
+        color: bool,
+    },
+    /// One JSON object per line.
+    Json,
+}
+
+/// A message accepted by the mock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// The id given in the 250 reply.
+    pub id: String,
+    /// The session it came in.
+    pub session: u64,
+    /// The envelope sender.
+    pub from: String,
+    /// The envelope recipients.
+    pub to: Vec<String>,
+    /// The message as received (headers and body), any API key scrubbed.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    /// Where it was written, with `--mailbox`.
+    pub path: Option<PathBuf>,
+}
+
+/// Settings of the hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// The live view.
+    pub view: LiveView,
+    /// Write each finished session as a tape file here.
+    pub tapes: Option<PathBuf>,
+    /// Write each accepted message as an `.eml` file here.
+    pub mailbox: Option<PathBuf>,
+    /// Keep transcripts and messages in memory (the test API).
+    pub keep: bool,
+}
+
+#[derive(Default)]
+struct Kept {
+    transcripts: Vec<Transcript>,
+    messages: Vec<Message>,
+    write_errors: Vec<String>,
+}
+
+/// The shared sink of one server.
+pub struct Hub {
+    config: HubConfig,
+    kept: Mutex<Kept>,
+    done: watch::Sender<usize>,
+}
+
+impl Hub {
+    /// A hub with these settings.
+    pub fn new(config: HubConfig) -> Hub {
+        Hub {
+            config,
+            kept: Mutex::new(Kept::default()),
+            done: watch::channel(0).0,
+        }
+    }
+
+    /// The live view in use.
+    pub fn view(&self) -> LiveView {
+        self.config.view
+    }
+
+    fn print(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`mailtape mock | head`) is not an error worth a panic.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Prints a line of the server's own (the ready banner and such) in human mode.
+    pub fn say(&self, line: &str) {
+        if let LiveView::Human { .. } = self.config.view {
+            self.print(line);
+        }
+    }
+
+    fn session_started(&self, meta: &Meta) {
+        match self.config.view {
+            LiveView::Quiet => {}
+            LiveView::Human { color } => self.print(&paint(
+                color,
+                DIM,
+                &format!(
+                    "#{} ── {} connected to {} {} · {} {}",
+                    meta.id, meta.client, meta.listener, meta.local, meta.mode, meta.source
+                ),
+            )),
+            LiveView::Json => self.print(&json!({"type": "session", "session": meta.id, "meta": meta}).to_string()),
+        }
+    }
+
+    fn event(&self, session: u64, e: &Event) {
+        match self.config.view {
+            LiveView::Quiet => {}
+            LiveView::Human { color } => {
+                let style = match &e.kind {
+                    EventKind::Client(_) => CYAN,
+                    EventKind::Server(t) => match t.as_bytes().first() {
+                        Some(b'4') => YELLOW,
+                        Some(b'5') => RED,
+                        _ => GREEN,
+                    },
+                    EventKind::Data(_) => DIM,
+                    EventKind::Note(_) => MAGENTA,
+                };
+                let line = format!("{}: {}", e.kind.tag(), e.kind.text());
+                self.print(&format!("#{session} {}", paint(color, style, &line)));
+            }
+            LiveView::Json => {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                v["type"] = "line".into();
+                v["session"] = session.into();
+                self.print(&v.to_string());
+            }
+        }
+    }
+
+    fn session_ended(&self, t: Transcript) {
+        let closed = t.closed_by.map(|c| format!("{c:?}").to_lowercase()).unwrap_or_default();
+        let elapsed = t.events.last().map(|e| e.at).unwrap_or_default();
+        match self.config.view {
+            LiveView::Quiet => {}
+            LiveView::Human { color } => self.print(&paint(
+                color,
+                DIM,
+                &format!("#{} ── closed by {closed} after {:.3}s", t.meta.id, elapsed.as_secs_f64()),
+            )),
+            LiveView::Json => self.print(
+                &json!({"type": "end", "session": t.meta.id, "closed_by": closed, "codes": t.reply_codes()})
+                    .to_string(),
+            ),
+        }
+        if let Some(dir) = &self.config.tapes {
+            let stem = format!("{}-s{}", t.meta.started.replace(':', "").replace('-', ""), t.meta.id);
+            let text = format!("{}\n{}", crate::tape::TAPE_HEADER, t.to_tape());
+            let path = unused_path(dir, &stem, "tape");
+            if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
+                self.write_failed(format!("cannot write tape {}: {e}", path.display()));
+            }
+        }
+        let mut kept = self.kept();
+        if self.config.keep {
+            kept.transcripts.push(t);
+        }
+        drop(kept);
+        self.done.send_modify(|n| *n += 1);
+    }
+
+    fn write_failed(&self, what: String) {
+        tracing::error!("{what}");
+        self.kept().write_errors.push(what);
+    }
+
+    /// Records an accepted message: the mailbox file, the live view, the test API.
+    pub fn deliver(&self, mut msg: Message) {
+        msg.data = scrub_bytes(&msg.data).into_owned();
+        if let Some(dir) = &self.config.mailbox {
+            let path = unused_path(dir, &msg.id, "eml");
+            let mut file = format!(
+                "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
+                msg.from,
+                msg.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", ")
+            )
+            .into_bytes();
+            file.extend_from_slice(&msg.data);
+            match write_atomic(&path, &file, false) {
+                Ok(()) => msg.path = Some(path),
+                Err(e) => self.write_failed(format!("cannot write message {}: {e}", path.display())),
+            }
+        }
+        if self.config.view == LiveView::Json {
+            let mut v = serde_json::to_value(&msg).unwrap_or_default();
+            v["type"] = "message".into();
+            v["size"] = msg.data.len().into();
+            self.print(&v.to_string());
+        }
+        if self.config.keep {
+            self.kept().messages.push(msg);
+        }
+    }
+
+    /// Sessions finished so far.
+    pub fn finished(&self) -> usize {
+        *self.done.borrow()
+    }
+
+    /// Waits until at least `n` sessions have finished, or the timeout passes.
+    /// Returns whether they did.
+    pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.done.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|done| *done >= n)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// The transcripts of finished sessions (with `keep`).
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.kept().transcripts.clone()
+    }
+
+    /// The accepted messages (with `keep`).
+    pub fn messages(&self) -> Vec<Message> {
+        self.kept().messages.clone()
+    }
+
+    /// Files that could not be written.
+    pub fn write_errors(&self) -> Vec<String> {
+        self.kept().write_errors.clone()
+    }
+}
+
+const DIM: &str = "2";
+const CYAN: &str = "36";
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
+const RED: &str = "31";
+const MAGENTA: &str = "35";
+
+fn paint(color: bool, style: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{style}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The transcript of one session as it is being captured. Every line is
+/// redacted by the caller or here before it is stored or shown.
+pub struct Capture {
+    hub: std::sync::Arc<Hub>,
+    transcript: Transcript,
+    start: Instant,
+}
+
+impl Capture {
+    /// Starts capturing a session.
+    pub fn new(hub: std::sync::Arc<Hub>, meta: Meta, start: Instant) -> Capture {
+        hub.session_started(&meta);
+        Capture {
+            hub,
+            transcript: Transcript {
+                meta,
+                events: Vec::new(),
+                closed_by: None,
+            },
+            start,
+        }
+    }
+
+    fn push(&mut self, kind: EventKind, live: bool) {
+        let e = Event {
+            at: self.start.elapsed(),
+            kind,
+        };
+        if live {
+            self.hub.event(self.transcript.meta.id, &e);
+        }
+        self.transcript.events.push(e);
+    }
+
+    /// A client line, already redacted.
+    pub fn client(&mut self, text: String) {
+        self.push(EventKind::Client(text), true);
+    }
+
+    /// A reply, one event per wire line.
+    pub fn reply(&mut self, reply: &crate::smtp::Reply) {
+        for line in reply.wire_lines() {
+            let line = crate::tape::redact::scrub(&line).into_owned();
+            self.push(EventKind::Server(line), true);
+        }
+    }
+
+    /// A message body; the live view shows its first lines.
+    pub fn body(&mut self, body: &[u8], size: usize) {
+        let lines = body_lines(body, size);
+        let total = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            self.push(EventKind::Data(line), i < LIVE_BODY_LINES);
+        }
+        if total > LIVE_BODY_LINES && self.hub.view() != LiveView::Quiet {
+            let e = Event {
+                at: self.start.elapsed(),
+                kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
+            };
+            self.hub.event(self.transcript.meta.id, &e);
+        }
+    }
+
+    /// Something that is not a line (TLS started, a timeout).
+    pub fn note(&mut self, text: String) {
+        self.push(EventKind::Note(text), true);
+    }
+
+    /// Ends the session and hands the transcript to the hub.
+    pub fn finish(mut self, closer: Closer) {
+        self.transcript.closed_by = Some(closer);
+        self.hub.session_ended(self.transcript);
+    }
+}

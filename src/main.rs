@@ -1,0 +1,366 @@
+//! The command line: parse arguments, call the library, print errors once.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mailtape::hub::{HubConfig, LiveView};
+use mailtape::net::CertSource;
+use mailtape::resend::{Profile, Scenario};
+use mailtape::responder::mock::MockOptions;
+use mailtape::server::{Addrs, ServerConfig};
+use mailtape::session::Limits;
+use mailtape::{Error, MockConfig, MockServer};
+
+/// Mock, record and replay SMTP sessions with Resend's relay, every transcript redacted.
+#[derive(Parser, Debug)]
+#[command(name = "mailtape", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a local SMTP server that answers exactly as smtp.resend.com would.
+    ///
+    /// Point your app at 127.0.0.1:2465 (implicit TLS), :2587 (STARTTLS) or
+    /// :2525 (plain), user `resend`, password any key that starts with `re_`.
+    /// Every session is shown live with the key redacted.
+    Mock(MockArgs),
+    /// Print the replies of the Resend profile: code, text, and where each comes from.
+    Profile(ProfileArgs),
+}
+
+#[derive(Args, Debug)]
+struct ListenArgs {
+    /// Implicit-TLS listener (like smtp.resend.com:465), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2465")]
+    smtps: String,
+    /// STARTTLS listener (like smtp.resend.com:587), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2587")]
+    starttls: String,
+    /// Plain listener for apps that cannot do TLS, or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
+    plain: String,
+    /// Allow listening on addresses other than loopback (127.0.0.1, ::1).
+    ///
+    /// mailtape accepts API keys; on another interface anyone on the network could use it.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Folder for the generated CA and server certificate (made on first run, reused after).
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    certs: PathBuf,
+    /// Use this certificate chain (PEM) instead of the generated one; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Close a session after this many seconds without a word from the client (421).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    idle_timeout: u64,
+    /// Most sessions at once; more get 421 at connect.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+    /// Failed commands in one session before it is closed with 421.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_errors: usize,
+}
+
+#[derive(Args, Debug)]
+struct OutputArgs {
+    /// Print a JSON ready line with the bound addresses, then one JSON object per event.
+    #[arg(long, conflicts_with = "quiet")]
+    json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+    /// Write every session's transcript to this folder as a tape file.
+    #[arg(long, value_name = "DIR")]
+    tapes: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct MockArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// A built-in scenario (see --list-scenarios) or a scenario file.
+    #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+    scenario: String,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    list_scenarios: bool,
+    /// A profile file (TOML) that overrides replies of the built-in Resend profile.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Reply wording: `default` (as seen on the wire), `brief` (the brief's), `wire` (550 rate limit).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<String>,
+    /// An account file (TOML): owner, verified domains, keys.
+    #[arg(long, value_name = "FILE")]
+    account: Option<PathBuf>,
+    /// Sandbox owner: only this address may receive mail.
+    #[arg(long, value_name = "EMAIL")]
+    owner: Option<String>,
+    /// A verified sender domain (repeatable); without any, every domain counts as verified.
+    #[arg(long = "verified-domain", value_name = "DOMAIN")]
+    verified_domains: Vec<String>,
+    /// Accept only this API key (repeatable); without any, every well-formed `re_…` key is accepted.
+    #[arg(long = "key", value_name = "KEY")]
+    keys: Vec<String>,
+    /// Write every accepted message to this folder as an .eml file.
+    #[arg(long, value_name = "DIR")]
+    mailbox: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ProfileArgs {
+    /// The variant to show.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    variant: String,
+    /// A profile file to apply on top of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAILTAPE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let result = match cli.command {
+        Cmd::Mock(args) => run_mock(args),
+        Cmd::Profile(args) => run_profile(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailtape: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| Error::Usage(format!("--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off")))
+}
+
+fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
+    let addrs = Addrs {
+        smtps: parse_addr("smtps", &l.smtps)?,
+        starttls: parse_addr("starttls", &l.starttls)?,
+        plain: parse_addr("plain", &l.plain)?,
+    };
+    if addrs.smtps.is_none() && addrs.starttls.is_none() && addrs.plain.is_none() {
+        return Err(Error::Usage("every listener is off; keep at least one of --smtps, --starttls, --plain".into()));
+    }
+    let certs = match (&l.tls_cert, &l.tls_key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::Generated(std::path::absolute(&l.certs).unwrap_or_else(|_| l.certs.clone())),
+    };
+    let config = ServerConfig {
+        addrs,
+        allow_remote: l.allow_remote,
+        limits: Limits {
+            idle_timeout: Duration::from_secs(l.idle_timeout.max(1)),
+            max_errors: l.max_errors.max(1),
+            ..Limits::default()
+        },
+        max_connections: l.max_connections.max(1),
+        ..ServerConfig::default()
+    };
+    Ok((config, certs))
+}
+
+fn live_view(o: &OutputArgs) -> LiveView {
+    if o.quiet {
+        LiveView::Quiet
+    } else if o.json {
+        LiveView::Json
+    } else {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        LiveView::Human {
+            color: std::io::stdout().is_terminal() && !no_color,
+        }
+    }
+}
+
+fn make_dir(dir: &Option<PathBuf>, what: &str) -> Result<(), Error> {
+    if let Some(d) = dir {
+        std::fs::create_dir_all(d).map_err(|e| Error::Io {
+            action: format!("create the {what} folder {}", d.display()),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Io {
+        action: "start the async runtime".into(),
+        source: e,
+    })
+}
+
+fn run_mock(args: MockArgs) -> Result<(), Error> {
+    if args.list_scenarios {
+        for (name, desc) in Scenario::list() {
+            println!("{name:<18} {desc}");
+        }
+        return Ok(());
+    }
+    let (server, certs) = server_config(&args.listen)?;
+    make_dir(&args.output.tapes, "tapes")?;
+    make_dir(&args.mailbox, "mailbox")?;
+    let view = live_view(&args.output);
+    let config = MockConfig {
+        mock: MockOptions {
+            scenario: args.scenario.clone(),
+            profile: args.profile.clone(),
+            variant: args.variant.clone(),
+            account: args.account.clone(),
+            owner: args.owner.clone(),
+            verified_domains: args.verified_domains.clone(),
+            keys: args.keys.clone(),
+        },
+        server,
+        certs,
+        hub: HubConfig {
+            view,
+            tapes: args.output.tapes.clone(),
+            mailbox: args.mailbox.clone(),
+            keep: false,
+        },
+    };
+    runtime()?.block_on(async move {
+        let server = MockServer::start(config).await?;
+        announce(&server, view);
+        wait_for_signal().await;
+        server.hub().say("mailtape: stopping; open sessions get 421");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+fn announce(server: &MockServer, view: LiveView) {
+    let addrs = server.addrs();
+    let ca = server.ca_path().map(|p| p.display().to_string());
+    match view {
+        LiveView::Json => {
+            let mut ready = serde_json::Map::new();
+            for (k, v) in [("smtps", addrs.smtps), ("starttls", addrs.starttls), ("plain", addrs.plain)] {
+                if let Some(a) = v {
+                    ready.insert(k.into(), a.to_string().into());
+                }
+            }
+            if let Some(ca) = &ca {
+                ready.insert("ca".into(), ca.clone().into());
+            }
+            println!("{}", serde_json::Value::Object(ready));
+        }
+        LiveView::Quiet => {}
+        LiveView::Human { .. } => {
+            let s = server.settings();
+            let mut out = format!(
+                "mailtape mock · scenario {} · Resend profile, variant {}\n",
+                s.scenario, s.profile.variant
+            );
+            let rows = [
+                ("smtps", addrs.smtps, "implicit TLS, like smtp.resend.com:465"),
+                ("starttls", addrs.starttls, "STARTTLS, like smtp.resend.com:587"),
+                ("plain", addrs.plain, "no TLS, for apps that cannot do it"),
+            ];
+            for (name, addr, what) in rows {
+                if let Some(a) = addr {
+                    out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
+                }
+            }
+            if let Some(ca) = &ca {
+                out.push_str(&format!("  CA        {ca}\n"));
+                out.push_str(&format!(
+                    "            trust it once: curl --cacert {ca} … · SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
+                ));
+            }
+            out.push_str("  login     user `resend`, password any re_… key · Ctrl-C stops");
+            server.hub().say(&out);
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn run_profile(args: ProfileArgs) -> Result<(), Error> {
+    let overlay = match &args.profile {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
+                action: format!("read the profile file {}", p.display()),
+                source: e,
+            })?;
+            Some(mailtape::resend::ProfileFile::parse(&text, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let profile = Profile::build(overlay.as_ref(), &args.variant)?;
+    if args.json {
+        let v = serde_json::json!({
+            "hostname": profile.hostname,
+            "variant": profile.variant,
+            "ehlo": profile.ehlo,
+            "replies": profile.replies,
+        });
+        println!("{v:#}");
+        return Ok(());
+    }
+    println!("Resend profile · host {} · variant {}", profile.hostname, profile.variant);
+    println!("EHLO: {}", profile.ehlo.join(", "));
+    for (name, spec) in &profile.replies {
+        println!("{name:<28} {:<6} {} {}", format!("{:?}", spec.source).to_lowercase(), spec.code, spec.text);
+    }
+    println!();
+    for (name, desc) in Profile::builtin_variants() {
+        println!("--variant {name:<8} {desc}");
+    }
+    Ok(())
+}

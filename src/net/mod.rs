@@ -1,0 +1,7 @@
+//! Sockets, TLS and the buffered client connection.
+
+pub mod stream;
+pub mod tls;
+
+pub use stream::{Conn, Io, Stream};
+pub use tls::{CertSource, Tls};

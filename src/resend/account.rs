@@ -1,0 +1,393 @@
+//! The account the mock plays: who owns it, which domains are verified,
+//! which keys exist, and the limits and usage counters.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// The only user name Resend accepts.
+pub const USERNAME: &str = "resend";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Every API call.
+    #[default]
+    FullAccess,
+    /// Sending only, optionally from one domain.
+    SendingAccess,
+}
+
+/// One API key of the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    /// The key itself, `re_…`.
+    pub key: String,
+    /// A revoked key fails AUTH like a wrong one.
+    #[serde(default)]
+    pub revoked: bool,
+    /// Its permission.
+    #[serde(default)]
+    pub permission: Permission,
+    /// The one domain a sending key may send from, if restricted.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// How keys that are not listed are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyPolicy {
+    /// Any well-formed key (`re_` and at least 8 of `[A-Za-z0-9_]`).
+    Accept,
+    /// Only listed keys.
+    Reject,
+}
+
+/// The account as written in TOML; every field optional for overlays.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFile {
+    /// The sandbox owner: when set, only this address (and Resend's test
+    /// addresses) may receive.
+    pub owner: Option<String>,
+    /// Verified sender domains; absent means every domain is verified.
+    pub verified_domains: Option<Vec<String>>,
+    /// What to do with keys that are not listed.
+    pub unlisted_keys: Option<KeyPolicy>,
+    /// Restricts accepted unlisted keys to sending from this domain.
+    pub unlisted_key_domain: Option<String>,
+    /// The keys.
+    pub keys: Option<Vec<KeySpec>>,
+}
+
+/// The account in force.
+#[derive(Debug, Clone, Default)]
+pub struct Account {
+    /// Sandbox owner.
+    pub owner: Option<String>,
+    /// Verified domains; `None` means all.
+    pub verified_domains: Option<Vec<String>>,
+    /// Policy for unlisted keys; `None` means accept when no key is listed.
+    pub unlisted_keys: Option<KeyPolicy>,
+    /// Domain restriction for accepted unlisted keys.
+    pub unlisted_key_domain: Option<String>,
+    /// Listed keys.
+    pub keys: Vec<KeySpec>,
+}
+
+impl Account {
+    /// Applies an overlay: what it names replaces what is here.
+    pub fn apply(&mut self, f: &AccountFile) {
+        if let Some(o) = &f.owner {
+            self.owner = Some(o.clone()).filter(|o| !o.is_empty());
+        }
+        if let Some(v) = &f.verified_domains {
+            self.verified_domains = Some(v.iter().map(|d| d.to_ascii_lowercase()).collect());
+        }
+        if let Some(p) = f.unlisted_keys {
+            self.unlisted_keys = Some(p);
+        }
+        if let Some(d) = &f.unlisted_key_domain {
+            self.unlisted_key_domain = Some(d.to_ascii_lowercase());
+        }
+        if let Some(k) = &f.keys {
+            self.keys = k.clone();
+        }
+    }
+
+    /// Checks AUTH credentials the way Resend does: the user name first,
+    /// then the key.
+    pub fn login(&self, user: &[u8], password: &[u8]) -> Result<Grant, LoginError> {
+        if user != USERNAME.as_bytes() {
+            return Err(LoginError::InvalidUsername);
+        }
+        let password = std::str::from_utf8(password).map_err(|_| LoginError::InvalidKey)?;
+        if let Some(k) = self.keys.iter().find(|k| k.key == password) {
+            if k.revoked {
+                return Err(LoginError::InvalidKey);
+            }
+            let domain = match k.permission {
+                Permission::FullAccess => None,
+                Permission::SendingAccess => k.domain.clone(),
+            };
+            return Ok(Grant { domain });
+        }
+        let policy = self.unlisted_keys.unwrap_or(if self.keys.is_empty() {
+            KeyPolicy::Accept
+        } else {
+            KeyPolicy::Reject
+        });
+        if policy == KeyPolicy::Accept && is_well_formed_key(password) {
+            return Ok(Grant {
+                domain: self.unlisted_key_domain.clone(),
+            });
+        }
+        Err(LoginError::InvalidKey)
+    }
+
+    /// Whether mail from `domain` is allowed by verification.
+    pub fn domain_verified(&self, domain: &str, shared: &[String]) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        if shared.iter().any(|s| s.eq_ignore_ascii_case(&domain)) {
+            return true;
+        }
+        match &self.verified_domains {
+            None => true,
+            Some(list) => list.iter().any(|d| *d == domain || domain.ends_with(&format!(".{d}"))),
+        }
+    }
+}
+
+/// What a successful login allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The one domain the key may send from, if restricted.
+    pub domain: Option<String>,
+}
+
+/// Why AUTH failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginError {
+    /// The user name is not `resend`.
+    InvalidUsername,
+    /// The key is wrong, revoked or malformed.
+    InvalidKey,
+}
+
+/// `re_` followed by at least 8 of `[A-Za-z0-9_]`, and nothing else.
+pub fn is_well_formed_key(key: &str) -> bool {
+    key.strip_prefix("re_")
+        .is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// Limits as written; `0` turns a limit off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Messages per second, across sessions.
+    pub per_second: Option<u64>,
+    /// Recipients per UTC calendar day.
+    pub per_day: Option<u64>,
+    /// Recipients per UTC calendar month.
+    pub per_month: Option<u64>,
+    /// Recipients per message.
+    pub recipients: Option<u64>,
+    /// Message size in octets.
+    pub message_size: Option<u64>,
+}
+
+/// Limits in force; `0` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Messages per second, across sessions.
+    pub per_second: u64,
+    /// Recipients per UTC day.
+    pub per_day: u64,
+    /// Recipients per UTC month.
+    pub per_month: u64,
+    /// Recipients per message.
+    pub recipients: u64,
+    /// Message size in octets.
+    pub message_size: u64,
+}
+
+impl Limits {
+    /// Applies an overlay.
+    pub fn apply(&mut self, f: &LimitsFile) {
+        let set = |slot: &mut u64, v: Option<u64>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        set(&mut self.per_second, f.per_second);
+        set(&mut self.per_day, f.per_day);
+        set(&mut self.per_month, f.per_month);
+        set(&mut self.recipients, f.recipients);
+        set(&mut self.message_size, f.message_size);
+    }
+}
+
+/// Which limit a message ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// Too many messages this second.
+    Rate,
+    /// The day's recipients are used up.
+    Daily,
+    /// The month's recipients are used up.
+    Monthly,
+}
+
+/// A calendar day in UTC, for the quota boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day {
+    /// Days since 1970-01-01.
+    pub index: i64,
+    /// Year and month, for the monthly quota.
+    pub month: (i32, u8),
+}
+
+impl Day {
+    /// Today in UTC.
+    pub fn today() -> Day {
+        let now = time::OffsetDateTime::now_utc();
+        Day {
+            index: now.unix_timestamp().div_euclid(86_400),
+            month: (now.year(), u8::from(now.month())),
+        }
+    }
+}
+
+/// Usage counters shared by every session of one server.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    recent: VecDeque<Instant>,
+    day: Option<(i64, u64)>,
+    month: Option<((i32, u8), u64)>,
+    preset_day: u64,
+    preset_month: u64,
+}
+
+impl Usage {
+    /// Counters that start as if `day` and `month` recipients were already sent.
+    pub fn preset(day: u64, month: u64) -> Usage {
+        Usage {
+            preset_day: day,
+            preset_month: month,
+            ..Usage::default()
+        }
+    }
+
+    /// Checks one message with `recipients` recipients against the limits
+    /// and, if it passes, counts it. Every attempt counts towards the rate.
+    pub fn admit(&mut self, limits: &Limits, now: Instant, today: Day, recipients: u64) -> Result<(), Exceeded> {
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            self.recent.pop_front();
+        }
+        let too_fast = limits.per_second > 0 && self.recent.len() as u64 >= limits.per_second;
+        self.recent.push_back(now);
+        if self.recent.len() > 1024 {
+            self.recent.pop_front();
+        }
+        if too_fast {
+            return Err(Exceeded::Rate);
+        }
+        // A preset stands for usage before the server started: it applies
+        // until the first day (month) boundary the server sees.
+        let day_used = match self.day {
+            Some((d, n)) if d == today.index => n,
+            Some(_) => 0,
+            None => self.preset_day,
+        };
+        let month_used = match self.month {
+            Some((m, n)) if m == today.month => n,
+            Some(_) => 0,
+            None => self.preset_month,
+        };
+        self.day = Some((today.index, day_used));
+        self.month = Some((today.month, month_used));
+        if limits.per_day > 0 && day_used + recipients > limits.per_day {
+            return Err(Exceeded::Daily);
+        }
+        if limits.per_month > 0 && month_used + recipients > limits.per_month {
+            return Err(Exceeded::Monthly);
+        }
+        self.day = Some((today.index, day_used + recipients));
+        self.month = Some((today.month, month_used + recipients));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        per_second: 2,
+        per_day: 100,
+        per_month: 3000,
+        recipients: 50,
+        message_size: 1000,
+    };
+    const DAY: Day = Day {
+        index: 20_000,
+        month: (2024, 10),
+    };
+
+    #[test]
+    fn login_order_and_keys() {
+        let any = Account::default();
+        assert_eq!(any.login(b"resend", b"re_12345678"), Ok(Grant { domain: None }));
+        assert_eq!(any.login(b"Resend", b"re_12345678"), Err(LoginError::InvalidUsername));
+        assert_eq!(any.login(b"me@x.com", b"garbage"), Err(LoginError::InvalidUsername));
+        assert_eq!(any.login(b"resend", b"re_short"), Err(LoginError::InvalidKey));
+        assert_eq!(any.login(b"resend", b"hunter2hunter2"), Err(LoginError::InvalidKey));
+        let mut listed = Account::default();
+        listed.apply(&AccountFile {
+            keys: Some(vec![
+                KeySpec { key: "re_good_key_1".into(), revoked: false, permission: Permission::FullAccess, domain: None },
+                KeySpec { key: "re_old_key_22".into(), revoked: true, permission: Permission::FullAccess, domain: None },
+                KeySpec {
+                    key: "re_send_only_3".into(),
+                    revoked: false,
+                    permission: Permission::SendingAccess,
+                    domain: Some("a.com".into()),
+                },
+            ]),
+            ..AccountFile::default()
+        });
+        assert!(listed.login(b"resend", b"re_good_key_1").is_ok());
+        assert_eq!(listed.login(b"resend", b"re_old_key_22"), Err(LoginError::InvalidKey));
+        assert_eq!(listed.login(b"resend", b"re_unlisted_44"), Err(LoginError::InvalidKey));
+        assert_eq!(listed.login(b"resend", b"re_send_only_3"), Ok(Grant { domain: Some("a.com".into()) }));
+    }
+
+    #[test]
+    fn verification() {
+        let mut a = Account::default();
+        let shared = vec!["resend.dev".to_string()];
+        assert!(a.domain_verified("anything.io", &shared));
+        a.apply(&AccountFile { verified_domains: Some(vec!["Acme.com".into()]), ..AccountFile::default() });
+        assert!(a.domain_verified("acme.com", &shared));
+        assert!(a.domain_verified("mail.acme.com", &shared));
+        assert!(!a.domain_verified("notacme.com", &shared));
+        assert!(a.domain_verified("resend.dev", &shared));
+    }
+
+    #[test]
+    fn rate_window_slides() {
+        let mut u = Usage::default();
+        let t0 = Instant::now();
+        assert_eq!(u.admit(&LIMITS, t0, DAY, 1), Ok(()));
+        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(100), DAY, 1), Ok(()));
+        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(200), DAY, 1), Err(Exceeded::Rate));
+        // 1.15 s after the first: the first two have left the window, the refused attempt has not
+        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(1150), DAY, 1), Ok(()));
+        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(1180), DAY, 1), Err(Exceeded::Rate));
+    }
+
+    #[test]
+    fn quotas_count_recipients_and_reset() {
+        let mut u = Usage::preset(98, 0);
+        let mut t = Instant::now();
+        let mut next = || {
+            t += Duration::from_secs(2);
+            t
+        };
+        assert_eq!(u.admit(&LIMITS, next(), DAY, 2), Ok(()));
+        assert_eq!(u.admit(&LIMITS, next(), DAY, 1), Err(Exceeded::Daily));
+        let tomorrow = Day { index: DAY.index + 1, month: DAY.month };
+        // the preset applies to the first day only
+        assert_eq!(u.admit(&LIMITS, next(), tomorrow, 50), Ok(()));
+        let mut m = Usage::preset(0, 2999);
+        assert_eq!(m.admit(&LIMITS, next(), DAY, 2), Err(Exceeded::Monthly));
+        let none = Limits { per_second: 0, per_day: 0, per_month: 0, ..LIMITS };
+        for _ in 0..10 {
+            assert_eq!(m.admit(&none, t, DAY, 10), Ok(()));
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! What Resend's relay is: the profile (replies as data), the account
+//! (keys, domains, owner), limits and usage, and named scenarios.
+
+pub mod account;
+pub mod profile;
+pub mod scenario;
+
+pub use account::{Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError, Usage};
+pub use profile::{Profile, ProfileFile, ReplySpec, Source};
+pub use scenario::{Behaviour, Scenario, ScenarioFile};

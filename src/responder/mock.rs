@@ -1,0 +1,619 @@
+//! The mock: answers as Resend's relay would, from a profile, an account,
+//! limits and a scenario's behaviour.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::error::Error;
+use crate::hub::{Hub, Message};
+use crate::message::{domain_of, first_address, header};
+use crate::resend::account::Day;
+use crate::resend::{
+    Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError, Profile, ProfileFile,
+    Scenario, Usage,
+};
+use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
+
+/// Recipients one transaction may collect before RCPT is refused with 452:
+/// far above the API's limit (checked after DATA), low enough to bound memory.
+pub const MAX_SESSION_RECIPIENTS: usize = 1000;
+
+/// How a mock is set up, before files are read.
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// A built-in scenario name or a path to a scenario file.
+    pub scenario: String,
+    /// A profile file that overrides the built-in profile.
+    pub profile: Option<PathBuf>,
+    /// The variant of the profile: `default`, `brief`, `wire`, or one the profile file defines.
+    pub variant: Option<String>,
+    /// An account file that overrides the scenario's account.
+    pub account: Option<PathBuf>,
+    /// The sandbox owner (overrides the files).
+    pub owner: Option<String>,
+    /// Verified domains (overrides the files when not empty).
+    pub verified_domains: Vec<String>,
+    /// The only keys accepted (overrides the files when not empty).
+    pub keys: Vec<String>,
+}
+
+impl Default for MockOptions {
+    fn default() -> MockOptions {
+        MockOptions {
+            scenario: "default".into(),
+            profile: None,
+            variant: None,
+            account: None,
+            owner: None,
+            verified_domains: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Everything the mock answers from, resolved.
+#[derive(Debug, Clone)]
+pub struct MockSettings {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Replies.
+    pub profile: Profile,
+    /// Keys, domains, owner.
+    pub account: Account,
+    /// Limits.
+    pub limits: Limits,
+    /// Behaviour.
+    pub behaviour: Behaviour,
+    /// Usage at start.
+    pub usage: Usage,
+}
+
+fn read(path: &PathBuf, what: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::Io {
+        action: format!("read the {what} file {}", path.display()),
+        source: e,
+    })
+}
+
+impl MockSettings {
+    /// Resolves options: built-in profile, profile file, scenario, account
+    /// file, then the flags, each overriding what came before.
+    pub fn resolve(o: &MockOptions) -> Result<MockSettings, Error> {
+        let scenario = Scenario::load(&o.scenario)?;
+        let overlay = match &o.profile {
+            Some(p) => Some(ProfileFile::parse(&read(p, "profile")?, &p.display().to_string())?),
+            None => None,
+        };
+        let variant = o
+            .variant
+            .clone()
+            .or_else(|| scenario.file.variant.clone())
+            .unwrap_or_else(|| "default".into());
+        let profile = Profile::build(overlay.as_ref(), &variant)?;
+        let base = ProfileFile::parse(crate::resend::profile::BUILTIN, "builtin:resend")?;
+
+        let mut account = Account::default();
+        let mut limits = Limits {
+            per_second: 0,
+            per_day: 0,
+            per_month: 0,
+            recipients: 0,
+            message_size: 0,
+        };
+        for layer in [Some(&base), overlay.as_ref()].into_iter().flatten() {
+            if let Some(a) = &layer.account {
+                account.apply(a);
+            }
+            if let Some(l) = &layer.limits {
+                limits.apply(l);
+            }
+        }
+        if let Some(a) = &scenario.file.account {
+            account.apply(a);
+        }
+        if let Some(l) = &scenario.file.limits {
+            limits.apply(l);
+        }
+        if let Some(p) = &o.account {
+            let text = read(p, "account")?;
+            let file: AccountFile = toml::from_str(&text).map_err(|e| Error::Config {
+                origin: p.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            account.apply(&file);
+        }
+        if let Some(owner) = &o.owner {
+            if !is_valid_mailbox(owner) {
+                return Err(Error::Usage(format!("--owner {owner:?} is not an email address")));
+            }
+            account.owner = Some(owner.clone());
+        }
+        if !o.verified_domains.is_empty() {
+            account.verified_domains = Some(o.verified_domains.iter().map(|d| d.to_ascii_lowercase()).collect());
+        }
+        if !o.keys.is_empty() {
+            account.keys = o
+                .keys
+                .iter()
+                .map(|k| KeySpec {
+                    key: k.clone(),
+                    revoked: false,
+                    permission: Default::default(),
+                    domain: None,
+                })
+                .collect();
+            account.unlisted_keys = Some(KeyPolicy::Reject);
+        }
+        let mut behaviour = Behaviour::default();
+        if let Some(b) = &scenario.file.behaviour {
+            behaviour.apply(b);
+        }
+        let usage = scenario.file.usage.as_ref().map_or_else(Usage::default, |u| {
+            Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
+        });
+        Ok(MockSettings {
+            scenario: scenario.name,
+            profile,
+            account,
+            limits,
+            behaviour,
+            usage,
+        })
+    }
+}
+
+/// State shared by every session of one mock server.
+pub struct MockShared {
+    settings: MockSettings,
+    usage: Mutex<Usage>,
+    temporary_failures: AtomicU32,
+    hub: Arc<Hub>,
+}
+
+impl MockShared {
+    /// Shared state for a server with these settings, delivering to `hub`.
+    pub fn new(settings: MockSettings, hub: Arc<Hub>) -> Arc<MockShared> {
+        Arc::new(MockShared {
+            usage: Mutex::new(settings.usage.clone()),
+            temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
+            settings,
+            hub,
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &MockSettings {
+        &self.settings
+    }
+}
+
+enum AuthFlow {
+    Plain,
+    LoginUser,
+    LoginPassword(Vec<u8>),
+}
+
+struct Transaction {
+    from: String,
+    rcpts: Vec<String>,
+}
+
+/// One session's mock.
+pub struct Mock {
+    shared: Arc<MockShared>,
+    session: u64,
+    helo: bool,
+    grant: Option<Grant>,
+    flow: Option<AuthFlow>,
+    tx: Option<Transaction>,
+}
+
+impl Mock {
+    /// The mock for one session.
+    pub fn new(shared: Arc<MockShared>, session: u64) -> Mock {
+        Mock {
+            shared,
+            session,
+            helo: false,
+            grant: None,
+            flow: None,
+            tx: None,
+        }
+    }
+
+    fn p(&self) -> &Profile {
+        &self.shared.settings.profile
+    }
+
+    fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Response {
+        let b = &self.shared.settings.behaviour;
+        if b.silent {
+            return Response::default();
+        }
+        Response {
+            reply: Some(self.p().reply(name, vars)),
+            delay: b.reply_delay,
+            close: false,
+        }
+    }
+
+    fn ehlo(&mut self, s: &SessionState) -> Response {
+        let p = self.p();
+        let mut lines = vec![p.reply("ehlo", &[]).lines.remove(0)];
+        for kw in &p.ehlo {
+            if s.starttls_available && kw.starts_with("AUTH") {
+                lines.push("STARTTLS".into());
+            }
+            lines.push(kw.clone());
+        }
+        if s.starttls_available && !lines.iter().any(|l| l == "STARTTLS") {
+            lines.push("STARTTLS".into());
+        }
+        let code = p.reply("ehlo", &[]).code;
+        let mut r = self.reply("ehlo", &[]);
+        if r.reply.is_some() {
+            r.reply = Some(Reply::multi(code, lines));
+        }
+        r
+    }
+
+    fn auth(&mut self, s: &SessionState, mechanism: &str, initial: Option<&str>) -> Response {
+        if !self.helo {
+            return self.reply("need_helo", &[]);
+        }
+        if self.grant.is_some() {
+            return self.reply("auth_already", &[]);
+        }
+        if s.listener == super::ListenerKind::Starttls && !s.tls {
+            return self.reply("tls_required", &[]);
+        }
+        let decode = |b64: &str| if b64 == "=" { Ok(Vec::new()) } else { STANDARD.decode(b64) };
+        match (mechanism.to_ascii_uppercase().as_str(), initial) {
+            ("PLAIN", None) => {
+                self.flow = Some(AuthFlow::Plain);
+                self.reply("auth_plain_prompt", &[])
+            }
+            ("PLAIN", Some(init)) if init == "*" => self.reply("auth_cancelled", &[]),
+            ("PLAIN", Some(init)) => match decode(init) {
+                Ok(raw) => self.plain(&raw),
+                Err(_) => self.reply("auth_bad_base64", &[]),
+            },
+            ("LOGIN", None) => {
+                self.flow = Some(AuthFlow::LoginUser);
+                self.reply("auth_username_prompt", &[])
+            }
+            ("LOGIN", Some(init)) => match decode(init) {
+                Ok(user) => {
+                    self.flow = Some(AuthFlow::LoginPassword(user));
+                    self.reply("auth_password_prompt", &[])
+                }
+                Err(_) => self.reply("auth_bad_base64", &[]),
+            },
+            _ => self.reply("auth_unknown_mechanism", &[]),
+        }
+    }
+
+    fn plain(&mut self, raw: &[u8]) -> Response {
+        let mut fields = raw.splitn(3, |&b| b == 0);
+        let (_authz, user, pass) = (fields.next(), fields.next(), fields.next());
+        match (user, pass) {
+            (Some(user), Some(pass)) => self.login(user, pass),
+            _ => self.reply("invalid_username", &[]),
+        }
+    }
+
+    fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
+        match self.shared.settings.account.login(user, pass) {
+            Ok(grant) => {
+                self.grant = Some(grant);
+                self.reply("auth_ok", &[])
+            }
+            Err(LoginError::InvalidUsername) => self.reply("invalid_username", &[]),
+            Err(LoginError::InvalidKey) => self.reply("invalid_key", &[]),
+        }
+    }
+
+    fn mail(&mut self, from: &str, raw_params: &str) -> Response {
+        if !self.helo {
+            return self.reply("need_helo", &[]);
+        }
+        if self.grant.is_none() {
+            return self.reply("auth_required", &[]);
+        }
+        if self.tx.is_some() {
+            return self.reply("nested_mail", &[]);
+        }
+        if !is_valid_mailbox(from) {
+            return self.reply("invalid_from", &[]);
+        }
+        let limit = self.shared.settings.limits.message_size;
+        for p in params(raw_params) {
+            match (p.key.to_ascii_uppercase().as_str(), p.value) {
+                ("SIZE", Some(v)) => match v.parse::<u64>() {
+                    Ok(n) if limit > 0 && n > limit => {
+                        return self.reply("message_too_big", &[("limit", &limit.to_string())]);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return self.reply("bad_arguments", &[("verb", "MAIL")]),
+                },
+                ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
+                ("SMTPUTF8", None) => {}
+                _ => return self.reply("unknown_parameter", &[("param", p.key)]),
+            }
+        }
+        self.tx = Some(Transaction {
+            from: from.to_string(),
+            rcpts: Vec::new(),
+        });
+        self.reply("mail_ok", &[])
+    }
+
+    fn rcpt(&mut self, to: &str, raw_params: &str) -> Response {
+        let Some(tx) = &self.tx else {
+            return self.reply("need_mail", &[]);
+        };
+        if !is_valid_mailbox(to) && !to.eq_ignore_ascii_case("postmaster") {
+            return self.reply("bad_address", &[("verb", "RCPT TO:")]);
+        }
+        if let Some(p) = params(raw_params).next() {
+            return self.reply("unknown_parameter", &[("param", p.key)]);
+        }
+        if tx.rcpts.len() >= MAX_SESSION_RECIPIENTS {
+            return self.reply("too_many_recipients_session", &[]);
+        }
+        if let Some(tx) = &mut self.tx {
+            tx.rcpts.push(to.to_string());
+        }
+        self.reply("rcpt_ok", &[])
+    }
+
+    /// The checks Resend's API makes, in its order, after the final dot.
+    fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
+        let st = &self.shared.settings;
+        let from = match header(body, "from") {
+            Some(v) => first_address(&v).unwrap_or_default(),
+            None => tx.from.clone(),
+        };
+        if !is_valid_mailbox(&from) {
+            return Err(self.reply("invalid_from", &[]));
+        }
+        let from_domain = domain_of(&from).unwrap_or_default();
+        for rcpt in &tx.rcpts {
+            let d = domain_of(rcpt).unwrap_or_default();
+            if let Some(r) = st.profile.reserved_domains.iter().find(|r| d == **r || d.ends_with(&format!(".{r}"))) {
+                return Err(self.reply("reserved_domain", &[("domain", r)]));
+            }
+        }
+        if !st.account.domain_verified(&from_domain, &st.profile.shared_domains) {
+            return Err(self.reply("unverified_domain", &[("domain", &from_domain)]));
+        }
+        if let Some(owner) = &st.account.owner {
+            let allowed = |r: &String| {
+                r.eq_ignore_ascii_case(owner)
+                    || domain_of(r).is_some_and(|d| st.profile.shared_domains.iter().any(|s| *s == d))
+            };
+            if !tx.rcpts.iter().all(allowed) {
+                return Err(self.reply("sandbox", &[("owner", owner)]));
+            }
+        }
+        if st.limits.recipients > 0 && tx.rcpts.len() as u64 > st.limits.recipients {
+            return Err(self.reply("too_many_recipients", &[("max", &st.limits.recipients.to_string())]));
+        }
+        if let Some(domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref())
+            && *domain != from_domain
+            && !from_domain.ends_with(&format!(".{domain}"))
+        {
+            return Err(self.reply("key_restricted", &[("domain", domain)]));
+        }
+        let per_second = st.limits.per_second.to_string();
+        if st.behaviour.rate_limited {
+            return Err(self.reply("rate_limited", &[("per_second", &per_second)]));
+        }
+        let admitted = self
+            .shared
+            .usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(&st.limits, Instant::now(), Day::today(), tx.rcpts.len() as u64);
+        match admitted {
+            Ok(()) => Ok(()),
+            Err(Exceeded::Rate) => Err(self.reply("rate_limited", &[("per_second", &per_second)])),
+            Err(Exceeded::Daily) => Err(self.reply("daily_quota", &[])),
+            Err(Exceeded::Monthly) => Err(self.reply("monthly_quota", &[])),
+        }
+    }
+}
+
+impl Responder for Mock {
+    async fn greeting(&mut self, _s: &SessionState) -> Response {
+        self.reply("greeting", &[])
+    }
+
+    async fn command(&mut self, s: &SessionState, _raw: &[u8], cmd: Result<Command<'_>, ParseError>) -> Response {
+        let cmd = match cmd {
+            Ok(c) => c,
+            Err(ParseError::BadCharacters | ParseError::Empty) => return self.reply("syntax_error", &[]),
+            Err(ParseError::BadArguments(verb)) => return self.reply("bad_arguments", &[("verb", verb)]),
+            Err(ParseError::BadPath(verb)) => {
+                let verb = if verb == "MAIL" { "MAIL FROM:" } else { "RCPT TO:" };
+                return self.reply("bad_address", &[("verb", verb)]);
+            }
+        };
+        match cmd {
+            Command::Ehlo(_) => {
+                self.helo = true;
+                self.tx = None;
+                self.ehlo(s)
+            }
+            Command::Helo(_) => {
+                self.helo = true;
+                self.tx = None;
+                self.reply("helo", &[])
+            }
+            Command::Auth { mechanism, initial } => self.auth(s, mechanism, initial),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => match &self.tx {
+                None => self.reply("need_mail", &[]),
+                Some(tx) if tx.rcpts.is_empty() => self.reply("need_rcpt", &[]),
+                Some(_) => self.reply("data", &[]),
+            },
+            Command::Rset => {
+                self.tx = None;
+                self.reply("rset", &[])
+            }
+            Command::Noop => self.reply("noop", &[]),
+            Command::Vrfy(_) => self.reply("vrfy", &[]),
+            Command::Help(_) => self.reply("help", &[]),
+            Command::Quit => self.reply("quit", &[]),
+            Command::StartTls if s.tls => self.reply("starttls_active", &[]),
+            Command::StartTls if !s.starttls_available => self.reply("starttls_unavailable", &[]),
+            Command::StartTls => self.reply("starttls", &[]),
+            // CHUNKING is not offered, so BDAT is as unknown as any other verb.
+            Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
+        }
+    }
+
+    async fn auth_response(&mut self, _s: &SessionState, line: &[u8]) -> Response {
+        let Some(flow) = self.flow.take() else {
+            return self.reply("syntax_error", &[]);
+        };
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text == "*" {
+            return self.reply("auth_cancelled", &[]);
+        }
+        let Ok(raw) = STANDARD.decode(text) else {
+            return self.reply("auth_bad_base64", &[]);
+        };
+        match flow {
+            AuthFlow::Plain => self.plain(&raw),
+            AuthFlow::LoginUser => {
+                self.flow = Some(AuthFlow::LoginPassword(raw));
+                self.reply("auth_password_prompt", &[])
+            }
+            AuthFlow::LoginPassword(user) => self.login(&user, &raw),
+        }
+    }
+
+    async fn data_end(&mut self, _s: &SessionState, data: DataOutcome) -> Response {
+        let Some(tx) = self.tx.take() else {
+            return self.reply("need_mail", &[]);
+        };
+        let st = &self.shared.settings;
+        if data.overflowed {
+            return self.reply("message_too_big", &[("limit", &st.limits.message_size.to_string())]);
+        }
+        if st.behaviour.drop_after_data {
+            return Response {
+                reply: None,
+                delay: st.behaviour.reply_delay,
+                close: true,
+            };
+        }
+        let left = &self.shared.temporary_failures;
+        if left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return self.reply("temporary_failure", &[]);
+        }
+        if let Err(refusal) = self.check_message(&tx, &data.body) {
+            return refusal;
+        }
+        let id = new_id();
+        let r = self.reply("accepted", &[("id", &id)]);
+        self.shared.hub.deliver(Message {
+            id,
+            session: self.session,
+            from: tx.from,
+            to: tx.rcpts,
+            data: data.body,
+            path: None,
+        });
+        r
+    }
+
+    fn tls_started(&mut self, _s: &SessionState) {
+        self.helo = false;
+        self.grant = None;
+        self.flow = None;
+        self.tx = None;
+    }
+
+    fn local(&mut self, event: LocalEvent) -> Option<Reply> {
+        if self.shared.settings.behaviour.silent {
+            return None;
+        }
+        let name = match event {
+            LocalEvent::LineTooLong => "line_too_long",
+            LocalEvent::TooManyErrors => "too_many_errors",
+            LocalEvent::IdleTimeout => "idle_timeout",
+            LocalEvent::ShuttingDown => "shutting_down",
+        };
+        Some(self.p().reply(name, &[]))
+    }
+
+    fn max_message_size(&self) -> usize {
+        match self.shared.settings.limits.message_size {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// A random UUID (version 4), the form of Resend's email ids.
+pub fn new_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        // No system randomness: fall back to time and a counter, still unique here.
+        static N: AtomicU32 = AtomicU32::new(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b[..12].copy_from_slice(&t.to_le_bytes()[..12]);
+        b[12..].copy_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_uuids() {
+        let a = new_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert_ne!(a, new_id());
+    }
+
+    #[test]
+    fn settings_layering() {
+        let s = MockSettings::resolve(&MockOptions::default()).unwrap();
+        assert_eq!((s.limits.per_second, s.limits.per_day, s.limits.recipients), (2, 100, 50));
+        assert!(s.account.verified_domains.is_none());
+        let sandbox = MockSettings::resolve(&MockOptions {
+            scenario: "sandbox".into(),
+            owner: Some("me@corp.io".into()),
+            ..MockOptions::default()
+        })
+        .unwrap();
+        assert_eq!(sandbox.account.owner.as_deref(), Some("me@corp.io"));
+        assert_eq!(sandbox.account.verified_domains, Some(vec![]));
+        let bad = MockSettings::resolve(&MockOptions {
+            owner: Some("nobody".into()),
+            ..MockOptions::default()
+        });
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Responders turn "the client said X" into "the server replies Y". The
+//! session engine drives any of them the same way, so every mode gets TLS,
+//! limits, redaction and transcripts alike.
+
+pub mod mock;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::smtp::{Command, ParseError, Reply};
+
+/// Which listener accepted a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// Implicit TLS: the handshake comes before the greeting (Resend's 465/2465).
+    Smtps,
+    /// Plain at first, STARTTLS offered (Resend's 587/2587).
+    Starttls,
+    /// Plain only, for clients that cannot do TLS.
+    Plain,
+}
+
+impl ListenerKind {
+    /// The name used in flags, transcripts and the ready line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Smtps => "smtps",
+            ListenerKind::Starttls => "starttls",
+            ListenerKind::Plain => "plain",
+        }
+    }
+}
+
+/// What a responder may know of the session it answers.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// Session number within this server run, from 1.
+    pub id: u64,
+    /// The listener that accepted the connection.
+    pub listener: ListenerKind,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the connection is encrypted now.
+    pub tls: bool,
+    /// Whether STARTTLS can be offered (a STARTTLS listener, not yet upgraded).
+    pub starttls_available: bool,
+}
+
+/// A reply (or silence), when to send it, and whether to hang up after it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    /// What to send; `None` sends nothing (a silent or dropping server).
+    pub reply: Option<Reply>,
+    /// How long to wait before sending it.
+    pub delay: Duration,
+    /// Whether to close the connection after it.
+    pub close: bool,
+}
+
+impl From<Reply> for Response {
+    fn from(reply: Reply) -> Response {
+        Response {
+            reply: Some(reply),
+            ..Response::default()
+        }
+    }
+}
+
+/// Replies the engine itself needs, for events that are not commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalEvent {
+    /// A command line over the cap (500, the session goes on).
+    LineTooLong,
+    /// Too many failed commands in one session (421, then close).
+    TooManyErrors,
+    /// The client said nothing for the idle timeout (421, then close).
+    IdleTimeout,
+    /// The server is shutting down (421, then close).
+    ShuttingDown,
+}
+
+/// The message the client sent after DATA.
+#[derive(Debug, Clone)]
+pub struct DataOutcome {
+    /// The body as received, unstuffed, without the end marker; empty when it
+    /// overflowed.
+    pub body: Vec<u8>,
+    /// Octets received in all.
+    pub size: usize,
+    /// Whether the body was larger than [`Responder::max_message_size`].
+    pub overflowed: bool,
+}
+
+/// The decision logic of one session. Methods are async so that a responder
+/// may ask an upstream server before it answers.
+pub trait Responder: Send {
+    /// What to say when the connection opens (after the TLS handshake on an
+    /// implicit-TLS listener).
+    fn greeting(&mut self, s: &SessionState) -> impl Future<Output = Response> + Send;
+
+    /// Answers one command line. `raw` is the line as sent (without CR LF),
+    /// `cmd` its parse.
+    fn command(
+        &mut self,
+        s: &SessionState,
+        raw: &[u8],
+        cmd: Result<Command<'_>, ParseError>,
+    ) -> impl Future<Output = Response> + Send;
+
+    /// Answers a line sent in reply to a `334` challenge.
+    fn auth_response(&mut self, s: &SessionState, line: &[u8]) -> impl Future<Output = Response> + Send;
+
+    /// Answers the end of DATA.
+    fn data_end(&mut self, s: &SessionState, data: DataOutcome) -> impl Future<Output = Response> + Send;
+
+    /// The connection is now encrypted after STARTTLS; the session state
+    /// (greeting, authentication, transaction) starts over (RFC 3207 4.2).
+    fn tls_started(&mut self, s: &SessionState);
+
+    /// The reply for an event of the engine's own.
+    fn local(&mut self, event: LocalEvent) -> Option<Reply>;
+
+    /// The largest message body kept, in octets.
+    fn max_message_size(&self) -> usize;
+}

@@ -1,0 +1,342 @@
+//! Listeners: accept connections on up to three addresses, cap them, run a
+//! session per connection, and stop cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::Error;
+use crate::hub::{Capture, Hub};
+use crate::net::{Conn, Stream, Tls};
+use crate::responder::{ListenerKind, Responder, SessionState};
+use crate::session::{Limits, Session};
+use crate::smtp::Reply;
+use crate::tape::{Closer, Meta};
+
+/// Makes one responder per connection, and says what it plays.
+pub trait ResponderFactory: Send + Sync + 'static {
+    /// The responder type.
+    type R: Responder + 'static;
+    /// A responder for a new session.
+    fn make(&self, s: &SessionState) -> Self::R;
+    /// `mock`, `record` or `replay`.
+    fn mode(&self) -> &'static str;
+    /// What it plays: a scenario, a tape, an upstream.
+    fn source(&self) -> String;
+    /// The reply to a connection over the cap (421).
+    fn too_many_connections(&self) -> Reply;
+}
+
+/// The addresses to listen on; `None` turns a listener off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addrs {
+    /// Implicit TLS.
+    pub smtps: Option<SocketAddr>,
+    /// STARTTLS.
+    pub starttls: Option<SocketAddr>,
+    /// Plain.
+    pub plain: Option<SocketAddr>,
+}
+
+impl Addrs {
+    /// The defaults: 2465, 2587 and 2525 on 127.0.0.1, after Resend's alternate ports.
+    pub fn defaults() -> Addrs {
+        let at = |port| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        Addrs {
+            smtps: at(2465),
+            starttls: at(2587),
+            plain: at(2525),
+        }
+    }
+
+    /// All three on any free port of 127.0.0.1 (tests).
+    pub fn ephemeral() -> Addrs {
+        let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        Addrs {
+            smtps: any,
+            starttls: any,
+            plain: any,
+        }
+    }
+
+    fn each(&self) -> impl Iterator<Item = (ListenerKind, SocketAddr)> {
+        [
+            (ListenerKind::Smtps, self.smtps),
+            (ListenerKind::Starttls, self.starttls),
+            (ListenerKind::Plain, self.plain),
+        ]
+        .into_iter()
+        .filter_map(|(k, a)| a.map(|a| (k, a)))
+    }
+}
+
+/// How a server runs, whatever it plays.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub addrs: Addrs,
+    /// Allow listening on addresses other than loopback.
+    pub allow_remote: bool,
+    /// Session limits.
+    pub limits: Limits,
+    /// Most sessions at once; more get 421 at connect.
+    pub max_connections: usize,
+    /// How long open sessions get to finish after a shutdown request.
+    pub grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            addrs: Addrs::defaults(),
+            allow_remote: false,
+            limits: Limits::default(),
+            max_connections: 1024,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    addrs: Addrs,
+    hub: Arc<Hub>,
+    stop: watch::Sender<bool>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    sessions_done: mpsc::Receiver<()>,
+    grace: Duration,
+}
+
+struct Shared<F> {
+    factory: F,
+    hub: Arc<Hub>,
+    limits: Limits,
+    tls: Option<TlsAcceptor>,
+    next_id: AtomicU64,
+    slots: Arc<Semaphore>,
+}
+
+impl Server {
+    /// Binds every listener, then serves in the background.
+    pub async fn start<F: ResponderFactory>(
+        config: ServerConfig,
+        tls: Option<&Tls>,
+        hub: Arc<Hub>,
+        factory: F,
+    ) -> Result<Server, Error> {
+        let mut bound = Addrs {
+            smtps: None,
+            starttls: None,
+            plain: None,
+        };
+        let mut listeners = Vec::new();
+        for (kind, addr) in config.addrs.each() {
+            if !config.allow_remote && !addr.ip().is_loopback() {
+                return Err(Error::Usage(format!(
+                    "--{} {addr} is not a loopback address; mailtape listens on 127.0.0.1 or ::1 unless --allow-remote is given",
+                    kind.name()
+                )));
+            }
+            if kind != ListenerKind::Plain && tls.is_none() {
+                return Err(Error::Tls(format!("the {} listener needs TLS certificates", kind.name())));
+            }
+            let listener = TcpListener::bind(addr).await.map_err(|e| Error::Bind {
+                listener: kind.name(),
+                addr,
+                source: e,
+            })?;
+            let local = listener.local_addr().map_err(|e| Error::Io {
+                action: format!("read the address of the {} listener", kind.name()),
+                source: e,
+            })?;
+            match kind {
+                ListenerKind::Smtps => bound.smtps = Some(local),
+                ListenerKind::Starttls => bound.starttls = Some(local),
+                ListenerKind::Plain => bound.plain = Some(local),
+            }
+            listeners.push((kind, listener));
+        }
+        let (stop, _) = watch::channel(false);
+        let (done_tx, sessions_done) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            factory,
+            hub: hub.clone(),
+            limits: config.limits.clone(),
+            tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
+            next_id: AtomicU64::new(1),
+            slots: Arc::new(Semaphore::new(config.max_connections.max(1))),
+        });
+        let accept_tasks = listeners
+            .into_iter()
+            .map(|(kind, listener)| {
+                tokio::spawn(accept_loop(kind, listener, shared.clone(), stop.subscribe(), done_tx.clone()))
+            })
+            .collect();
+        Ok(Server {
+            addrs: bound,
+            hub,
+            stop,
+            accept_tasks,
+            sessions_done,
+            grace: config.grace,
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn addrs(&self) -> Addrs {
+        self.addrs
+    }
+
+    /// The hub sessions report to.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Stops accepting, tells open sessions `421` and waits for them (up to
+    /// the grace period), so tapes and the mailbox are complete.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.accept_tasks.drain(..) {
+            let _ = t.await;
+        }
+        // Every session holds a sender; `None` means all have ended.
+        let _ = tokio::time::timeout(self.grace, self.sessions_done.recv()).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn accept_loop<F: ResponderFactory>(
+    kind: ListenerKind,
+    listener: TcpListener,
+    shared: Arc<Shared<F>>,
+    mut stop: watch::Receiver<bool>,
+    done: mpsc::Sender<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = stopped(&mut stop) => return,
+        };
+        let (socket, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!("accept on the {} listener failed: {e}", kind.name());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+            let reply = shared.factory.too_many_connections();
+            tokio::spawn(refuse(socket, reply));
+            continue;
+        };
+        let shared = shared.clone();
+        let stop = stop.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _done = done;
+            serve(kind, socket, peer, &shared, stop).await;
+        });
+    }
+}
+
+/// Resolves once a stop has been asked for (or the sender is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Tells a connection over the cap why it is closed, without a session.
+async fn refuse(mut socket: TcpStream, reply: Reply) {
+    let mut out = Vec::new();
+    reply.write_to(&mut out);
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = socket.write_all(&out).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
+}
+
+async fn serve<F: ResponderFactory>(
+    kind: ListenerKind,
+    socket: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared<F>,
+    stop: watch::Receiver<bool>,
+) {
+    let start = Instant::now();
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let meta = Meta {
+        id,
+        mode: shared.factory.mode().to_string(),
+        source: shared.factory.source(),
+        listener: kind.name().to_string(),
+        client: peer.to_string(),
+        local,
+        started: now_rfc3339(),
+    };
+    let mut capture = Capture::new(shared.hub.clone(), meta, start);
+    let mut stream = Stream::Plain(Box::new(socket));
+    if kind == ListenerKind::Smtps {
+        let Some(acceptor) = &shared.tls else {
+            capture.finish(Closer::Server);
+            return;
+        };
+        let Stream::Plain(plain) = stream else {
+            return;
+        };
+        match tokio::time::timeout(shared.limits.tls_timeout, acceptor.accept(plain)).await {
+            Ok(Ok(tls)) => stream = Stream::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                capture.note(format!("TLS handshake failed: {e}"));
+                capture.finish(Closer::Client);
+                return;
+            }
+            Err(_) => {
+                capture.note("TLS handshake timed out".into());
+                capture.finish(Closer::Server);
+                return;
+            }
+        }
+    }
+    let state = SessionState {
+        id,
+        listener: kind,
+        peer,
+        tls: kind == ListenerKind::Smtps,
+        starttls_available: kind == ListenerKind::Starttls && shared.tls.is_some(),
+    };
+    let responder = shared.factory.make(&state);
+    Session::new(Conn::new(stream), responder, state, &shared.limits, shared.tls.as_ref(), capture, stop)
+        .run()
+        .await;
+}
+
+/// Now as RFC 3339 UTC with seconds, e.g. `2026-11-27T13:05:01Z`.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}

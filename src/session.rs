@@ -1,0 +1,377 @@
+//! The engine that drives one connection through a [`Responder`]: framing,
+//! DATA, the STARTTLS upgrade, timeouts, error limits and capture. The only
+//! code that touches the client's socket.
+
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::hub::Capture;
+use crate::net::Conn;
+use crate::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::smtp::{self, Command, DataReader, Line, codes};
+use crate::tape::Closer;
+use crate::tape::redact::{AuthPart, redact_auth, scrub};
+
+/// Limits every session runs under.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest command line, CR LF included.
+    pub max_line: usize,
+    /// Failed commands (5xx replies) before the session is closed with 421.
+    pub max_errors: usize,
+    /// Silence from the client before the session is closed with 421.
+    pub idle_timeout: Duration,
+    /// Longest a TLS handshake may take.
+    pub tls_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_line: smtp::MAX_LINE,
+            max_errors: 20,
+            idle_timeout: Duration::from_secs(300),
+            tls_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the engine stopped waiting for input.
+enum Wait {
+    Line(Vec<u8>),
+    TooLong,
+    Eof,
+    Timeout,
+    Shutdown,
+    Broken,
+}
+
+/// A SASL exchange in progress: which mechanism, and what the last
+/// challenge asked for (so the next line is redacted the right way).
+struct PendingAuth {
+    mechanism: String,
+    part: AuthPart,
+}
+
+/// Drives one session to its end.
+pub struct Session<'a, R: Responder> {
+    conn: Conn,
+    responder: R,
+    state: SessionState,
+    limits: &'a Limits,
+    tls: Option<&'a TlsAcceptor>,
+    capture: Capture,
+    shutdown: watch::Receiver<bool>,
+    errors: usize,
+    /// The rest of an overlong line still has to be skipped.
+    skipping: bool,
+}
+
+enum Next {
+    Continue,
+    Close(Closer),
+}
+
+impl<'a, R: Responder> Session<'a, R> {
+    /// A session over `conn` (already TLS on an implicit-TLS listener).
+    pub fn new(
+        conn: Conn,
+        responder: R,
+        state: SessionState,
+        limits: &'a Limits,
+        tls: Option<&'a TlsAcceptor>,
+        capture: Capture,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Session {
+            conn,
+            responder,
+            state,
+            limits,
+            tls,
+            capture,
+            shutdown,
+            errors: 0,
+            skipping: false,
+        }
+    }
+
+    /// Runs the session until either side closes it.
+    pub async fn run(mut self) {
+        if let Some(tls) = self.conn.stream.tls_summary() {
+            self.capture.note(format!("TLS {tls}"));
+        }
+        let closer = self.drive().await;
+        // Best effort: the peer may be gone already.
+        let _ = self.conn.flush().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream))
+            .await;
+        self.capture.finish(closer);
+    }
+
+    async fn drive(&mut self) -> Closer {
+        let greeting = self.responder.greeting(&self.state).await;
+        if let Next::Close(c) = self.respond(greeting, None).await {
+            return c;
+        }
+        let mut auth: Option<PendingAuth> = None;
+        loop {
+            let line = match self.next_line().await {
+                Wait::Line(l) => l,
+                Wait::TooLong => {
+                    self.capture.note("line too long".into());
+                    let r = self.responder.local(LocalEvent::LineTooLong);
+                    match self.respond(r.map(Response::from).unwrap_or_default(), None).await {
+                        Next::Continue => continue,
+                        Next::Close(c) => return c,
+                    }
+                }
+                Wait::Eof | Wait::Broken => return Closer::Client,
+                Wait::Timeout => return self.local_close(LocalEvent::IdleTimeout, "idle timeout").await,
+                Wait::Shutdown => return self.local_close(LocalEvent::ShuttingDown, "server shutting down").await,
+            };
+
+            if let Some(pending) = auth.take() {
+                let text = String::from_utf8_lossy(&line);
+                self.capture.client(redact_auth(pending.part, text.trim()));
+                let r = self.responder.auth_response(&self.state, &line).await;
+                auth = next_auth(&r, pending.mechanism);
+                match self.respond(r, None).await {
+                    Next::Continue => continue,
+                    Next::Close(c) => return c,
+                }
+            }
+
+            let parsed = smtp::parse_command(&line);
+            self.capture.client(client_text(&line, &parsed));
+            let verb = parsed.as_ref().ok().map(Command::verb);
+            let mechanism = match &parsed {
+                Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
+                _ => None,
+            };
+            let r = self.responder.command(&self.state, &line, parsed.clone()).await;
+            let code = r.reply.as_ref().map(|r| r.code);
+            if let Some(m) = mechanism {
+                auth = next_auth(&r, m);
+            }
+            if let Next::Close(c) = self.respond(r, verb).await {
+                return c;
+            }
+            match (verb, code) {
+                (Some("DATA"), Some(codes::START_DATA)) => {
+                    if let Next::Close(c) = self.data().await {
+                        return c;
+                    }
+                }
+                (Some("STARTTLS"), Some(codes::SERVICE_READY)) => {
+                    if let Next::Close(c) = self.start_tls().await {
+                        return c;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a response; counts errors; says whether the session goes on.
+    async fn respond(&mut self, r: Response, verb: Option<&str>) -> Next {
+        if !r.delay.is_zero() {
+            if self.conn.flush().await.is_err() {
+                return Next::Close(Closer::Client);
+            }
+            tokio::time::sleep(r.delay).await;
+        }
+        let Some(reply) = r.reply else {
+            return if r.close {
+                self.capture.note("connection dropped by the server".into());
+                Next::Close(Closer::Server)
+            } else {
+                Next::Continue
+            };
+        };
+        self.capture.reply(&reply);
+        reply.write_to(&mut self.conn.output);
+        if r.close || reply.code == codes::SERVICE_UNAVAILABLE {
+            return Next::Close(Closer::Server);
+        }
+        if verb == Some("QUIT") && reply.code == codes::CLOSING {
+            return Next::Close(Closer::Client);
+        }
+        if reply.code >= 500 {
+            self.errors += 1;
+            if self.errors >= self.limits.max_errors {
+                return Next::Close(self.local_close(LocalEvent::TooManyErrors, "too many errors").await);
+            }
+        }
+        Next::Continue
+    }
+
+    /// Ends the session with the engine's own reply (421 mostly).
+    async fn local_close(&mut self, event: LocalEvent, why: &str) -> Closer {
+        self.capture.note(why.to_string());
+        if let Some(reply) = self.responder.local(event) {
+            self.capture.reply(&reply);
+            reply.write_to(&mut self.conn.output);
+        }
+        Closer::Server
+    }
+
+    /// Waits for the next complete command line.
+    async fn next_line(&mut self) -> Wait {
+        loop {
+            match smtp::split_line(&self.conn.input, self.limits.max_line) {
+                Line::Complete { len, consumed } => {
+                    let line = self.conn.input.split_to(consumed);
+                    if std::mem::take(&mut self.skipping) {
+                        continue; // the tail of an overlong line, already answered
+                    }
+                    return Wait::Line(line[..len].to_vec());
+                }
+                Line::TooLong { consumed, complete } => {
+                    let _ = self.conn.input.split_to(consumed);
+                    let first = !self.skipping;
+                    self.skipping = !complete;
+                    if first {
+                        return Wait::TooLong;
+                    }
+                    continue;
+                }
+                Line::Partial => {}
+            }
+            match self.read().await {
+                Wait::Line(_) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Flushes pending replies, then reads more input under the idle timeout.
+    /// `Wait::Line` here only means "got bytes".
+    async fn read(&mut self) -> Wait {
+        if self.conn.flush().await.is_err() {
+            return Wait::Broken;
+        }
+        let idle = self.limits.idle_timeout;
+        tokio::select! {
+            r = tokio::time::timeout(idle, self.conn.read_more()) => match r {
+                Ok(Ok(0)) => Wait::Eof,
+                Ok(Ok(_)) => Wait::Line(Vec::new()),
+                Ok(Err(_)) => Wait::Broken,
+                Err(_) => Wait::Timeout,
+            },
+            () = crate::server::stopped(&mut self.shutdown) => Wait::Shutdown,
+        }
+    }
+
+    /// Reads a message body after `354`, then asks the responder.
+    async fn data(&mut self) -> Next {
+        let mut reader = DataReader::new(self.responder.max_message_size());
+        loop {
+            let fed = reader.feed(&self.conn.input);
+            let _ = self.conn.input.split_to(fed.consumed);
+            if fed.done {
+                break;
+            }
+            match self.read().await {
+                Wait::Line(_) => {}
+                Wait::Eof | Wait::Broken | Wait::TooLong => {
+                    self.capture.note(format!("connection closed during DATA after {} bytes", reader.size()));
+                    return Next::Close(Closer::Client);
+                }
+                Wait::Timeout => return Next::Close(self.local_close(LocalEvent::IdleTimeout, "idle timeout during DATA").await),
+                Wait::Shutdown => {
+                    return Next::Close(self.local_close(LocalEvent::ShuttingDown, "server shutting down during DATA").await);
+                }
+            }
+        }
+        let size = reader.size();
+        let overflowed = reader.overflowed();
+        let body = reader.into_body();
+        if overflowed {
+            self.capture.note(format!("message of {size} bytes is over the size limit; body dropped"));
+        } else {
+            self.capture.body(&body, size);
+        }
+        self.capture.client(".".into());
+        let r = self.responder.data_end(&self.state, DataOutcome { body, size, overflowed }).await;
+        self.respond(r, None).await
+    }
+
+    async fn start_tls(&mut self) -> Next {
+        let Some(acceptor) = self.tls else {
+            self.capture.note("STARTTLS accepted but no TLS configured".into());
+            return Next::Close(Closer::Server);
+        };
+        if self.conn.flush().await.is_err() {
+            return Next::Close(Closer::Client);
+        }
+        let dropped = self.conn.input.len();
+        if dropped > 0 {
+            self.capture.note(format!("{dropped} bytes sent before the TLS handshake were discarded"));
+        }
+        match tokio::time::timeout(self.limits.tls_timeout, self.conn.start_tls(acceptor)).await {
+            Ok(Ok(())) => {
+                self.state.tls = true;
+                self.state.starttls_available = false;
+                let summary = self.conn.stream.tls_summary().unwrap_or_default();
+                self.capture.note(format!("TLS {summary}"));
+                self.responder.tls_started(&self.state);
+                Next::Continue
+            }
+            Ok(Err(e)) => {
+                self.capture.note(format!("TLS handshake failed: {e}"));
+                Next::Close(Closer::Client)
+            }
+            Err(_) => {
+                self.capture.note("TLS handshake timed out".into());
+                Next::Close(Closer::Server)
+            }
+        }
+    }
+}
+
+/// After a reply to AUTH or to an AUTH line: a `334` means another line is
+/// due, redacted according to what the challenge asks for.
+fn next_auth(r: &Response, mechanism: String) -> Option<PendingAuth> {
+    let reply = r.reply.as_ref()?;
+    if reply.code != codes::AUTH_CONTINUE {
+        return None;
+    }
+    let part = if mechanism == "PLAIN" {
+        AuthPart::Plain
+    } else {
+        let challenge = reply.lines.first().map(String::as_str).unwrap_or("");
+        let decoded = base64::engine::general_purpose::STANDARD.decode(challenge.trim()).unwrap_or_default();
+        if String::from_utf8_lossy(&decoded).to_ascii_lowercase().contains("username") {
+            AuthPart::LoginUser
+        } else {
+            AuthPart::Secret
+        }
+    };
+    Some(PendingAuth { mechanism, part })
+}
+
+/// The transcript text of a command line: AUTH payloads redacted, any key
+/// scrubbed, invalid bytes shown lossily.
+fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
+    if let Ok(Command::Auth { mechanism, initial }) = parsed {
+        let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
+        return match initial {
+            None => format!("{verb} {mechanism}"),
+            Some(init) => {
+                let part = match mechanism.to_ascii_uppercase().as_str() {
+                    "PLAIN" => AuthPart::Plain,
+                    "LOGIN" => AuthPart::LoginUser,
+                    _ => AuthPart::Secret,
+                };
+                format!("{verb} {mechanism} {}", redact_auth(part, init))
+            }
+        };
+    }
+    let text = String::from_utf8_lossy(line);
+    let shown: String = text.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect();
+    scrub(&shown).into_owned()
+}

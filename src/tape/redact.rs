@@ -1,0 +1,213 @@
+//! Redaction at capture: secrets are replaced before a line is stored,
+//! printed or written anywhere.
+//!
+//! Resend API keys are `re_` followed by letters, digits and underscores. A
+//! redacted key keeps the prefix and a short SHA-256 fingerprint, so two keys
+//! can be told apart in a transcript without either being recoverable.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// Shortest run of key characters after `re_` that counts as a key.
+pub const MIN_KEY_BODY: usize = 8;
+
+/// A short fingerprint of a secret: the first 4 hex digits of its SHA-256.
+pub fn fingerprint(secret: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, secret);
+    digest.as_ref()[..2].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The redacted stand-in for a password or key: `re_…a1f3` for a Resend key,
+/// `…a1f3` for anything else.
+pub fn redact_secret(secret: &[u8]) -> String {
+    let prefix = if secret.starts_with(b"re_") { "re_" } else { "" };
+    format!("{prefix}…{}", fingerprint(secret))
+}
+
+fn is_key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Finds Resend keys in `text`: (start, end) byte ranges. A key starts at a
+/// word boundary, so `are_you_there` is not one.
+fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(off) = text[i..].windows(3).position(|w| w == b"re_") {
+        let start = i + off;
+        let body_start = start + 3;
+        let mut end = body_start;
+        while end < text.len() && is_key_char(text[end]) {
+            end += 1;
+        }
+        let boundary = start == 0 || !is_key_char(text[start - 1]);
+        if boundary && end - body_start >= MIN_KEY_BODY {
+            found.push((start, end));
+            i = end;
+        } else {
+            i = start + 1;
+        }
+        if i + 3 > text.len() {
+            break;
+        }
+    }
+    found
+}
+
+/// Whether `bytes` hold a Resend key anywhere.
+pub fn contains_key(bytes: &[u8]) -> bool {
+    !find_keys(bytes).is_empty()
+}
+
+/// Replaces every Resend key in `bytes`.
+pub fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let keys = find_keys(bytes);
+    if keys.is_empty() {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut last = 0;
+    for (s, e) in keys {
+        out.extend_from_slice(&bytes[last..s]);
+        out.extend_from_slice(redact_secret(&bytes[s..e]).as_bytes());
+        last = e;
+    }
+    out.extend_from_slice(&bytes[last..]);
+    Cow::Owned(out)
+}
+
+/// Scrubs one line of text: Resend keys in the clear, and base64 words that
+/// decode to something holding a key (an AUTH payload sent out of turn).
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let needs_base64 = text.split(' ').any(|w| base64_key(w).is_some());
+    if !needs_base64 {
+        return match scrub_bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+        };
+    }
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|w| match base64_key(w) {
+            Some(r) => r,
+            None => String::from_utf8_lossy(&scrub_bytes(w.as_bytes())).into_owned(),
+        })
+        .collect();
+    Cow::Owned(words.join(" "))
+}
+
+/// If `word` is base64 that decodes to bytes holding a key, its redacted form.
+fn base64_key(word: &str) -> Option<String> {
+    if word.len() < 12 || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+        return None;
+    }
+    let decoded = STANDARD.decode(word).ok()?;
+    let keys = find_keys(&decoded);
+    let (s, e) = *keys.first()?;
+    Some(format!("<redacted base64 key={}>", redact_secret(&decoded[s..e])))
+}
+
+/// Shows a user name safely: printable, bounded, no `>` to break the form.
+fn show_user(user: &[u8]) -> String {
+    let text = String::from_utf8_lossy(user);
+    let mut out: String = text
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() || c == '>' || c == ' ' { '?' } else { c })
+        .collect();
+    if text.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+/// Which part of a SASL exchange a client line carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthPart {
+    /// An AUTH PLAIN payload: `authzid NUL authcid NUL password`, base64.
+    Plain,
+    /// An AUTH LOGIN user name, base64.
+    LoginUser,
+    /// A password or any other secret, base64.
+    Secret,
+}
+
+/// The redacted form of one base64 SASL line, e.g.
+/// `<redacted user=resend key=re_…a1f3>`. `*` (cancel) is kept as it is.
+pub fn redact_auth(part: AuthPart, b64: &str) -> String {
+    if b64 == "*" {
+        return "*".into();
+    }
+    let Ok(raw) = STANDARD.decode(b64.trim()) else {
+        return "<redacted: not base64>".into();
+    };
+    match part {
+        AuthPart::Plain => {
+            let mut fields = raw.splitn(3, |&b| b == 0);
+            let (authz, user, pass) = (fields.next(), fields.next(), fields.next());
+            match (authz, user, pass) {
+                (Some(authz), Some(user), Some(pass)) => {
+                    let authz = if authz.is_empty() || authz == user {
+                        String::new()
+                    } else {
+                        format!(" authzid={}", show_user(authz))
+                    };
+                    format!("<redacted user={}{authz} key={}>", show_user(user), redact_secret(pass))
+                }
+                _ => format!("<redacted: malformed PLAIN key={}>", redact_secret(&raw)),
+            }
+        }
+        // A user name that is itself a key (pasted in the wrong field) is redacted too.
+        AuthPart::LoginUser if contains_key(&raw) => format!("<redacted user={}>", redact_secret(&raw)),
+        AuthPart::LoginUser => format!("<redacted user={}>", show_user(&raw)),
+        AuthPart::Secret => format!("<redacted key={}>", redact_secret(&raw)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "re_AbCdEf12_345678";
+
+    #[test]
+    fn keys_in_text() {
+        let line = format!("password is {KEY}, and are_you_there_friend stays");
+        let out = scrub(&line);
+        assert!(!out.contains(KEY), "{out}");
+        assert!(out.contains("re_…"), "{out}");
+        assert!(out.contains("are_you_there_friend"), "{out}");
+        assert_eq!(scrub("re_short"), "re_short");
+        assert_eq!(scrub("plain text"), "plain text");
+    }
+
+    #[test]
+    fn base64_payloads_out_of_turn() {
+        let b64 = STANDARD.encode(format!("\0resend\0{KEY}"));
+        let out = scrub(&b64);
+        assert!(!out.contains(&b64) && out.starts_with("<redacted base64 key=re_…"), "{out}");
+        let login = STANDARD.encode(KEY);
+        assert!(!scrub(&format!("XX {login}")).contains(&login));
+    }
+
+    #[test]
+    fn auth_forms() {
+        let plain = STANDARD.encode(format!("\0resend\0{KEY}"));
+        let fp = fingerprint(KEY.as_bytes());
+        assert_eq!(redact_auth(AuthPart::Plain, &plain), format!("<redacted user=resend key=re_…{fp}>"));
+        let with_authz = STANDARD.encode(format!("admin\0resend\0{KEY}"));
+        assert_eq!(
+            redact_auth(AuthPart::Plain, &with_authz),
+            format!("<redacted user=resend authzid=admin key=re_…{fp}>")
+        );
+        assert_eq!(redact_auth(AuthPart::LoginUser, &STANDARD.encode("resend")), "<redacted user=resend>");
+        assert_eq!(redact_auth(AuthPart::Secret, &STANDARD.encode(KEY)), format!("<redacted key=re_…{fp}>"));
+        assert_eq!(redact_auth(AuthPart::Secret, "!!!"), "<redacted: not base64>");
+        assert_eq!(redact_auth(AuthPart::Secret, "*"), "*");
+        assert!(!redact_auth(AuthPart::LoginUser, &STANDARD.encode(KEY)).contains(KEY));
+        // two keys are told apart
+        assert_ne!(fingerprint(b"re_aaaaaaaaaa"), fingerprint(b"re_bbbbbbbbbb"));
+    }
+}

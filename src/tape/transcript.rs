@@ -1,0 +1,285 @@
+//! The transcript of one session: redacted lines in order, with time offsets,
+//! and its text forms (tape lines, live view, snapshot).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Bodies larger than this are kept as a size and a hash, not line by line.
+pub const MAX_KEPT_BODY: usize = 64 * 1024;
+
+/// Who ended a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Closer {
+    /// The client closed the connection (after QUIT or not).
+    Client,
+    /// The server closed it (after 221, 421, or a scenario's drop).
+    Server,
+}
+
+/// One thing that happened in a session. All text is already redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "text", rename_all = "lowercase")]
+pub enum EventKind {
+    /// A line the client sent (`C:`).
+    Client(String),
+    /// One line of a reply (`S:`).
+    Server(String),
+    /// One line of a message body (`D:`), unstuffed.
+    Data(String),
+    /// Something that is not a line: TLS started, a timeout, a close (`*:`).
+    Note(String),
+}
+
+impl EventKind {
+    /// The tag of the line in a tape: `C`, `S`, `D` or `*`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventKind::Client(_) => "C",
+            EventKind::Server(_) => "S",
+            EventKind::Data(_) => "D",
+            EventKind::Note(_) => "*",
+        }
+    }
+
+    /// The text after the tag.
+    pub fn text(&self) -> &str {
+        match self {
+            EventKind::Client(t) | EventKind::Server(t) | EventKind::Data(t) | EventKind::Note(t) => t,
+        }
+    }
+}
+
+/// One event with its time offset from the start of the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Time since the connection was accepted.
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// What is known of a session before its first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    /// Session number within this server run, from 1.
+    pub id: u64,
+    /// `mock`, `record` or `replay`.
+    pub mode: String,
+    /// What the responder played: a scenario name, a tape, an upstream.
+    pub source: String,
+    /// Which listener took the connection: `smtps`, `starttls` or `plain`.
+    pub listener: String,
+    /// The client's address.
+    pub client: String,
+    /// The listener's address.
+    pub local: String,
+    /// When the connection was accepted, RFC 3339 UTC.
+    pub started: String,
+}
+
+/// A whole session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transcript {
+    /// Who, where, when.
+    pub meta: Meta,
+    /// The exchange in order.
+    pub events: Vec<Event>,
+    /// Who closed the connection, once it is closed.
+    pub closed_by: Option<Closer>,
+}
+
+impl Transcript {
+    /// The header line of this session in a tape.
+    pub fn header(&self) -> String {
+        let m = &self.meta;
+        format!(
+            "## session {} · {} · {} · {} {} ← {} · {}",
+            m.id, m.mode, m.source, m.listener, m.local, m.client, m.started
+        )
+    }
+
+    /// The tape form: header, then one `+secs TAG: text` line per event.
+    pub fn to_tape(&self) -> String {
+        let mut out = self.header();
+        out.push('\n');
+        for e in &self.events {
+            let _ = writeln!(out, "+{:.3} {}: {}", e.at.as_secs_f64(), e.kind.tag(), e.kind.text());
+        }
+        out
+    }
+
+    /// The exchange without times or addresses, with volatile values
+    /// (message ids, Date and Message-ID headers, ports) replaced by
+    /// placeholders: stable text for snapshot tests.
+    pub fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            let text = normalise(&e.kind);
+            let _ = writeln!(out, "{}: {}", e.kind.tag(), text);
+        }
+        out
+    }
+
+    /// The client lines only, in order.
+    pub fn client_lines(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Client(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The reply codes the server sent, one per reply (multi-line replies once).
+    pub fn reply_codes(&self) -> Vec<u16> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Server(t) if t.as_bytes().get(3) != Some(&b'-') => t.get(..3)?.parse().ok(),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Replaces volatile parts of one line for snapshots.
+fn normalise(kind: &EventKind) -> String {
+    let text = kind.text();
+    match kind {
+        EventKind::Data(t) => {
+            let lower = t.to_ascii_lowercase();
+            for header in ["date:", "message-id:"] {
+                if lower.starts_with(header) {
+                    return format!("{}: [{}]", &t[..header.len() - 1], header.trim_end_matches(':'));
+                }
+            }
+            if lower.starts_with("--") && t.len() > 10 {
+                return "--[boundary]".into();
+            }
+            if lower.contains("boundary=") {
+                return replace_after(t, "boundary=", "\"[boundary]\"");
+            }
+            t.clone()
+        }
+        EventKind::Server(t) => mask_ids(t),
+        EventKind::Note(t) => mask_ids(t),
+        EventKind::Client(_) => text.to_string(),
+    }
+}
+
+fn replace_after(t: &str, marker: &str, with: &str) -> String {
+    match t.to_ascii_lowercase().find(marker) {
+        Some(i) => format!("{}{}", &t[..i + marker.len()], with),
+        None => t.to_string(),
+    }
+}
+
+/// Masks generated message ids (UUIDs) in reply text.
+fn mask_ids(t: &str) -> String {
+    let bytes = t.as_bytes();
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        if i + 36 <= t.len() && is_uuid(&bytes[i..i + 36]) {
+            out.push_str("[id]");
+            i += 36;
+        } else {
+            let c = t[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.iter().enumerate().all(|(i, c)| match i {
+        8 | 13 | 18 | 23 => *c == b'-',
+        _ => c.is_ascii_hexdigit(),
+    })
+}
+
+/// Splits a message body into the `D:` lines of a transcript; large bodies
+/// become one summary line.
+pub fn body_lines(body: &[u8], size: usize) -> Vec<String> {
+    if size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
+        let digest = ring::digest::digest(&ring::digest::SHA256, body);
+        let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
+    }
+    let text = super::redact::scrub_bytes(body);
+    let text = String::from_utf8_lossy(&text);
+    let mut lines: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+    // The body ends with CR LF, which leaves one empty piece.
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines.into_iter().map(|l| super::redact::scrub(&l).into_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(events: Vec<EventKind>) -> Transcript {
+        Transcript {
+            meta: Meta {
+                id: 1,
+                mode: "mock".into(),
+                source: "default".into(),
+                listener: "plain".into(),
+                client: "127.0.0.1:5000".into(),
+                local: "127.0.0.1:2525".into(),
+                started: "2026-11-27T13:00:00Z".into(),
+            },
+            events: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, kind)| Event { at: Duration::from_millis(i as u64 * 5), kind })
+                .collect(),
+            closed_by: Some(Closer::Client),
+        }
+    }
+
+    #[test]
+    fn tape_and_snapshot_forms() {
+        let tr = t(vec![
+            EventKind::Server("220 smtp.resend.com ESMTP".into()),
+            EventKind::Client("EHLO x".into()),
+            EventKind::Server("250-smtp.resend.com".into()),
+            EventKind::Server("250 AUTH PLAIN LOGIN".into()),
+            EventKind::Data("Date: Fri, 27 Nov 2026 13:00:00 +0000".into()),
+            EventKind::Server("250 Queued as 0b8e1c1e-8f0a-4b8e-9c1e-8f0a4b8e9c1e".into()),
+        ]);
+        assert_eq!(
+            tr.to_tape(),
+            "## session 1 · mock · default · plain 127.0.0.1:2525 ← 127.0.0.1:5000 · 2026-11-27T13:00:00Z\n\
+             +0.000 S: 220 smtp.resend.com ESMTP\n+0.005 C: EHLO x\n+0.010 S: 250-smtp.resend.com\n\
+             +0.015 S: 250 AUTH PLAIN LOGIN\n+0.020 D: Date: Fri, 27 Nov 2026 13:00:00 +0000\n\
+             +0.025 S: 250 Queued as 0b8e1c1e-8f0a-4b8e-9c1e-8f0a4b8e9c1e\n"
+        );
+        let snap = tr.snapshot();
+        assert!(snap.contains("D: Date: [date]\n"), "{snap}");
+        assert!(snap.contains("S: 250 Queued as [id]\n"), "{snap}");
+        assert_eq!(tr.reply_codes(), vec![220, 250, 250]);
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(body_lines(b"a\r\nb\r\n", 6), vec!["a", "b"]);
+        let big = vec![b'x'; MAX_KEPT_BODY + 1];
+        let l = body_lines(&big, big.len());
+        assert!(l[0].starts_with("<body of 65537 bytes, sha256 "), "{l:?}");
+        assert_eq!(body_lines(b"key re_1234567890abc\r\n", 22)[0].contains("re_1234567890abc"), false);
+    }
+}
