@@ -263,19 +263,9 @@ impl Usage {
     }
 
     /// Checks one message with `recipients` recipients against the limits
-    /// and, if it passes, counts it. Every attempt counts towards the rate.
+    /// and, if it passes, counts it. Every attempt within the quotas counts
+    /// towards the rate, as every API request does.
     pub fn admit(&mut self, limits: &Limits, now: Instant, today: Day, recipients: u64) -> Result<(), Exceeded> {
-        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
-            self.recent.pop_front();
-        }
-        let too_fast = limits.per_second > 0 && self.recent.len() as u64 >= limits.per_second;
-        self.recent.push_back(now);
-        if self.recent.len() > 1024 {
-            self.recent.pop_front();
-        }
-        if too_fast {
-            return Err(Exceeded::Rate);
-        }
         // A preset stands for usage before the server started: it applies
         // until the first day (month) boundary the server sees.
         let day_used = match self.day {
@@ -290,11 +280,23 @@ impl Usage {
         };
         self.day = Some((today.index, day_used));
         self.month = Some((today.month, month_used));
+        // An exhausted quota is the more useful answer, so it is checked first.
         if limits.per_day > 0 && day_used + recipients > limits.per_day {
             return Err(Exceeded::Daily);
         }
         if limits.per_month > 0 && month_used + recipients > limits.per_month {
             return Err(Exceeded::Monthly);
+        }
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            self.recent.pop_front();
+        }
+        let too_fast = limits.per_second > 0 && self.recent.len() as u64 >= limits.per_second;
+        self.recent.push_back(now);
+        if self.recent.len() > 1024 {
+            self.recent.pop_front();
+        }
+        if too_fast {
+            return Err(Exceeded::Rate);
         }
         self.day = Some((today.index, day_used + recipients));
         self.month = Some((today.month, month_used + recipients));

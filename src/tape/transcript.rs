@@ -172,6 +172,13 @@ fn normalise(kind: &EventKind) -> String {
             t.clone()
         }
         EventKind::Server(t) => mask_ids(t),
+        // The cipher suite depends on the client's preferences and the CPU
+        // (AES or ChaCha20); the version is what matters.
+        EventKind::Note(t) if t.starts_with("TLS TLSv") => {
+            let version = t.split([' ', ',']).nth(1).unwrap_or("");
+            let sni = t.find(", SNI ").map(|i| &t[i..]).unwrap_or("");
+            format!("TLS {version}{sni}")
+        }
         EventKind::Note(t) => mask_ids(t),
         EventKind::Client(_) => text.to_string(),
     }

@@ -1,0 +1,250 @@
+//! Helpers shared by the integration tests: a lettre client set up the way
+//! an app would be, and a raw SMTP client for exact-byte tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use mailtape::MockServer;
+use mailtape::smtp::{Reply, parse_reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A key that looks like a real one; tests search every output for it.
+pub const KEY: &str = "re_Test1234_abcdEFGH5678";
+
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Implicit TLS (465-style).
+    Smtps,
+    /// STARTTLS required (587-style).
+    Starttls,
+    /// No TLS at all.
+    Plain,
+}
+
+pub const MODES: [Mode; 3] = [Mode::Smtps, Mode::Starttls, Mode::Plain];
+
+/// A lettre transport to the mock, verifying its certificate against the CA.
+pub fn transport(
+    server: &MockServer,
+    mode: Mode,
+    user: &str,
+    key: &str,
+    mechanism: Mechanism,
+) -> AsyncSmtpTransport<Tokio1Executor> {
+    let addr = match mode {
+        Mode::Smtps => server.smtps_addr(),
+        Mode::Starttls => server.starttls_addr(),
+        Mode::Plain => server.plain_addr(),
+    }
+    .expect("listener");
+    let tls_params = || {
+        let ca = Certificate::from_pem(server.ca_pem().expect("ca").as_bytes()).expect("ca pem");
+        TlsParameters::builder("localhost".into())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .expect("tls params")
+    };
+    let tls = match mode {
+        Mode::Smtps => Tls::Wrapper(tls_params()),
+        Mode::Starttls => Tls::Required(tls_params()),
+        Mode::Plain => Tls::None,
+    };
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(tls)
+        .hello_name(ClientId::Domain("app.local".into()))
+        .credentials(Credentials::new(user.into(), key.into()))
+        .authentication(vec![mechanism])
+        .timeout(Some(Duration::from_secs(10)))
+        .build()
+}
+
+/// A simple text message.
+pub fn message(from: &str, to: &[&str]) -> lettre::Message {
+    let mut b = lettre::Message::builder()
+        .from(from.parse::<Mailbox>().expect("from"))
+        .subject("Hello from mailtape tests");
+    for t in to {
+        b = b.to(t.parse::<Mailbox>().expect("to"));
+    }
+    b.header(ContentType::TEXT_PLAIN)
+        .body(String::from("Hi,\nthis is a test.\n"))
+        .expect("message")
+}
+
+/// Sends one message and returns the reply text, or the error text.
+pub async fn send(
+    server: &MockServer,
+    mode: Mode,
+    mechanism: Mechanism,
+    user: &str,
+    from: &str,
+    to: &[&str],
+) -> Result<String, String> {
+    let t = transport(server, mode, user, KEY, mechanism);
+    match t.send(message(from, to)).await {
+        Ok(r) => Ok(format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" "))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub async fn wait(server: &MockServer, n: usize) {
+    assert!(
+        server.wait_for_sessions(n, Duration::from_secs(10)).await,
+        "only {} of {n} sessions finished",
+        server.hub().finished()
+    );
+}
+
+/// A raw SMTP client: write exact bytes, read replies.
+pub struct Raw {
+    stream: Conn,
+    buf: Vec<u8>,
+}
+
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    async fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.write_all(b).await,
+            Conn::Tls(s) => s.write_all(b).await,
+        }
+    }
+    async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush().await,
+            Conn::Tls(s) => s.flush().await,
+        }
+    }
+    async fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(b).await,
+            Conn::Tls(s) => s.read(b).await,
+        }
+    }
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        Raw {
+            stream: Conn::Tcp(s),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects with implicit TLS, trusting `ca_pem`.
+    pub async fn connect_tls(addr: SocketAddr, ca_pem: &str) -> Raw {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        Raw {
+            stream: Conn::Tls(Box::new(tls_client(s, ca_pem).await)),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Upgrades an open plain connection (after `220` to STARTTLS).
+    pub async fn upgrade(self, ca_pem: &str) -> Raw {
+        let Conn::Tcp(tcp) = self.stream else {
+            panic!("already TLS");
+        };
+        Raw {
+            stream: Conn::Tls(Box::new(tls_client(tcp, ca_pem).await)),
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.write(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    /// Reads one reply; panics after 10 s or on EOF.
+    pub async fn reply(&mut self) -> Reply {
+        self.try_reply(Duration::from_secs(10)).await.expect("a reply")
+    }
+
+    /// Reads one reply, or `None` on EOF or timeout.
+    pub async fn try_reply(&mut self, timeout: Duration) -> Option<Reply> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some((r, n)) = parse_reply(&self.buf).expect("well-formed reply") {
+                self.buf.drain(..n);
+                return Some(r);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await.ok()?.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a line and returns the reply as `code text` (last line's text).
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(line).await;
+        let r = self.reply().await;
+        format!("{} {}", r.code, r.lines.last().cloned().unwrap_or_default())
+    }
+
+    /// True once the server has closed the connection (EOF within 5 s).
+    pub async fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+async fn tls_client(tcp: TcpStream, ca_pem: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.expect("pem")).expect("root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    connector
+        .connect("localhost".try_into().expect("name"), tcp)
+        .await
+        .expect("tls handshake")
+}
+
+/// AUTH PLAIN payload for `resend` and the test key.
+pub fn plain_payload(user: &str, key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{key}"))
+}
+
+/// A raw session on the plain listener, greeted, EHLO'd and authenticated.
+pub async fn authed(server: &MockServer) -> Raw {
+    let mut c = Raw::connect(server.plain_addr().expect("plain")).await;
+    assert_eq!(c.reply().await.code, 220);
+    c.send("EHLO app.local").await;
+    assert_eq!(c.reply().await.code, 250);
+    assert_eq!(c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY))).await, "235 Authentication successful");
+    c
+}
