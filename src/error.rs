@@ -55,11 +55,17 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io { action, source } => write!(f, "cannot {action}: {source}"),
-            Error::Bind { listener, addr, source } => write!(
+            Error::Bind {
+                listener,
+                addr,
+                source,
+            } => write!(
                 f,
                 "cannot listen for {listener} on {addr}: {source} (is another mailtape running? use --{listener} 127.0.0.1:0 for any free port, or --{listener} off)"
             ),
-            Error::Certificate { path, reason } => write!(f, "certificate file {}: {reason}", path.display()),
+            Error::Certificate { path, reason } => {
+                write!(f, "certificate file {}: {reason}", path.display())
+            }
             Error::Tls(reason) => f.write_str(reason),
             Error::Config { origin, reason } => write!(f, "{origin}: {reason}"),
             Error::Unknown { what, name, known } => {

@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 /// flushed to disk, then renamed over the target. `private` gives the file mode
 /// 0600 (for private keys) from the moment it exists.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
         name.to_string_lossy(),
@@ -73,10 +78,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         // no temporary files left behind
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert_eq!(unused_path(dir.path(), "k", "pem"), dir.path().join("k-2.pem"));
+        assert_eq!(
+            unused_path(dir.path(), "k", "pem"),
+            dir.path().join("k-2.pem")
+        );
     }
 }

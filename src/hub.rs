@@ -123,7 +123,8 @@ impl Hub {
                     meta.id, meta.client, meta.listener, meta.local, meta.mode, meta.source
                 ),
             )),
-            LiveView::Json => self.print(&json!({"type": "session", "session": meta.id, "meta": meta}).to_string()),
+            LiveView::Json => self
+                .print(&json!({"type": "session", "session": meta.id, "meta": meta}).to_string()),
         }
     }
 
@@ -154,7 +155,10 @@ impl Hub {
     }
 
     fn session_ended(&self, t: Transcript) {
-        let closed = t.closed_by.map(|c| format!("{c:?}").to_lowercase()).unwrap_or_default();
+        let closed = t
+            .closed_by
+            .map(|c| format!("{c:?}").to_lowercase())
+            .unwrap_or_default();
         let elapsed = t.events.last().map(|e| e.at).unwrap_or_default();
         match self.config.view {
             LiveView::Quiet => {}
@@ -169,7 +173,7 @@ impl Hub {
             ),
         }
         if let Some(dir) = &self.config.tapes {
-            let stem = format!("{}-s{}", t.meta.started.replace(':', "").replace('-', ""), t.meta.id);
+            let stem = format!("{}-s{}", t.meta.started.replace([':', '-'], ""), t.meta.id);
             let text = format!("{}\n{}", crate::tape::TAPE_HEADER, t.to_tape());
             let path = unused_path(dir, &stem, "tape");
             if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
@@ -197,13 +201,19 @@ impl Hub {
             let mut file = format!(
                 "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
                 msg.from,
-                msg.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", ")
+                msg.to
+                    .iter()
+                    .map(|t| format!("<{t}>"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
             .into_bytes();
             file.extend_from_slice(&msg.data);
             match write_atomic(&path, &file, false) {
                 Ok(()) => msg.path = Some(path),
-                Err(e) => self.write_failed(format!("cannot write message {}: {e}", path.display())),
+                Err(e) => {
+                    self.write_failed(format!("cannot write message {}: {e}", path.display()))
+                }
             }
         }
         if self.config.view == LiveView::Json {
@@ -226,7 +236,9 @@ impl Hub {
     /// Returns whether they did.
     pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
         let mut rx = self.done.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|done| *done >= n)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, rx.wait_for(|done| *done >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The transcripts of finished sessions (with `keep`).

@@ -30,7 +30,7 @@ enum Cmd {
     /// Point your app at 127.0.0.1:2465 (implicit TLS), :2587 (STARTTLS) or
     /// :2525 (plain), user `resend`, password any key that starts with `re_`.
     /// Every session is shown live with the key redacted.
-    Mock(MockArgs),
+    Mock(Box<MockArgs>),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match cli.command {
-        Cmd::Mock(args) => run_mock(args),
+        Cmd::Mock(args) => run_mock(*args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -158,10 +158,11 @@ fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
     if value.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    value
-        .parse()
-        .map(Some)
-        .map_err(|_| Error::Usage(format!("--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off")))
+    value.parse().map(Some).map_err(|_| {
+        Error::Usage(format!(
+            "--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off"
+        ))
+    })
 }
 
 fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
@@ -171,14 +172,18 @@ fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
         plain: parse_addr("plain", &l.plain)?,
     };
     if addrs.smtps.is_none() && addrs.starttls.is_none() && addrs.plain.is_none() {
-        return Err(Error::Usage("every listener is off; keep at least one of --smtps, --starttls, --plain".into()));
+        return Err(Error::Usage(
+            "every listener is off; keep at least one of --smtps, --starttls, --plain".into(),
+        ));
     }
     let certs = match (&l.tls_cert, &l.tls_key) {
         (Some(cert), Some(key)) => CertSource::Files {
             cert: cert.clone(),
             key: key.clone(),
         },
-        _ => CertSource::Generated(std::path::absolute(&l.certs).unwrap_or_else(|_| l.certs.clone())),
+        _ => {
+            CertSource::Generated(std::path::absolute(&l.certs).unwrap_or_else(|_| l.certs.clone()))
+        }
     };
     let config = ServerConfig {
         addrs,
@@ -218,10 +223,13 @@ fn make_dir(dir: &Option<PathBuf>, what: &str) -> Result<(), Error> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Io {
-        action: "start the async runtime".into(),
-        source: e,
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            action: "start the async runtime".into(),
+            source: e,
+        })
 }
 
 fn run_mock(args: MockArgs) -> Result<(), Error> {
@@ -258,7 +266,9 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
         let server = MockServer::start(config).await?;
         announce(&server, view);
         wait_for_signal().await;
-        server.hub().say("mailtape: stopping; open sessions get 421");
+        server
+            .hub()
+            .say("mailtape: stopping; open sessions get 421");
         server.shutdown().await;
         Ok(())
     })
@@ -270,7 +280,11 @@ fn announce(server: &MockServer, view: LiveView) {
     match view {
         LiveView::Json => {
             let mut ready = serde_json::Map::new();
-            for (k, v) in [("smtps", addrs.smtps), ("starttls", addrs.starttls), ("plain", addrs.plain)] {
+            for (k, v) in [
+                ("smtps", addrs.smtps),
+                ("starttls", addrs.starttls),
+                ("plain", addrs.plain),
+            ] {
                 if let Some(a) = v {
                     ready.insert(k.into(), a.to_string().into());
                 }
@@ -288,8 +302,16 @@ fn announce(server: &MockServer, view: LiveView) {
                 s.scenario, s.profile.variant
             );
             let rows = [
-                ("smtps", addrs.smtps, "implicit TLS, like smtp.resend.com:465"),
-                ("starttls", addrs.starttls, "STARTTLS, like smtp.resend.com:587"),
+                (
+                    "smtps",
+                    addrs.smtps,
+                    "implicit TLS, like smtp.resend.com:465",
+                ),
+                (
+                    "starttls",
+                    addrs.starttls,
+                    "STARTTLS, like smtp.resend.com:587",
+                ),
                 ("plain", addrs.plain, "no TLS, for apps that cannot do it"),
             ];
             for (name, addr, what) in rows {
@@ -338,7 +360,10 @@ fn run_profile(args: ProfileArgs) -> Result<(), Error> {
                 action: format!("read the profile file {}", p.display()),
                 source: e,
             })?;
-            Some(mailtape::resend::ProfileFile::parse(&text, &p.display().to_string())?)
+            Some(mailtape::resend::ProfileFile::parse(
+                &text,
+                &p.display().to_string(),
+            )?)
         }
         None => None,
     };
@@ -353,10 +378,18 @@ fn run_profile(args: ProfileArgs) -> Result<(), Error> {
         println!("{v:#}");
         return Ok(());
     }
-    println!("Resend profile · host {} · variant {}", profile.hostname, profile.variant);
+    println!(
+        "Resend profile · host {} · variant {}",
+        profile.hostname, profile.variant
+    );
     println!("EHLO: {}", profile.ehlo.join(", "));
     for (name, spec) in &profile.replies {
-        println!("{name:<28} {:<6} {} {}", format!("{:?}", spec.source).to_lowercase(), spec.code, spec.text);
+        println!(
+            "{name:<28} {:<6} {} {}",
+            format!("{:?}", spec.source).to_lowercase(),
+            spec.code,
+            spec.text
+        );
     }
     println!();
     for (name, desc) in Profile::builtin_variants() {

@@ -50,7 +50,8 @@ pub fn first_address(value: &str) -> Option<String> {
 
 /// The domain of an address, lower-cased.
 pub fn domain_of(addr: &str) -> Option<String> {
-    addr.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -60,8 +61,14 @@ mod tests {
     #[test]
     fn headers_and_addresses() {
         let m = b"Subject: hi\r\nFrom: \"Acme, Inc\"\r\n <billing@acme.com>\r\nTo: x@y.z\r\n\r\nFrom: body@not.header\r\n";
-        assert_eq!(header(m, "from").as_deref(), Some("\"Acme, Inc\" <billing@acme.com>"));
-        assert_eq!(first_address(&header(m, "FROM").unwrap()).as_deref(), Some("billing@acme.com"));
+        assert_eq!(
+            header(m, "from").as_deref(),
+            Some("\"Acme, Inc\" <billing@acme.com>")
+        );
+        assert_eq!(
+            first_address(&header(m, "FROM").unwrap()).as_deref(),
+            Some("billing@acme.com")
+        );
         assert_eq!(header(m, "cc"), None);
         assert_eq!(header(b"To: a\n\nFrom: b@c.d\n", "from"), None);
         assert_eq!(first_address("a@b.c, d@e.f").as_deref(), Some("a@b.c"));

@@ -194,11 +194,22 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
-        let tls_needed = config.server.addrs.smtps.is_some() || config.server.addrs.starttls.is_some();
-        let tls = if tls_needed { Some(Tls::load(&config.certs)?) } else { None };
+        let tls_needed =
+            config.server.addrs.smtps.is_some() || config.server.addrs.starttls.is_some();
+        let tls = if tls_needed {
+            Some(Tls::load(&config.certs)?)
+        } else {
+            None
+        };
         let hub = Arc::new(Hub::new(config.hub.clone()));
         let shared = MockShared::new(settings, hub.clone());
-        let server = Server::start(config.server, tls.as_ref(), hub, MockFactory(shared.clone())).await?;
+        let server = Server::start(
+            config.server,
+            tls.as_ref(),
+            hub,
+            MockFactory(shared.clone()),
+        )
+        .await?;
         Ok(MockServer {
             server: Some(server),
             tls,

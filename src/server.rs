@@ -145,7 +145,10 @@ impl Server {
                 )));
             }
             if kind != ListenerKind::Plain && tls.is_none() {
-                return Err(Error::Tls(format!("the {} listener needs TLS certificates", kind.name())));
+                return Err(Error::Tls(format!(
+                    "the {} listener needs TLS certificates",
+                    kind.name()
+                )));
             }
             let listener = TcpListener::bind(addr).await.map_err(|e| Error::Bind {
                 listener: kind.name(),
@@ -176,7 +179,13 @@ impl Server {
         let accept_tasks = listeners
             .into_iter()
             .map(|(kind, listener)| {
-                tokio::spawn(accept_loop(kind, listener, shared.clone(), stop.subscribe(), done_tx.clone()))
+                tokio::spawn(accept_loop(
+                    kind,
+                    listener,
+                    shared.clone(),
+                    stop.subscribe(),
+                    done_tx.clone(),
+                ))
             })
             .collect();
         Ok(Server {
@@ -280,7 +289,10 @@ async fn serve<F: ResponderFactory>(
 ) {
     let start = Instant::now();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = socket
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let meta = Meta {
         id,
         mode: shared.factory.mode().to_string(),
@@ -322,9 +334,17 @@ async fn serve<F: ResponderFactory>(
         starttls_available: kind == ListenerKind::Starttls && shared.tls.is_some(),
     };
     let responder = shared.factory.make(&state);
-    Session::new(Conn::new(stream), responder, state, &shared.limits, shared.tls.as_ref(), capture, stop)
-        .run()
-        .await;
+    Session::new(
+        Conn::new(stream),
+        responder,
+        state,
+        &shared.limits,
+        shared.tls.as_ref(),
+        capture,
+        stop,
+    )
+    .run()
+    .await;
 }
 
 /// Now as RFC 3339 UTC with seconds, e.g. `2026-11-27T13:05:01Z`.

@@ -107,8 +107,11 @@ impl<'a, R: Responder> Session<'a, R> {
         let closer = self.drive().await;
         // Best effort: the peer may be gone already.
         let _ = self.conn.flush().await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream))
-            .await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream),
+        )
+        .await;
         self.capture.finish(closer);
     }
 
@@ -124,14 +127,25 @@ impl<'a, R: Responder> Session<'a, R> {
                 Wait::TooLong => {
                     self.capture.note("line too long".into());
                     let r = self.responder.local(LocalEvent::LineTooLong);
-                    match self.respond(r.map(Response::from).unwrap_or_default(), None).await {
+                    match self
+                        .respond(r.map(Response::from).unwrap_or_default(), None)
+                        .await
+                    {
                         Next::Continue => continue,
                         Next::Close(c) => return c,
                     }
                 }
                 Wait::Eof | Wait::Broken => return Closer::Client,
-                Wait::Timeout => return self.local_close(LocalEvent::IdleTimeout, "idle timeout").await,
-                Wait::Shutdown => return self.local_close(LocalEvent::ShuttingDown, "server shutting down").await,
+                Wait::Timeout => {
+                    return self
+                        .local_close(LocalEvent::IdleTimeout, "idle timeout")
+                        .await;
+                }
+                Wait::Shutdown => {
+                    return self
+                        .local_close(LocalEvent::ShuttingDown, "server shutting down")
+                        .await;
+                }
             };
 
             if let Some(pending) = auth.take() {
@@ -152,7 +166,10 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
                 _ => None,
             };
-            let r = self.responder.command(&self.state, &line, parsed.clone()).await;
+            let r = self
+                .responder
+                .command(&self.state, &line, parsed.clone())
+                .await;
             let code = r.reply.as_ref().map(|r| r.code);
             if let Some(m) = mechanism {
                 auth = next_auth(&r, m);
@@ -203,7 +220,10 @@ impl<'a, R: Responder> Session<'a, R> {
         if reply.code >= 500 {
             self.errors += 1;
             if self.errors >= self.limits.max_errors {
-                return Next::Close(self.local_close(LocalEvent::TooManyErrors, "too many errors").await);
+                return Next::Close(
+                    self.local_close(LocalEvent::TooManyErrors, "too many errors")
+                        .await,
+                );
             }
         }
         Next::Continue
@@ -278,12 +298,26 @@ impl<'a, R: Responder> Session<'a, R> {
             match self.read().await {
                 Wait::Line(_) => {}
                 Wait::Eof | Wait::Broken | Wait::TooLong => {
-                    self.capture.note(format!("connection closed during DATA after {} bytes", reader.size()));
+                    self.capture.note(format!(
+                        "connection closed during DATA after {} bytes",
+                        reader.size()
+                    ));
                     return Next::Close(Closer::Client);
                 }
-                Wait::Timeout => return Next::Close(self.local_close(LocalEvent::IdleTimeout, "idle timeout during DATA").await),
+                Wait::Timeout => {
+                    return Next::Close(
+                        self.local_close(LocalEvent::IdleTimeout, "idle timeout during DATA")
+                            .await,
+                    );
+                }
                 Wait::Shutdown => {
-                    return Next::Close(self.local_close(LocalEvent::ShuttingDown, "server shutting down during DATA").await);
+                    return Next::Close(
+                        self.local_close(
+                            LocalEvent::ShuttingDown,
+                            "server shutting down during DATA",
+                        )
+                        .await,
+                    );
                 }
             }
         }
@@ -291,18 +325,31 @@ impl<'a, R: Responder> Session<'a, R> {
         let overflowed = reader.overflowed();
         let body = reader.into_body();
         if overflowed {
-            self.capture.note(format!("message of {size} bytes is over the size limit; body dropped"));
+            self.capture.note(format!(
+                "message of {size} bytes is over the size limit; body dropped"
+            ));
         } else {
             self.capture.body(&body, size);
         }
         self.capture.client(".".into());
-        let r = self.responder.data_end(&self.state, DataOutcome { body, size, overflowed }).await;
+        let r = self
+            .responder
+            .data_end(
+                &self.state,
+                DataOutcome {
+                    body,
+                    size,
+                    overflowed,
+                },
+            )
+            .await;
         self.respond(r, None).await
     }
 
     async fn start_tls(&mut self) -> Next {
         let Some(acceptor) = self.tls else {
-            self.capture.note("STARTTLS accepted but no TLS configured".into());
+            self.capture
+                .note("STARTTLS accepted but no TLS configured".into());
             return Next::Close(Closer::Server);
         };
         if self.conn.flush().await.is_err() {
@@ -310,7 +357,9 @@ impl<'a, R: Responder> Session<'a, R> {
         }
         let dropped = self.conn.input.len();
         if dropped > 0 {
-            self.capture.note(format!("{dropped} bytes sent before the TLS handshake were discarded"));
+            self.capture.note(format!(
+                "{dropped} bytes sent before the TLS handshake were discarded"
+            ));
         }
         match tokio::time::timeout(self.limits.tls_timeout, self.conn.start_tls(acceptor)).await {
             Ok(Ok(())) => {
@@ -344,8 +393,13 @@ fn next_auth(r: &Response, mechanism: String) -> Option<PendingAuth> {
         AuthPart::Plain
     } else {
         let challenge = reply.lines.first().map(String::as_str).unwrap_or("");
-        let decoded = base64::engine::general_purpose::STANDARD.decode(challenge.trim()).unwrap_or_default();
-        if String::from_utf8_lossy(&decoded).to_ascii_lowercase().contains("username") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(challenge.trim())
+            .unwrap_or_default();
+        if String::from_utf8_lossy(&decoded)
+            .to_ascii_lowercase()
+            .contains("username")
+        {
             AuthPart::LoginUser
         } else {
             AuthPart::Secret
@@ -372,6 +426,15 @@ fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> S
         };
     }
     let text = String::from_utf8_lossy(line);
-    let shown: String = text.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect();
+    let shown: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
     scrub(&shown).into_owned()
 }

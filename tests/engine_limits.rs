@@ -9,14 +9,21 @@ use common::{KEY, Raw, authed, plain_payload, wait};
 use mailtape::MockServer;
 
 async fn server() -> MockServer {
-    MockServer::builder().scenario("unlimited").start().await.expect("mock starts")
+    MockServer::builder()
+        .scenario("unlimited")
+        .start()
+        .await
+        .expect("mock starts")
 }
 
 /// After whatever a test did, a fresh session on the same server still works.
 async fn still_serves(s: &MockServer) {
     let mut c = authed(s).await;
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "250 Accepted");
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "250 Accepted"
+    );
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
     c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
     assert!(c.reply().await.lines[0].starts_with("OK "));
@@ -47,8 +54,14 @@ async fn unknown_and_malformed_commands() {
     let s = server().await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
-    assert_eq!(c.cmd("XCLIENT ADDR=1.2.3.4").await, "502 Error: command not recognized");
-    assert_eq!(c.cmd("BDAT 10 LAST").await, "502 Error: command not recognized");
+    assert_eq!(
+        c.cmd("XCLIENT ADDR=1.2.3.4").await,
+        "502 Error: command not recognized"
+    );
+    assert_eq!(
+        c.cmd("BDAT 10 LAST").await,
+        "502 Error: command not recognized"
+    );
     assert_eq!(c.cmd("").await, "500 Error: bad syntax");
     c.write(b"NO\x00OP\r\n").await;
     assert_eq!(c.reply().await.to_string(), "500 Error: bad syntax");
@@ -56,10 +69,19 @@ async fn unknown_and_malformed_commands() {
     assert_eq!(c.reply().await.to_string(), "500 Error: bad syntax");
     assert_eq!(c.cmd("EHLO").await, "501 Syntax error in arguments to EHLO");
     assert_eq!(c.cmd("HELO app.local").await, "250 smtp.resend.com");
-    assert_eq!(c.cmd("DATA now").await, "501 Syntax error in arguments to DATA");
+    assert_eq!(
+        c.cmd("DATA now").await,
+        "501 Syntax error in arguments to DATA"
+    );
     assert_eq!(c.cmd("VRFY").await, "501 Syntax error in arguments to VRFY");
-    assert_eq!(c.cmd("VRFY bob").await, "252 Cannot VRFY user, but will accept message and attempt delivery");
-    assert_eq!(c.cmd("HELP").await, "214 See https://resend.com/docs/send-with-smtp");
+    assert_eq!(
+        c.cmd("VRFY bob").await,
+        "252 Cannot VRFY user, but will accept message and attempt delivery"
+    );
+    assert_eq!(
+        c.cmd("HELP").await,
+        "214 See https://resend.com/docs/send-with-smtp"
+    );
     assert_eq!(c.cmd("NOOP").await, "250 OK");
     assert_eq!(c.cmd("RSET").await, "250 OK");
     // bare LF line endings are accepted for commands
@@ -74,20 +96,47 @@ async fn wrong_order_is_503() {
     let s = server().await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "503 Error: send HELO/EHLO first");
-    assert_eq!(c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY))).await, "503 Error: send HELO/EHLO first");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com>").await,
+        "503 Error: send HELO/EHLO first"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
+            .await,
+        "503 Error: send HELO/EHLO first"
+    );
     c.send("EHLO app.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "530 Authentication required");
-    assert_eq!(c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY))).await, "235 Authentication successful");
-    assert_eq!(c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY))).await, "503 Already authenticated");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "503 Error: need MAIL command");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com>").await,
+        "530 Authentication required"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
+            .await,
+        "235 Authentication successful"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
+            .await,
+        "503 Already authenticated"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "503 Error: need MAIL command"
+    );
     assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "503 Error: nested MAIL command");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com>").await,
+        "503 Error: nested MAIL command"
+    );
     assert_eq!(c.cmd("DATA").await, "503 Error: need RCPT command");
     assert_eq!(c.cmd("RSET").await, "250 OK");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "503 Error: need MAIL command");
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "503 Error: need MAIL command"
+    );
 }
 
 #[tokio::test]
@@ -99,8 +148,14 @@ async fn auth_plain_and_login_forms() {
     c.reply().await;
     c.send("EHLO app.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("AUTH CRAM-MD5").await, "504 Unrecognized authentication type");
-    assert_eq!(c.cmd("AUTH PLAIN not*base64").await, "501 Invalid base64 data");
+    assert_eq!(
+        c.cmd("AUTH CRAM-MD5").await,
+        "504 Unrecognized authentication type"
+    );
+    assert_eq!(
+        c.cmd("AUTH PLAIN not*base64").await,
+        "501 Invalid base64 data"
+    );
     // PLAIN without initial response, then cancelled
     assert_eq!(c.cmd("AUTH PLAIN").await, "334 ");
     assert_eq!(c.cmd("*").await, "501 Authentication cancelled");
@@ -109,18 +164,33 @@ async fn auth_plain_and_login_forms() {
     assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");
     assert_eq!(c.cmd("%%%").await, "501 Invalid base64 data");
     // LOGIN with the user name as initial response, wrong key
-    assert_eq!(c.cmd(&format!("AUTH LOGIN {}", b64("resend"))).await, "334 UGFzc3dvcmQ6");
-    assert_eq!(c.cmd(&b64("re_wrongwrongwrong_but_fine")).await, "235 Authentication successful");
+    assert_eq!(
+        c.cmd(&format!("AUTH LOGIN {}", b64("resend"))).await,
+        "334 UGFzc3dvcmQ6"
+    );
+    assert_eq!(
+        c.cmd(&b64("re_wrongwrongwrong_but_fine")).await,
+        "235 Authentication successful"
+    );
     drop(c);
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
     c.send("EHLO app.local").await;
     c.reply().await;
-    assert_eq!(c.cmd(&format!("AUTH LOGIN {}", b64("resend"))).await, "334 UGFzc3dvcmQ6");
-    assert_eq!(c.cmd(&b64("not-a-key")).await, "535 Authentication credentials invalid");
+    assert_eq!(
+        c.cmd(&format!("AUTH LOGIN {}", b64("resend"))).await,
+        "334 UGFzc3dvcmQ6"
+    );
+    assert_eq!(
+        c.cmd(&b64("not-a-key")).await,
+        "535 Authentication credentials invalid"
+    );
     // PLAIN with an authorisation identity, then a good key
     assert_eq!(c.cmd("AUTH PLAIN").await, "334 ");
-    assert_eq!(c.cmd(&b64(&format!("resend\0resend\0{KEY}"))).await, "235 Authentication successful");
+    assert_eq!(
+        c.cmd(&b64(&format!("resend\0resend\0{KEY}"))).await,
+        "235 Authentication successful"
+    );
     drop(c);
     wait(&s, 2).await;
     // the transcripts hold no key and no base64 of one
@@ -139,18 +209,43 @@ async fn mail_parameters() {
         c.cmd("MAIL FROM:<a@acme.com> SIZE=41943041").await,
         "552 Message size exceeds the limit of 41943040 bytes"
     );
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com> SIZE=big").await, "501 Syntax error in arguments to MAIL");
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com> BODY=BINARYMIME").await, "555 Unsupported parameter BODY");
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com> FOO=1").await, "555 Unsupported parameter FOO");
-    assert_eq!(c.cmd("MAIL FROM:<>").await.split_once(' ').unwrap().0, "550");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com> SIZE=big").await,
+        "501 Syntax error in arguments to MAIL"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com> BODY=BINARYMIME").await,
+        "555 Unsupported parameter BODY"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com> FOO=1").await,
+        "555 Unsupported parameter FOO"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<>").await.split_once(' ').unwrap().0,
+        "550"
+    );
     assert_eq!(
         c.cmd("MAIL FROM:<not an address>").await,
         "501 Syntax: MAIL FROM: <address>"
     );
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com> SIZE=1000 BODY=8BITMIME SMTPUTF8").await, "250 Accepted");
-    assert_eq!(c.cmd("RCPT TO:<nobody>").await, "501 Syntax: RCPT TO: <address>");
-    assert_eq!(c.cmd("RCPT TO:<x@resend.dev> NOTIFY=NEVER").await, "555 Unsupported parameter NOTIFY");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "250 Accepted");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com> SIZE=1000 BODY=8BITMIME SMTPUTF8")
+            .await,
+        "250 Accepted"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<nobody>").await,
+        "501 Syntax: RCPT TO: <address>"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<x@resend.dev> NOTIFY=NEVER").await,
+        "555 Unsupported parameter NOTIFY"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "250 Accepted"
+    );
 }
 
 #[tokio::test]
@@ -161,10 +256,14 @@ async fn invalid_from_is_550_at_mail_and_after_data() {
     assert_eq!(c.cmd("MAIL FROM:<>").await, invalid);
     assert_eq!(c.cmd("MAIL FROM:<billing>").await, invalid);
     assert_eq!(c.cmd("MAIL FROM:<billing@acme.com>").await, "250 Accepted");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "250 Accepted");
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "250 Accepted"
+    );
     c.send("DATA").await;
     c.reply().await;
-    c.write(b"From: Billing department\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+    c.write(b"From: Billing department\r\nSubject: x\r\n\r\nhi\r\n.\r\n")
+        .await;
     assert_eq!(c.reply().await.to_string(), invalid);
 }
 
@@ -173,19 +272,32 @@ async fn message_over_the_size_limit_is_552() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("small.toml");
     std::fs::write(&profile, "[limits]\nmessage_size = 2000\nper_second = 0\n").unwrap();
-    let s = MockServer::builder().profile_file(&profile).start().await.unwrap();
+    let s = MockServer::builder()
+        .profile_file(&profile)
+        .start()
+        .await
+        .unwrap();
     let mut c = authed(&s).await;
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "250 Accepted");
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "250 Accepted"
+    );
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
     let line = format!("{}\r\n", "x".repeat(78));
     for _ in 0..100 {
         c.write(line.as_bytes()).await;
     }
     c.write(b".\r\n").await;
-    assert_eq!(c.reply().await.to_string(), "552 Message size exceeds the limit of 2000 bytes");
+    assert_eq!(
+        c.reply().await.to_string(),
+        "552 Message size exceeds the limit of 2000 bytes"
+    );
     // the transaction is over; the session is not
-    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>").await, "503 Error: need MAIL command");
+    assert_eq!(
+        c.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "503 Error: need MAIL command"
+    );
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     assert!(s.messages().is_empty());
 }
@@ -203,7 +315,10 @@ async fn recipients_capped_per_session() {
     for _ in 0..1000 {
         assert_eq!(c.reply().await.code, 250);
     }
-    assert_eq!(c.cmd("RCPT TO:<one-more@resend.dev>").await, "452 Too many recipients");
+    assert_eq!(
+        c.cmd("RCPT TO:<one-more@resend.dev>").await,
+        "452 Too many recipients"
+    );
     still_serves(&s).await;
 }
 
@@ -228,12 +343,20 @@ async fn pipelined_commands_get_replies_in_order() {
     assert!(c.reply().await.lines[0].starts_with("OK "));
     assert_eq!(c.reply().await.to_string(), "221 Bye");
     wait(&s, 1).await;
-    assert_eq!(s.messages()[0].to, vec!["delivered@resend.dev", "delivered+2@resend.dev"]);
+    assert_eq!(
+        s.messages()[0].to,
+        vec!["delivered@resend.dev", "delivered+2@resend.dev"]
+    );
 }
 
 #[tokio::test]
 async fn too_many_errors_is_421_and_close() {
-    let s = MockServer::builder().scenario("unlimited").max_errors(5).start().await.unwrap();
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .max_errors(5)
+        .start()
+        .await
+        .unwrap();
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
     for _ in 0..4 {
@@ -241,17 +364,28 @@ async fn too_many_errors_is_421_and_close() {
     }
     c.send("BOGUS").await;
     assert_eq!(c.reply().await.code, 502);
-    assert_eq!(c.reply().await.to_string(), "421 smtp.resend.com Error: too many errors");
+    assert_eq!(
+        c.reply().await.to_string(),
+        "421 smtp.resend.com Error: too many errors"
+    );
     assert!(c.closed().await);
     still_serves(&s).await;
 }
 
 #[tokio::test]
 async fn idle_timeout_is_421_and_close() {
-    let s = MockServer::builder().scenario("unlimited").idle_timeout(Duration::from_secs(1)).start().await.unwrap();
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .idle_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
-    let r = c.try_reply(Duration::from_secs(5)).await.expect("421 before close");
+    let r = c
+        .try_reply(Duration::from_secs(5))
+        .await
+        .expect("421 before close");
     assert_eq!(r.to_string(), "421 smtp.resend.com Error: timeout exceeded");
     assert!(c.closed().await);
     // mid-DATA too
@@ -260,20 +394,31 @@ async fn idle_timeout_is_421_and_close() {
     c.cmd("RCPT TO:<delivered@resend.dev>").await;
     c.cmd("DATA").await;
     c.write(b"Subject: half a message\r\n").await;
-    let r = c.try_reply(Duration::from_secs(5)).await.expect("421 before close");
+    let r = c
+        .try_reply(Duration::from_secs(5))
+        .await
+        .expect("421 before close");
     assert_eq!(r.code, 421);
     assert!(c.closed().await);
 }
 
 #[tokio::test]
 async fn connection_cap_is_421_at_connect() {
-    let s = MockServer::builder().scenario("unlimited").max_connections(2).start().await.unwrap();
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .max_connections(2)
+        .start()
+        .await
+        .unwrap();
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
     let mut b = Raw::connect(s.starttls_addr().unwrap()).await;
     assert_eq!(a.reply().await.code, 220);
     assert_eq!(b.reply().await.code, 220);
     let mut third = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(third.reply().await.to_string(), "421 smtp.resend.com Error: too many connections");
+    assert_eq!(
+        third.reply().await.to_string(),
+        "421 smtp.resend.com Error: too many connections"
+    );
     assert!(third.closed().await);
     // a slot frees up when a session ends
     assert_eq!(a.cmd("QUIT").await, "221 Bye");
@@ -291,13 +436,17 @@ async fn starttls_discards_pipelined_plaintext() {
     c.send("EHLO app.local").await;
     assert!(c.reply().await.lines.contains(&"STARTTLS".to_string()));
     // the command-injection case: bytes after STARTTLS in the same packet
-    c.write(b"STARTTLS\r\nRSET\r\nMAIL FROM:<injected@evil.test>\r\n").await;
+    c.write(b"STARTTLS\r\nRSET\r\nMAIL FROM:<injected@evil.test>\r\n")
+        .await;
     assert_eq!(c.reply().await.to_string(), "220 Ready to start TLS");
     let mut c = c.upgrade(&ca).await;
     // nothing was executed: the first reply after the handshake answers our NOOP
     assert_eq!(c.cmd("NOOP").await, "250 OK");
     // the session started over: EHLO is needed again, and STARTTLS is gone from it
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "503 Error: send HELO/EHLO first");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@acme.com>").await,
+        "503 Error: send HELO/EHLO first"
+    );
     c.send("EHLO app.local").await;
     let ehlo = c.reply().await;
     assert!(!ehlo.lines.contains(&"STARTTLS".to_string()), "{ehlo}");
@@ -305,7 +454,10 @@ async fn starttls_discards_pipelined_plaintext() {
     drop(c);
     wait(&s, 1).await;
     let tape = s.transcripts()[0].to_tape();
-    assert!(tape.contains("bytes sent before the TLS handshake were discarded"), "{tape}");
+    assert!(
+        tape.contains("bytes sent before the TLS handshake were discarded"),
+        "{tape}"
+    );
     assert!(!tape.contains("injected@evil.test"), "{tape}");
 }
 
@@ -316,7 +468,10 @@ async fn starttls_not_offered_on_plain_and_smtps() {
     c.reply().await;
     c.send("EHLO app.local").await;
     assert!(!c.reply().await.lines.contains(&"STARTTLS".to_string()));
-    assert_eq!(c.cmd("STARTTLS").await, "502 STARTTLS not available on this port");
+    assert_eq!(
+        c.cmd("STARTTLS").await,
+        "502 STARTTLS not available on this port"
+    );
     let mut t = Raw::connect_tls(s.smtps_addr().unwrap(), s.ca_pem().unwrap()).await;
     t.reply().await;
     assert_eq!(t.cmd("STARTTLS").await, "503 TLS already active");
@@ -331,11 +486,20 @@ async fn plaintext_on_the_tls_port_and_tls_on_the_plain_port() {
     // a TLS ClientHello on the plain port is a bad command line, not a crash
     let mut p = Raw::connect(s.plain_addr().unwrap()).await;
     p.reply().await;
-    p.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n").await;
+    p.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n")
+        .await;
     assert_eq!(p.reply().await.code, 500);
     wait(&s, 1).await;
-    let failed = s.transcripts().into_iter().find(|t| t.meta.listener == "smtps").unwrap();
-    assert!(failed.to_tape().contains("TLS handshake failed"), "{}", failed.to_tape());
+    let failed = s
+        .transcripts()
+        .into_iter()
+        .find(|t| t.meta.listener == "smtps")
+        .unwrap();
+    assert!(
+        failed.to_tape().contains("TLS handshake failed"),
+        "{}",
+        failed.to_tape()
+    );
     still_serves(&s).await;
 }
 
@@ -345,7 +509,10 @@ async fn shutdown_tells_open_sessions_421() {
     let mut c = authed(&s).await;
     let hub = s.hub().clone();
     let stop = tokio::spawn(s.shutdown());
-    let r = c.try_reply(Duration::from_secs(5)).await.expect("421 on shutdown");
+    let r = c
+        .try_reply(Duration::from_secs(5))
+        .await
+        .expect("421 on shutdown");
     assert_eq!(r.to_string(), "421 smtp.resend.com Service shutting down");
     assert!(c.closed().await);
     stop.await.unwrap();

@@ -29,13 +29,19 @@ impl Stream {
         match self {
             Stream::Tls(s) => {
                 let conn = s.get_ref().1;
-                let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+                let version = conn
+                    .protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default();
                 let suite = conn
                     .negotiated_cipher_suite()
                     .map(|s| format!("{:?}", s.suite()))
                     .unwrap_or_default();
-                let sni = conn.server_name().map(|n| format!(", SNI {n}")).unwrap_or_default();
-                Some(format!("{} {suite}{sni}", version.replace('_', ".").replace("TLSv1.", "TLSv1.")))
+                let sni = conn
+                    .server_name()
+                    .map(|n| format!(", SNI {n}"))
+                    .unwrap_or_default();
+                Some(format!("{} {suite}{sni}", version.replace('_', ".")))
             }
             _ => None,
         }
@@ -47,7 +53,11 @@ fn upgrading() -> io::Error {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -57,7 +67,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -55,7 +58,9 @@ pub struct Tls {
 
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").field("ca_path", &self.ca_path).finish_non_exhaustive()
+        f.debug_struct("Tls")
+            .field("ca_path", &self.ca_path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,10 +127,18 @@ fn server_config(
 
 fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, "mailtape local CA");
-    params.distinguished_name.push(DnType::OrganizationName, "mailtape");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "mailtape local CA");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "mailtape");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.use_authority_key_identifier_extension = false;
     Ok(params)
 }
@@ -155,7 +168,9 @@ fn load_or_generate(dir: &Path) -> Result<Material, Error> {
         let key_pem = fs::read_to_string(&ca_key_path).map_err(|e| io("read", &ca_key_path, e))?;
         let key = KeyPair::from_pem(&key_pem).map_err(|e| Error::Certificate {
             path: ca_key_path.clone(),
-            reason: format!("not a usable private key ({e}); delete the certs folder to make a new CA"),
+            reason: format!(
+                "not a usable private key ({e}); delete the certs folder to make a new CA"
+            ),
         })?;
         (pem, key)
     } else {
@@ -163,8 +178,10 @@ fn load_or_generate(dir: &Path) -> Result<Material, Error> {
         let mut params = ca_params().map_err(gen_err)?;
         validity(&mut params, CA_DAYS);
         let cert = params.self_signed(&key).map_err(gen_err)?;
-        write_atomic(&ca_key_path, key.serialize_pem().as_bytes(), true).map_err(|e| io("write", &ca_key_path, e))?;
-        write_atomic(&ca_path, cert.pem().as_bytes(), false).map_err(|e| io("write", &ca_path, e))?;
+        write_atomic(&ca_key_path, key.serialize_pem().as_bytes(), true)
+            .map_err(|e| io("write", &ca_key_path, e))?;
+        write_atomic(&ca_path, cert.pem().as_bytes(), false)
+            .map_err(|e| io("write", &ca_path, e))?;
         // A new CA invalidates any server certificate signed by the old one.
         let _ = fs::remove_file(dir.join(SERVER_FILE));
         (cert.pem(), key)
@@ -179,11 +196,21 @@ fn load_or_generate(dir: &Path) -> Result<Material, Error> {
         .is_some_and(|age| age < SERVER_RENEW_AFTER);
     if !(fresh && server_key_path.exists()) {
         let key = KeyPair::generate().map_err(gen_err)?;
-        let mut params = CertificateParams::new(SERVER_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .map_err(gen_err)?;
-        params.distinguished_name.push(DnType::CommonName, "mailtape local SMTP server");
+        let mut params = CertificateParams::new(
+            SERVER_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(gen_err)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailtape local SMTP server");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.use_authority_key_identifier_extension = true;
         validity(&mut params, SERVER_DAYS);
         // The issuer is rebuilt from the same parameters and key, so its
@@ -192,7 +219,8 @@ fn load_or_generate(dir: &Path) -> Result<Material, Error> {
         let cert = params.signed_by(&key, &issuer).map_err(gen_err)?;
         write_atomic(&server_key_path, key.serialize_pem().as_bytes(), true)
             .map_err(|e| io("write", &server_key_path, e))?;
-        write_atomic(&server_path, cert.pem().as_bytes(), false).map_err(|e| io("write", &server_path, e))?;
+        write_atomic(&server_path, cert.pem().as_bytes(), false)
+            .map_err(|e| io("write", &server_path, e))?;
     }
     let chain = read_chain(&server_path)?;
     let key = PrivateKeyDer::from_pem_file(&server_key_path).map_err(|e| Error::Certificate {
@@ -210,7 +238,11 @@ impl DirLock {
         let path = dir.join(".lock");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(_) => return Ok(DirLock(path)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     // A lock older than the wait is left from a crash.
@@ -260,7 +292,10 @@ mod tests {
         let server_before = fs::read(dir.path().join(SERVER_FILE)).unwrap();
         let b = Tls::load(&CertSource::Generated(dir.path().into())).unwrap();
         assert_eq!(a.ca_pem, b.ca_pem);
-        assert_eq!(server_before, fs::read(dir.path().join(SERVER_FILE)).unwrap());
+        assert_eq!(
+            server_before,
+            fs::read(dir.path().join(SERVER_FILE)).unwrap()
+        );
         assert!(!dir.path().join(".lock").exists());
     }
 
@@ -279,7 +314,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("c.pem");
         fs::write(&cert, "nonsense").unwrap();
-        let err = Tls::load(&CertSource::Files { cert: cert.clone(), key: cert.clone() }).unwrap_err();
+        let err = Tls::load(&CertSource::Files {
+            cert: cert.clone(),
+            key: cert.clone(),
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("c.pem"), "{err}");
     }
 }

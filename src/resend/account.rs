@@ -137,7 +137,9 @@ impl Account {
         }
         match &self.verified_domains {
             None => true,
-            Some(list) => list.iter().any(|d| *d == domain || domain.ends_with(&format!(".{d}"))),
+            Some(list) => list
+                .iter()
+                .any(|d| *d == domain || domain.ends_with(&format!(".{d}"))),
         }
     }
 }
@@ -160,8 +162,9 @@ pub enum LoginError {
 
 /// `re_` followed by at least 8 of `[A-Za-z0-9_]`, and nothing else.
 pub fn is_well_formed_key(key: &str) -> bool {
-    key.strip_prefix("re_")
-        .is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    key.strip_prefix("re_").is_some_and(|rest| {
+        rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// Limits as written; `0` turns a limit off.
@@ -265,7 +268,13 @@ impl Usage {
     /// Checks one message with `recipients` recipients against the limits
     /// and, if it passes, counts it. Every attempt within the quotas counts
     /// towards the rate, as every API request does.
-    pub fn admit(&mut self, limits: &Limits, now: Instant, today: Day, recipients: u64) -> Result<(), Exceeded> {
+    pub fn admit(
+        &mut self,
+        limits: &Limits,
+        now: Instant,
+        today: Day,
+        recipients: u64,
+    ) -> Result<(), Exceeded> {
         // A preset stands for usage before the server started: it applies
         // until the first day (month) boundary the server sees.
         let day_used = match self.day {
@@ -287,7 +296,11 @@ impl Usage {
         if limits.per_month > 0 && month_used + recipients > limits.per_month {
             return Err(Exceeded::Monthly);
         }
-        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             self.recent.pop_front();
         }
         let too_fast = limits.per_second > 0 && self.recent.len() as u64 >= limits.per_second;
@@ -323,16 +336,41 @@ mod tests {
     #[test]
     fn login_order_and_keys() {
         let any = Account::default();
-        assert_eq!(any.login(b"resend", b"re_12345678"), Ok(Grant { domain: None }));
-        assert_eq!(any.login(b"Resend", b"re_12345678"), Err(LoginError::InvalidUsername));
-        assert_eq!(any.login(b"me@x.com", b"garbage"), Err(LoginError::InvalidUsername));
-        assert_eq!(any.login(b"resend", b"re_short"), Err(LoginError::InvalidKey));
-        assert_eq!(any.login(b"resend", b"hunter2hunter2"), Err(LoginError::InvalidKey));
+        assert_eq!(
+            any.login(b"resend", b"re_12345678"),
+            Ok(Grant { domain: None })
+        );
+        assert_eq!(
+            any.login(b"Resend", b"re_12345678"),
+            Err(LoginError::InvalidUsername)
+        );
+        assert_eq!(
+            any.login(b"me@x.com", b"garbage"),
+            Err(LoginError::InvalidUsername)
+        );
+        assert_eq!(
+            any.login(b"resend", b"re_short"),
+            Err(LoginError::InvalidKey)
+        );
+        assert_eq!(
+            any.login(b"resend", b"hunter2hunter2"),
+            Err(LoginError::InvalidKey)
+        );
         let mut listed = Account::default();
         listed.apply(&AccountFile {
             keys: Some(vec![
-                KeySpec { key: "re_good_key_1".into(), revoked: false, permission: Permission::FullAccess, domain: None },
-                KeySpec { key: "re_old_key_22".into(), revoked: true, permission: Permission::FullAccess, domain: None },
+                KeySpec {
+                    key: "re_good_key_1".into(),
+                    revoked: false,
+                    permission: Permission::FullAccess,
+                    domain: None,
+                },
+                KeySpec {
+                    key: "re_old_key_22".into(),
+                    revoked: true,
+                    permission: Permission::FullAccess,
+                    domain: None,
+                },
                 KeySpec {
                     key: "re_send_only_3".into(),
                     revoked: false,
@@ -343,9 +381,20 @@ mod tests {
             ..AccountFile::default()
         });
         assert!(listed.login(b"resend", b"re_good_key_1").is_ok());
-        assert_eq!(listed.login(b"resend", b"re_old_key_22"), Err(LoginError::InvalidKey));
-        assert_eq!(listed.login(b"resend", b"re_unlisted_44"), Err(LoginError::InvalidKey));
-        assert_eq!(listed.login(b"resend", b"re_send_only_3"), Ok(Grant { domain: Some("a.com".into()) }));
+        assert_eq!(
+            listed.login(b"resend", b"re_old_key_22"),
+            Err(LoginError::InvalidKey)
+        );
+        assert_eq!(
+            listed.login(b"resend", b"re_unlisted_44"),
+            Err(LoginError::InvalidKey)
+        );
+        assert_eq!(
+            listed.login(b"resend", b"re_send_only_3"),
+            Ok(Grant {
+                domain: Some("a.com".into())
+            })
+        );
     }
 
     #[test]
@@ -353,7 +402,10 @@ mod tests {
         let mut a = Account::default();
         let shared = vec!["resend.dev".to_string()];
         assert!(a.domain_verified("anything.io", &shared));
-        a.apply(&AccountFile { verified_domains: Some(vec!["Acme.com".into()]), ..AccountFile::default() });
+        a.apply(&AccountFile {
+            verified_domains: Some(vec!["Acme.com".into()]),
+            ..AccountFile::default()
+        });
         assert!(a.domain_verified("acme.com", &shared));
         assert!(a.domain_verified("mail.acme.com", &shared));
         assert!(!a.domain_verified("notacme.com", &shared));
@@ -365,11 +417,23 @@ mod tests {
         let mut u = Usage::default();
         let t0 = Instant::now();
         assert_eq!(u.admit(&LIMITS, t0, DAY, 1), Ok(()));
-        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(100), DAY, 1), Ok(()));
-        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(200), DAY, 1), Err(Exceeded::Rate));
+        assert_eq!(
+            u.admit(&LIMITS, t0 + Duration::from_millis(100), DAY, 1),
+            Ok(())
+        );
+        assert_eq!(
+            u.admit(&LIMITS, t0 + Duration::from_millis(200), DAY, 1),
+            Err(Exceeded::Rate)
+        );
         // 1.15 s after the first: the first two have left the window, the refused attempt has not
-        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(1150), DAY, 1), Ok(()));
-        assert_eq!(u.admit(&LIMITS, t0 + Duration::from_millis(1180), DAY, 1), Err(Exceeded::Rate));
+        assert_eq!(
+            u.admit(&LIMITS, t0 + Duration::from_millis(1150), DAY, 1),
+            Ok(())
+        );
+        assert_eq!(
+            u.admit(&LIMITS, t0 + Duration::from_millis(1180), DAY, 1),
+            Err(Exceeded::Rate)
+        );
     }
 
     #[test]
@@ -382,12 +446,20 @@ mod tests {
         };
         assert_eq!(u.admit(&LIMITS, next(), DAY, 2), Ok(()));
         assert_eq!(u.admit(&LIMITS, next(), DAY, 1), Err(Exceeded::Daily));
-        let tomorrow = Day { index: DAY.index + 1, month: DAY.month };
+        let tomorrow = Day {
+            index: DAY.index + 1,
+            month: DAY.month,
+        };
         // the preset applies to the first day only
         assert_eq!(u.admit(&LIMITS, next(), tomorrow, 50), Ok(()));
         let mut m = Usage::preset(0, 2999);
         assert_eq!(m.admit(&LIMITS, next(), DAY, 2), Err(Exceeded::Monthly));
-        let none = Limits { per_second: 0, per_day: 0, per_month: 0, ..LIMITS };
+        let none = Limits {
+            per_second: 0,
+            per_day: 0,
+            per_month: 0,
+            ..LIMITS
+        };
         for _ in 0..10 {
             assert_eq!(m.admit(&none, t, DAY, 10), Ok(()));
         }

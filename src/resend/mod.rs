@@ -5,6 +5,9 @@ pub mod account;
 pub mod profile;
 pub mod scenario;
 
-pub use account::{Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError, Usage};
+pub use account::{
+    Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,
+    Usage,
+};
 pub use profile::{Profile, ProfileFile, ReplySpec, Source};
 pub use scenario::{Behaviour, Scenario, ScenarioFile};

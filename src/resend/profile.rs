@@ -127,7 +127,11 @@ impl Profile {
                 replies.insert(name.clone(), spec.clone());
             }
             for (name, v) in &o.variants {
-                variants.entry(name.clone()).or_default().replies.extend(v.replies.clone());
+                variants
+                    .entry(name.clone())
+                    .or_default()
+                    .replies
+                    .extend(v.replies.clone());
             }
             if let Some(h) = &o.hostname {
                 p.hostname = h.clone();
@@ -146,7 +150,9 @@ impl Profile {
             let v = variants.get(variant).ok_or_else(|| Error::Unknown {
                 what: "variant",
                 name: variant.to_string(),
-                known: std::iter::once("default".to_string()).chain(variants.keys().cloned()).collect(),
+                known: std::iter::once("default".to_string())
+                    .chain(variants.keys().cloned())
+                    .collect(),
             })?;
             for (name, spec) in &v.replies {
                 replies.insert(name.clone(), spec.clone());
@@ -159,7 +165,10 @@ impl Profile {
     /// The variants of the built-in profile with their descriptions.
     pub fn builtin_variants() -> Vec<(String, String)> {
         let base = ProfileFile::parse(BUILTIN, "builtin:resend").unwrap_or_default();
-        let mut out = vec![("default".to_string(), "as seen on the wire; rate limiting as 421 (the brief)".to_string())];
+        let mut out = vec![(
+            "default".to_string(),
+            "as seen on the wire; rate limiting as 421 (the brief)".to_string(),
+        )];
         out.extend(base.variants.into_iter().map(|(k, v)| (k, v.description)));
         out
     }
@@ -169,7 +178,10 @@ impl Profile {
         let Some(spec) = self.replies.get(name) else {
             // Only reachable with a broken built-in profile; the unit test
             // below checks every name the mock uses.
-            return Reply::new(451, format!("mailtape: reply {name} missing from the profile"));
+            return Reply::new(
+                451,
+                format!("mailtape: reply {name} missing from the profile"),
+            );
         };
         let mut text = spec.text.replace("{host}", &self.hostname);
         for (k, v) in vars {
@@ -254,11 +266,20 @@ mod tests {
     #[test]
     fn variants_follow_resend_md() {
         let d = Profile::build(None, "default").unwrap();
-        assert_eq!(d.reply("invalid_username", &[]).to_string(), "535 Invalid username");
+        assert_eq!(
+            d.reply("invalid_username", &[]).to_string(),
+            "535 Invalid username"
+        );
         assert_eq!(d.reply("rate_limited", &[("per_second", "2")]).code, 421);
         let b = Profile::build(None, "brief").unwrap();
-        assert_eq!(b.reply("invalid_key", &[]).to_string(), "535 Authentication failed");
-        assert_eq!(b.reply("unverified_domain", &[]).to_string(), "550 Sender address not verified");
+        assert_eq!(
+            b.reply("invalid_key", &[]).to_string(),
+            "535 Authentication failed"
+        );
+        assert_eq!(
+            b.reply("unverified_domain", &[]).to_string(),
+            "550 Sender address not verified"
+        );
         let w = Profile::build(None, "wire").unwrap();
         assert_eq!(
             w.reply("rate_limited", &[("per_second", "2")]).to_string(),
@@ -278,10 +299,20 @@ mod tests {
         let p = Profile::build(Some(&o), "default").unwrap();
         assert_eq!(p.reply("greeting", &[]).to_string(), "220 relay.test ESMTP");
         assert_eq!(p.reply("quit", &[]).to_string(), "221 See you");
-        let bad = ProfileFile::parse("[replies]\nqiut = { code = 221, text = \"x\", source = \"guess\" }\n", "t.toml")
-            .unwrap();
-        assert!(Profile::build(Some(&bad), "default").unwrap_err().to_string().contains("qiut"));
-        let e = ProfileFile::parse("hostnme = 1", "t.toml").unwrap_err().to_string();
+        let bad = ProfileFile::parse(
+            "[replies]\nqiut = { code = 221, text = \"x\", source = \"guess\" }\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert!(
+            Profile::build(Some(&bad), "default")
+                .unwrap_err()
+                .to_string()
+                .contains("qiut")
+        );
+        let e = ProfileFile::parse("hostnme = 1", "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.toml:"), "{e}");
     }
 }

@@ -134,7 +134,10 @@ impl Scenario {
                 file: parse(text, &format!("builtin:{name}"))?,
             });
         }
-        if name_or_path.contains('/') || name_or_path.ends_with(".toml") || Path::new(name_or_path).is_file() {
+        if name_or_path.contains('/')
+            || name_or_path.ends_with(".toml")
+            || Path::new(name_or_path).is_file()
+        {
             let text = std::fs::read_to_string(name_or_path).map_err(|e| Error::Io {
                 action: format!("read the scenario file {name_or_path}"),
                 source: e,

@@ -15,8 +15,8 @@ use crate::hub::{Hub, Message};
 use crate::message::{domain_of, first_address, header};
 use crate::resend::account::Day;
 use crate::resend::{
-    Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError, Profile, ProfileFile,
-    Scenario, Usage,
+    Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
+    Profile, ProfileFile, Scenario, Usage,
 };
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
@@ -87,7 +87,10 @@ impl MockSettings {
     pub fn resolve(o: &MockOptions) -> Result<MockSettings, Error> {
         let scenario = Scenario::load(&o.scenario)?;
         let overlay = match &o.profile {
-            Some(p) => Some(ProfileFile::parse(&read(p, "profile")?, &p.display().to_string())?),
+            Some(p) => Some(ProfileFile::parse(
+                &read(p, "profile")?,
+                &p.display().to_string(),
+            )?),
             None => None,
         };
         let variant = o
@@ -130,12 +133,19 @@ impl MockSettings {
         }
         if let Some(owner) = &o.owner {
             if !is_valid_mailbox(owner) {
-                return Err(Error::Usage(format!("--owner {owner:?} is not an email address")));
+                return Err(Error::Usage(format!(
+                    "--owner {owner:?} is not an email address"
+                )));
             }
             account.owner = Some(owner.clone());
         }
         if !o.verified_domains.is_empty() {
-            account.verified_domains = Some(o.verified_domains.iter().map(|d| d.to_ascii_lowercase()).collect());
+            account.verified_domains = Some(
+                o.verified_domains
+                    .iter()
+                    .map(|d| d.to_ascii_lowercase())
+                    .collect(),
+            );
         }
         if !o.keys.is_empty() {
             account.keys = o
@@ -154,9 +164,13 @@ impl MockSettings {
         if let Some(b) = &scenario.file.behaviour {
             behaviour.apply(b);
         }
-        let usage = scenario.file.usage.as_ref().map_or_else(Usage::default, |u| {
-            Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
-        });
+        let usage = scenario
+            .file
+            .usage
+            .as_ref()
+            .map_or_else(Usage::default, |u| {
+                Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
+            });
         Ok(MockSettings {
             scenario: scenario.name,
             profile,
@@ -273,13 +287,19 @@ impl Mock {
         if s.listener == super::ListenerKind::Starttls && !s.tls {
             return self.reply("tls_required", &[]);
         }
-        let decode = |b64: &str| if b64 == "=" { Ok(Vec::new()) } else { STANDARD.decode(b64) };
+        let decode = |b64: &str| {
+            if b64 == "=" {
+                Ok(Vec::new())
+            } else {
+                STANDARD.decode(b64)
+            }
+        };
         match (mechanism.to_ascii_uppercase().as_str(), initial) {
             ("PLAIN", None) => {
                 self.flow = Some(AuthFlow::Plain);
                 self.reply("auth_plain_prompt", &[])
             }
-            ("PLAIN", Some(init)) if init == "*" => self.reply("auth_cancelled", &[]),
+            ("PLAIN", Some("*")) => self.reply("auth_cancelled", &[]),
             ("PLAIN", Some(init)) => match decode(init) {
                 Ok(raw) => self.plain(&raw),
                 Err(_) => self.reply("auth_bad_base64", &[]),
@@ -342,7 +362,8 @@ impl Mock {
                     Ok(_) => {}
                     Err(_) => return self.reply("bad_arguments", &[("verb", "MAIL")]),
                 },
-                ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
+                ("BODY", Some(v))
+                    if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("SMTPUTF8", None) => {}
                 _ => return self.reply("unknown_parameter", &[("param", p.key)]),
             }
@@ -386,24 +407,35 @@ impl Mock {
         let from_domain = domain_of(&from).unwrap_or_default();
         for rcpt in &tx.rcpts {
             let d = domain_of(rcpt).unwrap_or_default();
-            if let Some(r) = st.profile.reserved_domains.iter().find(|r| d == **r || d.ends_with(&format!(".{r}"))) {
+            if let Some(r) = st
+                .profile
+                .reserved_domains
+                .iter()
+                .find(|r| d == **r || d.ends_with(&format!(".{r}")))
+            {
                 return Err(self.reply("reserved_domain", &[("domain", r)]));
             }
         }
-        if !st.account.domain_verified(&from_domain, &st.profile.shared_domains) {
+        if !st
+            .account
+            .domain_verified(&from_domain, &st.profile.shared_domains)
+        {
             return Err(self.reply("unverified_domain", &[("domain", &from_domain)]));
         }
         if let Some(owner) = &st.account.owner {
             let allowed = |r: &String| {
                 r.eq_ignore_ascii_case(owner)
-                    || domain_of(r).is_some_and(|d| st.profile.shared_domains.iter().any(|s| *s == d))
+                    || domain_of(r).is_some_and(|d| st.profile.shared_domains.contains(&d))
             };
             if !tx.rcpts.iter().all(allowed) {
                 return Err(self.reply("sandbox", &[("owner", owner)]));
             }
         }
         if st.limits.recipients > 0 && tx.rcpts.len() as u64 > st.limits.recipients {
-            return Err(self.reply("too_many_recipients", &[("max", &st.limits.recipients.to_string())]));
+            return Err(self.reply(
+                "too_many_recipients",
+                &[("max", &st.limits.recipients.to_string())],
+            ));
         }
         if let Some(domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref())
             && *domain != from_domain
@@ -420,7 +452,12 @@ impl Mock {
             .usage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .admit(&st.limits, Instant::now(), Day::today(), tx.rcpts.len() as u64);
+            .admit(
+                &st.limits,
+                Instant::now(),
+                Day::today(),
+                tx.rcpts.len() as u64,
+            );
         match admitted {
             Ok(()) => Ok(()),
             Err(Exceeded::Rate) => Err(self.reply("rate_limited", &[("per_second", &per_second)])),
@@ -435,13 +472,26 @@ impl Responder for Mock {
         self.reply("greeting", &[])
     }
 
-    async fn command(&mut self, s: &SessionState, _raw: &[u8], cmd: Result<Command<'_>, ParseError>) -> Response {
+    async fn command(
+        &mut self,
+        s: &SessionState,
+        _raw: &[u8],
+        cmd: Result<Command<'_>, ParseError>,
+    ) -> Response {
         let cmd = match cmd {
             Ok(c) => c,
-            Err(ParseError::BadCharacters | ParseError::Empty) => return self.reply("syntax_error", &[]),
-            Err(ParseError::BadArguments(verb)) => return self.reply("bad_arguments", &[("verb", verb)]),
+            Err(ParseError::BadCharacters | ParseError::Empty) => {
+                return self.reply("syntax_error", &[]);
+            }
+            Err(ParseError::BadArguments(verb)) => {
+                return self.reply("bad_arguments", &[("verb", verb)]);
+            }
             Err(ParseError::BadPath(verb)) => {
-                let verb = if verb == "MAIL" { "MAIL FROM:" } else { "RCPT TO:" };
+                let verb = if verb == "MAIL" {
+                    "MAIL FROM:"
+                } else {
+                    "RCPT TO:"
+                };
                 return self.reply("bad_address", &[("verb", verb)]);
             }
         };
@@ -508,7 +558,10 @@ impl Responder for Mock {
         };
         let st = &self.shared.settings;
         if data.overflowed {
-            return self.reply("message_too_big", &[("limit", &st.limits.message_size.to_string())]);
+            return self.reply(
+                "message_too_big",
+                &[("limit", &st.limits.message_size.to_string())],
+            );
         }
         if st.behaviour.drop_after_data {
             return Response {
@@ -518,7 +571,10 @@ impl Responder for Mock {
             };
         }
         let left = &self.shared.temporary_failures;
-        if left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             return self.reply("temporary_failure", &[]);
         }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
@@ -582,7 +638,14 @@ pub fn new_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 #[cfg(test)]
@@ -600,7 +663,10 @@ mod tests {
     #[test]
     fn settings_layering() {
         let s = MockSettings::resolve(&MockOptions::default()).unwrap();
-        assert_eq!((s.limits.per_second, s.limits.per_day, s.limits.recipients), (2, 100, 50));
+        assert_eq!(
+            (s.limits.per_second, s.limits.per_day, s.limits.recipients),
+            (2, 100, 50)
+        );
         assert!(s.account.verified_domains.is_none());
         let sandbox = MockSettings::resolve(&MockOptions {
             scenario: "sandbox".into(),

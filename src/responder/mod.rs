@@ -110,10 +110,18 @@ pub trait Responder: Send {
     ) -> impl Future<Output = Response> + Send;
 
     /// Answers a line sent in reply to a `334` challenge.
-    fn auth_response(&mut self, s: &SessionState, line: &[u8]) -> impl Future<Output = Response> + Send;
+    fn auth_response(
+        &mut self,
+        s: &SessionState,
+        line: &[u8],
+    ) -> impl Future<Output = Response> + Send;
 
     /// Answers the end of DATA.
-    fn data_end(&mut self, s: &SessionState, data: DataOutcome) -> impl Future<Output = Response> + Send;
+    fn data_end(
+        &mut self,
+        s: &SessionState,
+        data: DataOutcome,
+    ) -> impl Future<Output = Response> + Send;
 
     /// The connection is now encrypted after STARTTLS; the session state
     /// (greeting, authentication, transaction) starts over (RFC 3207 4.2).

@@ -127,7 +127,11 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, ParseError> {
         if rest.is_empty() || rest.contains([' ', '\t']) {
             return Err(ParseError::BadArguments(name));
         }
-        return Ok(if is_ehlo { Command::Ehlo(rest) } else { Command::Helo(rest) });
+        return Ok(if is_ehlo {
+            Command::Ehlo(rest)
+        } else {
+            Command::Helo(rest)
+        });
     }
     if eq("MAIL") {
         let (from, params) = parse_path(rest, "FROM:").ok_or(ParseError::BadPath("MAIL"))?;
@@ -234,7 +238,10 @@ pub fn params(raw: &str) -> impl Iterator<Item = Param<'_>> {
                 key,
                 value: Some(value),
             },
-            None => Param { key: p, value: None },
+            None => Param {
+                key: p,
+                value: None,
+            },
         })
 }
 
@@ -271,12 +278,48 @@ mod tests {
             ("EHLO app.local", Command::Ehlo("app.local")),
             ("ehlo [127.0.0.1]", Command::Ehlo("[127.0.0.1]")),
             ("HELO x", Command::Helo("x")),
-            ("MAIL FROM:<a@b.c>", Command::Mail { from: "a@b.c", params: "" }),
-            ("MAIL FROM: <a@b.c> SIZE=10 BODY=8BITMIME", Command::Mail { from: "a@b.c", params: "SIZE=10 BODY=8BITMIME" }),
-            ("mail from:<>", Command::Mail { from: "", params: "" }),
-            ("MAIL FROM:a@b.c", Command::Mail { from: "a@b.c", params: "" }),
-            ("RCPT TO:<@relay.x,@r2:u@d.e>", Command::Rcpt { to: "u@d.e", params: "" }),
-            ("RCPT TO:<postmaster>", Command::Rcpt { to: "postmaster", params: "" }),
+            (
+                "MAIL FROM:<a@b.c>",
+                Command::Mail {
+                    from: "a@b.c",
+                    params: "",
+                },
+            ),
+            (
+                "MAIL FROM: <a@b.c> SIZE=10 BODY=8BITMIME",
+                Command::Mail {
+                    from: "a@b.c",
+                    params: "SIZE=10 BODY=8BITMIME",
+                },
+            ),
+            (
+                "mail from:<>",
+                Command::Mail {
+                    from: "",
+                    params: "",
+                },
+            ),
+            (
+                "MAIL FROM:a@b.c",
+                Command::Mail {
+                    from: "a@b.c",
+                    params: "",
+                },
+            ),
+            (
+                "RCPT TO:<@relay.x,@r2:u@d.e>",
+                Command::Rcpt {
+                    to: "u@d.e",
+                    params: "",
+                },
+            ),
+            (
+                "RCPT TO:<postmaster>",
+                Command::Rcpt {
+                    to: "postmaster",
+                    params: "",
+                },
+            ),
             ("DATA", Command::Data),
             ("RSET", Command::Rset),
             ("NOOP hello", Command::Noop),
@@ -284,8 +327,20 @@ mod tests {
             ("HELP", Command::Help("")),
             ("QUIT", Command::Quit),
             ("STARTTLS", Command::StartTls),
-            ("AUTH PLAIN", Command::Auth { mechanism: "PLAIN", initial: None }),
-            ("AUTH login dXNlcg==", Command::Auth { mechanism: "login", initial: Some("dXNlcg==") }),
+            (
+                "AUTH PLAIN",
+                Command::Auth {
+                    mechanism: "PLAIN",
+                    initial: None,
+                },
+            ),
+            (
+                "AUTH login dXNlcg==",
+                Command::Auth {
+                    mechanism: "login",
+                    initial: Some("dXNlcg=="),
+                },
+            ),
             ("XCLIENT ADDR=1", Command::Unknown("XCLIENT")),
             ("QUIT  ", Command::Quit),
         ];
@@ -308,24 +363,48 @@ mod tests {
             (b"NOOP\rX", ParseError::BadCharacters),
         ];
         for (line, want) in bad {
-            assert_eq!(parse_command(line), Err(*want), "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                parse_command(line),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
     #[test]
     fn mail_params() {
         let p: Vec<_> = params("SIZE=10 SMTPUTF8 BODY=8BITMIME").collect();
-        assert_eq!(p[0], Param { key: "SIZE", value: Some("10") });
-        assert_eq!(p[1], Param { key: "SMTPUTF8", value: None });
+        assert_eq!(
+            p[0],
+            Param {
+                key: "SIZE",
+                value: Some("10")
+            }
+        );
+        assert_eq!(
+            p[1],
+            Param {
+                key: "SMTPUTF8",
+                value: None
+            }
+        );
         assert_eq!(p[2].value, Some("8BITMIME"));
     }
 
     #[test]
     fn mailboxes() {
-        for good in ["a@b.c", "first.last+tag@sub.example.com", "ü@bücher.de", "x@[127.0.0.1]"] {
+        for good in [
+            "a@b.c",
+            "first.last+tag@sub.example.com",
+            "ü@bücher.de",
+            "x@[127.0.0.1]",
+        ] {
             assert!(is_valid_mailbox(good), "{good}");
         }
-        for bad in ["", "a", "@b.c", "a@", "a@b..c", "a@-b.c", "a b@c.d", "a@b_c.d"] {
+        for bad in [
+            "", "a", "@b.c", "a@", "a@b..c", "a@-b.c", "a b@c.d", "a@b_c.d",
+        ] {
             assert!(!is_valid_mailbox(bad), "{bad}");
         }
     }

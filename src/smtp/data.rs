@@ -61,7 +61,11 @@ impl DataReader {
 
     /// The body collected, without the end marker; empty after an overflow.
     pub fn into_body(self) -> Vec<u8> {
-        if self.size > self.limit { Vec::new() } else { self.body }
+        if self.size > self.limit {
+            Vec::new()
+        } else {
+            self.body
+        }
     }
 
     fn emit(&mut self, bytes: &[u8]) {
@@ -81,7 +85,10 @@ impl DataReader {
             match self.state {
                 State::Mid => {
                     // Fast path: copy up to the next CR in one go.
-                    let run = input[i..].iter().position(|&c| c == b'\r').unwrap_or(input.len() - i);
+                    let run = input[i..]
+                        .iter()
+                        .position(|&c| c == b'\r')
+                        .unwrap_or(input.len() - i);
                     if run > 0 {
                         self.emit(&input[i..i + run]);
                         i += run;
@@ -172,19 +179,47 @@ mod tests {
             (b"line.\r\n.\r\n", b"line.\r\n", 10),
         ];
         for (input, body, used) in cases {
-            assert_eq!(whole(input), (body.to_vec(), *used), "{:?}", String::from_utf8_lossy(input));
-            assert_eq!(bytewise(input), (body.to_vec(), *used), "bytewise {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                whole(input),
+                (body.to_vec(), *used),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(
+                bytewise(input),
+                (body.to_vec(), *used),
+                "bytewise {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn partial_and_overflow() {
         let mut r = DataReader::new(5);
-        assert_eq!(r.feed(b"0123"), Fed { consumed: 4, done: false });
+        assert_eq!(
+            r.feed(b"0123"),
+            Fed {
+                consumed: 4,
+                done: false
+            }
+        );
         assert!(!r.overflowed());
-        assert_eq!(r.feed(b"456789\r\n.\r"), Fed { consumed: 10, done: false });
+        assert_eq!(
+            r.feed(b"456789\r\n.\r"),
+            Fed {
+                consumed: 10,
+                done: false
+            }
+        );
         assert!(r.overflowed());
-        assert_eq!(r.feed(b"\nNOOP"), Fed { consumed: 1, done: true });
+        assert_eq!(
+            r.feed(b"\nNOOP"),
+            Fed {
+                consumed: 1,
+                done: true
+            }
+        );
         assert_eq!(r.size(), 12);
         assert!(r.into_body().is_empty());
     }

@@ -36,7 +36,11 @@ pub fn split_line(buf: &[u8], max: usize) -> Line {
     let window = &buf[..buf.len().min(max.saturating_add(1))];
     match window.iter().position(|&b| b == b'\n') {
         Some(lf) if lf < max => {
-            let len = if lf > 0 && buf[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let len = if lf > 0 && buf[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
             Line::Complete {
                 len,
                 consumed: lf + 1,
@@ -69,17 +73,71 @@ mod tests {
         let cases: &[(&[u8], usize, Line)] = &[
             (b"", 10, Line::Partial),
             (b"NOOP", 10, Line::Partial),
-            (b"NOOP\r\n", 10, Line::Complete { len: 4, consumed: 6 }),
-            (b"NOOP\nQUIT\r\n", 10, Line::Complete { len: 4, consumed: 5 }),
-            (b"\r\n", 10, Line::Complete { len: 0, consumed: 2 }),
+            (
+                b"NOOP\r\n",
+                10,
+                Line::Complete {
+                    len: 4,
+                    consumed: 6,
+                },
+            ),
+            (
+                b"NOOP\nQUIT\r\n",
+                10,
+                Line::Complete {
+                    len: 4,
+                    consumed: 5,
+                },
+            ),
+            (
+                b"\r\n",
+                10,
+                Line::Complete {
+                    len: 0,
+                    consumed: 2,
+                },
+            ),
             // exactly at the cap: 8 content + CRLF = 10 octets, accepted
-            (b"12345678\r\n", 10, Line::Complete { len: 8, consumed: 10 }),
-            (b"123456789\r\n", 10, Line::TooLong { consumed: 11, complete: true }),
-            (b"1234567890123", 10, Line::TooLong { consumed: 13, complete: false }),
-            (b"1234567890123\nX", 10, Line::TooLong { consumed: 14, complete: true }),
+            (
+                b"12345678\r\n",
+                10,
+                Line::Complete {
+                    len: 8,
+                    consumed: 10,
+                },
+            ),
+            (
+                b"123456789\r\n",
+                10,
+                Line::TooLong {
+                    consumed: 11,
+                    complete: true,
+                },
+            ),
+            (
+                b"1234567890123",
+                10,
+                Line::TooLong {
+                    consumed: 13,
+                    complete: false,
+                },
+            ),
+            (
+                b"1234567890123\nX",
+                10,
+                Line::TooLong {
+                    consumed: 14,
+                    complete: true,
+                },
+            ),
         ];
         for (input, max, want) in cases {
-            assert_eq!(split_line(input, *max), *want, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                split_line(input, *max),
+                *want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 }

@@ -29,7 +29,11 @@ impl Reply {
 
     /// A multi-line reply; an empty list gives one empty line.
     pub fn multi(code: u16, lines: Vec<String>) -> Reply {
-        let lines = if lines.is_empty() { vec![String::new()] } else { lines };
+        let lines = if lines.is_empty() {
+            vec![String::new()]
+        } else {
+            lines
+        };
         Reply { code, lines }
     }
 
@@ -112,11 +116,18 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         };
         let raw = &rest[..lf];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let malformed = || ReplyError::Malformed(String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned());
-        if raw.len() < 3 || !raw[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&raw[0]) {
+        let malformed = || {
+            ReplyError::Malformed(String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned())
+        };
+        if raw.len() < 3
+            || !raw[..3].iter().all(u8::is_ascii_digit)
+            || !(b'2'..=b'5').contains(&raw[0])
+        {
             return Err(malformed());
         }
-        let this_code = u16::from(raw[0] - b'0') * 100 + u16::from(raw[1] - b'0') * 10 + u16::from(raw[2] - b'0');
+        let this_code = u16::from(raw[0] - b'0') * 100
+            + u16::from(raw[1] - b'0') * 10
+            + u16::from(raw[2] - b'0');
         let (more, text) = match raw.get(3) {
             None => (false, &raw[3..]),
             Some(b' ') => (false, &raw[4..]),
@@ -129,7 +140,13 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         lines.push(String::from_utf8_lossy(text).into_owned());
         pos += lf + 1;
         if !more {
-            return Ok(Some((Reply { code: this_code, lines }, pos)));
+            return Ok(Some((
+                Reply {
+                    code: this_code,
+                    lines,
+                },
+                pos,
+            )));
         }
         if lines.len() >= MAX_REPLY_LINES {
             return Err(ReplyError::TooManyLines);
@@ -143,7 +160,10 @@ mod tests {
 
     #[test]
     fn wire_form() {
-        let r = Reply::multi(250, vec!["smtp.resend.com".into(), "AUTH PLAIN LOGIN".into()]);
+        let r = Reply::multi(
+            250,
+            vec!["smtp.resend.com".into(), "AUTH PLAIN LOGIN".into()],
+        );
         let mut out = Vec::new();
         r.write_to(&mut out);
         assert_eq!(out, b"250-smtp.resend.com\r\n250 AUTH PLAIN LOGIN\r\n");
@@ -161,15 +181,27 @@ mod tests {
         let mut out = Vec::new();
         r.write_to(&mut out);
         assert_eq!(&out[..], &wire[..21]);
-        assert_eq!(parse_reply(b"220\r\n").unwrap().unwrap().0, Reply::new(220, ""));
+        assert_eq!(
+            parse_reply(b"220\r\n").unwrap().unwrap().0,
+            Reply::new(220, "")
+        );
     }
 
     #[test]
     fn parse_errors() {
         assert_eq!(parse_reply(&[b'2'; 600]), Err(ReplyError::LineTooLong));
-        assert!(matches!(parse_reply(b"hello\r\n"), Err(ReplyError::Malformed(_))));
-        assert!(matches!(parse_reply(b"250x\r\n"), Err(ReplyError::Malformed(_))));
-        assert_eq!(parse_reply(b"250-a\r\n251 b\r\n"), Err(ReplyError::CodeMismatch));
+        assert!(matches!(
+            parse_reply(b"hello\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_reply(b"250x\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert_eq!(
+            parse_reply(b"250-a\r\n251 b\r\n"),
+            Err(ReplyError::CodeMismatch)
+        );
         let many = "250-x\r\n".repeat(150);
         assert_eq!(parse_reply(many.as_bytes()), Err(ReplyError::TooManyLines));
     }

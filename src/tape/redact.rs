@@ -16,13 +16,20 @@ pub const MIN_KEY_BODY: usize = 8;
 /// A short fingerprint of a secret: the first 4 hex digits of its SHA-256.
 pub fn fingerprint(secret: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret);
-    digest.as_ref()[..2].iter().map(|b| format!("{b:02x}")).collect()
+    digest.as_ref()[..2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The redacted stand-in for a password or key: `re_…a1f3` for a Resend key,
 /// `…a1f3` for anything else.
 pub fn redact_secret(secret: &[u8]) -> String {
-    let prefix = if secret.starts_with(b"re_") { "re_" } else { "" };
+    let prefix = if secret.starts_with(b"re_") {
+        "re_"
+    } else {
+        ""
+    };
     format!("{prefix}…{}", fingerprint(secret))
 }
 
@@ -100,13 +107,20 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 
 /// If `word` is base64 that decodes to bytes holding a key, its redacted form.
 fn base64_key(word: &str) -> Option<String> {
-    if word.len() < 12 || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+    if word.len() < 12
+        || !word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+    {
         return None;
     }
     let decoded = STANDARD.decode(word).ok()?;
     let keys = find_keys(&decoded);
     let (s, e) = *keys.first()?;
-    Some(format!("<redacted base64 key={}>", redact_secret(&decoded[s..e])))
+    Some(format!(
+        "<redacted base64 key={}>",
+        redact_secret(&decoded[s..e])
+    ))
 }
 
 /// Shows a user name safely: printable, bounded, no `>` to break the form.
@@ -115,7 +129,13 @@ fn show_user(user: &[u8]) -> String {
     let mut out: String = text
         .chars()
         .take(64)
-        .map(|c| if c.is_control() || c == '>' || c == ' ' { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '>' || c == ' ' {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect();
     if text.chars().count() > 64 {
         out.push('…');
@@ -154,13 +174,19 @@ pub fn redact_auth(part: AuthPart, b64: &str) -> String {
                     } else {
                         format!(" authzid={}", show_user(authz))
                     };
-                    format!("<redacted user={}{authz} key={}>", show_user(user), redact_secret(pass))
+                    format!(
+                        "<redacted user={}{authz} key={}>",
+                        show_user(user),
+                        redact_secret(pass)
+                    )
                 }
                 _ => format!("<redacted: malformed PLAIN key={}>", redact_secret(&raw)),
             }
         }
         // A user name that is itself a key (pasted in the wrong field) is redacted too.
-        AuthPart::LoginUser if contains_key(&raw) => format!("<redacted user={}>", redact_secret(&raw)),
+        AuthPart::LoginUser if contains_key(&raw) => {
+            format!("<redacted user={}>", redact_secret(&raw))
+        }
         AuthPart::LoginUser => format!("<redacted user={}>", show_user(&raw)),
         AuthPart::Secret => format!("<redacted key={}>", redact_secret(&raw)),
     }
@@ -187,7 +213,10 @@ mod tests {
     fn base64_payloads_out_of_turn() {
         let b64 = STANDARD.encode(format!("\0resend\0{KEY}"));
         let out = scrub(&b64);
-        assert!(!out.contains(&b64) && out.starts_with("<redacted base64 key=re_…"), "{out}");
+        assert!(
+            !out.contains(&b64) && out.starts_with("<redacted base64 key=re_…"),
+            "{out}"
+        );
         let login = STANDARD.encode(KEY);
         assert!(!scrub(&format!("XX {login}")).contains(&login));
     }
@@ -196,15 +225,27 @@ mod tests {
     fn auth_forms() {
         let plain = STANDARD.encode(format!("\0resend\0{KEY}"));
         let fp = fingerprint(KEY.as_bytes());
-        assert_eq!(redact_auth(AuthPart::Plain, &plain), format!("<redacted user=resend key=re_…{fp}>"));
+        assert_eq!(
+            redact_auth(AuthPart::Plain, &plain),
+            format!("<redacted user=resend key=re_…{fp}>")
+        );
         let with_authz = STANDARD.encode(format!("admin\0resend\0{KEY}"));
         assert_eq!(
             redact_auth(AuthPart::Plain, &with_authz),
             format!("<redacted user=resend authzid=admin key=re_…{fp}>")
         );
-        assert_eq!(redact_auth(AuthPart::LoginUser, &STANDARD.encode("resend")), "<redacted user=resend>");
-        assert_eq!(redact_auth(AuthPart::Secret, &STANDARD.encode(KEY)), format!("<redacted key=re_…{fp}>"));
-        assert_eq!(redact_auth(AuthPart::Secret, "!!!"), "<redacted: not base64>");
+        assert_eq!(
+            redact_auth(AuthPart::LoginUser, &STANDARD.encode("resend")),
+            "<redacted user=resend>"
+        );
+        assert_eq!(
+            redact_auth(AuthPart::Secret, &STANDARD.encode(KEY)),
+            format!("<redacted key=re_…{fp}>")
+        );
+        assert_eq!(
+            redact_auth(AuthPart::Secret, "!!!"),
+            "<redacted: not base64>"
+        );
         assert_eq!(redact_auth(AuthPart::Secret, "*"), "*");
         assert!(!redact_auth(AuthPart::LoginUser, &STANDARD.encode(KEY)).contains(KEY));
         // two keys are told apart

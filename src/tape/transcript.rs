@@ -47,7 +47,10 @@ impl EventKind {
     /// The text after the tag.
     pub fn text(&self) -> &str {
         match self {
-            EventKind::Client(t) | EventKind::Server(t) | EventKind::Data(t) | EventKind::Note(t) => t,
+            EventKind::Client(t)
+            | EventKind::Server(t)
+            | EventKind::Data(t)
+            | EventKind::Note(t) => t,
         }
     }
 }
@@ -112,7 +115,13 @@ impl Transcript {
         let mut out = self.header();
         out.push('\n');
         for e in &self.events {
-            let _ = writeln!(out, "+{:.3} {}: {}", e.at.as_secs_f64(), e.kind.tag(), e.kind.text());
+            let _ = writeln!(
+                out,
+                "+{:.3} {}: {}",
+                e.at.as_secs_f64(),
+                e.kind.tag(),
+                e.kind.text()
+            );
         }
         out
     }
@@ -145,7 +154,9 @@ impl Transcript {
         self.events
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::Server(t) if t.as_bytes().get(3) != Some(&b'-') => t.get(..3)?.parse().ok(),
+                EventKind::Server(t) if t.as_bytes().get(3) != Some(&b'-') => {
+                    t.get(..3)?.parse().ok()
+                }
                 _ => None,
             })
             .collect()
@@ -160,7 +171,11 @@ fn normalise(kind: &EventKind) -> String {
             let lower = t.to_ascii_lowercase();
             for header in ["date:", "message-id:"] {
                 if lower.starts_with(header) {
-                    return format!("{}: [{}]", &t[..header.len() - 1], header.trim_end_matches(':'));
+                    return format!(
+                        "{}: [{}]",
+                        &t[..header.len() - 1],
+                        header.trim_end_matches(':')
+                    );
                 }
             }
             if lower.starts_with("--") && t.len() > 10 {
@@ -221,17 +236,26 @@ fn is_uuid(b: &[u8]) -> bool {
 pub fn body_lines(body: &[u8], size: usize) -> Vec<String> {
     if size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
         let digest = ring::digest::digest(&ring::digest::SHA256, body);
-        let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
     }
     let text = super::redact::scrub_bytes(body);
     let text = String::from_utf8_lossy(&text);
-    let mut lines: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+    let mut lines: Vec<String> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect();
     // The body ends with CR LF, which leaves one empty piece.
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
-    lines.into_iter().map(|l| super::redact::scrub(&l).into_owned()).collect()
+    lines
+        .into_iter()
+        .map(|l| super::redact::scrub(&l).into_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -252,7 +276,10 @@ mod tests {
             events: events
                 .into_iter()
                 .enumerate()
-                .map(|(i, kind)| Event { at: Duration::from_millis(i as u64 * 5), kind })
+                .map(|(i, kind)| Event {
+                    at: Duration::from_millis(i as u64 * 5),
+                    kind,
+                })
                 .collect(),
             closed_by: Some(Closer::Client),
         }
@@ -287,6 +314,13 @@ mod tests {
         let big = vec![b'x'; MAX_KEPT_BODY + 1];
         let l = body_lines(&big, big.len());
         assert!(l[0].starts_with("<body of 65537 bytes, sha256 "), "{l:?}");
-        assert_eq!(body_lines(b"key re_1234567890abc\r\n", 22)[0].contains("re_1234567890abc"), false);
+        assert!(
+            !body_lines(
+                b"key re_1234567890abc
+",
+                22
+            )[0]
+            .contains("re_1234567890abc")
+        );
     }
 }

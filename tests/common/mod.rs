@@ -92,7 +92,11 @@ pub async fn send(
 ) -> Result<String, String> {
     let t = transport(server, mode, user, KEY, mechanism);
     match t.send(message(from, to)).await {
-        Ok(r) => Ok(format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" "))),
+        Ok(r) => Ok(format!(
+            "{} {}",
+            r.code(),
+            r.message().collect::<Vec<_>>().join(" ")
+        )),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -177,7 +181,9 @@ impl Raw {
 
     /// Reads one reply; panics after 10 s or on EOF.
     pub async fn reply(&mut self) -> Reply {
-        self.try_reply(Duration::from_secs(10)).await.expect("a reply")
+        self.try_reply(Duration::from_secs(10))
+            .await
+            .expect("a reply")
     }
 
     /// Reads one reply, or `None` on EOF or timeout.
@@ -189,7 +195,10 @@ impl Raw {
                 return Some(r);
             }
             let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await.ok()?.ok()?;
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .ok()?
+                .ok()?;
             if n == 0 {
                 return None;
             }
@@ -221,11 +230,13 @@ async fn tls_client(tcp: TcpStream, ca_pem: &str) -> tokio_rustls::client::TlsSt
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.expect("pem")).expect("root");
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     connector
         .connect("localhost".try_into().expect("name"), tcp)
@@ -245,6 +256,10 @@ pub async fn authed(server: &MockServer) -> Raw {
     assert_eq!(c.reply().await.code, 220);
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.code, 250);
-    assert_eq!(c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY))).await, "235 Authentication successful");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
+            .await,
+        "235 Authentication successful"
+    );
     c
 }

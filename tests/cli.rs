@@ -1,0 +1,456 @@
+//! The binary as users run it: the ready line, the live view, files,
+//! signals, errors, and no key anywhere in what it writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
+const KEY: &str = "re_Cli9876_zyxwVUTS4321";
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stdout: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .expect("spawn mailtape");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stdout: Vec::new(),
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let l = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line on stdout");
+        self.stdout.push(l.clone());
+        l
+    }
+
+    /// Reads stdout until a line satisfies `f`.
+    fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self.line();
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    fn term(mut self) -> (i32, Vec<String>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = wait_exit(&mut self.child);
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stdout.push(l);
+        }
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (code, self.stdout, err)
+    }
+}
+
+fn wait_exit(child: &mut Child) -> i32 {
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("mailtape did not exit within 10 s");
+}
+
+/// A blocking SMTP client for the plain listener.
+struct Smtp {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Smtp {
+    fn connect(addr: &str) -> Smtp {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Smtp {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+    fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&l);
+            if l.as_bytes().get(3) != Some(&b'-') {
+                return all.trim_end().to_string();
+            }
+        }
+    }
+    fn cmd(&mut self, line: &str) -> String {
+        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        self.reply()
+    }
+}
+
+fn plain(user: &str, key: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{key}"))
+}
+
+/// Every file under `dir`, concatenated.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn leaks(hay: &[u8]) -> Vec<&'static str> {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let forms: [(&'static str, String); 4] = [
+        ("key", KEY.to_string()),
+        ("AUTH PLAIN", plain("resend", KEY)),
+        (
+            "AUTH PLAIN with authzid",
+            b64(&format!("resend\0resend\0{KEY}")),
+        ),
+        ("AUTH LOGIN", b64(KEY)),
+    ];
+    let text = String::from_utf8_lossy(hay);
+    forms
+        .iter()
+        .filter(|(_, f)| text.contains(f.as_str()))
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+fn ephemeral(dir: &Path) -> Vec<String> {
+    vec![
+        "mock".into(),
+        "--smtps".into(),
+        "127.0.0.1:0".into(),
+        "--starttls".into(),
+        "127.0.0.1:0".into(),
+        "--plain".into(),
+        "127.0.0.1:0".into(),
+        "--certs".into(),
+        dir.join("certs").display().to_string(),
+    ]
+}
+
+#[test]
+fn json_ready_line_events_files_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ephemeral(dir.path());
+    let tapes = dir.path().join("tapes");
+    let mailbox = dir.path().join("mailbox");
+    args.extend(["--json", "--scenario", "unlimited", "--tapes"].map(String::from));
+    args.push(tapes.display().to_string());
+    args.push("--mailbox".into());
+    args.push(mailbox.display().to_string());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).expect("ready line is JSON");
+    for k in ["smtps", "starttls", "plain"] {
+        let a = ready[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k} in {ready}"));
+        assert!(a.starts_with("127.0.0.1:") && !a.ends_with(":0"), "{ready}");
+    }
+    let ca = ready["ca"].as_str().unwrap();
+    assert!(
+        std::fs::read_to_string(ca)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let plain_addr = ready["plain"].as_str().unwrap().to_string();
+
+    // one message, AUTH PLAIN, and a key in the body too
+    let mut c = Smtp::connect(&plain_addr);
+    assert!(c.reply().starts_with("220 "));
+    assert!(c.cmd("EHLO app.local").starts_with("250-"));
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
+        "235 Authentication successful"
+    );
+    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    let accepted = c.cmd(&format!("Subject: key in body\r\n\r\nmy key is {KEY}\r\n."));
+    assert!(accepted.starts_with("250 OK "), "{accepted}");
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    m.until(|l| l.contains("\"type\":\"end\""));
+
+    // AUTH LOGIN on another session, left open for the shutdown
+    let mut open = Smtp::connect(&plain_addr);
+    open.reply();
+    open.cmd("EHLO app.local");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    assert_eq!(open.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+    assert_eq!(open.cmd(&b64("resend")), "334 UGFzc3dvcmQ6");
+    assert_eq!(open.cmd(&b64(KEY)), "235 Authentication successful");
+    m.until(|l| l.contains("235 Authentication successful"));
+
+    let (code, stdout, stderr) = m.term();
+    assert_eq!(open.reply(), "421 smtp.resend.com Service shutting down");
+    assert_eq!(code, 0, "stderr: {stderr}");
+
+    // every stdout line after the ready line is a JSON event
+    let events: Vec<serde_json::Value> = stdout[1..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    for k in ["session", "line", "message", "end"] {
+        assert!(kinds.contains(&k), "no {k} event in {kinds:?}");
+    }
+    let auth = events
+        .iter()
+        .find(|e| {
+            e["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("AUTH PLAIN"))
+        })
+        .unwrap();
+    assert_eq!(auth["kind"], "client");
+    assert!(
+        auth["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("AUTH PLAIN <redacted user=resend key=re_…")
+    );
+
+    // files: one tape per session, one .eml per message, all complete
+    let tape_files: Vec<_> = std::fs::read_dir(&tapes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(tape_files.len(), 2, "{tape_files:?}");
+    for t in &tape_files {
+        let text = std::fs::read_to_string(t).unwrap();
+        assert!(
+            text.starts_with("# mailtape tape v1\n## session "),
+            "{text}"
+        );
+    }
+    let emls: Vec<_> = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(emls.len(), 1);
+    let eml = std::fs::read_to_string(&emls[0]).unwrap();
+    assert!(
+        eml.starts_with("X-Mailtape-Envelope-From: <a@acme.com>\r\n"),
+        "{eml}"
+    );
+    assert!(eml.contains("my key is re_…"), "{eml}");
+
+    // no key, in any form, anywhere
+    for (what, bytes) in [
+        ("stdout", stdout.join("\n").into_bytes()),
+        ("stderr", stderr.into_bytes()),
+        ("tapes", all_bytes(&tapes)),
+        ("mailbox", all_bytes(&mailbox)),
+    ] {
+        assert!(leaks(&bytes).is_empty(), "{what} leaks {:?}", leaks(&bytes));
+    }
+}
+
+#[test]
+fn human_live_view_is_redacted_and_plain_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ephemeral(dir.path());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let banner = m.until(|l| l.trim_start().starts_with("plain "));
+    let addr = banner.split_whitespace().nth(1).unwrap().to_string();
+    m.until(|l| l.trim_start().starts_with("login"));
+    let mut c = Smtp::connect(&addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("someone@acme.com", KEY))),
+        "535 Invalid username"
+    );
+    c.cmd("QUIT");
+    m.until(|l| l.contains("closed by"));
+    let (code, stdout, stderr) = m.term();
+    assert_eq!(code, 0);
+    let text = stdout.join("\n");
+    assert!(
+        text.contains("#1 C: AUTH PLAIN <redacted user=someone@acme.com key=re_…"),
+        "{text}"
+    );
+    assert!(text.contains("#1 S: 535 Invalid username"), "{text}");
+    assert!(!text.contains('\x1b'), "colour codes when piped: {text}");
+    assert!(text.contains("CA        "), "{text}");
+    assert!(leaks(text.as_bytes()).is_empty() && leaks(stderr.as_bytes()).is_empty());
+}
+
+#[test]
+fn certificates_are_made_once_with_private_keys_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ephemeral(dir.path());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut json = argv.clone();
+    json.push("--json");
+    let m = Running::start(&json);
+    let mut m = m;
+    m.line();
+    m.term();
+    let ca1 = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for k in ["ca-key.pem", "server-key.pem"] {
+            let mode = std::fs::metadata(dir.path().join("certs").join(k))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{k}");
+        }
+    }
+    let mut m = Running::start(&json);
+    m.line();
+    m.term();
+    assert_eq!(
+        ca1,
+        std::fs::read(dir.path().join("certs/ca.pem")).unwrap(),
+        "the CA is reused"
+    );
+}
+
+#[test]
+fn list_scenarios_and_profile() {
+    let out = Command::new(BIN)
+        .args(["mock", "--list-scenarios"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "default",
+        "sandbox",
+        "unverified-domain",
+        "invalid-key",
+        "restricted-key",
+        "rate-limited",
+        "daily-quota",
+        "monthly-quota",
+        "temporary-failure",
+        "slow",
+        "silent",
+        "drop-after-data",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(name) && l.len() > name.len() + 10),
+            "{name} in\n{text}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["profile", "--variant", "brief"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("invalid_key")
+            && l.contains("brief")
+            && l.contains("535 Authentication failed")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("tls_required") && l.contains("seen")),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = ephemeral(dir.path());
+        for pair in extra.chunks(2) {
+            match args.iter().position(|a| a == pair[0]) {
+                Some(i) => args[i + 1] = pair[1].to_string(),
+                None => args.extend(pair.iter().map(|s| s.to_string())),
+            }
+        }
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let e = run(&["--scenario", "sandbx"]);
+    assert!(
+        e.starts_with("mailtape: unknown scenario \"sandbx\"; known: default,"),
+        "{e}"
+    );
+    let e = run(&["--variant", "breif"]);
+    assert!(
+        e.contains("unknown variant \"breif\"") && e.contains("brief"),
+        "{e}"
+    );
+    let e = run(&["--plain", "0.0.0.0:0"]);
+    assert!(
+        e.contains("not a loopback address") && e.contains("--allow-remote"),
+        "{e}"
+    );
+    let e = run(&["--plain", "localhost"]);
+    assert!(e.contains("--plain \"localhost\": expected IP:PORT"), "{e}");
+    let e = run(&["--owner", "nobody"]);
+    assert!(
+        e.contains("--owner \"nobody\" is not an email address"),
+        "{e}"
+    );
+    // a port in use names the listener and the way out
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let e = run(&["--plain", &port]);
+    assert!(
+        e.contains(&format!("cannot listen for plain on {port}"))
+            && e.contains("--plain 127.0.0.1:0"),
+        "{e}"
+    );
+}
