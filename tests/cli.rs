@@ -454,3 +454,44 @@ fn bad_arguments_fail_with_one_clear_line() {
         "{e}"
     );
 }
+
+mod common;
+
+#[tokio::test]
+async fn brings_its_own_certificate() {
+    let own = tempfile::tempdir().unwrap();
+    // any CA-signed pair will do; mailtape's generator makes one
+    mailtape::net::Tls::load(&mailtape::net::CertSource::Generated(own.path().into())).unwrap();
+    let ca = std::fs::read_to_string(own.path().join("ca.pem")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ephemeral(dir.path());
+    args.extend(["--json", "--tls-cert"].map(String::from));
+    args.push(own.path().join("server.pem").display().to_string());
+    args.push("--tls-key".into());
+    args.push(own.path().join("server-key.pem").display().to_string());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+    assert!(
+        ready.get("ca").is_none(),
+        "no generated CA to announce: {ready}"
+    );
+    assert!(!dir.path().join("certs").exists(), "nothing generated");
+    let addr = ready["smtps"].as_str().unwrap().parse().unwrap();
+    let mut c = common::Raw::connect_tls(addr, &ca).await;
+    assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.cmd("QUIT").await, "221 Bye");
+    let (code, _, _) = m.term();
+    assert_eq!(code, 0);
+    // a key file that is not a key is refused with its path
+    let out = Command::new(BIN)
+        .args(&argv[..argv.len() - 1])
+        .arg(own.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("ca.pem") && err.contains("private key"),
+        "{err}"
+    );
+}

@@ -421,48 +421,72 @@ async fn too_many_recipients_after_data() {
 
 #[tokio::test]
 async fn temporary_failure_then_success_on_retry() {
-    let s = server("temporary-failure").await;
-    let first = send(
-        &s,
-        Mode::Smtps,
-        Mechanism::Plain,
-        "resend",
-        "a@acme.com",
-        &["delivered@resend.dev"],
-    )
-    .await;
-    assert_eq!(
-        first.unwrap_err(),
-        "transient error (421): smtp.resend.com Temporary failure, please try again later"
-    );
-    let retry = send(
-        &s,
-        Mode::Smtps,
-        Mechanism::Plain,
-        "resend",
-        "a@acme.com",
-        &["delivered@resend.dev"],
-    )
-    .await;
-    assert!(accepted(&retry), "{retry:?}");
-    wait(&s, 2).await;
-    insta::assert_snapshot!(snapshot_all(&s));
+    for mode in MODES {
+        let s = server("temporary-failure").await;
+        let first = send(
+            &s,
+            mode,
+            Mechanism::Plain,
+            "resend",
+            "a@acme.com",
+            &["delivered@resend.dev"],
+        )
+        .await;
+        assert_eq!(
+            first.unwrap_err(),
+            "transient error (421): smtp.resend.com Temporary failure, please try again later",
+            "{mode:?}"
+        );
+        let retry = send(
+            &s,
+            mode,
+            Mechanism::Login,
+            "resend",
+            "a@acme.com",
+            &["delivered@resend.dev"],
+        )
+        .await;
+        assert!(accepted(&retry), "{mode:?}: {retry:?}");
+        wait(&s, 2).await;
+        if mode == Mode::Smtps {
+            insta::assert_snapshot!(snapshot_all(&s));
+        }
+    }
 }
 
 #[tokio::test]
-async fn slow_delays_every_reply() {
+async fn slow_delays_every_reply_in_every_mode() {
     let s = server("slow").await;
     let start = Instant::now();
-    let r = send(
-        &s,
-        Mode::Plain,
-        Mechanism::Plain,
-        "resend",
-        "a@acme.com",
-        &["delivered@resend.dev"],
-    )
-    .await;
-    assert!(accepted(&r), "{r:?}");
+    let (a, b, c) = tokio::join!(
+        send(
+            &s,
+            Mode::Smtps,
+            Mechanism::Plain,
+            "resend",
+            "a@acme.com",
+            &["delivered@resend.dev"]
+        ),
+        send(
+            &s,
+            Mode::Starttls,
+            Mechanism::Login,
+            "resend",
+            "a@acme.com",
+            &["delivered@resend.dev"]
+        ),
+        send(
+            &s,
+            Mode::Plain,
+            Mechanism::Plain,
+            "resend",
+            "a@acme.com",
+            &["delivered@resend.dev"]
+        ),
+    );
+    for r in [a, b, c] {
+        assert!(accepted(&r), "{r:?}");
+    }
     // greeting, EHLO, AUTH, MAIL, RCPT, DATA, the final dot: at least 7 delays of 500 ms
     assert!(
         start.elapsed() >= Duration::from_millis(3500),
@@ -498,23 +522,13 @@ async fn silent_never_greets_and_the_client_times_out() {
 #[tokio::test]
 async fn drop_after_data_closes_without_a_reply() {
     let s = server("drop-after-data").await;
-    let r = send(
-        &s,
-        Mode::Smtps,
-        Mechanism::Plain,
-        "resend",
-        "a@acme.com",
-        &["delivered@resend.dev"],
-    )
-    .await;
-    let err = r.unwrap_err();
-    assert!(
-        err.contains("incomplete response")
-            || err.contains("network error")
-            || err.contains("Connection"),
-        "{err}"
-    );
-    wait(&s, 1).await;
+    for r in each_mode(&s, "resend", "a@acme.com", &["delivered@resend.dev"]).await {
+        let err = r.unwrap_err();
+        assert!(
+            err.contains("incomplete response") || err.contains("network error"),
+            "{err}"
+        );
+    }
     insta::assert_snapshot!(snapshot_all(&s));
     assert!(s.messages().is_empty());
 }
