@@ -319,9 +319,10 @@ impl Capture {
         }
     }
 
-    /// A message body; the live view shows its first lines.
-    pub fn body(&mut self, body: &[u8], size: usize) {
-        let lines = body_lines(body, size);
+    /// A message body (`body` is empty when `overflowed`); the live view
+    /// shows its first lines. `sha256` is the hash of the whole body.
+    pub fn body(&mut self, body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) {
+        let lines = body_lines(body, size, overflowed, sha256);
         let total = lines.len();
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES);

@@ -286,12 +286,29 @@ impl<'a, R: Responder> Session<'a, R> {
         }
     }
 
-    /// Reads a message body after `354`, then asks the responder.
+    /// Reads a message body after `354`, streaming it to the responder,
+    /// then asks the responder for the reply.
     async fn data(&mut self) -> Next {
-        let mut reader = DataReader::new(self.responder.max_message_size());
+        let mut reader = DataReader::new();
+        let limit = self.responder.body_limit();
+        let mut body = Vec::new();
+        let mut overflowed = false;
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut chunk = Vec::new();
         loop {
-            let fed = reader.feed(&self.conn.input);
+            chunk.clear();
+            let fed = reader.feed(&self.conn.input, &mut chunk);
             let _ = self.conn.input.split_to(fed.consumed);
+            if !chunk.is_empty() {
+                digest.update(&chunk);
+                if !overflowed && body.len() + chunk.len() <= limit {
+                    body.extend_from_slice(&chunk);
+                } else if !overflowed {
+                    overflowed = true;
+                    body = Vec::new();
+                }
+                self.responder.data_chunk(&chunk).await;
+            }
             if fed.done {
                 break;
             }
@@ -322,15 +339,8 @@ impl<'a, R: Responder> Session<'a, R> {
             }
         }
         let size = reader.size();
-        let overflowed = reader.overflowed();
-        let body = reader.into_body();
-        if overflowed {
-            self.capture.note(format!(
-                "message of {size} bytes is over the size limit; body dropped"
-            ));
-        } else {
-            self.capture.body(&body, size);
-        }
+        let sha256 = digest.finish();
+        self.capture.body(&body, size, overflowed, sha256.as_ref());
         self.capture.client(".".into());
         let r = self
             .responder

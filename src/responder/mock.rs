@@ -613,7 +613,7 @@ impl Responder for Mock {
         Some(self.p().reply(name, &[]))
     }
 
-    fn max_message_size(&self) -> usize {
+    fn body_limit(&self) -> usize {
         match self.shared.settings.limits.message_size {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),

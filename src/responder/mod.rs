@@ -89,7 +89,7 @@ pub struct DataOutcome {
     pub body: Vec<u8>,
     /// Octets received in all.
     pub size: usize,
-    /// Whether the body was larger than [`Responder::max_message_size`].
+    /// Whether the body was larger than [`Responder::body_limit`].
     pub overflowed: bool,
 }
 
@@ -116,6 +116,13 @@ pub trait Responder: Send {
         line: &[u8],
     ) -> impl Future<Output = Response> + Send;
 
+    /// Takes the next piece of message content (unstuffed), as it arrives.
+    /// A relaying responder streams it on; the default ignores it, since
+    /// [`Responder::data_end`] gets the body anyway.
+    fn data_chunk(&mut self, _content: &[u8]) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Answers the end of DATA.
     fn data_end(
         &mut self,
@@ -130,6 +137,7 @@ pub trait Responder: Send {
     /// The reply for an event of the engine's own.
     fn local(&mut self, event: LocalEvent) -> Option<Reply>;
 
-    /// The largest message body kept, in octets.
-    fn max_message_size(&self) -> usize;
+    /// The most body octets to keep for [`Responder::data_end`]; a longer
+    /// body arrives with `overflowed` set and no content.
+    fn body_limit(&self) -> usize;
 }

@@ -1,8 +1,11 @@
-//! The DATA reader: end-of-data detection and dot-unstuffing as a resumable
-//! state machine (RFC 5321 4.5.2), with a size cap.
+//! DATA framing both ways, as resumable state machines (RFC 5321 4.5.2):
+//! the reader finds the end of the data and removes dot-stuffing; the writer
+//! stuffs content again for a server, with canonical line endings.
 //!
 //! Only `CR LF . CR LF` ends the data: a bare LF before or after the dot does
-//! not (the "SMTP smuggling" class of bugs comes from accepting it).
+//! not (the "SMTP smuggling" class of bugs comes from accepting it). The
+//! writer turns every bare CR or LF into CR LF before stuffing, so what one
+//! server read as content can never end the data at the next one.
 
 /// Where the reader stands between two calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +22,12 @@ enum State {
     Cr,
 }
 
-/// Collects one message body from a DATA stream.
+/// Reads one message body from a DATA stream. It keeps nothing: content
+/// goes to the caller's buffer, which decides what to keep.
 #[derive(Debug)]
 pub struct DataReader {
     state: State,
-    limit: usize,
     size: usize,
-    body: Vec<u8>,
 }
 
 /// What one [`DataReader::feed`] call did.
@@ -37,48 +39,35 @@ pub struct Fed {
     pub done: bool,
 }
 
+impl Default for DataReader {
+    fn default() -> Self {
+        DataReader::new()
+    }
+}
+
 impl DataReader {
-    /// A reader that keeps at most `limit` octets of body; more is counted but
-    /// dropped, and [`DataReader::overflowed`] says so.
-    pub fn new(limit: usize) -> DataReader {
+    /// A reader at the start of the data.
+    pub fn new() -> DataReader {
         DataReader {
             state: State::LineStart,
-            limit,
             size: 0,
-            body: Vec::new(),
         }
     }
 
-    /// Total body octets seen so far (after unstuffing), kept or not.
+    /// Total content octets produced so far (after unstuffing).
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// Whether the body grew past the limit.
-    pub fn overflowed(&self) -> bool {
-        self.size > self.limit
+    /// Feeds input, appending content to `out`; stops right after the end marker.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Fed {
+        let before = out.len();
+        let fed = self.feed_inner(input, out);
+        self.size += out.len() - before;
+        fed
     }
 
-    /// The body collected, without the end marker; empty after an overflow.
-    pub fn into_body(self) -> Vec<u8> {
-        if self.size > self.limit {
-            Vec::new()
-        } else {
-            self.body
-        }
-    }
-
-    fn emit(&mut self, bytes: &[u8]) {
-        self.size += bytes.len();
-        if self.size <= self.limit {
-            self.body.extend_from_slice(bytes);
-        } else if !self.body.is_empty() {
-            self.body = Vec::new();
-        }
-    }
-
-    /// Feeds input; stops right after the end marker.
-    pub fn feed(&mut self, input: &[u8]) -> Fed {
+    fn feed_inner(&mut self, input: &[u8], out: &mut Vec<u8>) -> Fed {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
@@ -90,7 +79,7 @@ impl DataReader {
                         .position(|&c| c == b'\r')
                         .unwrap_or(input.len() - i);
                     if run > 0 {
-                        self.emit(&input[i..i + run]);
+                        out.extend_from_slice(&input[i..i + run]);
                         i += run;
                         continue;
                     }
@@ -100,7 +89,7 @@ impl DataReader {
                     b'.' => self.state = State::Dot,
                     b'\r' => self.state = State::Cr,
                     _ => {
-                        self.emit(&[b]);
+                        out.push(b);
                         self.state = State::Mid;
                     }
                 },
@@ -108,7 +97,7 @@ impl DataReader {
                     b'\r' => self.state = State::DotCr,
                     // The leading dot is dropped (unstuffing); this byte stays.
                     _ => {
-                        self.emit(&[b]);
+                        out.push(b);
                         self.state = State::Mid;
                     }
                 },
@@ -121,15 +110,15 @@ impl DataReader {
                 }
                 State::DotCr | State::Cr => match b {
                     b'\n' => {
-                        self.emit(b"\r\n");
+                        out.extend_from_slice(b"\r\n");
                         self.state = State::LineStart;
                     }
                     b'\r' => {
-                        self.emit(b"\r");
+                        out.push(b'\r');
                         self.state = State::Cr;
                     }
                     _ => {
-                        self.emit(&[b'\r', b]);
+                        out.extend_from_slice(&[b'\r', b]);
                         self.state = State::Mid;
                     }
                 },
@@ -143,22 +132,86 @@ impl DataReader {
     }
 }
 
+/// Encodes content for the DATA phase of a server: canonical CR LF line
+/// endings, dot-stuffing, and the end marker.
+#[derive(Debug)]
+pub struct DataWriter {
+    line_start: bool,
+    pending_cr: bool,
+}
+
+impl Default for DataWriter {
+    fn default() -> Self {
+        DataWriter::new()
+    }
+}
+
+impl DataWriter {
+    /// A writer at the start of the data.
+    pub fn new() -> DataWriter {
+        DataWriter {
+            line_start: true,
+            pending_cr: false,
+        }
+    }
+
+    /// Appends the encoded form of `content` to `out`.
+    pub fn encode(&mut self, content: &[u8], out: &mut Vec<u8>) {
+        for &b in content {
+            if std::mem::take(&mut self.pending_cr) {
+                out.extend_from_slice(b"\r\n");
+                self.line_start = true;
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => {
+                    out.extend_from_slice(b"\r\n");
+                    self.line_start = true;
+                }
+                b'.' if self.line_start => {
+                    out.extend_from_slice(b"..");
+                    self.line_start = false;
+                }
+                _ => {
+                    out.push(b);
+                    self.line_start = false;
+                }
+            }
+        }
+    }
+
+    /// Ends the data: a last line ending if needed, then `.` CR LF.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.pending_cr) || !self.line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.line_start = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn whole(input: &[u8]) -> (Vec<u8>, usize) {
-        let mut r = DataReader::new(usize::MAX);
-        let f = r.feed(input);
+        let mut r = DataReader::new();
+        let mut out = Vec::new();
+        let f = r.feed(input, &mut out);
         assert!(f.done, "no end in {:?}", String::from_utf8_lossy(input));
-        (r.into_body(), f.consumed)
+        assert_eq!(r.size(), out.len());
+        (out, f.consumed)
     }
 
     fn bytewise(input: &[u8]) -> (Vec<u8>, usize) {
-        let mut r = DataReader::new(usize::MAX);
+        let mut r = DataReader::new();
+        let mut out = Vec::new();
         for (i, b) in input.iter().enumerate() {
-            if r.feed(std::slice::from_ref(b)).done {
-                return (r.into_body(), i + 1);
+            if r.feed(std::slice::from_ref(b), &mut out).done {
+                return (out, i + 1);
             }
         }
         panic!("no end");
@@ -195,32 +248,64 @@ mod tests {
     }
 
     #[test]
-    fn partial_and_overflow() {
-        let mut r = DataReader::new(5);
+    fn partial_input() {
+        let mut r = DataReader::new();
+        let mut out = Vec::new();
         assert_eq!(
-            r.feed(b"0123"),
+            r.feed(b"0123", &mut out),
             Fed {
                 consumed: 4,
                 done: false
             }
         );
-        assert!(!r.overflowed());
         assert_eq!(
-            r.feed(b"456789\r\n.\r"),
+            r.feed(b"456789\r\n.\r", &mut out),
             Fed {
                 consumed: 10,
                 done: false
             }
         );
-        assert!(r.overflowed());
         assert_eq!(
-            r.feed(b"\nNOOP"),
+            r.feed(b"\nNOOP", &mut out),
             Fed {
                 consumed: 1,
                 done: true
             }
         );
-        assert_eq!(r.size(), 12);
-        assert!(r.into_body().is_empty());
+        assert_eq!((r.size(), &out[..]), (12, &b"0123456789\r\n"[..]));
+    }
+
+    #[test]
+    fn writer_stuffs_and_canonicalises() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b".\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            (b"a", b"a\r\n.\r\n"),
+            (b".x\r\n.\r\n", b"..x\r\n..\r\n.\r\n"),
+            // bare LF and bare CR become CR LF, so "\n.\n" cannot end the data upstream
+            (
+                b"a\n.\nMAIL FROM:<x>\n",
+                b"a\r\n..\r\nMAIL FROM:<x>\r\n.\r\n",
+            ),
+            (b"a\rb\r", b"a\r\nb\r\n.\r\n"),
+        ];
+        for (content, wire) in cases {
+            let mut w = DataWriter::new();
+            let mut out = Vec::new();
+            w.encode(content, &mut out);
+            w.finish(&mut out);
+            assert_eq!(out, *wire, "{:?}", String::from_utf8_lossy(content));
+            // byte by byte gives the same
+            let mut w = DataWriter::new();
+            let mut out2 = Vec::new();
+            for b in content.iter() {
+                w.encode(std::slice::from_ref(b), &mut out2);
+            }
+            w.finish(&mut out2);
+            assert_eq!(out, out2);
+            // and reading it back gives canonical content
+            let (back, _) = whole(&out);
+            assert!(!back.windows(2).any(|p| p[1] == b'\n' && p[0] != b'\r'));
+        }
     }
 }

@@ -8,6 +8,6 @@ pub mod line;
 pub mod reply;
 
 pub use command::{Command, Param, ParseError, is_valid_mailbox, params, parse_command};
-pub use data::{DataReader, Fed};
+pub use data::{DataReader, DataWriter, Fed};
 pub use line::{Line, MAX_LINE, split_line};
 pub use reply::{Reply, ReplyError, parse_reply};

@@ -232,14 +232,10 @@ fn is_uuid(b: &[u8]) -> bool {
 }
 
 /// Splits a message body into the `D:` lines of a transcript; large bodies
-/// become one summary line.
-pub fn body_lines(body: &[u8], size: usize) -> Vec<String> {
-    if size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
-        let digest = ring::digest::digest(&ring::digest::SHA256, body);
-        let hex: String = digest.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+/// (or ones not kept) become one summary line with their size and hash.
+pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> Vec<String> {
+    if overflowed || size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
+        let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
         return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
     }
     let text = super::redact::scrub_bytes(body);
@@ -310,17 +306,16 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(body_lines(b"a\r\nb\r\n", 6), vec!["a", "b"]);
+        assert_eq!(
+            body_lines(b"a\r\nb\r\n", 6, false, &[0; 32]),
+            vec!["a", "b"]
+        );
         let big = vec![b'x'; MAX_KEPT_BODY + 1];
-        let l = body_lines(&big, big.len());
+        let l = body_lines(&big, big.len(), false, &[0xab; 32]);
         assert!(l[0].starts_with("<body of 65537 bytes, sha256 "), "{l:?}");
         assert!(
-            !body_lines(
-                b"key re_1234567890abc
-",
-                22
-            )[0]
-            .contains("re_1234567890abc")
+            !body_lines(b"key re_1234567890abc\r\n", 22, false, &[0; 32])[0]
+                .contains("re_1234567890abc")
         );
     }
 }
