@@ -140,7 +140,7 @@ impl Hub {
                         _ => GREEN,
                     },
                     EventKind::Data(_) => DIM,
-                    EventKind::Note(_) => MAGENTA,
+                    EventKind::Note(_) | EventKind::Comment(_) => MAGENTA,
                 };
                 let line = format!("{}: {}", e.kind.tag(), e.kind.text());
                 self.print(&format!("#{session} {}", paint(color, style, &line)));
@@ -159,7 +159,7 @@ impl Hub {
             .closed_by
             .map(|c| format!("{c:?}").to_lowercase())
             .unwrap_or_default();
-        let elapsed = t.events.last().map(|e| e.at).unwrap_or_default();
+        let elapsed = t.events.last().and_then(|e| e.at).unwrap_or_default();
         match self.config.view {
             LiveView::Quiet => {}
             LiveView::Human { color } => self.print(&paint(
@@ -174,7 +174,7 @@ impl Hub {
         }
         if let Some(dir) = &self.config.tapes {
             let stem = format!("{}-s{}", t.meta.started.replace([':', '-'], ""), t.meta.id);
-            let text = format!("{}\n{}", crate::tape::TAPE_HEADER, t.to_tape());
+            let text = crate::tape::Tape { comments: vec![], sessions: vec![t.clone()] }.to_text();
             let path = unused_path(dir, &stem, "tape");
             if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
                 self.write_failed(format!("cannot write tape {}: {e}", path.display()));
@@ -297,7 +297,7 @@ impl Capture {
 
     fn push(&mut self, kind: EventKind, live: bool) {
         let e = Event {
-            at: self.start.elapsed(),
+            at: Some(self.start.elapsed()),
             kind,
         };
         if live {
@@ -329,7 +329,7 @@ impl Capture {
         }
         if total > LIVE_BODY_LINES && self.hub.view() != LiveView::Quiet {
             let e = Event {
-                at: self.start.elapsed(),
+                at: Some(self.start.elapsed()),
                 kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
             };
             self.hub.event(self.transcript.meta.id, &e);

@@ -435,16 +435,5 @@ fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> S
             }
         };
     }
-    let text = String::from_utf8_lossy(line);
-    let shown: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    scrub(&shown).into_owned()
+    crate::tape::transcript::printable(&scrub(&String::from_utf8_lossy(line)))
 }

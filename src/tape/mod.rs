@@ -1,9 +1,8 @@
-//! Transcripts, redaction and their text forms.
+//! Transcripts, redaction and the tape format.
 
+pub mod format;
 pub mod redact;
 pub mod transcript;
 
+pub use format::{Tape, TapeError, VERSION_LINE};
 pub use transcript::{Closer, Event, EventKind, Meta, Transcript};
-
-/// The first line of every tape file.
-pub const TAPE_HEADER: &str = "# mailtape tape v1";

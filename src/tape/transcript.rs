@@ -31,6 +31,8 @@ pub enum EventKind {
     Data(String),
     /// Something that is not a line: TLS started, a timeout, a close (`*:`).
     Note(String),
+    /// A comment in a hand-written tape (`#`); never sent or matched.
+    Comment(String),
 }
 
 impl EventKind {
@@ -41,6 +43,7 @@ impl EventKind {
             EventKind::Server(_) => "S",
             EventKind::Data(_) => "D",
             EventKind::Note(_) => "*",
+            EventKind::Comment(_) => "#",
         }
     }
 
@@ -50,7 +53,8 @@ impl EventKind {
             EventKind::Client(t)
             | EventKind::Server(t)
             | EventKind::Data(t)
-            | EventKind::Note(t) => t,
+            | EventKind::Note(t)
+            | EventKind::Comment(t) => t,
         }
     }
 }
@@ -58,16 +62,19 @@ impl EventKind {
 /// One event with its time offset from the start of the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
-    /// Time since the connection was accepted.
+    /// Time since the connection was accepted (absent in hand-written tapes).
     #[serde(serialize_with = "secs")]
-    pub at: Duration,
+    pub at: Option<Duration>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0),
+        None => s.serialize_none(),
+    }
 }
 
 /// What is known of a session before its first line.
@@ -101,31 +108,6 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// The header line of this session in a tape.
-    pub fn header(&self) -> String {
-        let m = &self.meta;
-        format!(
-            "## session {} · {} · {} · {} {} ← {} · {}",
-            m.id, m.mode, m.source, m.listener, m.local, m.client, m.started
-        )
-    }
-
-    /// The tape form: header, then one `+secs TAG: text` line per event.
-    pub fn to_tape(&self) -> String {
-        let mut out = self.header();
-        out.push('\n');
-        for e in &self.events {
-            let _ = writeln!(
-                out,
-                "+{:.3} {}: {}",
-                e.at.as_secs_f64(),
-                e.kind.tag(),
-                e.kind.text()
-            );
-        }
-        out
-    }
-
     /// The exchange without times or addresses, with volatile values
     /// (message ids, Date and Message-ID headers, ports) replaced by
     /// placeholders: stable text for snapshot tests.
@@ -195,7 +177,7 @@ fn normalise(kind: &EventKind) -> String {
             format!("TLS {version}{sni}")
         }
         EventKind::Note(t) => mask_ids(t),
-        EventKind::Client(_) => text.to_string(),
+        EventKind::Client(_) | EventKind::Comment(_) => text.to_string(),
     }
 }
 
@@ -248,9 +230,14 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
-    lines
-        .into_iter()
-        .map(|l| super::redact::scrub(&l).into_owned())
+    lines.into_iter().map(|l| printable(&super::redact::scrub(&l))).collect()
+}
+
+/// A line as transcripts show it: control characters (a bare CR, NUL, ESC)
+/// become U+FFFD, so a tape line is always one line of text.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
         .collect()
 }
 
@@ -273,7 +260,7 @@ mod tests {
                 .into_iter()
                 .enumerate()
                 .map(|(i, kind)| Event {
-                    at: Duration::from_millis(i as u64 * 5),
+                    at: Some(Duration::from_millis(i as u64 * 5)),
                     kind,
                 })
                 .collect(),
@@ -293,10 +280,11 @@ mod tests {
         ]);
         assert_eq!(
             tr.to_tape(),
-            "## session 1 · mock · default · plain 127.0.0.1:2525 ← 127.0.0.1:5000 · 2026-11-27T13:00:00Z\n\
+            "## session 1 · mode mock · source default · listener plain · local 127.0.0.1:2525 · \
+             client 127.0.0.1:5000 · started 2026-11-27T13:00:00Z\n\
              +0.000 S: 220 smtp.resend.com ESMTP\n+0.005 C: EHLO x\n+0.010 S: 250-smtp.resend.com\n\
              +0.015 S: 250 AUTH PLAIN LOGIN\n+0.020 D: Date: Fri, 27 Nov 2026 13:00:00 +0000\n\
-             +0.025 S: 250 Queued as 0b8e1c1e-8f0a-4b8e-9c1e-8f0a4b8e9c1e\n"
+             +0.025 S: 250 Queued as 0b8e1c1e-8f0a-4b8e-9c1e-8f0a4b8e9c1e\n*: closed by client\n"
         );
         let snap = tr.snapshot();
         assert!(snap.contains("D: Date: [date]\n"), "{snap}");
