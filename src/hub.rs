@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::fsutil::{unused_path, write_atomic};
 use crate::tape::redact::scrub_bytes;
-use crate::tape::transcript::body_lines;
-use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
+use crate::tape::transcript::{body_lines, printable};
+use crate::tape::{Closer, Event, EventKind, Meta, Tape, Transcript};
 
 /// Body lines shown in the live view before the rest is summarised.
 const LIVE_BODY_LINES: usize = 20;
@@ -59,10 +59,27 @@ pub struct HubConfig {
     pub view: LiveView,
     /// Write each finished session as a tape file here.
     pub tapes: Option<PathBuf>,
+    /// Append each finished session to this tape file, atomically.
+    pub tape_file: Option<PathBuf>,
+    /// Comment lines for a new tape file (how it was made).
+    pub tape_comments: Vec<String>,
     /// Write each accepted message as an `.eml` file here.
     pub mailbox: Option<PathBuf>,
     /// Keep transcripts and messages in memory (the test API).
     pub keep: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> HubConfig {
+        HubConfig {
+            view: LiveView::Quiet,
+            tapes: None,
+            tape_file: None,
+            tape_comments: Vec::new(),
+            mailbox: None,
+            keep: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -76,17 +93,54 @@ struct Kept {
 pub struct Hub {
     config: HubConfig,
     kept: Mutex<Kept>,
+    /// Serialises appends to the tape file.
+    tape_lock: Mutex<()>,
     done: watch::Sender<usize>,
 }
 
 impl Hub {
-    /// A hub with these settings.
-    pub fn new(config: HubConfig) -> Hub {
-        Hub {
+    /// A hub with these settings. An existing `tape_file` must be a tape:
+    /// sessions are appended to it, never written over something else.
+    pub fn new(config: HubConfig) -> Result<Hub, crate::Error> {
+        if let Some(path) = &config.tape_file
+            && path.exists()
+        {
+            let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
+                action: format!("read the tape {}", path.display()),
+                source: e,
+            })?;
+            Tape::parse(&text, &path.display().to_string()).map_err(|e| crate::Error::Config {
+                origin: path.display().to_string(),
+                reason: format!("sessions would be appended to it, but it is not a readable tape ({e}); choose another --tape"),
+            })?;
+        }
+        Ok(Hub {
             config,
             kept: Mutex::new(Kept::default()),
+            tape_lock: Mutex::new(()),
             done: watch::channel(0).0,
+        })
+    }
+
+    /// Appends one session to the tape file: the whole file is rewritten
+    /// atomically, so a crash leaves the old or the new file, never half.
+    fn append_to_tape(&self, path: &std::path::Path, t: &Transcript) -> std::io::Result<()> {
+        let _guard = self.tape_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut text = match std::fs::read_to_string(path) {
+            Ok(existing) => existing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tape {
+                comments: self.config.tape_comments.clone(),
+                sessions: Vec::new(),
+            }
+            .to_text(),
+            Err(e) => return Err(e),
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
         }
+        text.push('\n');
+        text.push_str(&t.to_tape());
+        write_atomic(path, text.as_bytes(), false)
     }
 
     /// The live view in use.
@@ -174,11 +228,16 @@ impl Hub {
         }
         if let Some(dir) = &self.config.tapes {
             let stem = format!("{}-s{}", t.meta.started.replace([':', '-'], ""), t.meta.id);
-            let text = crate::tape::Tape { comments: vec![], sessions: vec![t.clone()] }.to_text();
+            let text = Tape { comments: vec![], sessions: vec![t.clone()] }.to_text();
             let path = unused_path(dir, &stem, "tape");
             if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
                 self.write_failed(format!("cannot write tape {}: {e}", path.display()));
             }
+        }
+        if let Some(path) = &self.config.tape_file
+            && let Err(e) = self.append_to_tape(path, &t)
+        {
+            self.write_failed(format!("cannot append to the tape {}: {e}", path.display()));
         }
         let mut kept = self.kept();
         if self.config.keep {
@@ -296,6 +355,12 @@ impl Capture {
     }
 
     fn push(&mut self, kind: EventKind, live: bool) {
+        // A tape line is one line of text whatever an upstream or a client sent.
+        let kind = match kind {
+            EventKind::Server(t) => EventKind::Server(printable(&t)),
+            EventKind::Note(t) => EventKind::Note(printable(&t)),
+            other => other,
+        };
         let e = Event {
             at: Some(self.start.elapsed()),
             kind,

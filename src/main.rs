@@ -13,7 +13,9 @@ use mailtape::resend::{Profile, Scenario};
 use mailtape::responder::mock::MockOptions;
 use mailtape::server::{Addrs, ServerConfig};
 use mailtape::session::Limits;
-use mailtape::{Error, MockConfig, MockServer};
+use mailtape::record_server::UpstreamOptions;
+use mailtape::responder::upstream::UpstreamTls;
+use mailtape::{Error, MockConfig, MockServer, RecordConfig, RecordServer, Service, ServiceConfig};
 
 /// Mock, record and replay SMTP sessions with Resend's relay, every transcript redacted.
 #[derive(Parser, Debug)]
@@ -31,6 +33,13 @@ enum Cmd {
     /// :2525 (plain), user `resend`, password any key that starts with `re_`.
     /// Every session is shown live with the key redacted.
     Mock(Box<MockArgs>),
+    /// Stand in front of the real relay, pass every command and reply through
+    /// unchanged, and keep each session, redacted, in a tape.
+    ///
+    /// Point your app at mailtape as for `mock`, with your real key; mailtape
+    /// forwards it to the upstream (default smtp.resend.com:465) and writes
+    /// only the redacted form.
+    Record(Box<RecordArgs>),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -120,6 +129,31 @@ struct MockArgs {
 }
 
 #[derive(Args, Debug)]
+struct RecordArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// The relay to forward to.
+    #[arg(long, value_name = "HOST:PORT", default_value = "smtp.resend.com:465")]
+    upstream: String,
+    /// TLS to the relay; by default it follows the port: 465/2465 implicit, others STARTTLS.
+    #[arg(long, value_name = "MODE", value_parser = ["implicit", "starttls", "none"])]
+    upstream_tls: Option<String>,
+    /// Also trust this CA certificate (PEM) for the relay, besides the public roots.
+    ///
+    /// Verification of the relay's certificate cannot be turned off.
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
+    /// Longest wait for any one reply from the relay.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    upstream_timeout: u64,
+    /// Append every finished session to this tape file (created if missing).
+    #[arg(long, value_name = "FILE")]
+    tape: PathBuf,
+}
+
+#[derive(Args, Debug)]
 struct ProfileArgs {
     /// The variant to show.
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -143,6 +177,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Cmd::Mock(args) => run_mock(*args),
+        Cmd::Record(args) => run_record(*args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -232,6 +267,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
+fn hub_config(o: &OutputArgs) -> Result<HubConfig, Error> {
+    make_dir(&o.tapes, "tapes")?;
+    Ok(HubConfig {
+        view: live_view(o),
+        tapes: o.tapes.clone(),
+        ..HubConfig::default()
+    })
+}
+
 fn run_mock(args: MockArgs) -> Result<(), Error> {
     if args.list_scenarios {
         for (name, desc) in Scenario::list() {
@@ -240,9 +284,9 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
         return Ok(());
     }
     let (server, certs) = server_config(&args.listen)?;
-    make_dir(&args.output.tapes, "tapes")?;
     make_dir(&args.mailbox, "mailbox")?;
-    let view = live_view(&args.output);
+    let mut hub = hub_config(&args.output)?;
+    hub.mailbox = args.mailbox.clone();
     let config = MockConfig {
         mock: MockOptions {
             scenario: args.scenario.clone(),
@@ -253,38 +297,65 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             verified_domains: args.verified_domains.clone(),
             keys: args.keys.clone(),
         },
-        server,
-        certs,
-        hub: HubConfig {
-            view,
-            tapes: args.output.tapes.clone(),
-            mailbox: args.mailbox.clone(),
-            keep: false,
-        },
+        service: ServiceConfig { server, certs, hub },
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
-        announce(&server, view);
+        let s = server.settings();
+        let title = format!(
+            "mailtape mock · scenario {} · Resend profile, variant {}",
+            s.scenario, s.profile.variant
+        );
+        announce(&server, &title, "user `resend`, password any re_… key");
         wait_for_signal().await;
-        server
-            .hub()
-            .say("mailtape: stopping; open sessions get 421");
+        server.hub().say("mailtape: stopping; open sessions get 421");
         server.shutdown().await;
         Ok(())
     })
 }
 
-fn announce(server: &MockServer, view: LiveView) {
+fn run_record(args: RecordArgs) -> Result<(), Error> {
+    let (server, certs) = server_config(&args.listen)?;
+    let mut hub = hub_config(&args.output)?;
+    hub.tape_file = Some(args.tape.clone());
+    let upstream = UpstreamOptions {
+        addr: args.upstream.clone(),
+        tls: args.upstream_tls.as_deref().map(|t| match t {
+            "implicit" => UpstreamTls::Implicit,
+            "starttls" => UpstreamTls::Starttls,
+            _ => UpstreamTls::None,
+        }),
+        ca: args.upstream_ca.clone(),
+        reply_timeout: Duration::from_secs(args.upstream_timeout.max(1)),
+        ..UpstreamOptions::default()
+    };
+    let config = RecordConfig {
+        upstream,
+        service: ServiceConfig { server, certs, hub },
+    };
+    runtime()?.block_on(async move {
+        let server = RecordServer::start(config).await?;
+        let title = format!(
+            "mailtape record · upstream {} · tape {}",
+            server.upstream(),
+            args.tape.display()
+        );
+        announce(&server, &title, "your real user and key; only the redacted form is written");
+        wait_for_signal().await;
+        server.hub().say("mailtape: stopping; open sessions get 421");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Prints the ready line (JSON) or the banner (people).
+fn announce(server: &Service, title: &str, login: &str) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
-    match view {
+    match server.hub().view() {
         LiveView::Json => {
             let mut ready = serde_json::Map::new();
-            for (k, v) in [
-                ("smtps", addrs.smtps),
-                ("starttls", addrs.starttls),
-                ("plain", addrs.plain),
-            ] {
+            for (k, v) in [("smtps", addrs.smtps), ("starttls", addrs.starttls), ("plain", addrs.plain)] {
                 if let Some(a) = v {
                     ready.insert(k.into(), a.to_string().into());
                 }
@@ -296,22 +367,10 @@ fn announce(server: &MockServer, view: LiveView) {
         }
         LiveView::Quiet => {}
         LiveView::Human { .. } => {
-            let s = server.settings();
-            let mut out = format!(
-                "mailtape mock · scenario {} · Resend profile, variant {}\n",
-                s.scenario, s.profile.variant
-            );
+            let mut out = format!("{title}\n");
             let rows = [
-                (
-                    "smtps",
-                    addrs.smtps,
-                    "implicit TLS, like smtp.resend.com:465",
-                ),
-                (
-                    "starttls",
-                    addrs.starttls,
-                    "STARTTLS, like smtp.resend.com:587",
-                ),
+                ("smtps", addrs.smtps, "implicit TLS, like smtp.resend.com:465"),
+                ("starttls", addrs.starttls, "STARTTLS, like smtp.resend.com:587"),
                 ("plain", addrs.plain, "no TLS, for apps that cannot do it"),
             ];
             for (name, addr, what) in rows {
@@ -325,7 +384,7 @@ fn announce(server: &MockServer, view: LiveView) {
                     "            trust it once: curl --cacert {ca} … · SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
                 ));
             }
-            out.push_str("  login     user `resend`, password any re_… key · Ctrl-C stops");
+            out.push_str(&format!("  login     {login} · Ctrl-C stops"));
             server.hub().say(&out);
         }
     }

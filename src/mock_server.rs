@@ -1,19 +1,15 @@
 //! The mock as a library: start it on free ports from a test, talk to it
 //! with any client, then read the transcripts and messages.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::Error;
-use crate::hub::{Hub, HubConfig, LiveView, Message};
-use crate::net::{CertSource, Tls};
 use crate::responder::SessionState;
 use crate::responder::mock::{Mock, MockOptions, MockSettings, MockShared};
-use crate::server::{Addrs, ResponderFactory, Server, ServerConfig};
+use crate::server::ResponderFactory;
+use crate::service::{Service, ServiceConfig, service_builder_methods};
 use crate::smtp::Reply;
-use crate::tape::Transcript;
 
 /// Makes a [`Mock`] per session.
 pub struct MockFactory(pub Arc<MockShared>);
@@ -48,37 +44,21 @@ impl ResponderFactory for MockFactory {
 pub struct MockConfig {
     /// Scenario, profile, account.
     pub mock: MockOptions,
-    /// Listeners and limits.
-    pub server: ServerConfig,
-    /// Certificates.
-    pub certs: CertSource,
-    /// Live view, tapes, mailbox.
-    pub hub: HubConfig,
+    /// Listeners, certificates, outputs.
+    pub service: ServiceConfig,
 }
 
 impl MockConfig {
-    /// Settings for tests: every listener on a free port of 127.0.0.1, no
-    /// live view, transcripts kept in memory, certificates in a shared
-    /// folder under the system's temporary folder (made once, then reused).
+    /// Settings for tests (see [`ServiceConfig::for_tests`]).
     pub fn for_tests() -> MockConfig {
         MockConfig {
             mock: MockOptions::default(),
-            server: ServerConfig {
-                addrs: Addrs::ephemeral(),
-                ..ServerConfig::default()
-            },
-            certs: CertSource::Generated(std::env::temp_dir().join("mailtape-test-certs")),
-            hub: HubConfig {
-                view: LiveView::Quiet,
-                tapes: None,
-                mailbox: None,
-                keep: true,
-            },
+            service: ServiceConfig::for_tests(),
         }
     }
 }
 
-/// A running mock server.
+/// A running mock server; the accessors are those of [`Service`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), mailtape::Error> {
@@ -90,9 +70,15 @@ impl MockConfig {
 /// # Ok(()) }
 /// ```
 pub struct MockServer {
-    server: Option<Server>,
-    tls: Option<Tls>,
+    service: Service,
     shared: Arc<MockShared>,
+}
+
+impl std::ops::Deref for MockServer {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.service
+    }
 }
 
 /// Sets up a [`MockServer`].
@@ -137,41 +123,12 @@ impl MockBuilder {
         self.config.mock.account = Some(path.into());
         self
     }
-    /// Where certificates are made and kept.
-    pub fn certs_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.certs = CertSource::Generated(dir.into());
-        self
-    }
-    /// Where to listen (defaults: free ports on 127.0.0.1).
-    pub fn addrs(mut self, addrs: Addrs) -> Self {
-        self.config.server.addrs = addrs;
-        self
-    }
-    /// Idle timeout of a session.
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.config.server.limits.idle_timeout = d;
-        self
-    }
-    /// Failed commands before a session is closed.
-    pub fn max_errors(mut self, n: usize) -> Self {
-        self.config.server.limits.max_errors = n;
-        self
-    }
-    /// Most sessions at once.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.config.server.max_connections = n;
-        self
-    }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.hub.mailbox = Some(dir.into());
+        self.config.service.hub.mailbox = Some(dir.into());
         self
     }
-    /// Write each session's tape here.
-    pub fn tapes(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.hub.tapes = Some(dir.into());
-        self
-    }
+    service_builder_methods!();
     /// The whole configuration, for what the helpers above do not cover.
     pub fn config(mut self, f: impl FnOnce(&mut MockConfig)) -> Self {
         f(&mut self.config);
@@ -194,82 +151,24 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
-        let tls_needed =
-            config.server.addrs.smtps.is_some() || config.server.addrs.starttls.is_some();
-        let tls = if tls_needed {
-            Some(Tls::load(&config.certs)?)
-        } else {
-            None
-        };
-        let hub = Arc::new(Hub::new(config.hub.clone()));
-        let shared = MockShared::new(settings, hub.clone());
-        let server = Server::start(
-            config.server,
-            tls.as_ref(),
-            hub,
-            MockFactory(shared.clone()),
-        )
-        .await?;
-        Ok(MockServer {
-            server: Some(server),
-            tls,
-            shared,
+        let mut shared = None;
+        let service = Service::start(config.service, |hub| {
+            let s = MockShared::new(settings, hub);
+            shared = Some(s.clone());
+            MockFactory(s)
         })
+        .await?;
+        let shared = shared.ok_or_else(|| Error::Usage("the mock did not start".into()))?;
+        Ok(MockServer { service, shared })
     }
 
-    fn server(&self) -> &Server {
-        // Only `shutdown` takes the server, and it consumes self.
-        self.server.as_ref().expect("server present until shutdown")
-    }
-
-    /// The bound addresses.
-    pub fn addrs(&self) -> Addrs {
-        self.server().addrs()
-    }
-    /// The implicit-TLS address.
-    pub fn smtps_addr(&self) -> Option<SocketAddr> {
-        self.addrs().smtps
-    }
-    /// The STARTTLS address.
-    pub fn starttls_addr(&self) -> Option<SocketAddr> {
-        self.addrs().starttls
-    }
-    /// The plain address.
-    pub fn plain_addr(&self) -> Option<SocketAddr> {
-        self.addrs().plain
-    }
-    /// The CA certificate to trust, in PEM (generated certificates only).
-    pub fn ca_pem(&self) -> Option<&str> {
-        self.tls.as_ref().and_then(|t| t.ca_pem.as_deref())
-    }
-    /// Where that CA certificate is on disk.
-    pub fn ca_path(&self) -> Option<&std::path::Path> {
-        self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
-    }
     /// The settings in force.
     pub fn settings(&self) -> &MockSettings {
         self.shared.settings()
     }
-    /// The hub (live view, files, in-memory record).
-    pub fn hub(&self) -> &Arc<Hub> {
-        self.server().hub()
-    }
-    /// Waits until `n` sessions have finished; false on timeout.
-    pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
-        self.hub().wait_for_sessions(n, timeout).await
-    }
-    /// Transcripts of finished sessions, in the order they finished.
-    pub fn transcripts(&self) -> Vec<Transcript> {
-        self.hub().transcripts()
-    }
-    /// Messages accepted so far.
-    pub fn messages(&self) -> Vec<Message> {
-        self.hub().messages()
-    }
+
     /// Stops the server: open sessions get `421`, files are complete after.
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
+    pub async fn shutdown(self) {
+        self.service.shutdown().await;
     }
 }

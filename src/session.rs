@@ -195,6 +195,9 @@ impl<'a, R: Responder> Session<'a, R> {
 
     /// Sends a response; counts errors; says whether the session goes on.
     async fn respond(&mut self, r: Response, verb: Option<&str>) -> Next {
+        for note in &r.notes {
+            self.capture.note(note.clone());
+        }
         if !r.delay.is_zero() {
             if self.conn.flush().await.is_err() {
                 return Next::Close(Closer::Client);

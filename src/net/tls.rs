@@ -99,6 +99,28 @@ impl Tls {
     }
 }
 
+/// The TLS client configuration for an upstream relay: the public web roots
+/// (webpki-roots), plus the CA certificates in `extra_ca` if given (tests
+/// use mailtape's own CA). Verification cannot be turned off.
+pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        for cert in read_chain(path)? {
+            roots.add(cert).map_err(|e| Error::Certificate {
+                path: path.to_path_buf(),
+                reason: format!("not a usable CA certificate: {e}"),
+            })?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(format!("cannot build the TLS client configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let bad = |reason: String| Error::Certificate {
         path: path.to_path_buf(),

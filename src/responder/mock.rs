@@ -253,7 +253,7 @@ impl Mock {
         Response {
             reply: Some(self.p().reply(name, vars)),
             delay: b.reply_delay,
-            close: false,
+            ..Response::default()
         }
     }
 
@@ -565,9 +565,9 @@ impl Responder for Mock {
         }
         if st.behaviour.drop_after_data {
             return Response {
-                reply: None,
                 delay: st.behaviour.reply_delay,
                 close: true,
+                ..Response::default()
             };
         }
         let left = &self.shared.temporary_failures;

@@ -3,6 +3,7 @@
 //! limits, redaction and transcripts alike.
 
 pub mod mock;
+pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +58,9 @@ pub struct Response {
     pub delay: Duration,
     /// Whether to close the connection after it.
     pub close: bool,
+    /// Notes for the transcript, recorded before the reply (an upstream's
+    /// TLS state, what went wrong upstream).
+    pub notes: Vec<String>,
 }
 
 impl From<Reply> for Response {

@@ -1,0 +1,435 @@
+//! The upstream responder (record mode): every command goes to the real
+//! relay and its reply comes back unchanged, but for what only the local leg
+//! can answer (STARTTLS on the client's side, the EHLO keyword for it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::resend::Profile;
+use crate::smtp::{Command, DataWriter, ParseError, Reply, codes, parse_reply};
+
+/// How the upstream leg is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamTls {
+    /// TLS from the first byte (465, 2465).
+    Implicit,
+    /// Plain, then STARTTLS before anything else is sent (587, 2587, 25).
+    Starttls,
+    /// No TLS (a local test server).
+    None,
+}
+
+impl UpstreamTls {
+    /// The mode a port implies: implicit TLS for 465 and 2465, else STARTTLS.
+    pub fn for_port(port: u16) -> UpstreamTls {
+        match port {
+            465 | 2465 => UpstreamTls::Implicit,
+            _ => UpstreamTls::Starttls,
+        }
+    }
+
+    /// For transcripts: `implicit TLS`, `STARTTLS`, `no TLS`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UpstreamTls::Implicit => "implicit TLS",
+            UpstreamTls::Starttls => "STARTTLS",
+            UpstreamTls::None => "no TLS",
+        }
+    }
+}
+
+/// Where and how to reach the upstream relay.
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    /// Host name (or IP) to connect to and to verify the certificate for.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode of the upstream leg.
+    pub tls: UpstreamTls,
+    /// TLS client configuration (roots).
+    pub client: Arc<rustls::ClientConfig>,
+    /// Longest wait for the TCP connection and the TLS handshake.
+    pub connect_timeout: Duration,
+    /// Longest wait for any one reply.
+    pub reply_timeout: Duration,
+    /// The name in the EHLO mailtape sends before the upstream STARTTLS.
+    pub ehlo_name: String,
+    /// Where the replies mailtape makes itself come from.
+    pub profile: Profile,
+}
+
+impl UpstreamConfig {
+    /// `host:port (mode)`, as transcripts show the upstream.
+    pub fn describe(&self) -> String {
+        format!("{}:{} ({})", self.host, self.port, self.tls.describe())
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+enum UpStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl UpStream {
+    fn io(&mut self) -> &mut dyn Io {
+        match self {
+            UpStream::Plain(s) => s,
+            UpStream::Tls(s) => s.as_mut(),
+        }
+    }
+}
+
+/// What went wrong upstream, for the client's 421/451 and the tape.
+struct Fault(String);
+
+struct UpConn {
+    stream: UpStream,
+    buf: Vec<u8>,
+}
+
+impl UpConn {
+    async fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Fault> {
+        let io = self.stream.io();
+        match tokio::time::timeout(timeout, async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        })
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Fault(format!("connection lost while sending: {e}"))),
+            Err(_) => Err(Fault(format!("stalled: sending took over {}s", timeout.as_secs()))),
+        }
+    }
+
+    async fn reply(&mut self, timeout: Duration) -> Result<Reply, Fault> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match parse_reply(&self.buf) {
+                Ok(Some((reply, n))) => {
+                    self.buf.drain(..n);
+                    return Ok(reply);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Fault(format!("sent a malformed reply: {e}"))),
+            }
+            let mut chunk = [0u8; 4096];
+            let read = tokio::time::timeout_at(deadline, self.stream.io().read(&mut chunk)).await;
+            match read {
+                Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
+                Err(_) => return Err(Fault(format!("did not reply within {}s", timeout.as_secs()))),
+            }
+        }
+    }
+
+    async fn command(&mut self, line: &[u8], timeout: Duration) -> Result<Reply, Fault> {
+        let mut out = Vec::with_capacity(line.len() + 2);
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+        self.send(&out, timeout).await?;
+        self.reply(timeout).await
+    }
+}
+
+fn tls_summary(s: &TlsStream<TcpStream>) -> String {
+    let conn = s.get_ref().1;
+    let version = conn.protocol_version().map(|v| format!("{v:?}").replace('_', ".")).unwrap_or_default();
+    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    format!("{version} {suite}")
+}
+
+/// One session's upstream leg.
+pub struct Upstream {
+    cfg: Arc<UpstreamConfig>,
+    conn: Option<UpConn>,
+    in_transaction: bool,
+    /// Set after a fault: the upstream is gone for this session.
+    dead: bool,
+    data: Option<DataWriter>,
+    data_fault: Option<String>,
+}
+
+impl Upstream {
+    /// A session that will connect when the client does.
+    pub fn new(cfg: Arc<UpstreamConfig>) -> Upstream {
+        Upstream {
+            cfg,
+            conn: None,
+            in_transaction: false,
+            dead: false,
+            data: None,
+            data_fault: None,
+        }
+    }
+
+    fn own(&self, name: &str) -> Response {
+        self.cfg.profile.reply(name, &[]).into()
+    }
+
+    /// The client's reply to an upstream fault: 421 and close, or 451
+    /// mid-transaction (the next command then gets the 421).
+    fn fault(&mut self, Fault(what): Fault) -> Response {
+        self.dead = true;
+        self.conn = None;
+        let text = format!("mailtape: upstream {}:{} {what}", self.cfg.host, self.cfg.port);
+        let note = format!("upstream fault: {what}");
+        if std::mem::take(&mut self.in_transaction) {
+            Response {
+                reply: Some(Reply::new(codes::LOCAL_ERROR, text)),
+                notes: vec![note],
+                ..Response::default()
+            }
+        } else {
+            Response {
+                reply: Some(Reply::new(codes::SERVICE_UNAVAILABLE, text)),
+                close: true,
+                notes: vec![note],
+                ..Response::default()
+            }
+        }
+    }
+
+    fn gone(&self) -> Response {
+        Response {
+            reply: Some(Reply::new(
+                codes::SERVICE_UNAVAILABLE,
+                format!("mailtape: upstream {}:{} is gone for this session", self.cfg.host, self.cfg.port),
+            )),
+            close: true,
+            ..Response::default()
+        }
+    }
+
+    async fn connect(&self, notes: &mut Vec<String>) -> Result<(UpConn, Reply), Fault> {
+        let cfg = &self.cfg;
+        let t = cfg.connect_timeout;
+        let tcp = match tokio::time::timeout(t, TcpStream::connect((cfg.host.as_str(), cfg.port))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fault(format!("cannot be reached: {e}"))),
+            Err(_) => return Err(Fault(format!("cannot be reached: no connection within {}s", t.as_secs()))),
+        };
+        let _ = tcp.set_nodelay(true);
+        let mut conn = UpConn {
+            stream: UpStream::Plain(tcp),
+            buf: Vec::new(),
+        };
+        if cfg.tls == UpstreamTls::Implicit {
+            conn = self.handshake(conn, notes).await?;
+        }
+        let greeting = conn.reply(cfg.reply_timeout).await?;
+        if cfg.tls == UpstreamTls::Starttls && greeting.code == codes::SERVICE_READY {
+            let ehlo = conn.command(format!("EHLO {}", cfg.ehlo_name).as_bytes(), cfg.reply_timeout).await?;
+            if !ehlo.lines.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
+                return Err(Fault("does not offer STARTTLS; use --upstream-tls implicit or none".into()));
+            }
+            let ready = conn.command(b"STARTTLS", cfg.reply_timeout).await?;
+            if ready.code != codes::SERVICE_READY {
+                return Err(Fault(format!("refused STARTTLS: {ready}")));
+            }
+            conn = self.handshake(conn, notes).await?;
+        }
+        Ok((conn, greeting))
+    }
+
+    async fn handshake(&self, conn: UpConn, notes: &mut Vec<String>) -> Result<UpConn, Fault> {
+        let UpStream::Plain(tcp) = conn.stream else {
+            return Err(Fault("is already encrypted".into()));
+        };
+        let name = rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
+            .map_err(|e| Fault(format!("has no valid TLS name: {e}")))?;
+        let connector = tokio_rustls::TlsConnector::from(self.cfg.client.clone());
+        let t = self.cfg.connect_timeout;
+        let tls = match tokio::time::timeout(t, connector.connect(name, tcp)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fault(format!("failed the TLS handshake: {e}"))),
+            Err(_) => return Err(Fault(format!("did not finish the TLS handshake within {}s", t.as_secs()))),
+        };
+        notes.push(format!(
+            "upstream {}:{} {} {}",
+            self.cfg.host,
+            self.cfg.port,
+            self.cfg.tls.describe(),
+            tls_summary(&tls)
+        ));
+        Ok(UpConn {
+            stream: UpStream::Tls(Box::new(tls)),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Forwards one line and relays the reply.
+    async fn forward(&mut self, line: &[u8]) -> Result<Reply, Fault> {
+        let timeout = self.cfg.reply_timeout;
+        match self.conn.as_mut() {
+            Some(c) => c.command(line, timeout).await,
+            None => Err(Fault("is not connected".into())),
+        }
+    }
+
+    /// The upstream's EHLO reply as the client should see it: STARTTLS only
+    /// where the client's listener offers it, and nothing this proxy cannot
+    /// relay (CHUNKING: BDAT would carry raw message bytes).
+    fn adjust_ehlo(reply: Reply, s: &SessionState) -> Reply {
+        if reply.code != codes::OK {
+            return reply;
+        }
+        let mut lines: Vec<String> = Vec::with_capacity(reply.lines.len() + 1);
+        for (i, line) in reply.lines.into_iter().enumerate() {
+            let keyword = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            if i > 0 && matches!(keyword.as_str(), "STARTTLS" | "CHUNKING" | "BINARYMIME") {
+                continue;
+            }
+            lines.push(line);
+        }
+        if s.starttls_available {
+            let at = lines.iter().position(|l| l.to_ascii_uppercase().starts_with("AUTH")).unwrap_or(lines.len());
+            lines.insert(at.max(1), "STARTTLS".into());
+        }
+        Reply::multi(reply.code, lines)
+    }
+}
+
+impl Responder for Upstream {
+    async fn greeting(&mut self, _s: &SessionState) -> Response {
+        let mut notes = Vec::new();
+        match self.connect(&mut notes).await {
+            Ok((conn, greeting)) => {
+                self.conn = Some(conn);
+                let close = greeting.code == codes::SERVICE_UNAVAILABLE || greeting.code >= 500;
+                Response {
+                    reply: Some(greeting),
+                    close,
+                    notes,
+                    ..Response::default()
+                }
+            }
+            Err(f) => {
+                let mut r = self.fault(f);
+                notes.append(&mut r.notes);
+                r.notes = notes;
+                r
+            }
+        }
+    }
+
+    async fn command(&mut self, s: &SessionState, raw: &[u8], cmd: Result<Command<'_>, ParseError>) -> Response {
+        // What only the client's leg can answer.
+        match &cmd {
+            Ok(Command::StartTls) if s.tls => return self.own("starttls_active"),
+            Ok(Command::StartTls) if !s.starttls_available => return self.own("starttls_unavailable"),
+            Ok(Command::StartTls) => return self.own("starttls"),
+            Ok(Command::Bdat) => return self.own("unknown_command"),
+            Ok(Command::Quit) if self.dead => return self.own("quit"),
+            _ => {}
+        }
+        if self.dead {
+            return self.gone();
+        }
+        let reply = match self.forward(raw).await {
+            Ok(r) => r,
+            Err(f) => return self.fault(f),
+        };
+        match &cmd {
+            Ok(Command::Ehlo(_)) => {
+                self.in_transaction = false;
+                return Upstream::adjust_ehlo(reply, s).into();
+            }
+            Ok(Command::Helo(_) | Command::Rset) => self.in_transaction = false,
+            Ok(Command::Mail { .. }) if reply.code == codes::OK => self.in_transaction = true,
+            Ok(Command::Data) if reply.code == codes::START_DATA => {
+                self.data = Some(DataWriter::new());
+                self.data_fault = None;
+            }
+            _ => {}
+        }
+        let close = reply.code == codes::SERVICE_UNAVAILABLE;
+        Response {
+            reply: Some(reply),
+            close,
+            ..Response::default()
+        }
+    }
+
+    async fn auth_response(&mut self, _s: &SessionState, line: &[u8]) -> Response {
+        if self.dead {
+            return self.gone();
+        }
+        match self.forward(line).await {
+            Ok(r) => r.into(),
+            Err(f) => self.fault(f),
+        }
+    }
+
+    async fn data_chunk(&mut self, content: &[u8]) {
+        if self.data_fault.is_some() {
+            return;
+        }
+        let (Some(writer), Some(conn)) = (self.data.as_mut(), self.conn.as_mut()) else {
+            return;
+        };
+        let mut out = Vec::with_capacity(content.len() + 64);
+        writer.encode(content, &mut out);
+        if let Err(Fault(f)) = conn.send(&out, self.cfg.reply_timeout).await {
+            self.data_fault = Some(f);
+        }
+    }
+
+    async fn data_end(&mut self, _s: &SessionState, _data: DataOutcome) -> Response {
+        if let Some(f) = self.data_fault.take() {
+            return self.fault(Fault(f));
+        }
+        let (Some(mut writer), Some(conn)) = (self.data.take(), self.conn.as_mut()) else {
+            return self.gone();
+        };
+        let mut end = Vec::new();
+        writer.finish(&mut end);
+        let timeout = self.cfg.reply_timeout;
+        let result = match conn.send(&end, timeout).await {
+            Ok(()) => conn.reply(timeout).await,
+            Err(f) => Err(f),
+        };
+        match result {
+            Ok(reply) => {
+                self.in_transaction = false;
+                let close = reply.code == codes::SERVICE_UNAVAILABLE;
+                Response {
+                    reply: Some(reply),
+                    close,
+                    ..Response::default()
+                }
+            }
+            Err(f) => self.fault(f),
+        }
+    }
+
+    fn tls_started(&mut self, _s: &SessionState) {
+        // The client starts over with EHLO, which goes upstream as usual.
+        self.in_transaction = false;
+    }
+
+    fn local(&mut self, event: LocalEvent) -> Option<Reply> {
+        let name = match event {
+            LocalEvent::LineTooLong => "line_too_long",
+            LocalEvent::TooManyErrors => "too_many_errors",
+            LocalEvent::IdleTimeout => "idle_timeout",
+            LocalEvent::ShuttingDown => "shutting_down",
+        };
+        Some(self.cfg.profile.reply(name, &[]))
+    }
+
+    fn body_limit(&self) -> usize {
+        // The upstream has the whole body; keep what a transcript shows.
+        crate::tape::transcript::MAX_KEPT_BODY
+    }
+}

@@ -1,0 +1,166 @@
+//! What every mode's server has in common: certificates, listeners, the hub,
+//! and the accessors the test API offers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::hub::{Hub, HubConfig, LiveView, Message};
+use crate::net::{CertSource, Tls};
+use crate::server::{Addrs, ResponderFactory, Server, ServerConfig};
+use crate::tape::Transcript;
+
+/// Listeners, certificates and outputs: the settings every mode shares.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Listeners and limits.
+    pub server: ServerConfig,
+    /// Certificates.
+    pub certs: CertSource,
+    /// Live view, tapes, mailbox.
+    pub hub: HubConfig,
+}
+
+impl ServiceConfig {
+    /// Settings for tests: every listener on a free port of 127.0.0.1, no
+    /// live view, transcripts kept in memory, certificates in a shared
+    /// folder under the system's temporary folder (made once, then reused).
+    pub fn for_tests() -> ServiceConfig {
+        ServiceConfig {
+            server: ServerConfig {
+                addrs: Addrs::ephemeral(),
+                ..ServerConfig::default()
+            },
+            certs: CertSource::Generated(std::env::temp_dir().join("mailtape-test-certs")),
+            hub: HubConfig {
+                view: LiveView::Quiet,
+                keep: true,
+                ..HubConfig::default()
+            },
+        }
+    }
+}
+
+/// A running server of any mode.
+pub struct Service {
+    server: Option<Server>,
+    tls: Option<Tls>,
+}
+
+impl Service {
+    /// Loads certificates (when a TLS listener is on), then starts the
+    /// listeners with the responders `make` builds around the hub.
+    pub async fn start<F: ResponderFactory>(
+        config: ServiceConfig,
+        make: impl FnOnce(Arc<Hub>) -> F,
+    ) -> Result<Service, Error> {
+        let addrs = config.server.addrs;
+        let tls = if addrs.smtps.is_some() || addrs.starttls.is_some() {
+            Some(Tls::load(&config.certs)?)
+        } else {
+            None
+        };
+        let hub = Arc::new(Hub::new(config.hub)?);
+        let factory = make(hub.clone());
+        let server = Server::start(config.server, tls.as_ref(), hub, factory).await?;
+        Ok(Service {
+            server: Some(server),
+            tls,
+        })
+    }
+
+    fn server(&self) -> &Server {
+        // Only `shutdown` takes the server out, and it consumes self.
+        self.server.as_ref().expect("server present until shutdown")
+    }
+
+    /// The bound addresses.
+    pub fn addrs(&self) -> Addrs {
+        self.server().addrs()
+    }
+    /// The implicit-TLS address.
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.addrs().smtps
+    }
+    /// The STARTTLS address.
+    pub fn starttls_addr(&self) -> Option<SocketAddr> {
+        self.addrs().starttls
+    }
+    /// The plain address.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.addrs().plain
+    }
+    /// The CA certificate to trust, in PEM (generated certificates only).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.ca_pem.as_deref())
+    }
+    /// Where that CA certificate is on disk.
+    pub fn ca_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
+    }
+    /// The hub (live view, files, in-memory record).
+    pub fn hub(&self) -> &Arc<Hub> {
+        self.server().hub()
+    }
+    /// Waits until `n` sessions have finished; false on timeout.
+    pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
+        self.hub().wait_for_sessions(n, timeout).await
+    }
+    /// Transcripts of finished sessions, in the order they finished.
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.hub().transcripts()
+    }
+    /// Messages accepted so far (mock mode).
+    pub fn messages(&self) -> Vec<Message> {
+        self.hub().messages()
+    }
+    /// Stops the server: open sessions get `421`, files are complete after.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Builder methods every mode's builder has, over its `service` field.
+macro_rules! service_builder_methods {
+    () => {
+        /// Where certificates are made and kept.
+        pub fn certs_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+            self.config.service.certs = $crate::net::CertSource::Generated(dir.into());
+            self
+        }
+        /// Where to listen (defaults: free ports on 127.0.0.1).
+        pub fn addrs(mut self, addrs: $crate::server::Addrs) -> Self {
+            self.config.service.server.addrs = addrs;
+            self
+        }
+        /// Idle timeout of a session.
+        pub fn idle_timeout(mut self, d: std::time::Duration) -> Self {
+            self.config.service.server.limits.idle_timeout = d;
+            self
+        }
+        /// Failed commands before a session is closed.
+        pub fn max_errors(mut self, n: usize) -> Self {
+            self.config.service.server.limits.max_errors = n;
+            self
+        }
+        /// Most sessions at once.
+        pub fn max_connections(mut self, n: usize) -> Self {
+            self.config.service.server.max_connections = n;
+            self
+        }
+        /// Write each session's tape into this folder.
+        pub fn tapes(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+            self.config.service.hub.tapes = Some(dir.into());
+            self
+        }
+        /// Append every session to this one tape file.
+        pub fn tape_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+            self.config.service.hub.tape_file = Some(path.into());
+            self
+        }
+    };
+}
+pub(crate) use service_builder_methods;
