@@ -168,15 +168,7 @@ fn normalise(kind: &EventKind) -> String {
             }
             t.clone()
         }
-        EventKind::Server(t) => mask_ids(t),
-        // The cipher suite depends on the client's preferences and the CPU
-        // (AES or ChaCha20); the version is what matters.
-        EventKind::Note(t) if t.starts_with("TLS TLSv") => {
-            let version = t.split([' ', ',']).nth(1).unwrap_or("");
-            let sni = t.find(", SNI ").map(|i| &t[i..]).unwrap_or("");
-            format!("TLS {version}{sni}")
-        }
-        EventKind::Note(t) => mask_ids(t),
+        EventKind::Server(t) | EventKind::Note(t) => mask_volatile(t),
         EventKind::Client(_) | EventKind::Comment(_) => text.to_string(),
     }
 }
@@ -188,15 +180,27 @@ fn replace_after(t: &str, marker: &str, with: &str) -> String {
     }
 }
 
-/// Masks generated message ids (UUIDs) in reply text.
-fn mask_ids(t: &str) -> String {
+/// Masks what changes from run to run in reply and note text: generated
+/// message ids (UUIDs), loopback ports, and TLS cipher suites (they depend
+/// on the client's preferences and the CPU; the version is what matters).
+fn mask_volatile(t: &str) -> String {
     let bytes = t.as_bytes();
     let mut out = String::with_capacity(t.len());
     let mut i = 0;
     while i < t.len() {
+        let rest = &t[i..];
         if i + 36 <= t.len() && is_uuid(&bytes[i..i + 36]) {
             out.push_str("[id]");
             i += 36;
+        } else if let Some(host) = ["127.0.0.1:", "[::1]:"].iter().find(|h| rest.starts_with(**h))
+            && rest[host.len()..].starts_with(|c: char| c.is_ascii_digit())
+        {
+            out.push_str(host);
+            out.push_str("[port]");
+            i += host.len() + rest[host.len()..].bytes().take_while(u8::is_ascii_digit).count();
+        } else if rest.starts_with(" TLS13_") || rest.starts_with(" TLS_ECDHE_") {
+            out.push_str(" [cipher]");
+            i += 1 + rest[1..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
         } else {
             let c = t[i..].chars().next().unwrap_or(' ');
             out.push(c);
@@ -289,6 +293,10 @@ mod tests {
         let snap = tr.snapshot();
         assert!(snap.contains("D: Date: [date]\n"), "{snap}");
         assert!(snap.contains("S: 250 Queued as [id]\n"), "{snap}");
+        assert_eq!(
+            mask_volatile("upstream 127.0.0.1:40211 implicit TLS TLSv1.3 TLS13_AES_256_GCM_SHA384, SNI x"),
+            "upstream 127.0.0.1:[port] implicit TLS TLSv1.3 [cipher], SNI x"
+        );
         assert_eq!(tr.reply_codes(), vec![220, 250, 250]);
     }
 
