@@ -228,7 +228,11 @@ impl Hub {
         }
         if let Some(dir) = &self.config.tapes {
             let stem = format!("{}-s{}", t.meta.started.replace([':', '-'], ""), t.meta.id);
-            let text = Tape { comments: vec![], sessions: vec![t.clone()] }.to_text();
+            let text = Tape {
+                comments: vec![],
+                sessions: vec![t.clone()],
+            }
+            .to_text();
             let path = unused_path(dir, &stem, "tape");
             if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
                 self.write_failed(format!("cannot write tape {}: {e}", path.display()));

@@ -9,12 +9,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use mailtape::hub::{HubConfig, LiveView};
 use mailtape::net::CertSource;
+use mailtape::record_server::UpstreamOptions;
 use mailtape::resend::{Profile, Scenario};
 use mailtape::responder::mock::MockOptions;
+use mailtape::responder::upstream::UpstreamTls;
 use mailtape::server::{Addrs, ServerConfig};
 use mailtape::session::Limits;
-use mailtape::record_server::UpstreamOptions;
-use mailtape::responder::upstream::UpstreamTls;
 use mailtape::{Error, MockConfig, MockServer, RecordConfig, RecordServer, Service, ServiceConfig};
 
 /// Mock, record and replay SMTP sessions with Resend's relay, every transcript redacted.
@@ -308,7 +308,9 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
         );
         announce(&server, &title, "user `resend`, password any re_… key");
         wait_for_signal().await;
-        server.hub().say("mailtape: stopping; open sessions get 421");
+        server
+            .hub()
+            .say("mailtape: stopping; open sessions get 421");
         server.shutdown().await;
         Ok(())
     })
@@ -340,9 +342,15 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
             server.upstream(),
             args.tape.display()
         );
-        announce(&server, &title, "your real user and key; only the redacted form is written");
+        announce(
+            &server,
+            &title,
+            "your real user and key; only the redacted form is written",
+        );
         wait_for_signal().await;
-        server.hub().say("mailtape: stopping; open sessions get 421");
+        server
+            .hub()
+            .say("mailtape: stopping; open sessions get 421");
         server.shutdown().await;
         Ok(())
     })
@@ -355,7 +363,11 @@ fn announce(server: &Service, title: &str, login: &str) {
     match server.hub().view() {
         LiveView::Json => {
             let mut ready = serde_json::Map::new();
-            for (k, v) in [("smtps", addrs.smtps), ("starttls", addrs.starttls), ("plain", addrs.plain)] {
+            for (k, v) in [
+                ("smtps", addrs.smtps),
+                ("starttls", addrs.starttls),
+                ("plain", addrs.plain),
+            ] {
                 if let Some(a) = v {
                     ready.insert(k.into(), a.to_string().into());
                 }
@@ -369,8 +381,16 @@ fn announce(server: &Service, title: &str, login: &str) {
         LiveView::Human { .. } => {
             let mut out = format!("{title}\n");
             let rows = [
-                ("smtps", addrs.smtps, "implicit TLS, like smtp.resend.com:465"),
-                ("starttls", addrs.starttls, "STARTTLS, like smtp.resend.com:587"),
+                (
+                    "smtps",
+                    addrs.smtps,
+                    "implicit TLS, like smtp.resend.com:465",
+                ),
+                (
+                    "starttls",
+                    addrs.starttls,
+                    "STARTTLS, like smtp.resend.com:587",
+                ),
                 ("plain", addrs.plain, "no TLS, for apps that cannot do it"),
             ];
             for (name, addr, what) in rows {

@@ -61,7 +61,11 @@ impl UpstreamOptions {
 
 /// `host:port`, `[v6]:port` or `v4:port`.
 fn split_host_port(addr: &str) -> Result<(String, u16), Error> {
-    let bad = || Error::Usage(format!("--upstream {addr:?}: expected HOST:PORT such as smtp.resend.com:465"));
+    let bad = || {
+        Error::Usage(format!(
+            "--upstream {addr:?}: expected HOST:PORT such as smtp.resend.com:465"
+        ))
+    };
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -170,8 +174,10 @@ impl RecordServer {
     pub async fn start(mut config: RecordConfig) -> Result<RecordServer, Error> {
         let upstream = Arc::new(config.upstream.resolve()?);
         if config.service.hub.tape_comments.is_empty() {
-            config.service.hub.tape_comments =
-                vec![format!("recorded by mailtape record from {}", upstream.describe())];
+            config.service.hub.tape_comments = vec![format!(
+                "recorded by mailtape record from {}",
+                upstream.describe()
+            )];
         }
         let factory = UpstreamFactory(upstream.clone());
         let service = Service::start(config.service, |_| factory).await?;
@@ -195,7 +201,10 @@ mod tests {
 
     #[test]
     fn host_port() {
-        assert_eq!(split_host_port("smtp.resend.com:465").unwrap(), ("smtp.resend.com".into(), 465));
+        assert_eq!(
+            split_host_port("smtp.resend.com:465").unwrap(),
+            ("smtp.resend.com".into(), 465)
+        );
         assert_eq!(split_host_port("[::1]:2525").unwrap(), ("::1".into(), 2525));
         assert!(split_host_port("smtp.resend.com").is_err());
         assert!(split_host_port(":25").is_err());

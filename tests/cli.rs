@@ -269,8 +269,12 @@ fn json_ready_line_events_files_and_sigterm() {
     assert_eq!(tape_files.len(), 2, "{tape_files:?}");
     for t in &tape_files {
         let text = std::fs::read_to_string(t).unwrap();
-        assert!(text.starts_with("# mailtape tape v1\n\n## session "), "{text}");
-        let tape = mailtape::tape::Tape::parse(&text, &t.display().to_string()).expect("tape parses");
+        assert!(
+            text.starts_with("# mailtape tape v1\n\n## session "),
+            "{text}"
+        );
+        let tape =
+            mailtape::tape::Tape::parse(&text, &t.display().to_string()).expect("tape parses");
         assert_eq!(tape.to_text(), text, "tape round-trips");
     }
     let emls: Vec<_> = std::fs::read_dir(&mailbox)

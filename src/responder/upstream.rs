@@ -107,7 +107,10 @@ impl UpConn {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Fault(format!("connection lost while sending: {e}"))),
-            Err(_) => Err(Fault(format!("stalled: sending took over {}s", timeout.as_secs()))),
+            Err(_) => Err(Fault(format!(
+                "stalled: sending took over {}s",
+                timeout.as_secs()
+            ))),
         }
     }
 
@@ -128,7 +131,12 @@ impl UpConn {
                 Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
                 Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
                 Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
-                Err(_) => return Err(Fault(format!("did not reply within {}s", timeout.as_secs()))),
+                Err(_) => {
+                    return Err(Fault(format!(
+                        "did not reply within {}s",
+                        timeout.as_secs()
+                    )));
+                }
             }
         }
     }
@@ -144,8 +152,14 @@ impl UpConn {
 
 fn tls_summary(s: &TlsStream<TcpStream>) -> String {
     let conn = s.get_ref().1;
-    let version = conn.protocol_version().map(|v| format!("{v:?}").replace('_', ".")).unwrap_or_default();
-    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    let version = conn
+        .protocol_version()
+        .map(|v| format!("{v:?}").replace('_', "."))
+        .unwrap_or_default();
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
     format!("{version} {suite}")
 }
 
@@ -182,7 +196,10 @@ impl Upstream {
     fn fault(&mut self, Fault(what): Fault) -> Response {
         self.dead = true;
         self.conn = None;
-        let text = format!("mailtape: upstream {}:{} {what}", self.cfg.host, self.cfg.port);
+        let text = format!(
+            "mailtape: upstream {}:{} {what}",
+            self.cfg.host, self.cfg.port
+        );
         let note = format!("upstream fault: {what}");
         if std::mem::take(&mut self.in_transaction) {
             Response {
@@ -204,7 +221,10 @@ impl Upstream {
         Response {
             reply: Some(Reply::new(
                 codes::SERVICE_UNAVAILABLE,
-                format!("mailtape: upstream {}:{} is gone for this session", self.cfg.host, self.cfg.port),
+                format!(
+                    "mailtape: upstream {}:{} is gone for this session",
+                    self.cfg.host, self.cfg.port
+                ),
             )),
             close: true,
             ..Response::default()
@@ -214,10 +234,17 @@ impl Upstream {
     async fn connect(&self, notes: &mut Vec<String>) -> Result<(UpConn, Reply), Fault> {
         let cfg = &self.cfg;
         let t = cfg.connect_timeout;
-        let tcp = match tokio::time::timeout(t, TcpStream::connect((cfg.host.as_str(), cfg.port))).await {
+        let tcp = match tokio::time::timeout(t, TcpStream::connect((cfg.host.as_str(), cfg.port)))
+            .await
+        {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(Fault(format!("cannot be reached: {e}"))),
-            Err(_) => return Err(Fault(format!("cannot be reached: no connection within {}s", t.as_secs()))),
+            Err(_) => {
+                return Err(Fault(format!(
+                    "cannot be reached: no connection within {}s",
+                    t.as_secs()
+                )));
+            }
         };
         let _ = tcp.set_nodelay(true);
         let mut conn = UpConn {
@@ -229,9 +256,20 @@ impl Upstream {
         }
         let greeting = conn.reply(cfg.reply_timeout).await?;
         if cfg.tls == UpstreamTls::Starttls && greeting.code == codes::SERVICE_READY {
-            let ehlo = conn.command(format!("EHLO {}", cfg.ehlo_name).as_bytes(), cfg.reply_timeout).await?;
-            if !ehlo.lines.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
-                return Err(Fault("does not offer STARTTLS; use --upstream-tls implicit or none".into()));
+            let ehlo = conn
+                .command(
+                    format!("EHLO {}", cfg.ehlo_name).as_bytes(),
+                    cfg.reply_timeout,
+                )
+                .await?;
+            if !ehlo
+                .lines
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case("STARTTLS"))
+            {
+                return Err(Fault(
+                    "does not offer STARTTLS; use --upstream-tls implicit or none".into(),
+                ));
             }
             let ready = conn.command(b"STARTTLS", cfg.reply_timeout).await?;
             if ready.code != codes::SERVICE_READY {
@@ -253,7 +291,12 @@ impl Upstream {
         let tls = match tokio::time::timeout(t, connector.connect(name, tcp)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(Fault(format!("failed the TLS handshake: {e}"))),
-            Err(_) => return Err(Fault(format!("did not finish the TLS handshake within {}s", t.as_secs()))),
+            Err(_) => {
+                return Err(Fault(format!(
+                    "did not finish the TLS handshake within {}s",
+                    t.as_secs()
+                )));
+            }
         };
         notes.push(format!(
             "upstream {}:{} {} {}",
@@ -293,7 +336,10 @@ impl Upstream {
             lines.push(line);
         }
         if s.starttls_available {
-            let at = lines.iter().position(|l| l.to_ascii_uppercase().starts_with("AUTH")).unwrap_or(lines.len());
+            let at = lines
+                .iter()
+                .position(|l| l.to_ascii_uppercase().starts_with("AUTH"))
+                .unwrap_or(lines.len());
             lines.insert(at.max(1), "STARTTLS".into());
         }
         Reply::multi(reply.code, lines)
@@ -323,11 +369,18 @@ impl Responder for Upstream {
         }
     }
 
-    async fn command(&mut self, s: &SessionState, raw: &[u8], cmd: Result<Command<'_>, ParseError>) -> Response {
+    async fn command(
+        &mut self,
+        s: &SessionState,
+        raw: &[u8],
+        cmd: Result<Command<'_>, ParseError>,
+    ) -> Response {
         // What only the client's leg can answer.
         match &cmd {
             Ok(Command::StartTls) if s.tls => return self.own("starttls_active"),
-            Ok(Command::StartTls) if !s.starttls_available => return self.own("starttls_unavailable"),
+            Ok(Command::StartTls) if !s.starttls_available => {
+                return self.own("starttls_unavailable");
+            }
             Ok(Command::StartTls) => return self.own("starttls"),
             Ok(Command::Bdat) => return self.own("unknown_command"),
             Ok(Command::Quit) if self.dead => return self.own("quit"),

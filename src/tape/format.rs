@@ -112,7 +112,11 @@ impl Transcript {
 }
 
 fn comment_line(text: &str) -> String {
-    if text.is_empty() { "#".into() } else { format!("# {text}") }
+    if text.is_empty() {
+        "#".into()
+    } else {
+        format!("# {text}")
+    }
 }
 
 impl Tape {
@@ -132,6 +136,25 @@ impl Tape {
         out
     }
 
+    /// The tape without times, addresses or other volatile values (see
+    /// [`Transcript::snapshot`]): stable text for snapshot tests.
+    pub fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for c in &self.comments {
+            let _ = writeln!(out, "# {}", super::transcript::mask_volatile(c));
+        }
+        for s in &self.sessions {
+            let _ = write!(
+                out,
+                "\n── session {} ({})\n{}",
+                s.meta.id,
+                s.meta.listener,
+                s.snapshot()
+            );
+        }
+        out
+    }
+
     /// Reads a tape. `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Tape, TapeError> {
         let err = |line: usize, expected: &str, found: &str| TapeError {
@@ -140,13 +163,26 @@ impl Tape {
             expected: expected.to_string(),
             found: found.chars().take(60).collect(),
         };
-        let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+        let mut lines = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
         match lines.next() {
             Some((_, VERSION_LINE)) => {}
             Some((n, other)) if other.starts_with("# mailtape tape v") => {
-                return Err(err(n, "a tape of version 1 (`# mailtape tape v1`); this mailtape is too old for it", other));
+                return Err(err(
+                    n,
+                    "a tape of version 1 (`# mailtape tape v1`); this mailtape is too old for it",
+                    other,
+                ));
             }
-            Some((n, other)) => return Err(err(n, &format!("`{VERSION_LINE}` as the first line"), other)),
+            Some((n, other)) => {
+                return Err(err(
+                    n,
+                    &format!("`{VERSION_LINE}` as the first line"),
+                    other,
+                ));
+            }
             None => return Err(err(1, &format!("`{VERSION_LINE}`"), "")),
         }
         let mut tape = Tape::default();
@@ -167,10 +203,18 @@ impl Tape {
                     tape.comments.push(c);
                     continue;
                 }
-                return Err(err(n, "a comment (`# …`) or a session header (`## session N …`)", line));
+                return Err(err(
+                    n,
+                    "a comment (`# …`) or a session header (`## session N …`)",
+                    line,
+                ));
             };
             if session.closed_by.is_some() {
-                return Err(err(n, "a new session (`## session N …`) after `*: closed by …`", line));
+                return Err(err(
+                    n,
+                    "a new session (`## session N …`) after `*: closed by …`",
+                    line,
+                ));
             }
             let (at, rest) = parse_offset(line).map_err(|e| err(n, &e, line))?;
             if let Some(c) = parse_comment(rest) {
@@ -183,7 +227,13 @@ impl Tape {
             let (tag, text) = rest
                 .split_once(':')
                 .filter(|(t, _)| matches!(*t, "C" | "S" | "D" | "*"))
-                .ok_or_else(|| err(n, "`C: `, `S: `, `D: `, `*: ` or `# ` after the optional +SECONDS", rest))?;
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        "`C: `, `S: `, `D: `, `*: ` or `# ` after the optional +SECONDS",
+                        rest,
+                    )
+                })?;
             let text = text.strip_prefix(' ').unwrap_or(text).to_string();
             if tag == "*"
                 && let Some(who) = text.strip_prefix(CLOSED_BY)
@@ -196,7 +246,11 @@ impl Tape {
                 continue;
             }
             if tag == "S" && !valid_reply_line(&text) {
-                return Err(err(n, "a reply line: three digits from 200 to 599, then a space or `-`", rest));
+                return Err(err(
+                    n,
+                    "a reply line: three digits from 200 to 599, then a space or `-`",
+                    rest,
+                ));
             }
             let kind = match tag {
                 "C" => EventKind::Client(text),
@@ -232,13 +286,18 @@ fn parse_offset(line: &str) -> Result<(Option<Duration>, &str), String> {
     let Some(rest) = line.strip_prefix('+') else {
         return Ok((None, line));
     };
-    let (num, rest) = rest.split_once(' ').ok_or("`+SECONDS ` followed by a space and the line")?;
+    let (num, rest) = rest
+        .split_once(' ')
+        .ok_or("`+SECONDS ` followed by a space and the line")?;
     let (secs, millis) = match num.split_once('.') {
         Some((s, m)) => (s, m),
         None => (num, ""),
     };
     let bad = || "a time offset like +1.250".to_string();
-    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) || !millis.bytes().all(|b| b.is_ascii_digit()) {
+    if secs.is_empty()
+        || !secs.bytes().all(|b| b.is_ascii_digit())
+        || !millis.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let secs: u64 = secs.parse().map_err(|_| bad())?;
@@ -271,7 +330,11 @@ fn parse_meta(rest: &str) -> Result<Meta, String> {
             "local" => &mut meta.local,
             "client" => &mut meta.client,
             "started" => &mut meta.started,
-            _ => return Err(format!("a field among mode, source, listener, local, client, started (not {key:?})")),
+            _ => {
+                return Err(format!(
+                    "a field among mode, source, listener, local, client, started (not {key:?})"
+                ));
+            }
         };
         *slot = value.to_string();
     }
@@ -327,9 +390,18 @@ S: 221 Bye
 +0.000 S: 421 busy
 ";
         let tape = Tape::parse(text, "r.tape").unwrap();
-        assert_eq!(tape.sessions[0].events[3].kind, EventKind::Data(String::new()));
-        assert_eq!(tape.sessions[0].events[4].kind, EventKind::Data("  indented".into()));
-        assert_eq!(tape.sessions[0].events[5].at, Some(Duration::from_millis(61_020)));
+        assert_eq!(
+            tape.sessions[0].events[3].kind,
+            EventKind::Data(String::new())
+        );
+        assert_eq!(
+            tape.sessions[0].events[4].kind,
+            EventKind::Data("  indented".into())
+        );
+        assert_eq!(
+            tape.sessions[0].events[5].at,
+            Some(Duration::from_millis(61_020))
+        );
         assert_eq!(tape.sessions[1].closed_by, None);
         assert_eq!(tape.to_text(), text);
     }
@@ -339,19 +411,51 @@ S: 221 Bye
         let cases: &[(&str, usize, &str)] = &[
             ("hello\n", 1, "`# mailtape tape v1` as the first line"),
             ("# mailtape tape v2\n", 1, "too old"),
-            ("# mailtape tape v1\nS: 220 x\n", 2, "a comment (`# …`) or a session header"),
+            (
+                "# mailtape tape v1\nS: 220 x\n",
+                2,
+                "a comment (`# …`) or a session header",
+            ),
             ("# mailtape tape v1\n## session x\n", 2, "with N a number"),
-            ("# mailtape tape v1\n## session 1 · colour red\n", 2, "a field among"),
-            ("# mailtape tape v1\n## session 1\nX: what\n", 3, "`C: `, `S: `"),
-            ("# mailtape tape v1\n## session 1\n+1,5 S: 220 x\n", 3, "a time offset"),
-            ("# mailtape tape v1\n## session 1\nS: 2200 x\n", 3, "a reply line"),
-            ("# mailtape tape v1\n## session 1\n*: closed by nobody\n", 3, "`closed by client`"),
-            ("# mailtape tape v1\n## session 1\n*: closed by client\nC: QUIT\n", 4, "a new session"),
+            (
+                "# mailtape tape v1\n## session 1 · colour red\n",
+                2,
+                "a field among",
+            ),
+            (
+                "# mailtape tape v1\n## session 1\nX: what\n",
+                3,
+                "`C: `, `S: `",
+            ),
+            (
+                "# mailtape tape v1\n## session 1\n+1,5 S: 220 x\n",
+                3,
+                "a time offset",
+            ),
+            (
+                "# mailtape tape v1\n## session 1\nS: 2200 x\n",
+                3,
+                "a reply line",
+            ),
+            (
+                "# mailtape tape v1\n## session 1\n*: closed by nobody\n",
+                3,
+                "`closed by client`",
+            ),
+            (
+                "# mailtape tape v1\n## session 1\n*: closed by client\nC: QUIT\n",
+                4,
+                "a new session",
+            ),
         ];
         for (text, line, expected) in cases {
             let e = Tape::parse(text, "bad.tape").unwrap_err();
             assert_eq!(e.line, *line, "{text:?}: {e}");
-            assert!(e.to_string().starts_with(&format!("bad.tape:{line}: expected ")), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("bad.tape:{line}: expected ")),
+                "{e}"
+            );
             assert!(e.expected.contains(expected), "{text:?}: {e}");
         }
     }

@@ -183,7 +183,7 @@ fn replace_after(t: &str, marker: &str, with: &str) -> String {
 /// Masks what changes from run to run in reply and note text: generated
 /// message ids (UUIDs), loopback ports, and TLS cipher suites (they depend
 /// on the client's preferences and the CPU; the version is what matters).
-fn mask_volatile(t: &str) -> String {
+pub(crate) fn mask_volatile(t: &str) -> String {
     let bytes = t.as_bytes();
     let mut out = String::with_capacity(t.len());
     let mut i = 0;
@@ -192,15 +192,24 @@ fn mask_volatile(t: &str) -> String {
         if i + 36 <= t.len() && is_uuid(&bytes[i..i + 36]) {
             out.push_str("[id]");
             i += 36;
-        } else if let Some(host) = ["127.0.0.1:", "[::1]:"].iter().find(|h| rest.starts_with(**h))
+        } else if let Some(host) = ["127.0.0.1:", "[::1]:"]
+            .iter()
+            .find(|h| rest.starts_with(**h))
             && rest[host.len()..].starts_with(|c: char| c.is_ascii_digit())
         {
             out.push_str(host);
             out.push_str("[port]");
-            i += host.len() + rest[host.len()..].bytes().take_while(u8::is_ascii_digit).count();
+            i += host.len()
+                + rest[host.len()..]
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .count();
         } else if rest.starts_with(" TLS13_") || rest.starts_with(" TLS_ECDHE_") {
             out.push_str(" [cipher]");
-            i += 1 + rest[1..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+            i += 1 + rest[1..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
         } else {
             let c = t[i..].chars().next().unwrap_or(' ');
             out.push(c);
@@ -234,14 +243,23 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
-    lines.into_iter().map(|l| printable(&super::redact::scrub(&l))).collect()
+    lines
+        .into_iter()
+        .map(|l| printable(&super::redact::scrub(&l)))
+        .collect()
 }
 
 /// A line as transcripts show it: control characters (a bare CR, NUL, ESC)
 /// become U+FFFD, so a tape line is always one line of text.
 pub fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -294,7 +312,9 @@ mod tests {
         assert!(snap.contains("D: Date: [date]\n"), "{snap}");
         assert!(snap.contains("S: 250 Queued as [id]\n"), "{snap}");
         assert_eq!(
-            mask_volatile("upstream 127.0.0.1:40211 implicit TLS TLSv1.3 TLS13_AES_256_GCM_SHA384, SNI x"),
+            mask_volatile(
+                "upstream 127.0.0.1:40211 implicit TLS TLSv1.3 TLS13_AES_256_GCM_SHA384, SNI x"
+            ),
             "upstream 127.0.0.1:[port] implicit TLS TLSv1.3 [cipher], SNI x"
         );
         assert_eq!(tr.reply_codes(), vec![220, 250, 250]);

@@ -11,7 +11,6 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use mailtape::MockServer;
 use mailtape::smtp::{Reply, parse_reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -34,7 +33,7 @@ pub const MODES: [Mode; 3] = [Mode::Smtps, Mode::Starttls, Mode::Plain];
 
 /// A lettre transport to the mock, verifying its certificate against the CA.
 pub fn transport(
-    server: &MockServer,
+    server: &mailtape::Service,
     mode: Mode,
     user: &str,
     key: &str,
@@ -83,7 +82,7 @@ pub fn message(from: &str, to: &[&str]) -> lettre::Message {
 
 /// Sends one message and returns the reply text, or the error text.
 pub async fn send(
-    server: &MockServer,
+    server: &mailtape::Service,
     mode: Mode,
     mechanism: Mechanism,
     user: &str,
@@ -101,7 +100,7 @@ pub async fn send(
     }
 }
 
-pub async fn wait(server: &MockServer, n: usize) {
+pub async fn wait(server: &mailtape::Service, n: usize) {
     assert!(
         server.wait_for_sessions(n, Duration::from_secs(10)).await,
         "only {} of {n} sessions finished",
@@ -251,7 +250,7 @@ pub fn plain_payload(user: &str, key: &str) -> String {
 }
 
 /// A raw session on the plain listener, greeted, EHLO'd and authenticated.
-pub async fn authed(server: &MockServer) -> Raw {
+pub async fn authed(server: &mailtape::Service) -> Raw {
     let mut c = Raw::connect(server.plain_addr().expect("plain")).await;
     assert_eq!(c.reply().await.code, 220);
     c.send("EHLO app.local").await;

@@ -1,0 +1,321 @@
+//! Record mode (issue 3): through the proxy to a local upstream — mailtape's
+//! own mock over implicit TLS and STARTTLS, and a third-party server — the
+//! client sees exactly the upstream's replies and the tape keeps them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{KEY, MODES, Mode, send};
+use lettre::transport::smtp::authentication::Mechanism;
+use mailtape::responder::upstream::UpstreamTls;
+use mailtape::tape::{EventKind, Tape, Transcript};
+use mailtape::{MockServer, RecordServer};
+
+/// A proxy in front of `upstream`, trusting its CA, writing `tape`.
+async fn proxy(upstream: &MockServer, tls: UpstreamTls, tape: &std::path::Path) -> RecordServer {
+    let addr = match tls {
+        UpstreamTls::Implicit => upstream.smtps_addr(),
+        UpstreamTls::Starttls => upstream.starttls_addr(),
+        UpstreamTls::None => upstream.plain_addr(),
+    }
+    .unwrap();
+    RecordServer::builder()
+        .upstream(addr.to_string())
+        .upstream_tls(tls)
+        .upstream_ca(upstream.ca_path().unwrap())
+        .tape_file(tape)
+        .reply_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .expect("proxy starts")
+}
+
+/// The replies of a transcript, without the EHLO keywords (the proxy adds
+/// or removes STARTTLS for the client's leg) and without greeting lines.
+fn replies(t: &Transcript) -> Vec<String> {
+    t.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Server(s) if !s.starts_with("250-") && s != "250 AUTH PLAIN LOGIN" => {
+                Some(s.clone())
+            }
+            _ => None,
+        })
+        .filter(|s| !s.starts_with("220 Ready to start TLS"))
+        .map(|s| {
+            if s.starts_with("250 OK ") {
+                "250 OK <id>".into()
+            } else {
+                s
+            }
+        })
+        .collect()
+}
+
+fn read_tape(path: &std::path::Path) -> Tape {
+    let text = std::fs::read_to_string(path).expect("tape written");
+    let tape = Tape::parse(&text, &path.display().to_string()).expect("tape parses");
+    assert_eq!(tape.to_text(), text, "the tape round-trips");
+    tape
+}
+
+fn snapshot(tape: &Tape) -> String {
+    tape.snapshot()
+}
+
+/// Sends the same message straight to the mock and through the proxy, in
+/// each client mode, and checks that the client sees the same outcome.
+async fn same_through_proxy(
+    scenario: &str,
+    upstream_tls: UpstreamTls,
+    user: &str,
+    from: &str,
+    to: &str,
+) -> Tape {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("session.tape");
+    let direct = MockServer::builder()
+        .scenario(scenario)
+        .start()
+        .await
+        .unwrap();
+    let upstream = MockServer::builder()
+        .scenario(scenario)
+        .start()
+        .await
+        .unwrap();
+    let p = proxy(&upstream, upstream_tls, &tape).await;
+    for (i, mode) in MODES.into_iter().enumerate() {
+        let mech = if mode == Mode::Starttls {
+            Mechanism::Login
+        } else {
+            Mechanism::Plain
+        };
+        let want = send(&direct, mode, mech, user, from, &[to]).await;
+        let got = send(&p, mode, mech, user, from, &[to]).await;
+        let norm = |r: Result<String, String>| {
+            r.map(|t| {
+                if t.starts_with("250 OK ") {
+                    "250 OK <id>".into()
+                } else {
+                    t
+                }
+            })
+        };
+        assert_eq!(
+            norm(got),
+            norm(want),
+            "{scenario} {upstream_tls:?} {mode:?}"
+        );
+        assert!(p.wait_for_sessions(i + 1, Duration::from_secs(10)).await);
+    }
+    upstream.wait_for_sessions(3, Duration::from_secs(10)).await;
+    // the proxy's transcripts show the upstream's replies, line for line
+    let mut mine = p.transcripts();
+    let mut theirs = upstream.transcripts();
+    mine.sort_by_key(|t| t.meta.id);
+    theirs.sort_by_key(|t| t.meta.id);
+    for (m, t) in mine.iter().zip(&theirs) {
+        assert_eq!(
+            replies(m),
+            replies(t),
+            "proxy:\n{}\nupstream:\n{}",
+            m.to_tape(),
+            t.to_tape()
+        );
+    }
+    p.shutdown().await;
+    read_tape(&tape)
+}
+
+#[tokio::test]
+async fn success_over_implicit_tls_and_starttls_upstream() {
+    let tape = same_through_proxy(
+        "unlimited",
+        UpstreamTls::Implicit,
+        "resend",
+        "a@acme.com",
+        "delivered@resend.dev",
+    )
+    .await;
+    assert_eq!(tape.sessions.len(), 3);
+    assert!(
+        tape.comments[0].starts_with("recorded by mailtape record from 127.0.0.1:"),
+        "{:?}",
+        tape.comments
+    );
+    insta::assert_snapshot!("record_success_implicit", snapshot(&tape));
+    let tape = same_through_proxy(
+        "unlimited",
+        UpstreamTls::Starttls,
+        "resend",
+        "a@acme.com",
+        "delivered@resend.dev",
+    )
+    .await;
+    insta::assert_snapshot!("record_success_starttls", snapshot(&tape));
+}
+
+#[tokio::test]
+async fn failures_pass_through_unchanged() {
+    let cases = [
+        (
+            "default",
+            "someone@acme.com",
+            "a@acme.com",
+            "delivered@resend.dev",
+        ),
+        (
+            "invalid-key",
+            "resend",
+            "a@acme.com",
+            "delivered@resend.dev",
+        ),
+        (
+            "sandbox",
+            "resend",
+            "onboarding@resend.dev",
+            "someone@gmail.com",
+        ),
+        (
+            "unverified-domain",
+            "resend",
+            "a@acme.com",
+            "delivered@resend.dev",
+        ),
+        (
+            "rate-limited",
+            "resend",
+            "a@acme.com",
+            "delivered@resend.dev",
+        ),
+        ("default", "resend", "a@acme.com", "user@example.com"),
+    ];
+    for (i, (scenario, user, from, to)) in cases.into_iter().enumerate() {
+        let tls = if i % 2 == 0 {
+            UpstreamTls::Implicit
+        } else {
+            UpstreamTls::Starttls
+        };
+        let tape = same_through_proxy(scenario, tls, user, from, to).await;
+        assert_eq!(tape.sessions.len(), 3, "{scenario}");
+        if scenario == "sandbox" {
+            insta::assert_snapshot!("record_sandbox", snapshot(&tape));
+        }
+    }
+}
+
+/// A third-party SMTP server (mailin-embedded) on loopback, plain.
+#[derive(Clone)]
+struct Mailin;
+
+impl mailin_embedded::Handler for Mailin {
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if to.starts_with("nobody@") {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
+    }
+}
+
+fn start_mailin() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut server = mailin_embedded::Server::new(Mailin);
+    server.with_name("mailin.test").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    addr
+}
+
+#[tokio::test]
+async fn through_a_third_party_server() {
+    let upstream = start_mailin();
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("mailin.tape");
+    let p = RecordServer::builder()
+        .upstream(upstream.to_string())
+        .upstream_tls(UpstreamTls::None)
+        .tape_file(&tape)
+        .start()
+        .await
+        .unwrap();
+    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
+    assert_eq!(c.reply().await.to_string(), "220 mailin.test ESMTP");
+    c.send("EHLO app.local").await;
+    let ehlo = c.reply().await;
+    assert_eq!(ehlo.code, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 OK");
+    assert_eq!(
+        c.cmd("RCPT TO:<nobody@acme.com>").await,
+        "550 Mailbox unavailable"
+    );
+    assert_eq!(c.cmd("RCPT TO:<somebody@acme.com>").await, "250 OK");
+    assert_eq!(
+        c.cmd("DATA").await,
+        "354 Start mail input; end with <CRLF>.<CRLF>"
+    );
+    // a line starting with a dot and a bare LF reach the upstream stuffed and canonical
+    c.write(b"Subject: third party\r\n\r\n.leading dot\r\nbare\nlf\r\n.\r\n")
+        .await;
+    assert_eq!(c.reply().await.to_string(), "250 OK");
+    assert_eq!(c.cmd("QUIT").await, "221 Goodbye");
+    drop(c);
+    assert!(p.wait_for_sessions(1, Duration::from_secs(5)).await);
+    p.shutdown().await;
+    let tape = read_tape(&tape);
+    insta::assert_snapshot!("record_mailin", snapshot(&tape));
+}
+
+#[tokio::test]
+async fn pipelined_commands_keep_their_order() {
+    let upstream = MockServer::builder()
+        .scenario("unlimited")
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = proxy(&upstream, UpstreamTls::Implicit, &dir.path().join("t.tape")).await;
+    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
+    c.reply().await;
+    let batch = format!(
+        "EHLO app.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<a@acme.com>\r\nRCPT TO:<delivered@resend.dev>\r\nRCPT TO:<bad>\r\nDATA\r\n",
+        common::plain_payload("resend", KEY)
+    );
+    c.write(batch.as_bytes()).await;
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(c.reply().await.code);
+    }
+    assert_eq!(got, vec![250, 235, 250, 250, 501, 354]);
+    c.write(b"Subject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n").await;
+    assert!(c.reply().await.lines[0].starts_with("OK "));
+    assert_eq!(c.reply().await.to_string(), "221 Bye");
+}
+
+#[tokio::test]
+async fn ehlo_offers_starttls_only_where_the_client_can_use_it() {
+    let upstream = MockServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // the upstream's STARTTLS listener offers STARTTLS; after the proxy's own
+    // upgrade it is gone upstream, and the client's leg decides
+    let p = proxy(&upstream, UpstreamTls::Starttls, &dir.path().join("t.tape")).await;
+    for (addr, offered) in [(p.plain_addr(), false), (p.starttls_addr(), true)] {
+        let mut c = common::Raw::connect(addr.unwrap()).await;
+        c.reply().await;
+        c.send("EHLO app.local").await;
+        let ehlo = c.reply().await;
+        assert_eq!(
+            ehlo.lines.contains(&"STARTTLS".to_string()),
+            offered,
+            "{ehlo}"
+        );
+        assert!(
+            ehlo.lines.contains(&"AUTH PLAIN LOGIN".to_string()),
+            "{ehlo}"
+        );
+    }
+}
