@@ -1,187 +1,18 @@
 //! The binary as users run it: the ready line, the live view, files,
 //! signals, errors, and no key anywhere in what it writes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
+
+use std::process::Command;
 
 use base64::Engine;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
+use common::cli::{BIN, Running, Smtp, all_bytes, ephemeral, leaks, plain};
 const KEY: &str = "re_Cli9876_zyxwVUTS4321";
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stdout: Vec<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("NO_COLOR", "1")
-            .spawn()
-            .expect("spawn mailtape");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            stdout: Vec::new(),
-        }
-    }
-
-    fn line(&mut self) -> String {
-        let l = self
-            .lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a line on stdout");
-        self.stdout.push(l.clone());
-        l
-    }
-
-    /// Reads stdout until a line satisfies `f`.
-    fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
-        loop {
-            let l = self.line();
-            if f(&l) {
-                return l;
-            }
-        }
-    }
-
-    fn term(mut self) -> (i32, Vec<String>, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let code = wait_exit(&mut self.child);
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.stdout.push(l);
-        }
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (code, self.stdout, err)
-    }
-}
-
-fn wait_exit(child: &mut Child) -> i32 {
-    for _ in 0..200 {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code().unwrap_or(-1);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("mailtape did not exit within 10 s");
-}
-
-/// A blocking SMTP client for the plain listener.
-struct Smtp {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Smtp {
-    fn connect(addr: &str) -> Smtp {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Smtp {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        }
-    }
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut l = String::new();
-            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
-                return all;
-            }
-            all.push_str(&l);
-            if l.as_bytes().get(3) != Some(&b'-') {
-                return all.trim_end().to_string();
-            }
-        }
-    }
-    fn cmd(&mut self, line: &str) -> String {
-        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        self.reply()
-    }
-}
-
-fn plain(user: &str, key: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{key}"))
-}
-
-/// Every file under `dir`, concatenated.
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn leaks(hay: &[u8]) -> Vec<&'static str> {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let forms: [(&'static str, String); 4] = [
-        ("key", KEY.to_string()),
-        ("AUTH PLAIN", plain("resend", KEY)),
-        (
-            "AUTH PLAIN with authzid",
-            b64(&format!("resend\0resend\0{KEY}")),
-        ),
-        ("AUTH LOGIN", b64(KEY)),
-    ];
-    let text = String::from_utf8_lossy(hay);
-    forms
-        .iter()
-        .filter(|(_, f)| text.contains(f.as_str()))
-        .map(|(n, _)| *n)
-        .collect()
-}
-
-fn ephemeral(dir: &Path) -> Vec<String> {
-    vec![
-        "mock".into(),
-        "--smtps".into(),
-        "127.0.0.1:0".into(),
-        "--starttls".into(),
-        "127.0.0.1:0".into(),
-        "--plain".into(),
-        "127.0.0.1:0".into(),
-        "--certs".into(),
-        dir.join("certs").display().to_string(),
-    ]
-}
 
 #[test]
 fn json_ready_line_events_files_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut args = ephemeral(dir.path());
+    let mut args = ephemeral("mock", dir.path());
     let tapes = dir.path().join("tapes");
     let mailbox = dir.path().join("mailbox");
     args.extend(["--json", "--scenario", "unlimited", "--tapes"].map(String::from));
@@ -296,14 +127,18 @@ fn json_ready_line_events_files_and_sigterm() {
         ("tapes", all_bytes(&tapes)),
         ("mailbox", all_bytes(&mailbox)),
     ] {
-        assert!(leaks(&bytes).is_empty(), "{what} leaks {:?}", leaks(&bytes));
+        assert!(
+            leaks(&bytes, KEY).is_empty(),
+            "{what} leaks {:?}",
+            leaks(&bytes, KEY)
+        );
     }
 }
 
 #[test]
 fn human_live_view_is_redacted_and_plain_when_piped() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ephemeral(dir.path());
+    let args = ephemeral("mock", dir.path());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut m = Running::start(&argv);
     let banner = m.until(|l| l.trim_start().starts_with("plain "));
@@ -328,13 +163,13 @@ fn human_live_view_is_redacted_and_plain_when_piped() {
     assert!(text.contains("#1 S: 535 Invalid username"), "{text}");
     assert!(!text.contains('\x1b'), "colour codes when piped: {text}");
     assert!(text.contains("CA        "), "{text}");
-    assert!(leaks(text.as_bytes()).is_empty() && leaks(stderr.as_bytes()).is_empty());
+    assert!(leaks(text.as_bytes(), KEY).is_empty() && leaks(stderr.as_bytes(), KEY).is_empty());
 }
 
 #[test]
 fn certificates_are_made_once_with_private_keys_0600() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ephemeral(dir.path());
+    let args = ephemeral("mock", dir.path());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut json = argv.clone();
     json.push("--json");
@@ -414,7 +249,7 @@ fn list_scenarios_and_profile() {
 fn bad_arguments_fail_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        let mut args = ephemeral(dir.path());
+        let mut args = ephemeral("mock", dir.path());
         for pair in extra.chunks(2) {
             match args.iter().position(|a| a == pair[0]) {
                 Some(i) => args[i + 1] = pair[1].to_string(),
@@ -458,8 +293,6 @@ fn bad_arguments_fail_with_one_clear_line() {
     );
 }
 
-mod common;
-
 #[tokio::test]
 async fn brings_its_own_certificate() {
     let own = tempfile::tempdir().unwrap();
@@ -467,7 +300,7 @@ async fn brings_its_own_certificate() {
     mailtape::net::Tls::load(&mailtape::net::CertSource::Generated(own.path().into())).unwrap();
     let ca = std::fs::read_to_string(own.path().join("ca.pem")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut args = ephemeral(dir.path());
+    let mut args = ephemeral("mock", dir.path());
     args.extend(["--json", "--tls-cert"].map(String::from));
     args.push(own.path().join("server.pem").display().to_string());
     args.push("--tls-key".into());

@@ -261,7 +261,9 @@ async fn upstream_stalls_in_the_greeting() {
     let r = greeting_fault(&p).await;
     assert_eq!(
         r,
-        format!("421 mailtape: upstream {up} did not reply within 1s")
+        format!(
+            "421 mailtape: upstream {up} did not reply within 1s (a port that expects TLS first stays silent: try --upstream-tls implicit)"
+        )
     );
     assert!(
         p.tape(1)

@@ -254,7 +254,16 @@ impl Upstream {
         if cfg.tls == UpstreamTls::Implicit {
             conn = self.handshake(conn, notes).await?;
         }
-        let greeting = conn.reply(cfg.reply_timeout).await?;
+        let greeting = conn.reply(cfg.reply_timeout).await.map_err(|Fault(f)| {
+            // A TLS port spoken to in plain text stays silent: say what to try.
+            if cfg.tls == UpstreamTls::Implicit || !f.starts_with("did not reply") {
+                Fault(f)
+            } else {
+                Fault(format!(
+                    "{f} (a port that expects TLS first stays silent: try --upstream-tls implicit)"
+                ))
+            }
+        })?;
         if cfg.tls == UpstreamTls::Starttls && greeting.code == codes::SERVICE_READY {
             let ehlo = conn
                 .command(

@@ -2,6 +2,8 @@
 //! an app would be, and a raw SMTP client for exact-byte tests.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

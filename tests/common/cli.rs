@@ -1,0 +1,187 @@
+//! Driving the `mailtape` binary: spawn it, read its stdout line by line,
+//! stop it with SIGTERM, talk SMTP to it, and search what it wrote for keys.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
+
+pub struct Running {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub stdout: Vec<String>,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Running::start_with(&args, Command::new(BIN))
+    }
+
+    /// Starts `cmd` (the binary, with its environment set) with `args`.
+    pub fn start_with(args: &[String], mut cmd: Command) -> Running {
+        let mut child = cmd
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .expect("spawn mailtape");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stdout: Vec::new(),
+        }
+    }
+
+    pub fn line(&mut self) -> String {
+        let l = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line on stdout");
+        self.stdout.push(l.clone());
+        l
+    }
+
+    /// Reads stdout until a line satisfies `f`.
+    pub fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self.line();
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    pub fn term(mut self) -> (i32, Vec<String>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = wait_exit(&mut self.child);
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stdout.push(l);
+        }
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (code, self.stdout, err)
+    }
+}
+
+pub fn wait_exit(child: &mut Child) -> i32 {
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("mailtape did not exit within 10 s");
+}
+
+/// A blocking SMTP client for the plain listener.
+pub struct Smtp {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Smtp {
+    pub fn connect(addr: &str) -> Smtp {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Smtp {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&l);
+            if l.as_bytes().get(3) != Some(&b'-') {
+                return all.trim_end().to_string();
+            }
+        }
+    }
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        self.reply()
+    }
+}
+
+pub fn plain(user: &str, key: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{key}"))
+}
+
+/// Every file under `dir`, concatenated.
+pub fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+/// The forms of `key` found in `hay`: in the clear, as AUTH PLAIN (with
+/// and without authzid), as AUTH LOGIN.
+pub fn leaks(hay: &[u8], key: &str) -> Vec<&'static str> {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let forms: [(&'static str, String); 4] = [
+        ("key", key.to_string()),
+        ("AUTH PLAIN", plain("resend", key)),
+        (
+            "AUTH PLAIN with authzid",
+            b64(&format!("resend\0resend\0{key}")),
+        ),
+        ("AUTH LOGIN", b64(key)),
+    ];
+    let text = String::from_utf8_lossy(hay);
+    forms
+        .iter()
+        .filter(|(_, f)| text.contains(f.as_str()))
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+/// `CMD` with every listener on a free port and certificates under `dir`.
+pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
+    vec![
+        cmd.into(),
+        "--smtps".into(),
+        "127.0.0.1:0".into(),
+        "--starttls".into(),
+        "127.0.0.1:0".into(),
+        "--plain".into(),
+        "127.0.0.1:0".into(),
+        "--certs".into(),
+        dir.join("certs").display().to_string(),
+    ]
+}
