@@ -49,6 +49,8 @@ pub enum Error {
     },
     /// A command-line value is not acceptable.
     Usage(String),
+    /// A replay did not go as the tape says; holds the summary.
+    Diverged(String),
 }
 
 impl std::fmt::Display for Error {
@@ -72,6 +74,7 @@ impl std::fmt::Display for Error {
                 write!(f, "unknown {what} {name:?}; known: {}", known.join(", "))
             }
             Error::Usage(reason) => f.write_str(reason),
+            Error::Diverged(summary) => write!(f, "replay failed: {summary}"),
         }
     }
 }

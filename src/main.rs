@@ -10,12 +10,16 @@ use clap::{Args, Parser, Subcommand};
 use mailtape::hub::{HubConfig, LiveView};
 use mailtape::net::CertSource;
 use mailtape::record_server::UpstreamOptions;
+use mailtape::replay_server::{ReplayOptions, list_builtin};
 use mailtape::resend::{Profile, Scenario};
 use mailtape::responder::mock::MockOptions;
 use mailtape::responder::upstream::UpstreamTls;
 use mailtape::server::{Addrs, ServerConfig};
 use mailtape::session::Limits;
-use mailtape::{Error, MockConfig, MockServer, RecordConfig, RecordServer, Service, ServiceConfig};
+use mailtape::{
+    Error, MockConfig, MockServer, RecordConfig, RecordServer, ReplayConfig, ReplayServer, Service,
+    ServiceConfig,
+};
 
 /// Mock, record and replay SMTP sessions with Resend's relay, every transcript redacted.
 #[derive(Parser, Debug)]
@@ -40,6 +44,11 @@ enum Cmd {
     /// forwards it to the upstream (default smtp.resend.com:465) and writes
     /// only the redacted form.
     Record(Box<RecordArgs>),
+    /// Answer clients from a recorded tape: each connection plays the next session.
+    ///
+    /// A client that departs from the tape gets 451 saying what was expected;
+    /// the run then ends with a non-zero exit status.
+    Replay(Box<ReplayArgs>),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -154,6 +163,29 @@ struct RecordArgs {
 }
 
 #[derive(Args, Debug)]
+struct ReplayArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// The tape: a file, or `builtin:NAME` for a shipped one (see --list).
+    #[arg(value_name = "TAPE", required_unless_present = "list")]
+    tape: Option<String>,
+    /// List the shipped tapes and exit.
+    #[arg(long)]
+    list: bool,
+    /// Sessions of the tape that were never played also fail the run.
+    #[arg(long)]
+    strict: bool,
+    /// Wait as long as the recording did before each reply (timeouts need it).
+    #[arg(long)]
+    realtime: bool,
+    /// Start over at the first session after the last.
+    #[arg(long = "loop")]
+    looped: bool,
+}
+
+#[derive(Args, Debug)]
 struct ProfileArgs {
     /// The variant to show.
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -178,6 +210,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Mock(args) => run_mock(*args),
         Cmd::Record(args) => run_record(*args),
+        Cmd::Replay(args) => run_replay(*args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -354,6 +387,44 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+fn run_replay(args: ReplayArgs) -> Result<(), Error> {
+    if args.list {
+        for (name, about) in list_builtin() {
+            println!("{name:<30} {about}");
+        }
+        return Ok(());
+    }
+    let tape = args.tape.clone().unwrap_or_default();
+    let (server, certs) = server_config(&args.listen)?;
+    let hub = hub_config(&args.output)?;
+    let config = ReplayConfig {
+        replay: ReplayOptions {
+            tape: tape.clone(),
+            looped: args.looped,
+            realtime: args.realtime,
+            strict: args.strict,
+        },
+        service: ServiceConfig { server, certs, hub },
+    };
+    let outcome = runtime()?.block_on(async move {
+        let server = ReplayServer::start(config).await?;
+        let o = server.outcome();
+        let title = format!("mailtape replay · {tape} · {} sessions", o.total);
+        announce(&server, &title, "any user and key: the tape decides");
+        wait_for_signal().await;
+        server
+            .hub()
+            .say("mailtape: stopping; open sessions get 421");
+        Ok::<_, Error>(server.shutdown().await)
+    })?;
+    if outcome.ok() {
+        eprintln!("mailtape: replay: {outcome}");
+        Ok(())
+    } else {
+        Err(Error::Diverged(outcome.to_string()))
+    }
 }
 
 /// Prints the ready line (JSON) or the banner (people).

@@ -74,6 +74,12 @@ pub struct MockServer {
     shared: Arc<MockShared>,
 }
 
+impl crate::service::Served for MockServer {
+    fn into_service(self) -> Service {
+        self.service
+    }
+}
+
 impl std::ops::Deref for MockServer {
     type Target = Service;
     fn deref(&self) -> &Service {
@@ -137,6 +143,10 @@ impl MockBuilder {
     /// Starts the server (inside a tokio runtime).
     pub async fn start(self) -> Result<MockServer, Error> {
         MockServer::start(self.config).await
+    }
+    /// Starts the server on a runtime of its own, for plain `#[test]` code.
+    pub fn start_blocking(self) -> Result<crate::service::Blocking<MockServer>, Error> {
+        crate::service::Blocking::start(MockServer::start(self.config))
     }
 }
 

@@ -113,6 +113,12 @@ pub struct RecordServer {
     upstream: Arc<UpstreamConfig>,
 }
 
+impl crate::service::Served for RecordServer {
+    fn into_service(self) -> Service {
+        self.service
+    }
+}
+
 impl std::ops::Deref for RecordServer {
     type Target = Service;
     fn deref(&self) -> &Service {
@@ -156,6 +162,10 @@ impl RecordBuilder {
     /// Starts the proxy (inside a tokio runtime).
     pub async fn start(self) -> Result<RecordServer, Error> {
         RecordServer::start(self.config).await
+    }
+    /// Starts the server on a runtime of its own, for plain `#[test]` code.
+    pub fn start_blocking(self) -> Result<crate::service::Blocking<RecordServer>, Error> {
+        crate::service::Blocking::start(RecordServer::start(self.config))
     }
 }
 

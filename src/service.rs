@@ -156,6 +156,11 @@ macro_rules! service_builder_methods {
             self.config.service.hub.tapes = Some(dir.into());
             self
         }
+        /// Comment lines a new tape file starts with (how it was made).
+        pub fn tape_comments(mut self, lines: Vec<String>) -> Self {
+            self.config.service.hub.tape_comments = lines;
+            self
+        }
         /// Append every session to this one tape file.
         pub fn tape_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
             self.config.service.hub.tape_file = Some(path.into());
@@ -164,3 +169,71 @@ macro_rules! service_builder_methods {
     };
 }
 pub(crate) use service_builder_methods;
+
+/// A server of any mode (it can give up its [`Service`] to be shut down).
+pub trait Served: std::ops::Deref<Target = Service> + Send + 'static {
+    /// The service inside.
+    fn into_service(self) -> Service;
+}
+
+/// A server for plain `#[test]` code: it runs on a runtime of its own, and
+/// shuts down cleanly when dropped.
+///
+/// ```no_run
+/// let server = mailtape::MockServer::builder().start_blocking().unwrap();
+/// let addr = server.plain_addr().unwrap();
+/// // … a blocking SMTP client talks to addr …
+/// assert!(server.wait_for_sessions(1, std::time::Duration::from_secs(5)));
+/// ```
+pub struct Blocking<T: Served> {
+    runtime: Option<tokio::runtime::Runtime>,
+    inner: Option<T>,
+}
+
+impl<T: Served> Blocking<T> {
+    /// Starts a server on a new runtime; `start` is the async start.
+    pub fn start<F>(start: F) -> Result<Blocking<T>, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Io {
+                action: "start a runtime for the server".into(),
+                source: e,
+            })?;
+        let inner = runtime.block_on(start)?;
+        Ok(Blocking {
+            runtime: Some(runtime),
+            inner: Some(inner),
+        })
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        // Both are Some until drop.
+        self.runtime.as_ref().expect("runtime present until drop")
+    }
+
+    /// Waits until `n` sessions have finished; false on timeout.
+    pub fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
+        self.rt().block_on(self.hub().wait_for_sessions(n, timeout))
+    }
+}
+
+impl<T: Served> std::ops::Deref for Blocking<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.inner.as_ref().expect("server present until drop")
+    }
+}
+
+impl<T: Served> Drop for Blocking<T> {
+    fn drop(&mut self) {
+        if let (Some(rt), Some(inner)) = (self.runtime.take(), self.inner.take()) {
+            rt.block_on(inner.into_service().shutdown());
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}

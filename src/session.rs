@@ -423,7 +423,7 @@ fn next_auth(r: &Response, mechanism: String) -> Option<PendingAuth> {
 
 /// The transcript text of a command line: AUTH payloads redacted, any key
 /// scrubbed, invalid bytes shown lossily.
-fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
+pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
     if let Ok(Command::Auth { mechanism, initial }) = parsed {
         let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
         return match initial {

@@ -3,6 +3,7 @@
 //! limits, redaction and transcripts alike.
 
 pub mod mock;
+pub mod replay;
 pub mod upstream;
 
 use std::future::Future;
@@ -144,4 +145,29 @@ pub trait Responder: Send {
     /// The most body octets to keep for [`Responder::data_end`]; a longer
     /// body arrives with `overflowed` set and no content.
     fn body_limit(&self) -> usize;
+}
+
+/// An EHLO reply from a tape or an upstream as the client should see it:
+/// STARTTLS only where the client's listener offers it, and nothing the
+/// engine cannot carry (CHUNKING: BDAT would carry raw message bytes).
+pub(crate) fn adjust_ehlo(reply: Reply, s: &SessionState) -> Reply {
+    if reply.code != crate::smtp::codes::OK {
+        return reply;
+    }
+    let mut lines: Vec<String> = Vec::with_capacity(reply.lines.len() + 1);
+    for (i, line) in reply.lines.into_iter().enumerate() {
+        let keyword = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        if i > 0 && matches!(keyword.as_str(), "STARTTLS" | "CHUNKING" | "BINARYMIME") {
+            continue;
+        }
+        lines.push(line);
+    }
+    if s.starttls_available {
+        let at = lines
+            .iter()
+            .position(|l| l.to_ascii_uppercase().starts_with("AUTH"))
+            .unwrap_or(lines.len());
+        lines.insert(at.max(1), "STARTTLS".into());
+    }
+    Reply::multi(reply.code, lines)
 }

@@ -328,31 +328,6 @@ impl Upstream {
             None => Err(Fault("is not connected".into())),
         }
     }
-
-    /// The upstream's EHLO reply as the client should see it: STARTTLS only
-    /// where the client's listener offers it, and nothing this proxy cannot
-    /// relay (CHUNKING: BDAT would carry raw message bytes).
-    fn adjust_ehlo(reply: Reply, s: &SessionState) -> Reply {
-        if reply.code != codes::OK {
-            return reply;
-        }
-        let mut lines: Vec<String> = Vec::with_capacity(reply.lines.len() + 1);
-        for (i, line) in reply.lines.into_iter().enumerate() {
-            let keyword = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            if i > 0 && matches!(keyword.as_str(), "STARTTLS" | "CHUNKING" | "BINARYMIME") {
-                continue;
-            }
-            lines.push(line);
-        }
-        if s.starttls_available {
-            let at = lines
-                .iter()
-                .position(|l| l.to_ascii_uppercase().starts_with("AUTH"))
-                .unwrap_or(lines.len());
-            lines.insert(at.max(1), "STARTTLS".into());
-        }
-        Reply::multi(reply.code, lines)
-    }
 }
 
 impl Responder for Upstream {
@@ -405,7 +380,7 @@ impl Responder for Upstream {
         match &cmd {
             Ok(Command::Ehlo(_)) => {
                 self.in_transaction = false;
-                return Upstream::adjust_ehlo(reply, s).into();
+                return super::adjust_ehlo(reply, s).into();
             }
             Ok(Command::Helo(_) | Command::Rset) => self.in_transaction = false,
             Ok(Command::Mail { .. }) if reply.code == codes::OK => self.in_transaction = true,

@@ -1,0 +1,256 @@
+//! Makes the shipped tapes in `fixtures/tapes/`: each is recorded through
+//! `mailtape record` in front of `mailtape mock --scenario …`, with lettre as
+//! the client, so every tape can be made again the same way.
+//!
+//! ```sh
+//! cargo run --example make_tapes
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use mailtape::responder::upstream::UpstreamTls;
+use mailtape::{MockServer, RecordServer, Service};
+
+const KEY: &str = "re_MadeForTapes_0000";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Leg {
+    Smtps,
+    Starttls,
+    Plain,
+}
+
+struct Case {
+    name: &'static str,
+    about: &'static str,
+    scenario: &'static str,
+    variant: Option<&'static str>,
+    leg: Leg,
+    mechanism: Mechanism,
+    user: &'static str,
+    from: Option<&'static str>,
+    to: &'static str,
+}
+
+const fn case(name: &'static str, about: &'static str, scenario: &'static str) -> Case {
+    Case {
+        name,
+        about,
+        scenario,
+        variant: None,
+        leg: Leg::Smtps,
+        mechanism: Mechanism::Plain,
+        user: "resend",
+        from: Some("billing@yourcompany.com"),
+        to: "delivered@resend.dev",
+    }
+}
+
+fn transport(server: &Service, leg: Leg, c: &Case) -> AsyncSmtpTransport<Tokio1Executor> {
+    let (addr, tls) = match leg {
+        Leg::Smtps | Leg::Starttls => {
+            let ca = Certificate::from_pem(server.ca_pem().expect("ca").as_bytes()).expect("ca");
+            let params = TlsParameters::builder("localhost".into())
+                .add_root_certificate(ca)
+                .build_rustls()
+                .expect("tls");
+            if leg == Leg::Smtps {
+                (server.smtps_addr(), Tls::Wrapper(params))
+            } else {
+                (server.starttls_addr(), Tls::Required(params))
+            }
+        }
+        Leg::Plain => (server.plain_addr(), Tls::None),
+    };
+    let addr = addr.expect("listener");
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(tls)
+        .hello_name(ClientId::Domain("app.local".into()))
+        .credentials(Credentials::new(c.user.into(), KEY.into()))
+        .authentication(vec![c.mechanism])
+        .timeout(Some(Duration::from_secs(10)))
+        .build()
+}
+
+fn comments(c: &Case, how: &str) -> Vec<String> {
+    vec![
+        c.about.to_string(),
+        format!("made by `cargo run --example make_tapes`: {how}"),
+        format!("replay it: mailtape replay builtin:{}", c.name),
+    ]
+}
+
+async fn record(dir: &Path, c: Case) {
+    let path = dir.join(format!("{}.tape", c.name));
+    let _ = std::fs::remove_file(&path);
+    let mut mock = MockServer::builder().scenario(c.scenario);
+    if let Some(v) = c.variant {
+        mock = mock.variant(v);
+    }
+    let mock = mock.start().await.expect("mock");
+    let variant = c
+        .variant
+        .map(|v| format!(" --variant {v}"))
+        .unwrap_or_default();
+    // AUTH before STARTTLS only shows when the upstream leg is the plain
+    // start of a STARTTLS port, as an app on 587 would see it.
+    let (upstream, tls) = if c.name == "auth-before-starttls" {
+        (mock.starttls_addr(), UpstreamTls::None)
+    } else {
+        (mock.smtps_addr(), UpstreamTls::Implicit)
+    };
+    let how = format!(
+        "recorded by `mailtape record` in front of `mailtape mock --scenario {}{variant}`",
+        c.scenario
+    );
+    let proxy = RecordServer::builder()
+        .upstream(upstream.expect("upstream").to_string())
+        .upstream_tls(tls)
+        .upstream_ca(mock.ca_path().expect("ca"))
+        .tape_file(&path)
+        .tape_comments(comments(&c, &how))
+        .start()
+        .await
+        .expect("proxy");
+    let t = transport(&proxy, c.leg, &c);
+    let result = match c.from {
+        Some(from) => {
+            let msg = lettre::Message::builder()
+                .from(from.parse().expect("from"))
+                .to(c.to.parse().expect("to"))
+                .subject("Hello from mailtape")
+                .body(String::from("Hi,\nthis is a test.\n"))
+                .expect("message");
+            t.send(msg).await.map(|r| r.code().to_string())
+        }
+        None => {
+            let env = Envelope::new(None, vec![c.to.parse().expect("to")]).expect("envelope");
+            t.send_raw(&env, b"Subject: no sender\r\n\r\nHi\r\n")
+                .await
+                .map(|r| r.code().to_string())
+        }
+    };
+    drop(t);
+    assert!(
+        proxy.wait_for_sessions(1, Duration::from_secs(10)).await,
+        "{}: no session",
+        c.name
+    );
+    proxy.shutdown().await;
+    println!("{:<22} {:?}", c.name, result.map_err(|e| e.to_string()));
+}
+
+/// A silent server cannot be recorded through the proxy (the proxy would
+/// time out and say so); this tape is the mock's own transcript.
+async fn silent(dir: &Path) {
+    let path = dir.join("silent.tape");
+    let _ = std::fs::remove_file(&path);
+    let c = case(
+        "silent",
+        "a server that accepts the connection and never says a word: the client's timeout",
+        "silent",
+    );
+    let mock = MockServer::builder()
+        .scenario("silent")
+        .tape_file(&path)
+        .tape_comments(comments(
+            &c,
+            "the transcript of `mailtape mock --scenario silent` itself",
+        ))
+        .idle_timeout(Duration::from_secs(2))
+        .start()
+        .await
+        .expect("mock");
+    let conn = tokio::net::TcpStream::connect(mock.plain_addr().expect("plain"))
+        .await
+        .expect("connect");
+    assert!(mock.wait_for_sessions(1, Duration::from_secs(10)).await);
+    drop(conn);
+    mock.shutdown().await;
+    println!("{:<22} no greeting, closed at the idle timeout", "silent");
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tapes");
+    std::fs::create_dir_all(&dir).expect("fixtures/tapes");
+    let cases = [
+        Case {
+            about: "a clean send over implicit TLS (465-style) with AUTH PLAIN",
+            ..case("success-plain", "", "unlimited")
+        },
+        Case {
+            about: "a clean send over STARTTLS (587-style) with AUTH LOGIN",
+            leg: Leg::Starttls,
+            mechanism: Mechanism::Login,
+            ..case("success-login", "", "unlimited")
+        },
+        Case {
+            about: "535 Invalid username: the user name must be the literal `resend`",
+            user: "me@yourcompany.com",
+            ..case("wrong-username", "", "default")
+        },
+        case(
+            "wrong-key",
+            "535 Authentication credentials invalid: the API key is wrong, revoked or malformed",
+            "invalid-key",
+        ),
+        Case {
+            about: "538 AUTH before STARTTLS on the STARTTLS port (587)",
+            leg: Leg::Plain,
+            ..case("auth-before-starttls", "", "default")
+        },
+        Case {
+            about: "550 Invalid `from` field: an empty or malformed sender",
+            from: None,
+            ..case("invalid-from", "", "default")
+        },
+        case(
+            "unverified-domain",
+            "550 The yourcompany.com domain is not verified (after DATA)",
+            "unverified-domain",
+        ),
+        Case {
+            about: "550 sandbox: a new account may only send to its owner (after DATA)",
+            from: Some("onboarding@resend.dev"),
+            to: "someone@gmail.com",
+            ..case("sandbox", "", "sandbox")
+        },
+        Case {
+            about: "550 Invalid `to` field: example.com and other reserved domains (after DATA)",
+            to: "user@example.com",
+            ..case("reserved-test-domain", "", "default")
+        },
+        case(
+            "rate-limited",
+            "421 Too many requests, as the brief says: retry after a pause (after DATA)",
+            "rate-limited",
+        ),
+        Case {
+            about: "550 Too many requests, as seen on the wire (after DATA)",
+            variant: Some("wire"),
+            ..case("rate-limited-550", "", "rate-limited")
+        },
+        case(
+            "daily-quota",
+            "550 the daily sending quota is used up (after DATA)",
+            "daily-quota",
+        ),
+        case(
+            "monthly-quota",
+            "550 the monthly sending quota is used up (after DATA)",
+            "monthly-quota",
+        ),
+    ];
+    for c in cases {
+        record(&dir, c).await;
+    }
+    silent(&dir).await;
+}
