@@ -1,6 +1,6 @@
 //! The command line: parse arguments, call the library, print errors once.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -198,6 +198,17 @@ struct ProfileArgs {
     json: bool,
 }
 
+/// Prints a line to stdout; a closed pipe (`mailtape profile | head`) is
+/// not an error worth a panic.
+macro_rules! out {
+    () => {{
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -216,7 +227,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mailtape: {e}");
+            let _ = writeln!(std::io::stderr(), "mailtape: {e}");
             ExitCode::FAILURE
         }
     }
@@ -312,7 +323,7 @@ fn hub_config(o: &OutputArgs) -> Result<HubConfig, Error> {
 fn run_mock(args: MockArgs) -> Result<(), Error> {
     if args.list_scenarios {
         for (name, desc) in Scenario::list() {
-            println!("{name:<18} {desc}");
+            out!("{name:<18} {desc}");
         }
         return Ok(());
     }
@@ -392,7 +403,7 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
 fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     if args.list {
         for (name, about) in list_builtin() {
-            println!("{name:<30} {about}");
+            out!("{name:<30} {about}");
         }
         return Ok(());
     }
@@ -420,7 +431,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
         Ok::<_, Error>(server.shutdown().await)
     })?;
     if outcome.ok() {
-        eprintln!("mailtape: replay: {outcome}");
+        let _ = writeln!(std::io::stderr(), "mailtape: replay: {outcome}");
         Ok(())
     } else {
         Err(Error::Diverged(outcome.to_string()))
@@ -446,7 +457,7 @@ fn announce(server: &Service, title: &str, login: &str) {
             if let Some(ca) = &ca {
                 ready.insert("ca".into(), ca.clone().into());
             }
-            println!("{}", serde_json::Value::Object(ready));
+            out!("{}", serde_json::Value::Object(ready));
         }
         LiveView::Quiet => {}
         LiveView::Human { .. } => {
@@ -472,7 +483,7 @@ fn announce(server: &Service, title: &str, login: &str) {
             if let Some(ca) = &ca {
                 out.push_str(&format!("  CA        {ca}\n"));
                 out.push_str(&format!(
-                    "            trust it once: curl --cacert {ca} … · SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
+                    "            trust it once: curl --cacert {ca} · CURL_CA_BUNDLE / SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
                 ));
             }
             out.push_str(&format!("  login     {login} · Ctrl-C stops"));
@@ -525,25 +536,26 @@ fn run_profile(args: ProfileArgs) -> Result<(), Error> {
             "ehlo": profile.ehlo,
             "replies": profile.replies,
         });
-        println!("{v:#}");
+        out!("{v:#}");
         return Ok(());
     }
-    println!(
+    out!(
         "Resend profile · host {} · variant {}",
-        profile.hostname, profile.variant
+        profile.hostname,
+        profile.variant
     );
-    println!("EHLO: {}", profile.ehlo.join(", "));
+    out!("EHLO: {}", profile.ehlo.join(", "));
     for (name, spec) in &profile.replies {
-        println!(
+        out!(
             "{name:<28} {:<6} {} {}",
             format!("{:?}", spec.source).to_lowercase(),
             spec.code,
             spec.text
         );
     }
-    println!();
+    out!();
     for (name, desc) in Profile::builtin_variants() {
-        println!("--variant {name:<8} {desc}");
+        out!("--variant {name:<8} {desc}");
     }
     Ok(())
 }

@@ -331,3 +331,72 @@ async fn brings_its_own_certificate() {
         "{err}"
     );
 }
+
+#[test]
+fn a_closed_pipe_is_not_a_crash() {
+    // regression: `mailtape profile | head -3` panicked with a broken pipe
+    use std::io::{BufRead, BufReader};
+    for args in [
+        &["profile"][..],
+        &["mock", "--list-scenarios"],
+        &["replay", "--list"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn replay_divergence_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ephemeral("replay", dir.path());
+    args.push("builtin:wrong-key".into());
+    args.push("--strict".into());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let addr = m
+        .until(|l| l.trim_start().starts_with("plain "))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let mut c = Smtp::connect(&addr);
+    assert_eq!(c.reply(), "220 smtp.resend.com ESMTP");
+    assert_eq!(
+        c.cmd("HELO app.local"),
+        "451 mailtape replay: the tape expected `EHLO app.local` here"
+    );
+    assert!(c.cmd("EHLO app.local").starts_with("250-smtp.resend.com"));
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
+        "535 Authentication credentials invalid"
+    );
+    drop(c);
+    m.until(|l| l.contains("closed by"));
+    let (code, stdout, stderr) = m.term();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stdout.iter().any(|l| l == "#1 *: diverged from the tape: expected `EHLO app.local`, received `HELO app.local`"),
+        "{stdout:?}"
+    );
+    assert!(
+        stderr.starts_with("mailtape: replay failed: 1 of 1 sessions played, 1 divergences:\n  session 1 (tape session 1): expected `EHLO app.local`, received `HELO app.local`"),
+        "{stderr}"
+    );
+    assert!(leaks(stdout.join("\n").as_bytes(), KEY).is_empty());
+}

@@ -419,6 +419,10 @@ impl Responder for Replay {
         if !matches!(cmd, Ok(Command::StartTls)) {
             self.skip_starttls();
         }
+        // A recorded silent server answers nothing, whatever is sent.
+        if !self.steps().iter().any(|s| matches!(s, Step::Reply(..))) {
+            return Response::default();
+        }
         let received = client_text(raw, &cmd);
         let expected = match self.peek().cloned() {
             Some(Step::Client(line, at)) => {
@@ -453,7 +457,9 @@ impl Responder for Replay {
         }
         self.pos += 1;
         let mut r = self.next_reply();
-        if let (Ok(Command::Ehlo(_)), Some(reply)) = (&cmd, r.reply.take()) {
+        if matches!(cmd, Ok(Command::Ehlo(_)))
+            && let Some(reply) = r.reply.take()
+        {
             self.last_ehlo = Some(reply.clone());
             r.reply = Some(adjust_ehlo(reply, s));
         }
