@@ -350,3 +350,53 @@ fn blocking_api_for_plain_tests() {
     drop((c, r));
     assert!(s.wait_for_sessions(1, Duration::from_secs(5)));
 }
+
+#[tokio::test]
+async fn what_real_clients_do_after_a_refusal_is_not_a_departure() {
+    // Python's smtplib retries a refused AUTH PLAIN with AUTH LOGIN, and
+    // sends RSET after a refused DATA; neither is on the tape.
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let s = ReplayServer::builder("builtin:wrong-key")
+        .start()
+        .await
+        .unwrap();
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
+    c.reply().await;
+    c.send("EHLO app.local").await;
+    c.reply().await;
+    let payload = common::plain_payload("resend", KEY);
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {payload}")).await,
+        "535 Authentication credentials invalid"
+    );
+    assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
+    assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");
+    assert_eq!(
+        c.cmd(&b64(KEY)).await,
+        "535 Authentication credentials invalid"
+    );
+    assert_eq!(c.cmd("QUIT").await, "221 Bye");
+    drop(c);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    assert!(s.outcome().ok(), "{}", s.outcome());
+
+    let s = ReplayServer::builder("builtin:sandbox")
+        .start()
+        .await
+        .unwrap();
+    let mut c = common::authed(&s).await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<onboarding@resend.dev>").await,
+        "250 Accepted"
+    );
+    assert_eq!(c.cmd("RCPT TO:<someone@gmail.com>").await, "250 Accepted");
+    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    assert_eq!(c.reply().await.code, 550);
+    assert_eq!(c.cmd("RSET").await, "250 OK");
+    assert_eq!(c.cmd("QUIT").await, "221 Bye");
+    drop(c);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    assert!(s.outcome().ok(), "{}", s.outcome());
+}

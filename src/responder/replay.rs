@@ -168,6 +168,8 @@ pub struct Replay {
     last_client_at: Option<Duration>,
     last_ehlo: Option<Reply>,
     auth: Option<(AuthFlow, Reply)>,
+    /// The tape's 535, for a client that retries with another mechanism.
+    last_auth_failure: Option<Reply>,
 }
 
 impl Replay {
@@ -182,6 +184,7 @@ impl Replay {
             last_client_at: None,
             last_ehlo: None,
             auth: None,
+            last_auth_failure: None,
         }
     }
 
@@ -298,6 +301,19 @@ impl Replay {
             return Response::default();
         };
         self.pos = after;
+        if final_reply.code == codes::AUTH_INVALID {
+            self.last_auth_failure = Some(final_reply.clone());
+        }
+        self.drive_auth(final_reply, mechanism, initial)
+    }
+
+    /// Drives the client's own SASL flow to the tape's outcome.
+    fn drive_auth(
+        &mut self,
+        final_reply: Reply,
+        mechanism: &str,
+        initial: Option<&str>,
+    ) -> Response {
         // Only 235 and 535 depend on the credentials; anything else (538,
         // 503, 504) came before any were asked for.
         if !matches!(final_reply.code, codes::AUTH_OK | codes::AUTH_INVALID) {
@@ -422,6 +438,27 @@ impl Responder for Replay {
         // A recorded silent server answers nothing, whatever is sent.
         if !self.steps().iter().any(|s| matches!(s, Step::Reply(..))) {
             return Response::default();
+        }
+        let expecting =
+            |verb: &str| matches!(self.peek(), Some(Step::Client(l, _)) if is_verb(l, verb));
+        // Clients retry a refused AUTH with their next mechanism (Python's
+        // smtplib does): the same credentials get the same answer.
+        if let Ok(Command::Auth { mechanism, initial }) = &cmd
+            && !expecting("AUTH")
+            && let Some(failure) = self.last_auth_failure.clone()
+        {
+            return self.drive_auth(failure, mechanism, *initial);
+        }
+        // RSET and NOOP change nothing the tape decides; clients send RSET
+        // after a refusal. Answered here when the tape did not record them.
+        if let Ok(c @ (Command::Rset | Command::Noop)) = &cmd
+            && !expecting(c.verb())
+        {
+            return self.profile_reply(if matches!(c, Command::Rset) {
+                "rset"
+            } else {
+                "noop"
+            });
         }
         let received = client_text(raw, &cmd);
         let expected = match self.peek().cloned() {
