@@ -50,7 +50,16 @@ async fn send_through(tape: &str, user: &str, from: &str, to: &str) -> Result<St
     result
 }
 
-const CASES: &[(&str, &str, &str, &str, Result<&str, &str>)] = &[
+/// Tape, user, from, to, and what the app's mailer reports.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Result<&'static str, &'static str>,
+);
+
+const CASES: &[Case] = &[
     (
         "builtin:success-plain",
         "resend",
