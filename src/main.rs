@@ -350,11 +350,7 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             "mailtape mock · scenario {} · Resend profile, variant {}",
             s.scenario, s.profile.variant
         );
-        announce(&server, &title, "user `resend`, password any re_… key");
-        wait_for_signal().await;
-        server
-            .hub()
-            .say("mailtape: stopping; open sessions get 421");
+        serve_until_signal(&server, &title, "user `resend`, password any re_… key").await;
         server.shutdown().await;
         Ok(())
     })
@@ -386,15 +382,8 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
             server.upstream(),
             args.tape.display()
         );
-        announce(
-            &server,
-            &title,
-            "your real user and key; only the redacted form is written",
-        );
-        wait_for_signal().await;
-        server
-            .hub()
-            .say("mailtape: stopping; open sessions get 421");
+        let login = "your real user and key; only the redacted form is written";
+        serve_until_signal(&server, &title, login).await;
         server.shutdown().await;
         Ok(())
     })
@@ -423,11 +412,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
         let server = ReplayServer::start(config).await?;
         let o = server.outcome();
         let title = format!("mailtape replay · {tape} · {} sessions", o.total);
-        announce(&server, &title, "any user and key: the tape decides");
-        wait_for_signal().await;
-        server
-            .hub()
-            .say("mailtape: stopping; open sessions get 421");
+        serve_until_signal(&server, &title, "any user and key: the tape decides").await;
         Ok::<_, Error>(server.shutdown().await)
     })?;
     if outcome.ok() {
@@ -436,6 +421,15 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     } else {
         Err(Error::Diverged(outcome.to_string()))
     }
+}
+
+/// Announces the server, then waits for SIGINT or SIGTERM.
+async fn serve_until_signal(server: &Service, title: &str, login: &str) {
+    announce(server, title, login);
+    wait_for_signal().await;
+    server
+        .hub()
+        .say("mailtape: stopping; open sessions get 421");
 }
 
 /// Prints the ready line (JSON) or the banner (people).

@@ -522,9 +522,7 @@ impl Responder for Mock {
             Command::Vrfy(_) => self.reply("vrfy", &[]),
             Command::Help(_) => self.reply("help", &[]),
             Command::Quit => self.reply("quit", &[]),
-            Command::StartTls if s.tls => self.reply("starttls_active", &[]),
-            Command::StartTls if !s.starttls_available => self.reply("starttls_unavailable", &[]),
-            Command::StartTls => self.reply("starttls", &[]),
+            Command::StartTls => self.reply(super::starttls_reply_name(s), &[]),
             // CHUNKING is not offered, so BDAT is as unknown as any other verb.
             Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
         }
@@ -604,13 +602,7 @@ impl Responder for Mock {
         if self.shared.settings.behaviour.silent {
             return None;
         }
-        let name = match event {
-            LocalEvent::LineTooLong => "line_too_long",
-            LocalEvent::TooManyErrors => "too_many_errors",
-            LocalEvent::IdleTimeout => "idle_timeout",
-            LocalEvent::ShuttingDown => "shutting_down",
-        };
-        Some(self.p().reply(name, &[]))
+        Some(self.p().reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {

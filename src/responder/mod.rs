@@ -86,6 +86,30 @@ pub enum LocalEvent {
     ShuttingDown,
 }
 
+impl LocalEvent {
+    /// The name of the profile reply for this event.
+    pub fn reply_name(self) -> &'static str {
+        match self {
+            LocalEvent::LineTooLong => "line_too_long",
+            LocalEvent::TooManyErrors => "too_many_errors",
+            LocalEvent::IdleTimeout => "idle_timeout",
+            LocalEvent::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+/// The profile reply to STARTTLS on this leg: ready, already active, or not
+/// offered here. TLS is the listener's business in every mode.
+pub(crate) fn starttls_reply_name(s: &SessionState) -> &'static str {
+    if s.tls {
+        "starttls_active"
+    } else if s.starttls_available {
+        "starttls"
+    } else {
+        "starttls_unavailable"
+    }
+}
+
 /// The message the client sent after DATA.
 #[derive(Debug, Clone)]
 pub struct DataOutcome {

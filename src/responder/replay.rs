@@ -417,20 +417,15 @@ impl Responder for Replay {
     ) -> Response {
         // TLS belongs to the listener, not to the tape.
         if let Ok(Command::StartTls) = cmd {
-            if s.tls {
-                return self.profile_reply("starttls_active");
-            }
-            if !s.starttls_available {
-                return self.profile_reply("starttls_unavailable");
-            }
-            if matches!(self.peek(), Some(Step::Client(l, _)) if l.eq_ignore_ascii_case("STARTTLS"))
+            if s.starttls_available
+                && matches!(self.peek(), Some(Step::Client(l, _)) if l.eq_ignore_ascii_case("STARTTLS"))
             {
                 self.pos += 1;
                 if matches!(self.peek(), Some(Step::Reply(..))) {
                     self.pos += 1;
                 }
             }
-            return self.profile_reply("starttls");
+            return self.profile_reply(super::starttls_reply_name(s));
         }
         if !matches!(cmd, Ok(Command::StartTls)) {
             self.skip_starttls();
@@ -544,19 +539,12 @@ impl Responder for Replay {
     fn tls_started(&mut self, _s: &SessionState) {}
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        let name = match event {
-            LocalEvent::LineTooLong => "line_too_long",
-            LocalEvent::TooManyErrors => "too_many_errors",
-            LocalEvent::IdleTimeout => {
-                // A recorded silent server stays silent to the end.
-                if !self.steps().iter().any(|s| matches!(s, Step::Reply(..))) {
-                    return None;
-                }
-                "idle_timeout"
-            }
-            LocalEvent::ShuttingDown => "shutting_down",
-        };
-        Some(self.shared.profile.reply(name, &[]))
+        // A recorded silent server stays silent to the end.
+        let silent = !self.steps().iter().any(|s| matches!(s, Step::Reply(..)));
+        if silent && event == LocalEvent::IdleTimeout {
+            return None;
+        }
+        Some(self.shared.profile.reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {

@@ -361,11 +361,7 @@ impl Responder for Upstream {
     ) -> Response {
         // What only the client's leg can answer.
         match &cmd {
-            Ok(Command::StartTls) if s.tls => return self.own("starttls_active"),
-            Ok(Command::StartTls) if !s.starttls_available => {
-                return self.own("starttls_unavailable");
-            }
-            Ok(Command::StartTls) => return self.own("starttls"),
+            Ok(Command::StartTls) => return self.own(super::starttls_reply_name(s)),
             Ok(Command::Bdat) => return self.own("unknown_command"),
             Ok(Command::Quit) if self.dead => return self.own("quit"),
             _ => {}
@@ -456,13 +452,7 @@ impl Responder for Upstream {
     }
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        let name = match event {
-            LocalEvent::LineTooLong => "line_too_long",
-            LocalEvent::TooManyErrors => "too_many_errors",
-            LocalEvent::IdleTimeout => "idle_timeout",
-            LocalEvent::ShuttingDown => "shutting_down",
-        };
-        Some(self.cfg.profile.reply(name, &[]))
+        Some(self.cfg.profile.reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {
