@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::explain::{Explainer, Said};
 use crate::fsutil::{unused_path, write_atomic};
 use crate::tape::redact::scrub_bytes;
 use crate::tape::transcript::{body_lines, printable};
@@ -186,16 +187,7 @@ impl Hub {
         match self.config.view {
             LiveView::Quiet => {}
             LiveView::Human { color } => {
-                let style = match &e.kind {
-                    EventKind::Client(_) => CYAN,
-                    EventKind::Server(t) => match t.as_bytes().first() {
-                        Some(b'4') => YELLOW,
-                        Some(b'5') => RED,
-                        _ => GREEN,
-                    },
-                    EventKind::Data(_) => DIM,
-                    EventKind::Note(_) | EventKind::Comment(_) => MAGENTA,
-                };
+                let style = style_of(&e.kind);
                 let line = format!("{}: {}", e.kind.tag(), e.kind.text());
                 self.print(&format!("#{session} {}", paint(color, style, &line)));
             }
@@ -205,6 +197,28 @@ impl Hub {
                 v["session"] = session.into();
                 self.print(&v.to_string());
             }
+        }
+    }
+
+    /// Prints an explanation under a reply (not part of the transcript).
+    fn explain(&self, session: u64, said: Said) {
+        match self.config.view {
+            LiveView::Quiet => {}
+            LiveView::Human { color } => {
+                let (mark, style) = if said.ok {
+                    ("✓", GREEN)
+                } else {
+                    ("↳", YELLOW)
+                };
+                self.print(&format!(
+                    "#{session}    {}",
+                    paint(color, style, &format!("{mark} {}", said.text))
+                ));
+            }
+            LiveView::Json => self.print(
+                &json!({"type": "explain", "session": session, "ok": said.ok, "text": said.text})
+                    .to_string(),
+            ),
         }
     }
 
@@ -320,14 +334,28 @@ impl Hub {
     }
 }
 
-const DIM: &str = "2";
-const CYAN: &str = "36";
-const GREEN: &str = "32";
-const YELLOW: &str = "33";
-const RED: &str = "31";
-const MAGENTA: &str = "35";
+pub(crate) const DIM: &str = "2";
+pub(crate) const CYAN: &str = "36";
+pub(crate) const GREEN: &str = "32";
+pub(crate) const YELLOW: &str = "33";
+pub(crate) const RED: &str = "31";
+pub(crate) const MAGENTA: &str = "35";
 
-fn paint(color: bool, style: &str, text: &str) -> String {
+/// The colour of a transcript line: client cyan, replies by class, body dim.
+pub(crate) fn style_of(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Client(_) => CYAN,
+        EventKind::Server(t) => match t.as_bytes().first() {
+            Some(b'4') => YELLOW,
+            Some(b'5') => RED,
+            _ => GREEN,
+        },
+        EventKind::Data(_) => DIM,
+        EventKind::Note(_) | EventKind::Comment(_) => MAGENTA,
+    }
+}
+
+pub(crate) fn paint(color: bool, style: &str, text: &str) -> String {
     if color {
         format!("\x1b[{style}m{text}\x1b[0m")
     } else {
@@ -341,6 +369,7 @@ pub struct Capture {
     hub: std::sync::Arc<Hub>,
     transcript: Transcript,
     start: Instant,
+    explainer: Explainer,
 }
 
 impl Capture {
@@ -355,6 +384,7 @@ impl Capture {
                 closed_by: None,
             },
             start,
+            explainer: Explainer::new(),
         }
     }
 
@@ -371,6 +401,9 @@ impl Capture {
         };
         if live {
             self.hub.event(self.transcript.meta.id, &e);
+        }
+        if let Some(said) = self.explainer.observe(&e.kind) {
+            self.hub.explain(self.transcript.meta.id, said);
         }
         self.transcript.events.push(e);
     }

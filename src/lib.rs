@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod explain;
 pub mod fsutil;
 pub mod hub;
 pub mod message;
@@ -46,6 +47,7 @@ pub mod responder;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod show;
 pub mod smtp;
 pub mod tape;
 

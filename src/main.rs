@@ -49,6 +49,9 @@ enum Cmd {
     /// A client that departs from the tape gets 451 saying what was expected;
     /// the run then ends with a non-zero exit status.
     Replay(Box<ReplayArgs>),
+    /// Print the transcripts of a tape, a folder of tapes, or stdin, redacted,
+    /// with a plain-language explanation and fix under every failure.
+    Show(ShowArgs),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -186,6 +189,22 @@ struct ReplayArgs {
 }
 
 #[derive(Args, Debug)]
+struct ShowArgs {
+    /// A tape file, a folder of `.tape` files, `builtin:NAME`, or `-` for stdin.
+    #[arg(value_name = "TAPE|DIR|-")]
+    source: String,
+    /// Only the session with this number.
+    #[arg(long, value_name = "N")]
+    session: Option<u64>,
+    /// One JSON document per tape: sessions, events, explanations.
+    #[arg(long)]
+    json: bool,
+    /// Leave out the explanations.
+    #[arg(long)]
+    no_explain: bool,
+}
+
+#[derive(Args, Debug)]
 struct ProfileArgs {
     /// The variant to show.
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -222,6 +241,7 @@ fn main() -> ExitCode {
         Cmd::Mock(args) => run_mock(*args),
         Cmd::Record(args) => run_record(*args),
         Cmd::Replay(args) => run_replay(*args),
+        Cmd::Show(args) => run_show(args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -421,6 +441,80 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     } else {
         Err(Error::Diverged(outcome.to_string()))
     }
+}
+
+fn run_show(args: ShowArgs) -> Result<(), Error> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| Error::Io {
+            action: format!("read the tape {}", path.display()),
+            source: e,
+        })
+    };
+    let mut tapes: Vec<(String, mailtape::tape::Tape)> = Vec::new();
+    let parse = |text: &str, name: &str| {
+        mailtape::tape::Tape::parse(text, name).map_err(|e| Error::Config {
+            origin: format!("{}:{}", e.origin, e.line),
+            reason: format!("expected {}, found {:?}", e.expected, e.found),
+        })
+    };
+    let path = std::path::Path::new(&args.source);
+    if args.source == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Error::Io {
+            action: "read a tape from stdin".into(),
+            source: e,
+        })?;
+        tapes.push(("-".into(), parse(&text, "-")?));
+    } else if args.source.starts_with("builtin:") {
+        tapes.push(mailtape::replay_server::load_tape(&args.source)?);
+    } else if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| Error::Io {
+                action: format!("list the folder {}", path.display()),
+                source: e,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tape"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::Usage(format!(
+                "no .tape files in {}",
+                path.display()
+            )));
+        }
+        for f in files {
+            let name = f.display().to_string();
+            tapes.push((name.clone(), parse(&read(&f)?, &name)?));
+        }
+    } else {
+        tapes.push((args.source.clone(), parse(&read(path)?, &args.source)?));
+    }
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let opts = mailtape::show::ShowOptions {
+        session: args.session,
+        no_explain: args.no_explain,
+        color: std::io::stdout().is_terminal() && !no_color && !args.json,
+    };
+    for (name, tape) in &tapes {
+        if args.json {
+            out!("{}", mailtape::show::render_json(name, tape, &opts));
+        } else {
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                mailtape::show::render(name, tape, &opts)
+            );
+        }
+    }
+    if let Some(n) = args.session
+        && !tapes
+            .iter()
+            .any(|(_, t)| t.sessions.iter().any(|s| s.meta.id == n))
+    {
+        return Err(Error::Usage(format!("no session {n} in {}", args.source)));
+    }
+    Ok(())
 }
 
 /// Announces the server, then waits for SIGINT or SIGTERM.

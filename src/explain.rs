@@ -1,0 +1,399 @@
+//! Plain-language explanations of what a relay said, with the fix, from what
+//! Resend's users actually run into. One table, shared by `show`, `check`
+//! and the live view.
+
+use crate::tape::EventKind;
+
+/// Who the explanation applies to, by the user name of the last AUTH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum User {
+    /// Any user name (or none seen).
+    Any,
+    /// A user name other than `resend`.
+    NotResend,
+    /// The user name `resend`.
+    Resend,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Reply codes it applies to.
+    pub codes: &'static [u16],
+    /// Lower-case fragments of which the reply text must hold one ("" for any text).
+    pub text: &'static [&'static str],
+    /// Whether it applies only after the final dot of DATA.
+    pub after_data: Option<bool>,
+    /// The user name condition.
+    pub user: User,
+    /// Whether this is good news (a success callout) rather than a failure.
+    pub ok: bool,
+    /// The explanation, with the fix.
+    pub says: &'static str,
+}
+
+const fn rule(codes: &'static [u16], text: &'static [&'static str], says: &'static str) -> Rule {
+    Rule {
+        codes,
+        text,
+        after_data: None,
+        user: User::Any,
+        ok: false,
+        says,
+    }
+}
+
+/// The table, most specific first: the first rule that matches explains.
+pub const RULES: &[Rule] = &[
+    Rule {
+        ok: true,
+        ..rule(
+            &[235],
+            &[""],
+            "credentials accepted: the user name and the API key are right",
+        )
+    },
+    Rule {
+        ok: true,
+        after_data: Some(true),
+        ..rule(
+            &[250],
+            &[""],
+            "message accepted: the relay took the email for delivery",
+        )
+    },
+    Rule {
+        user: User::NotResend,
+        ..rule(
+            &[535],
+            &[""],
+            "the user name must be the literal lowercase `resend` (not your email address or account name); the password is your API key",
+        )
+    },
+    rule(
+        &[535],
+        &["invalid username"],
+        "the user name must be the literal lowercase `resend` (not your email address or account name); the password is your API key",
+    ),
+    rule(
+        &[535],
+        &[""],
+        "the password must be a Resend API key (it starts with re_), not your dashboard password; the key may be revoked, expired, or lack sending access: create one at resend.com/api-keys",
+    ),
+    rule(
+        &[538, 530],
+        &["starttls", "tls", "encryption"],
+        "encryption first: send STARTTLS before AUTH (port 587 or 2587), or connect with implicit TLS (port 465 or 2465)",
+    ),
+    rule(
+        &[530],
+        &[""],
+        "log in first: the relay needs AUTH (user `resend`, password your API key) before MAIL",
+    ),
+    rule(
+        &[550],
+        &["only send testing emails", "sandbox"],
+        "sandbox: until a domain is verified, a new account may only send to its owner's address; verify a domain and request production access at resend.com/domains",
+    ),
+    rule(
+        &[550],
+        &["not verified"],
+        "authentication worked, but the From domain is not verified: add it at resend.com/domains and publish its SPF and DKIM (and DMARC) DNS records",
+    ),
+    rule(
+        &[550, 553, 501],
+        &["invalid `from`", "from` field"],
+        "the From address must look like `email@example.com` or `Name <email@example.com>`",
+    ),
+    rule(
+        &[550],
+        &["invalid `to`", "testing email address"],
+        "reserved domains such as example.com are refused: send to Resend's test addresses delivered@resend.dev, bounced@resend.dev or complained@resend.dev",
+    ),
+    rule(
+        &[421, 450, 451, 550],
+        &["too many requests", "rate limit"],
+        "rate limited: Resend allows 2 requests per second by default; wait a moment and retry (a 4xx reply means the client should retry by itself)",
+    ),
+    rule(
+        &[550, 452, 421],
+        &["quota"],
+        "sending quota used up: the free tier allows 100 emails a day and 3,000 a month, and every to, cc and bcc recipient counts; the day resets at midnight UTC",
+    ),
+    rule(
+        &[550],
+        &["api key", "restricted"],
+        "the API key was refused when sending: it may be revoked, or restricted to sending from another domain",
+    ),
+    rule(
+        &[552],
+        &[""],
+        "message too large: Resend takes up to 40 MB per email, attachments included after base64",
+    ),
+    rule(
+        &[550, 452],
+        &["too many recipients"],
+        "too many recipients: up to 50 per email; split the list or use batch sending",
+    ),
+    rule(
+        &[451],
+        &["mailtape replay"],
+        "the client departed from the tape: it sent something other than what was recorded",
+    ),
+    rule(
+        &[421],
+        &["mailtape: upstream"],
+        "mailtape could not reach or talk to the relay: see the reason; check the host, the port and the TLS mode (465 implicit, 587 STARTTLS)",
+    ),
+    rule(
+        &[421],
+        &["timeout", "timed out"],
+        "the server gave up waiting: the client was idle too long",
+    ),
+    rule(
+        &[421],
+        &[""],
+        "a temporary failure: the server closed the connection; retry after a pause",
+    ),
+];
+
+/// Said when no greeting came (a silent server, a timeout).
+pub const NO_GREETING: &str = "no greeting: the port may be blocked by your network or host (port 25 often is, and Resend does not support it); try 587 with STARTTLS or 465 with implicit TLS";
+
+/// What an explanation says, and whether it is good news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Said {
+    /// The text.
+    pub text: &'static str,
+    /// True for the two moments that matter going right (235, 250 after DATA).
+    pub ok: bool,
+}
+
+/// Finds the explanation of one final reply line.
+pub fn explain(code: u16, text: &str, user: User, after_data: bool) -> Option<Said> {
+    let lower = text.to_ascii_lowercase();
+    RULES
+        .iter()
+        .find(|r| {
+            r.codes.contains(&code)
+                && r.text.iter().any(|t| lower.contains(t))
+                && r.after_data.is_none_or(|a| a == after_data)
+                && match r.user {
+                    User::Any => true,
+                    u => u == user,
+                }
+        })
+        .map(|r| Said {
+            text: r.says,
+            ok: r.ok,
+        })
+}
+
+/// Walks a session's events and explains the replies that need it,
+/// remembering the AUTH user name and whether DATA just ended.
+#[derive(Debug, Default)]
+pub struct Explainer {
+    user: Option<String>,
+    after_data: bool,
+    replied: bool,
+}
+
+impl Explainer {
+    /// A fresh explainer for one session.
+    pub fn new() -> Explainer {
+        Explainer::default()
+    }
+
+    /// Takes the next event; returns what to say under it, if anything.
+    pub fn observe(&mut self, kind: &EventKind) -> Option<Said> {
+        match kind {
+            EventKind::Client(line) => {
+                if let Some(u) = line.split("user=").nth(1) {
+                    self.user = Some(u.split([' ', '>']).next().unwrap_or("").to_string());
+                }
+                self.after_data = line == ".";
+                None
+            }
+            EventKind::Server(line) => {
+                self.replied = true;
+                // Only the last line of a reply is explained.
+                if line.as_bytes().get(3) == Some(&b'-') {
+                    return None;
+                }
+                let code: u16 = line.get(..3)?.parse().ok()?;
+                let text = line.get(4..).unwrap_or("");
+                let user = match self.user.as_deref() {
+                    None => User::Any,
+                    Some("resend") => User::Resend,
+                    Some(_) => User::NotResend,
+                };
+                let said = explain(code, text, user, self.after_data);
+                self.after_data = false;
+                said
+            }
+            EventKind::Note(n)
+                if !self.replied && (n.contains("idle timeout") || n.starts_with("closed")) =>
+            {
+                self.replied = true;
+                Some(Said {
+                    text: NO_GREETING,
+                    ok: false,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn says(code: u16, text: &str, user: User, after_data: bool) -> &'static str {
+        explain(code, text, user, after_data)
+            .map(|s| s.text)
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn the_failures_resend_users_run_into() {
+        assert!(
+            says(535, "Invalid username", User::Any, false).contains("literal lowercase `resend`")
+        );
+        assert!(
+            says(535, "Authentication failed", User::NotResend, false)
+                .contains("literal lowercase `resend`")
+        );
+        assert!(
+            says(535, "Authentication failed", User::Resend, false).contains("starts with re_")
+        );
+        assert!(
+            says(
+                535,
+                "Authentication credentials invalid",
+                User::Resend,
+                false
+            )
+            .contains("revoked")
+        );
+        assert!(
+            says(
+                538,
+                "Error: Must issue a STARTTLS command first",
+                User::Any,
+                false
+            )
+            .contains("STARTTLS before AUTH")
+        );
+        assert!(says(530, "Must issue a STARTTLS command first", User::Any, false).contains("587"));
+        assert!(says(530, "Authentication required", User::Any, false).contains("log in first"));
+        assert!(says(550, "The acme.com domain is not verified. Please, add and verify your domain on https://resend.com/domains", User::Resend, true).contains("SPF and DKIM"));
+        assert!(
+            says(550, "Sender address not verified", User::Resend, true).contains("not verified")
+        );
+        assert!(
+            says(
+                550,
+                "You can only send testing emails to your own email address (a@b.c).",
+                User::Resend,
+                true
+            )
+            .contains("sandbox")
+        );
+        assert!(
+            says(
+                550,
+                "Invalid `from` field. The email address needs to follow",
+                User::Resend,
+                false
+            )
+            .contains("Name <email@example.com>")
+        );
+        assert!(says(550, "Invalid `to` field. Please use our testing email address instead of domains like `example.com`.", User::Resend, true).contains("delivered@resend.dev"));
+        assert!(
+            says(
+                421,
+                "Too many requests. You can only make 2 requests per second.",
+                User::Resend,
+                true
+            )
+            .contains("2 requests per second")
+        );
+        assert!(
+            says(
+                550,
+                "Too many requests. You can only make 2 requests per second.",
+                User::Resend,
+                true
+            )
+            .contains("rate limited")
+        );
+        assert!(
+            says(
+                550,
+                "You have exceeded your daily email sending quota.",
+                User::Resend,
+                true
+            )
+            .contains("100 emails a day")
+        );
+        assert!(says(552, "Message size exceeds the limit", User::Resend, true).contains("40 MB"));
+        assert!(
+            says(
+                421,
+                "mailtape: upstream smtp.resend.com:465 cannot be reached",
+                User::Any,
+                false
+            )
+            .contains("TLS mode")
+        );
+    }
+
+    #[test]
+    fn the_two_moments_that_matter() {
+        assert_eq!(
+            explain(235, "Authentication successful", User::Resend, false).map(|s| s.ok),
+            Some(true)
+        );
+        assert_eq!(
+            explain(250, "OK 0b8e", User::Resend, true).map(|s| s.ok),
+            Some(true)
+        );
+        // a 250 to MAIL or RCPT is routine
+        assert_eq!(explain(250, "Accepted", User::Resend, false), None);
+        assert_eq!(
+            explain(220, "smtp.resend.com ESMTP", User::Any, false),
+            None
+        );
+    }
+
+    #[test]
+    fn the_explainer_follows_the_session() {
+        let mut e = Explainer::new();
+        let events = [
+            EventKind::Server("220 x".into()),
+            EventKind::Client("AUTH PLAIN <redacted user=me@acme.com key=re_…ab12>".into()),
+            EventKind::Server("535 Authentication failed".into()),
+        ];
+        let said: Vec<_> = events.iter().map(|k| e.observe(k)).collect();
+        assert!(said[2].unwrap().text.contains("literal lowercase"));
+        let mut silent = Explainer::new();
+        assert_eq!(
+            silent
+                .observe(&EventKind::Note("idle timeout".into()))
+                .map(|s| s.text),
+            Some(NO_GREETING)
+        );
+        // every rule is reachable: nothing is shadowed by an earlier, wider one
+        for (i, r) in RULES.iter().enumerate() {
+            let text = r.text[0];
+            let user = if r.user == User::Any {
+                User::Resend
+            } else {
+                r.user
+            };
+            let hit = explain(r.codes[0], text, user, r.after_data.unwrap_or(false)).unwrap();
+            assert_eq!(hit.text, r.says, "rule {i} is shadowed");
+        }
+    }
+}
