@@ -1,5 +1,6 @@
 //! Sockets, TLS and the buffered client connection.
 
+pub mod client;
 pub mod stream;
 pub mod tls;
 

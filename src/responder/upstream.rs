@@ -5,13 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::resend::Profile;
-use crate::smtp::{Command, DataWriter, ParseError, Reply, codes, parse_reply};
+use crate::net::client::{ClientConn, Fault};
+use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
 
 /// How the upstream leg is encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,102 +69,10 @@ impl UpstreamConfig {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-enum UpStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl UpStream {
-    fn io(&mut self) -> &mut dyn Io {
-        match self {
-            UpStream::Plain(s) => s,
-            UpStream::Tls(s) => s.as_mut(),
-        }
-    }
-}
-
-/// What went wrong upstream, for the client's 421/451 and the tape.
-struct Fault(String);
-
-struct UpConn {
-    stream: UpStream,
-    buf: Vec<u8>,
-}
-
-impl UpConn {
-    async fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Fault> {
-        let io = self.stream.io();
-        match tokio::time::timeout(timeout, async {
-            io.write_all(bytes).await?;
-            io.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Fault(format!("connection lost while sending: {e}"))),
-            Err(_) => Err(Fault(format!(
-                "stalled: sending took over {}s",
-                timeout.as_secs()
-            ))),
-        }
-    }
-
-    async fn reply(&mut self, timeout: Duration) -> Result<Reply, Fault> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match parse_reply(&self.buf) {
-                Ok(Some((reply, n))) => {
-                    self.buf.drain(..n);
-                    return Ok(reply);
-                }
-                Ok(None) => {}
-                Err(e) => return Err(Fault(format!("sent a malformed reply: {e}"))),
-            }
-            let mut chunk = [0u8; 4096];
-            let read = tokio::time::timeout_at(deadline, self.stream.io().read(&mut chunk)).await;
-            match read {
-                Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
-                Err(_) => {
-                    return Err(Fault(format!(
-                        "did not reply within {}s",
-                        timeout.as_secs()
-                    )));
-                }
-            }
-        }
-    }
-
-    async fn command(&mut self, line: &[u8], timeout: Duration) -> Result<Reply, Fault> {
-        let mut out = Vec::with_capacity(line.len() + 2);
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-        self.send(&out, timeout).await?;
-        self.reply(timeout).await
-    }
-}
-
-fn tls_summary(s: &TlsStream<TcpStream>) -> String {
-    let conn = s.get_ref().1;
-    let version = conn
-        .protocol_version()
-        .map(|v| format!("{v:?}").replace('_', "."))
-        .unwrap_or_default();
-    let suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_default();
-    format!("{version} {suite}")
-}
-
 /// One session's upstream leg.
 pub struct Upstream {
     cfg: Arc<UpstreamConfig>,
-    conn: Option<UpConn>,
+    conn: Option<ClientConn>,
     in_transaction: bool,
     /// Set after a fault: the upstream is gone for this session.
     dead: bool,
@@ -231,26 +137,9 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self, notes: &mut Vec<String>) -> Result<(UpConn, Reply), Fault> {
+    async fn connect(&self, notes: &mut Vec<String>) -> Result<(ClientConn, Reply), Fault> {
         let cfg = &self.cfg;
-        let t = cfg.connect_timeout;
-        let tcp = match tokio::time::timeout(t, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(Fault(format!("cannot be reached: {e}"))),
-            Err(_) => {
-                return Err(Fault(format!(
-                    "cannot be reached: no connection within {}s",
-                    t.as_secs()
-                )));
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let mut conn = UpConn {
-            stream: UpStream::Plain(tcp),
-            buf: Vec::new(),
-        };
+        let mut conn = ClientConn::connect(&cfg.host, cfg.port, cfg.connect_timeout).await?;
         if cfg.tls == UpstreamTls::Implicit {
             conn = self.handshake(conn, notes).await?;
         }
@@ -259,26 +148,13 @@ impl Upstream {
             if cfg.tls == UpstreamTls::Implicit || !f.starts_with("did not reply") {
                 Fault(f)
             } else {
-                Fault(format!(
-                    "{f} (a port that expects TLS first stays silent: try --upstream-tls implicit)"
-                ))
+                Fault(format!("{f} (a port that expects TLS first stays silent: try --upstream-tls implicit)"))
             }
         })?;
         if cfg.tls == UpstreamTls::Starttls && greeting.code == codes::SERVICE_READY {
-            let ehlo = conn
-                .command(
-                    format!("EHLO {}", cfg.ehlo_name).as_bytes(),
-                    cfg.reply_timeout,
-                )
-                .await?;
-            if !ehlo
-                .lines
-                .iter()
-                .any(|l| l.eq_ignore_ascii_case("STARTTLS"))
-            {
-                return Err(Fault(
-                    "does not offer STARTTLS; use --upstream-tls implicit or none".into(),
-                ));
+            let ehlo = conn.command(format!("EHLO {}", cfg.ehlo_name).as_bytes(), cfg.reply_timeout).await?;
+            if !ehlo.lines.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
+                return Err(Fault("does not offer STARTTLS; use --upstream-tls implicit or none".into()));
             }
             let ready = conn.command(b"STARTTLS", cfg.reply_timeout).await?;
             if ready.code != codes::SERVICE_READY {
@@ -289,35 +165,17 @@ impl Upstream {
         Ok((conn, greeting))
     }
 
-    async fn handshake(&self, conn: UpConn, notes: &mut Vec<String>) -> Result<UpConn, Fault> {
-        let UpStream::Plain(tcp) = conn.stream else {
-            return Err(Fault("is already encrypted".into()));
-        };
-        let name = rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
-            .map_err(|e| Fault(format!("has no valid TLS name: {e}")))?;
-        let connector = tokio_rustls::TlsConnector::from(self.cfg.client.clone());
-        let t = self.cfg.connect_timeout;
-        let tls = match tokio::time::timeout(t, connector.connect(name, tcp)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(Fault(format!("failed the TLS handshake: {e}"))),
-            Err(_) => {
-                return Err(Fault(format!(
-                    "did not finish the TLS handshake within {}s",
-                    t.as_secs()
-                )));
-            }
-        };
+    async fn handshake(&self, conn: ClientConn, notes: &mut Vec<String>) -> Result<ClientConn, Fault> {
+        let cfg = &self.cfg;
+        let (conn, tls) = conn.start_tls(cfg.client.clone(), &cfg.host, cfg.connect_timeout).await?;
         notes.push(format!(
             "upstream {}:{} {} {}",
-            self.cfg.host,
-            self.cfg.port,
-            self.cfg.tls.describe(),
-            tls_summary(&tls)
+            cfg.host,
+            cfg.port,
+            cfg.tls.describe(),
+            tls.summary()
         ));
-        Ok(UpConn {
-            stream: UpStream::Tls(Box::new(tls)),
-            buf: Vec::new(),
-        })
+        Ok(conn)
     }
 
     /// Forwards one line and relays the reply.

@@ -1,0 +1,192 @@
+//! The client side of SMTP: a connection to a server (the upstream relay in
+//! record mode, any server in `check`), with timeouts on every step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::smtp::{Reply, parse_reply};
+
+/// What went wrong, phrased to follow the server's name: "cannot be
+/// reached: …", "did not reply within 5s", "sent a malformed reply: …".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault(pub String);
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn io(&mut self) -> &mut dyn Io {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.as_mut(),
+        }
+    }
+}
+
+/// What the TLS handshake settled, and the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TlsDetails {
+    /// `TLSv1.3` and such.
+    pub version: String,
+    /// The cipher suite.
+    pub cipher: String,
+    /// The leaf certificate's subject, e.g. `CN=smtp.resend.com`.
+    pub subject: Option<String>,
+    /// When the leaf certificate expires (RFC 3339).
+    pub not_after: Option<String>,
+}
+
+impl TlsDetails {
+    /// `TLSv1.3 TLS13_AES_256_GCM_SHA384`.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.version, self.cipher)
+    }
+}
+
+/// A connection to an SMTP server with a read buffer.
+pub struct ClientConn {
+    stream: Stream,
+    buf: Vec<u8>,
+}
+
+impl ClientConn {
+    /// Opens a TCP connection.
+    pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<ClientConn, Fault> {
+        let tcp = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fault(format!("cannot be reached: {e}"))),
+            Err(_) => {
+                return Err(Fault(format!(
+                    "cannot be reached: no connection within {}s",
+                    timeout.as_secs()
+                )));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        Ok(ClientConn {
+            stream: Stream::Plain(tcp),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Runs the TLS handshake (right away for implicit TLS, after `220` to
+    /// STARTTLS), verifying the certificate for `host`.
+    pub async fn start_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<(ClientConn, TlsDetails), Fault> {
+        let Stream::Plain(tcp) = self.stream else {
+            return Err(Fault("is already encrypted".into()));
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| Fault(format!("has no valid TLS name: {e}")))?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tls = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fault(format!("failed the TLS handshake: {e}"))),
+            Err(_) => {
+                return Err(Fault(format!(
+                    "did not finish the TLS handshake within {}s",
+                    timeout.as_secs()
+                )));
+            }
+        };
+        let details = details(&tls);
+        Ok((
+            ClientConn {
+                stream: Stream::Tls(Box::new(tls)),
+                buf: Vec::new(),
+            },
+            details,
+        ))
+    }
+
+    /// Sends bytes as they are.
+    pub async fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Fault> {
+        let io = self.stream.io();
+        match tokio::time::timeout(timeout, async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        })
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Fault(format!("connection lost while sending: {e}"))),
+            Err(_) => Err(Fault(format!("stalled: sending took over {}s", timeout.as_secs()))),
+        }
+    }
+
+    /// Reads one reply (capped: 512 octets a line, 100 lines).
+    pub async fn reply(&mut self, timeout: Duration) -> Result<Reply, Fault> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match parse_reply(&self.buf) {
+                Ok(Some((reply, n))) => {
+                    self.buf.drain(..n);
+                    return Ok(reply);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Fault(format!("sent a malformed reply: {e}"))),
+            }
+            let mut chunk = [0u8; 4096];
+            match tokio::time::timeout_at(deadline, self.stream.io().read(&mut chunk)).await {
+                Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
+                Err(_) => return Err(Fault(format!("did not reply within {}s", timeout.as_secs()))),
+            }
+        }
+    }
+
+    /// Sends one line (CR LF added) and reads the reply.
+    pub async fn command(&mut self, line: &[u8], timeout: Duration) -> Result<Reply, Fault> {
+        let mut out = Vec::with_capacity(line.len() + 2);
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+        self.send(&out, timeout).await?;
+        self.reply(timeout).await
+    }
+}
+
+fn details(s: &TlsStream<TcpStream>) -> TlsDetails {
+    let conn = s.get_ref().1;
+    let version = conn
+        .protocol_version()
+        .map(|v| format!("{v:?}").replace('_', "."))
+        .unwrap_or_default();
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    let leaf = conn.peer_certificates().and_then(|c| c.first());
+    let parsed = leaf.and_then(|der| x509_parser::parse_x509_certificate(der.as_ref()).ok());
+    let (subject, not_after) = match parsed {
+        Some((_, cert)) => {
+            let not_after = cert
+                .validity()
+                .not_after
+                .to_datetime()
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok();
+            (Some(cert.subject().to_string()), not_after)
+        }
+        None => (None, None),
+    };
+    TlsDetails {
+        version,
+        cipher,
+        subject,
+        not_after,
+    }
+}
