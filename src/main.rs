@@ -52,6 +52,13 @@ enum Cmd {
     /// Print the transcripts of a tape, a folder of tapes, or stdin, redacted,
     /// with a plain-language explanation and fix under every failure.
     Show(ShowArgs),
+    /// Test SMTP settings against a relay (smtp.resend.com by default), the way an
+    /// app would send: connection, TLS, login, sender, recipient, message.
+    ///
+    /// The key comes from RESEND_API_KEY, or a prompt that does not echo.
+    /// Exit status: 0 accepted, 10 connection, 11 TLS, 12 authentication,
+    /// 13 sender or recipient refused, 14 message refused, 15 temporary failure.
+    Check(CheckArgs),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -205,6 +212,46 @@ struct ShowArgs {
 }
 
 #[derive(Args, Debug)]
+struct CheckArgs {
+    /// The server.
+    #[arg(long, default_value = "smtp.resend.com")]
+    host: String,
+    /// The port: 465 or 2465 implicit TLS, 587 or 2587 STARTTLS.
+    #[arg(long, default_value_t = 465)]
+    port: u16,
+    /// TLS mode; by default it follows the port (465/2465 implicit, others STARTTLS).
+    #[arg(long, value_parser = ["implicit", "starttls", "none"])]
+    tls: Option<String>,
+    /// The user name (Resend's is the literal `resend`).
+    #[arg(long, default_value = "resend")]
+    user: String,
+    /// The sender (envelope and From header).
+    #[arg(long, value_name = "ADDR", default_value = "onboarding@resend.dev")]
+    from: String,
+    /// The recipient.
+    #[arg(long, value_name = "ADDR", default_value = "delivered@resend.dev")]
+    to: String,
+    /// Also trust this CA certificate (PEM), e.g. mailtape's own certs/ca.pem.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The AUTH mechanism.
+    #[arg(long, value_parser = ["plain", "login", "auto"], default_value = "auto")]
+    auth: String,
+    /// Stop after logging in; send nothing.
+    #[arg(long)]
+    no_send: bool,
+    /// The API key. Prefer RESEND_API_KEY: an argument lands in shell history.
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// Longest wait for any step, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    timeout: u64,
+    /// Print one JSON object with the verdict instead of the live transcript.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
 struct ProfileArgs {
     /// The variant to show.
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -242,6 +289,7 @@ fn main() -> ExitCode {
         Cmd::Record(args) => run_record(*args),
         Cmd::Replay(args) => run_replay(*args),
         Cmd::Show(args) => run_show(args),
+        Cmd::Check(args) => return run_check(args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -515,6 +563,129 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
         return Err(Error::Usage(format!("no session {n} in {}", args.source)));
     }
     Ok(())
+}
+
+fn run_check(args: CheckArgs) -> ExitCode {
+    match check(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "mailtape: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Where the key comes from: the environment, the flag (warned), a prompt.
+fn check_key(args: &CheckArgs) -> Result<String, Error> {
+    if let Some(k) = std::env::var("RESEND_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        return Ok(k);
+    }
+    if let Some(k) = &args.key {
+        let _ = writeln!(
+            std::io::stderr(),
+            "mailtape: warning: a key given as an argument lands in your shell history; prefer RESEND_API_KEY"
+        );
+        return Ok(k.clone());
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("API key (input hidden): ").map_err(|e| Error::Io {
+            action: "read the key from the terminal".into(),
+            source: e,
+        });
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Io {
+            action: "read the key from stdin".into(),
+            source: e,
+        })?;
+    let key = line.trim().to_string();
+    if key.is_empty() {
+        return Err(Error::Usage(
+            "no key: set RESEND_API_KEY, or type it at the prompt".into(),
+        ));
+    }
+    Ok(key)
+}
+
+fn check(args: CheckArgs) -> Result<u8, Error> {
+    use mailtape::check::{AuthChoice, CheckOptions, Status};
+    let key = check_key(&args)?;
+    let tls = match args.tls.as_deref() {
+        Some("implicit") => UpstreamTls::Implicit,
+        Some("starttls") => UpstreamTls::Starttls,
+        Some(_) => UpstreamTls::None,
+        None => UpstreamTls::for_port(args.port),
+    };
+    let o = CheckOptions {
+        host: args.host.clone(),
+        port: args.port,
+        tls,
+        user: args.user.clone(),
+        key,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        ca_file: args.ca_file.clone(),
+        auth: match args.auth.as_str() {
+            "plain" => AuthChoice::Plain,
+            "login" => AuthChoice::Login,
+            _ => AuthChoice::Auto,
+        },
+        send: !args.no_send,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = std::io::stdout().is_terminal() && !no_color && !args.json;
+    let warnings = mailtape::check::warnings(&o);
+    if !args.json {
+        out!(
+            "mailtape check · {}:{} · {} · user {}",
+            o.host,
+            o.port,
+            tls.describe(),
+            o.user
+        );
+        for w in &warnings {
+            out!("warning: {w}");
+        }
+    }
+    let json = args.json;
+    let mut on = move |kind: &mailtape::tape::EventKind, said: Option<mailtape::explain::Said>| {
+        if json {
+            return;
+        }
+        out!("{}", mailtape::show::line(kind, color));
+        if let Some(s) = said {
+            out!("{}", mailtape::show::explanation(s, color));
+        }
+    };
+    let verdict = runtime()?.block_on(mailtape::check::run(&o, &mut on))?;
+    if json {
+        let v = serde_json::json!({
+            "host": o.host, "port": o.port, "tls_mode": tls.describe(), "user": o.user,
+            "warnings": warnings, "verdict": verdict,
+        });
+        out!("{v}");
+        return Ok(verdict.exit);
+    }
+    out!();
+    out!("verdict:");
+    for s in &verdict.steps {
+        let mark = match s.status {
+            Status::Passed => "✓",
+            Status::Failed => "✗",
+            Status::Skipped => "-",
+        };
+        out!("  {mark} {:<15} {}", s.step, s.detail);
+        if let Some(e) = s.explain {
+            out!("    {:<15} ↳ {e}", "");
+        }
+    }
+    Ok(verdict.exit)
 }
 
 /// Announces the server, then waits for SIGINT or SIGTERM.

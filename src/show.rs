@@ -83,6 +83,25 @@ pub fn render(name: &str, tape: &Tape, o: &ShowOptions) -> String {
     out
 }
 
+/// One transcript line as `show` prints it, without the offset.
+pub fn line(kind: &crate::tape::EventKind, color: bool) -> String {
+    let text = format!("{}: {}", kind.tag(), kind.text());
+    paint(color, style_of(kind), text.trim_end())
+}
+
+/// An explanation line, indented under its reply.
+pub fn explanation(said: crate::explain::Said, color: bool) -> String {
+    let (mark, style) = if said.ok {
+        ("✓", GREEN)
+    } else {
+        ("↳", YELLOW)
+    };
+    format!(
+        "   {}",
+        paint(color, style, &format!("{mark} {}", said.text))
+    )
+}
+
 /// The tape as JSON: one object per session with its events and explanations.
 pub fn render_json(name: &str, tape: &Tape, o: &ShowOptions) -> serde_json::Value {
     let sessions: Vec<serde_json::Value> = picked(tape, o)

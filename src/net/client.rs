@@ -123,7 +123,10 @@ impl ClientConn {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Fault(format!("connection lost while sending: {e}"))),
-            Err(_) => Err(Fault(format!("stalled: sending took over {}s", timeout.as_secs()))),
+            Err(_) => Err(Fault(format!(
+                "stalled: sending took over {}s",
+                timeout.as_secs()
+            ))),
         }
     }
 
@@ -144,7 +147,12 @@ impl ClientConn {
                 Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
                 Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
                 Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
-                Err(_) => return Err(Fault(format!("did not reply within {}s", timeout.as_secs()))),
+                Err(_) => {
+                    return Err(Fault(format!(
+                        "did not reply within {}s",
+                        timeout.as_secs()
+                    )));
+                }
             }
         }
     }

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::resend::Profile;
 use crate::net::client::{ClientConn, Fault};
+use crate::resend::Profile;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
 
 /// How the upstream leg is encrypted.
@@ -148,13 +147,26 @@ impl Upstream {
             if cfg.tls == UpstreamTls::Implicit || !f.starts_with("did not reply") {
                 Fault(f)
             } else {
-                Fault(format!("{f} (a port that expects TLS first stays silent: try --upstream-tls implicit)"))
+                Fault(format!(
+                    "{f} (a port that expects TLS first stays silent: try --upstream-tls implicit)"
+                ))
             }
         })?;
         if cfg.tls == UpstreamTls::Starttls && greeting.code == codes::SERVICE_READY {
-            let ehlo = conn.command(format!("EHLO {}", cfg.ehlo_name).as_bytes(), cfg.reply_timeout).await?;
-            if !ehlo.lines.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
-                return Err(Fault("does not offer STARTTLS; use --upstream-tls implicit or none".into()));
+            let ehlo = conn
+                .command(
+                    format!("EHLO {}", cfg.ehlo_name).as_bytes(),
+                    cfg.reply_timeout,
+                )
+                .await?;
+            if !ehlo
+                .lines
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case("STARTTLS"))
+            {
+                return Err(Fault(
+                    "does not offer STARTTLS; use --upstream-tls implicit or none".into(),
+                ));
             }
             let ready = conn.command(b"STARTTLS", cfg.reply_timeout).await?;
             if ready.code != codes::SERVICE_READY {
@@ -165,9 +177,15 @@ impl Upstream {
         Ok((conn, greeting))
     }
 
-    async fn handshake(&self, conn: ClientConn, notes: &mut Vec<String>) -> Result<ClientConn, Fault> {
+    async fn handshake(
+        &self,
+        conn: ClientConn,
+        notes: &mut Vec<String>,
+    ) -> Result<ClientConn, Fault> {
         let cfg = &self.cfg;
-        let (conn, tls) = conn.start_tls(cfg.client.clone(), &cfg.host, cfg.connect_timeout).await?;
+        let (conn, tls) = conn
+            .start_tls(cfg.client.clone(), &cfg.host, cfg.connect_timeout)
+            .await?;
         notes.push(format!(
             "upstream {}:{} {} {}",
             cfg.host,

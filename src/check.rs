@@ -1,0 +1,499 @@
+//! `mailtape check`: what an online SMTP tester does, locally and
+//! scriptable. It connects as an app would, shows the redacted transcript,
+//! and ends with a verdict per step and an exit status per failure class.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::explain::{Explainer, Said};
+use crate::net::client::{ClientConn, Fault, TlsDetails};
+use crate::net::tls::client_config;
+use crate::responder::upstream::UpstreamTls;
+use crate::smtp::{DataWriter, Reply, codes};
+use crate::tape::EventKind;
+use crate::tape::redact::{AuthPart, redact_auth};
+
+/// Exit status: the message (or, with `--no-send`, the login) was accepted.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: no connection, or no greeting.
+pub const EXIT_CONNECTION: u8 = 10;
+/// Exit status: TLS failed (handshake, certificate, STARTTLS not offered).
+pub const EXIT_TLS: u8 = 11;
+/// Exit status: authentication refused.
+pub const EXIT_AUTH: u8 = 12;
+/// Exit status: the sender or a recipient refused.
+pub const EXIT_ADDRESS: u8 = 13;
+/// Exit status: the message refused after DATA.
+pub const EXIT_MESSAGE: u8 = 14;
+/// Exit status: a temporary failure (4xx): retry later.
+pub const EXIT_TEMPORARY: u8 = 15;
+
+/// How AUTH is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthChoice {
+    /// AUTH PLAIN with an initial response.
+    Plain,
+    /// AUTH LOGIN, step by step.
+    Login,
+    /// PLAIN if the server offers it, else LOGIN.
+    Auto,
+}
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: UpstreamTls,
+    /// User name.
+    pub user: String,
+    /// The API key (password).
+    pub key: String,
+    /// Envelope sender and From header.
+    pub from: String,
+    /// Recipient.
+    pub to: String,
+    /// A CA certificate to trust besides the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// The AUTH mechanism.
+    pub auth: AuthChoice,
+    /// Send a message after logging in.
+    pub send: bool,
+    /// Longest wait for any step.
+    pub timeout: Duration,
+}
+
+/// Mistakes visible before connecting.
+pub fn warnings(o: &CheckOptions) -> Vec<String> {
+    let mut w = Vec::new();
+    if o.user != crate::resend::account::USERNAME {
+        w.push(format!(
+            "the user name is {:?}: Resend expects the literal lowercase `resend`",
+            o.user
+        ));
+    }
+    if !o.key.starts_with("re_") {
+        w.push("the key does not start with `re_`: the password must be a Resend API key".into());
+    }
+    if o.port == 25 {
+        w.push(
+            "port 25: Resend does not support it, and many networks block it; use 465 or 587"
+                .into(),
+        );
+    }
+    match (o.tls, o.port) {
+        (UpstreamTls::Implicit, 587 | 2587) => w.push(format!(
+            "implicit TLS on port {}: that port expects STARTTLS (--tls starttls)",
+            o.port
+        )),
+        (UpstreamTls::Starttls, 465 | 2465) => w.push(format!(
+            "STARTTLS on port {}: that port expects implicit TLS (--tls implicit)",
+            o.port
+        )),
+        _ => {}
+    }
+    w
+}
+
+/// Passed, failed, or not reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It worked.
+    Passed,
+    /// It failed.
+    Failed,
+    /// Not tried (an earlier step failed, or `--no-send`, or no TLS asked).
+    Skipped,
+}
+
+/// One line of the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// connection, TLS, authentication, sender, recipient, message.
+    pub step: &'static str,
+    /// How it went.
+    pub status: Status,
+    /// The reply or what went wrong.
+    pub detail: String,
+    /// The explanation and fix, for a failure.
+    pub explain: Option<&'static str>,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// Every step in order.
+    pub steps: Vec<StepResult>,
+    /// The negotiated TLS and the server's certificate.
+    pub tls: Option<TlsDetails>,
+    /// The exit status (see the `EXIT_` constants).
+    pub exit: u8,
+}
+
+const STEPS: [&str; 6] = [
+    "connection",
+    "TLS",
+    "authentication",
+    "sender",
+    "recipient",
+    "message",
+];
+
+struct Run<'a> {
+    o: &'a CheckOptions,
+    on: &'a mut (dyn FnMut(&EventKind, Option<Said>) + Send),
+    explainer: Explainer,
+    steps: Vec<StepResult>,
+    tls: Option<TlsDetails>,
+}
+
+/// How a run stopped early: the exit status.
+struct Stop(u8);
+
+impl Run<'_> {
+    fn event(&mut self, kind: EventKind) {
+        let said = self.explainer.observe(&kind);
+        (self.on)(&kind, said);
+    }
+
+    fn pass(&mut self, step: &'static str, detail: String) {
+        self.steps.push(StepResult {
+            step,
+            status: Status::Passed,
+            detail,
+            explain: None,
+        });
+    }
+
+    fn fail(
+        &mut self,
+        step: &'static str,
+        detail: String,
+        explain: Option<&'static str>,
+        exit: u8,
+    ) -> Stop {
+        self.steps.push(StepResult {
+            step,
+            status: Status::Failed,
+            detail,
+            explain,
+        });
+        Stop(exit)
+    }
+
+    fn fault(&mut self, step: &'static str, f: Fault, exit: u8) -> Stop {
+        let detail = format!("{}:{} {}", self.o.host, self.o.port, f.0);
+        self.event(EventKind::Note(detail.clone()));
+        let explain = (f.0.starts_with("did not reply") && step == "connection")
+            .then_some(crate::explain::NO_GREETING);
+        self.fail(step, detail, explain, exit)
+    }
+
+    /// A reply that ends a step in failure: 4xx is temporary whatever the step.
+    fn refused(&mut self, step: &'static str, reply: &Reply, exit: u8) -> Stop {
+        let user = match self.o.user.as_str() {
+            "resend" => crate::explain::User::Resend,
+            _ => crate::explain::User::NotResend,
+        };
+        let last = reply.wire_lines().last().unwrap_or_default();
+        let said = crate::explain::explain(
+            reply.code,
+            last.get(4..).unwrap_or(""),
+            user,
+            step == "message",
+        );
+        let exit = if reply.is_error() && reply.code < 500 {
+            EXIT_TEMPORARY
+        } else {
+            exit
+        };
+        self.fail(step, last, said.map(|s| s.text), exit)
+    }
+
+    async fn cmd(
+        &mut self,
+        conn: &mut ClientConn,
+        line: &str,
+        shown: String,
+    ) -> Result<Reply, Fault> {
+        self.event(EventKind::Client(shown));
+        let r = conn.command(line.as_bytes(), self.o.timeout).await?;
+        self.reply(&r);
+        Ok(r)
+    }
+
+    fn reply(&mut self, r: &Reply) {
+        for l in r.wire_lines() {
+            self.event(EventKind::Server(l));
+        }
+    }
+
+    async fn tls(&mut self, conn: ClientConn) -> Result<ClientConn, Stop> {
+        let config = client_config(self.o.ca_file.as_deref()).map_err(|e| {
+            let detail = e.to_string();
+            self.fail("TLS", detail, None, EXIT_TLS)
+        })?;
+        match conn.start_tls(config, &self.o.host, self.o.timeout).await {
+            Ok((conn, details)) => {
+                self.event(EventKind::Note(format!("TLS {}", details.summary())));
+                let mut detail = details.summary();
+                if let Some(s) = &details.subject {
+                    detail.push_str(&format!(" · {s}"));
+                }
+                if let Some(t) = &details.not_after {
+                    detail.push_str(&format!(" · expires {t}"));
+                }
+                self.tls = Some(details);
+                self.pass("TLS", detail);
+                Ok(conn)
+            }
+            Err(f) => {
+                let hint = if self.o.tls == UpstreamTls::Implicit {
+                    " (if the port expects STARTTLS, use --tls starttls)"
+                } else {
+                    ""
+                };
+                Err(self.fault("TLS", Fault(format!("{}{hint}", f.0)), EXIT_TLS))
+            }
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), Stop> {
+        let o = self.o;
+        let t = o.timeout;
+        let mut conn = match ClientConn::connect(&o.host, o.port, t).await {
+            Ok(c) => c,
+            Err(f) => return Err(self.fault("connection", f, EXIT_CONNECTION)),
+        };
+        if o.tls == UpstreamTls::Implicit {
+            conn = self.tls(conn).await?;
+        }
+        let greeting = match conn.reply(t).await {
+            Ok(g) => g,
+            Err(f) => {
+                let f = if o.tls != UpstreamTls::Implicit && f.0.starts_with("did not reply") {
+                    Fault(format!(
+                        "{} (a port that expects TLS first stays silent: try --tls implicit)",
+                        f.0
+                    ))
+                } else {
+                    f
+                };
+                return Err(self.fault("connection", f, EXIT_CONNECTION));
+            }
+        };
+        self.reply(&greeting);
+        if greeting.code != codes::SERVICE_READY {
+            return Err(self.refused("connection", &greeting, EXIT_CONNECTION));
+        }
+        self.pass(
+            "connection",
+            format!("{}:{} {}", o.host, o.port, greeting.lines[0]),
+        );
+        let ehlo_line = "EHLO mailtape.check";
+        let mut ehlo = self
+            .cmd(&mut conn, ehlo_line, ehlo_line.into())
+            .await
+            .map_err(|f| self.fault("connection", f, EXIT_CONNECTION))?;
+        match o.tls {
+            UpstreamTls::Starttls => {
+                if !ehlo
+                    .lines
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case("STARTTLS"))
+                {
+                    return Err(self.fail(
+                        "TLS",
+                        "the server does not offer STARTTLS".into(),
+                        None,
+                        EXIT_TLS,
+                    ));
+                }
+                let ready = self
+                    .cmd(&mut conn, "STARTTLS", "STARTTLS".into())
+                    .await
+                    .map_err(|f| self.fault("TLS", f, EXIT_TLS))?;
+                if ready.code != codes::SERVICE_READY {
+                    return Err(self.refused("TLS", &ready, EXIT_TLS));
+                }
+                conn = self.tls(conn).await?;
+                ehlo = self
+                    .cmd(&mut conn, ehlo_line, ehlo_line.into())
+                    .await
+                    .map_err(|f| self.fault("connection", f, EXIT_CONNECTION))?;
+            }
+            UpstreamTls::None => self.steps.push(StepResult {
+                step: "TLS",
+                status: Status::Skipped,
+                detail: "no TLS asked for (--tls none)".into(),
+                explain: None,
+            }),
+            UpstreamTls::Implicit => {}
+        }
+        let offers = |m: &str| {
+            ehlo.lines.iter().any(|l| {
+                let u = l.to_ascii_uppercase();
+                u.starts_with("AUTH") && u.split([' ', '=']).any(|w| w == m)
+            })
+        };
+        let login = match o.auth {
+            AuthChoice::Login => true,
+            AuthChoice::Plain => false,
+            AuthChoice::Auto => !offers("PLAIN") && offers("LOGIN"),
+        };
+        let reply = if login {
+            let r = self
+                .cmd(&mut conn, "AUTH LOGIN", "AUTH LOGIN".into())
+                .await
+                .map_err(|f| self.fault("authentication", f, EXIT_AUTH))?;
+            if r.code == codes::AUTH_CONTINUE {
+                let user = STANDARD.encode(&o.user);
+                let r = self
+                    .cmd(&mut conn, &user, redact_auth(AuthPart::LoginUser, &user))
+                    .await
+                    .map_err(|f| self.fault("authentication", f, EXIT_AUTH))?;
+                if r.code == codes::AUTH_CONTINUE {
+                    let key = STANDARD.encode(&o.key);
+                    self.cmd(&mut conn, &key, redact_auth(AuthPart::Secret, &key))
+                        .await
+                        .map_err(|f| self.fault("authentication", f, EXIT_AUTH))?
+                } else {
+                    r
+                }
+            } else {
+                r
+            }
+        } else {
+            let payload = STANDARD.encode(format!("\0{}\0{}", o.user, o.key));
+            let line = format!("AUTH PLAIN {payload}");
+            let shown = format!("AUTH PLAIN {}", redact_auth(AuthPart::Plain, &payload));
+            self.cmd(&mut conn, &line, shown)
+                .await
+                .map_err(|f| self.fault("authentication", f, EXIT_AUTH))?
+        };
+        if reply.code != codes::AUTH_OK {
+            return Err(self.refused("authentication", &reply, EXIT_AUTH));
+        }
+        self.pass("authentication", reply.to_string());
+        if !o.send {
+            self.quit(&mut conn).await;
+            return Ok(());
+        }
+        let mail = format!("MAIL FROM:<{}>", o.from);
+        let r = self
+            .cmd(&mut conn, &mail, mail.clone())
+            .await
+            .map_err(|f| self.fault("sender", f, EXIT_ADDRESS))?;
+        if r.code != codes::OK {
+            return Err(self.refused("sender", &r, EXIT_ADDRESS));
+        }
+        self.pass("sender", r.to_string());
+        let rcpt = format!("RCPT TO:<{}>", o.to);
+        let r = self
+            .cmd(&mut conn, &rcpt, rcpt.clone())
+            .await
+            .map_err(|f| self.fault("recipient", f, EXIT_ADDRESS))?;
+        if r.code != codes::OK {
+            return Err(self.refused("recipient", &r, EXIT_ADDRESS));
+        }
+        self.pass("recipient", r.to_string());
+        let r = self
+            .cmd(&mut conn, "DATA", "DATA".into())
+            .await
+            .map_err(|f| self.fault("message", f, EXIT_MESSAGE))?;
+        if r.code != codes::START_DATA {
+            return Err(self.refused("message", &r, EXIT_MESSAGE));
+        }
+        let body = format!(
+            "From: {}\r\nTo: {}\r\nSubject: mailtape check\r\nDate: {}\r\nMessage-ID: <{}@mailtape.check>\r\n\r\nThis message was sent by `mailtape check` to test SMTP settings.\r\n",
+            o.from,
+            o.to,
+            rfc2822_now(),
+            crate::responder::mock::new_id()
+        );
+        for line in body.trim_end().split("\r\n") {
+            self.event(EventKind::Data(line.to_string()));
+        }
+        let mut wire = Vec::new();
+        let mut w = DataWriter::new();
+        w.encode(body.as_bytes(), &mut wire);
+        w.finish(&mut wire);
+        self.event(EventKind::Client(".".into()));
+        let r = match conn.send(&wire, t).await {
+            Ok(()) => conn.reply(t).await,
+            Err(f) => Err(f),
+        }
+        .map_err(|f| self.fault("message", f, EXIT_MESSAGE))?;
+        self.reply(&r);
+        if r.code != codes::OK {
+            return Err(self.refused("message", &r, EXIT_MESSAGE));
+        }
+        self.pass("message", r.to_string());
+        self.quit(&mut conn).await;
+        Ok(())
+    }
+
+    async fn quit(&mut self, conn: &mut ClientConn) {
+        let _ = self.cmd(conn, "QUIT", "QUIT".into()).await;
+    }
+}
+
+fn rfc2822_now() -> String {
+    let fmt = time::format_description::well_known::Rfc2822;
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// Runs the check. `on` sees every transcript line as it happens (already
+/// redacted) and the explanation under it, if any.
+pub async fn run(
+    o: &CheckOptions,
+    on: &mut (dyn FnMut(&EventKind, Option<Said>) + Send),
+) -> Result<Verdict, Error> {
+    if o.host.is_empty() || o.port == 0 {
+        return Err(Error::Usage("check needs a host and a port".into()));
+    }
+    let mut r = Run {
+        o,
+        on,
+        explainer: Explainer::new(),
+        steps: Vec::new(),
+        tls: None,
+    };
+    let exit = match r.run().await {
+        Ok(()) => EXIT_OK,
+        Err(Stop(code)) => code,
+    };
+    let mut steps = r.steps;
+    for name in STEPS {
+        if !steps.iter().any(|s| s.step == name) {
+            let why = if exit == EXIT_OK {
+                "not asked for (--no-send)"
+            } else {
+                "not reached"
+            };
+            steps.push(StepResult {
+                step: name,
+                status: Status::Skipped,
+                detail: why.into(),
+                explain: None,
+            });
+        }
+    }
+    steps.sort_by_key(|s| STEPS.iter().position(|n| *n == s.step));
+    Ok(Verdict {
+        steps,
+        tls: r.tls,
+        exit,
+    })
+}
