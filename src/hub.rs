@@ -222,12 +222,12 @@ impl Hub {
         }
     }
 
-    fn session_ended(&self, t: Transcript) {
+    fn session_ended(&self, t: Transcript, lasted: Duration) {
         let closed = t
             .closed_by
             .map(|c| format!("{c:?}").to_lowercase())
             .unwrap_or_default();
-        let elapsed = t.events.last().and_then(|e| e.at).unwrap_or_default();
+        let elapsed = lasted;
         match self.config.view {
             LiveView::Quiet => {}
             LiveView::Human { color } => self.print(&paint(
@@ -446,6 +446,7 @@ impl Capture {
     /// Ends the session and hands the transcript to the hub.
     pub fn finish(mut self, closer: Closer) {
         self.transcript.closed_by = Some(closer);
-        self.hub.session_ended(self.transcript);
+        self.hub
+            .session_ended(self.transcript, self.start.elapsed());
     }
 }

@@ -59,6 +59,9 @@ enum Cmd {
     /// Exit status: 0 accepted, 10 connection, 11 TLS, 12 authentication,
     /// 13 sender or recipient refused, 14 message refused, 15 temporary failure.
     Check(CheckArgs),
+    /// Load-test an SMTP server: N connections send M messages; messages per
+    /// second and latency percentiles (p50, p99, max) per command and per message.
+    Bench(BenchArgs),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     Profile(ProfileArgs),
 }
@@ -252,6 +255,52 @@ struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
+struct BenchArgs {
+    /// The server.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port.
+    #[arg(long, default_value_t = 2525)]
+    port: u16,
+    /// TLS mode: none, starttls or implicit.
+    #[arg(long, value_parser = ["implicit", "starttls", "none"], default_value = "none")]
+    tls: String,
+    /// Also trust this CA certificate (PEM), e.g. mailtape's certs/ca.pem.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 20)]
+    connections: usize,
+    /// Messages in all.
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+    /// Messages per connection (1: a new connection per message).
+    #[arg(long, default_value_t = 1)]
+    per_connection: usize,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// AUTH mechanism, or none.
+    #[arg(long, value_parser = ["plain", "login", "none"], default_value = "plain")]
+    auth: String,
+    /// User name for AUTH.
+    #[arg(long, default_value = "resend")]
+    user: String,
+    /// Password for AUTH.
+    #[arg(long, default_value = "re_bench_0123456789")]
+    key: String,
+    /// Sender.
+    #[arg(long, default_value = "bench@yourcompany.com")]
+    from: String,
+    /// Recipient.
+    #[arg(long, default_value = "delivered@resend.dev")]
+    to: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
 struct ProfileArgs {
     /// The variant to show.
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -290,6 +339,7 @@ fn main() -> ExitCode {
         Cmd::Replay(args) => run_replay(*args),
         Cmd::Show(args) => run_show(args),
         Cmd::Check(args) => return run_check(args),
+        Cmd::Bench(args) => run_bench(args),
         Cmd::Profile(args) => run_profile(args),
     };
     match result {
@@ -479,7 +529,11 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
         let o = server.outcome();
-        let title = format!("mailtape replay · {tape} · {} sessions", o.total);
+        let title = format!(
+            "mailtape replay · {tape} · {} {}",
+            o.total,
+            mailtape::responder::replay::plural(o.total, "session", "sessions")
+        );
         serve_until_signal(&server, &title, "any user and key: the tape decides").await;
         Ok::<_, Error>(server.shutdown().await)
     })?;
@@ -686,6 +740,62 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
         }
     }
     Ok(verdict.exit)
+}
+
+fn run_bench(args: BenchArgs) -> Result<(), Error> {
+    let o = mailtape::bench::BenchOptions {
+        host: args.host.clone(),
+        port: args.port,
+        tls: match args.tls.as_str() {
+            "implicit" => UpstreamTls::Implicit,
+            "starttls" => UpstreamTls::Starttls,
+            _ => UpstreamTls::None,
+        },
+        ca_file: args.ca_file.clone(),
+        connections: args.connections,
+        messages: args.messages,
+        per_connection: args.per_connection,
+        size: args.size,
+        login: match args.auth.as_str() {
+            "none" => None,
+            "login" => Some(true),
+            _ => Some(false),
+        },
+        user: args.user.clone(),
+        key: args.key.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        timeout: Duration::from_secs(30),
+    };
+    let r = runtime()?.block_on(mailtape::bench::run(o))?;
+    if args.json {
+        out!("{}", serde_json::to_string(&r).unwrap_or_default());
+        return Ok(());
+    }
+    out!(
+        "{} messages in {:.2}s: {:.0} messages/s, {} errors",
+        r.accepted,
+        r.elapsed_s,
+        r.messages_per_s,
+        r.errors
+    );
+    for (name, l) in [
+        ("per command", r.per_command),
+        ("per message", r.per_message),
+        ("connect", r.connect),
+    ] {
+        out!(
+            "  {name:<12} p50 {:>8} µs   p99 {:>8} µs   max {:>8} µs   ({} samples)",
+            l.p50_us,
+            l.p99_us,
+            l.max_us,
+            l.count
+        );
+    }
+    for e in &r.first_errors {
+        out!("  error: {e}");
+    }
+    Ok(())
 }
 
 /// Announces the server, then waits for SIGINT or SIGTERM.

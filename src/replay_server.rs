@@ -153,9 +153,15 @@ impl ReplayOutcome {
 
 impl std::fmt::Display for ReplayOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} of {} sessions played", self.played, self.total)?;
+        let sessions = crate::responder::replay::plural(self.total, "session", "sessions");
+        write!(f, "{} of {} {sessions} played", self.played, self.total)?;
         if !self.divergences.is_empty() {
-            write!(f, ", {} divergences:", self.divergences.len())?;
+            let n = self.divergences.len();
+            write!(
+                f,
+                ", {n} {}:",
+                crate::responder::replay::plural(n, "divergence", "divergences")
+            )?;
             for d in &self.divergences {
                 write!(
                     f,
@@ -164,11 +170,9 @@ impl std::fmt::Display for ReplayOutcome {
                 )?;
             }
         } else if self.strict && self.played < self.total {
-            write!(
-                f,
-                "; --strict: {} sessions never played",
-                self.total - self.played
-            )?;
+            let n = self.total - self.played;
+            let sessions = crate::responder::replay::plural(n, "session", "sessions");
+            write!(f, "; --strict: {n} {sessions} never played")?;
         }
         Ok(())
     }

@@ -438,5 +438,16 @@ pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseE
             }
         };
     }
+    // A lone base64 word where a command belongs is most likely credentials
+    // sent out of turn (after a refused AUTH): never show it.
+    if let Ok(Command::Unknown(verb)) = parsed
+        && verb.len() == line.len()
+        && verb.len() >= 8
+        && base64::engine::general_purpose::STANDARD
+            .decode(verb)
+            .is_ok()
+    {
+        return "<redacted: base64 outside an AUTH exchange>".into();
+    }
     crate::tape::transcript::printable(&scrub(&String::from_utf8_lossy(line)))
 }

@@ -395,7 +395,7 @@ fn replay_divergence_fails_the_run() {
         "{stdout:?}"
     );
     assert!(
-        stderr.starts_with("mailtape: replay failed: 1 of 1 sessions played, 1 divergences:\n  session 1 (tape session 1): expected `EHLO app.local`, received `HELO app.local`"),
+        stderr.starts_with("mailtape: replay failed: 1 of 1 session played, 1 divergence:\n  session 1 (tape session 1): expected `EHLO app.local`, received `HELO app.local`"),
         "{stderr}"
     );
     assert!(leaks(stdout.join("\n").as_bytes(), KEY).is_empty());

@@ -518,3 +518,29 @@ async fn shutdown_tells_open_sessions_421() {
     stop.await.unwrap();
     assert_eq!(hub.finished(), 1);
 }
+
+#[tokio::test]
+async fn credentials_sent_outside_an_auth_exchange_are_not_shown() {
+    // regression: after a refused AUTH, a client that sends its base64
+    // password as the next line had it shown in the transcript
+    use base64::Engine;
+    let s = server().await;
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
+    c.reply().await;
+    c.send("EHLO app.local").await;
+    c.reply().await;
+    assert_eq!(
+        c.cmd("AUTH CRAM-MD5").await,
+        "504 Unrecognized authentication type"
+    );
+    let secret = base64::engine::general_purpose::STANDARD.encode("my-dashboard-password");
+    assert_eq!(c.cmd(&secret).await, "502 Error: command not recognized");
+    drop(c);
+    wait(&s, 1).await;
+    let tape = s.transcripts()[0].to_tape();
+    assert!(!tape.contains(&secret), "{tape}");
+    assert!(
+        tape.contains("C: <redacted: base64 outside an AUTH exchange>"),
+        "{tape}"
+    );
+}

@@ -211,7 +211,7 @@ async fn sessions_in_order_then_421_unless_looped() {
     assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
     let o = s.outcome();
     assert!(
-        !o.ok() && o.to_string().contains("--strict: 1 sessions never played"),
+        !o.ok() && o.to_string().contains("--strict: 1 session never played"),
         "{o}"
     );
     let mut b = Raw::connect(s.plain_addr().unwrap()).await;
@@ -396,6 +396,35 @@ async fn what_real_clients_do_after_a_refusal_is_not_a_departure() {
     assert_eq!(c.reply().await.code, 550);
     assert_eq!(c.cmd("RSET").await, "250 OK");
     assert_eq!(c.cmd("QUIT").await, "221 Bye");
+    drop(c);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    assert!(s.outcome().ok(), "{}", s.outcome());
+}
+
+#[tokio::test]
+async fn an_unknown_mechanism_does_not_use_up_the_tapes_auth() {
+    // regression: AUTH CRAM-MD5 (504) consumed the recorded AUTH, so the
+    // client's fallback to LOGIN was taken as a departure
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let s = ReplayServer::builder("builtin:wrong-key")
+        .start()
+        .await
+        .unwrap();
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
+    c.reply().await;
+    c.send("EHLO app.local").await;
+    c.reply().await;
+    assert_eq!(
+        c.cmd("AUTH CRAM-MD5").await,
+        "504 Unrecognized authentication type"
+    );
+    assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
+    assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");
+    assert_eq!(
+        c.cmd(&b64("not-a-key")).await,
+        "535 Authentication credentials invalid"
+    );
     drop(c);
     assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
     assert!(s.outcome().ok(), "{}", s.outcome());

@@ -6,6 +6,10 @@
 //! MAIL and RCPT addresses match as recorded, `*` in the tape matching any
 //! run of characters. TLS is the listener's business: the tape's STARTTLS is
 //! skipped or answered locally, whatever leg the session was recorded on.
+//!
+//! What real clients do after a refusal is not a departure: RSET and NOOP
+//! the tape did not record are answered `250 OK`, and an AUTH retried with
+//! another mechanism after the tape's 535 gets the same 535.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -296,6 +300,14 @@ impl Replay {
     }
 
     fn start_auth(&mut self, mechanism: &str, initial: Option<&str>) -> Response {
+        // A mechanism no relay here offers is refused without using up the
+        // tape's AUTH: the client may fall back to PLAIN or LOGIN.
+        if !["PLAIN", "LOGIN"]
+            .iter()
+            .any(|m| mechanism.eq_ignore_ascii_case(m))
+        {
+            return self.profile_reply("auth_unknown_mechanism");
+        }
         let (final_reply, after) = self.auth_block();
         let Some(final_reply) = final_reply else {
             return Response::default();
@@ -354,6 +366,11 @@ impl Replay {
             (w, g) => w.verb() == g.verb(),
         }
     }
+}
+
+/// `one` for 1, else `many`.
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 fn is_verb(line: &str, verb: &str) -> bool {

@@ -144,7 +144,8 @@ impl Upstream {
         }
         let greeting = conn.reply(cfg.reply_timeout).await.map_err(|Fault(f)| {
             // A TLS port spoken to in plain text stays silent: say what to try.
-            if cfg.tls == UpstreamTls::Implicit || !f.starts_with("did not reply") {
+            let silent = f.starts_with("did not reply") || f.starts_with("closed the connection");
+            if cfg.tls == UpstreamTls::Implicit || !silent {
                 Fault(f)
             } else {
                 Fault(format!(

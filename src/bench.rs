@@ -1,0 +1,298 @@
+//! `mailtape bench`: a load generator for SMTP servers (mailtape's own, or
+//! any other): N connections, M messages, AUTH, TLS; messages per second and
+//! latency percentiles per command and per message.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::net::client::{ClientConn, Fault};
+use crate::net::tls::client_config;
+use crate::responder::upstream::UpstreamTls;
+use crate::smtp::{DataWriter, codes};
+
+/// What to send, how hard.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: UpstreamTls,
+    /// A CA certificate to trust besides the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Messages in all.
+    pub messages: usize,
+    /// Messages per connection before it is closed and opened again (1: a
+    /// new connection per message).
+    pub per_connection: usize,
+    /// Message size in bytes.
+    pub size: usize,
+    /// `None` for no AUTH; `Some(false)` PLAIN, `Some(true)` LOGIN.
+    pub login: Option<bool>,
+    /// User name for AUTH.
+    pub user: String,
+    /// Password for AUTH.
+    pub key: String,
+    /// Sender and recipient.
+    pub from: String,
+    /// Recipient.
+    pub to: String,
+    /// Longest wait for any reply.
+    pub timeout: Duration,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub count: usize,
+    /// Median.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Slowest.
+    pub max_us: u64,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<u64>) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Latency {
+            count: samples.len(),
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+            max_us: *samples.last().unwrap_or(&0),
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Messages accepted (250 after DATA).
+    pub accepted: usize,
+    /// Messages that failed (any error or refusal).
+    pub errors: usize,
+    /// The first few error texts.
+    pub first_errors: Vec<String>,
+    /// Wall time.
+    pub elapsed_s: f64,
+    /// Accepted messages per second.
+    pub messages_per_s: f64,
+    /// One command to its reply (EHLO, AUTH, MAIL, RCPT, DATA, the final dot).
+    pub per_command: Latency,
+    /// MAIL to the reply after the final dot.
+    pub per_message: Latency,
+    /// Connect to the greeting (TLS handshake included).
+    pub connect: Latency,
+}
+
+#[derive(Default)]
+struct Samples {
+    command: Vec<u64>,
+    message: Vec<u64>,
+    connect: Vec<u64>,
+    accepted: usize,
+    errors: Vec<String>,
+}
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+struct Worker {
+    o: Arc<BenchOptions>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    body: Arc<Vec<u8>>,
+    s: Samples,
+}
+
+impl Worker {
+    async fn cmd(&mut self, c: &mut ClientConn, line: &[u8], want: u16) -> Result<(), Fault> {
+        let t = Instant::now();
+        let r = c.command(line, self.o.timeout).await?;
+        self.s.command.push(us(t.elapsed()));
+        if r.code == want {
+            Ok(())
+        } else {
+            Err(Fault(r.to_string()))
+        }
+    }
+
+    async fn open(&mut self) -> Result<ClientConn, Fault> {
+        let o = self.o.clone();
+        let t = Instant::now();
+        let mut c = ClientConn::connect(&o.host, o.port, o.timeout).await?;
+        if o.tls == UpstreamTls::Implicit
+            && let Some(cfg) = self.tls.clone()
+        {
+            c = c.start_tls(cfg, &o.host, o.timeout).await?.0;
+        }
+        let g = c.reply(o.timeout).await?;
+        if g.code != codes::SERVICE_READY {
+            return Err(Fault(g.to_string()));
+        }
+        self.s.connect.push(us(t.elapsed()));
+        self.cmd(&mut c, b"EHLO bench.local", codes::OK).await?;
+        if o.tls == UpstreamTls::Starttls
+            && let Some(cfg) = self.tls.clone()
+        {
+            self.cmd(&mut c, b"STARTTLS", codes::SERVICE_READY).await?;
+            c = c.start_tls(cfg, &o.host, o.timeout).await?.0;
+            self.cmd(&mut c, b"EHLO bench.local", codes::OK).await?;
+        }
+        match o.login {
+            None => {}
+            Some(false) => {
+                let line = format!(
+                    "AUTH PLAIN {}",
+                    STANDARD.encode(format!("\0{}\0{}", o.user, o.key))
+                );
+                self.cmd(&mut c, line.as_bytes(), codes::AUTH_OK).await?;
+            }
+            Some(true) => {
+                self.cmd(&mut c, b"AUTH LOGIN", codes::AUTH_CONTINUE)
+                    .await?;
+                self.cmd(
+                    &mut c,
+                    STANDARD.encode(&o.user).as_bytes(),
+                    codes::AUTH_CONTINUE,
+                )
+                .await?;
+                self.cmd(&mut c, STANDARD.encode(&o.key).as_bytes(), codes::AUTH_OK)
+                    .await?;
+            }
+        }
+        Ok(c)
+    }
+
+    async fn message(&mut self, c: &mut ClientConn) -> Result<(), Fault> {
+        let o = self.o.clone();
+        let start = Instant::now();
+        self.cmd(c, format!("MAIL FROM:<{}>", o.from).as_bytes(), codes::OK)
+            .await?;
+        self.cmd(c, format!("RCPT TO:<{}>", o.to).as_bytes(), codes::OK)
+            .await?;
+        self.cmd(c, b"DATA", codes::START_DATA).await?;
+        let t = Instant::now();
+        c.send(&self.body, o.timeout).await?;
+        let r = c.reply(o.timeout).await?;
+        self.s.command.push(us(t.elapsed()));
+        if r.code != codes::OK {
+            return Err(Fault(r.to_string()));
+        }
+        self.s.message.push(us(start.elapsed()));
+        Ok(())
+    }
+
+    /// Sends messages until the shared budget is spent.
+    async fn run(mut self, budget: Arc<AtomicUsize>) -> Samples {
+        let take = || {
+            budget
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        'conn: while take() {
+            let mut c = match self.open().await {
+                Ok(c) => c,
+                Err(Fault(e)) => {
+                    self.s.errors.push(e);
+                    continue;
+                }
+            };
+            let mut sent = 0;
+            loop {
+                match self.message(&mut c).await {
+                    Ok(()) => self.s.accepted += 1,
+                    Err(Fault(e)) => {
+                        self.s.errors.push(e);
+                        continue 'conn;
+                    }
+                }
+                sent += 1;
+                if sent >= self.o.per_connection.max(1) || !take() {
+                    break;
+                }
+            }
+            let _ = c.command(b"QUIT", self.o.timeout).await;
+        }
+        self.s
+    }
+}
+
+/// Runs the load and reports.
+pub async fn run(o: BenchOptions) -> Result<BenchReport, Error> {
+    let tls = if o.tls == UpstreamTls::None {
+        None
+    } else {
+        Some(client_config(o.ca_file.as_deref())?)
+    };
+    let mut body = Vec::with_capacity(o.size + 256);
+    let mut w = DataWriter::new();
+    let mut content = format!(
+        "From: <{}>\r\nTo: <{}>\r\nSubject: mailtape bench\r\n\r\n",
+        o.from, o.to
+    )
+    .into_bytes();
+    while content.len() < o.size {
+        content.extend_from_slice(
+            b"The quick brown fox jumps over the lazy dog 0123456789 abcdefghij\r\n",
+        );
+    }
+    content.truncate(o.size.max(64));
+    w.encode(&content, &mut body);
+    w.finish(&mut body);
+    let o = Arc::new(o);
+    let body = Arc::new(body);
+    let budget = Arc::new(AtomicUsize::new(o.messages));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections.max(1) {
+        let worker = Worker {
+            o: o.clone(),
+            tls: tls.clone(),
+            body: body.clone(),
+            s: Samples::default(),
+        };
+        tasks.push(tokio::spawn(worker.run(budget.clone())));
+    }
+    let mut all = Samples::default();
+    for t in tasks {
+        if let Ok(s) = t.await {
+            all.command.extend(s.command);
+            all.message.extend(s.message);
+            all.connect.extend(s.connect);
+            all.accepted += s.accepted;
+            all.errors.extend(s.errors);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(BenchReport {
+        accepted: all.accepted,
+        errors: all.errors.len(),
+        first_errors: all.errors.iter().take(5).cloned().collect(),
+        elapsed_s: elapsed,
+        messages_per_s: if elapsed > 0.0 {
+            all.accepted as f64 / elapsed
+        } else {
+            0.0
+        },
+        per_command: Latency::of(all.command),
+        per_message: Latency::of(all.message),
+        connect: Latency::of(all.connect),
+    })
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the SMTP clients of the conformance matrix (tests/clients/matrix.py):
+# Debian packages with apt-get, nodemailer with npm into tests/clients/node_modules.
+# WordPress is NOT installed: matrix.py fetches its .deb with `apt-get download`
+# and unpacks it with `dpkg-deb -x` into a temp folder (so apt-get update must
+# have run, which this script does).
+set -euo pipefail
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+echo "== apt-get update"
+$SUDO apt-get update -qq
+echo "== apt-get install (swaks, msmtp, curl, openssl, php-cli, PHPMailer, python3)"
+$SUDO apt-get install -y -qq --no-install-recommends \
+  swaks libio-socket-ssl-perl libnet-ssleay-perl libauthen-sasl-perl libio-socket-inet6-perl \
+  msmtp curl openssl ca-certificates \
+  php-cli libphp-phpmailer \
+  python3 >/dev/null
+# Node: this machine's image ships nodejs with npm bundled (a repack that
+# conflicts with Debian's separate npm package); install Debian's only if absent.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "== apt-get install nodejs npm"
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+echo "== npm ci (nodemailer into tests/clients/node_modules)"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "== client versions"
+swaks --version | head -n1
+msmtp --version | head -n1
+curl --version | head -n1
+openssl version
+php --version | head -n1
+node --version
+node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
+python3 --version
