@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: mailtape mock and record against smtp-sink
+# (Postfix) and aiosmtpd, on loopback, with mailtape's own load generator.
+#
+#   bash benches/compare.sh            # installs the peers, builds, runs, prints the table
+#   ROUNDS=5 bash benches/compare.sh   # more rounds
+#
+# Never starts Postfix itself: only its smtp-sink test server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v smtp-sink >/dev/null; then
+    apt-get update -qq
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get install -y -qq postfix >/dev/null
+fi
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+cargo build --release --quiet
+# 10,000 idle connections need as many file descriptors, on both sides.
+ulimit -n 65536
+exec python3 benches/compare.py "$@"
