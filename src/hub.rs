@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -13,10 +13,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::explain::{Explainer, Said};
-use crate::fsutil::{unused_path, write_atomic};
+use crate::fsutil::unused_path;
 use crate::tape::redact::scrub_bytes;
 use crate::tape::transcript::{body_lines, printable};
-use crate::tape::{Closer, Event, EventKind, Meta, Tape, Transcript};
+use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
+use crate::writer::{Job, Writer};
 
 /// Body lines shown in the live view before the rest is summarised.
 const LIVE_BODY_LINES: usize = 20;
@@ -93,55 +94,75 @@ struct Kept {
 /// The shared sink of one server.
 pub struct Hub {
     config: HubConfig,
-    kept: Mutex<Kept>,
-    /// Serialises appends to the tape file.
-    tape_lock: Mutex<()>,
-    done: watch::Sender<usize>,
+    kept: Arc<Mutex<Kept>>,
+    /// Writes tapes and the mailbox off the sessions' threads.
+    writer: Option<Writer>,
+    done: Arc<watch::Sender<usize>>,
 }
 
 impl Hub {
     /// A hub with these settings. An existing `tape_file` must be a tape:
-    /// sessions are appended to it, never written over something else.
+    /// sessions are appended to it, never written over something else (a
+    /// last session torn by a crash is cut back first).
     pub fn new(config: HubConfig) -> Result<Hub, crate::Error> {
-        if let Some(path) = &config.tape_file
-            && path.exists()
-        {
-            let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
-                action: format!("read the tape {}", path.display()),
-                source: e,
-            })?;
-            Tape::parse(&text, &path.display().to_string()).map_err(|e| crate::Error::Config {
-                origin: path.display().to_string(),
-                reason: format!("sessions would be appended to it, but it is not a readable tape ({e}); choose another --tape"),
-            })?;
+        if let Some(path) = &config.tape_file {
+            match crate::writer::repair(path) {
+                Ok(true) => tracing::warn!(
+                    "{}: cut back a last session torn by a crash",
+                    path.display()
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(crate::Error::Config {
+                        origin: path.display().to_string(),
+                        reason: format!(
+                            "sessions would be appended to it, but it is not a readable tape ({e}); choose another --tape"
+                        ),
+                    });
+                }
+            }
         }
+        let kept = Arc::new(Mutex::new(Kept::default()));
+        let done = Arc::new(watch::channel(0).0);
+        let files =
+            config.tapes.is_some() || config.tape_file.is_some() || config.mailbox.is_some();
+        let writer = if files {
+            let errors = kept.clone();
+            let on_error: crate::writer::OnError = Arc::new(move |what: String| {
+                tracing::error!("{what}");
+                errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .write_errors
+                    .push(what);
+            });
+            let counter = done.clone();
+            let on_written: crate::writer::OnWritten =
+                Arc::new(move |n| counter.send_modify(|d| *d += n));
+            Some(
+                Writer::start(config.tape_comments.clone(), on_error, on_written).map_err(|e| {
+                    crate::Error::Io {
+                        action: "start the file writer".into(),
+                        source: e,
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(Hub {
             config,
-            kept: Mutex::new(Kept::default()),
-            tape_lock: Mutex::new(()),
-            done: watch::channel(0).0,
+            kept,
+            writer,
+            done,
         })
     }
 
-    /// Appends one session to the tape file: the whole file is rewritten
-    /// atomically, so a crash leaves the old or the new file, never half.
-    fn append_to_tape(&self, path: &std::path::Path, t: &Transcript) -> std::io::Result<()> {
-        let _guard = self.tape_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut text = match std::fs::read_to_string(path) {
-            Ok(existing) => existing,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tape {
-                comments: self.config.tape_comments.clone(),
-                sessions: Vec::new(),
-            }
-            .to_text(),
-            Err(e) => return Err(e),
-        };
-        if !text.ends_with('\n') {
-            text.push('\n');
+    /// Blocks until every finished session and message is on disk.
+    pub fn flush(&self) {
+        if let Some(w) = &self.writer {
+            w.flush();
         }
-        text.push('\n');
-        text.push_str(&t.to_tape());
-        write_atomic(path, text.as_bytes(), false)
     }
 
     /// The live view in use.
@@ -240,34 +261,25 @@ impl Hub {
                     .to_string(),
             ),
         }
-        if let Some(dir) = &self.config.tapes {
-            let stem = format!("{}-s{}", t.meta.started.replace([':', '-'], ""), t.meta.id);
-            let text = Tape {
-                comments: vec![],
-                sessions: vec![t.clone()],
-            }
-            .to_text();
-            let path = unused_path(dir, &stem, "tape");
-            if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
-                self.write_failed(format!("cannot write tape {}: {e}", path.display()));
-            }
-        }
-        if let Some(path) = &self.config.tape_file
-            && let Err(e) = self.append_to_tape(path, &t)
-        {
-            self.write_failed(format!("cannot append to the tape {}: {e}", path.display()));
-        }
+        let files = self.config.tapes.is_some() || self.config.tape_file.is_some();
         let mut kept = self.kept();
         if self.config.keep {
-            kept.transcripts.push(t);
+            kept.transcripts.push(t.clone());
         }
         drop(kept);
-        self.done.send_modify(|n| *n += 1);
-    }
-
-    fn write_failed(&self, what: String) {
-        tracing::error!("{what}");
-        self.kept().write_errors.push(what);
+        // With files to write, the session counts as finished once it is on
+        // disk, so a test that waited for it can read the tape.
+        let queued = files
+            && self.writer.as_ref().is_some_and(|w| {
+                w.send(Job::Session {
+                    dir: self.config.tapes.clone(),
+                    file: self.config.tape_file.clone(),
+                    transcript: Box::new(t),
+                })
+            });
+        if !queued {
+            self.done.send_modify(|n| *n += 1);
+        }
     }
 
     /// Records an accepted message: the mailbox file, the live view, the test API.
@@ -286,11 +298,13 @@ impl Hub {
             )
             .into_bytes();
             file.extend_from_slice(&msg.data);
-            match write_atomic(&path, &file, false) {
-                Ok(()) => msg.path = Some(path),
-                Err(e) => {
-                    self.write_failed(format!("cannot write message {}: {e}", path.display()))
-                }
+            if self.writer.as_ref().is_some_and(|w| {
+                w.send(Job::Eml {
+                    path: path.clone(),
+                    bytes: file,
+                })
+            }) {
+                msg.path = Some(path);
             }
         }
         if self.config.view == LiveView::Json {

@@ -52,6 +52,7 @@ pub mod session;
 pub mod show;
 pub mod smtp;
 pub mod tape;
+mod writer;
 
 pub use error::Error;
 pub use hub::{LiveView, Message};

@@ -800,8 +800,9 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
 
 /// Announces the server, then waits for SIGINT or SIGTERM.
 async fn serve_until_signal(server: &Service, title: &str, login: &str) {
+    let stop = signals();
     announce(server, title, login);
-    wait_for_signal().await;
+    stop.await;
     server
         .hub()
         .say("mailtape: stopping; open sessions get 421");
@@ -861,25 +862,34 @@ fn announce(server: &Service, title: &str, login: &str) {
     }
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are in place when this
+/// returns, before the future is first polled, so a signal sent right after
+/// the ready line is never missed.
+fn signals() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

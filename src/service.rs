@@ -118,7 +118,10 @@ impl Service {
     /// Stops the server: open sessions get `421`, files are complete after.
     pub async fn shutdown(mut self) {
         if let Some(s) = self.server.take() {
+            let hub = s.hub().clone();
             s.shutdown().await;
+            // Tapes and the mailbox are written on a thread of their own.
+            let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
         }
     }
 }
