@@ -17,5 +17,5 @@ fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 cargo build --release --quiet
 # 10,000 idle connections need as many file descriptors, on both sides.
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 exec python3 benches/compare.py "$@"
