@@ -1,0 +1,34 @@
+//! Replies from an upstream: `parse_reply` on any bytes; what parses is
+//! written back and parsed again to the same reply.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mailtape::smtp::parse_reply;
+
+fuzz_target!(|data: &[u8]| {
+    let mut rest = data;
+    while let Ok(Some((reply, used))) = parse_reply(rest) {
+        assert!(used > 0 && used <= rest.len());
+        assert!((200..600).contains(&reply.code) && !reply.lines.is_empty());
+        // Lines holding CR or LF cannot be written back as one line each.
+        // Invalid UTF-8 is read lossily: each bad octet becomes U+FFFD (three
+        // octets), so the line written back may pass the 512-octet cap
+        // (finding 2, `tests/hostile.rs::a_relayed_reply_line_never_exceeds_512_octets`).
+        if reply
+            .lines
+            .iter()
+            .all(|l| !l.contains(['\r', '\n', char::REPLACEMENT_CHARACTER]))
+        {
+            let mut wire = Vec::new();
+            reply.write_to(&mut wire);
+            match parse_reply(&wire) {
+                Ok(Some((again, n))) => {
+                    assert_eq!(n, wire.len());
+                    assert_eq!(again, reply);
+                }
+                other => panic!("{reply:?} written as {wire:?} reads back as {other:?}"),
+            }
+        }
+        rest = &rest[used..];
+    }
+});
