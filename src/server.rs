@@ -112,6 +112,8 @@ pub struct Server {
     accept_tasks: Vec<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
     grace: Duration,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
 }
 
 struct Shared<F> {
@@ -168,13 +170,15 @@ impl Server {
         }
         let (stop, _) = watch::channel(false);
         let (done_tx, sessions_done) = mpsc::channel(1);
+        let max_connections = config.max_connections.max(1);
+        let slots = Arc::new(Semaphore::new(max_connections));
         let shared = Arc::new(Shared {
             factory,
             hub: hub.clone(),
             limits: config.limits.clone(),
             tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
             next_id: AtomicU64::new(1),
-            slots: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            slots: slots.clone(),
         });
         let accept_tasks = listeners
             .into_iter()
@@ -195,7 +199,14 @@ impl Server {
             accept_tasks,
             sessions_done,
             grace: config.grace,
+            slots,
+            max_connections,
         })
+    }
+
+    /// Sessions open right now.
+    pub fn active_sessions(&self) -> usize {
+        self.max_connections - self.slots.available_permits()
     }
 
     /// The addresses actually bound (port 0 resolved).

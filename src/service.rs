@@ -99,6 +99,10 @@ impl Service {
     pub fn ca_path(&self) -> Option<&std::path::Path> {
         self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
     }
+    /// Sessions open right now.
+    pub fn active_sessions(&self) -> usize {
+        self.server().active_sessions()
+    }
     /// The hub (live view, files, in-memory record).
     pub fn hub(&self) -> &Arc<Hub> {
         self.server().hub()
