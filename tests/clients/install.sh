@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the SMTP clients of the conformance matrix (tests/clients/matrix.py):
 # Debian packages with apt-get, nodemailer with npm into tests/clients/node_modules.
-# WordPress is NOT installed: matrix.py fetches its .deb with `apt-get download`
-# and unpacks it with `dpkg-deb -x` into a temp folder (so apt-get update must
-# have run, which this script does).
+# WordPress is NOT installed (it would pull in a web server and a database):
+# its .deb is fetched with `apt-get download` into tests/clients/.cache, and
+# matrix.py unpacks it with `dpkg-deb -x` into a temp folder on each run.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
@@ -25,6 +25,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "== apt-get install nodejs npm"
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
+
+echo "== apt-get download wordpress (matrix.py unpacks it into a temp folder; never installed)"
+mkdir -p .cache
+rm -f .cache/wordpress_*.deb
+(cd .cache && $SUDO apt-get -q -o APT::Sandbox::User=root download wordpress)
+ls .cache/wordpress_*.deb
 
 echo "== npm ci (nodemailer into tests/clients/node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
