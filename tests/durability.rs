@@ -1,0 +1,897 @@
+//! Durability and secret hygiene through the binary (issue 7): SIGTERM with
+//! sessions open in every mode, kill -9 in the middle of a recording, and a
+//! scan of every byte mailtape writes for a known key in every AUTH form.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::cli::{BIN, all_bytes, ephemeral, leaks};
+use mailtape::MockServer;
+use mailtape::tape::{EventKind, Tape, Transcript};
+
+const KEY: &str = "re_Durable77_mnbvCXZL0246";
+const SHUTTING_DOWN: &str = "421 smtp.resend.com Service shutting down";
+
+fn b64(s: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn plain(authz: &str, key: &str) -> String {
+    b64(format!("{authz}\0resend\0{key}"))
+}
+
+/// A blocking SMTP client that can also write without reading.
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Client {
+    fn connect(addr: &str) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        Client {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+
+    fn write(&mut self, b: &[u8]) {
+        self.w.write_all(b).expect("write");
+    }
+
+    /// One reply, lines joined with `\n`; empty at EOF.
+    fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut l = String::new();
+            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
+                return lines.join("\n");
+            }
+            let l = l.trim_end_matches(['\r', '\n']).to_string();
+            let last = l.as_bytes().get(3) != Some(&b'-');
+            lines.push(l);
+            if last {
+                return lines.join("\n");
+            }
+        }
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.write(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    fn eof(&mut self) -> bool {
+        let mut rest = Vec::new();
+        self.r.read_to_end(&mut rest).is_ok() && rest.is_empty()
+    }
+}
+
+/// The message every session sends: the key in a header, in the subject and
+/// in the body.
+fn message_with_key(key: &str) -> String {
+    format!(
+        "From: billing@yourcompany.com\r\nTo: delivered@resend.dev\r\nSubject: key {key}\r\nX-Api-Key: {key}\r\n\r\nHi,\r\nthe key is {key}.\r\n"
+    )
+}
+
+/// The ways an app logs in, each a list of (line, expected reply code).
+fn auth_forms(key: &str) -> Vec<(&'static str, Vec<(String, &'static str)>)> {
+    vec![
+        (
+            "PLAIN with initial response",
+            vec![(format!("AUTH PLAIN {}", plain("", key)), "235")],
+        ),
+        (
+            "PLAIN without initial response",
+            vec![("AUTH PLAIN".into(), "334"), (plain("", key), "235")],
+        ),
+        (
+            "PLAIN with authzid",
+            vec![(format!("AUTH PLAIN {}", plain("resend", key)), "235")],
+        ),
+        (
+            "PLAIN with authzid, without initial response",
+            vec![("AUTH PLAIN".into(), "334"), (plain("resend", key), "235")],
+        ),
+        (
+            "LOGIN without initial response",
+            vec![
+                ("AUTH LOGIN".into(), "334"),
+                (b64("resend"), "334"),
+                (b64(key), "235"),
+            ],
+        ),
+        (
+            "LOGIN with initial response",
+            vec![
+                (format!("AUTH LOGIN {}", b64("resend")), "334"),
+                (b64(key), "235"),
+            ],
+        ),
+    ]
+}
+
+/// One session per AUTH form, each sending a message with the key inside.
+fn drive_every_auth_form(addr: &str, key: &str) -> usize {
+    let forms = auth_forms(key);
+    for (name, steps) in &forms {
+        let mut c = Client::connect(addr);
+        assert!(c.reply().starts_with("220 "), "{name}");
+        assert!(c.cmd("EHLO app.local").starts_with("250-"), "{name}");
+        for (line, code) in steps {
+            let r = c.cmd(line);
+            assert!(r.starts_with(code), "{name}: {r}");
+        }
+        assert_eq!(
+            c.cmd("MAIL FROM:<billing@yourcompany.com>"),
+            "250 Accepted",
+            "{name}"
+        );
+        assert_eq!(
+            c.cmd("RCPT TO:<delivered@resend.dev>"),
+            "250 Accepted",
+            "{name}"
+        );
+        assert!(c.cmd("DATA").starts_with("354"), "{name}");
+        let r = c.cmd(&format!("{}.", message_with_key(key)));
+        assert!(r.starts_with("250 OK "), "{name}: {r}");
+        assert_eq!(c.cmd("QUIT"), "221 Bye", "{name}");
+    }
+    forms.len()
+}
+
+/// The binary running, with stdout and stderr drained as they come (a trace
+/// log would fill a pipe that nobody reads, and stall the server).
+struct Proc {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Proc {
+    fn line(&mut self) -> String {
+        let l = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line on stdout");
+        self.stdout.push(l.clone());
+        l
+    }
+
+    fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self.line();
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// Waits for the exit; returns the status code, stdout lines, stderr.
+    fn finish(mut self) -> (Option<i32>, Vec<String>, String) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("mailtape did not exit within 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stdout.push(l);
+        }
+        (status.code(), self.stdout, self.stderr.join().unwrap())
+    }
+
+    /// SIGTERM, then the exit.
+    fn term(self) -> (i32, Vec<String>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (code, out, err) = self.finish();
+        (code.unwrap_or(-1), out, err)
+    }
+
+    /// SIGKILL, then the exit.
+    fn kill9(mut self) -> (Vec<String>, String) {
+        self.child.kill().unwrap();
+        let (code, out, err) = self.finish();
+        assert_eq!(code, None, "killed by a signal");
+        (out, err)
+    }
+}
+
+/// Starts the binary with trace logs; returns it and its plain address.
+fn start(args: Vec<String>) -> (Proc, String) {
+    let json = args.iter().any(|a| a == "--json");
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env("MAILTAPE_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mailtape");
+    let out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let mut m = Proc {
+        child,
+        lines,
+        stdout: Vec::new(),
+        stderr,
+    };
+    let plain = if json {
+        let ready: serde_json::Value = serde_json::from_str(&m.line()).expect("ready line");
+        ready["plain"].as_str().unwrap().to_string()
+    } else {
+        m.until(|l| l.trim_start().starts_with("plain "))
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    (m, plain)
+}
+
+fn arg(args: &mut Vec<String>, more: &[&str]) {
+    args.extend(more.iter().map(|s| s.to_string()));
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Every tape in `dir` (all must parse), by file.
+fn tapes_in(dir: &Path) -> Vec<(PathBuf, Tape)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.ends_with(".tape") && !name.starts_with('.'),
+            "not a tape in {}: {name}",
+            dir.display()
+        );
+        let text = std::fs::read_to_string(&p).unwrap();
+        let tape = Tape::parse(&text, &path(&p)).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(tape.to_text(), text, "{} round-trips", p.display());
+        out.push((p, tape));
+    }
+    out
+}
+
+fn notes(t: &Transcript) -> Vec<&str> {
+    t.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Note(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Scans what one run wrote; panics with where the key leaked.
+fn assert_no_leak(what: &str, outputs: &[(&str, Vec<u8>)]) {
+    for (name, bytes) in outputs {
+        let found = leaks(bytes, KEY);
+        assert!(found.is_empty(), "{what}: {name} leaks {found:?}");
+    }
+}
+
+fn json_events(stdout: &[String]) -> Vec<serde_json::Value> {
+    stdout[1..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+// ───────────────────────── SIGTERM ─────────────────────────
+
+/// Sessions left open in different states, to be cut by a shutdown.
+struct Open {
+    clients: Vec<(&'static str, Client)>,
+}
+
+/// Opens sessions: greeted, EHLO'd, mid-AUTH (unless `replay`),
+/// authenticated, mid-DATA. Every state is reached before this returns.
+fn open_sessions(addr: &str, replay: bool) -> Open {
+    let mut clients = Vec::new();
+    let mut c = Client::connect(addr);
+    assert!(c.reply().starts_with("220 "));
+    clients.push(("greeted", c));
+
+    let mut c = Client::connect(addr);
+    c.reply();
+    assert!(c.cmd("EHLO app.local").starts_with("250-"));
+    clients.push(("after EHLO", c));
+
+    if !replay {
+        let mut c = Client::connect(addr);
+        c.reply();
+        c.cmd("EHLO app.local");
+        assert_eq!(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+        assert_eq!(c.cmd(&b64("resend")), "334 UGFzc3dvcmQ6");
+        clients.push(("mid-AUTH", c));
+    }
+
+    let mut c = Client::connect(addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("", KEY))),
+        "235 Authentication successful"
+    );
+    clients.push(("authenticated", c));
+
+    let mut c = Client::connect(addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    c.cmd(&format!("AUTH PLAIN {}", plain("", KEY)));
+    assert_eq!(c.cmd("MAIL FROM:<billing@yourcompany.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.write(b"From: billing@yourcompany.com\r\nSubject: half a message\r\n");
+    clients.push(("mid-DATA", c));
+    // let the server read the half message
+    std::thread::sleep(Duration::from_millis(300));
+    Open { clients }
+}
+
+impl Open {
+    /// Every open client got the 421, then the connection closed.
+    fn assert_told(mut self) {
+        for (state, c) in &mut self.clients {
+            assert_eq!(c.reply(), SHUTTING_DOWN, "client {state}");
+            assert!(c.eof(), "client {state}: closed after the 421");
+        }
+    }
+}
+
+/// A full session through `addr` that sends one message.
+fn one_message(addr: &str) {
+    let mut c = Client::connect(addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("", KEY))),
+        "235 Authentication successful"
+    );
+    assert_eq!(c.cmd("MAIL FROM:<billing@yourcompany.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    assert!(
+        c.cmd(&format!("{}.", message_with_key(KEY)))
+            .starts_with("250 OK ")
+    );
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+}
+
+/// The sessions cut by the shutdown say so in their transcripts.
+fn assert_cut(sessions: &[&Transcript], open: usize) {
+    let cut: Vec<_> = sessions
+        .iter()
+        .filter(|t| {
+            notes(t)
+                .iter()
+                .any(|n| n.starts_with("server shutting down"))
+        })
+        .collect();
+    assert_eq!(cut.len(), open, "sessions cut by the shutdown");
+    for t in cut {
+        assert_eq!(t.closed_by, Some(mailtape::tape::Closer::Server));
+        let last_reply = t.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::Server(s) => Some(s.as_str()),
+            _ => None,
+        });
+        assert_eq!(last_reply, Some(SHUTTING_DOWN), "{}", t.to_tape());
+    }
+    assert!(
+        sessions
+            .iter()
+            .any(|t| notes(t).contains(&"server shutting down during DATA")),
+        "the mid-DATA session"
+    );
+}
+
+#[test]
+fn sigterm_in_mock_mode_tells_open_sessions_421_and_leaves_whole_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
+    let mut args = ephemeral("mock", dir.path());
+    arg(
+        &mut args,
+        &[
+            "--json",
+            "--scenario",
+            "unlimited",
+            "--tapes",
+            &path(&tapes),
+        ],
+    );
+    arg(&mut args, &["--mailbox", &path(&mailbox)]);
+    let (mut m, addr) = start(args);
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let open = open_sessions(&addr, false);
+    let n_open = open.clients.len();
+    let (code, stdout, stderr) = m.term();
+    open.assert_told();
+    assert_eq!(code, 0, "{stderr}");
+
+    let files = tapes_in(&tapes);
+    assert_eq!(files.len(), 1 + n_open, "{files:?}");
+    let sessions: Vec<&Transcript> = files.iter().flat_map(|(_, t)| &t.sessions).collect();
+    assert!(sessions.iter().all(|t| t.closed_by.is_some()));
+    assert_cut(&sessions, n_open);
+    let emls: Vec<_> = std::fs::read_dir(&mailbox).unwrap().collect();
+    assert_eq!(emls.len(), 1);
+    let eml = std::fs::read_to_string(emls[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        eml.starts_with("X-Mailtape-Envelope-From: <billing@yourcompany.com>\r\n")
+            && eml.contains("\r\nSubject: key re_…")
+            && eml.contains("\r\nX-Api-Key: re_…")
+            && eml.contains("\r\nthe key is re_…")
+            && eml.ends_with(".\r\n"),
+        "{eml}"
+    );
+    let events = json_events(&stdout);
+    let ends = events.iter().filter(|e| e["type"] == "end").count();
+    assert_eq!(ends, 1 + n_open, "an end event per session");
+    assert_no_leak(
+        "mock",
+        &[
+            ("stdout", stdout.join("\n").into_bytes()),
+            ("stderr", stderr.into_bytes()),
+            ("tapes", all_bytes(&tapes)),
+            ("mailbox", all_bytes(&mailbox)),
+        ],
+    );
+}
+
+/// An upstream for record mode that accepts only `KEY`.
+fn upstream() -> mailtape::Blocking<MockServer> {
+    MockServer::builder()
+        .scenario("unlimited")
+        .key(KEY)
+        .start_blocking()
+        .expect("upstream")
+}
+
+fn record_args(dir: &Path, up: &MockServer, tape: &Path) -> Vec<String> {
+    let mut args = ephemeral("record", dir);
+    arg(
+        &mut args,
+        &[
+            "--upstream",
+            &up.smtps_addr().unwrap().to_string(),
+            "--upstream-tls",
+            "implicit",
+            "--upstream-ca",
+            &path(up.ca_path().unwrap()),
+            "--tape",
+            &path(tape),
+        ],
+    );
+    args
+}
+
+#[test]
+fn sigterm_in_record_mode_tells_open_sessions_421_and_leaves_a_whole_tape() {
+    let up = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("recorded.tape");
+    let tapes = dir.path().join("tapes");
+    let mut args = record_args(dir.path(), &up, &tape);
+    arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
+    let (mut m, addr) = start(args);
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let open = open_sessions(&addr, false);
+    let n_open = open.clients.len();
+    let (code, stdout, stderr) = m.term();
+    open.assert_told();
+    assert_eq!(code, 0, "{stderr}");
+
+    let text = std::fs::read_to_string(&tape).unwrap();
+    let recorded = Tape::parse(&text, "recorded.tape").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(recorded.to_text(), text);
+    assert_eq!(recorded.sessions.len(), 1 + n_open, "{text}");
+    assert_cut(&recorded.sessions.iter().collect::<Vec<_>>(), n_open);
+    assert_eq!(tapes_in(&tapes).len(), 1 + n_open);
+    assert_eq!(up.messages().len(), 1);
+    assert_no_leak(
+        "record",
+        &[
+            ("stdout", stdout.join("\n").into_bytes()),
+            ("stderr", stderr.into_bytes()),
+            ("tape", text.into_bytes()),
+            ("tapes", all_bytes(&tapes)),
+        ],
+    );
+}
+
+#[test]
+fn sigterm_in_replay_mode_tells_open_sessions_421_and_leaves_whole_tapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    let mut args = ephemeral("replay", dir.path());
+    arg(
+        &mut args,
+        &[
+            "builtin:success-plain",
+            "--loop",
+            "--json",
+            "--tapes",
+            &path(&tapes),
+        ],
+    );
+    let (mut m, addr) = start(args);
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let open = open_sessions(&addr, true);
+    let n_open = open.clients.len();
+    let (code, stdout, stderr) = m.term();
+    open.assert_told();
+    // sessions cut short by the shutdown are not the client's divergence
+    assert_eq!(code, 0, "{stderr}");
+
+    let files = tapes_in(&tapes);
+    assert_eq!(files.len(), 1 + n_open);
+    let sessions: Vec<&Transcript> = files.iter().flat_map(|(_, t)| &t.sessions).collect();
+    assert_cut(&sessions, n_open);
+    assert_no_leak(
+        "replay",
+        &[
+            ("stdout", stdout.join("\n").into_bytes()),
+            ("stderr", stderr.into_bytes()),
+            ("tapes", all_bytes(&tapes)),
+        ],
+    );
+}
+
+// ───────────────────────── kill -9 ─────────────────────────
+
+/// A small pseudo-random number generator (no dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn new() -> Lcg {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        eprintln!("kill -9 rounds: seed {seed}");
+        Lcg(seed | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Sends messages on `addr` until the server goes away; never panics.
+fn hammer(addr: String, big: bool) {
+    let body = if big {
+        format!(
+            "Subject: big\r\n\r\n{}",
+            "0123456789abcdef\r\n".repeat(2000)
+        )
+    } else {
+        "Subject: small\r\n\r\nhi\r\n".to_string()
+    };
+    let session = |addr: &str| -> Option<()> {
+        let s = TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut r = BufReader::new(s.try_clone().ok()?);
+        let mut w = s;
+        let mut line = String::new();
+        let mut step = |w: &mut TcpStream, out: &str| -> Option<()> {
+            w.write_all(out.as_bytes()).ok()?;
+            loop {
+                line.clear();
+                if r.read_line(&mut line).ok()? == 0 {
+                    return None;
+                }
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return Some(());
+                }
+            }
+        };
+        step(&mut w, "")?; // greeting
+        step(&mut w, "EHLO app.local\r\n")?;
+        step(&mut w, &format!("AUTH PLAIN {}\r\n", plain("", KEY)))?;
+        step(&mut w, "MAIL FROM:<a@acme.com>\r\n")?;
+        step(&mut w, "RCPT TO:<delivered@resend.dev>\r\n")?;
+        step(&mut w, "DATA\r\n")?;
+        step(&mut w, &format!("{body}.\r\n"))?;
+        step(&mut w, "QUIT\r\n")
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && session(&addr).is_some() {}
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_recording_leaves_only_parseable_tapes() {
+    let up = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("recorded.tape");
+    let tapes = dir.path().join("tapes");
+    let mut rng = Lcg::new();
+    let mut torn = Vec::new();
+    let mut hidden_leftovers = Vec::new();
+    for round in 0..5 {
+        let mut args = record_args(dir.path(), &up, &tape);
+        arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
+        let (m, addr) = start(args);
+        let clients: Vec<_> = (0..6)
+            .map(|i| {
+                let a = addr.clone();
+                std::thread::spawn(move || hammer(a, i % 3 == 0))
+            })
+            .collect();
+        let wait = Duration::from_millis(300 + rng.below(1500));
+        std::thread::sleep(wait);
+        let (stdout, stderr) = m.kill9();
+        for c in clients {
+            c.join().unwrap();
+        }
+        assert_no_leak(
+            "kill -9",
+            &[
+                ("stdout", stdout.join("\n").into_bytes()),
+                ("stderr", stderr.into_bytes()),
+            ],
+        );
+
+        // the folder: whole tapes only; a temporary file is allowed only hidden
+        for e in std::fs::read_dir(&tapes).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                assert!(name.ends_with(".tmp"), "unexpected hidden file {name}");
+                hidden_leftovers.push(name);
+                std::fs::remove_file(&p).unwrap();
+            }
+        }
+        let per_session = tapes_in(&tapes);
+        // the appended tape file
+        let text = std::fs::read_to_string(&tape).unwrap_or_default();
+        if !text.is_empty() {
+            match Tape::parse(&text, "recorded.tape") {
+                Ok(t) => assert!(t.sessions.len() <= per_session.len() + 1),
+                Err(e) => torn.push(format!("round {round} after {wait:?}: {e}")),
+            }
+        }
+        assert_no_leak(
+            "kill -9",
+            &[("tape", text.into_bytes()), ("tapes", all_bytes(&tapes))],
+        );
+    }
+    assert!(
+        std::fs::metadata(&tape).is_ok_and(|m| m.len() > 0),
+        "nothing was recorded in 5 rounds"
+    );
+    eprintln!("hidden temporary files left by kill -9: {hidden_leftovers:?}");
+    assert!(
+        torn.is_empty(),
+        "the appended tape did not parse after kill -9: {torn:?}"
+    );
+}
+
+#[test]
+fn a_tape_file_torn_by_a_crash_is_cut_back_when_recording_starts_again() {
+    let up = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("recorded.tape");
+    let whole = "# mailtape tape v1\n\n## session 1 · mode record\nS: 220 x\n*: closed by client\n";
+    std::fs::write(&tape, format!("{whole}\n## session 2 · mode record\n+0.01")).unwrap();
+    let mut args = record_args(dir.path(), &up, &tape);
+    arg(&mut args, &["--json"]);
+    let (mut m, addr) = start(args);
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let (code, _, stderr) = m.term();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("cut back a last session torn by a crash"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&tape).unwrap();
+    assert!(text.starts_with(whole), "{text}");
+    let t = Tape::parse(&text, "recorded.tape").unwrap();
+    assert_eq!(t.sessions.len(), 2);
+}
+
+// ───────────────────────── secrets ─────────────────────────
+
+/// Runs `mode` with `view` (`--json` or human), drives every AUTH form, and
+/// scans every byte the run wrote. Returns the tape file when recording.
+fn scan_mode(
+    mode: &str,
+    json: bool,
+    up: &MockServer,
+    replay_tape: Option<&Path>,
+) -> Option<PathBuf> {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    let mailbox = dir.path().join("mailbox");
+    let tape = dir.path().join("recorded.tape");
+    let mut args = match mode {
+        "record" => record_args(dir.path(), up, &tape),
+        _ => ephemeral(mode, dir.path()),
+    };
+    match mode {
+        "mock" => arg(
+            &mut args,
+            &["--scenario", "unlimited", "--mailbox", &path(&mailbox)],
+        ),
+        "replay" => arg(&mut args, &[&path(replay_tape.unwrap()), "--strict"]),
+        _ => {}
+    }
+    arg(&mut args, &["--tapes", &path(&tapes)]);
+    if json {
+        arg(&mut args, &["--json"]);
+    }
+    let (mut m, addr) = start(args);
+    let n = drive_every_auth_form(&addr, KEY);
+    if json {
+        m.until(|l| l.contains("\"type\":\"end\"") && l.contains(&format!("\"session\":{n}")));
+    } else {
+        m.until(|l| l.starts_with(&format!("#{n} ── closed by")));
+    }
+    let (code, stdout, stderr) = m.term();
+    let what = format!("{mode} ({})", if json { "json" } else { "human" });
+    assert_eq!(code, 0, "{what}: {stderr}");
+    // (mailtape logs only warnings and errors of its own; with trace on,
+    // whatever its libraries log lands here too and is scanned)
+    if json {
+        json_events(&stdout); // every event line is JSON
+    }
+    let mut outputs = vec![
+        ("stdout", stdout.join("\n").into_bytes()),
+        ("stderr", stderr.into_bytes()),
+        ("tapes", all_bytes(&tapes)),
+    ];
+    let files = tapes_in(&tapes);
+    assert_eq!(files.len(), n, "{what}");
+    let body_lines: Vec<String> = files
+        .iter()
+        .flat_map(|(_, t)| &t.sessions)
+        .flat_map(|s| &s.events)
+        .filter_map(|e| match &e.kind {
+            EventKind::Data(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    // keys in headers and bodies are scrubbed, not dropped
+    assert!(
+        body_lines.iter().any(|l| l.starts_with("X-Api-Key: re_…"))
+            && body_lines
+                .iter()
+                .any(|l| l.starts_with("Subject: key re_…"))
+            && body_lines.iter().any(|l| l.starts_with("the key is re_…")),
+        "{what}: {body_lines:?}"
+    );
+    if mode == "mock" {
+        outputs.push(("mailbox", all_bytes(&mailbox)));
+        assert_eq!(std::fs::read_dir(&mailbox).unwrap().count(), n);
+    }
+    if mode == "record" {
+        outputs.push(("tape", std::fs::read(&tape).unwrap()));
+    }
+    assert_no_leak(&what, &outputs);
+    if mode == "record" {
+        let keep = std::env::temp_dir().join(format!(
+            "mailtape-durability-{}-{}.tape",
+            std::process::id(),
+            json
+        ));
+        std::fs::copy(&tape, &keep).unwrap();
+        return Some(keep);
+    }
+    None
+}
+
+#[test]
+fn no_key_in_any_output_of_any_mode_for_any_auth_form() {
+    let up = upstream();
+    for json in [true, false] {
+        scan_mode("mock", json, &up, None);
+        let recorded = scan_mode("record", json, &up, None).unwrap();
+        // the recording, replayed with the same client, in strict mode
+        scan_mode("replay", json, &up, Some(&recorded));
+        let _ = std::fs::remove_file(&recorded);
+    }
+    // the upstream got the real key every time (it accepts nothing else)
+    assert_eq!(up.messages().len(), 2 * auth_forms(KEY).len());
+}
+
+#[test]
+#[ignore = "bug: a key written in base64 on a line of a message body is scrubbed in the tape (`<redacted base64 key=…>`) but kept as it is in the mailbox .eml"]
+fn a_base64_key_in_a_body_is_scrubbed_in_the_mailbox_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    let tapes = dir.path().join("tapes");
+    let mut args = ephemeral("mock", dir.path());
+    arg(
+        &mut args,
+        &[
+            "--json",
+            "--mailbox",
+            &path(&mailbox),
+            "--tapes",
+            &path(&tapes),
+        ],
+    );
+    let (mut m, addr) = start(args);
+    let mut c = Client::connect(&addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    c.cmd(&format!("AUTH PLAIN {}", plain("", KEY)));
+    c.cmd("MAIL FROM:<a@acme.com>");
+    c.cmd("RCPT TO:<delivered@resend.dev>");
+    c.cmd("DATA");
+    let r = c.cmd(&format!("Subject: b64\r\n\r\n{}\r\n.", b64(KEY)));
+    assert!(r.starts_with("250 OK "), "{r}");
+    c.cmd("QUIT");
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let (_, _, _) = m.term();
+    assert_no_leak("tape", &[("tapes", all_bytes(&tapes))]);
+    assert_no_leak("mailbox", &[("mailbox", all_bytes(&mailbox))]);
+}
+
+#[tokio::test]
+#[ignore = "bug: with only a mailbox (no tapes), a session counts as finished before its .eml is on disk: wait_for_sessions returns and Message::path names a file that does not exist yet"]
+async fn a_message_is_on_disk_once_its_session_counts_as_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .mailbox(dir.path())
+        .start()
+        .await
+        .unwrap();
+    for n in 1..=20 {
+        let mut c = common::authed(&s).await;
+        c.cmd("MAIL FROM:<a@acme.com>").await;
+        c.cmd("RCPT TO:<delivered@resend.dev>").await;
+        c.cmd("DATA").await;
+        c.write(format!("Subject: {n}\r\n\r\n{}\r\n.\r\n", "x".repeat(20_000)).as_bytes())
+            .await;
+        c.reply().await;
+        assert_eq!(c.cmd("QUIT").await, "221 Bye");
+        common::wait(&s, n).await;
+        let m = s.messages().pop().unwrap();
+        let p = m.path.expect("a path");
+        assert!(p.exists(), "session {n} finished, {} missing", p.display());
+    }
+}
