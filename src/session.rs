@@ -47,6 +47,8 @@ enum Wait {
     Timeout,
     Shutdown,
     Broken,
+    /// The client stopped reading: replies could not be sent for the idle timeout.
+    Stalled,
 }
 
 /// A SASL exchange in progress: which mechanism, and what the last
@@ -105,8 +107,8 @@ impl<'a, R: Responder> Session<'a, R> {
             self.capture.note(format!("TLS {tls}"));
         }
         let closer = self.drive().await;
-        // Best effort: the peer may be gone already.
-        let _ = self.conn.flush().await;
+        // Best effort: the peer may be gone already, or not reading.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.flush()).await;
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
             tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream),
@@ -126,6 +128,8 @@ impl<'a, R: Responder> Session<'a, R> {
                 Wait::Line(l) => l,
                 Wait::TooLong => {
                     self.capture.note("line too long".into());
+                    // A 500 ends a SASL exchange (RFC 4954 4): the next line is a command.
+                    auth = None;
                     let r = self.responder.local(LocalEvent::LineTooLong);
                     match self
                         .respond(r.map(Response::from).unwrap_or_default(), None)
@@ -135,7 +139,19 @@ impl<'a, R: Responder> Session<'a, R> {
                         Next::Close(c) => return c,
                     }
                 }
-                Wait::Eof | Wait::Broken => return Closer::Client,
+                Wait::Eof | Wait::Broken => {
+                    if let Some(p) = &auth {
+                        self.capture
+                            .note(format!("connection closed during AUTH {}", p.mechanism));
+                    }
+                    return Closer::Client;
+                }
+                Wait::Stalled => {
+                    self.capture.note(
+                        "the client stopped reading replies; closed at the idle timeout".into(),
+                    );
+                    return Closer::Server;
+                }
                 Wait::Timeout => {
                     return self
                         .local_close(LocalEvent::IdleTimeout, "idle timeout")
@@ -199,7 +215,7 @@ impl<'a, R: Responder> Session<'a, R> {
             self.capture.note(note.clone());
         }
         if !r.delay.is_zero() {
-            if self.conn.flush().await.is_err() {
+            if self.flush().await.is_err() {
                 return Next::Close(Closer::Client);
             }
             tokio::time::sleep(r.delay).await;
@@ -274,8 +290,8 @@ impl<'a, R: Responder> Session<'a, R> {
     /// Flushes pending replies, then reads more input under the idle timeout.
     /// `Wait::Line` here only means "got bytes".
     async fn read(&mut self) -> Wait {
-        if self.conn.flush().await.is_err() {
-            return Wait::Broken;
+        if let Err(w) = self.flush().await {
+            return w;
         }
         let idle = self.limits.idle_timeout;
         tokio::select! {
@@ -286,6 +302,20 @@ impl<'a, R: Responder> Session<'a, R> {
                 Err(_) => Wait::Timeout,
             },
             () = crate::server::stopped(&mut self.shutdown) => Wait::Shutdown,
+        }
+    }
+
+    /// Sends pending replies, but waits no longer than the idle timeout for
+    /// a client that does not read them (nor past a shutdown).
+    async fn flush(&mut self) -> Result<(), Wait> {
+        let idle = self.limits.idle_timeout;
+        tokio::select! {
+            r = tokio::time::timeout(idle, self.conn.flush()) => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(Wait::Broken),
+                Err(_) => Err(Wait::Stalled),
+            },
+            () = crate::server::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
         }
     }
 
@@ -317,6 +347,12 @@ impl<'a, R: Responder> Session<'a, R> {
             }
             match self.read().await {
                 Wait::Line(_) => {}
+                Wait::Stalled => {
+                    self.capture.note(
+                        "the client stopped reading replies; closed at the idle timeout".into(),
+                    );
+                    return Next::Close(Closer::Server);
+                }
                 Wait::Eof | Wait::Broken | Wait::TooLong => {
                     self.capture.note(format!(
                         "connection closed during DATA after {} bytes",
@@ -365,7 +401,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 .note("STARTTLS accepted but no TLS configured".into());
             return Next::Close(Closer::Server);
         };
-        if self.conn.flush().await.is_err() {
+        if self.flush().await.is_err() {
             return Next::Close(Closer::Client);
         }
         let dropped = self.conn.input.len();

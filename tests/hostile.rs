@@ -865,7 +865,7 @@ async fn a_very_long_auth_line_is_500_and_leaves_no_secret() {
 }
 
 #[tokio::test]
-#[ignore = "bug: after `334` an overlong SASL response gets `500 Error: line too long`, but the AUTH exchange stays open: the next command (NOOP) is read as the SASL response and answered `535 Invalid username`"]
+
 async fn an_overlong_response_during_auth_ends_the_exchange() {
     let s = server().await;
     let mut c = greeted(&s).await;
@@ -1281,7 +1281,7 @@ async fn a_client_reading_no_replies_blocks_only_itself() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a client that never reads its replies (and stays connected) holds its session forever: the engine blocks in Conn::flush, which is outside the idle timeout (and the shutdown signal)"]
+
 async fn a_client_reading_no_replies_is_cut_at_the_idle_timeout() {
     let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
     let mut stuck = TcpStream::connect(s.plain_addr().unwrap()).await.unwrap();
@@ -1365,7 +1365,7 @@ async fn abrupt_close_mid_data_is_recorded_with_a_note() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a client that closes in the middle of an AUTH exchange (after 334) leaves a transcript with no note saying so; only `*: closed by client`"]
+
 async fn abrupt_close_mid_auth_is_recorded_with_a_note() {
     let s = server().await;
     let mut c = greeted(&s).await;
@@ -1567,7 +1567,7 @@ async fn a_header_smuggled_after_ehlo_is_a_command_of_its_own_and_never_a_header
 // ───────────────── regressions from the fuzz targets (fuzz/) ─────────────────
 
 #[test]
-#[ignore = "bug: the tape reader accepts offsets finer than a millisecond (`+0.00006`), the writer keeps milliseconds (`+0.000`): read, written and read again, the tape is not equal (fuzz/corpus/tape_parse/seed-crash-submilli-offset)"]
+
 fn tape_offsets_finer_than_a_millisecond_round_trip() {
     let text = "# mailtape tape v1\n\n## session 1\n+0.00006 S: 250 OK\n";
     let tape = Tape::parse(text, "t").unwrap();
@@ -1576,7 +1576,7 @@ fn tape_offsets_finer_than_a_millisecond_round_trip() {
 }
 
 #[test]
-#[ignore = "bug: the tape reader takes a CR that does not end a line into a session header field; the writer turns it into a space: read, written and read again, the tape is not equal (fuzz/corpus/tape_parse/seed-crash-cr-in-header)"]
+
 fn a_tape_with_a_stray_cr_round_trips() {
     for text in [
         "# mailtape tape v1\n\n## session 1 · mode re\rcord\nS: 250 OK\n",
@@ -1599,7 +1599,7 @@ fn tape_event_text_with_a_stray_cr_round_trips() {
 }
 
 #[test]
-#[ignore = "bug: a reply line of invalid UTF-8 under the 512-octet cap is read lossily (each bad octet becomes U+FFFD, three octets), so record mode relays it to the client as a line of up to ~1,500 octets, over RFC 5321's 512 (fuzz/corpus/parse_reply/seed-crash-lossy-overlong)"]
+
 fn a_relayed_reply_line_never_exceeds_512_octets() {
     let mut wire = b"250 ".to_vec();
     wire.extend(std::iter::repeat_n(0xffu8, 500));
@@ -1608,7 +1608,7 @@ fn a_relayed_reply_line_never_exceeds_512_octets() {
     let mut out = Vec::new();
     reply.write_to(&mut out);
     for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        assert!(line.len() + 1 <= 512, "a line of {} octets", line.len() + 1);
+        assert!(line.len() < 512, "a line of {} octets", line.len() + 1);
     }
 }
 

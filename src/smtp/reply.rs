@@ -100,6 +100,17 @@ impl fmt::Display for ReplyError {
 
 impl std::error::Error for ReplyError {}
 
+/// Text from bytes where each octet that is not UTF-8 becomes one `?`, so
+/// a line never grows (a relayed reply stays within the 512-octet cap).
+fn lossy_one_for_one(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
 /// Parses one complete reply from the start of `buf`. `Ok(None)` means more
 /// bytes are needed; `Ok(Some((reply, n)))` used `n` bytes.
 pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
@@ -137,7 +148,7 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         if *code.get_or_insert(this_code) != this_code {
             return Err(ReplyError::CodeMismatch);
         }
-        lines.push(String::from_utf8_lossy(text).into_owned());
+        lines.push(lossy_one_for_one(text));
         pos += lf + 1;
         if !more {
             return Ok(Some((

@@ -301,9 +301,11 @@ fn parse_offset(line: &str) -> Result<(Option<Duration>, &str), String> {
         return Err(bad());
     }
     let secs: u64 = secs.parse().map_err(|_| bad())?;
-    let frac = format!("{millis:0<9}");
-    let nanos: u32 = frac[..9].parse().map_err(|_| bad())?;
-    Ok((Some(Duration::new(secs, nanos)), rest))
+    // Tapes keep milliseconds: finer digits are dropped, so what is read
+    // is what would be written.
+    let frac = format!("{millis:0<3}");
+    let ms: u32 = frac[..3].parse().map_err(|_| bad())?;
+    Ok((Some(Duration::new(secs, ms * 1_000_000)), rest))
 }
 
 fn parse_meta(rest: &str) -> Result<Meta, String> {
@@ -336,7 +338,8 @@ fn parse_meta(rest: &str) -> Result<Meta, String> {
                 ));
             }
         };
-        *slot = value.to_string();
+        // As the writer does: a header is one line of text.
+        *slot = value.replace('\r', " ");
     }
     Ok(meta)
 }
