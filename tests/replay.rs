@@ -429,3 +429,28 @@ async fn an_unknown_mechanism_does_not_use_up_the_tapes_auth() {
     assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
     assert!(s.outcome().ok(), "{}", s.outcome());
 }
+
+#[tokio::test]
+async fn rcpt_and_data_pipelined_after_a_refused_mail_get_503() {
+    // msmtp and nodemailer pipeline RCPT and DATA with MAIL FROM:<>; the
+    // tape (recorded with lettre, which does not) ends after the 550
+    let s = ReplayServer::builder("builtin:invalid-from")
+        .start()
+        .await
+        .unwrap();
+    let mut c = common::authed(&s).await;
+    c.write(b"MAIL FROM:<>\r\nRCPT TO:<delivered@resend.dev>\r\nDATA\r\n")
+        .await;
+    assert!(
+        c.reply()
+            .await
+            .to_string()
+            .starts_with("550 Invalid `from` field.")
+    );
+    assert_eq!(c.reply().await.to_string(), "503 Error: need MAIL command");
+    assert_eq!(c.reply().await.to_string(), "503 Error: need MAIL command");
+    assert_eq!(c.cmd("QUIT").await, "221 Bye");
+    drop(c);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    assert!(s.outcome().ok(), "{}", s.outcome());
+}

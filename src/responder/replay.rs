@@ -9,7 +9,8 @@
 //!
 //! What real clients do after a refusal is not a departure: RSET and NOOP
 //! the tape did not record are answered `250 OK`, and an AUTH retried with
-//! another mechanism after the tape's 535 gets the same 535.
+//! another mechanism after the tape's 535 gets the same 535, and RCPT and
+//! DATA pipelined after a MAIL the tape refused get `503`, as from any server.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,6 +175,9 @@ pub struct Replay {
     auth: Option<(AuthFlow, Reply)>,
     /// The tape's 535, for a client that retries with another mechanism.
     last_auth_failure: Option<Reply>,
+    /// Whether the replayed MAIL was accepted, and a RCPT since: what a
+    /// pipelining client's RCPT and DATA after a refused MAIL get.
+    transaction: Option<bool>,
 }
 
 impl Replay {
@@ -189,6 +193,7 @@ impl Replay {
             last_ehlo: None,
             auth: None,
             last_auth_failure: None,
+            transaction: None,
         }
     }
 
@@ -472,6 +477,18 @@ impl Responder for Replay {
                 "noop"
             });
         }
+        // A pipelining client sends RCPT and DATA along with MAIL; when the
+        // tape refused that MAIL they were never recorded, and get what any
+        // server says to them (503), not a departure.
+        if let Ok(c @ (Command::Rcpt { .. } | Command::Data)) = &cmd
+            && !expecting(c.verb())
+        {
+            match (self.transaction, c) {
+                (None, _) => return self.profile_reply("need_mail"),
+                (Some(false), Command::Data) => return self.profile_reply("need_rcpt"),
+                _ => {}
+            }
+        }
         let received = client_text(raw, &cmd);
         let expected = match self.peek().cloned() {
             Some(Step::Client(line, at)) => {
@@ -506,6 +523,13 @@ impl Responder for Replay {
         }
         self.pos += 1;
         let mut r = self.next_reply();
+        let ok = r.reply.as_ref().is_some_and(|r| r.code == codes::OK);
+        match &cmd {
+            Ok(Command::Mail { .. }) => self.transaction = ok.then_some(false),
+            Ok(Command::Rcpt { .. }) if ok => self.transaction = self.transaction.map(|_| true),
+            Ok(Command::Rset | Command::Ehlo(_) | Command::Helo(_)) => self.transaction = None,
+            _ => {}
+        }
         if matches!(cmd, Ok(Command::Ehlo(_)))
             && let Some(reply) = r.reply.take()
         {
@@ -540,6 +564,7 @@ impl Responder for Replay {
         match self.peek().cloned() {
             Some(Step::DataEnd(at)) => {
                 self.last_client_at = at.or(self.last_client_at);
+                self.transaction = None;
                 self.pos += 1;
                 self.next_reply()
             }

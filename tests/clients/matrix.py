@@ -168,18 +168,7 @@ class KnownBug:
     signature: str
 
 
-KNOWN_BUGS = [
-    KnownBug(
-        "replay-pipelined-after-refused-mail",
-        "replay counts the RCPT and DATA that a pipelining client (msmtp, nodemailer: the server offers "
-        "PIPELINING) sent along with MAIL FROM as departures when the tape refused the MAIL FROM: they get "
-        "`451 mailtape replay: the tape expected `QUIT` here` and the replay exits 1, although the client "
-        "did nothing wrong (the mock answers them 503, as a real server would)",
-        lambda cell: (cell.row.mode, cell.row.scenario) == ("replay", "invalid-from")
-        and cell.client.name in ("msmtp", "nodemailer"),
-        r"diverged from the tape: expected `QUIT`, received `(RCPT TO:|DATA)|replay exited with status 1 on SIGTERM",
-    ),
-]
+KNOWN_BUGS: list[KnownBug] = []
 
 
 # --------------------------------------------------------------------------
