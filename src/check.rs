@@ -381,7 +381,10 @@ impl Run<'_> {
                 .map_err(|f| self.fault("authentication", f, EXIT_AUTH))?
         };
         if reply.code != codes::AUTH_OK {
-            return Err(self.refused("authentication", &reply, EXIT_AUTH));
+            {
+                let stop = self.refused("authentication", &reply, EXIT_AUTH);
+                return Err(self.give_up(&mut conn, stop).await);
+            }
         }
         self.pass("authentication", reply.to_string());
         if !o.send {
@@ -394,7 +397,10 @@ impl Run<'_> {
             .await
             .map_err(|f| self.fault("sender", f, EXIT_ADDRESS))?;
         if r.code != codes::OK {
-            return Err(self.refused("sender", &r, EXIT_ADDRESS));
+            {
+                let stop = self.refused("sender", &r, EXIT_ADDRESS);
+                return Err(self.give_up(&mut conn, stop).await);
+            }
         }
         self.pass("sender", r.to_string());
         let rcpt = format!("RCPT TO:<{}>", o.to);
@@ -403,7 +409,10 @@ impl Run<'_> {
             .await
             .map_err(|f| self.fault("recipient", f, EXIT_ADDRESS))?;
         if r.code != codes::OK {
-            return Err(self.refused("recipient", &r, EXIT_ADDRESS));
+            {
+                let stop = self.refused("recipient", &r, EXIT_ADDRESS);
+                return Err(self.give_up(&mut conn, stop).await);
+            }
         }
         self.pass("recipient", r.to_string());
         let r = self
@@ -411,7 +420,10 @@ impl Run<'_> {
             .await
             .map_err(|f| self.fault("message", f, EXIT_MESSAGE))?;
         if r.code != codes::START_DATA {
-            return Err(self.refused("message", &r, EXIT_MESSAGE));
+            {
+                let stop = self.refused("message", &r, EXIT_MESSAGE);
+                return Err(self.give_up(&mut conn, stop).await);
+            }
         }
         let body = format!(
             "From: {}\r\nTo: {}\r\nSubject: mailtape check\r\nDate: {}\r\nMessage-ID: <{}@mailtape.check>\r\n\r\nThis message was sent by `mailtape check` to test SMTP settings.\r\n",
@@ -435,11 +447,22 @@ impl Run<'_> {
         .map_err(|f| self.fault("message", f, EXIT_MESSAGE))?;
         self.reply(&r);
         if r.code != codes::OK {
-            return Err(self.refused("message", &r, EXIT_MESSAGE));
+            {
+                let stop = self.refused("message", &r, EXIT_MESSAGE);
+                return Err(self.give_up(&mut conn, stop).await);
+            }
         }
         self.pass("message", r.to_string());
         self.quit(&mut conn).await;
         Ok(())
+    }
+
+    /// Says goodbye after a refusal, as a polite client does.
+    async fn give_up(&mut self, conn: &mut ClientConn, stop: Stop) -> Stop {
+        if stop.0 != EXIT_TEMPORARY {
+            self.quit(conn).await;
+        }
+        stop
     }
 
     async fn quit(&mut self, conn: &mut ClientConn) {
