@@ -895,3 +895,50 @@ async fn a_message_is_on_disk_once_its_session_counts_as_finished() {
         assert!(p.exists(), "session {n} finished, {} missing", p.display());
     }
 }
+
+#[test]
+fn sigterm_with_a_client_that_reads_nothing_still_writes_its_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    let mut args = ephemeral("mock", dir.path());
+    arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
+    let (mut m, addr) = start(args);
+    let mut stuck = TcpStream::connect(&addr).unwrap();
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let chunk = "HELP\r\n".repeat(10_000);
+    while stuck.write_all(chunk.as_bytes()).is_ok() {}
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let started = Instant::now();
+    let (code, _, stderr) = m.term();
+    assert_eq!(code, 0, "{stderr}");
+    let took = started.elapsed();
+    let files = tapes_in(&tapes);
+    assert_eq!(
+        files.len(),
+        2,
+        "tapes after SIGTERM (exit after {took:?}): {:?}",
+        files.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    // the stuck session ended on the signal, not at the end of the grace period
+    assert!(took < Duration::from_secs(4), "exit {took:?} after SIGTERM");
+    let stuck_tape = files
+        .iter()
+        .flat_map(|(_, t)| &t.sessions)
+        .find(|t| t.client_lines().first() == Some(&"HELP"))
+        .expect("the stuck session's tape");
+    assert!(
+        notes(stuck_tape).contains(&"server shutting down"),
+        "{}",
+        stuck_tape
+            .to_tape()
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    drop(stuck);
+}

@@ -1567,7 +1567,6 @@ async fn a_header_smuggled_after_ehlo_is_a_command_of_its_own_and_never_a_header
 // ───────────────── regressions from the fuzz targets (fuzz/) ─────────────────
 
 #[test]
-
 fn tape_offsets_finer_than_a_millisecond_round_trip() {
     let text = "# mailtape tape v1\n\n## session 1\n+0.00006 S: 250 OK\n";
     let tape = Tape::parse(text, "t").unwrap();
@@ -1576,7 +1575,6 @@ fn tape_offsets_finer_than_a_millisecond_round_trip() {
 }
 
 #[test]
-
 fn a_tape_with_a_stray_cr_round_trips() {
     for text in [
         "# mailtape tape v1\n\n## session 1 · mode re\rcord\nS: 250 OK\n",
@@ -1591,6 +1589,30 @@ fn a_tape_with_a_stray_cr_round_trips() {
 }
 
 #[test]
+#[ignore = "bug: a line ending in two CRs (`# note\r\r\n`, `C: NOOP\r\r\n`) keeps one CR in its text; the writer ends the line with it, the reader strips it: read, written and read again, the tape is not equal (fuzz/corpus/tape_parse/seed-crash-trailing-cr-in-comment)"]
+fn a_tape_line_ending_in_stray_crs_round_trips() {
+    for text in [
+        "# mailtape tape v1\n# atal\r\r\r\n",
+        "# mailtape tape v1\n\n## session 1\nC: NOOP\r\r\n# note\r\r\n",
+    ] {
+        if let Ok(tape) = Tape::parse(text, "t") {
+            let again = Tape::parse(&tape.to_text(), "t").unwrap();
+            assert_eq!(again, tape, "{text:?} written back:\n{}", tape.to_text());
+        }
+    }
+}
+
+#[test]
+#[ignore = "bug: a CR right after `·` in a session header reads as a space and so makes the field separator ` · ` inside a value, which the writer turns into ` - `: read, written and read again, the tape is not equal (fuzz/corpus/tape_parse/seed-crash-cr-makes-separator)"]
+fn a_cr_in_a_tape_header_never_makes_a_field_separator() {
+    let text = "# mailtape tape v1\n\n## session 1 · mode a ·\rb\nS: 250 OK\n";
+    if let Ok(tape) = Tape::parse(text, "t") {
+        let again = Tape::parse(&tape.to_text(), "t").unwrap();
+        assert_eq!(again, tape, "written back:\n{}", tape.to_text());
+    }
+}
+
+#[test]
 fn tape_event_text_with_a_stray_cr_round_trips() {
     // the writer never produces it, but the reader must be stable on it
     let text = "# mailtape tape v1\n\n## session 1\nC: NO\rOP\n*: closed by client\n";
@@ -1599,7 +1621,6 @@ fn tape_event_text_with_a_stray_cr_round_trips() {
 }
 
 #[test]
-
 fn a_relayed_reply_line_never_exceeds_512_octets() {
     let mut wire = b"250 ".to_vec();
     wire.extend(std::iter::repeat_n(0xffu8, 500));
