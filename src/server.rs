@@ -146,6 +146,13 @@ impl Server {
                     kind.name()
                 )));
             }
+            if !addr.ip().is_loopback() {
+                // Said on stderr whatever the live view: it is about safety.
+                eprintln!(
+                    "mailtape: warning: the {} listener on {addr} is reachable from other hosts; anyone who can reach it can use it and see what it shows",
+                    kind.name()
+                );
+            }
             if kind != ListenerKind::Plain && tls.is_none() {
                 return Err(Error::Tls(format!(
                     "the {} listener needs TLS certificates",

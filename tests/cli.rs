@@ -400,3 +400,22 @@ fn replay_divergence_fails_the_run() {
     );
     assert!(leaks(stdout.join("\n").as_bytes(), KEY).is_empty());
 }
+
+#[test]
+fn listening_beyond_loopback_needs_a_flag_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ephemeral("mock", dir.path());
+    let i = args.iter().position(|a| a == "--plain").unwrap();
+    args[i + 1] = "0.0.0.0:0".into();
+    args.extend(["--allow-remote", "--json"].map(String::from));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+    assert!(ready["plain"].as_str().unwrap().starts_with("0.0.0.0:"));
+    let (code, _, stderr) = m.term();
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("warning: the plain listener on 0.0.0.0:0 is reachable from other hosts"),
+        "{stderr}"
+    );
+}
