@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(fed.done || fed.consumed == input.len());
     assert_eq!(whole.size(), whole_out.len());
     if fed.done {
-        assert!(input[..fed.consumed].ends_with(b"\r\n.\r\n") || input[..fed.consumed] == *b".\r\n");
+        assert!(
+            input[..fed.consumed].ends_with(b"\r\n.\r\n") || input[..fed.consumed] == *b".\r\n"
+        );
     }
 
     let mut chunked_out = Vec::new();
