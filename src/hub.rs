@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::explain::{Explainer, Said};
 use crate::fsutil::unused_path;
-use crate::tape::redact::scrub_bytes;
+use crate::tape::redact::scrub_message;
 use crate::tape::transcript::{body_lines, printable};
 use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
 use crate::writer::{Job, Writer};
@@ -261,22 +261,21 @@ impl Hub {
                     .to_string(),
             ),
         }
-        let files = self.config.tapes.is_some() || self.config.tape_file.is_some();
         let mut kept = self.kept();
         if self.config.keep {
             kept.transcripts.push(t.clone());
         }
         drop(kept);
-        // With files to write, the session counts as finished once it is on
-        // disk, so a test that waited for it can read the tape.
-        let queued = files
-            && self.writer.as_ref().is_some_and(|w| {
-                w.send(Job::Session {
-                    dir: self.config.tapes.clone(),
-                    file: self.config.tape_file.clone(),
-                    transcript: Box::new(t),
-                })
-            });
+        // With files to write, the session counts as finished once it (and
+        // any message it sent, queued before it) is on disk, so a test that
+        // waited for it can read the tape and the mailbox.
+        let queued = self.writer.as_ref().is_some_and(|w| {
+            w.send(Job::Session {
+                dir: self.config.tapes.clone(),
+                file: self.config.tape_file.clone(),
+                transcript: Box::new(t),
+            })
+        });
         if !queued {
             self.done.send_modify(|n| *n += 1);
         }
@@ -284,7 +283,7 @@ impl Hub {
 
     /// Records an accepted message: the mailbox file, the live view, the test API.
     pub fn deliver(&self, mut msg: Message) {
-        msg.data = scrub_bytes(&msg.data).into_owned();
+        msg.data = scrub_message(&msg.data);
         if let Some(dir) = &self.config.mailbox {
             let path = unused_path(dir, &msg.id, "eml");
             let mut file = format!(

@@ -837,7 +837,7 @@ fn no_key_in_any_output_of_any_mode_for_any_auth_form() {
 }
 
 #[test]
-#[ignore = "bug: a key written in base64 on a line of a message body is scrubbed in the tape (`<redacted base64 key=…>`) but kept as it is in the mailbox .eml"]
+
 fn a_base64_key_in_a_body_is_scrubbed_in_the_mailbox_too() {
     let dir = tempfile::tempdir().unwrap();
     let mailbox = dir.path().join("mailbox");
@@ -871,7 +871,7 @@ fn a_base64_key_in_a_body_is_scrubbed_in_the_mailbox_too() {
 }
 
 #[tokio::test]
-#[ignore = "bug: with only a mailbox (no tapes), a session counts as finished before its .eml is on disk: wait_for_sessions returns and Message::path names a file that does not exist yet"]
+
 async fn a_message_is_on_disk_once_its_session_counts_as_finished() {
     let dir = tempfile::tempdir().unwrap();
     let s = MockServer::builder()

@@ -163,10 +163,12 @@ impl Tape {
             expected: expected.to_string(),
             found: found.chars().take(60).collect(),
         };
+        // Every CR before the LF belongs to the line ending: the writer never
+        // ends a text with one, so read and write agree.
         let mut lines = text
             .split('\n')
             .enumerate()
-            .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         match lines.next() {
             Some((_, VERSION_LINE)) => {}
             Some((n, other)) if other.starts_with("# mailtape tape v") => {
@@ -192,7 +194,8 @@ impl Tape {
             }
             if let Some(rest) = line.strip_prefix(SESSION_PREFIX) {
                 tape.sessions.push(Transcript {
-                    meta: parse_meta(rest).map_err(|e| err(n, &e, line))?,
+                    // A header is one line of text: a CR reads as the space the writer makes of it.
+                    meta: parse_meta(&rest.replace('\r', " ")).map_err(|e| err(n, &e, line))?,
                     events: Vec::new(),
                     closed_by: None,
                 });
@@ -338,8 +341,7 @@ fn parse_meta(rest: &str) -> Result<Meta, String> {
                 ));
             }
         };
-        // As the writer does: a header is one line of text.
-        *slot = value.replace('\r', " ");
+        *slot = value.to_string();
     }
     Ok(meta)
 }

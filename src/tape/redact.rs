@@ -85,6 +85,23 @@ pub fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Scrubs a whole message for the mailbox: keys in the clear anywhere, and
+/// base64 words on any line that decode to a key (an attachment, a header).
+pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let ending = &line[body.len()..];
+        match std::str::from_utf8(body) {
+            Ok(text) => out.extend_from_slice(scrub(text).as_bytes()),
+            Err(_) => out.extend_from_slice(&scrub_bytes(body)),
+        }
+        out.extend_from_slice(ending);
+    }
+    out
+}
+
 /// Scrubs one line of text: Resend keys in the clear, and base64 words that
 /// decode to something holding a key (an AUTH payload sent out of turn).
 pub fn scrub(text: &str) -> Cow<'_, str> {
