@@ -268,7 +268,11 @@ async fn accept_loop<F: ResponderFactory>(
         let _ = socket.set_nodelay(true);
         let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
             let reply = shared.factory.too_many_connections();
-            tokio::spawn(refuse(socket, reply));
+            // On the implicit-TLS port the refusal, too, is said inside TLS.
+            let tls = (kind == ListenerKind::Smtps)
+                .then(|| shared.tls.clone())
+                .flatten();
+            tokio::spawn(refuse(socket, reply, tls, kind == ListenerKind::Smtps));
             continue;
         };
         let shared = shared.clone();
@@ -287,13 +291,26 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Tells a connection over the cap why it is closed, without a session.
-async fn refuse(mut socket: TcpStream, reply: Reply) {
+/// Tells a connection over the cap why it is closed, without a session;
+/// inside TLS on the implicit-TLS port, never in clear text there.
+async fn refuse(socket: TcpStream, reply: Reply, tls: Option<TlsAcceptor>, needs_tls: bool) {
     let mut out = Vec::new();
     reply.write_to(&mut out);
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = socket.write_all(&out).await;
-        let _ = socket.shutdown().await;
+        match tls {
+            Some(acceptor) => {
+                if let Ok(mut s) = acceptor.accept(socket).await {
+                    let _ = s.write_all(&out).await;
+                    let _ = s.shutdown().await;
+                }
+            }
+            None if needs_tls => {}
+            None => {
+                let mut socket = socket;
+                let _ = socket.write_all(&out).await;
+                let _ = socket.shutdown().await;
+            }
+        }
     })
     .await;
 }

@@ -127,6 +127,10 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         };
         let raw = &rest[..lf];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // Written back with CR LF, the line must still fit the cap.
+        if raw.len() + 2 > MAX_REPLY_LINE {
+            return Err(ReplyError::LineTooLong);
+        }
         let malformed = || {
             ReplyError::Malformed(String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned())
         };
