@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::still_serves;
+
 use std::time::Duration;
 
 use common::{KEY, Raw, authed, plain_payload, wait};
@@ -14,20 +16,6 @@ async fn server() -> MockServer {
         .start()
         .await
         .expect("mock starts")
-}
-
-/// After whatever a test did, a fresh session on the same server still works.
-async fn still_serves(s: &MockServer) {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
-    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
-    c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
-    assert!(c.reply().await.lines[0].starts_with("OK "));
-    assert_eq!(c.cmd("QUIT").await, "221 Bye");
 }
 
 #[tokio::test]

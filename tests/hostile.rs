@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::still_serves;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,20 +59,6 @@ async fn small(limit: u64) -> (MockServer, tempfile::TempDir) {
         .await
         .unwrap();
     (s, dir)
-}
-
-/// After whatever a test did, a fresh session on the same server still works.
-async fn still_serves(s: &MockServer) {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
-    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
-    c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
-    assert!(c.reply().await.lines[0].starts_with("OK "));
-    assert_eq!(c.cmd("QUIT").await, "221 Bye");
 }
 
 /// A plain session, greeted and EHLO'd.
