@@ -63,8 +63,9 @@ impl fmt::Display for TapeError {
 
 impl std::error::Error for TapeError {}
 
+/// A header value as written: one line, and no `·`, which separates fields.
 fn clean(field: &str) -> String {
-    field.replace(SEP, " - ").replace(['\n', '\r'], " ")
+    field.replace('·', "-").replace(['\n', '\r'], " ")
 }
 
 impl Transcript {
@@ -341,7 +342,8 @@ fn parse_meta(rest: &str) -> Result<Meta, String> {
                 ));
             }
         };
-        *slot = value.to_string();
+        // As the writer does: a `·` left at a value's edge reads as `-`.
+        *slot = clean(value);
     }
     Ok(meta)
 }
