@@ -8,7 +8,7 @@ use mailtape::tape::Tape;
 // Found by this target and fixed (regression tests in tests/hostile.rs,
 // inputs in corpus/tape_parse/seed-crash-*): offsets finer than a
 // millisecond, a CR inside a session header, CRs ending a line, a CR after
-// `·` making a field separator.
+// `·` making a field separator, a `·` at the edge of a header value.
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -16,27 +16,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(tape) = Tape::parse(text, "fuzz") else {
         return;
     };
-    // Open finding: a header value that starts or ends with `·` (say
-    // `source ·`) is written next to a separator as `· ·`, and the header no
-    // longer reads (corpus/tape_parse/seed-crash-middot-value,
-    // tests/hostile.rs::a_tape_header_value_with_a_middot_at_its_edge_reads_back).
-    // Skipped so the target goes on finding other things.
-    let edge = |v: &str| v.starts_with('·') || v.ends_with('·');
-    if tape.sessions.iter().any(|s| {
-        let m = &s.meta;
-        [
-            &m.mode,
-            &m.source,
-            &m.listener,
-            &m.local,
-            &m.client,
-            &m.started,
-        ]
-        .iter()
-        .any(|v| edge(v))
-    }) {
-        return;
-    }
     let written = tape.to_text();
     let again = Tape::parse(&written, "fuzz (written back)")
         .unwrap_or_else(|e| panic!("written back, the tape no longer reads: {e}\n{written}"));
