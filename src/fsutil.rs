@@ -45,6 +45,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> 
     result
 }
 
+/// Removes temporary files a crashed mailtape left in `dir` (from
+/// [`write_atomic`]: `.NAME.PID.N.tmp`), when their process is gone. Only
+/// where the process table can be read (Linux); elsewhere it leaves them.
+pub fn remove_stale_temps(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+            continue;
+        };
+        // NAME.PID.N: the PID is the second field from the end.
+        let mut fields = inner.rsplit('.');
+        let (Some(_n), Some(pid)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// A path in `dir` for `name` that does not exist yet: `name`, else `name-2`, …
 /// (the extension kept).
 pub fn unused_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
@@ -85,6 +112,15 @@ mod tests {
         }
         // no temporary files left behind
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // a crashed writer's leftovers go; a live one's stay
+        let dead = dir.path().join(".x.tape.4000000.3.tmp");
+        let live = dir
+            .path()
+            .join(format!(".y.tape.{}.4.tmp", std::process::id()));
+        fs::write(&dead, "half").unwrap();
+        fs::write(&live, "half").unwrap();
+        remove_stale_temps(dir.path());
+        assert!(!dead.exists() && live.exists());
         assert_eq!(
             unused_path(dir.path(), "k", "pem"),
             dir.path().join("k-2.pem")

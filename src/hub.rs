@@ -122,6 +122,16 @@ impl Hub {
                 }
             }
         }
+        for dir in [&config.tapes, &config.mailbox].into_iter().flatten() {
+            crate::fsutil::remove_stale_temps(dir);
+        }
+        if let Some(dir) = config.tape_file.as_ref().and_then(|p| p.parent()) {
+            crate::fsutil::remove_stale_temps(if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            });
+        }
         let kept = Arc::new(Mutex::new(Kept::default()));
         let done = Arc::new(watch::channel(0).0);
         let files =
