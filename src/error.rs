@@ -87,3 +87,12 @@ impl std::error::Error for Error {
         }
     }
 }
+
+impl From<crate::tape::TapeError> for Error {
+    fn from(e: crate::tape::TapeError) -> Error {
+        Error::Config {
+            origin: format!("{}:{}", e.origin, e.line),
+            reason: format!("expected {}, found {:?}", e.expected, e.found),
+        }
+    }
+}

@@ -480,11 +480,7 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
     hub.tape_file = Some(args.tape.clone());
     let upstream = UpstreamOptions {
         addr: args.upstream.clone(),
-        tls: args.upstream_tls.as_deref().map(|t| match t {
-            "implicit" => UpstreamTls::Implicit,
-            "starttls" => UpstreamTls::Starttls,
-            _ => UpstreamTls::None,
-        }),
+        tls: args.upstream_tls.as_deref().map(tls_mode),
         ca: args.upstream_ca.clone(),
         reply_timeout: Duration::from_secs(args.upstream_timeout.max(1)),
         ..UpstreamOptions::default()
@@ -545,20 +541,17 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     }
 }
 
+/// A `--tls`/`--upstream-tls` value (clap allows only these three).
+fn tls_mode(value: &str) -> UpstreamTls {
+    match value {
+        "implicit" => UpstreamTls::Implicit,
+        "starttls" => UpstreamTls::Starttls,
+        _ => UpstreamTls::None,
+    }
+}
+
 fn run_show(args: ShowArgs) -> Result<(), Error> {
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).map_err(|e| Error::Io {
-            action: format!("read the tape {}", path.display()),
-            source: e,
-        })
-    };
     let mut tapes: Vec<(String, mailtape::tape::Tape)> = Vec::new();
-    let parse = |text: &str, name: &str| {
-        mailtape::tape::Tape::parse(text, name).map_err(|e| Error::Config {
-            origin: format!("{}:{}", e.origin, e.line),
-            reason: format!("expected {}, found {:?}", e.expected, e.found),
-        })
-    };
     let path = std::path::Path::new(&args.source);
     if args.source == "-" {
         let mut text = String::new();
@@ -566,9 +559,7 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
             action: "read a tape from stdin".into(),
             source: e,
         })?;
-        tapes.push(("-".into(), parse(&text, "-")?));
-    } else if args.source.starts_with("builtin:") {
-        tapes.push(mailtape::replay_server::load_tape(&args.source)?);
+        tapes.push(("-".into(), mailtape::tape::Tape::parse(&text, "-")?));
     } else if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| Error::Io {
@@ -586,11 +577,13 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
             )));
         }
         for f in files {
-            let name = f.display().to_string();
-            tapes.push((name.clone(), parse(&read(&f)?, &name)?));
+            tapes.push(mailtape::replay_server::load_tape(
+                &f.display().to_string(),
+            )?);
         }
     } else {
-        tapes.push((args.source.clone(), parse(&read(path)?, &args.source)?));
+        // A file or builtin:NAME, as replay takes them.
+        tapes.push(mailtape::replay_server::load_tape(&args.source)?);
     }
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let opts = mailtape::show::ShowOptions {
@@ -670,9 +663,7 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
     use mailtape::check::{AuthChoice, CheckOptions, Status};
     let key = check_key(&args)?;
     let tls = match args.tls.as_deref() {
-        Some("implicit") => UpstreamTls::Implicit,
-        Some("starttls") => UpstreamTls::Starttls,
-        Some(_) => UpstreamTls::None,
+        Some(t) => tls_mode(t),
         None => UpstreamTls::for_port(args.port),
     };
     let o = CheckOptions {
@@ -746,11 +737,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
     let o = mailtape::bench::BenchOptions {
         host: args.host.clone(),
         port: args.port,
-        tls: match args.tls.as_str() {
-            "implicit" => UpstreamTls::Implicit,
-            "starttls" => UpstreamTls::Starttls,
-            _ => UpstreamTls::None,
-        },
+        tls: tls_mode(&args.tls),
         ca_file: args.ca_file.clone(),
         connections: args.connections,
         messages: args.messages,

@@ -52,24 +52,14 @@ pub fn load_tape(spec: &str) -> Result<(String, Tape), Error> {
                     .map(|(n, _)| format!("builtin:{n}"))
                     .collect(),
             })?;
-        let tape = Tape::parse(text, spec).map_err(tape_error)?;
+        let tape = Tape::parse(text, spec)?;
         return Ok((format!("builtin:{name}"), tape));
     }
     let text = std::fs::read_to_string(spec).map_err(|e| Error::Io {
         action: format!("read the tape {spec}"),
         source: e,
     })?;
-    Ok((
-        spec.to_string(),
-        Tape::parse(&text, spec).map_err(tape_error)?,
-    ))
-}
-
-fn tape_error(e: crate::tape::TapeError) -> Error {
-    Error::Config {
-        origin: format!("{}:{}", e.origin, e.line),
-        reason: format!("expected {}, found {:?}", e.expected, e.found),
-    }
+    Ok((spec.to_string(), Tape::parse(&text, spec)?))
 }
 
 /// The shipped tapes with the first comment line of each (what it shows).

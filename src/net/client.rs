@@ -169,14 +169,7 @@ impl ClientConn {
 
 fn details(s: &TlsStream<TcpStream>) -> TlsDetails {
     let conn = s.get_ref().1;
-    let version = conn
-        .protocol_version()
-        .map(|v| format!("{v:?}").replace('_', "."))
-        .unwrap_or_default();
-    let cipher = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_default();
+    let (version, cipher) = super::tls::version_and_suite(conn);
     let leaf = conn.peer_certificates().and_then(|c| c.first());
     let parsed = leaf.and_then(|der| x509_parser::parse_x509_certificate(der.as_ref()).ok());
     let (subject, not_after) = match parsed {

@@ -29,19 +29,12 @@ impl Stream {
         match self {
             Stream::Tls(s) => {
                 let conn = s.get_ref().1;
-                let version = conn
-                    .protocol_version()
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default();
-                let suite = conn
-                    .negotiated_cipher_suite()
-                    .map(|s| format!("{:?}", s.suite()))
-                    .unwrap_or_default();
+                let (version, suite) = super::tls::version_and_suite(conn);
                 let sni = conn
                     .server_name()
                     .map(|n| format!(", SNI {n}"))
                     .unwrap_or_default();
-                Some(format!("{} {suite}{sni}", version.replace('_', ".")))
+                Some(format!("{version} {suite}{sni}"))
             }
             _ => None,
         }

@@ -71,6 +71,20 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The negotiated version (`TLSv1.3`) and cipher suite of a connection,
+/// server or client side, as transcripts and `check` show them.
+pub fn version_and_suite(conn: &rustls::CommonState) -> (String, String) {
+    let version = conn
+        .protocol_version()
+        .map(|v| format!("{v:?}").replace('_', "."))
+        .unwrap_or_default();
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    (version, suite)
+}
+
 impl Tls {
     /// Loads or creates the certificates and builds the server configuration.
     pub fn load(source: &CertSource) -> Result<Tls, Error> {
