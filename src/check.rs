@@ -200,10 +200,7 @@ impl Run<'_> {
 
     /// A reply that ends a step in failure: 4xx is temporary whatever the step.
     fn refused(&mut self, step: &'static str, reply: &Reply, exit: u8) -> Stop {
-        let user = match self.o.user.as_str() {
-            "resend" => crate::explain::User::Resend,
-            _ => crate::explain::User::NotResend,
-        };
+        let user = crate::explain::User::of(&self.o.user);
         let last = reply.wire_lines().last().unwrap_or_default();
         let said = crate::explain::explain(
             reply.code,

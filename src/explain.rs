@@ -15,6 +15,17 @@ pub enum User {
     Resend,
 }
 
+impl User {
+    /// The condition a user name meets.
+    pub fn of(name: &str) -> User {
+        if name == crate::resend::account::USERNAME {
+            User::Resend
+        } else {
+            User::NotResend
+        }
+    }
+}
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
@@ -222,11 +233,7 @@ impl Explainer {
                 }
                 let code: u16 = line.get(..3)?.parse().ok()?;
                 let text = line.get(4..).unwrap_or("");
-                let user = match self.user.as_deref() {
-                    None => User::Any,
-                    Some("resend") => User::Resend,
-                    Some(_) => User::NotResend,
-                };
+                let user = self.user.as_deref().map_or(User::Any, User::of);
                 let said = explain(code, text, user, self.after_data);
                 self.after_data = false;
                 said
