@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::explain::{Explainer, Said};
 use crate::fsutil::unused_path;
 use crate::tape::redact::scrub_message;
-use crate::tape::transcript::{body_lines, printable};
+use crate::tape::transcript::{body_lines, into_printable};
 use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
 use crate::writer::{Job, Writer};
 
@@ -414,8 +414,8 @@ impl Capture {
     fn push(&mut self, kind: EventKind, live: bool) {
         // A tape line is one line of text whatever an upstream or a client sent.
         let kind = match kind {
-            EventKind::Server(t) => EventKind::Server(printable(&t)),
-            EventKind::Note(t) => EventKind::Note(printable(&t)),
+            EventKind::Server(t) => EventKind::Server(into_printable(t)),
+            EventKind::Note(t) => EventKind::Note(into_printable(t)),
             other => other,
         };
         let e = Event {

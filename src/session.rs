@@ -14,6 +14,7 @@ use crate::responder::{DataOutcome, LocalEvent, Responder, Response, SessionStat
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
 use crate::tape::redact::{AuthPart, redact_auth, scrub};
+use crate::tape::transcript::MAX_KEPT_BODY;
 
 /// Limits every session runs under.
 #[derive(Debug, Clone)]
@@ -326,14 +327,26 @@ impl<'a, R: Responder> Session<'a, R> {
         let limit = self.responder.body_limit();
         let mut body = Vec::new();
         let mut overflowed = false;
-        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        // The hash only names a body too large to show, so it starts when the
+        // body outgrows what a transcript keeps (`body` still holds all of it
+        // then): a message of ordinary size is never hashed.
+        let hash_from = limit.min(MAX_KEPT_BODY);
+        let mut digest: Option<ring::digest::Context> = None;
         let mut chunk = Vec::new();
         loop {
             chunk.clear();
+            let before = reader.size();
             let fed = reader.feed(&self.conn.input, &mut chunk);
             let _ = self.conn.input.split_to(fed.consumed);
             if !chunk.is_empty() {
-                digest.update(&chunk);
+                if digest.is_none() && before + chunk.len() > hash_from {
+                    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+                    d.update(&body);
+                    digest = Some(d);
+                }
+                if let Some(d) = digest.as_mut() {
+                    d.update(&chunk);
+                }
                 if !overflowed && body.len() + chunk.len() <= limit {
                     body.extend_from_slice(&chunk);
                 } else if !overflowed {
@@ -378,8 +391,9 @@ impl<'a, R: Responder> Session<'a, R> {
             }
         }
         let size = reader.size();
-        let sha256 = digest.finish();
-        self.capture.body(&body, size, overflowed, sha256.as_ref());
+        let sha256 = digest.map(ring::digest::Context::finish);
+        let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
+        self.capture.body(&body, size, overflowed, sha256);
         self.capture.client(".".into());
         let r = self
             .responder

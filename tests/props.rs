@@ -121,6 +121,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn the_data_writer_encodes_the_same_whatever_the_chunks(content in prop::collection::vec(prop::sample::select(b"ab.\r\n".to_vec()), 0..300), cuts in prop::collection::vec(1usize..20, 0..30)) {
+        // the proxy encodes content as it arrives: a CR at the end of one
+        // piece and a dot at the start of the next must come out the same
+        let mut whole = Vec::new();
+        let mut w = DataWriter::new();
+        w.encode(&content, &mut whole);
+        w.finish(&mut whole);
+        let mut pieces = Vec::new();
+        let mut w = DataWriter::new();
+        let mut pos = 0;
+        for c in &cuts {
+            let end = (pos + c).min(content.len());
+            w.encode(&content[pos..end], &mut pieces);
+            pos = end;
+        }
+        w.encode(&content[pos..], &mut pieces);
+        w.finish(&mut pieces);
+        prop_assert_eq!(pieces, whole);
+    }
+}
+
 /// Content with every bare CR or LF turned into CR LF, ending in CR LF
 /// unless empty: what a receiver gets after the writer.
 fn content_canonical(c: &[u8]) -> Vec<u8> {

@@ -319,3 +319,77 @@ async fn ehlo_offers_starttls_only_where_the_client_can_use_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_large_message_arrives_whole_and_the_tape_names_it_by_hash() {
+    // 300 KiB: more than the proxy holds back before sending on (64 KiB), and
+    // more than a transcript shows, with dot-led lines that need stuffing.
+    let upstream = MockServer::builder()
+        .scenario("unlimited")
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.tape");
+    let p = proxy(&upstream, UpstreamTls::Implicit, &path).await;
+    let mut content =
+        b"From: a@acme.com\r\nTo: delivered@resend.dev\r\nSubject: big\r\n\r\n".to_vec();
+    let mut n = 0;
+    while content.len() < 300 * 1024 {
+        content.extend_from_slice(
+            format!(".line {n} of a long message, with a leading dot\r\n").as_bytes(),
+        );
+        n += 1;
+    }
+    let mut wire = Vec::new();
+    let mut w = mailtape::smtp::DataWriter::new();
+    w.encode(&content, &mut wire);
+    w.finish(&mut wire);
+
+    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
+    c.reply().await;
+    let batch = format!(
+        "EHLO app.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<a@acme.com>\r\nRCPT TO:<delivered@resend.dev>\r\nDATA\r\n",
+        common::plain_payload("resend", KEY)
+    );
+    c.write(batch.as_bytes()).await;
+    for _ in 0..5 {
+        c.reply().await;
+    }
+    // in pieces of odd sizes, as a client's writes arrive
+    for piece in wire.chunks(7001) {
+        c.write(piece).await;
+    }
+    let done = c.reply().await;
+    assert_eq!(done.code, 250, "{done}");
+    c.send("QUIT").await;
+    assert_eq!(c.reply().await.to_string(), "221 Bye");
+
+    common::wait(&upstream, 1).await;
+    let got = upstream.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].data, content,
+        "the upstream got the message byte for byte"
+    );
+
+    common::wait(&p, 1).await;
+    let tape = read_tape(&path);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &content);
+    let hex: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let body: Vec<&str> = tape.sessions[0]
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Data(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        body,
+        vec![format!("<body of {} bytes, sha256 {hex}…>", content.len())]
+    );
+}

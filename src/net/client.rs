@@ -56,6 +56,8 @@ impl TlsDetails {
 pub struct ClientConn {
     stream: Stream,
     buf: Vec<u8>,
+    /// A command line with its CR LF, kept to be reused.
+    out: Vec<u8>,
 }
 
 impl ClientConn {
@@ -75,6 +77,7 @@ impl ClientConn {
         Ok(ClientConn {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            out: Vec::new(),
         })
     }
 
@@ -107,6 +110,7 @@ impl ClientConn {
             ClientConn {
                 stream: Stream::Tls(Box::new(tls)),
                 buf: Vec::new(),
+                out: Vec::new(),
             },
             details,
         ))
@@ -142,10 +146,13 @@ impl ClientConn {
                 Ok(None) => {}
                 Err(e) => return Err(Fault(format!("sent a malformed reply: {e}"))),
             }
-            let mut chunk = [0u8; 4096];
-            match tokio::time::timeout_at(deadline, self.stream.io().read(&mut chunk)).await {
+            // Straight into the buffer's spare room: no zeroed scratch array
+            // and no copy, on every reply of a proxied session.
+            self.buf.reserve(4096);
+            match tokio::time::timeout_at(deadline, self.stream.io().read_buf(&mut self.buf)).await
+            {
                 Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
                 Err(_) => {
                     return Err(Fault(format!(
@@ -159,10 +166,13 @@ impl ClientConn {
 
     /// Sends one line (CR LF added) and reads the reply.
     pub async fn command(&mut self, line: &[u8], timeout: Duration) -> Result<Reply, Fault> {
-        let mut out = Vec::with_capacity(line.len() + 2);
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
         out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
-        self.send(&out, timeout).await?;
+        let sent = self.send(&out, timeout).await;
+        self.out = out;
+        sent?;
         self.reply(timeout).await
     }
 }

@@ -77,7 +77,12 @@ pub struct Upstream {
     dead: bool,
     data: Option<DataWriter>,
     data_fault: Option<String>,
+    /// Message content encoded for the wire, not yet sent.
+    pending: Vec<u8>,
 }
+
+/// How much encoded content is held before it is sent on.
+const SEND_AT: usize = 64 * 1024;
 
 impl Upstream {
     /// A session that will connect when the client does.
@@ -89,6 +94,7 @@ impl Upstream {
             dead: false,
             data: None,
             data_fault: None,
+            pending: Vec::new(),
         }
     }
 
@@ -288,27 +294,33 @@ impl Responder for Upstream {
         let (Some(writer), Some(conn)) = (self.data.as_mut(), self.conn.as_mut()) else {
             return;
         };
-        let mut out = Vec::with_capacity(content.len() + 64);
-        writer.encode(content, &mut out);
-        if let Err(Fault(f)) = conn.send(&out, self.cfg.reply_timeout).await {
-            self.data_fault = Some(f);
+        writer.encode(content, &mut self.pending);
+        // Held back until there is a good amount: a message of ordinary
+        // size then goes upstream in one write together with its end marker.
+        if self.pending.len() >= SEND_AT {
+            if let Err(Fault(f)) = conn.send(&self.pending, self.cfg.reply_timeout).await {
+                self.data_fault = Some(f);
+            }
+            self.pending.clear();
         }
     }
 
     async fn data_end(&mut self, _s: &SessionState, _data: DataOutcome) -> Response {
+        let mut out = std::mem::take(&mut self.pending);
         if let Some(f) = self.data_fault.take() {
             return self.fault(Fault(f));
         }
         let (Some(mut writer), Some(conn)) = (self.data.take(), self.conn.as_mut()) else {
             return self.gone();
         };
-        let mut end = Vec::new();
-        writer.finish(&mut end);
+        writer.finish(&mut out);
         let timeout = self.cfg.reply_timeout;
-        let result = match conn.send(&end, timeout).await {
+        let result = match conn.send(&out, timeout).await {
             Ok(()) => conn.reply(timeout).await,
             Err(f) => Err(f),
         };
+        out.clear();
+        self.pending = out;
         match result {
             Ok(reply) => {
                 self.in_transaction = false;

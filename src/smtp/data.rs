@@ -155,31 +155,40 @@ impl DataWriter {
         }
     }
 
-    /// Appends the encoded form of `content` to `out`.
+    /// Appends the encoded form of `content` to `out`. Text between line
+    /// breaks is copied a run at a time (this is on the proxy's path for
+    /// every message).
     pub fn encode(&mut self, content: &[u8], out: &mut Vec<u8>) {
-        for &b in content {
+        out.reserve(content.len() + content.len() / 32 + 4);
+        let mut rest = content;
+        while let Some(&first) = rest.first() {
             if std::mem::take(&mut self.pending_cr) {
                 out.extend_from_slice(b"\r\n");
                 self.line_start = true;
-                if b == b'\n' {
+                if first == b'\n' {
+                    rest = &rest[1..];
                     continue;
                 }
             }
-            match b {
-                b'\r' => self.pending_cr = true,
-                b'\n' => {
-                    out.extend_from_slice(b"\r\n");
-                    self.line_start = true;
-                }
-                b'.' if self.line_start => {
-                    out.extend_from_slice(b"..");
-                    self.line_start = false;
-                }
-                _ => {
-                    out.push(b);
-                    self.line_start = false;
-                }
+            if self.line_start && first == b'.' {
+                out.push(b'.'); // the dot itself goes out with the run below
             }
+            let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+                out.extend_from_slice(rest);
+                self.line_start = false;
+                return;
+            };
+            out.extend_from_slice(&rest[..i]);
+            if i > 0 {
+                self.line_start = false;
+            }
+            if rest[i] == b'\r' {
+                self.pending_cr = true;
+            } else {
+                out.extend_from_slice(b"\r\n");
+                self.line_start = true;
+            }
+            rest = &rest[i + 1..];
         }
     }
 

@@ -86,17 +86,28 @@ impl Transcript {
             }
         }
         out.push('\n');
+        // Written for every session a server sees: one allocation, and no
+        // formatting machinery per line.
+        out.reserve(
+            self.events
+                .iter()
+                .map(|e| e.kind.text().len() + 16)
+                .sum::<usize>()
+                + 32,
+        );
         for e in &self.events {
             if let Some(at) = e.at {
-                let _ = write!(out, "+{}.{:03} ", at.as_secs(), at.subsec_millis());
+                push_offset(&mut out, at);
             }
             match &e.kind {
                 EventKind::Comment(t) => out.push_str(&comment_line(t)),
-                kind if kind.text().is_empty() => {
-                    let _ = write!(out, "{}:", kind.tag());
-                }
                 kind => {
-                    let _ = write!(out, "{}: {}", kind.tag(), kind.text());
+                    out.push_str(kind.tag());
+                    out.push(':');
+                    if !kind.text().is_empty() {
+                        out.push(' ');
+                        out.push_str(kind.text());
+                    }
                 }
             }
             out.push('\n');
@@ -110,6 +121,18 @@ impl Transcript {
         }
         out
     }
+}
+
+/// `+S.mmm ` (seconds, then milliseconds in three digits).
+fn push_offset(out: &mut String, at: std::time::Duration) {
+    let ms = at.subsec_millis();
+    out.push('+');
+    out.push_str(&at.as_secs().to_string());
+    out.push('.');
+    for d in [ms / 100, ms / 10 % 10, ms % 10] {
+        out.push(char::from(b'0' + d as u8));
+    }
+    out.push(' ');
 }
 
 fn comment_line(text: &str) -> String {

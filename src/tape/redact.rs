@@ -38,26 +38,24 @@ fn is_key_char(b: u8) -> bool {
 }
 
 /// Finds Resend keys in `text`: (start, end) byte ranges. A key starts at a
-/// word boundary, so `are_you_there` is not one.
+/// word boundary, so `are_you_there` is not one. Every line and body goes
+/// through here, so the search for `re_` is memchr's, not a byte loop.
 fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(off) = text[i..].windows(3).position(|w| w == b"re_") {
-        let start = i + off;
-        let body_start = start + 3;
-        let mut end = body_start;
-        while end < text.len() && is_key_char(text[end]) {
-            end += 1;
+    let mut next = 0;
+    for start in memchr::memmem::find_iter(text, b"re_") {
+        if start < next {
+            continue; // inside a key already found
         }
+        let body_start = start + 3;
+        let end = text[body_start..]
+            .iter()
+            .position(|&b| !is_key_char(b))
+            .map_or(text.len(), |n| body_start + n);
         let boundary = start == 0 || !is_key_char(text[start - 1]);
         if boundary && end - body_start >= MIN_KEY_BODY {
             found.push((start, end));
-            i = end;
-        } else {
-            i = start + 1;
-        }
-        if i + 3 > text.len() {
-            break;
+            next = end;
         }
     }
     found
@@ -105,7 +103,8 @@ pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
 /// Scrubs one line of text: Resend keys in the clear, and base64 words that
 /// decode to something holding a key (an AUTH payload sent out of turn).
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let needs_base64 = text.split(' ').any(|w| base64_key(w).is_some());
+    let needs_base64 =
+        has_base64_word(text.as_bytes()) && text.split(' ').any(|w| base64_key(w).is_some());
     if !needs_base64 {
         return match scrub_bytes(text.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
@@ -122,13 +121,52 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     Cow::Owned(words.join(" "))
 }
 
+fn is_base64_char(b: u8) -> bool {
+    BASE64_CHARS[usize::from(b)]
+}
+
+/// Which bytes may appear in base64 text (padding included), as a table:
+/// every byte of every line is looked up here.
+static BASE64_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
+        b += 1;
+    }
+    t
+};
+
+/// Whether some space-separated word could be a base64 key (long enough, of
+/// base64 characters only): one pass over the bytes, so that ordinary lines
+/// are not split into words and decoded.
+fn has_base64_word(text: &[u8]) -> bool {
+    let mut run = 0usize;
+    let mut clean = true;
+    for &b in text {
+        if b == b' ' {
+            if clean && run >= BASE64_KEY_MIN {
+                return true;
+            }
+            run = 0;
+            clean = true;
+        } else {
+            run += 1;
+            clean &= is_base64_char(b);
+        }
+    }
+    clean && run >= BASE64_KEY_MIN
+}
+
+/// The shortest base64 word that can hold a key: `re_` and
+/// [`MIN_KEY_BODY`] characters are 11 bytes, 12 characters of base64 at
+/// least.
+const BASE64_KEY_MIN: usize = 12;
+
 /// If `word` is base64 that decodes to bytes holding a key, its redacted form.
 fn base64_key(word: &str) -> Option<String> {
-    if word.len() < 12
-        || !word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-    {
+    if word.len() < BASE64_KEY_MIN || !word.bytes().all(is_base64_char) {
         return None;
     }
     let decoded = STANDARD.decode(word).ok()?;

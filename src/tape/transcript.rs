@@ -233,25 +233,28 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
         let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
         return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
     }
-    let text = super::redact::scrub_bytes(body);
-    let text = String::from_utf8_lossy(&text);
-    let mut lines: Vec<String> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+    // One pass a line: keys are scrubbed line by line (a key never spans a
+    // line break), invalid UTF-8 shown lossily, control characters replaced.
+    let mut lines: Vec<String> = body
+        .split(|&b| b == b'\n')
+        .map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            into_printable(super::redact::scrub(&String::from_utf8_lossy(l)).into_owned())
+        })
         .collect();
     // The body ends with CR LF, which leaves one empty piece.
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
     lines
-        .into_iter()
-        .map(|l| printable(&super::redact::scrub(&l)))
-        .collect()
 }
 
 /// A line as transcripts show it: control characters (a bare CR, NUL, ESC)
 /// become U+FFFD, so a tape line is always one line of text.
 pub fn printable(text: &str) -> String {
+    if is_printable(text) {
+        return text.to_string();
+    }
     text.chars()
         .map(|c| {
             if c.is_control() && c != '\t' {
@@ -261,6 +264,24 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// [`printable`] for a line already owned: no copy when nothing changes.
+pub fn into_printable(text: String) -> String {
+    if is_printable(&text) {
+        text
+    } else {
+        printable(&text)
+    }
+}
+
+/// Whether `text` has no control character to replace. Printable ASCII, the
+/// common case, is settled a byte at a time; other text by characters (C1
+/// controls are two bytes in UTF-8).
+fn is_printable(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b == b'\t' || (b' '..0x7f).contains(&b))
+        || (!text.is_ascii() && !text.chars().any(|c| c.is_control() && c != '\t'))
 }
 
 #[cfg(test)]
