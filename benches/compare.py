@@ -78,8 +78,14 @@ def main():
     start([MT, "record", "--quiet", "--upstream", "127.0.0.1:3465", "--upstream-tls", "implicit",
                       "--upstream-ca", CA, "--tape", os.path.join(TMP, "mock.tape"), "--certs", CERTS,
                       "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:3826"])
+    # The floor: a relay that only copies bytes (examples/relay_floor.rs).
+    FLOOR = os.environ.get("RELAY_FLOOR", "target/release/examples/relay_floor")
+    start([FLOOR, "127.0.0.1:3925", "127.0.0.1:3625"])
+    start([FLOOR, "127.0.0.1:3926", "127.0.0.1:3465", "--tls-ca", CA])
     wait_port(3825)
     wait_port(3826)
+    wait_port(3925)
+    wait_port(3926)
 
     tls = ["--ca-file", CA]
     def c(conn, n, per=1, size=1024):
@@ -109,6 +115,13 @@ def main():
                   (3825, c(20, 20000, 50) + ["--auth", "none"]), (3625, c(20, 20000, 50) + ["--auth", "none"]), 0.8))
     cases.append(("proxy cost: plain → record → mock (implicit TLS) vs implicit TLS → mock, 20 conn, 50 per conn", "direct",
                   (3826, c(20, 10000, 50)), (3465, c(20, 10000, 50) + ["--tls", "implicit"] + tls), 0.8))
+    # What relaying alone costs here: a byte-copying relay in the same places.
+    cases.append(("proxy floor: record → smtp-sink vs byte-copying relay → smtp-sink, 20 conn, 50 per conn", "relay floor",
+                  (3825, c(20, 20000, 50) + ["--auth", "none"]), (3925, c(20, 20000, 50) + ["--auth", "none"]), None))
+    cases.append(("proxy floor: byte-copying relay → smtp-sink vs smtp-sink, 20 conn, 50 per conn", "direct",
+                  (3925, c(20, 20000, 50) + ["--auth", "none"]), (3625, c(20, 20000, 50) + ["--auth", "none"]), None))
+    cases.append(("proxy floor: record → mock (implicit TLS) vs byte-copying relay → mock (implicit TLS), 20 conn, 50 per conn", "relay floor",
+                  (3826, c(20, 10000, 50)), (3926, c(20, 10000, 50)), None))
 
     rows = []
     for name, peer, (pa, aa), (pb, ab), target in cases:

@@ -16,6 +16,7 @@ if ! command -v smtp-sink >/dev/null; then
 fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 cargo build --release --quiet
+cargo build --release --quiet --example relay_floor
 # 10,000 idle connections need as many file descriptors, on both sides.
 ulimit -n "$(ulimit -Hn)"
 exec python3 benches/compare.py "$@"

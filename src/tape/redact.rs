@@ -43,7 +43,9 @@ fn is_key_char(b: u8) -> bool {
 fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     let mut next = 0;
-    for start in memchr::memmem::find_iter(text, b"re_") {
+    static RE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"re_"));
+    for start in RE.find_iter(text) {
         if start < next {
             continue; // inside a key already found
         }
