@@ -53,6 +53,33 @@ fn replies(t: &Transcript) -> Vec<String> {
         .collect()
 }
 
+/// A mock without rate limits or quotas, as the upstream.
+async fn unlimited() -> MockServer {
+    MockServer::builder()
+        .scenario("unlimited")
+        .start()
+        .await
+        .expect("the mock starts")
+}
+
+/// A client on the proxy's plain port, greeted, that has sent EHLO, AUTH,
+/// MAIL, a RCPT for each of `rcpts` and DATA in one write; the replies to
+/// those are still to be read.
+async fn up_to_data(p: &RecordServer, rcpts: &[&str]) -> common::Raw {
+    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
+    c.reply().await;
+    let mut batch = format!(
+        "EHLO app.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<a@acme.com>\r\n",
+        common::plain_payload("resend", KEY)
+    );
+    for r in rcpts {
+        batch.push_str(&format!("RCPT TO:<{r}>\r\n"));
+    }
+    batch.push_str("DATA\r\n");
+    c.write(batch.as_bytes()).await;
+    c
+}
+
 fn read_tape(path: &std::path::Path) -> Tape {
     let text = std::fs::read_to_string(path).expect("tape written");
     let tape = Tape::parse(&text, &path.display().to_string()).expect("tape parses");
@@ -272,20 +299,10 @@ async fn through_a_third_party_server() {
 
 #[tokio::test]
 async fn pipelined_commands_keep_their_order() {
-    let upstream = MockServer::builder()
-        .scenario("unlimited")
-        .start()
-        .await
-        .unwrap();
+    let upstream = unlimited().await;
     let dir = tempfile::tempdir().unwrap();
     let p = proxy(&upstream, UpstreamTls::Implicit, &dir.path().join("t.tape")).await;
-    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
-    c.reply().await;
-    let batch = format!(
-        "EHLO app.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<a@acme.com>\r\nRCPT TO:<delivered@resend.dev>\r\nRCPT TO:<bad>\r\nDATA\r\n",
-        common::plain_payload("resend", KEY)
-    );
-    c.write(batch.as_bytes()).await;
+    let mut c = up_to_data(&p, &["delivered@resend.dev", "bad"]).await;
     let mut got = Vec::new();
     for _ in 0..6 {
         got.push(c.reply().await.code);
@@ -324,11 +341,7 @@ async fn ehlo_offers_starttls_only_where_the_client_can_use_it() {
 async fn a_large_message_arrives_whole_and_the_tape_names_it_by_hash() {
     // 300 KiB: more than the proxy holds back before sending on (64 KiB), and
     // more than a transcript shows, with dot-led lines that need stuffing.
-    let upstream = MockServer::builder()
-        .scenario("unlimited")
-        .start()
-        .await
-        .unwrap();
+    let upstream = unlimited().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.tape");
     let p = proxy(&upstream, UpstreamTls::Implicit, &path).await;
@@ -346,13 +359,7 @@ async fn a_large_message_arrives_whole_and_the_tape_names_it_by_hash() {
     w.encode(&content, &mut wire);
     w.finish(&mut wire);
 
-    let mut c = common::Raw::connect(p.plain_addr().unwrap()).await;
-    c.reply().await;
-    let batch = format!(
-        "EHLO app.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<a@acme.com>\r\nRCPT TO:<delivered@resend.dev>\r\nDATA\r\n",
-        common::plain_payload("resend", KEY)
-    );
-    c.write(batch.as_bytes()).await;
+    let mut c = up_to_data(&p, &["delivered@resend.dev"]).await;
     for _ in 0..5 {
         c.reply().await;
     }
