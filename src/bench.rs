@@ -37,6 +37,8 @@ pub struct BenchOptions {
     pub per_connection: usize,
     /// Message size in bytes.
     pub size: usize,
+    /// Whether MAIL, RCPT and DATA go in one write (PIPELINING).
+    pub pipeline: bool,
     /// `None` for no AUTH; `Some(false)` PLAIN, `Some(true)` LOGIN.
     pub login: Option<bool>,
     /// User name for AUTH.
@@ -183,11 +185,25 @@ impl Worker {
     async fn message(&mut self, c: &mut ClientConn) -> Result<(), Fault> {
         let o = self.o.clone();
         let start = Instant::now();
-        self.cmd(c, format!("MAIL FROM:<{}>", o.from).as_bytes(), codes::OK)
-            .await?;
-        self.cmd(c, format!("RCPT TO:<{}>", o.to).as_bytes(), codes::OK)
-            .await?;
-        self.cmd(c, b"DATA", codes::START_DATA).await?;
+        if o.pipeline {
+            // One write, three replies; the group counts as one command.
+            let t = Instant::now();
+            let group = format!("MAIL FROM:<{}>\r\nRCPT TO:<{}>\r\nDATA\r\n", o.from, o.to);
+            c.send(group.as_bytes(), o.timeout).await?;
+            for want in [codes::OK, codes::OK, codes::START_DATA] {
+                let r = c.reply(o.timeout).await?;
+                if r.code != want {
+                    return Err(Fault(r.to_string()));
+                }
+            }
+            self.s.command.push(us(t.elapsed()));
+        } else {
+            self.cmd(c, format!("MAIL FROM:<{}>", o.from).as_bytes(), codes::OK)
+                .await?;
+            self.cmd(c, format!("RCPT TO:<{}>", o.to).as_bytes(), codes::OK)
+                .await?;
+            self.cmd(c, b"DATA", codes::START_DATA).await?;
+        }
         let t = Instant::now();
         c.send(&self.body, o.timeout).await?;
         let r = c.reply(o.timeout).await?;

@@ -280,6 +280,10 @@ struct BenchArgs {
     /// Message size in bytes.
     #[arg(long, default_value_t = 1024)]
     size: usize,
+    /// Send MAIL, RCPT and DATA in one write (RFC 2920 PIPELINING), as
+    /// Postfix does, instead of waiting for each reply.
+    #[arg(long)]
+    pipeline: bool,
     /// AUTH mechanism, or none.
     #[arg(long, value_parser = ["plain", "login", "none"], default_value = "plain")]
     auth: String,
@@ -743,6 +747,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
         messages: args.messages,
         per_connection: args.per_connection,
         size: args.size,
+        pipeline: args.pipeline,
         login: match args.auth.as_str() {
             "none" => None,
             "login" => Some(true),

@@ -183,6 +183,10 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
                 _ => None,
             };
+            if self.responder.wants_ahead() && !self.skipping {
+                let lines = buffered_lines(&self.conn.input, self.limits.max_line);
+                self.responder.ahead(&lines);
+            }
             let r = self
                 .responder
                 .command(&self.state, &line, parsed.clone())
@@ -444,6 +448,26 @@ impl<'a, R: Responder> Session<'a, R> {
         }
     }
 }
+
+/// The complete lines waiting in `input` (without their CR LF), up to a
+/// line too long or an incomplete one; at most [`MAX_AHEAD`].
+fn buffered_lines(input: &[u8], max_line: usize) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut rest = input;
+    while lines.len() < MAX_AHEAD {
+        match smtp::split_line(rest, max_line) {
+            Line::Complete { len, consumed } => {
+                lines.push(&rest[..len]);
+                rest = &rest[consumed..];
+            }
+            Line::TooLong { .. } | Line::Partial => break,
+        }
+    }
+    lines
+}
+
+/// How many pipelined lines a responder is shown at once.
+const MAX_AHEAD: usize = 100;
 
 /// After a reply to AUTH or to an AUTH line: a `334` means another line is
 /// due, redacted according to what the challenge asks for.

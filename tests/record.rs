@@ -400,3 +400,143 @@ async fn a_large_message_arrives_whole_and_the_tape_names_it_by_hash() {
         vec![format!("<body of {} bytes, sha256 {hex}…>", content.len())]
     );
 }
+
+/// A scripted upstream on a thread: greets, answers EHLO (offering
+/// PIPELINING or not), then reads commands and answers the way `script`
+/// says. Returns its address and what it saw, line by line with a mark
+/// where it had to wait for more input.
+fn scripted_upstream(
+    pipelining: bool,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut out = stream.try_clone().unwrap();
+        let mut input = BufReader::new(stream);
+        let mut seen = Vec::new();
+        let mut line = String::new();
+        let mut next = |input: &mut BufReader<std::net::TcpStream>, seen: &mut Vec<String>| {
+            // Whether this line was already here when the last reply went
+            // out: a line sent ahead of its turn.
+            let waiting = input.buffer().is_empty();
+            line.clear();
+            input.read_line(&mut line).unwrap();
+            let l = line.trim_end().to_string();
+            seen.push(if waiting {
+                l.clone()
+            } else {
+                format!("(ahead) {l}")
+            });
+            l
+        };
+        out.write_all(b"220 upstream ESMTP\r\n").unwrap();
+        next(&mut input, &mut seen); // EHLO
+        let keywords = if pipelining { "250-PIPELINING\r\n" } else { "" };
+        out.write_all(format!("250-upstream\r\n{keywords}250 AUTH PLAIN\r\n").as_bytes())
+            .unwrap();
+        next(&mut input, &mut seen); // AUTH
+        out.write_all(b"235 ok\r\n").unwrap();
+        // MAIL, RCPT, RCPT, DATA: answered one at a time, after a pause in
+        // which a client that does not pipeline would have sent nothing more
+        for reply in [
+            "250 mail ok",
+            "250 rcpt ok",
+            "550 no such user",
+            "354 go on",
+        ] {
+            next(&mut input, &mut seen);
+            std::thread::sleep(Duration::from_millis(100));
+            out.write_all(format!("{reply}\r\n").as_bytes()).unwrap();
+        }
+        let mut body = Vec::new();
+        while !body.ends_with(b"\r\n.\r\n") {
+            let mut b = [0u8; 1];
+            input.read_exact(&mut b).unwrap();
+            body.push(b[0]);
+        }
+        out.write_all(b"250 queued\r\n").unwrap();
+        next(&mut input, &mut seen); // QUIT
+        out.write_all(b"221 bye\r\n").unwrap();
+        seen
+    });
+    (addr, handle)
+}
+
+async fn through_scripted(pipelining: bool) -> (Vec<u16>, Vec<String>) {
+    let (addr, upstream) = scripted_upstream(pipelining);
+    let dir = tempfile::tempdir().unwrap();
+    let p = RecordServer::builder()
+        .upstream(addr.to_string())
+        .upstream_tls(UpstreamTls::None)
+        .tape_file(dir.path().join("t.tape"))
+        .reply_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .expect("proxy starts");
+    let mut c = up_to_data(&p, &["a@resend.dev", "nobody@resend.dev"]).await;
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(c.reply().await.code);
+    }
+    c.write(b"Subject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n").await;
+    got.push(c.reply().await.code);
+    got.push(c.reply().await.code);
+    let seen = tokio::task::spawn_blocking(move || upstream.join().unwrap())
+        .await
+        .unwrap();
+    (got, seen)
+}
+
+#[tokio::test]
+async fn a_pipelined_group_goes_upstream_pipelined_where_the_upstream_offers_it() {
+    // The client sends MAIL, RCPT, RCPT and DATA in one write: the upstream
+    // gets them the same way (RFC 2920), and the replies come back in order.
+    let (got, seen) = through_scripted(true).await;
+    assert_eq!(got, vec![250, 235, 250, 250, 550, 354, 250, 221]);
+    assert_eq!(
+        seen,
+        vec![
+            "EHLO app.local",
+            &format!("AUTH PLAIN {}", common::plain_payload("resend", KEY)),
+            "MAIL FROM:<a@acme.com>",
+            "(ahead) RCPT TO:<a@resend.dev>",
+            "(ahead) RCPT TO:<nobody@resend.dev>",
+            "(ahead) DATA",
+            "QUIT",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_pipelining_upstream_each_command_waits_for_its_reply() {
+    let (got, seen) = through_scripted(false).await;
+    assert_eq!(got, vec![250, 235, 250, 250, 550, 354, 250, 221]);
+    assert!(seen.iter().all(|l| !l.starts_with("(ahead)")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_long_pipelined_group_keeps_every_reply_in_its_place() {
+    // 250 recipients in one write: sent upstream in groups, replies in order
+    let upstream = unlimited().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = proxy(&upstream, UpstreamTls::Implicit, &dir.path().join("t.tape")).await;
+    let rcpts: Vec<String> = (0..250).map(|i| format!("r{i}@resend.dev")).collect();
+    let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    let mut c = up_to_data(&p, &rcpts).await;
+    let mut got = Vec::new();
+    for _ in 0..(3 + rcpts.len() + 1) {
+        got.push(c.reply().await.code);
+    }
+    let mut want = vec![250, 235, 250];
+    want.extend(std::iter::repeat_n(250, rcpts.len()));
+    want.push(354);
+    assert_eq!(got, want);
+    c.write(b"Subject: p\r\n\r\nbody\r\n.\r\n").await;
+    let r = c.reply().await;
+    assert_eq!(r.code, 550, "{r}"); // the API's 50-recipient cap, after DATA
+}

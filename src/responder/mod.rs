@@ -138,6 +138,17 @@ pub trait Responder: Send {
         cmd: Result<Command<'_>, ParseError>,
     ) -> impl Future<Output = Response> + Send;
 
+    /// Whether [`Responder::ahead`] is wanted before the next command: a
+    /// relaying responder that could send a pipelined group on in one write.
+    fn wants_ahead(&self) -> bool {
+        false
+    }
+
+    /// The complete lines the client sent after the command about to be
+    /// answered (pipelining, RFC 2920). Each still comes to
+    /// [`Responder::command`] in its turn; a relay may send some on ahead.
+    fn ahead(&mut self, _lines: &[&[u8]]) {}
+
     /// Answers a line sent in reply to a `334` challenge.
     fn auth_response(
         &mut self,

@@ -79,6 +79,14 @@ pub struct Upstream {
     data_fault: Option<String>,
     /// Message content encoded for the wire, not yet sent.
     pending: Vec<u8>,
+    /// Whether the upstream's EHLO offered PIPELINING.
+    pipelining: bool,
+    /// Pipelined lines the client sent after the current command, as the
+    /// engine showed them (see [`Responder::ahead`]).
+    ahead: Vec<Vec<u8>>,
+    /// Lines already sent upstream ahead of their turn, whose replies are
+    /// still to be read, oldest first.
+    sent_ahead: std::collections::VecDeque<Vec<u8>>,
 }
 
 /// How much encoded content is held before it is sent on.
@@ -95,6 +103,9 @@ impl Upstream {
             data: None,
             data_fault: None,
             pending: Vec::new(),
+            pipelining: false,
+            ahead: Vec::new(),
+            sent_ahead: std::collections::VecDeque::new(),
         }
     }
 
@@ -211,6 +222,45 @@ impl Upstream {
             None => Err(Fault("is not connected".into())),
         }
     }
+
+    /// Forwards a command that may lead a pipelined group (RFC 2920): when
+    /// the client sent more of the group behind it, they go upstream in the
+    /// same write, as the client sent them, and each later gets its reply
+    /// read in its turn. A line sent ahead only has its reply read.
+    async fn forward_grouped(&mut self, line: &[u8], leads: bool) -> Result<Reply, Fault> {
+        let timeout = self.cfg.reply_timeout;
+        let ahead = std::mem::take(&mut self.ahead);
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Fault("is not connected".into()));
+        };
+        if let Some(front) = self.sent_ahead.front() {
+            if front.as_slice() != line {
+                // The engine shows each line it then answers, in order.
+                return Err(Fault(
+                    "was sent a pipelined command out of turn (a mailtape bug)".into(),
+                ));
+            }
+            self.sent_ahead.pop_front();
+            return conn.reply(timeout).await;
+        }
+        if !(leads && self.pipelining) {
+            return conn.command(line, timeout).await;
+        }
+        let group = pipelined_group(&ahead);
+        if group == 0 {
+            return conn.command(line, timeout).await;
+        }
+        let mut out = Vec::with_capacity(
+            ahead[..group].iter().map(|l| l.len() + 2).sum::<usize>() + line.len() + 2,
+        );
+        for l in std::iter::once(line).chain(ahead[..group].iter().map(Vec::as_slice)) {
+            out.extend_from_slice(l);
+            out.extend_from_slice(b"\r\n");
+        }
+        conn.send(&out, timeout).await?;
+        self.sent_ahead.extend(ahead.into_iter().take(group));
+        conn.reply(timeout).await
+    }
 }
 
 impl Responder for Upstream {
@@ -252,13 +302,26 @@ impl Responder for Upstream {
         if self.dead {
             return self.gone();
         }
-        let reply = match self.forward(raw).await {
+        let leads = matches!(
+            &cmd,
+            Ok(Command::Mail { .. } | Command::Rcpt { .. } | Command::Rset)
+        );
+        let reply = match self.forward_grouped(raw, leads).await {
             Ok(r) => r,
-            Err(f) => return self.fault(f),
+            Err(f) => {
+                self.sent_ahead.clear();
+                return self.fault(f);
+            }
         };
         match &cmd {
             Ok(Command::Ehlo(_)) => {
                 self.in_transaction = false;
+                self.pipelining = reply.code == codes::OK
+                    && reply
+                        .lines
+                        .iter()
+                        .skip(1)
+                        .any(|l| l.eq_ignore_ascii_case("PIPELINING"));
                 return super::adjust_ehlo(reply, s).into();
             }
             Ok(Command::Helo(_) | Command::Rset) => self.in_transaction = false,
@@ -335,6 +398,14 @@ impl Responder for Upstream {
         }
     }
 
+    fn wants_ahead(&self) -> bool {
+        self.pipelining && self.sent_ahead.is_empty() && !self.dead
+    }
+
+    fn ahead(&mut self, lines: &[&[u8]]) {
+        self.ahead = lines.iter().map(|l| l.to_vec()).collect();
+    }
+
     fn tls_started(&mut self, _s: &SessionState) {
         // The client starts over with EHLO, which goes upstream as usual.
         self.in_transaction = false;
@@ -347,5 +418,49 @@ impl Responder for Upstream {
     fn body_limit(&self) -> usize {
         // The upstream has the whole body; keep what a transcript shows.
         crate::tape::transcript::MAX_KEPT_BODY
+    }
+}
+
+/// How many of `lines` can go upstream together behind a MAIL, RCPT or RSET
+/// (RFC 2920 3.1): any run of MAIL, RCPT and RSET, then at most one DATA or
+/// NOOP, which ends a group because the client waits for its reply.
+fn pipelined_group(lines: &[Vec<u8>]) -> usize {
+    let mut n = 0;
+    for line in lines {
+        match crate::smtp::parse_command(line) {
+            Ok(Command::Mail { .. } | Command::Rcpt { .. } | Command::Rset) => n += 1,
+            Ok(Command::Data | Command::Noop) => return n + 1,
+            _ => return n,
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pipelined_group;
+
+    fn lines(ls: &[&str]) -> Vec<Vec<u8>> {
+        ls.iter().map(|l| l.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_group_is_mail_rcpt_rset_then_at_most_one_data_or_noop() {
+        let g = |ls: &[&str]| pipelined_group(&lines(ls));
+        assert_eq!(
+            g(&[
+                "RCPT TO:<a@b.c>",
+                "RCPT TO:<d@b.c>",
+                "DATA",
+                "RCPT TO:<e@b.c>"
+            ]),
+            3
+        );
+        assert_eq!(g(&["RSET", "MAIL FROM:<a@b.c>", "NOOP", "QUIT"]), 3);
+        assert_eq!(g(&["RCPT TO:<a@b.c>", "EHLO x"]), 1);
+        assert_eq!(g(&["AUTH PLAIN AGEAYg=="]), 0);
+        assert_eq!(g(&["STARTTLS", "MAIL FROM:<a@b.c>"]), 0);
+        assert_eq!(g(&["\u{1}garbage"]), 0);
+        assert_eq!(g(&[]), 0);
     }
 }
