@@ -135,6 +135,15 @@ def main():
     cases.append(("proxy floor: record → mock (implicit TLS) vs byte-copying relay → mock (implicit TLS), 20 conn, 50 per conn", "relay floor",
                   (3826, c(20, 10000, 50)), (3926, c(20, 10000, 50)), None))
 
+    # A client that pipelines MAIL, RCPT and DATA (RFC 2920), as Postfix does.
+    pl = ["--pipeline"]
+    cases.append(("pipelining client: plain, 50 per connection, 20 conn", "smtp-sink",
+                  (3525, c(20, 20000, 50) + pl), (3625, c(20, 20000, 50) + ["--auth", "none"] + pl), None))
+    cases.append(("pipelining client, proxy cost: record → smtp-sink vs smtp-sink, 20 conn, 50 per conn", "direct",
+                  (3825, c(20, 20000, 50) + ["--auth", "none"] + pl), (3625, c(20, 20000, 50) + ["--auth", "none"] + pl), None))
+    cases.append(("pipelining client, proxy floor: record → smtp-sink vs byte-copying relay → smtp-sink, 20 conn, 50 per conn", "relay floor",
+                  (3825, c(20, 20000, 50) + ["--auth", "none"] + pl), (3925, c(20, 20000, 50) + ["--auth", "none"] + pl), None))
+
     rows = []
     for name, peer, (pa, aa), (pb, ab), target in cases:
         settle()
