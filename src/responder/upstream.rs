@@ -227,9 +227,13 @@ impl Upstream {
     /// the client sent more of the group behind it, they go upstream in the
     /// same write, as the client sent them, and each later gets its reply
     /// read in its turn. A line sent ahead only has its reply read.
-    async fn forward_grouped(&mut self, line: &[u8], leads: bool) -> Result<Reply, Fault> {
+    async fn forward_grouped(
+        &mut self,
+        line: &[u8],
+        leads: bool,
+        ahead: Vec<Vec<u8>>,
+    ) -> Result<Reply, Fault> {
         let timeout = self.cfg.reply_timeout;
-        let ahead = std::mem::take(&mut self.ahead);
         let Some(conn) = self.conn.as_mut() else {
             return Err(Fault("is not connected".into()));
         };
@@ -292,6 +296,8 @@ impl Responder for Upstream {
         raw: &[u8],
         cmd: Result<Command<'_>, ParseError>,
     ) -> Response {
+        // Shown for this command only, whatever it turns out to be.
+        let ahead = std::mem::take(&mut self.ahead);
         // What only the client's leg can answer.
         match &cmd {
             Ok(Command::StartTls) => return self.own(super::starttls_reply_name(s)),
@@ -306,7 +312,7 @@ impl Responder for Upstream {
             &cmd,
             Ok(Command::Mail { .. } | Command::Rcpt { .. } | Command::Rset)
         );
-        let reply = match self.forward_grouped(raw, leads).await {
+        let reply = match self.forward_grouped(raw, leads, ahead).await {
             Ok(r) => r,
             Err(f) => {
                 self.sent_ahead.clear();
@@ -324,7 +330,12 @@ impl Responder for Upstream {
                         .any(|l| l.eq_ignore_ascii_case("PIPELINING"));
                 return super::adjust_ehlo(reply, s).into();
             }
-            Ok(Command::Helo(_) | Command::Rset) => self.in_transaction = false,
+            Ok(Command::Helo(_)) => {
+                // No extensions after HELO: no pipelining either (RFC 2920 3.1).
+                self.in_transaction = false;
+                self.pipelining = false;
+            }
+            Ok(Command::Rset) => self.in_transaction = false,
             Ok(Command::Mail { .. }) if reply.code == codes::OK => self.in_transaction = true,
             Ok(Command::Data) if reply.code == codes::START_DATA => {
                 self.data = Some(DataWriter::new());
