@@ -357,7 +357,7 @@ impl<'a, R: Responder> Session<'a, R> {
                     overflowed = true;
                     body = Vec::new();
                 }
-                self.responder.data_chunk(&chunk).await;
+                self.responder.data_chunk(&chunk, fed.done).await;
             }
             if fed.done {
                 break;

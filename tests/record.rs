@@ -407,6 +407,7 @@ async fn a_large_message_arrives_whole_and_the_tape_names_it_by_hash() {
 /// where it had to wait for more input.
 fn scripted_upstream(
     pipelining: bool,
+    body_seen: Option<(&'static [u8], std::sync::mpsc::Sender<()>)>,
 ) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -458,6 +459,11 @@ fn scripted_upstream(
             let mut b = [0u8; 1];
             input.read_exact(&mut b).unwrap();
             body.push(b[0]);
+            if let Some((mark, tx)) = &body_seen
+                && body.ends_with(mark)
+            {
+                let _ = tx.send(());
+            }
         }
         out.write_all(b"250 queued\r\n").unwrap();
         next(&mut input, &mut seen); // QUIT
@@ -468,7 +474,7 @@ fn scripted_upstream(
 }
 
 async fn through_scripted(pipelining: bool) -> (Vec<u16>, Vec<String>) {
-    let (addr, upstream) = scripted_upstream(pipelining);
+    let (addr, upstream) = scripted_upstream(pipelining, None);
     let dir = tempfile::tempdir().unwrap();
     let p = RecordServer::builder()
         .upstream(addr.to_string())
@@ -539,4 +545,39 @@ async fn a_long_pipelined_group_keeps_every_reply_in_its_place() {
     c.write(b"Subject: p\r\n\r\nbody\r\n.\r\n").await;
     let r = c.reply().await;
     assert_eq!(r.code, 550, "{r}"); // the API's 50-recipient cap, after DATA
+}
+
+#[tokio::test]
+async fn a_body_still_arriving_keeps_flowing_upstream() {
+    // A slow client: the first part of the body must reach the relay while
+    // the client is still sending, or a relay's own timeout would cut it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (addr, upstream) = scripted_upstream(false, Some((b"first part\r\n", tx)));
+    let dir = tempfile::tempdir().unwrap();
+    let p = RecordServer::builder()
+        .upstream(addr.to_string())
+        .upstream_tls(UpstreamTls::None)
+        .tape_file(dir.path().join("t.tape"))
+        .reply_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .expect("proxy starts");
+    let mut c = up_to_data(&p, &["a@resend.dev", "nobody@resend.dev"]).await;
+    for _ in 0..6 {
+        c.reply().await;
+    }
+    c.write(b"Subject: slow\r\n\r\nfirst part\r\n").await;
+    let got = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(3)))
+        .await
+        .unwrap();
+    assert!(
+        got.is_ok(),
+        "the relay did not get the first part of a body still arriving"
+    );
+    c.write(b"second part\r\n.\r\nQUIT\r\n").await;
+    assert_eq!(c.reply().await.to_string(), "250 queued");
+    assert_eq!(c.reply().await.to_string(), "221 bye");
+    tokio::task::spawn_blocking(move || upstream.join().unwrap())
+        .await
+        .unwrap();
 }

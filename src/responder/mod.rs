@@ -159,7 +159,15 @@ pub trait Responder: Send {
     /// Takes the next piece of message content (unstuffed), as it arrives.
     /// A relaying responder streams it on; the default ignores it, since
     /// [`Responder::data_end`] gets the body anyway.
-    fn data_chunk(&mut self, _content: &[u8]) -> impl Future<Output = ()> + Send {
+    ///
+    /// `end_follows`: the end marker came in the same read, right after this
+    /// piece; otherwise the engine now waits for the client, and a relay
+    /// should pass on what it has (a slow client's body must keep flowing).
+    fn data_chunk(
+        &mut self,
+        _content: &[u8],
+        _end_follows: bool,
+    ) -> impl Future<Output = ()> + Send {
         async {}
     }
 

@@ -89,7 +89,7 @@ pub struct Upstream {
     sent_ahead: std::collections::VecDeque<Vec<u8>>,
 }
 
-/// How much encoded content is held before it is sent on.
+/// The most encoded content held back to go with the end marker.
 const SEND_AT: usize = 64 * 1024;
 
 impl Upstream {
@@ -361,7 +361,7 @@ impl Responder for Upstream {
         }
     }
 
-    async fn data_chunk(&mut self, content: &[u8]) {
+    async fn data_chunk(&mut self, content: &[u8], end_follows: bool) {
         if self.data_fault.is_some() {
             return;
         }
@@ -369,9 +369,10 @@ impl Responder for Upstream {
             return;
         };
         writer.encode(content, &mut self.pending);
-        // Held back until there is a good amount: a message of ordinary
-        // size then goes upstream in one write together with its end marker.
-        if self.pending.len() >= SEND_AT {
+        // Held back only when the end marker is already here (then an
+        // ordinary message goes upstream in one write with it), and never
+        // past SEND_AT; a body still arriving is passed on as it comes.
+        if !end_follows || self.pending.len() >= SEND_AT {
             if let Err(Fault(f)) = conn.send(&self.pending, self.cfg.reply_timeout).await {
                 self.data_fault = Some(f);
             }
