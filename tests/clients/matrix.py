@@ -413,6 +413,16 @@ class Swaks(Client):
         return a, dict(os.environ), None
 
 
+class SwaksPipelining(Swaks):
+    """swaks with --pipeline: MAIL, RCPT and DATA in one write (RFC 2920), as
+    Postfix sends them; record passes the group on to the relay the same way."""
+    name = "swaks --pipeline"
+
+    def command(self, ctx):
+        a, env, stdin = super().command(ctx)
+        return a + ["--pipeline"], env, stdin
+
+
 class Msmtp(Client):
     name = "msmtp"
     dropped_re = r"(?i)the server sent an empty reply|clos|disconnect"
@@ -543,7 +553,7 @@ class OpenSSL(Client):
         return [sys.executable, os.path.join(HERE, "openssl_session.py")], ctx.env(), None
 
 
-CLIENTS: list[Client] = [Swaks(), Msmtp(), Curl(), Smtplib(), Nodemailer(), PHPMailerClient(), WordPress(),
+CLIENTS: list[Client] = [Swaks(), SwaksPipelining(), Msmtp(), Curl(), Smtplib(), Nodemailer(), PHPMailerClient(), WordPress(),
                          OpenSSL()]
 
 
