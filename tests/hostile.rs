@@ -6,13 +6,12 @@ mod common;
 
 use common::still_serves;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{KEY, Raw, authed, plain_payload, wait};
-use mailtape::smtp::{Reply, parse_reply};
+use mailtape::smtp::parse_reply;
 use mailtape::tape::{EventKind, Tape, Transcript};
 use mailtape::{MockBuilder, MockServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -111,73 +110,6 @@ fn notes(t: &Transcript) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// A bare TCP client, for what `Raw` does not do: half-close, read to EOF,
-/// read nothing at all.
-struct Sock {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Sock {
-    async fn connect(addr: SocketAddr) -> Sock {
-        Sock {
-            s: TcpStream::connect(addr).await.expect("connect"),
-            buf: Vec::new(),
-        }
-    }
-
-    async fn write(&mut self, b: &[u8]) {
-        self.s.write_all(b).await.expect("write");
-    }
-
-    async fn try_reply(&mut self, t: Duration) -> Option<Reply> {
-        let deadline = tokio::time::Instant::now() + t;
-        loop {
-            if let Some((r, n)) = parse_reply(&self.buf).expect("well-formed reply") {
-                self.buf.drain(..n);
-                return Some(r);
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout_at(deadline, self.s.read(&mut chunk))
-                .await
-                .ok()?
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    async fn reply(&mut self) -> String {
-        self.try_reply(Duration::from_secs(10))
-            .await
-            .expect("a reply")
-            .to_string()
-    }
-
-    async fn shutdown_write(&mut self) {
-        self.s.shutdown().await.expect("shutdown");
-    }
-
-    /// Everything up to EOF (what was buffered included); panics after 10 s.
-    async fn rest(&mut self) -> Vec<u8> {
-        let mut out = std::mem::take(&mut self.buf);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match self.s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => out.extend_from_slice(&chunk[..n]),
-                }
-            }
-        })
-        .await
-        .expect("EOF within 10 s");
-        out
-    }
 }
 
 // ───────────────────────── overlong lines ─────────────────────────
@@ -286,8 +218,8 @@ async fn overlong_lines_count_towards_the_error_limit() {
 #[tokio::test]
 async fn a_command_without_a_line_end_then_close_is_never_executed() {
     let s = server().await;
-    let mut c = Sock::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(c.reply().await, "220 smtp.resend.com ESMTP");
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
+    assert_eq!(reply(&mut c).await, "220 smtp.resend.com ESMTP");
     c.write(b"EHLO app.local\r\nQUIT").await;
     c.shutdown_write().await;
     // EHLO is answered; the unterminated QUIT is not
@@ -623,7 +555,7 @@ async fn rcpt_before_mail_nested_mail_and_data_after_rset_are_503() {
 #[tokio::test]
 async fn quit_pipelined_with_more_commands_closes_after_221() {
     let s = server().await;
-    let mut c = Sock::connect(s.plain_addr().unwrap()).await;
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
     c.write(b"NOOP\r\nQUIT\r\nNOOP\r\nHELP\r\n").await;
     let rest = c.rest().await;
@@ -634,7 +566,7 @@ async fn quit_pipelined_with_more_commands_closes_after_221() {
 #[tokio::test]
 async fn replies_to_pipelined_commands_are_sent_before_a_half_close_ends_the_session() {
     let s = server().await;
-    let mut c = Sock::connect(s.plain_addr().unwrap()).await;
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
     c.write(b"NOOP\r\nHELP\r\nRSET\r\n").await;
     c.shutdown_write().await;
@@ -966,10 +898,10 @@ async fn starttls_with_an_argument_is_501_and_on_the_plain_port_502() {
 #[tokio::test]
 async fn plaintext_instead_of_a_handshake_after_starttls_ends_the_session() {
     let s = server().await;
-    let mut c = Sock::connect(s.starttls_addr().unwrap()).await;
+    let mut c = Raw::connect(s.starttls_addr().unwrap()).await;
     c.reply().await;
     c.write(b"STARTTLS\r\n").await;
-    assert_eq!(c.reply().await, "220 Ready to start TLS");
+    assert_eq!(reply(&mut c).await, "220 Ready to start TLS");
     c.write(b"EHLO app.local\r\nMAIL FROM:<a@acme.com>\r\n")
         .await;
     let rest = c.rest().await;
@@ -993,10 +925,10 @@ async fn plaintext_instead_of_a_handshake_after_starttls_ends_the_session() {
 async fn silence_after_starttls_is_cut_at_the_tls_timeout() {
     let s =
         with(|b| b.config(|c| c.service.server.limits.tls_timeout = Duration::from_secs(1))).await;
-    let mut c = Sock::connect(s.starttls_addr().unwrap()).await;
+    let mut c = Raw::connect(s.starttls_addr().unwrap()).await;
     c.reply().await;
     c.write(b"STARTTLS\r\n").await;
-    assert_eq!(c.reply().await, "220 Ready to start TLS");
+    assert_eq!(reply(&mut c).await, "220 Ready to start TLS");
     let started = Instant::now();
     assert!(c.rest().await.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -1015,7 +947,7 @@ async fn silence_after_starttls_is_cut_at_the_tls_timeout() {
 #[tokio::test]
 async fn plaintext_on_the_implicit_tls_port_gets_no_smtp_reply() {
     let s = server().await;
-    let mut c = Sock::connect(s.smtps_addr().unwrap()).await;
+    let mut c = Raw::connect(s.smtps_addr().unwrap()).await;
     c.write(b"EHLO app.local\r\n").await;
     let rest = c.rest().await;
     assert!(
@@ -1040,7 +972,7 @@ async fn plaintext_on_the_implicit_tls_port_gets_no_smtp_reply() {
 async fn a_silent_client_on_the_implicit_tls_port_is_cut_at_the_tls_timeout() {
     let s =
         with(|b| b.config(|c| c.service.server.limits.tls_timeout = Duration::from_secs(1))).await;
-    let mut c = Sock::connect(s.smtps_addr().unwrap()).await;
+    let mut c = Raw::connect(s.smtps_addr().unwrap()).await;
     let started = Instant::now();
     assert!(c.rest().await.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -1412,7 +1344,7 @@ async fn zero_byte_connections_on_every_listener_are_harmless() {
 #[tokio::test]
 async fn the_error_limit_closes_with_421_and_the_rest_of_the_pipeline_is_not_run() {
     let s = with(|b| b.max_errors(3)).await;
-    let mut c = Sock::connect(s.plain_addr().unwrap()).await;
+    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
     c.write(b"BOGUS\r\nDATA now\r\n\r\nNOOP\r\nHELP\r\n").await;
     let rest = c.rest().await;
@@ -1479,9 +1411,9 @@ async fn the_connection_cap_refuses_with_421_and_frees_slots() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // the TLS client has not handshaken: it holds a slot all the same
     for _ in 0..3 {
-        let mut over = Sock::connect(s.plain_addr().unwrap()).await;
+        let mut over = Raw::connect(s.plain_addr().unwrap()).await;
         assert_eq!(
-            over.reply().await,
+            reply(&mut over).await,
             "421 smtp.resend.com Error: too many connections"
         );
         assert!(over.rest().await.is_empty());
@@ -1670,7 +1602,7 @@ async fn the_connection_cap_on_the_implicit_tls_port_refuses_in_tls_or_closes_cl
     let s = with(|b| b.max_connections(1)).await;
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
     assert_eq!(reply(&mut a).await, "220 smtp.resend.com ESMTP");
-    let mut over = Sock::connect(s.smtps_addr().unwrap()).await;
+    let mut over = Raw::connect(s.smtps_addr().unwrap()).await;
     over.write(&client_hello()).await;
     let rest = over.rest().await;
     // either a TLS record (a handshake, an alert) or nothing: never SMTP in clear

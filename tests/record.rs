@@ -473,17 +473,22 @@ fn scripted_upstream(
     (addr, handle)
 }
 
-async fn through_scripted(pipelining: bool) -> (Vec<u16>, Vec<String>) {
-    let (addr, upstream) = scripted_upstream(pipelining, None);
-    let dir = tempfile::tempdir().unwrap();
-    let p = RecordServer::builder()
+/// A proxy in front of a plain-text upstream at `addr`, writing `tape`.
+async fn plain_proxy(addr: std::net::SocketAddr, tape: &std::path::Path) -> RecordServer {
+    RecordServer::builder()
         .upstream(addr.to_string())
         .upstream_tls(UpstreamTls::None)
-        .tape_file(dir.path().join("t.tape"))
+        .tape_file(tape)
         .reply_timeout(Duration::from_secs(5))
         .start()
         .await
-        .expect("proxy starts");
+        .expect("proxy starts")
+}
+
+async fn through_scripted(pipelining: bool) -> (Vec<u16>, Vec<String>) {
+    let (addr, upstream) = scripted_upstream(pipelining, None);
+    let dir = tempfile::tempdir().unwrap();
+    let p = plain_proxy(addr, &dir.path().join("t.tape")).await;
     let mut c = up_to_data(&p, &["a@resend.dev", "nobody@resend.dev"]).await;
     let mut got = Vec::new();
     for _ in 0..6 {
@@ -554,14 +559,7 @@ async fn a_body_still_arriving_keeps_flowing_upstream() {
     let (tx, rx) = std::sync::mpsc::channel();
     let (addr, upstream) = scripted_upstream(false, Some((b"first part\r\n", tx)));
     let dir = tempfile::tempdir().unwrap();
-    let p = RecordServer::builder()
-        .upstream(addr.to_string())
-        .upstream_tls(UpstreamTls::None)
-        .tape_file(dir.path().join("t.tape"))
-        .reply_timeout(Duration::from_secs(5))
-        .start()
-        .await
-        .expect("proxy starts");
+    let p = plain_proxy(addr, &dir.path().join("t.tape")).await;
     let mut c = up_to_data(&p, &["a@resend.dev", "nobody@resend.dev"]).await;
     for _ in 0..6 {
         c.reply().await;

@@ -140,6 +140,12 @@ impl Conn {
             Conn::Tls(s) => s.read(b).await,
         }
     }
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.shutdown().await,
+            Conn::Tls(s) => s.shutdown().await,
+        }
+    }
 }
 
 impl Raw {
@@ -212,6 +218,28 @@ impl Raw {
         self.send(line).await;
         let r = self.reply().await;
         format!("{} {}", r.code, r.lines.last().cloned().unwrap_or_default())
+    }
+
+    /// Half-closes: the server reads EOF after what was written.
+    pub async fn shutdown_write(&mut self) {
+        self.stream.shutdown().await.expect("shutdown");
+    }
+
+    /// Everything up to EOF (what was buffered included); panics after 10 s.
+    pub async fn rest(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await
+        .expect("EOF within 10 s");
+        out
     }
 
     /// True once the server has closed the connection (EOF within 5 s).
