@@ -16,7 +16,16 @@ struct Out {
     stderr: String,
 }
 
-fn check(env_key: Option<&str>, args: &[&str]) -> Out {
+/// Runs `mailtape check ARGS --json` off the test's runtime (the mock it
+/// talks to runs on that runtime).
+async fn check<S: AsRef<str>>(env_key: Option<&'static str>, args: &[S]) -> Out {
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+    tokio::task::spawn_blocking(move || check_blocking(env_key, &args))
+        .await
+        .unwrap()
+}
+
+fn check_blocking(env_key: Option<&str>, args: &[String]) -> Out {
     let mut cmd = Command::new(BIN);
     cmd.arg("check")
         .args(args)
@@ -84,15 +93,7 @@ async fn expect(scenario: &str, extra: &[&str], code: i32, failed: Option<(&str,
         .unwrap();
     for mut args in modes(&s) {
         args.extend(extra.iter().map(|a| a.to_string()));
-        let owned = args.clone();
-        let o = tokio::task::spawn_blocking(move || {
-            check(
-                Some(KEY),
-                &owned.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-        })
-        .await
-        .unwrap();
+        let o = check(Some(KEY), &args).await;
         assert_eq!(o.code, code, "{scenario} {args:?}: {}", o.json);
         assert_eq!(o.json["verdict"]["exit"], code);
         if let Some((name, detail, explain)) = failed {
@@ -115,17 +116,9 @@ async fn accepted_in_every_mode() {
         .start()
         .await
         .unwrap();
-    let args = modes(&s)[1].clone();
-    let o = tokio::task::spawn_blocking(move || {
-        let argv: Vec<&str> = args
-            .iter()
-            .map(String::as_str)
-            .chain(["--no-send", "--auth", "login"])
-            .collect();
-        check(Some(KEY), &argv)
-    })
-    .await
-    .unwrap();
+    let mut args = modes(&s)[1].clone();
+    args.extend(["--no-send", "--auth", "login"].map(String::from));
+    let o = check(Some(KEY), &args).await;
     assert_eq!(o.code, 0);
     assert_eq!(step(&o, "authentication")["status"], "passed");
     assert_eq!(step(&o, "message")["status"], "skipped");
@@ -216,14 +209,11 @@ async fn connection_and_tls_failures() {
         .await
         .unwrap();
     let port = s.plain_addr().unwrap().port().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        check(
-            Some(KEY),
-            &["--host", "127.0.0.1", "--port", &port, "--tls", "none"],
-        )
-    })
-    .await
-    .unwrap();
+    let o = check(
+        Some(KEY),
+        &["--host", "127.0.0.1", "--port", &port, "--tls", "none"],
+    )
+    .await;
     assert_eq!(o.code, 10);
     assert!(
         step(&o, "connection")["explain"]
@@ -238,11 +228,7 @@ async fn connection_and_tls_failures() {
         .unwrap()
         .port()
         .to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        check(Some(KEY), &["--host", "127.0.0.1", "--port", &closed])
-    })
-    .await
-    .unwrap();
+    let o = check(Some(KEY), &["--host", "127.0.0.1", "--port", &closed]).await;
     assert_eq!(o.code, 10);
     assert!(
         step(&o, "connection")["detail"]
@@ -254,14 +240,11 @@ async fn connection_and_tls_failures() {
     let s = MockServer::builder().start().await.unwrap();
     // the CA is not trusted without --ca-file
     let port = s.smtps_addr().unwrap().port().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        check(
-            Some(KEY),
-            &["--host", "127.0.0.1", "--port", &port, "--tls", "implicit"],
-        )
-    })
-    .await
-    .unwrap();
+    let o = check(
+        Some(KEY),
+        &["--host", "127.0.0.1", "--port", &port, "--tls", "implicit"],
+    )
+    .await;
     assert_eq!(o.code, 11);
     assert!(
         step(&o, "TLS")["detail"]
@@ -277,24 +260,20 @@ async fn connection_and_tls_failures() {
         s.starttls_addr().unwrap().port().to_string(),
         s.smtps_addr().unwrap().port().to_string(),
     );
-    let ca2 = ca.clone();
-    let o = tokio::task::spawn_blocking(move || {
-        check(
-            Some(KEY),
-            &[
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &sp,
-                "--tls",
-                "implicit",
-                "--ca-file",
-                &ca2,
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let o = check(
+        Some(KEY),
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &sp,
+            "--tls",
+            "implicit",
+            "--ca-file",
+            &ca,
+        ],
+    )
+    .await;
     assert_eq!(o.code, 11);
     assert!(
         step(&o, "TLS")["detail"]
@@ -304,23 +283,20 @@ async fn connection_and_tls_failures() {
         "{}",
         o.json
     );
-    let o = tokio::task::spawn_blocking(move || {
-        check(
-            Some(KEY),
-            &[
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &ip,
-                "--tls",
-                "starttls",
-                "--ca-file",
-                &ca,
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let o = check(
+        Some(KEY),
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &ip,
+            "--tls",
+            "starttls",
+            "--ca-file",
+            &ca,
+        ],
+    )
+    .await;
     assert_eq!(o.code, 10);
     assert!(
         step(&o, "connection")["detail"]
@@ -341,11 +317,7 @@ async fn the_key_argument_is_warned_about_and_never_shown() {
         .unwrap();
     let mut args = modes(&s)[0].clone();
     args.extend(["--key", KEY].map(String::from));
-    let o = tokio::task::spawn_blocking(move || {
-        check(None, &args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let o = check(None, &args).await;
     assert_eq!(o.code, 0);
     assert!(
         o.stderr
