@@ -132,10 +132,7 @@ async fn auth_plain_and_login_forms() {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let s = server().await;
-    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    c.reply().await;
-    c.send("EHLO app.local").await;
-    c.reply().await;
+    let mut c = common::ehloed(&s).await;
     assert_eq!(
         c.cmd("AUTH CRAM-MD5").await,
         "504 Unrecognized authentication type"
@@ -161,10 +158,7 @@ async fn auth_plain_and_login_forms() {
         "235 Authentication successful"
     );
     drop(c);
-    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    c.reply().await;
-    c.send("EHLO app.local").await;
-    c.reply().await;
+    let mut c = common::ehloed(&s).await;
     assert_eq!(
         c.cmd(&format!("AUTH LOGIN {}", b64("resend"))).await,
         "334 UGFzc3dvcmQ6"
@@ -513,10 +507,7 @@ async fn credentials_sent_outside_an_auth_exchange_are_not_shown() {
     // password as the next line had it shown in the transcript
     use base64::Engine;
     let s = server().await;
-    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    c.reply().await;
-    c.send("EHLO app.local").await;
-    c.reply().await;
+    let mut c = common::ehloed(&s).await;
     assert_eq!(
         c.cmd("AUTH CRAM-MD5").await,
         "504 Unrecognized authentication type"

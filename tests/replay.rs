@@ -361,10 +361,7 @@ async fn what_real_clients_do_after_a_refusal_is_not_a_departure() {
         .start()
         .await
         .unwrap();
-    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    c.reply().await;
-    c.send("EHLO app.local").await;
-    c.reply().await;
+    let mut c = common::ehloed(&s).await;
     let payload = common::plain_payload("resend", KEY);
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {payload}")).await,
@@ -411,10 +408,7 @@ async fn an_unknown_mechanism_does_not_use_up_the_tapes_auth() {
         .start()
         .await
         .unwrap();
-    let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    c.reply().await;
-    c.send("EHLO app.local").await;
-    c.reply().await;
+    let mut c = common::ehloed(&s).await;
     assert_eq!(
         c.cmd("AUTH CRAM-MD5").await,
         "504 Unrecognized authentication type"

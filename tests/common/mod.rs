@@ -279,12 +279,18 @@ pub fn plain_payload(user: &str, key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{key}"))
 }
 
-/// A raw session on the plain listener, greeted, EHLO'd and authenticated.
-pub async fn authed(server: &mailtape::Service) -> Raw {
+/// A raw session on the plain listener, greeted and EHLO'd.
+pub async fn ehloed(server: &mailtape::Service) -> Raw {
     let mut c = Raw::connect(server.plain_addr().expect("plain")).await;
     assert_eq!(c.reply().await.code, 220);
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.code, 250);
+    c
+}
+
+/// A raw session on the plain listener, greeted, EHLO'd and authenticated.
+pub async fn authed(server: &mailtape::Service) -> Raw {
+    let mut c = ehloed(server).await;
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
             .await,
