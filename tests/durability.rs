@@ -420,6 +420,23 @@ fn assert_cut(sessions: &[&Transcript], open: usize) {
     );
 }
 
+/// Starts mailtape with `args`, sends one message, opens sessions in every
+/// state, sends SIGTERM, and checks that each open session was told 421 and
+/// that mailtape exited 0 (a replay's sessions cut short by the shutdown are
+/// not the client's divergence). Returns the number of sessions held open,
+/// stdout's lines and stderr.
+fn sigterm_with_sessions_open(args: Vec<String>, replay: bool) -> (usize, Vec<String>, String) {
+    let (mut m, addr) = start(args);
+    one_message(&addr);
+    m.until(|l| l.contains("\"type\":\"end\""));
+    let open = open_sessions(&addr, replay);
+    let n_open = open.clients.len();
+    let (code, stdout, stderr) = m.term();
+    open.assert_told();
+    assert_eq!(code, 0, "{stderr}");
+    (n_open, stdout, stderr)
+}
+
 #[test]
 fn sigterm_in_mock_mode_tells_open_sessions_421_and_leaves_whole_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -436,14 +453,7 @@ fn sigterm_in_mock_mode_tells_open_sessions_421_and_leaves_whole_files() {
         ],
     );
     arg(&mut args, &["--mailbox", &path(&mailbox)]);
-    let (mut m, addr) = start(args);
-    one_message(&addr);
-    m.until(|l| l.contains("\"type\":\"end\""));
-    let open = open_sessions(&addr, false);
-    let n_open = open.clients.len();
-    let (code, stdout, stderr) = m.term();
-    open.assert_told();
-    assert_eq!(code, 0, "{stderr}");
+    let (n_open, stdout, stderr) = sigterm_with_sessions_open(args, false);
 
     let files = tapes_in(&tapes);
     assert_eq!(files.len(), 1 + n_open, "{files:?}");
@@ -510,14 +520,7 @@ fn sigterm_in_record_mode_tells_open_sessions_421_and_leaves_a_whole_tape() {
     let tapes = dir.path().join("tapes");
     let mut args = record_args(dir.path(), &up, &tape);
     arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
-    let (mut m, addr) = start(args);
-    one_message(&addr);
-    m.until(|l| l.contains("\"type\":\"end\""));
-    let open = open_sessions(&addr, false);
-    let n_open = open.clients.len();
-    let (code, stdout, stderr) = m.term();
-    open.assert_told();
-    assert_eq!(code, 0, "{stderr}");
+    let (n_open, stdout, stderr) = sigterm_with_sessions_open(args, false);
 
     let text = std::fs::read_to_string(&tape).unwrap();
     let recorded = Tape::parse(&text, "recorded.tape").unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -552,15 +555,7 @@ fn sigterm_in_replay_mode_tells_open_sessions_421_and_leaves_whole_tapes() {
             &path(&tapes),
         ],
     );
-    let (mut m, addr) = start(args);
-    one_message(&addr);
-    m.until(|l| l.contains("\"type\":\"end\""));
-    let open = open_sessions(&addr, true);
-    let n_open = open.clients.len();
-    let (code, stdout, stderr) = m.term();
-    open.assert_told();
-    // sessions cut short by the shutdown are not the client's divergence
-    assert_eq!(code, 0, "{stderr}");
+    let (n_open, stdout, stderr) = sigterm_with_sessions_open(args, true);
 
     let files = tapes_in(&tapes);
     assert_eq!(files.len(), 1 + n_open);
