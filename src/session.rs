@@ -183,7 +183,10 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
                 _ => None,
             };
-            if self.responder.wants_ahead() && !self.skipping {
+            if !self.skipping
+                && let Ok(cmd) = &parsed
+                && self.responder.wants_ahead(cmd)
+            {
                 let lines = buffered_lines(&self.conn.input, self.limits.max_line);
                 self.responder.ahead(&lines);
             }

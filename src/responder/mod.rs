@@ -138,9 +138,10 @@ pub trait Responder: Send {
         cmd: Result<Command<'_>, ParseError>,
     ) -> impl Future<Output = Response> + Send;
 
-    /// Whether [`Responder::ahead`] is wanted before the next command: a
-    /// relaying responder that could send a pipelined group on in one write.
-    fn wants_ahead(&self) -> bool {
+    /// Whether [`Responder::ahead`] is wanted before `cmd` is answered: a
+    /// relaying responder that could send a pipelined group led by `cmd` on
+    /// in one write.
+    fn wants_ahead(&self, _cmd: &Command<'_>) -> bool {
         false
     }
 

@@ -223,16 +223,12 @@ impl Upstream {
         }
     }
 
-    /// Forwards a command that may lead a pipelined group (RFC 2920): when
-    /// the client sent more of the group behind it, they go upstream in the
-    /// same write, as the client sent them, and each later gets its reply
-    /// read in its turn. A line sent ahead only has its reply read.
-    async fn forward_grouped(
-        &mut self,
-        line: &[u8],
-        leads: bool,
-        ahead: Vec<Vec<u8>>,
-    ) -> Result<Reply, Fault> {
+    /// Forwards a command. When it leads a pipelined group (RFC 2920) and
+    /// the client sent more of the group behind it (`ahead`, shown only for
+    /// such a command), they go upstream in the same write, as the client
+    /// sent them, and each later gets its reply read in its turn. A line sent
+    /// ahead only has its reply read.
+    async fn forward_grouped(&mut self, line: &[u8], ahead: Vec<Vec<u8>>) -> Result<Reply, Fault> {
         let timeout = self.cfg.reply_timeout;
         let Some(conn) = self.conn.as_mut() else {
             return Err(Fault("is not connected".into()));
@@ -246,9 +242,6 @@ impl Upstream {
             }
             self.sent_ahead.pop_front();
             return conn.reply(timeout).await;
-        }
-        if !(leads && self.pipelining) {
-            return conn.command(line, timeout).await;
         }
         let group = pipelined_group(&ahead);
         if group == 0 {
@@ -308,11 +301,7 @@ impl Responder for Upstream {
         if self.dead {
             return self.gone();
         }
-        let leads = matches!(
-            &cmd,
-            Ok(Command::Mail { .. } | Command::Rcpt { .. } | Command::Rset)
-        );
-        let reply = match self.forward_grouped(raw, leads, ahead).await {
+        let reply = match self.forward_grouped(raw, ahead).await {
             Ok(r) => r,
             Err(f) => {
                 self.sent_ahead.clear();
@@ -410,8 +399,14 @@ impl Responder for Upstream {
         }
     }
 
-    fn wants_ahead(&self) -> bool {
-        self.pipelining && self.sent_ahead.is_empty() && !self.dead
+    fn wants_ahead(&self, cmd: &Command<'_>) -> bool {
+        self.pipelining
+            && self.sent_ahead.is_empty()
+            && !self.dead
+            && matches!(
+                cmd,
+                Command::Mail { .. } | Command::Rcpt { .. } | Command::Rset
+            )
     }
 
     fn ahead(&mut self, lines: &[&[u8]]) {
