@@ -150,25 +150,125 @@ pub fn all_bytes(dir: &Path) -> Vec<u8> {
     out
 }
 
-/// The forms of `key` found in `hay`: in the clear, as AUTH PLAIN (with
-/// and without authzid), as AUTH LOGIN.
+/// The forms of `key` found in `hay` (issue 16): any 10 characters of it
+/// in the clear (so a cut or a prefixed key counts); any 16 characters of
+/// its base64 at each of the three byte alignments, with line breaks and
+/// spaces taken out (a wrapped attachment, an AUTH PLAIN payload with a
+/// space in it, JSON's `\r\n`); and the same clear search in the text
+/// decoded as quoted-printable (`re=5F…`, soft line breaks) and as RFC 2047
+/// encoded words (`=?utf-8?B?…?=`, `=?utf-8?Q?…?=`, folded or not).
 pub fn leaks(hay: &[u8], key: &str) -> Vec<&'static str> {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let forms: [(&'static str, String); 4] = [
-        ("key", key.to_string()),
-        ("AUTH PLAIN", plain("resend", key)),
-        (
-            "AUTH PLAIN with authzid",
-            b64(&format!("resend\0resend\0{key}")),
-        ),
-        ("AUTH LOGIN", b64(key)),
-    ];
-    let text = String::from_utf8_lossy(hay);
-    forms
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let clear: Vec<&[u8]> = key.as_bytes().windows(10).collect();
+    let has_clear = |h: &[u8]| clear.iter().any(|w| contains(h, w));
+    let mut found = Vec::new();
+    if has_clear(hay) {
+        found.push("key");
+    }
+    // The base64 characters that depend on the key's bytes only, at each
+    // alignment: a prefix of 0, 1 or 2 bytes, the first and last
+    // characters (shared with neighbours) dropped.
+    let mut cores = Vec::new();
+    for pad in 0..3usize {
+        let mut bytes = vec![0u8; pad];
+        bytes.extend_from_slice(key.as_bytes());
+        let enc = b64.encode(&bytes);
+        let from = (pad * 8).div_ceil(6) + 1;
+        let to = (pad + key.len()) * 8 / 6;
+        cores.push(enc[from..to].as_bytes().to_vec());
+    }
+    let squeezed = squeeze(hay);
+    if cores
         .iter()
-        .filter(|(_, f)| text.contains(f.as_str()))
-        .map(|(n, _)| *n)
-        .collect()
+        .any(|c| c.windows(16).any(|w| contains(&squeezed, w)))
+    {
+        found.push("base64");
+    }
+    if has_clear(&quoted_printable(hay)) {
+        found.push("quoted-printable");
+    }
+    if has_clear(&encoded_words(hay)) {
+        found.push("RFC 2047");
+    }
+    found
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `hay` without line breaks, spaces, tabs, and JSON's escaped `\r`/`\n`.
+fn squeeze(hay: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        match hay[i] {
+            b'\r' | b'\n' | b' ' | b'\t' => i += 1,
+            b'\\' if matches!(hay.get(i + 1), Some(b'r' | b'n' | b't')) => i += 2,
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `hay` decoded as quoted-printable: `=XX` is a byte, `=` at a line's end
+/// (a soft break, also JSON-escaped) is nothing.
+fn quoted_printable(hay: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i] == b'=' {
+            let rest = &hay[i + 1..];
+            if let [a, b, ..] = rest
+                && let (Some(a), Some(b)) = (hex(*a), hex(*b))
+            {
+                out.push((a * 16 + b) as u8);
+                i += 3;
+                continue;
+            }
+            let soft = [&b"\r\n"[..], b"\n", b"\\r\\n", b"\\n"]
+                .into_iter()
+                .find(|e| rest.starts_with(e));
+            if let Some(e) = soft {
+                i += 1 + e.len();
+                continue;
+            }
+        }
+        out.push(hay[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The text of every RFC 2047 encoded word in `hay`, decoded and
+/// concatenated (adjacent words make one text, as a reader shows them).
+fn encoded_words(hay: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = String::from_utf8_lossy(hay);
+    let mut out = Vec::new();
+    let mut rest = &text[..];
+    while let Some(at) = rest.find("=?") {
+        rest = &rest[at + 2..];
+        let mut parts = rest.splitn(4, '?');
+        let (Some(_charset), Some(enc), Some(payload)) = (parts.next(), parts.next(), parts.next())
+        else {
+            break;
+        };
+        let Some(after) = parts.next().and_then(|a| a.strip_prefix('=')) else {
+            continue;
+        };
+        match enc {
+            "B" | "b" => out.extend(b64.decode(payload).unwrap_or_default()),
+            "Q" | "q" => out.extend(quoted_printable(payload.replace('_', " ").as_bytes())),
+            _ => {}
+        }
+        rest = after;
+    }
+    out
 }
 
 /// `CMD` with every listener on a free port and certificates under `dir`.

@@ -1,0 +1,768 @@
+//! Secrets never leak (issue 16, findings 1–7 and 17–19): every output of
+//! every subcommand is searched for the key in every form `leaks` knows —
+//! in the clear or cut, base64 at any alignment (wrapped or split by a
+//! space), quoted-printable, RFC 2047 — after the binary was fed the key
+//! in the places a careless or hostile client puts it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine;
+use common::cli::{BIN, Running, Smtp, all_bytes, leaks};
+
+const K: &str = "re_Rt3amK3y_ZZ9yy8xx7ww6";
+
+fn b64(s: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Panics with where `K` leaked, for each named output.
+fn assert_clean(outputs: &[(String, Vec<u8>)]) {
+    let mut bad = Vec::new();
+    for (name, bytes) in outputs {
+        let found = leaks(bytes, K);
+        if !found.is_empty() {
+            bad.push(format!(
+                "{name} leaks {found:?}:\n{}",
+                String::from_utf8_lossy(bytes)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n\n"));
+}
+
+/// `mailtape mock` on a plain listener with `--json`, tapes and a mailbox.
+struct Mock {
+    run: Running,
+    addr: String,
+    tapes: PathBuf,
+    mailbox: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Mock {
+    fn start(extra: &[&str]) -> Mock {
+        let dir = tempfile::tempdir().unwrap();
+        let tapes = dir.path().join("tapes");
+        let mailbox = dir.path().join("mailbox");
+        let mut args = vec![
+            "mock",
+            "--plain",
+            "127.0.0.1:0",
+            "--smtps",
+            "off",
+            "--starttls",
+            "off",
+            "--json",
+            "--scenario",
+            "unlimited",
+        ];
+        let (t, m) = (tapes.display().to_string(), mailbox.display().to_string());
+        args.extend(["--tapes", &t, "--mailbox", &m]);
+        args.extend(extra);
+        let mut run = Running::start(&args);
+        let ready: serde_json::Value = serde_json::from_str(&run.line()).unwrap();
+        let addr = ready["plain"].as_str().unwrap().to_string();
+        Mock {
+            run,
+            addr,
+            tapes,
+            mailbox,
+            _dir: dir,
+        }
+    }
+
+    fn client(&self) -> Smtp {
+        let mut c = Smtp::connect(&self.addr);
+        assert!(c.reply().starts_with("220 "));
+        assert!(c.cmd("EHLO app.local").starts_with("250-"));
+        c
+    }
+
+    /// Stops the mock; every output it made, and `show` of every tape in
+    /// each of its forms.
+    fn finish(self, sessions: usize) -> Vec<(String, Vec<u8>)> {
+        let mut run = self.run;
+        let mut ended = 0;
+        while ended < sessions {
+            if run.line().contains("\"type\":\"end\"") {
+                ended += 1;
+            }
+        }
+        let (code, stdout, stderr) = run.term();
+        assert_eq!(code, 0, "{stderr}");
+        let mut out = vec![
+            (
+                "live view (--json)".to_string(),
+                stdout.join("\n").into_bytes(),
+            ),
+            ("stderr".to_string(), stderr.into_bytes()),
+            ("tapes".to_string(), all_bytes(&self.tapes)),
+        ];
+        if self.mailbox.exists() {
+            out.push(("mailbox".to_string(), all_bytes(&self.mailbox)));
+        }
+        for e in std::fs::read_dir(&self.tapes).unwrap() {
+            out.extend(shows(&e.unwrap().path()));
+        }
+        out
+    }
+}
+
+/// `show`, `show --json` and `show -` of a tape: each output, and the
+/// status (a dirty tape is still a tape).
+fn shows(tape: &Path) -> Vec<(String, Vec<u8>)> {
+    let name = tape.display();
+    let mut out = Vec::new();
+    for args in [vec!["show"], vec!["show", "--json"]] {
+        let o = Command::new(BIN)
+            .args(&args)
+            .arg(tape)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?} {name}: {o:?}");
+        out.push((format!("{} {name}", args.join(" ")), o.stdout));
+        out.push((format!("{} {name} (stderr)", args.join(" ")), o.stderr));
+    }
+    let o = run_with_stdin(&["show", "-"], &std::fs::read(tape).unwrap());
+    assert!(o.status.success(), "show - {name}: {o:?}");
+    out.push((format!("show - < {name}"), o.stdout));
+    out.push((format!("show - < {name} (stderr)"), o.stderr));
+    out
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// Finding 1: any AUTH PLAIN field that looks like a key is a key. Twelve
+/// layouts: authzid empty, `resend` or the key; user `resend` or the key;
+/// the password the key or another word.
+#[test]
+fn auth_plain_with_the_key_in_any_field_shows_only_fingerprints() {
+    let m = Mock::start(&[]);
+    let mut n = 0;
+    for authz in ["", "resend", K] {
+        for user in ["resend", K] {
+            for pass in [K, "hunter2-not-a-key"] {
+                let mut c = m.client();
+                let payload = b64(format!("{authz}\0{user}\0{pass}"));
+                let reply = c.cmd(&format!("AUTH PLAIN {payload}"));
+                assert!(
+                    reply.starts_with("235 ") || reply.starts_with("535 "),
+                    "{reply}"
+                );
+                // the same payload after a 334
+                let mut c2 = m.client();
+                assert_eq!(c2.cmd("AUTH PLAIN"), "334");
+                c2.cmd(&payload);
+                assert_eq!(c.cmd("QUIT"), "221 Bye");
+                assert_eq!(c2.cmd("QUIT"), "221 Bye");
+                n += 2;
+            }
+        }
+    }
+    let outputs = m.finish(n);
+    assert_clean(&outputs);
+    // the user field's key is named by its fingerprint, not dropped
+    let tapes = String::from_utf8_lossy(&outputs[2].1).into_owned();
+    assert!(
+        tapes.contains("C: AUTH PLAIN <redacted user=re_…") && tapes.contains("authzid=re_…"),
+        "{tapes}"
+    );
+}
+
+/// Finding 4: a space inside the AUTH PLAIN base64 gets 501, and the
+/// line is not kept as sent: the two halves would join into the key. The
+/// payload is split at every position.
+#[test]
+fn auth_plain_base64_split_by_a_space_is_never_shown() {
+    let m = Mock::start(&[]);
+    let payload = b64(format!("\0resend\0{K}"));
+    let mut n = 0;
+    let mut c = m.client();
+    for at in 1..payload.len() {
+        let line = format!("AUTH PLAIN {} {}", &payload[..at], &payload[at..]);
+        let reply = c.cmd(&line);
+        assert!(reply.starts_with("501 "), "{line}: {reply}");
+        if at % 15 == 0 {
+            assert_eq!(c.cmd("QUIT"), "221 Bye");
+            n += 1;
+            c = m.client();
+        }
+    }
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    let outputs = m.finish(n + 1);
+    assert_clean(&outputs);
+}
+
+/// Finding 3: the key as an envelope local part. The tape redacted it; the
+/// mailbox's X-Mailtape-Envelope-From/-To headers and the JSON message
+/// event must too.
+#[test]
+fn a_key_as_the_envelope_local_part_is_redacted_in_the_mailbox_and_the_message_event() {
+    let m = Mock::start(&[]);
+    let mut c = m.client();
+    assert!(
+        c.cmd(&format!("AUTH PLAIN {}", b64(format!("\0resend\0{K}"))))
+            .starts_with("235")
+    );
+    assert_eq!(c.cmd(&format!("MAIL FROM:<{K}@acme.com>")), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert_eq!(c.cmd(&format!("RCPT TO:<{K}@resend.dev>")), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    assert!(c.cmd("Subject: hi\r\n\r\nhello\r\n.").starts_with("250 OK"));
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    let outputs = m.finish(1);
+    let eml = String::from_utf8_lossy(&outputs[3].1).into_owned();
+    assert!(
+        eml.starts_with("X-Mailtape-Envelope-From: <re_…")
+            && eml.contains("@acme.com>\r\nX-Mailtape-Envelope-To: <delivered@resend.dev>, <re_…"),
+        "{eml}"
+    );
+    assert_clean(&outputs);
+}
+
+/// Finding 7: the encoded and split forms real mail carries the key in,
+/// in one message: an attachment whose base64 has the key at 31 offsets
+/// (so it crosses the 76-column wrap at every alignment), RFC 2047 B and
+/// Q encoded words, one folded across two words, quoted-printable with
+/// `re=5F` and with a soft line break inside the key, and the key glued to
+/// a word (`_re_`, `1re_`, `xre_`).
+#[test]
+fn encoded_and_split_keys_in_a_message_are_redacted() {
+    let m = Mock::start(&[]);
+    let mut c = m.client();
+    assert!(
+        c.cmd(&format!("AUTH PLAIN {}", b64(format!("\0resend\0{K}"))))
+            .starts_with("235")
+    );
+    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    let message = encoded_message();
+    let reply = c.cmd(&format!("{message}."));
+    assert!(reply.starts_with("250 OK"), "{reply}");
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    let outputs = m.finish(1);
+    assert_clean(&outputs);
+    // what is redacted is still mail: the attachment is base64 of the
+    // redacted text, the encoded words decode to it
+    let eml = String::from_utf8_lossy(&outputs[3].1).into_owned();
+    let first = eml
+        .split("--b1\r\n")
+        .find(|p| p.contains("name=\"k30.txt\""))
+        .expect("attachment k30.txt");
+    let encoded: String = first
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let text = String::from_utf8(decoded).unwrap();
+    assert!(
+        text.starts_with(&"y".repeat(30)) && text.contains("re_…"),
+        "{text}"
+    );
+}
+
+/// The message `encoded_and_split_keys_in_a_message_are_redacted` sends.
+fn encoded_message() -> String {
+    let q = K.replace('_', "=5F");
+    let (half1, half2) = K.split_at(12);
+    let mut m = format!(
+        "From: a@acme.com\r\n\
+         To: delivered@resend.dev\r\n\
+         Subject: =?utf-8?B?{}?=\r\n\
+         X-Folded: =?utf-8?B?{}?=\r\n =?utf-8?B?{}?=\r\n\
+         X-Q: =?utf-8?Q?the_key_{q}?=\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b1\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\
+         \r\n\
+         the key is {q} today\r\n\
+         and again {}=\r\n{} split by a soft break\r\n\
+         glued: _{K} 1{K} x{K}\r\n",
+        b64(format!("the key {K}")),
+        b64(format!("key: {half1}")),
+        b64(half2),
+        &K[..15],
+        &K[15..],
+    );
+    for n in 30..61 {
+        let text = format!("{}{K}\n", "y".repeat(n));
+        let enc = b64(text);
+        m.push_str(&format!(
+            "--b1\r\nContent-Type: text/plain; name=\"k{n}.txt\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n"
+        ));
+        for chunk in enc.as_bytes().chunks(76) {
+            m.push_str(std::str::from_utf8(chunk).unwrap());
+            m.push_str("\r\n");
+        }
+    }
+    m.push_str("--b1--\r\n");
+    m
+}
+
+/// Finding 2: `show` redacts a tape it reads, not only what mailtape
+/// captured: a hand-written or edited tape with the key in a header, a
+/// comment, client and server lines, a raw AUTH PLAIN payload (whole and
+/// split by a space), a base64 body wrapped across `D:` lines, and a note.
+#[test]
+fn show_redacts_a_hand_written_tape_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("dirty.tape");
+    let payload = b64(format!("\0resend\0{K}"));
+    let attachment = b64(format!("{}{K}\n", "y".repeat(40)));
+    let (a1, a2) = attachment.split_at(56);
+    let text = format!(
+        "# mailtape tape v1\n\
+         # made with key {K}\n\
+         \n\
+         ## session 1 · mode replay · source {K}\n\
+         # the key {K} again\n\
+         S: 220 smtp.resend.com ESMTP\n\
+         C: EHLO app.local\n\
+         S: 250 AUTH PLAIN LOGIN\n\
+         C: AUTH PLAIN {payload}\n\
+         S: 535 not {K}\n\
+         C: AUTH PLAIN {} {}\n\
+         C: AUTH LOGIN\n\
+         S: 334 VXNlcm5hbWU6\n\
+         C: {}\n\
+         S: 334 UGFzc3dvcmQ6\n\
+         C: {}\n\
+         S: 235 ok\n\
+         C: MAIL FROM:<{K}@acme.com>\n\
+         S: 250 Accepted\n\
+         C: DATA\n\
+         S: 354 go\n\
+         D: X-Key: {K}\n\
+         D:\n\
+         D: {a1}\n\
+         D: {a2}\n\
+         C: .\n\
+         S: 250 OK\n\
+         *: upstream said {K}\n\
+         *: closed by client\n",
+        &payload[..10],
+        &payload[10..],
+        b64(K),
+        b64(K),
+    );
+    std::fs::write(&tape, &text).unwrap();
+    assert!(!leaks(text.as_bytes(), K).is_empty());
+    let outputs = shows(&tape);
+    assert_clean(&outputs);
+    // still shown, by its fingerprint
+    let shown = String::from_utf8_lossy(&outputs[0].1).into_owned();
+    assert!(
+        shown.contains("S: 535 not re_…")
+            && shown.contains("C: AUTH PLAIN <redacted user=resend key=re_…"),
+        "{shown}"
+    );
+}
+
+/// Finding 5: errors never echo a key — a TOML error on an account file's
+/// key line, a profile error, a malformed tape line, `--owner` with a key.
+/// Finding 18: each is one line, `file:line:col: what`.
+#[test]
+fn errors_never_echo_a_key_and_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = dir.path().join("account.toml");
+    std::fs::write(
+        &account,
+        format!("owner = \"me@acme.com\"\nkeys = [{{ key = \"{K}\", domain = 5 }}]\n"),
+    )
+    .unwrap();
+    let syntax = dir.path().join("syntax.toml");
+    std::fs::write(&syntax, format!("keys = [{{ key = \"{K}\" \n")).unwrap();
+    let profile = dir.path().join("profile.toml");
+    std::fs::write(&profile, format!("hostname = {K}\n")).unwrap();
+    let tape = dir.path().join("bad.tape");
+    std::fs::write(
+        &tape,
+        format!("# mailtape tape v1\n## session 1\nX: the key is {K} here\n"),
+    )
+    .unwrap();
+    let base = [
+        "mock",
+        "--plain",
+        "127.0.0.1:0",
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+    ];
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            [&base[..], &["--account", account.to_str().unwrap()]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "account.toml:2:",
+        ),
+        (
+            [&base[..], &["--account", syntax.to_str().unwrap()]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "syntax.toml:",
+        ),
+        (
+            [&base[..], &["--profile", profile.to_str().unwrap()]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "profile.toml:1:12: ",
+        ),
+        (
+            vec!["show".into(), tape.display().to_string()],
+            "bad.tape:3: ",
+        ),
+        (
+            vec![
+                "replay".into(),
+                "--plain".into(),
+                "127.0.0.1:0".into(),
+                "--smtps".into(),
+                "off".into(),
+                "--starttls".into(),
+                "off".into(),
+                "--tape".into(),
+                tape.display().to_string(),
+            ],
+            "bad.tape:3: ",
+        ),
+        (
+            [&base[..], &["--owner", K]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "--owner",
+        ),
+    ];
+    let mut outputs = Vec::new();
+    for (args, want) in &cases {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        let o = refused(cmd);
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got {err}"
+        );
+        outputs.push((format!("{args:?} stderr"), o.stderr));
+        outputs.push((format!("{args:?} stdout"), o.stdout));
+    }
+    assert_clean(&outputs);
+}
+
+/// A server that repeats what it was sent: every reply carries the line it
+/// answers, and an AUTH reply also its decoded payload and the payload in
+/// quotes. Serves `connections` sessions.
+fn echo_server(connections: usize) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(connections) {
+            let Ok(s) = s else { return };
+            std::thread::spawn(move || echo(s));
+        }
+    });
+    addr
+}
+
+fn echo(s: std::net::TcpStream) {
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut say = |t: &str| w.write_all(format!("{t}\r\n").as_bytes()).is_ok();
+    say("220 echo.test ESMTP");
+    let mut line = String::new();
+    let mut in_data = false;
+    while r.read_line(&mut line).unwrap_or(0) > 0 {
+        let l = line.trim_end().to_string();
+        line.clear();
+        let decoded = |p: &str| {
+            String::from_utf8_lossy(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(p)
+                    .unwrap_or_default(),
+            )
+            .replace('\0', " ")
+        };
+        let ok = if in_data {
+            if l == "." {
+                in_data = false;
+                say("554 refused your message")
+            } else {
+                true
+            }
+        } else if l.starts_with("EHLO") {
+            say(&format!("250-echo.test hello {l}"))
+                && say("250-AUTH PLAIN LOGIN")
+                && say("250 8BITMIME")
+        } else if let Some(p) = l.strip_prefix("AUTH PLAIN ") {
+            say(&format!(
+                "535-5.7.8 you sent {l}\r\n535-\"{p}\"\r\n535 that is {}",
+                decoded(p)
+            ))
+        } else if l == "AUTH LOGIN" {
+            say("334 VXNlcm5hbWU6")
+        } else if l == "DATA" {
+            in_data = true;
+            say("354 go ahead")
+        } else if l.starts_with("MAIL") || l.starts_with("RCPT") {
+            say(&format!("250 ok {l}"))
+        } else if l == "QUIT" {
+            say("221 bye");
+            return;
+        } else {
+            // an AUTH LOGIN line, or anything else
+            say(&format!("535 5.7.8 you sent \"{l}\" ({})", decoded(&l)))
+        };
+        if !ok {
+            return;
+        }
+    }
+}
+
+/// Finding 6: `check` shows the server's replies redacted, in its
+/// transcript and in the `--json` detail, whatever the server echoes.
+#[test]
+fn check_redacts_what_a_server_echoes() {
+    let mut outputs = Vec::new();
+    for auth in ["plain", "login"] {
+        for json in [false, true] {
+            let addr = echo_server(1);
+            let (host, port) = addr.split_once(':').unwrap();
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "check", "--host", host, "--port", port, "--tls", "none", "--auth", auth,
+            ])
+            .args([
+                "--timeout",
+                "5",
+                "--from",
+                "a@acme.com",
+                "--to",
+                "delivered@resend.dev",
+            ])
+            .env("RESEND_API_KEY", K)
+            .env("NO_COLOR", "1");
+            if json {
+                cmd.arg("--json");
+            }
+            let o = cmd.output().unwrap();
+            assert_eq!(o.status.code(), Some(12), "{o:?}");
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            assert!(out.contains("535"), "{out}");
+            outputs.push((format!("check --auth {auth} json={json} stdout"), o.stdout));
+            outputs.push((format!("check --auth {auth} json={json} stderr"), o.stderr));
+        }
+    }
+    assert_clean(&outputs);
+}
+
+/// Finding 6: `bench` reports the server's refusals redacted.
+#[test]
+fn bench_errors_are_redacted() {
+    let mut outputs = Vec::new();
+    for auth in ["plain", "login"] {
+        for json in [false, true] {
+            let addr = echo_server(2);
+            let (host, port) = addr.split_once(':').unwrap();
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "bench", "--host", host, "--port", port, "--tls", "none", "--auth", auth,
+            ])
+            .args(["--connections", "1", "--messages", "2", "--key", K])
+            .env("NO_COLOR", "1");
+            if json {
+                cmd.arg("--json");
+            }
+            let o = cmd.output().unwrap();
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            assert!(out.contains("you sent"), "{o:?}");
+            outputs.push((format!("bench --auth {auth} json={json} stdout"), o.stdout));
+            outputs.push((format!("bench --auth {auth} json={json} stderr"), o.stderr));
+        }
+    }
+    assert_clean(&outputs);
+}
+
+/// Finding 17: a profile is checked when it is loaded: reply codes from
+/// 200 to 599, no control characters (CR, LF, NUL, ESC) in the host name,
+/// a reply text or an EHLO keyword. One line names the file, the line and
+/// the column, and what is wrong.
+#[test]
+fn a_profile_that_would_break_the_protocol_is_refused_on_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("hostname = \"evil\\r\\n250 x\"\n", "p.toml:1:12: "),
+        ("ehlo = [\"PIPELINING\", \"SIZE\\n250 x\"]\n", "p.toml:1:"),
+        (
+            "[replies]\nquit = { code = 999, text = \"Bye\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        (
+            "[replies]\nquit = { code = 100, text = \"Bye\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        (
+            "[replies]\nquit = { code = 0, text = \"Bye\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        (
+            "[replies]\nquit = { code = 221, text = \"Bye\\r\\n250 x\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        (
+            "[replies]\nquit = { code = 221, text = \"Bye\\u001b[2J\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        (
+            "[variants.mine.replies]\nquit = { code = 1000, text = \"Bye\", source = \"guess\" }\n",
+            "p.toml:2:",
+        ),
+        ("hostname = \"\"\n", "p.toml:1:12: "),
+    ];
+    for (text, want) in cases {
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        for args in [
+            vec![
+                "mock",
+                "--plain",
+                "127.0.0.1:0",
+                "--smtps",
+                "off",
+                "--starttls",
+                "off",
+                "--profile",
+            ],
+            vec!["profile", "--profile"],
+        ] {
+            let mut cmd = Command::new(BIN);
+            cmd.args(&args).arg(&p);
+            let o = refused(cmd);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert!(!o.status.success(), "{text:?} accepted by {args:?}: {err}");
+            let first = err.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("mailtape: ") && first.contains(want),
+                "{text:?}: {err}"
+            );
+            assert_eq!(err.trim_end().lines().count(), 1, "{text:?}: {err}");
+        }
+    }
+}
+
+/// Runs `cmd`, which should fail at once; a server that started instead
+/// is stopped after two seconds (its status then is not a success).
+fn refused(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..40 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+/// Finding 18: a TOML syntax error is one line, `file:line:col: what`.
+#[test]
+fn toml_syntax_errors_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, "hostname = \"x\"\n[replies\n").unwrap();
+    let o = Command::new(BIN)
+        .args(["profile", "--profile"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("mailtape: {}:2:", p.display())),
+        "{err}"
+    );
+}
+
+/// Finding 19: no ANSI colours on a stderr that is not a terminal, even
+/// without NO_COLOR.
+#[test]
+fn no_colours_in_redirected_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    // and a warning from the server itself: a torn record tape repaired
+    let tape = dir.path().join("torn.tape");
+    std::fs::write(&tape, "# mailtape tape v1\n\n## session 1\nS: 220 x").unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "record",
+            "--plain",
+            "127.0.0.1:0",
+            "--smtps",
+            "off",
+            "--starttls",
+            "off",
+        ])
+        .args(["--quiet", "--upstream", "127.0.0.1:9", "--tape"])
+        .arg(&tape)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    common::cli::wait_exit(&mut child);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("cut back a last session torn by a crash"),
+        "{err:?}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
