@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use base64::Engine;
 
-use super::redact::{AuthPart, redact_auth, scrub};
+use super::redact::{AuthPart, redact_auth, redact_auth_command, scrub};
 use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable};
 use super::{Closer, Event, EventKind, Meta, Transcript};
 use crate::output::sink::{self, Sink};
@@ -134,19 +134,13 @@ impl Capture {
 /// The transcript text of a command line: AUTH payloads redacted, any key
 /// scrubbed, invalid bytes shown lossily.
 pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
-    if let Ok(Command::Auth { mechanism, initial }) = parsed {
-        let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
-        return match initial {
-            None => format!("{verb} {mechanism}"),
-            Some(init) => {
-                let part = match mechanism.to_ascii_uppercase().as_str() {
-                    "PLAIN" => AuthPart::Plain,
-                    "LOGIN" => AuthPart::LoginUser,
-                    _ => AuthPart::Secret,
-                };
-                format!("{verb} {mechanism} {}", redact_auth(part, init))
-            }
-        };
+    // Any AUTH line, well-formed or not (a payload split by a space gets a
+    // 501 but is still the payload).
+    if line.len() >= 4
+        && line[..4].eq_ignore_ascii_case(b"AUTH")
+        && let Some(text) = redact_auth_command(&String::from_utf8_lossy(line))
+    {
+        return text;
     }
     // A lone base64 word where a command belongs is most likely credentials
     // sent out of turn (after a refused AUTH): never show it.

@@ -1,6 +1,7 @@
 //! Transcripts, redaction and the tape format.
 
 pub mod capture;
+mod encoded;
 pub mod format;
 pub mod redact;
 pub mod transcript;

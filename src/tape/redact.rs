@@ -4,6 +4,14 @@
 //! Resend API keys are `re_` followed by letters, digits and underscores. A
 //! redacted key keeps the prefix and a short SHA-256 fingerprint, so two keys
 //! can be told apart in a transcript without either being recoverable.
+//!
+//! What counts as a key: `re_` and at least [`MIN_KEY_BODY`] key characters.
+//! At the start of a word that is enough. Glued to a word (`xre_…`,
+//! `1re_…`, `_re_…`) the rest must also look random — hold a digit or a
+//! capital — so that `are_you_there_friend` stays readable while a key
+//! pasted after other text does not (a real key has both almost surely).
+//! Keys inside base64, quoted-printable and RFC 2047 words are found by
+//! `tape/encoded.rs`.
 
 use std::borrow::Cow;
 
@@ -37,10 +45,10 @@ fn is_key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Finds Resend keys in `text`: (start, end) byte ranges. A key starts at a
-/// word boundary, so `are_you_there` is not one. Every line and body goes
-/// through here, so the search for `re_` is memchr's, not a byte loop.
-fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
+/// Finds Resend keys in `text`: (start, end) byte ranges (see the module
+/// doc for the rule). Every line and body goes through here, so the search
+/// for `re_` is memchr's, not a byte loop.
+pub(super) fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     let mut next = 0;
     static RE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
@@ -49,18 +57,33 @@ fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
         if start < next {
             continue; // inside a key already found
         }
-        let body_start = start + 3;
-        let end = text[body_start..]
-            .iter()
-            .position(|&b| !is_key_char(b))
-            .map_or(text.len(), |n| body_start + n);
-        let boundary = start == 0 || !is_key_char(text[start - 1]);
-        if boundary && end - body_start >= MIN_KEY_BODY {
+        let glued = start > 0 && is_key_char(text[start - 1]);
+        let Some(end) = key_end(text, start) else {
+            continue;
+        };
+        let body = &text[start + 3..end];
+        if !glued
+            || body
+                .iter()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        {
             found.push((start, end));
             next = end;
         }
     }
     found
+}
+
+/// Where the key that starts with the `re_` at `start` ends, if what
+/// follows is long enough to be one (what comes before is not looked at).
+pub(super) fn key_end(text: &[u8], start: usize) -> Option<usize> {
+    let body_start = start + 3;
+    let end = text
+        .get(body_start..)?
+        .iter()
+        .position(|&b| !is_key_char(b))
+        .map_or(text.len(), |n| body_start + n);
+    (end - body_start >= MIN_KEY_BODY).then_some(end)
 }
 
 /// Whether `bytes` hold a Resend key anywhere.
@@ -85,99 +108,21 @@ pub fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// Scrubs a whole message for the mailbox: keys in the clear anywhere, and
-/// base64 words on any line that decode to a key (an attachment, a header).
+/// Scrubs a whole message for the mailbox and the transcript: keys in the
+/// clear anywhere, and keys inside base64 (wrapped attachments included),
+/// quoted-printable and RFC 2047 encoded words (see `tape/encoded.rs`).
 pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        let body = line.strip_suffix(b"\n").unwrap_or(line);
-        let body = body.strip_suffix(b"\r").unwrap_or(body);
-        let ending = &line[body.len()..];
-        match std::str::from_utf8(body) {
-            Ok(text) => out.extend_from_slice(scrub(text).as_bytes()),
-            Err(_) => out.extend_from_slice(&scrub_bytes(body)),
-        }
-        out.extend_from_slice(ending);
-    }
-    out
+    super::encoded::scrub_all(bytes).into_owned()
 }
 
-/// Scrubs one line of text: Resend keys in the clear, and base64 words that
-/// decode to something holding a key (an AUTH payload sent out of turn).
+/// Scrubs one line of text: Resend keys in the clear, and keys inside
+/// base64 (an AUTH payload sent out of turn, echoed in a reply),
+/// quoted-printable or an RFC 2047 word.
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let needs_base64 =
-        has_base64_word(text.as_bytes()) && text.split(' ').any(|w| base64_key(w).is_some());
-    if !needs_base64 {
-        return match scrub_bytes(text.as_bytes()) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
-        };
+    match super::encoded::scrub_all(text.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(text),
+        Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
     }
-    let words: Vec<String> = text
-        .split(' ')
-        .map(|w| match base64_key(w) {
-            Some(r) => r,
-            None => String::from_utf8_lossy(&scrub_bytes(w.as_bytes())).into_owned(),
-        })
-        .collect();
-    Cow::Owned(words.join(" "))
-}
-
-fn is_base64_char(b: u8) -> bool {
-    BASE64_CHARS[usize::from(b)]
-}
-
-/// Which bytes may appear in base64 text (padding included), as a table:
-/// every byte of every line is looked up here.
-static BASE64_CHARS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
-        b += 1;
-    }
-    t
-};
-
-/// Whether some space-separated word could be a base64 key (long enough, of
-/// base64 characters only): one pass over the bytes, so that ordinary lines
-/// are not split into words and decoded.
-fn has_base64_word(text: &[u8]) -> bool {
-    let mut run = 0usize;
-    let mut clean = true;
-    for &b in text {
-        if b == b' ' {
-            if clean && run >= BASE64_KEY_MIN {
-                return true;
-            }
-            run = 0;
-            clean = true;
-        } else {
-            run += 1;
-            clean &= is_base64_char(b);
-        }
-    }
-    clean && run >= BASE64_KEY_MIN
-}
-
-/// The shortest base64 word that can hold a key: `re_` and
-/// [`MIN_KEY_BODY`] characters are 11 bytes, 12 characters of base64 at
-/// least.
-const BASE64_KEY_MIN: usize = 12;
-
-/// If `word` is base64 that decodes to bytes holding a key, its redacted form.
-fn base64_key(word: &str) -> Option<String> {
-    if word.len() < BASE64_KEY_MIN || !word.bytes().all(is_base64_char) {
-        return None;
-    }
-    let decoded = STANDARD.decode(word).ok()?;
-    let keys = find_keys(&decoded);
-    let (s, e) = *keys.first()?;
-    Some(format!(
-        "<redacted base64 key={}>",
-        redact_secret(&decoded[s..e])
-    ))
 }
 
 /// Shows a user name safely: printable, bounded, no `>` to break the form.
@@ -226,14 +171,16 @@ pub fn redact_auth(part: AuthPart, b64: &str) -> String {
             let (authz, user, pass) = (fields.next(), fields.next(), fields.next());
             match (authz, user, pass) {
                 (Some(authz), Some(user), Some(pass)) => {
+                    // Any field that looks like a key is a key (a key pasted
+                    // as the user, or as the authzid).
                     let authz = if authz.is_empty() || authz == user {
                         String::new()
                     } else {
-                        format!(" authzid={}", show_user(authz))
+                        format!(" authzid={}", show_user(&scrub_message(authz)))
                     };
                     format!(
                         "<redacted user={}{authz} key={}>",
-                        show_user(user),
+                        show_user(&scrub_message(user)),
                         redact_secret(pass)
                     )
                 }
@@ -247,6 +194,37 @@ pub fn redact_auth(part: AuthPart, b64: &str) -> String {
         AuthPart::LoginUser => format!("<redacted user={}>", show_user(&raw)),
         AuthPart::Secret => format!("<redacted key={}>", redact_secret(&raw)),
     }
+}
+
+/// The transcript form of an `AUTH` command line, or `None` if `line` is
+/// not one: the mechanism shown, everything after it redacted as one
+/// payload. Words after the mechanism are joined first, so a payload split
+/// by a space (which gets a 501) is redacted as the payload it was, not
+/// kept as two harmless-looking halves.
+pub fn redact_auth_command(line: &str) -> Option<String> {
+    let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
+    let verb = words.next()?;
+    if !verb.eq_ignore_ascii_case("AUTH") {
+        return None;
+    }
+    let verb = super::transcript::printable(verb);
+    let Some(mechanism) = words.next() else {
+        return Some(verb);
+    };
+    let mechanism = super::transcript::printable(&scrub(mechanism));
+    let payload: String = words.collect();
+    if payload.is_empty() {
+        return Some(format!("{verb} {mechanism}"));
+    }
+    let part = match mechanism.to_ascii_uppercase().as_str() {
+        "PLAIN" => AuthPart::Plain,
+        "LOGIN" => AuthPart::LoginUser,
+        _ => AuthPart::Secret,
+    };
+    Some(format!(
+        "{verb} {mechanism} {}",
+        redact_auth(part, &payload)
+    ))
 }
 
 #[cfg(test)]

@@ -233,13 +233,15 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
         let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
         return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
     }
-    // One pass a line: keys are scrubbed line by line (a key never spans a
-    // line break), invalid UTF-8 shown lossily, control characters replaced.
+    // Keys are scrubbed in the whole body first (base64 wrapped across
+    // lines, quoted-printable soft breaks, folded headers), then each line
+    // is shown lossily with control characters replaced.
+    let body = super::encoded::scrub_all(body);
     let mut lines: Vec<String> = body
         .split(|&b| b == b'\n')
         .map(|l| {
             let l = l.strip_suffix(b"\r").unwrap_or(l);
-            into_printable(super::redact::scrub(&String::from_utf8_lossy(l)).into_owned())
+            into_printable(String::from_utf8_lossy(l).into_owned())
         })
         .collect();
     // The body ends with CR LF, which leaves one empty piece.

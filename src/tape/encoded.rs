@@ -1,0 +1,626 @@
+//! Keys hidden in an encoding (issue 16, finding 7): base64 (an attachment
+//! wrapped at 76 columns, an AUTH payload out of turn, one split by a
+//! space), quoted-printable (`re=5F…`, a soft line break inside the key)
+//! and RFC 2047 encoded words (`=?utf-8?B?…?=`, `=?utf-8?Q?…?=`, a key
+//! split across the words of a folded header).
+//!
+//! Every line and body goes through here, so nothing is decoded on spec:
+//! each encoding is searched (memchr's SIMD search) for what `re_` becomes
+//! in it, and only the text around a hit is decoded. Text without a hit
+//! costs a handful of searches and no allocation.
+//!
+//! A hit that decodes to a key is rewritten so the result still decodes:
+//! a wrapped base64 block is re-encoded from its redacted content at the
+//! same width, a quoted-printable line re-encoded, encoded words replaced
+//! by one encoded word of the redacted text. Base64 that does not decode as
+//! a whole (a fragment in a reply, a payload split by a space) becomes
+//! `<redacted base64 key=re_…>`.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use memchr::memmem::Finder;
+
+use super::redact::{find_keys, key_end, redact_secret, scrub_bytes};
+
+/// Decodes what a mail client would: padding optional, stray bits ignored.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// `re_` in base64 at each byte alignment: the characters that depend on
+/// those three bytes only, and how many characters of the same 4-character
+/// group come before them (`cmVf` is a whole group; `JlX` starts at the
+/// group's third character, `yZV` at its fourth).
+const PATTERNS: [(&[u8], usize); 3] = [(b"cmVf", 0), (b"JlX", 2), (b"yZV", 3)];
+
+static FINDERS: LazyLock<[Finder<'static>; 3]> =
+    LazyLock::new(|| PATTERNS.map(|(p, _)| Finder::new(p)));
+
+/// How many base64 characters after `re_` are decoded to look for a key:
+/// a Resend key is about 36 characters; this allows 140.
+const WINDOW: usize = 192;
+
+/// One replacement: bytes `start..end` of the input become `with`.
+struct Edit {
+    start: usize,
+    end: usize,
+    with: Vec<u8>,
+}
+
+/// Redacts every key in `text`, encoded or in the clear. `text` may be one
+/// line or a whole message (line breaks join wrapped base64, soft breaks
+/// and folded headers).
+pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
+    // In order of precedence where two overlap: an encoded word's payload
+    // is base64 or quoted-printable too, and its rewrite covers them.
+    let mut edits = Vec::new();
+    encoded_word_edits(text, &mut edits);
+    quoted_printable_edits(text, &mut edits);
+    base64_edits(text, &mut edits);
+    if edits.is_empty() {
+        return scrub_bytes(text);
+    }
+    let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
+    for e in edits {
+        if kept.iter().all(|k| e.end <= k.start || e.start >= k.end) {
+            kept.push(e);
+        }
+    }
+    kept.sort_by_key(|e| e.start);
+    let mut out = Vec::with_capacity(text.len());
+    let mut last = 0;
+    for e in kept {
+        out.extend_from_slice(&text[last..e.start]);
+        out.extend_from_slice(&e.with);
+        last = e.end;
+    }
+    out.extend_from_slice(&text[last..]);
+    Cow::Owned(scrub_bytes(&out).into_owned())
+}
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// The length of a line break at `i` that sits between two base64
+/// characters (so a wrapped run goes on across it): 1 for LF, 2 for CR LF.
+fn break_at(text: &[u8], i: usize) -> Option<usize> {
+    let len = match text.get(i..)? {
+        [b'\r', b'\n', ..] => 2,
+        [b'\n', ..] => 1,
+        _ => return None,
+    };
+    let before = i.checked_sub(1).map(|j| text[j]);
+    let after = text.get(i + len).copied();
+    (before.is_some_and(is_b64) && after.is_some_and(is_b64)).then_some(len)
+}
+
+/// The position of the base64 character before `i` in the same run
+/// (across a line break), if any.
+fn prev_b64(text: &[u8], i: usize) -> Option<usize> {
+    let j = i.checked_sub(1)?;
+    if is_b64(text[j]) {
+        return Some(j);
+    }
+    if text[j] == b'\n' {
+        let nl = if j >= 1 && text[j - 1] == b'\r' {
+            j - 1
+        } else {
+            j
+        };
+        if break_at(text, nl).is_some() && nl >= 1 && is_b64(text[nl - 1]) {
+            return Some(nl - 1);
+        }
+    }
+    None
+}
+
+/// The position of the base64 character after `i` in the same run.
+fn next_b64(text: &[u8], i: usize) -> Option<usize> {
+    let j = i + 1;
+    match text.get(j) {
+        Some(&b) if is_b64(b) => Some(j),
+        Some(_) => break_at(text, j).map(|len| j + len),
+        None => None,
+    }
+}
+
+fn base64_edits(text: &[u8], edits: &mut Vec<Edit>) {
+    // Where the group holding `re_` starts, for each hit.
+    let mut hits = Vec::new();
+    for (finder, (_, back)) in FINDERS.iter().zip(PATTERNS) {
+        hits.extend(finder.find_iter(text).map(|p| (p, back)));
+    }
+    // A hit split by a line break of a wrapped block: look at the three
+    // characters either side of every break.
+    for nl in memchr::memchr_iter(b'\n', text) {
+        let at = if nl >= 1 && text[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        if break_at(text, at).is_none() {
+            continue;
+        }
+        let mut near = Vec::with_capacity(6);
+        let mut i = at;
+        while near.len() < 3
+            && let Some(j) = prev_b64(text, i)
+        {
+            near.insert(0, j);
+            i = j;
+        }
+        let before = near.len();
+        let mut i = nl;
+        while near.len() < before + 3
+            && let Some(j) = next_b64(text, i)
+        {
+            near.push(j);
+            i = j;
+        }
+        let bytes: Vec<u8> = near.iter().map(|&j| text[j]).collect();
+        for (p, back) in PATTERNS {
+            if let Some(k) = memchr::memmem::find(&bytes, p)
+                && k < before
+                && k + p.len() > before
+            {
+                hits.push((near[k], back));
+            }
+        }
+    }
+    if hits.is_empty() {
+        return;
+    }
+    hits.sort_unstable();
+    let mut covered = 0;
+    for (at, back) in hits {
+        if at < covered || !window_has_key(text, at, back) {
+            continue;
+        }
+        let (start, end) = run_around(text, at);
+        edits.push(Edit {
+            start,
+            end,
+            with: redacted_run(&text[start..end]),
+        });
+        covered = end;
+    }
+}
+
+/// Whether the base64 around a hit at `at` decodes to a key: the group
+/// holding `re_` (missing characters of a run cut mid-group read as zero
+/// bits, which only touch the bytes before `re_`) and [`WINDOW`] more.
+fn window_has_key(text: &[u8], at: usize, back: usize) -> bool {
+    let mut before = Vec::with_capacity(back);
+    let mut i = at;
+    while before.len() < back {
+        match prev_b64(text, i) {
+            Some(j) => {
+                before.push(text[j]);
+                i = j;
+            }
+            None => break,
+        }
+    }
+    let mut window: Vec<u8> = vec![b'A'; back - before.len()];
+    window.extend(before.iter().rev());
+    window.push(text[at]);
+    let mut i = at;
+    while window.len() < WINDOW
+        && let Some(j) = next_b64(text, i)
+    {
+        window.push(text[j]);
+        i = j;
+    }
+    window.truncate(window.len() - window.len() % 4);
+    let Ok(decoded) = LENIENT.decode(&window) else {
+        return false;
+    };
+    // `re_` is in the first group; what comes before it is an artefact of
+    // the alignment, so the key is judged from `re_` on.
+    memchr::memmem::find(&decoded, b"re_").is_some_and(|s| key_end(&decoded, s).is_some())
+}
+
+/// The whole base64 run (across line breaks) holding position `at`, with
+/// its padding.
+fn run_around(text: &[u8], at: usize) -> (usize, usize) {
+    let mut start = at;
+    while let Some(j) = prev_b64(text, start) {
+        start = j;
+    }
+    let mut end = at;
+    while let Some(j) = next_b64(text, end) {
+        end = j;
+    }
+    end += 1;
+    for _ in 0..2 {
+        if text.get(end) == Some(&b'=') {
+            end += 1;
+        }
+    }
+    (start, end)
+}
+
+/// The replacement for a base64 run holding a key: re-encoded from its
+/// redacted content at the same line width when it decodes as a whole,
+/// else a marker naming the key.
+fn redacted_run(run: &[u8]) -> Vec<u8> {
+    let width = memchr::memchr2(b'\r', b'\n', run).unwrap_or(run.len());
+    let eol: &[u8] = if memchr::memmem::find(run, b"\r\n").is_some() {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    let squeezed: Vec<u8> = run
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    // A wrapped block is mail content (an attachment): it stays base64 of
+    // what it held. A single run is shown as a marker.
+    let wrapped = width < run.len();
+    if wrapped && let Ok(decoded) = STANDARD.decode(&squeezed) {
+        let clean = super::redact::scrub_bytes(&decoded);
+        if find_keys(&decoded).first().is_some() {
+            let enc = STANDARD.encode(&clean);
+            let mut out = Vec::with_capacity(enc.len() + enc.len() / width.max(1) * 2);
+            for (i, line) in enc.as_bytes().chunks(width.max(4)).enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(eol);
+                }
+                out.extend_from_slice(line);
+            }
+            return out;
+        }
+    }
+    // Not whole base64, or a key only at an alignment the run's start
+    // hides: name the key found around the hit.
+    let keys = LENIENT
+        .decode(&squeezed[..squeezed.len() - squeezed.len() % 4])
+        .ok()
+        .and_then(|d| find_keys(&d).first().map(|&(s, e)| d[s..e].to_vec()));
+    match keys {
+        Some(k) => format!("<redacted base64 key={}>", redact_secret(&k)).into_bytes(),
+        None => b"<redacted base64 key>".to_vec(),
+    }
+}
+
+static QP_HITS: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
+    [
+        Finder::new(b"=5F"),
+        Finder::new(b"=5f"),
+        Finder::new(b"=\n"),
+        Finder::new(b"=\r\n"),
+    ]
+});
+
+/// Quoted-printable: a line with `=5F` (an encoded `_`) or a soft line
+/// break is decoded, joined with the lines its soft breaks continue into,
+/// and re-encoded without the key if it held one.
+fn quoted_printable_edits(text: &[u8], edits: &mut Vec<Edit>) {
+    let mut hits: Vec<usize> = QP_HITS.iter().flat_map(|f| f.find_iter(text)).collect();
+    if hits.is_empty() {
+        return;
+    }
+    hits.sort_unstable();
+    let mut covered = 0;
+    for at in hits {
+        if at < covered {
+            continue;
+        }
+        let (start, end) = soft_line(text, at);
+        covered = end.max(at + 1);
+        let decoded = qp_decode(&text[start..end]);
+        if find_keys(&decoded).is_empty() {
+            continue;
+        }
+        let eol: &[u8] = if memchr::memmem::find(&text[start..end], b"\r\n").is_some() {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        edits.push(Edit {
+            start,
+            end,
+            with: qp_encode(&scrub_bytes(&decoded), eol),
+        });
+    }
+}
+
+fn ends_soft(line: &[u8]) -> bool {
+    line.strip_suffix(b"\r").unwrap_or(line).ends_with(b"=")
+}
+
+/// The lines joined by soft breaks around `at`, without the final line
+/// break.
+fn soft_line(text: &[u8], at: usize) -> (usize, usize) {
+    let line_start = |i: usize| memchr::memrchr(b'\n', &text[..i]).map_or(0, |n| n + 1);
+    let mut start = line_start(at.min(text.len()));
+    while start > 0 && ends_soft(&text[line_start(start - 1)..start - 1]) {
+        start = line_start(start - 1);
+    }
+    let mut end = at;
+    loop {
+        let nl = memchr::memchr(b'\n', &text[end..]).map_or(text.len(), |n| end + n);
+        if nl < text.len() && ends_soft(&text[line_start(nl)..nl]) {
+            end = nl + 1;
+        } else {
+            end = if nl > 0 && text.get(nl - 1) == Some(&b'\r') && nl < text.len() {
+                nl - 1
+            } else {
+                nl
+            };
+            break;
+        }
+    }
+    (start, end.max(start))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Quoted-printable decoding, lenient: `=XX` is a byte, `=` before a line
+/// break is nothing, anything else stays.
+fn qp_decode(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'=' {
+            match &text[i + 1..] {
+                [a, b, ..] if hex(*a).is_some() && hex(*b).is_some() => {
+                    out.push(hex(*a).unwrap_or(0) * 16 + hex(*b).unwrap_or(0));
+                    i += 3;
+                    continue;
+                }
+                [b'\r', b'\n', ..] => {
+                    i += 3;
+                    continue;
+                }
+                [b'\n', ..] => {
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Quoted-printable encoding (RFC 2045 6.7): lines of at most 76
+/// characters with soft breaks.
+fn qp_encode(bytes: &[u8], eol: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 2);
+    let mut col = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let last = i + 1 == bytes.len();
+        let plain = (b'!'..=b'~').contains(&b) && b != b'=' || (matches!(b, b' ' | b'\t') && !last);
+        let width = if plain { 1 } else { 3 };
+        if col + width > 75 {
+            out.push(b'=');
+            out.extend_from_slice(eol);
+            col = 0;
+        }
+        if plain {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("={b:02X}").as_bytes());
+        }
+        col += width;
+    }
+    out
+}
+
+static WORD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"=?"));
+
+/// One RFC 2047 encoded word at `at`: its end, charset and decoded text.
+fn encoded_word(text: &[u8], at: usize) -> Option<(usize, &[u8], Vec<u8>)> {
+    let rest = text.get(at + 2..)?;
+    let limit = rest.len().min(1000);
+    let q1 = memchr::memchr(b'?', &rest[..limit])?;
+    let q2 = q1 + 1 + memchr::memchr(b'?', &rest[q1 + 1..limit])?;
+    let q3 = q2 + 1 + memchr::memchr(b'?', &rest[q2 + 1..limit])?;
+    if rest.get(q3 + 1) != Some(&b'=') {
+        return None;
+    }
+    let payload = &rest[q2 + 1..q3];
+    if payload.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let decoded = match &rest[q1 + 1..q2] {
+        b"B" | b"b" => LENIENT.decode(payload).ok()?,
+        b"Q" | b"q" => {
+            let spaced: Vec<u8> = payload
+                .iter()
+                .map(|&b| if b == b'_' { b' ' } else { b })
+                .collect();
+            qp_decode(&spaced)
+        }
+        _ => return None,
+    };
+    Some((at + 2 + q3 + 2, &rest[..q1], decoded))
+}
+
+/// RFC 2047: adjacent encoded words (whitespace and folds between them do
+/// not count) are decoded together, as a mail reader shows them; a group
+/// that holds a key becomes one encoded word of the redacted text.
+fn encoded_word_edits(text: &[u8], edits: &mut Vec<Edit>) {
+    let mut next = 0;
+    for at in WORD.find_iter(text) {
+        if at < next {
+            continue;
+        }
+        let Some((mut end, charset, mut decoded)) = encoded_word(text, at) else {
+            continue;
+        };
+        loop {
+            let gap = text[end..]
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
+            match encoded_word(text, end + gap) {
+                Some((e, _, more)) if gap > 0 && text[end + gap..].starts_with(b"=?") => {
+                    decoded.extend(more);
+                    end = e;
+                }
+                _ => break,
+            }
+        }
+        next = end;
+        if find_keys(&decoded).is_empty() {
+            continue;
+        }
+        let mut with = b"=?".to_vec();
+        with.extend_from_slice(charset);
+        with.extend_from_slice(b"?B?");
+        with.extend_from_slice(STANDARD.encode(scrub_bytes(&decoded)).as_bytes());
+        with.extend_from_slice(b"?=");
+        edits.push(Edit {
+            start: at,
+            end,
+            with,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "re_Rt3amK3y_ZZ9yy8xx7ww6";
+
+    fn scrubbed(text: &str) -> String {
+        String::from_utf8(scrub_all(text.as_bytes()).into_owned()).unwrap()
+    }
+
+    fn clean(out: &str) -> bool {
+        !out.contains("Rt3amK3y") && !out.contains("ZZ9yy8xx7ww6")
+    }
+
+    #[test]
+    fn patterns_are_re_at_each_alignment() {
+        for pad in 0..3 {
+            let enc = STANDARD.encode(format!("{}re_", "x".repeat(pad)));
+            let (p, back) = PATTERNS[pad];
+            let at = memchr::memmem::find(enc.as_bytes(), p).unwrap();
+            assert_eq!((at - back) % 4, 0, "{enc}");
+        }
+    }
+
+    #[test]
+    fn wrapped_base64_at_every_alignment_is_re_encoded() {
+        for n in 0..80 {
+            let content = format!("{}{KEY}\n", "y".repeat(n));
+            let enc = STANDARD.encode(&content);
+            let wrapped: Vec<&str> = enc
+                .as_bytes()
+                .chunks(76)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            let text = format!(
+                "Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+                wrapped.join("\r\n")
+            );
+            let out = scrubbed(&text);
+            let body = out
+                .split("\r\n\r\n")
+                .nth(1)
+                .unwrap()
+                .split("\r\n--b--")
+                .next()
+                .unwrap();
+            if wrapped.len() == 1 {
+                assert!(body.starts_with("<redacted base64 key=re_…"), "{n}: {body}");
+                continue;
+            }
+            let decoded = STANDARD.decode(body.replace("\r\n", "")).unwrap();
+            let decoded = String::from_utf8(decoded).unwrap();
+            assert!(
+                clean(&decoded) && decoded.contains("re_…"),
+                "{n}: {decoded}"
+            );
+            assert!(body.split("\r\n").all(|l| l.len() <= 76), "{n}: {body}");
+        }
+    }
+
+    #[test]
+    fn base64_fragments_and_split_payloads_become_markers() {
+        let payload = STANDARD.encode(format!("\0resend\0{KEY}"));
+        for at in 1..payload.len() {
+            let line = format!("AUTH PLAIN {} {}", &payload[..at], &payload[at..]);
+            let out = scrubbed(&line);
+            assert!(clean(&out), "{at}: {out}");
+        }
+        let out = scrubbed(&format!("535 rejected \"{payload}\""));
+        assert!(
+            out.contains("<redacted base64 key=re_…") && clean(&out),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn quoted_printable_with_encoded_underscores_and_soft_breaks() {
+        let q = KEY.replace('_', "=5F");
+        for text in [
+            format!("the key is {q} today"),
+            format!("and {}=\r\n{} split", &KEY[..15], &KEY[15..]),
+            format!("and {}=\n{}", &KEY[..5], &KEY[5..]),
+        ] {
+            let out = scrubbed(&text);
+            assert!(clean(&out), "{out}");
+            let decoded = qp_decode(out.as_bytes());
+            assert!(
+                memchr::memmem::find(&decoded, "re_…".as_bytes()).is_some(),
+                "{out}"
+            );
+        }
+        // an ordinary QP line is left alone
+        let plain = "caf=C3=A9 =\r\nau lait";
+        assert_eq!(scrubbed(plain), plain);
+    }
+
+    #[test]
+    fn encoded_words_alone_and_across_a_fold() {
+        let b = |s: &str| STANDARD.encode(s);
+        for text in [
+            format!("Subject: =?utf-8?B?{}?=", b(&format!("key {KEY}"))),
+            format!("X: =?utf-8?Q?the_key_{}?=", KEY.replace('_', "=5F")),
+            format!(
+                "X: =?utf-8?B?{}?=\r\n =?utf-8?B?{}?=",
+                b(&KEY[..12]),
+                b(&KEY[12..])
+            ),
+        ] {
+            let out = scrubbed(&text);
+            assert!(clean(&out), "{text} → {out}");
+            let word = out
+                .split("=?utf-8?B?")
+                .nth(1)
+                .unwrap()
+                .split("?=")
+                .next()
+                .unwrap();
+            let decoded = String::from_utf8(STANDARD.decode(word).unwrap()).unwrap();
+            assert!(decoded.contains("re_…"), "{decoded}");
+        }
+        let ordinary = "Subject: =?utf-8?Q?caf=C3=A9?= =?utf-8?B?w6k=?=";
+        assert_eq!(scrubbed(ordinary), ordinary);
+    }
+
+    #[test]
+    fn text_without_a_hit_is_borrowed() {
+        let text = b"Subject: hello\r\n\r\nJust a line with re_ and =?x and cmV.\r\n";
+        assert!(matches!(scrub_all(text), Cow::Borrowed(_)));
+    }
+}
