@@ -335,8 +335,11 @@ macro_rules! out {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colours only for a person at a terminal (issue 16, finding 19).
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MAILTAPE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -354,10 +357,21 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "mailtape: {e}");
+            report(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints an error once. Errors can carry what a user typed (a flag's
+/// value, a line of a file), so the text is scrubbed of keys first.
+fn report(e: &Error) {
+    let text = e.to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "mailtape: {}",
+        mailtape::tape::redact::scrub(&text)
+    );
 }
 
 fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
@@ -638,7 +652,7 @@ fn run_check(args: CheckArgs) -> ExitCode {
     match check(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "mailtape: {e}");
+            report(&e);
             ExitCode::from(2)
         }
     }

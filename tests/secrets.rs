@@ -267,8 +267,8 @@ fn encoded_and_split_keys_in_a_message_are_redacted() {
     let eml = String::from_utf8_lossy(&outputs[3].1).into_owned();
     let first = eml
         .split("--b1\r\n")
-        .find(|p| p.contains("name=\"k30.txt\""))
-        .expect("attachment k30.txt");
+        .find(|p| p.contains("name=\"k40.txt\""))
+        .expect("attachment k40.txt");
     let encoded: String = first
         .split("\r\n\r\n")
         .nth(1)
@@ -455,7 +455,6 @@ fn errors_never_echo_a_key_and_are_one_line() {
                 "off".into(),
                 "--starttls".into(),
                 "off".into(),
-                "--tape".into(),
                 tape.display().to_string(),
             ],
             "bad.tape:3: ",

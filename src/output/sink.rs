@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use super::files::{Job, Writer};
 use super::live::LiveThread;
 use crate::fsutil::unused_path;
-use crate::tape::redact::scrub_message;
+use crate::tape::redact::{scrub, scrub_message};
 use crate::tape::{Meta, Transcript};
 use crate::tools::explain::Said;
 
@@ -372,6 +372,13 @@ impl Sink {
     /// Records an accepted message: the mailbox file, subscribers, the test API.
     pub fn deliver(&self, mut msg: Message) {
         msg.data = scrub_message(&msg.data);
+        // The envelope too: a key can be an address's local part, and the
+        // addresses go into the mailbox headers and the message event.
+        for addr in std::iter::once(&mut msg.from).chain(msg.to.iter_mut()) {
+            if let std::borrow::Cow::Owned(clean) = scrub(addr) {
+                *addr = clean;
+            }
+        }
         if let Some(dir) = &self.config.mailbox {
             let name = unused_path(dir, &msg.id, "eml");
             let mut file = format!(

@@ -28,9 +28,11 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplySpec {
-    /// The reply code.
+    /// The reply code, 200 to 599.
+    #[serde(deserialize_with = "checked::reply_code")]
     pub code: u16,
-    /// The text, with `{placeholders}`.
+    /// The text, with `{placeholders}`: one line.
+    #[serde(deserialize_with = "checked::one_line")]
     pub text: String,
     /// Where it comes from.
     pub source: Source,
@@ -54,8 +56,10 @@ pub struct VariantFile {
 #[serde(deny_unknown_fields)]
 pub struct ProfileFile {
     /// The host name in the greeting and EHLO.
+    #[serde(default, deserialize_with = "checked::hostname")]
     pub hostname: Option<String>,
     /// EHLO keywords.
+    #[serde(default, deserialize_with = "checked::keywords")]
     pub ehlo: Option<Vec<String>>,
     /// Recipient domains refused as reserved for testing.
     pub reserved_domains: Option<Vec<String>>,
@@ -76,10 +80,74 @@ pub struct ProfileFile {
 impl ProfileFile {
     /// Parses TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<ProfileFile, Error> {
-        toml::from_str(text).map_err(|e| Error::Config {
-            origin: origin.to_string(),
-            reason: e.to_string(),
-        })
+        crate::error::parse_toml(text, origin)
+    }
+}
+
+/// Checks made while a profile is read (issue 16, finding 17), so that a
+/// profile cannot break the protocol it describes: a code outside 200–599
+/// or a CR LF in a text would let one reply turn into two (`hostname =
+/// "evil\r\n250 x"` split the greeting). Each is a serde error, so the
+/// TOML reader names the file, line and column of the value at fault.
+mod checked {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// A reply code the server may send: 2xx to 5xx.
+    pub fn reply_code<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let code = i64::deserialize(d)?;
+        match u16::try_from(code) {
+            Ok(c @ 200..=599) => Ok(c),
+            _ => Err(D::Error::custom(format!(
+                "reply code {code}: a reply code is three digits from 200 to 599"
+            ))),
+        }
+    }
+
+    /// Why `text` cannot be part of one reply line, if it cannot.
+    fn not_one_line(text: &str) -> Option<String> {
+        let bad = text.chars().find(|c| c.is_control() && *c != '\t')?;
+        Some(format!(
+            "{:?} holds the control character U+{:04X}; a reply text is one line (no CR, LF or other control characters)",
+            crate::tape::redact::scrub(text),
+            u32::from(bad)
+        ))
+    }
+
+    /// A reply text: one line.
+    pub fn one_line<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let text = String::deserialize(d)?;
+        match not_one_line(&text) {
+            Some(why) => Err(D::Error::custom(why)),
+            None => Ok(text),
+        }
+    }
+
+    /// A host name: one word, not empty.
+    pub fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let name = String::deserialize(d)?;
+        if name.is_empty() || name.contains([' ', '\t']) {
+            return Err(D::Error::custom(format!(
+                "hostname {name:?}: a host name is one word, not empty"
+            )));
+        }
+        match not_one_line(&name) {
+            Some(why) => Err(D::Error::custom(format!("hostname {why}"))),
+            None => Ok(Some(name)),
+        }
+    }
+
+    /// EHLO keywords: each one line, not empty.
+    pub fn keywords<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let words = Vec::<String>::deserialize(d)?;
+        for w in &words {
+            if w.trim().is_empty() {
+                return Err(D::Error::custom("an EHLO keyword is empty"));
+            }
+            if let Some(why) = not_one_line(w) {
+                return Err(D::Error::custom(format!("EHLO keyword {why}")));
+            }
+        }
+        Ok(Some(words))
     }
 }
 

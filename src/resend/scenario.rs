@@ -167,10 +167,7 @@ impl Scenario {
 }
 
 fn parse(text: &str, origin: &str) -> Result<ScenarioFile, Error> {
-    toml::from_str(text).map_err(|e| Error::Config {
-        origin: origin.to_string(),
-        reason: e.to_string(),
-    })
+    crate::error::parse_toml(text, origin)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::time::Instant;
 use base64::Engine;
 
 use super::redact::{AuthPart, redact_auth, redact_auth_command, scrub};
-use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable};
-use super::{Closer, Event, EventKind, Meta, Transcript};
+use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable, redacted_lines};
+use super::{Closer, Event, EventKind, Meta, Tape, Transcript};
 use crate::output::sink::{self, Sink};
 use crate::smtp::{self, Command, Reply, codes};
 use crate::tools::explain::Explainer;
@@ -241,5 +241,109 @@ impl BodyCapture {
         let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
         capture.body(&self.body, size, self.overflowed, sha256);
         (self.body, self.overflowed)
+    }
+}
+
+/// Redaction on read (issue 16, finding 2): a tape written by hand or
+/// edited may hold what capture would never have kept, so everything read
+/// goes through the same redaction as at capture before anyone shows or
+/// replays it — comments, header fields, client lines (an AUTH payload, a
+/// line answering a `334`, stray base64), replies, notes, and the body
+/// lines of a message taken together (base64 wrapped across `D:` lines).
+/// Text capture wrote comes out unchanged.
+pub(crate) fn redact_read(tape: &mut Tape) {
+    let scrub_in_place = |t: &mut String| {
+        if let std::borrow::Cow::Owned(s) = scrub(t) {
+            *t = printable(&s);
+        }
+    };
+    tape.comments.iter_mut().for_each(scrub_in_place);
+    for s in &mut tape.sessions {
+        let m = &mut s.meta;
+        for field in [
+            &mut m.mode,
+            &mut m.source,
+            &mut m.listener,
+            &mut m.client,
+            &mut m.local,
+            &mut m.started,
+        ] {
+            scrub_in_place(field);
+        }
+        let mut mechanism = String::new();
+        let mut pending: Option<PendingAuth> = None;
+        for e in &mut s.events {
+            match &mut e.kind {
+                EventKind::Client(t) => {
+                    let auth = pending.take();
+                    if t.contains("<redacted") || t == "*" {
+                        scrub_in_place(t);
+                    } else if let Some(p) = auth {
+                        *t = redact_auth(p.part, t.trim());
+                    } else {
+                        let parsed = smtp::parse_command(t.as_bytes());
+                        if let Ok(Command::Auth { mechanism: m, .. }) = &parsed {
+                            mechanism = m.to_ascii_uppercase();
+                        }
+                        *t = client_text(t.as_bytes(), &parsed);
+                    }
+                }
+                EventKind::Server(t) => {
+                    scrub_in_place(t);
+                    let code = t.get(..3).and_then(|c| c.parse().ok());
+                    let last = t.as_bytes().get(3) != Some(&b'-');
+                    if last && let Some(code) = code {
+                        let reply = Reply::new(code, t.get(4..).unwrap_or(""));
+                        pending = next_auth(Some(&reply), mechanism.clone());
+                    }
+                }
+                EventKind::Data(t) | EventKind::Note(t) | EventKind::Comment(t) => {
+                    scrub_in_place(t)
+                }
+            }
+        }
+        redact_bodies(&mut s.events);
+    }
+}
+
+/// Scrubs each run of `D:` lines as one message, so that what spans lines
+/// (a wrapped base64 attachment, a soft line break) is seen whole.
+fn redact_bodies(events: &mut Vec<Event>) {
+    let mut i = 0;
+    while i < events.len() {
+        if !matches!(events[i].kind, EventKind::Data(_)) {
+            i += 1;
+            continue;
+        }
+        let end = events[i..]
+            .iter()
+            .position(|e| !matches!(e.kind, EventKind::Data(_)))
+            .map_or(events.len(), |n| i + n);
+        let mut body = String::new();
+        for e in &events[i..end] {
+            body.push_str(e.kind.text());
+            body.push_str("\r\n");
+        }
+        let lines = redacted_lines(body.as_bytes());
+        let changed = lines.len() != end - i
+            || lines
+                .iter()
+                .zip(&events[i..end])
+                .any(|(l, e)| l != e.kind.text());
+        if changed {
+            let at = events[i].at;
+            let new: Vec<Event> = lines
+                .into_iter()
+                .map(|l| Event {
+                    at,
+                    kind: EventKind::Data(l),
+                })
+                .collect();
+            let n = new.len();
+            events.splice(i..end, new);
+            i += n.max(1);
+        } else {
+            i = end;
+        }
     }
 }

@@ -269,7 +269,7 @@ fn redacted_run(run: &[u8]) -> Vec<u8> {
     let wrapped = width < run.len();
     if wrapped && let Ok(decoded) = STANDARD.decode(&squeezed) {
         let clean = super::redact::scrub_bytes(&decoded);
-        if find_keys(&decoded).first().is_some() {
+        if !find_keys(&decoded).is_empty() {
             let enc = STANDARD.encode(&clean);
             let mut out = Vec::with_capacity(enc.len() + enc.len() / width.max(1) * 2);
             for (i, line) in enc.as_bytes().chunks(width.max(4)).enumerate() {

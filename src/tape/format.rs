@@ -179,13 +179,15 @@ impl Tape {
         out
     }
 
-    /// Reads a tape. `origin` names it in errors.
+    /// Reads a tape, redacting it as capture would (a tape may have been
+    /// written or edited by hand). `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Tape, TapeError> {
         let err = |line: usize, expected: &str, found: &str| TapeError {
             origin: origin.to_string(),
             line,
             expected: expected.to_string(),
-            found: found.chars().take(60).collect(),
+            // Scrubbed before it is cut: a cut key is no longer found.
+            found: super::redact::scrub(found).chars().take(60).collect(),
         };
         // Every CR before the LF belongs to the line ending: the writer never
         // ends a text with one, so read and write agree.
@@ -287,6 +289,7 @@ impl Tape {
             };
             session.events.push(Event { at, kind });
         }
+        super::capture::redact_read(&mut tape);
         Ok(tape)
     }
 }

@@ -233,9 +233,14 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
         let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
         return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
     }
-    // Keys are scrubbed in the whole body first (base64 wrapped across
-    // lines, quoted-printable soft breaks, folded headers), then each line
-    // is shown lossily with control characters replaced.
+    redacted_lines(body)
+}
+
+/// A body as transcript lines: keys are scrubbed in the whole body first
+/// (base64 wrapped across lines, quoted-printable soft breaks, folded
+/// headers), then each line is shown lossily with control characters
+/// replaced. The final CR LF leaves no empty line.
+pub(crate) fn redacted_lines(body: &[u8]) -> Vec<String> {
     let body = super::encoded::scrub_all(body);
     let mut lines: Vec<String> = body
         .split(|&b| b == b'\n')
@@ -244,7 +249,6 @@ pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> 
             into_printable(String::from_utf8_lossy(l).into_owned())
         })
         .collect();
-    // The body ends with CR LF, which leaves one empty piece.
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }

@@ -15,7 +15,7 @@ use crate::net::client::{ClientConn, Fault, TlsDetails};
 use crate::net::tls::client_config;
 use crate::smtp::{DataWriter, Reply, codes};
 use crate::tape::EventKind;
-use crate::tape::redact::{AuthPart, redact_auth};
+use crate::tape::redact::{AuthPart, redact_auth, scrub};
 use crate::tools::explain::{Explainer, Said};
 
 /// Exit status: the message (or, with `--no-send`, the login) was accepted.
@@ -156,11 +156,23 @@ struct Run<'a> {
     tls: Option<TlsDetails>,
 }
 
+/// Text from the server as check shows it: redacted, one line.
+fn shown(text: &str) -> String {
+    crate::tape::transcript::printable(&scrub(text))
+}
+
 /// How a run stopped early: the exit status.
 struct Stop(u8);
 
 impl Run<'_> {
     fn event(&mut self, kind: EventKind) {
+        // A server may echo what it was sent (credentials included): its
+        // replies are shown redacted, as record shows the same lines.
+        let kind = match kind {
+            EventKind::Server(t) => EventKind::Server(shown(&t)),
+            EventKind::Note(t) => EventKind::Note(shown(&t)),
+            other => other,
+        };
         let said = self.explainer.observe(&kind);
         (self.on)(&kind, said);
     }
@@ -169,7 +181,7 @@ impl Run<'_> {
         self.steps.push(StepResult {
             step,
             status: Status::Passed,
-            detail,
+            detail: shown(&detail),
             explain: None,
         });
     }
@@ -184,7 +196,7 @@ impl Run<'_> {
         self.steps.push(StepResult {
             step,
             status: Status::Failed,
-            detail,
+            detail: shown(&detail),
             explain,
         });
         Stop(exit)

@@ -125,16 +125,14 @@ impl MockSettings {
         }
         if let Some(p) = &o.account {
             let text = read(p, "account")?;
-            let file: AccountFile = toml::from_str(&text).map_err(|e| Error::Config {
-                origin: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let file: AccountFile = crate::error::parse_toml(&text, &p.display().to_string())?;
             account.apply(&file);
         }
         if let Some(owner) = &o.owner {
             if !is_valid_mailbox(owner) {
                 return Err(Error::Usage(format!(
-                    "--owner {owner:?} is not an email address"
+                    "--owner {:?} is not an email address",
+                    crate::tape::redact::scrub(owner)
                 )));
             }
             account.owner = Some(owner.clone());
