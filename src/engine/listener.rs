@@ -16,6 +16,7 @@ use super::responder::{ListenerKind, Responder, SessionState};
 use super::session::{Limits, Session};
 use super::shutdown::stopped;
 use crate::error::Error;
+use crate::net::tls::{self, AcceptError};
 use crate::net::{Conn, Stream, Tls};
 use crate::output::sink::Sink;
 use crate::smtp::Reply;
@@ -344,14 +345,14 @@ async fn serve<F: ResponderFactory>(
         let Stream::Plain(plain) = stream else {
             return;
         };
-        match tokio::time::timeout(shared.limits.tls_timeout, acceptor.accept(plain)).await {
-            Ok(Ok(tls)) => stream = Stream::Tls(Box::new(tls)),
-            Ok(Err(e)) => {
+        match tls::accept(acceptor, plain, shared.limits.tls_timeout).await {
+            Ok(tls) => stream = tls,
+            Err(AcceptError::Failed(e)) => {
                 capture.note(format!("TLS handshake failed: {e}"));
                 capture.finish(Closer::Client);
                 return;
             }
-            Err(_) => {
+            Err(AcceptError::TimedOut) => {
                 capture.note("TLS handshake timed out".into());
                 capture.finish(Closer::Server);
                 return;
