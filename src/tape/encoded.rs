@@ -510,9 +510,8 @@ mod tests {
 
     #[test]
     fn patterns_are_re_at_each_alignment() {
-        for pad in 0..3 {
+        for (pad, (p, back)) in PATTERNS.into_iter().enumerate() {
             let enc = STANDARD.encode(format!("{}re_", "x".repeat(pad)));
-            let (p, back) = PATTERNS[pad];
             let at = memchr::memmem::find(enc.as_bytes(), p).unwrap();
             assert_eq!((at - back) % 4, 0, "{enc}");
         }

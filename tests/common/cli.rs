@@ -175,7 +175,7 @@ pub fn leaks(hay: &[u8], key: &str) -> Vec<&'static str> {
         let enc = b64.encode(&bytes);
         let from = (pad * 8).div_ceil(6) + 1;
         let to = (pad + key.len()) * 8 / 6;
-        cores.push(enc[from..to].as_bytes().to_vec());
+        cores.push(enc.as_bytes()[from..to].to_vec());
     }
     let squeezed = squeeze(hay);
     if cores

@@ -2,6 +2,7 @@
 //! with any client, then read the transcripts and messages.
 
 pub mod headers;
+pub mod options;
 pub mod responder;
 
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
+use crate::modes::mock::options::{MockOptions, MockSettings};
+use crate::modes::mock::responder::{Mock, MockShared};
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
