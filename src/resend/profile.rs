@@ -125,15 +125,15 @@ mod checked {
     /// A host name: one word, not empty.
     pub fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = String::deserialize(d)?;
+        if let Some(why) = not_one_line(&name) {
+            return Err(D::Error::custom(format!("hostname {why}")));
+        }
         if name.is_empty() || name.contains([' ', '\t']) {
             return Err(D::Error::custom(format!(
                 "hostname {name:?}: a host name is one word, not empty"
             )));
         }
-        match not_one_line(&name) {
-            Some(why) => Err(D::Error::custom(format!("hostname {why}"))),
-            None => Ok(Some(name)),
-        }
+        Ok(Some(name))
     }
 
     /// EHLO keywords: each one line, not empty.
