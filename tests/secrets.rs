@@ -43,6 +43,26 @@ fn assert_clean(outputs: &[(String, Vec<u8>)]) {
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
 }
 
+/// Only a plain listener, on any free port.
+const PLAIN_ONLY: [&str; 6] = [
+    "--plain",
+    "127.0.0.1:0",
+    "--smtps",
+    "off",
+    "--starttls",
+    "off",
+];
+
+/// `mailtape mock` on [`PLAIN_ONLY`] with `extra` arguments.
+fn mock(extra: &[&str]) -> Vec<String> {
+    ["mock"]
+        .iter()
+        .chain(&PLAIN_ONLY)
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// `mailtape mock` on a plain listener with `--json`, tapes and a mailbox.
 struct Mock {
     run: Running,
@@ -57,22 +77,12 @@ impl Mock {
         let dir = tempfile::tempdir().unwrap();
         let tapes = dir.path().join("tapes");
         let mailbox = dir.path().join("mailbox");
-        let mut args = vec![
-            "mock",
-            "--plain",
-            "127.0.0.1:0",
-            "--smtps",
-            "off",
-            "--starttls",
-            "off",
-            "--json",
-            "--scenario",
-            "unlimited",
-        ];
         let (t, m) = (tapes.display().to_string(), mailbox.display().to_string());
+        let mut args = vec!["--json", "--scenario", "unlimited"];
         args.extend(["--tapes", &t, "--mailbox", &m]);
         args.extend(extra);
-        let mut run = Running::start(&args);
+        let args = mock(&args);
+        let mut run = Running::start_with(&args, Command::new(BIN));
         let ready: serde_json::Value = serde_json::from_str(&run.line()).unwrap();
         let addr = ready["plain"].as_str().unwrap().to_string();
         Mock {
@@ -416,64 +426,20 @@ fn errors_never_echo_a_key_and_are_one_line() {
         format!("# mailtape tape v1\n## session 1\nX: the key is {K} here\n"),
     )
     .unwrap();
-    let base = [
-        "mock",
-        "--plain",
-        "127.0.0.1:0",
-        "--smtps",
-        "off",
-        "--starttls",
-        "off",
-    ];
+    let path = |p: &Path| p.display().to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (mock(&["--account", &path(&account)]), "account.toml:2:"),
+        (mock(&["--account", &path(&syntax)]), "syntax.toml:"),
+        (mock(&["--profile", &path(&profile)]), "profile.toml:1:12: "),
+        (mock(&["--owner", K]), "--owner"),
+        (vec!["show".into(), path(&tape)], "bad.tape:3: "),
         (
-            [&base[..], &["--account", account.to_str().unwrap()]]
-                .concat()
+            ["replay", &path(&tape)]
                 .iter()
+                .chain(&PLAIN_ONLY)
                 .map(|s| s.to_string())
                 .collect(),
-            "account.toml:2:",
-        ),
-        (
-            [&base[..], &["--account", syntax.to_str().unwrap()]]
-                .concat()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            "syntax.toml:",
-        ),
-        (
-            [&base[..], &["--profile", profile.to_str().unwrap()]]
-                .concat()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            "profile.toml:1:12: ",
-        ),
-        (
-            vec!["show".into(), tape.display().to_string()],
             "bad.tape:3: ",
-        ),
-        (
-            vec![
-                "replay".into(),
-                "--plain".into(),
-                "127.0.0.1:0".into(),
-                "--smtps".into(),
-                "off".into(),
-                "--starttls".into(),
-                "off".into(),
-                tape.display().to_string(),
-            ],
-            "bad.tape:3: ",
-        ),
-        (
-            [&base[..], &["--owner", K]]
-                .concat()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            "--owner",
         ),
     ];
     let mut outputs = Vec::new();
@@ -668,17 +634,8 @@ fn a_profile_that_would_break_the_protocol_is_refused_on_load() {
         let p = dir.path().join("p.toml");
         std::fs::write(&p, text).unwrap();
         for args in [
-            vec![
-                "mock",
-                "--plain",
-                "127.0.0.1:0",
-                "--smtps",
-                "off",
-                "--starttls",
-                "off",
-                "--profile",
-            ],
-            vec!["profile", "--profile"],
+            mock(&["--profile"]),
+            vec!["profile".into(), "--profile".into()],
         ] {
             let mut cmd = Command::new(BIN);
             cmd.args(&args).arg(&p);
@@ -743,15 +700,8 @@ fn no_colours_in_redirected_stderr() {
     let tape = dir.path().join("torn.tape");
     std::fs::write(&tape, "# mailtape tape v1\n\n## session 1\nS: 220 x").unwrap();
     let mut child = Command::new(BIN)
-        .args([
-            "record",
-            "--plain",
-            "127.0.0.1:0",
-            "--smtps",
-            "off",
-            "--starttls",
-            "off",
-        ])
+        .arg("record")
+        .args(PLAIN_ONLY)
         .args(["--quiet", "--upstream", "127.0.0.1:9", "--tape"])
         .arg(&tape)
         .env_remove("NO_COLOR")
@@ -825,17 +775,9 @@ fn record_and_replay_of_hostile_sessions_write_no_key() {
     let dir = tempfile::tempdir().unwrap();
     let tape = dir.path().join("recorded.tape");
     let tape_arg = tape.display().to_string();
-    let plain = [
-        "--plain",
-        "127.0.0.1:0",
-        "--smtps",
-        "off",
-        "--starttls",
-        "off",
-    ];
     let mut args = vec!["record", "--json", "--upstream", &upstream.addr];
     args.extend(["--upstream-tls", "none", "--tape", &tape_arg]);
-    args.extend(plain);
+    args.extend(PLAIN_ONLY);
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let mut cmd = Command::new(BIN);
     cmd.env("MAILTAPE_LOG", "trace");
@@ -853,7 +795,7 @@ fn record_and_replay_of_hostile_sessions_write_no_key() {
     outputs.extend(shows(&tape));
 
     let mut args = vec!["replay", "--json", &tape_arg];
-    args.extend(plain);
+    args.extend(PLAIN_ONLY);
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let mut cmd = Command::new(BIN);
     cmd.env("MAILTAPE_LOG", "trace");
