@@ -150,29 +150,38 @@ fn base64_edits(text: &[u8], edits: &mut Vec<Edit>) {
         if break_at(text, at).is_none() {
             continue;
         }
-        let mut near = Vec::with_capacity(6);
+        // Up to three characters before the break and three after (no
+        // allocation: this runs at every line break of every body).
+        let mut near = [0usize; 6];
+        let mut before = 0;
         let mut i = at;
-        while near.len() < 3
+        while before < 3
             && let Some(j) = prev_b64(text, i)
         {
-            near.insert(0, j);
+            near[2 - before] = j;
+            before += 1;
             i = j;
         }
-        let before = near.len();
+        near.copy_within(3 - before..3, 0);
+        let mut len = before;
         let mut i = nl;
-        while near.len() < before + 3
+        while len < before + 3
             && let Some(j) = next_b64(text, i)
         {
-            near.push(j);
+            near[len] = j;
+            len += 1;
             i = j;
         }
-        let bytes: Vec<u8> = near.iter().map(|&j| text[j]).collect();
+        let mut bytes = [0u8; 6];
+        for (b, &j) in bytes.iter_mut().zip(&near[..len]) {
+            *b = text[j];
+        }
         for (p, back) in PATTERNS {
-            if let Some(k) = memchr::memmem::find(&bytes, p)
-                && k < before
-                && k + p.len() > before
-            {
-                hits.push((near[k], back));
+            // only a match that spans the break: the others were found above
+            for k in before.saturating_sub(p.len() - 1)..before {
+                if k + p.len() <= len && &bytes[k..k + p.len()] == p {
+                    hits.push((near[k], back));
+                }
             }
         }
     }
