@@ -118,8 +118,13 @@ impl Capture {
         }
     }
 
-    /// Something that is not a line (TLS started, a timeout).
+    /// Something that is not a line (TLS started, a timeout). A note can
+    /// quote a relay (an upstream fault), so it is scrubbed like a reply.
     pub fn note(&mut self, text: String) {
+        let text = match scrub(&text) {
+            std::borrow::Cow::Owned(clean) => clean,
+            std::borrow::Cow::Borrowed(_) => text,
+        };
         self.push(EventKind::Note(text), true);
     }
 
