@@ -61,10 +61,15 @@ struct Edit {
 pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
     // In order of precedence where two overlap: an encoded word's payload
     // is base64 or quoted-printable too, and its rewrite covers them.
+    let (equals, base64) = worth_a_look(text);
     let mut edits = Vec::new();
-    encoded_word_edits(text, &mut edits);
-    quoted_printable_edits(text, &mut edits);
-    base64_edits(text, &mut edits);
+    if equals {
+        encoded_word_edits(text, &mut edits);
+        quoted_printable_edits(text, &mut edits);
+    }
+    if base64 {
+        base64_edits(text, &mut edits);
+    }
     if edits.is_empty() {
         return scrub_bytes(text);
     }
@@ -84,6 +89,33 @@ pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
     }
     out.extend_from_slice(&text[last..]);
     Cow::Owned(scrub_bytes(&out).into_owned())
+}
+
+/// Texts up to this long (command lines, replies) are looked at in one
+/// scalar pass: for them the set-up of several SIMD searches costs more
+/// than the search.
+const SHORT: usize = 256;
+
+/// Whether `text` may hold quoted-printable or encoded words (it has an
+/// `=`) and base64 of `re_` (one of [`PATTERNS`]). A short text is settled
+/// in one pass; a long one has its `=` looked for, and its base64 searched
+/// by [`base64_edits`].
+fn worth_a_look(text: &[u8]) -> (bool, bool) {
+    if text.len() > SHORT {
+        return (memchr::memchr(b'=', text).is_some(), true);
+    }
+    let (mut equals, mut base64) = (false, false);
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'=' => equals = true,
+            b'c' | b'J' | b'y' | b'\n' => {
+                base64 |= b == b'\n'
+                    || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
+            }
+            _ => {}
+        }
+    }
+    (equals, base64)
 }
 
 fn is_b64(b: u8) -> bool {
@@ -302,24 +334,17 @@ fn redacted_run(run: &[u8]) -> Vec<u8> {
     }
 }
 
-static QP_HITS: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
-    [
-        Finder::new(b"=5F"),
-        Finder::new(b"=5f"),
-        Finder::new(b"=\n"),
-        Finder::new(b"=\r\n"),
-    ]
-});
-
 /// Quoted-printable: a line with `=5F` (an encoded `_`) or a soft line
 /// break is decoded, joined with the lines its soft breaks continue into,
 /// and re-encoded without the key if it held one.
 fn quoted_printable_edits(text: &[u8], edits: &mut Vec<Edit>) {
-    let mut hits: Vec<usize> = QP_HITS.iter().flat_map(|f| f.find_iter(text)).collect();
-    if hits.is_empty() {
-        return;
-    }
-    hits.sort_unstable();
+    // `=5F`, `=5f`, or `=` before a line break (a soft break).
+    let hits = memchr::memchr_iter(b'=', text).filter(|&i| {
+        matches!(
+            text.get(i + 1..),
+            Some([b'5', b'F' | b'f', ..] | [b'\n', ..] | [b'\r', b'\n', ..])
+        )
+    });
     let mut covered = 0;
     for at in hits {
         if at < covered {
@@ -431,8 +456,6 @@ fn qp_encode(bytes: &[u8], eol: &[u8]) -> Vec<u8> {
     out
 }
 
-static WORD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"=?"));
-
 /// One RFC 2047 encoded word at `at`: its end, charset and decoded text.
 fn encoded_word(text: &[u8], at: usize) -> Option<(usize, &[u8], Vec<u8>)> {
     let rest = text.get(at + 2..)?;
@@ -466,8 +489,8 @@ fn encoded_word(text: &[u8], at: usize) -> Option<(usize, &[u8], Vec<u8>)> {
 /// that holds a key becomes one encoded word of the redacted text.
 fn encoded_word_edits(text: &[u8], edits: &mut Vec<Edit>) {
     let mut next = 0;
-    for at in WORD.find_iter(text) {
-        if at < next {
+    for at in memchr::memchr_iter(b'=', text) {
+        if at < next || text.get(at + 1) != Some(&b'?') {
             continue;
         }
         let Some((mut end, charset, mut decoded)) = encoded_word(text, at) else {

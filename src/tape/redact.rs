@@ -211,7 +211,11 @@ pub fn redact_auth_command(line: &str) -> Option<String> {
     let Some(mechanism) = words.next() else {
         return Some(verb);
     };
-    let mechanism = super::transcript::printable(&scrub(mechanism));
+    let mechanism = super::transcript::printable(mechanism);
+    let mechanism = match scrub_bytes(mechanism.as_bytes()) {
+        Cow::Borrowed(_) => mechanism,
+        Cow::Owned(v) => String::from_utf8_lossy(&v).into_owned(),
+    };
     let payload: String = words.collect();
     if payload.is_empty() {
         return Some(format!("{verb} {mechanism}"));
