@@ -109,8 +109,7 @@ fn worth_a_look(text: &[u8]) -> (bool, bool) {
         match b {
             b'=' => equals = true,
             b'c' | b'J' | b'y' | b'\n' => {
-                base64 |= b == b'\n'
-                    || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
+                base64 |= b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
             }
             _ => {}
         }
@@ -179,7 +178,10 @@ fn base64_edits(text: &[u8], edits: &mut Vec<Edit>) {
         } else {
             nl
         };
-        if break_at(text, at).is_none() {
+        // A pattern across the break starts in the last three characters
+        // before it: most lines end without one of their first letters.
+        let tail = &text[at.saturating_sub(3)..at];
+        if !tail.iter().any(|b| matches!(b, b'c' | b'J' | b'y')) || break_at(text, at).is_none() {
             continue;
         }
         // Up to three characters before the break and three after (no
@@ -352,7 +354,15 @@ fn quoted_printable_edits(text: &[u8], edits: &mut Vec<Edit>) {
         }
         let (start, end) = soft_line(text, at);
         covered = end.max(at + 1);
-        let decoded = qp_decode(&text[start..end]);
+        // No `_`, however encoded, means no `re_`: not worth decoding.
+        let line = &text[start..end];
+        if memchr::memchr(b'_', line).is_none()
+            && memchr::memmem::find(line, b"=5F").is_none()
+            && memchr::memmem::find(line, b"=5f").is_none()
+        {
+            continue;
+        }
+        let decoded = qp_decode(line);
         if find_keys(&decoded).is_empty() {
             continue;
         }
