@@ -15,6 +15,7 @@ use super::redact::{AuthPart, redact_auth, redact_auth_command, scrub};
 use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable, redacted_lines};
 use super::{Closer, Event, EventKind, Meta, Tape, Transcript};
 use crate::output::sink::{self, Sink};
+use crate::resend::ReplyName;
 use crate::smtp::{self, Command, Reply, codes};
 use crate::tools::explain::Explainer;
 
@@ -26,6 +27,8 @@ const LIVE_BODY_LINES: usize = 20;
 pub struct Capture {
     sink: Arc<Sink>,
     transcript: Transcript,
+    /// Lines for subscribers not handed over yet.
+    live: Vec<Event>,
     start: Instant,
     explainer: Explainer,
 }
@@ -41,12 +44,13 @@ impl Capture {
                 events: Vec::new(),
                 closed_by: None,
             },
+            live: Vec::new(),
             start,
             explainer: Explainer::new(),
         }
     }
 
-    fn push(&mut self, kind: EventKind, live: bool) {
+    fn push(&mut self, kind: EventKind, live: bool, name: Option<ReplyName>) {
         // A tape line is one line of text whatever an upstream or a client sent.
         let kind = match kind {
             EventKind::Server(t) => EventKind::Server(into_printable(t)),
@@ -57,23 +61,44 @@ impl Capture {
             at: Some(self.start.elapsed()),
             kind,
         };
-        let session = self.transcript.meta.id;
         let watched = self.sink.watched();
-        if live && watched {
-            self.sink.publish(sink::Event::Line {
-                session,
-                event: e.clone(),
-            });
-        }
-        if let Some(said) = self.explainer.observe(&e.kind)
-            && watched
-        {
-            self.sink.publish(sink::Event::Explained { session, said });
+        let said = self.explainer.observe_named(&e.kind, name);
+        if watched {
+            // A step is handed over whole: a command, a reply once its last
+            // line is in, a note; body lines wait for the body's end.
+            let step_ends = match &e.kind {
+                EventKind::Server(t) => t.as_bytes().get(3) != Some(&b'-'),
+                EventKind::Data(_) => false,
+                _ => true,
+            };
+            if live {
+                self.live.push(e.clone());
+            }
+            if step_ends {
+                self.hand_over();
+            }
+            if let Some(said) = said {
+                self.sink.publish(sink::Event::Explained {
+                    session: self.transcript.meta.id,
+                    said,
+                });
+            }
         }
         self.transcript.events.push(e);
     }
 
-    /// A command line as received: redacted here ([`client_text`]).
+    /// Publishes the lines not handed over yet, in one event.
+    fn hand_over(&mut self) {
+        if !self.live.is_empty() {
+            self.sink.publish(sink::Event::Lines {
+                session: self.transcript.meta.id,
+                events: std::mem::take(&mut self.live),
+            });
+        }
+    }
+
+    /// A command line as received, redacted here: AUTH payloads, keys, a
+    /// stray base64 word.
     pub fn command(&mut self, line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) {
         self.client(client_text(line, parsed));
     }
@@ -87,14 +112,15 @@ impl Capture {
 
     /// A client line already redacted (or with nothing to redact, like `.`).
     pub fn client(&mut self, text: String) {
-        self.push(EventKind::Client(text), true);
+        self.push(EventKind::Client(text), true, None);
     }
 
-    /// A reply, one event per wire line.
-    pub fn reply(&mut self, reply: &Reply) {
+    /// A reply, one event per wire line; `name` is the profile reply it is,
+    /// when the responder knows (explanations key off it).
+    pub fn reply(&mut self, reply: &Reply, name: Option<ReplyName>) {
         for line in reply.wire_lines() {
             let line = scrub(&line).into_owned();
-            self.push(EventKind::Server(line), true);
+            self.push(EventKind::Server(line), true, name);
         }
     }
 
@@ -104,17 +130,16 @@ impl Capture {
         let lines = body_lines(body, size, overflowed, sha256);
         let total = lines.len();
         for (i, line) in lines.into_iter().enumerate() {
-            self.push(EventKind::Data(line), i < LIVE_BODY_LINES);
+            self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if total > LIVE_BODY_LINES && self.sink.watched() {
-            let e = Event {
-                at: Some(self.start.elapsed()),
-                kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
-            };
-            self.sink.publish(sink::Event::Line {
-                session: self.transcript.meta.id,
-                event: e,
-            });
+        if self.sink.watched() {
+            if total > LIVE_BODY_LINES {
+                self.live.push(Event {
+                    at: Some(self.start.elapsed()),
+                    kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
+                });
+            }
+            self.hand_over();
         }
     }
 
@@ -125,11 +150,12 @@ impl Capture {
             std::borrow::Cow::Owned(clean) => clean,
             std::borrow::Cow::Borrowed(_) => text,
         };
-        self.push(EventKind::Note(text), true);
+        self.push(EventKind::Note(text), true, None);
     }
 
     /// Ends the session and hands the transcript to the sink.
     pub fn finish(mut self, closer: Closer) {
+        self.hand_over();
         self.transcript.closed_by = Some(closer);
         self.sink
             .session_finished(self.transcript, self.start.elapsed());
