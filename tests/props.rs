@@ -58,6 +58,19 @@ fn transcript() -> impl Strategy<Value = Transcript> {
         )
 }
 
+/// The tape with every client line's text emptied.
+fn without_client_text(t: &Tape) -> Tape {
+    let mut t = t.clone();
+    for s in &mut t.sessions {
+        for e in &mut s.events {
+            if let EventKind::Client(text) = &mut e.kind {
+                text.clear();
+            }
+        }
+    }
+    t
+}
+
 fn tape() -> impl Strategy<Value = Tape> {
     (
         prop::collection::vec(text(), 0..3),
@@ -73,9 +86,15 @@ proptest! {
     fn a_tape_written_and_read_back_is_equal(t in tape()) {
         let text = t.to_text();
         let back = Tape::parse(&text, "prop").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        prop_assert_eq!(&back, &t);
-        // and read then written again, byte for byte
-        prop_assert_eq!(back.to_text(), text);
+        // Reading redacts what capture would have (issue 16): here that is
+        // only client lines (a line answering a 334, a lone base64 word);
+        // everything else comes back as written.
+        prop_assert_eq!(without_client_text(&back), without_client_text(&t));
+        // and from then on a tape reads back equal, and byte for byte
+        let written = back.to_text();
+        let again = Tape::parse(&written, "prop again").map_err(|e| TestCaseError::fail(format!("{e}\n{written}")))?;
+        prop_assert_eq!(&again, &back);
+        prop_assert_eq!(again.to_text(), written);
     }
 
     #[test]

@@ -393,6 +393,21 @@ fn show_redacts_a_hand_written_tape_in_every_form() {
     );
     std::fs::write(&tape, &text).unwrap();
     assert!(!leaks(text.as_bytes(), K).is_empty());
+    // redaction on read is stable: what is read, written back and read
+    // again is the same tape (the fuzz target tape_parse checks this too)
+    let read = mailtape::tape::Tape::parse(&text, "dirty.tape").unwrap();
+    let written = read.to_text();
+    assert!(leaks(written.as_bytes(), K).is_empty(), "{written}");
+    assert_eq!(
+        mailtape::tape::Tape::parse(&written, "again").unwrap(),
+        read
+    );
+    assert_eq!(
+        mailtape::tape::Tape::parse(&written, "again")
+            .unwrap()
+            .to_text(),
+        written
+    );
     let outputs = shows(&tape);
     assert_clean(&outputs);
     // still shown, by its fingerprint
@@ -809,5 +824,34 @@ fn record_and_replay_of_hostile_sessions_write_no_key() {
     outputs.push(("replay --json".to_string(), stdout.join("\n").into_bytes()));
     outputs.push(("replay stderr (trace)".to_string(), stderr.into_bytes()));
     outputs.extend(upstream.finish(1));
+    assert_clean(&outputs);
+}
+
+/// `mailtape profile` prints the profile in force: a key pasted into a
+/// profile file (a reply text, the host name, an EHLO keyword) is not
+/// printed, in either form.
+#[test]
+fn profile_output_never_shows_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "hostname = \"{K}\"\nehlo = [\"X-{K}\"]\n[replies]\nquit = {{ code = 221, text = \"Bye {K}\", source = \"guess\" }}\n"
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for json in [false, true] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["profile", "--profile"]).arg(&p);
+        if json {
+            cmd.arg("--json");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        outputs.push((format!("profile json={json}"), o.stdout));
+        outputs.push((format!("profile json={json} (stderr)"), o.stderr));
+    }
     assert_clean(&outputs);
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mailtape::Error;
 use mailtape::resend::Profile;
+use mailtape::tape::redact::scrub;
 
 #[derive(Args, Debug)]
 pub(crate) struct ProfileArgs {
@@ -42,21 +43,23 @@ pub(crate) fn run(args: ProfileArgs) -> Result<(), Error> {
             "ehlo": profile.ehlo,
             "replies": profile.replies,
         });
-        out!("{v:#}");
+        // A profile is the user's file: a key pasted into a reply text is
+        // still not printed.
+        out!("{}", scrub(&format!("{v:#}")));
         return Ok(());
     }
     out!(
         "Resend profile · host {} · variant {}",
-        profile.hostname,
+        scrub(&profile.hostname),
         profile.variant
     );
-    out!("EHLO: {}", profile.ehlo.join(", "));
+    out!("EHLO: {}", scrub(&profile.ehlo.join(", ")));
     for (name, spec) in &profile.replies {
         out!(
             "{name:<28} {:<6} {} {}",
             format!("{:?}", spec.source).to_lowercase(),
             spec.code,
-            spec.text
+            scrub(&spec.text)
         );
     }
     out!();
