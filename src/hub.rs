@@ -69,6 +69,8 @@ pub struct HubConfig {
     pub mailbox: Option<PathBuf>,
     /// Keep transcripts and messages in memory (the test API).
     pub keep: bool,
+    /// The inbox's queue (`--ui`), fed every finished session and message.
+    pub tap: Option<crate::web::Tap>,
 }
 
 impl Default for HubConfig {
@@ -80,6 +82,7 @@ impl Default for HubConfig {
             tape_comments: Vec::new(),
             mailbox: None,
             keep: false,
+            tap: None,
         }
     }
 }
@@ -276,6 +279,11 @@ impl Hub {
             kept.transcripts.push(t.clone());
         }
         drop(kept);
+        // ── inbox hook: the web store subscribes here (bounded queue; a
+        // full queue drops and counts, never waits).
+        if let Some(tap) = &self.config.tap {
+            tap.send(crate::web::Item::Session(Box::new(t.clone())));
+        }
         // With files to write, the session counts as finished once it (and
         // any message it sent, queued before it) is on disk, so a test that
         // waited for it can read the tape and the mailbox.
@@ -321,6 +329,10 @@ impl Hub {
             v["type"] = "message".into();
             v["size"] = msg.data.len().into();
             self.print(&v.to_string());
+        }
+        // ── inbox hook: every accepted message, already scrubbed.
+        if let Some(tap) = &self.config.tap {
+            tap.send(crate::web::Item::Message(Box::new(msg.clone())));
         }
         if self.config.keep {
             self.kept().messages.push(msg);

@@ -52,6 +52,7 @@ pub mod session;
 pub mod show;
 pub mod smtp;
 pub mod tape;
+pub mod web;
 mod writer;
 
 pub use error::Error;

@@ -16,6 +16,7 @@ use mailtape::responder::mock::MockOptions;
 use mailtape::responder::upstream::UpstreamTls;
 use mailtape::server::{Addrs, ServerConfig};
 use mailtape::session::Limits;
+use mailtape::web::WebConfig;
 use mailtape::{
     Error, MockConfig, MockServer, RecordConfig, RecordServer, ReplayConfig, ReplayServer, Service,
     ServiceConfig,
@@ -77,6 +78,16 @@ struct ListenArgs {
     /// Plain listener for apps that cannot do TLS, or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
     plain: String,
+    /// The inbox: a web page and an HTTP API (Mailpit-compatible at /api/v1)
+    /// showing sessions, transcripts and messages live, or `off`.
+    ///
+    /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
+    /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
+    #[arg(long, value_name = "ADDR|off", default_value = mailtape::web::DEFAULT_ADDR)]
+    ui: String,
+    /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
+    #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]
+    keep: usize,
     /// Allow listening on addresses other than loopback (127.0.0.1, ::1).
     ///
     /// mailtape accepts API keys; on another interface anyone on the network could use it.
@@ -366,6 +377,15 @@ fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
     })
 }
 
+/// The inbox's settings from `--ui`, `--keep` and `--allow-remote`.
+fn web_config(l: &ListenArgs) -> Result<Option<WebConfig>, Error> {
+    Ok(parse_addr("ui", &l.ui)?.map(|addr| WebConfig {
+        allow_remote: l.allow_remote,
+        keep: l.keep.max(1),
+        ..WebConfig::at(addr)
+    }))
+}
+
 fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
     let addrs = Addrs {
         smtps: parse_addr("smtps", &l.smtps)?,
@@ -450,6 +470,7 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
         return Ok(());
     }
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     make_dir(&args.mailbox, "mailbox")?;
     let mut hub = hub_config(&args.output)?;
     hub.mailbox = args.mailbox.clone();
@@ -463,7 +484,12 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             verified_domains: args.verified_domains.clone(),
             keys: args.keys.clone(),
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            hub,
+            web,
+        },
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
@@ -480,6 +506,7 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
 
 fn run_record(args: RecordArgs) -> Result<(), Error> {
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     let mut hub = hub_config(&args.output)?;
     hub.tape_file = Some(args.tape.clone());
     let upstream = UpstreamOptions {
@@ -491,7 +518,12 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
     };
     let config = RecordConfig {
         upstream,
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            hub,
+            web,
+        },
     };
     runtime()?.block_on(async move {
         let server = RecordServer::start(config).await?;
@@ -516,6 +548,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     }
     let tape = args.tape.clone().unwrap_or_default();
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     let hub = hub_config(&args.output)?;
     let config = ReplayConfig {
         replay: ReplayOptions {
@@ -524,7 +557,12 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
             realtime: args.realtime,
             strict: args.strict,
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            hub,
+            web,
+        },
     };
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
@@ -822,6 +860,9 @@ fn announce(server: &Service, title: &str, login: &str) {
             if let Some(ca) = &ca {
                 ready.insert("ca".into(), ca.clone().into());
             }
+            if let Some(ui) = server.ui_url() {
+                ready.insert("ui".into(), ui.into());
+            }
             out!("{}", serde_json::Value::Object(ready));
         }
         LiveView::Quiet => {}
@@ -844,6 +885,11 @@ fn announce(server: &Service, title: &str, login: &str) {
                 if let Some(a) = addr {
                     out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
                 }
+            }
+            if let Some(ui) = server.ui_url() {
+                out.push_str(&format!(
+                    "  inbox     {ui:<22} sessions and messages live; Mailpit's API at /api/v1\n"
+                ));
             }
             if let Some(ca) = &ca {
                 out.push_str(&format!("  CA        {ca}\n"));

@@ -10,6 +10,7 @@ use crate::hub::{Hub, HubConfig, LiveView, Message};
 use crate::net::{CertSource, Tls};
 use crate::server::{Addrs, ResponderFactory, Server, ServerConfig};
 use crate::tape::Transcript;
+use crate::web::{Store, Web, WebConfig};
 
 /// Listeners, certificates and outputs: the settings every mode shares.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct ServiceConfig {
     pub certs: CertSource,
     /// Live view, tapes, mailbox.
     pub hub: HubConfig,
+    /// The inbox (web page and HTTP API); `None`: off.
+    pub web: Option<WebConfig>,
 }
 
 impl ServiceConfig {
@@ -38,6 +41,8 @@ impl ServiceConfig {
                 keep: true,
                 ..HubConfig::default()
             },
+            // No inbox by default: parallel tests must not fight over 8025.
+            web: None,
         }
     }
 }
@@ -46,6 +51,7 @@ impl ServiceConfig {
 pub struct Service {
     server: Option<Server>,
     tls: Option<Tls>,
+    web: Option<Web>,
 }
 
 impl Service {
@@ -61,13 +67,44 @@ impl Service {
         } else {
             None
         };
-        let hub = Arc::new(Hub::new(config.hub)?);
+        let mut hub_config = config.hub;
+        let inbox = match &config.web {
+            Some(w) => {
+                let listener = crate::web::bind(w).await?;
+                let (store, tap) = Store::start(w.keep)?;
+                hub_config.tap = Some(tap);
+                load_disk(&store, &hub_config);
+                Some((w, listener, store))
+            }
+            None => None,
+        };
+        let hub = Arc::new(Hub::new(hub_config)?);
         let factory = make(hub.clone());
-        let server = Server::start(config.server, tls.as_ref(), hub, factory).await?;
+        let mode = factory.mode();
+        let server = Server::start(config.server, tls.as_ref(), hub.clone(), factory).await?;
+        let web = match inbox {
+            Some((w, listener, store)) => {
+                let web = Web::serve(listener, w, store, &hub)?;
+                web.set_mode(mode);
+                Some(web)
+            }
+            None => None,
+        };
         Ok(Service {
             server: Some(server),
             tls,
+            web,
         })
+    }
+
+    /// The inbox, when it is on.
+    pub fn web(&self) -> Option<&Web> {
+        self.web.as_ref()
+    }
+
+    /// The inbox page's URL (`http://127.0.0.1:PORT/`), when it is on.
+    pub fn ui_url(&self) -> Option<String> {
+        self.web.as_ref().map(Web::url)
     }
 
     fn server(&self) -> &Server {
@@ -121,6 +158,9 @@ impl Service {
     }
     /// Stops the server: open sessions get `421`, files are complete after.
     pub async fn shutdown(mut self) {
+        if let Some(w) = self.web.take() {
+            w.shutdown().await;
+        }
         if let Some(s) = self.server.take() {
             let hub = s.hub().clone();
             s.shutdown().await;
@@ -128,6 +168,24 @@ impl Service {
             let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
         }
     }
+}
+
+/// Fills the inbox with what is already on disk (tapes, the mailbox), on a
+/// thread of its own: a big folder must not delay the listeners.
+fn load_disk(store: &Arc<Store>, hub: &HubConfig) {
+    let tapes: Vec<_> = [&hub.tapes, &hub.tape_file]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let mailbox = hub.mailbox.clone();
+    if tapes.is_empty() && mailbox.is_none() {
+        return;
+    }
+    let store = store.clone();
+    let _ = std::thread::Builder::new()
+        .name("mailtape-inbox-load".into())
+        .spawn(move || store.load_disk(&tapes, mailbox.as_deref()));
 }
 
 /// Builder methods every mode's builder has, over its `service` field.
@@ -166,6 +224,12 @@ macro_rules! service_builder_methods {
         /// Comment lines a new tape file starts with (how it was made).
         pub fn tape_comments(mut self, lines: Vec<String>) -> Self {
             self.config.service.hub.tape_comments = lines;
+            self
+        }
+        /// Serve the inbox (page and HTTP API) here; port 0 picks a free
+        /// port, read it back with `ui_url()`. Off unless asked for.
+        pub fn ui(mut self, addr: std::net::SocketAddr) -> Self {
+            self.config.service.web = Some($crate::web::WebConfig::at(addr));
             self
         }
         /// Append every session to this one tape file.

@@ -184,7 +184,9 @@ impl MockSettings {
 
 /// State shared by every session of one mock server.
 pub struct MockShared {
-    settings: MockSettings,
+    /// Swapped whole by a scenario switch; each session keeps the one it
+    /// started with.
+    settings: std::sync::RwLock<Arc<MockSettings>>,
     usage: Mutex<Usage>,
     temporary_failures: AtomicU32,
     hub: Arc<Hub>,
@@ -196,14 +198,26 @@ impl MockShared {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             hub,
         })
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
-        &self.settings
+    pub fn settings(&self) -> Arc<MockSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Answers later sessions from these settings (the inbox's scenario
+    /// switch); usage counters and temporary failures start over.
+    pub fn switch(&self, settings: MockSettings) {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = settings.usage.clone();
+        self.temporary_failures
+            .store(settings.behaviour.temporary_failures, Ordering::Relaxed);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
     }
 }
 
@@ -221,6 +235,7 @@ struct Transaction {
 /// One session's mock.
 pub struct Mock {
     shared: Arc<MockShared>,
+    settings: Arc<MockSettings>,
     session: u64,
     helo: bool,
     grant: Option<Grant>,
@@ -232,6 +247,7 @@ impl Mock {
     /// The mock for one session.
     pub fn new(shared: Arc<MockShared>, session: u64) -> Mock {
         Mock {
+            settings: shared.settings(),
             shared,
             session,
             helo: false,
@@ -242,11 +258,11 @@ impl Mock {
     }
 
     fn p(&self) -> &Profile {
-        &self.shared.settings.profile
+        &self.settings.profile
     }
 
     fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Response {
-        let b = &self.shared.settings.behaviour;
+        let b = &self.settings.behaviour;
         if b.silent {
             return Response::default();
         }
@@ -329,7 +345,7 @@ impl Mock {
     }
 
     fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
-        match self.shared.settings.account.login(user, pass) {
+        match self.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
                 self.reply("auth_ok", &[])
@@ -352,7 +368,7 @@ impl Mock {
         if !is_valid_mailbox(from) {
             return self.reply("invalid_from", &[]);
         }
-        let limit = self.shared.settings.limits.message_size;
+        let limit = self.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
@@ -396,7 +412,7 @@ impl Mock {
 
     /// The checks Resend's API makes, in its order, after the final dot.
     fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
-        let st = &self.shared.settings;
+        let st = &self.settings;
         let from = match header(body, "from") {
             Some(v) => first_address(&v).unwrap_or_default(),
             None => tx.from.clone(),
@@ -554,7 +570,7 @@ impl Responder for Mock {
         let Some(tx) = self.tx.take() else {
             return self.reply("need_mail", &[]);
         };
-        let st = &self.shared.settings;
+        let st = &self.settings;
         if data.overflowed {
             return self.reply(
                 "message_too_big",
@@ -599,14 +615,14 @@ impl Responder for Mock {
     }
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        if self.shared.settings.behaviour.silent {
+        if self.settings.behaviour.silent {
             return None;
         }
         Some(self.p().reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {
-        match self.shared.settings.limits.message_size {
+        match self.settings.limits.message_size {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
