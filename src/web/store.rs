@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
 use super::mime::{self, Parsed};
-use super::summary::{SessionSummary, summarise};
+use super::summary::{SessionSummary, accepted_messages, summarise};
 use crate::hub::Message;
 use crate::tape::Transcript;
 
@@ -257,6 +257,20 @@ impl Store {
 
     /// Adds a finished session; `origin` is `live` or the tape it came from.
     pub fn add_session(&self, t: Transcript, origin: &str) {
+        // Record and replay deliver nothing themselves: what they accepted
+        // is rebuilt from the transcript, so the inbox shows it too.
+        if origin == "live" && t.meta.mode != "mock" && !self.read().waiting.contains_key(&t.meta.id) {
+            for (i, m) in accepted_messages(&t).into_iter().enumerate() {
+                self.add_message(Message {
+                    id: format!("{}-{}-{}", t.meta.mode, t.meta.id, i + 1),
+                    session: t.meta.id,
+                    from: m.from,
+                    to: m.to,
+                    data: m.data,
+                    path: None,
+                });
+            }
+        }
         let mut inner = self.write();
         let key = inner.next_key;
         inner.next_key += 1;

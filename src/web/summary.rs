@@ -288,6 +288,78 @@ pub fn summarise(key: u64, origin: &str, t: &Transcript) -> SessionSummary {
     s
 }
 
+/// A message as a transcript holds it: envelope and body lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapedMessage {
+    /// MAIL FROM of its transaction.
+    pub from: String,
+    /// RCPT TO of its transaction.
+    pub to: Vec<String>,
+    /// The body, lines joined with CR LF.
+    pub data: Vec<u8>,
+}
+
+/// The messages a transcript shows accepted (250 after the final dot),
+/// rebuilt from its `D:` lines: how the inbox shows what `record` relayed
+/// and what a `replay` client sent. A body too large to keep in a
+/// transcript (a size and hash line) is left out.
+pub fn accepted_messages(t: &Transcript) -> Vec<TapedMessage> {
+    let mut out = Vec::new();
+    let mut from = String::new();
+    let mut to: Vec<String> = Vec::new();
+    let mut body: Option<Vec<&str>> = None;
+    let mut ended = false;
+    for e in &t.events {
+        match &e.kind {
+            EventKind::Client(line) => {
+                let v = verb(line);
+                if v == "MAIL" {
+                    from = angle(line).unwrap_or_default();
+                    to.clear();
+                } else if v == "RCPT" {
+                    to.extend(angle(line));
+                } else if v == "RSET" {
+                    from.clear();
+                    to.clear();
+                } else if line == "." {
+                    ended = true;
+                    continue;
+                }
+                if line != "." && v != "DATA" {
+                    body = None;
+                }
+                if v == "DATA" {
+                    body = Some(Vec::new());
+                    ended = false;
+                }
+            }
+            EventKind::Data(line) => {
+                if let Some(b) = body.as_mut() {
+                    b.push(line);
+                }
+            }
+            EventKind::Server(line) if ended && line.as_bytes().get(3) != Some(&b'-') => {
+                if line.starts_with("250")
+                    && let Some(lines) = body.take()
+                    && !(lines.len() == 1 && lines[0].starts_with("<body of "))
+                {
+                    let mut data = lines.join("\r\n").into_bytes();
+                    data.extend_from_slice(b"\r\n");
+                    out.push(TapedMessage {
+                        from: from.clone(),
+                        to: to.clone(),
+                        data,
+                    });
+                }
+                body = None;
+                ended = false;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 impl SessionSummary {
     /// Whether a search text (lower case) is found in its addresses,
     /// subjects, user, client or reply.
@@ -321,7 +393,7 @@ mod tests {
     #[test]
     fn a_refused_login_is_refused_at_auth() {
         let s = one(
-            "# mailtape tape v1\n## session 1 · mode mock · source default · listener plain · local 127.0.0.1:2525 · client 127.0.0.1:5000 · started 2026-01-01T00:00:00Z\nS: 220 smtp.resend.com ESMTP\nC: EHLO a\nS: 250-smtp.resend.com\nS: 250 AUTH PLAIN LOGIN\nC: AUTH PLAIN <redacted user=resend key=re_…a1f3>\nS: 535 Authentication credentials invalid\nC: QUIT\nS: 221 Bye\n## closed by client\n",
+            "# mailtape tape v1\n## session 1 · mode mock · source default · listener plain · local 127.0.0.1:2525 · client 127.0.0.1:5000 · started 2026-01-01T00:00:00Z\nS: 220 smtp.resend.com ESMTP\nC: EHLO a\nS: 250-smtp.resend.com\nS: 250 AUTH PLAIN LOGIN\nC: AUTH PLAIN <redacted user=resend key=re_…a1f3>\nS: 535 Authentication credentials invalid\nC: QUIT\nS: 221 Bye\n*: closed by client\n",
         );
         assert_eq!(s.outcome, Outcome::RefusedAuth);
         assert_eq!(s.code, Some(535));
@@ -330,9 +402,23 @@ mod tests {
     }
 
     #[test]
+    fn accepted_messages_are_rebuilt_from_the_transcript() {
+        let tape = Tape::parse(
+            "# mailtape tape v1\n## session 2 · mode record · source up · listener plain · local 127.0.0.1:2525 · client 127.0.0.1:5000 · started 2026-01-01T00:00:00Z\nS: 220 hi\nC: MAIL FROM:<a@acme.com>\nS: 250 OK\nC: RCPT TO:<b@x.org>\nS: 250 OK\nC: DATA\nS: 354 go\nD: Subject: One\nD: \nD: Body\nC: .\nS: 250 OK abc\nC: MAIL FROM:<a@acme.com>\nS: 250 OK\nC: RCPT TO:<c@x.org>\nS: 250 OK\nC: DATA\nS: 354 go\nD: Subject: Two\nC: .\nS: 550 no\n*: closed by client\n",
+            "test",
+        )
+        .expect("tape");
+        let m = accepted_messages(&tape.sessions[0]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].from, "a@acme.com");
+        assert_eq!(m[0].to, vec!["b@x.org"]);
+        assert_eq!(m[0].data, b"Subject: One\r\n\r\nBody\r\n");
+    }
+
+    #[test]
     fn an_accepted_message_has_its_envelope_and_subject() {
         let s = one(
-            "# mailtape tape v1\n## session 2 · mode mock · source default · listener plain · local 127.0.0.1:2525 · client 127.0.0.1:5000 · started 2026-01-01T00:00:00Z\nS: 220 smtp.resend.com ESMTP\nC: EHLO a\nS: 250 OK\nC: MAIL FROM:<a@acme.com>\nS: 250 OK\nC: RCPT TO:<b@x.org>\nS: 250 OK\nC: DATA\nS: 354 go\nD: Subject: Hello there\nD: \nD: Body\nC: .\nS: 250 OK abc\nC: QUIT\nS: 221 Bye\n## closed by client\n",
+            "# mailtape tape v1\n## session 2 · mode mock · source default · listener plain · local 127.0.0.1:2525 · client 127.0.0.1:5000 · started 2026-01-01T00:00:00Z\nS: 220 smtp.resend.com ESMTP\nC: EHLO a\nS: 250 OK\nC: MAIL FROM:<a@acme.com>\nS: 250 OK\nC: RCPT TO:<b@x.org>\nS: 250 OK\nC: DATA\nS: 354 go\nD: Subject: Hello there\nD: \nD: Body\nC: .\nS: 250 OK abc\nC: QUIT\nS: 221 Bye\n*: closed by client\n",
         );
         assert_eq!(s.outcome, Outcome::Accepted);
         assert_eq!(s.from.as_deref(), Some("a@acme.com"));

@@ -183,6 +183,9 @@ class Server:
     """A mailtape process started with --json; keeps its events per session."""
 
     def __init__(self, label: str, argv: list[str], workdir: str):
+        # Cells run in parallel: no two servers may want the inbox's 8025.
+        if len(argv) > 1 and argv[1] in ("mock", "record", "replay") and "--ui" not in argv:
+            argv = [*argv, "--ui", "off"]
         self.label = label
         self.argv = argv
         self.errpath = os.path.join(workdir, f"{label}.stderr")
