@@ -96,7 +96,10 @@ impl crate::web::Control for ScenarioSwitch {
     }
 
     fn set_scenario(&self, name: &str) -> Result<crate::web::ScenarioState, Error> {
-        if !crate::resend::Scenario::list().iter().any(|(n, _)| n == name) {
+        if !crate::resend::Scenario::list()
+            .iter()
+            .any(|(n, _)| n == name)
+        {
             return Err(Error::Unknown {
                 what: "scenario",
                 name: name.into(),

@@ -38,8 +38,14 @@ type Shared = State<Arc<AppState>>;
 pub fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/assets/app.js", get(|| asset(APP_JS, "text/javascript; charset=utf-8")))
-        .route("/assets/app.css", get(|| asset(APP_CSS, "text/css; charset=utf-8")))
+        .route(
+            "/assets/app.js",
+            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
+        )
         .route("/api/info", get(info))
         .route("/api/sessions", get(sessions))
         .route("/api/sessions/{key}", get(session))
@@ -62,7 +68,10 @@ pub fn error(status: StatusCode, text: impl Into<String>) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    error(StatusCode::NOT_FOUND, format!("no {what}; it may have been dropped (see --keep) or cleared"))
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no {what}; it may have been dropped (see --keep) or cleared"),
+    )
 }
 
 async fn index() -> Response {
@@ -298,7 +307,11 @@ async fn message_raw(State(s): Shared, Path(id): Path<String>) -> Response {
 /// without `allow-scripts`, as the iframe has), no connection anywhere,
 /// images only inline unless `remote` (the page's "load remote images").
 fn html_csp(remote: bool) -> String {
-    let img = if remote { "data: http: https:" } else { "data:" };
+    let img = if remote {
+        "data: http: https:"
+    } else {
+        "data:"
+    };
     format!(
         "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline' data:; font-src data:; img-src {img}; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
     )
@@ -314,7 +327,10 @@ pub fn html_view(m: &MessageRec, remote: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     res
 }
 
@@ -356,7 +372,12 @@ const PLAIN_TYPES: &[&str] = &[
 /// An attachment or inline part as a download.
 pub fn part_download(m: &MessageRec, part: &str) -> Response {
     let p = &m.parsed;
-    let Some(found) = p.attachments.iter().chain(&p.inline).find(|a| a.part_id == part) else {
+    let Some(found) = p
+        .attachments
+        .iter()
+        .chain(&p.inline)
+        .find(|a| a.part_id == part)
+    else {
         return not_found(&format!("part {part} in message {}", m.id));
     };
     let kind = found.content_type.to_ascii_lowercase();
@@ -413,7 +434,10 @@ struct SetScenario {
     scenario: String,
 }
 
-async fn set_scenario(State(s): Shared, body: Result<Json<SetScenario>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn set_scenario(
+    State(s): Shared,
+    body: Result<Json<SetScenario>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => {
@@ -438,7 +462,10 @@ async fn set_scenario(State(s): Shared, body: Result<Json<SetScenario>, axum::ex
             Json(state).into_response()
         }
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the switch failed: {e}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the switch failed: {e}"),
+        ),
     }
 }
 
@@ -450,11 +477,14 @@ async fn clear(State(s): Shared) -> Response {
 /// Server-sent events: `hello` first, then `session`, `message`,
 /// `scenario`, `clear`, `deleted`; `resync` when this listener fell behind
 /// and missed some (the page then reloads its lists).
-async fn events(State(s): Shared) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+async fn events(
+    State(s): Shared,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let rx = s.store.subscribe();
     let hello = json!({"type": "hello", "data": {"counts": s.store.counts()}}).to_string();
     let store = s.store.clone();
-    let first = futures_util::stream::once(async move { Ok(Event::default().event("hello").data(hello)) });
+    let first =
+        futures_util::stream::once(async move { Ok(Event::default().event("hello").data(hello)) });
     let rest = futures_util::stream::unfold((rx, store), |(mut rx, store)| async move {
         {
             match rx.recv().await {

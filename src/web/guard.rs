@@ -87,7 +87,12 @@ pub fn cross_site(headers: &HeaderMap) -> Option<String> {
 }
 
 fn refuse(status: StatusCode, text: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// The middleware.
@@ -147,10 +152,23 @@ mod tests {
     #[test]
     fn only_loopback_names_pass_the_host_check() {
         let g = guard(false);
-        for ok in ["127.0.0.1:8025", "localhost:8025", "LOCALHOST", "[::1]:8025", "app.localhost:1", "127.0.0.2"] {
+        for ok in [
+            "127.0.0.1:8025",
+            "localhost:8025",
+            "LOCALHOST",
+            "[::1]:8025",
+            "app.localhost:1",
+            "127.0.0.2",
+        ] {
             assert!(g.host_allowed(ok), "{ok}");
         }
-        for bad in ["evil.example:8025", "evil.example", "", "10.0.0.1:8025", "localhost.evil.example"] {
+        for bad in [
+            "evil.example:8025",
+            "evil.example",
+            "",
+            "10.0.0.1:8025",
+            "localhost.evil.example",
+        ] {
             assert!(!g.host_allowed(bad), "{bad}");
         }
         assert!(guard(true).host_allowed("10.0.0.1:8025"));
@@ -168,13 +186,50 @@ mod tests {
     #[test]
     fn browsers_from_elsewhere_are_refused_programs_pass() {
         assert!(cross_site(&headers(&[("host", "127.0.0.1:8025")])).is_none());
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("authorization", "Bearer re_x")])).is_none());
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("origin", "http://127.0.0.1:8025"), ("sec-fetch-site", "same-origin")])).is_none());
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("origin", "http://evil.example")])).is_some());
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("authorization", "Bearer re_x")
+            ]))
+            .is_none()
+        );
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("origin", "http://127.0.0.1:8025"),
+                ("sec-fetch-site", "same-origin")
+            ]))
+            .is_none()
+        );
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("origin", "http://evil.example")
+            ]))
+            .is_some()
+        );
         assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("origin", "null")])).is_some());
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("sec-fetch-site", "cross-site")])).is_some());
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("sec-fetch-site", "cross-site")
+            ]))
+            .is_some()
+        );
         // Another port on localhost is another origin.
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("sec-fetch-site", "same-site")])).is_some());
-        assert!(cross_site(&headers(&[("host", "127.0.0.1:8025"), ("origin", "http://127.0.0.1:3000")])).is_some());
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("sec-fetch-site", "same-site")
+            ]))
+            .is_some()
+        );
+        assert!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:8025"),
+                ("origin", "http://127.0.0.1:3000")
+            ]))
+            .is_some()
+        );
     }
 }

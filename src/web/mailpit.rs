@@ -31,10 +31,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/info", get(info))
         .route("/api/v1/webui", get(webui))
-        .route(
-            "/api/v1/messages",
-            get(list).put(set_read).delete(delete),
-        )
+        .route("/api/v1/messages", get(list).put(set_read).delete(delete))
         .route("/api/v1/search", get(search).delete(delete_search))
         .route("/api/v1/message/{id}", get(message))
         .route("/api/v1/message/{id}/headers", get(headers))
@@ -482,14 +479,15 @@ impl Term {
         let p = &m.parsed;
         let v = self.value.as_str();
         let addr_has = |list: &[Addr]| {
-            list.iter().any(|a| {
-                a.address.to_lowercase().contains(v) || a.name.to_lowercase().contains(v)
-            })
+            list.iter()
+                .any(|a| a.address.to_lowercase().contains(v) || a.name.to_lowercase().contains(v))
         };
         let (_, to, cc, bcc) = people(m);
         let hit = match self.field.as_str() {
             "from" => {
-                p.from.as_ref().is_some_and(|a| addr_has(std::slice::from_ref(a)))
+                p.from
+                    .as_ref()
+                    .is_some_and(|a| addr_has(std::slice::from_ref(a)))
                     || m.env_from.to_lowercase().contains(v)
             }
             "to" => addr_has(&to) || m.env_to.iter().any(|r| r.to_lowercase().contains(v)),

@@ -273,7 +273,10 @@ mod tests {
     fn takes_a_multipart_message_apart() {
         let p = parse(MULTI.as_bytes());
         assert_eq!(p.subject, "Reset your password");
-        assert_eq!(p.from.as_ref().map(|a| a.address.as_str()), Some("billing@acme.com"));
+        assert_eq!(
+            p.from.as_ref().map(|a| a.address.as_str()),
+            Some("billing@acme.com")
+        );
         assert_eq!(p.to.len(), 2);
         assert_eq!(p.to[1].name, "Ann");
         assert_eq!(p.message_id, "abc@acme.com");

@@ -259,7 +259,10 @@ impl Store {
     pub fn add_session(&self, t: Transcript, origin: &str) {
         // Record and replay deliver nothing themselves: what they accepted
         // is rebuilt from the transcript, so the inbox shows it too.
-        if origin == "live" && t.meta.mode != "mock" && !self.read().waiting.contains_key(&t.meta.id) {
+        if origin == "live"
+            && t.meta.mode != "mock"
+            && !self.read().waiting.contains_key(&t.meta.id)
+        {
             for (i, m) in accepted_messages(&t).into_iter().enumerate() {
                 self.add_message(Message {
                     id: format!("{}-{}-{}", t.meta.mode, t.meta.id, i + 1),
