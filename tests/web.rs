@@ -829,3 +829,49 @@ async fn no_key_in_any_response() {
     assert!(answers.iter().any(|(_, t)| t.contains("key=re_…")));
     server.shutdown().await;
 }
+
+#[test]
+fn the_binary_announces_the_inbox_and_serves_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut args = common::cli::ephemeral("mock", dir.path());
+    let i = args.iter().position(|a| a == "--ui").expect("--ui");
+    args[i + 1] = "127.0.0.1:0".into();
+    args.push("--json".into());
+    let mut run =
+        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let ready: Value = serde_json::from_str(&run.line()).expect("ready line");
+    let url = ready["ui"]
+        .as_str()
+        .expect("\"ui\" in the ready line")
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("addr");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let info = rt.block_on(get(addr, "/api/info")).json();
+    assert_eq!(info["mode"], "mock");
+    assert_eq!(info["scenario"], "default");
+    let page = rt.block_on(get(addr, "/"));
+    assert!(page.text().contains("<title>mailtape inbox</title>"));
+    let (code, _, _) = run.term();
+    assert_eq!(code, 0);
+
+    // People get a banner line with the URL.
+    let mut args = common::cli::ephemeral("mock", dir.path());
+    let i = args.iter().position(|a| a == "--ui").expect("--ui");
+    args[i + 1] = "127.0.0.1:0".into();
+    let mut run =
+        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let line = run.until(|l| l.trim_start().starts_with("inbox"));
+    assert!(
+        line.contains("http://127.0.0.1:") && line.contains("/api/v1"),
+        "{line}"
+    );
+    run.term();
+}
