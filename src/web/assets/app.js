@@ -31,6 +31,11 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
+// replaceChildren turns null into the text "null": leave the gaps out.
+function fill(node, ...kids) {
+  node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+}
+
 async function api(path, opts) {
   const res = await fetch(path, opts);
   const type = res.headers.get("content-type") || "";
@@ -182,7 +187,7 @@ async function openSession(key) {
   const msgs = s.messages.length
     ? el("span", {}, ...s.messages.map((id, i) => [i ? ", " : "", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("messages"); openMessage(id); }, text: id })]))
     : null;
-  $("detail").replaceChildren(
+  fill($("detail"),
     el("h2", {}, `Session #${s.session} `, badge(s)),
     s.diverged ? el("p", { class: "diverged", "data-testid": "diverged", text: "The client departed from the tape: see the lines marked below." }) : null,
     facts([
@@ -252,7 +257,7 @@ async function openMessage(id) {
     remoteBox,
   );
   const addr = (list) => (list || []).map((a) => (a.Name ? `${a.Name} <${a.Address}>` : a.Address)).join(", ");
-  $("detail").replaceChildren(
+  fill($("detail"),
     el("h2", { text: m.subject || "(no subject)" }),
     facts([
       ["from", m.header_from ? addr([m.header_from]) : m.from],
@@ -341,6 +346,7 @@ function connect() {
 // ---------------------------------------------------------------- wiring
 
 function switchView(view) {
+  document.body.classList.remove("detail-open");
   state.view = view;
   state.start = 0;
   for (const t of document.querySelectorAll(".tabs .tab")) t.classList.toggle("on", t.dataset.view === view);
