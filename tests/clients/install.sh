@@ -47,7 +47,8 @@ openssl version
 php --version | head -n1
 node --version
 node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
-node -e 'console.log("mailpit-api " + require("mailpit-api/package.json").version)'
-node -e 'console.log("playwright-core " + require("playwright-core/package.json").version)'
+for pkg in mailpit-api playwright-core; do
+  node -e 'const p = process.argv[1]; console.log(p + " " + JSON.parse(require("fs").readFileSync("node_modules/" + p + "/package.json")).version)' "$pkg"
+done
 chromium --version 2>/dev/null | head -n1
 python3 --version
