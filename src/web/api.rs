@@ -68,10 +68,22 @@ pub fn error(status: StatusCode, text: impl Into<String>) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        format!("no {what}; it may have been dropped (see --keep) or cleared"),
-    )
+    NotFound(what.to_string()).into_response()
+}
+
+/// A session, message or part that is not (or no longer) kept: a JSON 404.
+pub struct NotFound(pub String);
+
+impl IntoResponse for NotFound {
+    fn into_response(self) -> Response {
+        error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no {}; it may have been dropped (see --keep) or cleared",
+                self.0
+            ),
+        )
+    }
 }
 
 async fn index() -> Response {
@@ -167,11 +179,11 @@ async fn sessions(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
     .into_response()
 }
 
-fn one_session(s: &AppState, key: &str) -> Result<Arc<SessionRec>, Response> {
+fn one_session(s: &AppState, key: &str) -> Result<Arc<SessionRec>, NotFound> {
     key.parse::<u64>()
         .ok()
         .and_then(|k| s.store.session(k))
-        .ok_or_else(|| not_found(&format!("session {key}")))
+        .ok_or_else(|| NotFound(format!("session {key}")))
 }
 
 fn as_tape(r: &SessionRec) -> Tape {
@@ -184,7 +196,7 @@ fn as_tape(r: &SessionRec) -> Tape {
 async fn session(State(s): Shared, Path(key): Path<String>) -> Response {
     let r = match one_session(&s, &key) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let tape = as_tape(&r);
     let opts = ShowOptions::default();
@@ -225,7 +237,7 @@ async fn session_tape(State(s): Shared, Path(key): Path<String>) -> Response {
             "text/plain; charset=utf-8",
             &format!("session-{}.tape", r.summary.key),
         ),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -247,10 +259,10 @@ async fn messages(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
 }
 
 /// One message by id (or `latest`), or a 404 response.
-pub fn one_message(s: &AppState, id: &str) -> Result<Arc<MessageRec>, Response> {
+pub fn one_message(s: &AppState, id: &str) -> Result<Arc<MessageRec>, NotFound> {
     s.store
         .message(id)
-        .ok_or_else(|| not_found(&format!("message {id}")))
+        .ok_or_else(|| NotFound(format!("message {id}")))
 }
 
 fn part_row(p: &Part) -> serde_json::Value {
@@ -267,7 +279,7 @@ fn part_row(p: &Part) -> serde_json::Value {
 async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
     let m = match one_message(&s, &id) {
         Ok(m) => m,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let p = &m.parsed;
     let mut v = m.row();
@@ -299,7 +311,7 @@ pub fn raw_eml(m: &MessageRec) -> Response {
 async fn message_raw(State(s): Shared, Path(id): Path<String>) -> Response {
     match one_message(&s, &id) {
         Ok(m) => raw_eml(&m),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -350,7 +362,7 @@ async fn message_html(
 ) -> Response {
     match one_message(&s, &id) {
         Ok(m) => html_view(&m, truthy(q.remote.as_deref())),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -397,7 +409,7 @@ pub fn part_download(m: &MessageRec, part: &str) -> Response {
 async fn message_part(State(s): Shared, Path((id, part)): Path<(String, String)>) -> Response {
     match one_message(&s, &id) {
         Ok(m) => part_download(&m, &part),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -415,7 +427,7 @@ async fn view(State(s): Shared, Path(file): Path<String>) -> Response {
             m.parsed.text.clone(),
         )
             .into_response(),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -489,14 +501,14 @@ async fn events(
         {
             match rx.recv().await {
                 Ok((kind, text)) => {
-                    return Some((Ok(Event::default().event(kind).data(&*text)), (rx, store)));
+                    Some((Ok(Event::default().event(kind).data(&*text)), (rx, store)))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     store.events_lagged(n);
                     let text = json!({"type": "resync", "data": {"missed": n}}).to_string();
-                    return Some((Ok(Event::default().event("resync").data(text)), (rx, store)));
+                    Some((Ok(Event::default().event("resync").data(text)), (rx, store)))
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
             }
         }
     });

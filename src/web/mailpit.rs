@@ -55,10 +55,17 @@ fn ok() -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], "ok").into_response()
 }
 
-fn find(s: &AppState, id: &str) -> Result<Arc<MessageRec>, Response> {
-    s.store
-        .message(id)
-        .ok_or_else(|| text_error(StatusCode::NOT_FOUND, "404 page not found"))
+/// A message that is not kept: Mailpit's plain-text 404.
+struct Missing;
+
+impl IntoResponse for Missing {
+    fn into_response(self) -> Response {
+        text_error(StatusCode::NOT_FOUND, "404 page not found")
+    }
+}
+
+fn find(s: &AppState, id: &str) -> Result<Arc<MessageRec>, Missing> {
+    s.store.message(id).ok_or(Missing)
 }
 
 /// From, To, Cc, Bcc as Mailpit fills them: headers first; the envelope
@@ -208,16 +215,14 @@ struct Ids {
     search: String,
 }
 
-fn body_ids(body: &Bytes) -> Result<Ids, Response> {
+/// The JSON body of Mailpit's delete and read-status calls (empty: no IDs),
+/// or why it is not one.
+fn body_ids(body: &Bytes) -> Result<Ids, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Ids::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        text_error(
-            StatusCode::BAD_REQUEST,
-            format!("expected a JSON body like {{\"IDs\": [\"…\"]}}: {e}"),
-        )
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| format!("expected a JSON body like {{\"IDs\": [\"…\"]}}: {e}"))
 }
 
 /// `DELETE /api/v1/messages`: the IDs given, or all without any.
@@ -231,7 +236,7 @@ async fn delete(State(s): Shared, body: Bytes) -> Response {
             }
             ok()
         }
-        Err(e) => e,
+        Err(e) => text_error(StatusCode::BAD_REQUEST, e),
     }
 }
 
@@ -239,7 +244,7 @@ async fn delete(State(s): Shared, body: Bytes) -> Response {
 async fn set_read(State(s): Shared, body: Bytes) -> Response {
     let b = match body_ids(&body) {
         Ok(b) => b,
-        Err(e) => return e,
+        Err(e) => return text_error(StatusCode::BAD_REQUEST, e),
     };
     if !b.ids.is_empty() && !b.search.is_empty() {
         return text_error(
@@ -271,7 +276,7 @@ async fn set_read(State(s): Shared, body: Bytes) -> Response {
 async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
     let m = match find(&s, &id) {
         Ok(m) => m,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let p = &m.parsed;
     let (from, to, cc, bcc) = people(&m);
@@ -334,7 +339,7 @@ fn canonical(name: &str) -> String {
 async fn headers(State(s): Shared, Path(id): Path<String>) -> Response {
     let m = match find(&s, &id) {
         Ok(m) => m,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (n, v) in &m.parsed.headers {
@@ -355,21 +360,21 @@ async fn raw(State(s): Shared, Path(id): Path<String>) -> Response {
             );
             res
         }
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
 async fn part(State(s): Shared, Path((id, part)): Path<(String, String)>) -> Response {
     match find(&s, &id) {
         Ok(m) => part_download(&m, &part),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
 async fn html(State(s): Shared, Path(id): Path<String>) -> Response {
     match find(&s, &id) {
         Ok(m) => html_view(&m, false),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 

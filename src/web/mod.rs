@@ -33,10 +33,12 @@ pub const DEFAULT_KEEP: usize = 1000;
 /// The default address (`--ui`): Mailpit's port, so its clients find it.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8025";
 
-/// Builds routes to serve on the inbox's listener, given the hub (to
-/// publish what they receive).
+/// Makes a router given the hub (to publish what its routes receive).
+pub type MakeRoutes = dyn Fn(&Arc<Hub>) -> axum::Router + Send + Sync;
+
+/// Builds routes to serve on the inbox's listener.
 #[derive(Clone)]
-pub struct RouteMaker(pub Arc<dyn Fn(&Arc<Hub>) -> axum::Router + Send + Sync>);
+pub struct RouteMaker(pub Arc<MakeRoutes>);
 
 impl std::fmt::Debug for RouteMaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
