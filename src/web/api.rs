@@ -18,8 +18,8 @@ use serde_json::json;
 use super::AppState;
 use super::mime::{Part, safe_filename};
 use super::store::{MessageRec, SessionRec};
-use crate::show::{ShowOptions, render, render_json};
 use crate::tape::Tape;
+use crate::tools::show::{ShowOptions, render, render_json};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

@@ -2,8 +2,9 @@
 //! running server, on a listener of its own (default 127.0.0.1:8025,
 //! Mailpit's port).
 //!
-//! - [`store`]: the last N sessions and messages, fed by the hub through a
-//!   bounded queue (a slow inbox never slows SMTP), and the live events.
+//! - [`store`]: the last N sessions and messages, a subscriber of the sink
+//!   with its own bounded queue (a slow inbox never slows SMTP), and the
+//!   live events.
 //! - [`api`]: mailtape's own API (`/api/…`), the page and its assets (`/`).
 //! - [`mailpit`]: the Mailpit-compatible subset (`/api/v1/…`).
 //! - [`guard`]: the Host check (DNS rebinding) and the cross-site check on
@@ -25,16 +26,16 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::hub::Hub;
-pub use store::{Item, Store, Tap};
+use crate::output::sink::Sink;
+pub use store::Store;
 
 /// Sessions and messages kept by default (`--keep`).
 pub const DEFAULT_KEEP: usize = 1000;
 /// The default address (`--ui`): Mailpit's port, so its clients find it.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8025";
 
-/// Makes a router given the hub (to publish what its routes receive).
-pub type MakeRoutes = dyn Fn(&Arc<Hub>) -> axum::Router + Send + Sync;
+/// Makes a router given the sink (to publish what its routes receive).
+pub type MakeRoutes = dyn Fn(&Arc<Sink>) -> axum::Router + Send + Sync;
 
 /// Builds routes to serve on the inbox's listener.
 #[derive(Clone)]
@@ -138,7 +139,7 @@ impl Web {
         listener: tokio::net::TcpListener,
         config: &WebConfig,
         store: Arc<Store>,
-        hub: &Arc<Hub>,
+        sink: &Arc<Sink>,
     ) -> Result<Web, Error> {
         let addr = listener.local_addr().map_err(|e| Error::Io {
             action: "read the inbox's bound address".into(),
@@ -151,7 +152,7 @@ impl Web {
         });
         let mut router = api::routes(state.clone()).merge(mailpit::routes(state.clone()));
         for extra in &config.routes {
-            router = router.merge((extra.0)(hub));
+            router = router.merge((extra.0)(sink));
         }
         let guard = Arc::new(guard::Guard {
             bound: addr,

@@ -1,10 +1,10 @@
 //! The inbox's memory: the last N sessions and messages (oldest dropped
 //! first, counted), and the event stream the page listens to.
 //!
-//! The store is a subscriber of the hub: sessions and messages reach it
-//! through a bounded queue ([`Tap`]) drained by a thread of its own, so
-//! taking a message apart or a browser reading slowly never holds up an
-//! SMTP session. A full queue drops the item and counts it.
+//! The store is a subscriber of the sink with its own bounded queue, drained
+//! by a thread of its own, so taking a message apart or a browser reading
+//! slowly never holds up an SMTP session. A full queue drops the event and
+//! counts it (`dropped_queue`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,52 +13,21 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::mime::{self, Parsed};
 use super::summary::{SessionSummary, accepted_messages, summarise};
-use crate::hub::Message;
+use crate::output::sink::{Event as SinkEvent, Message, Subscription};
 use crate::tape::Transcript;
 
-/// Items the queue holds before new ones are dropped.
-pub const QUEUE: usize = 4096;
+/// Sink events the inbox's queue holds before new ones are dropped (every
+/// line of a session is an event; the thread skips all but two kinds).
+pub const QUEUE: usize = 32 * 1024;
 /// Events an SSE client may fall behind by before it is told to reload.
 const EVENTS: usize = 1024;
 
-/// A live event: its kind and its JSON text.
+/// A live event for the page: its kind and its JSON text.
 pub type Event = (&'static str, Arc<str>);
-
-/// What the hub hands the inbox.
-pub enum Item {
-    /// A finished session.
-    Session(Box<Transcript>),
-    /// An accepted message.
-    Message(Box<Message>),
-}
-
-/// The hub's end of the inbox's queue: `send` never waits.
-#[derive(Clone)]
-pub struct Tap {
-    tx: mpsc::Sender<Item>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for Tap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tap")
-            .field("dropped", &self.dropped.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
-impl Tap {
-    /// Queues an item, or drops and counts it when the queue is full.
-    pub fn send(&self, item: Item) {
-        if self.tx.try_send(item).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// A session kept by the inbox.
 pub struct SessionRec {
@@ -189,10 +158,9 @@ pub struct Page<T> {
 }
 
 impl Store {
-    /// A store keeping `keep` sessions and `keep` messages, with the hub's
-    /// end of its queue. Items are taken in by a thread of its own.
-    pub fn start(keep: usize) -> Result<(Arc<Store>, Tap), crate::Error> {
-        let (tx, mut rx) = mpsc::channel(QUEUE);
+    /// A store keeping `keep` sessions and `keep` messages, fed by a sink
+    /// subscription on a thread of its own.
+    pub fn start(keep: usize, mut feed: Subscription) -> Result<Arc<Store>, crate::Error> {
         let dropped = Arc::new(AtomicU64::new(0));
         let store = Arc::new(Store {
             keep: keep.max(1),
@@ -209,11 +177,18 @@ impl Store {
         std::thread::Builder::new()
             .name("mailtape-inbox".into())
             .spawn(move || {
-                // Ends when the hub (every Tap) is gone.
-                while let Some(item) = rx.blocking_recv() {
-                    match item {
-                        Item::Session(t) => s.add_session(*t, "live"),
-                        Item::Message(m) => s.add_message(*m),
+                // Ends when the sink closes.
+                while let Some(event) = feed.blocking_recv() {
+                    match &*event {
+                        SinkEvent::SessionFinished { transcript, .. } => {
+                            s.add_session(transcript.clone(), "live");
+                        }
+                        SinkEvent::MessageAccepted(m) => s.add_message(m.clone()),
+                        _ => {}
+                    }
+                    let missed = feed.take_dropped();
+                    if missed > 0 {
+                        s.queue_dropped.fetch_add(missed, Ordering::Relaxed);
                     }
                 }
             })
@@ -221,7 +196,7 @@ impl Store {
                 action: "start the inbox's thread".into(),
                 source: e,
             })?;
-        Ok((store, Tap { tx, dropped }))
+        Ok(store)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
