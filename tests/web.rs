@@ -875,3 +875,113 @@ fn the_binary_announces_the_inbox_and_serves_it() {
     );
     run.term();
 }
+
+#[tokio::test]
+async fn a_replay_departure_is_a_fault_and_marked() {
+    let server = mailtape::ReplayServer::builder("builtin:sandbox")
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("replay");
+    let addr = {
+        let url = server.ui_url().expect("inbox");
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse::<SocketAddr>()
+            .expect("addr")
+    };
+    let mut c = common::Raw::connect(server.plain_addr().expect("plain")).await;
+    assert_eq!(c.reply().await.code, 220);
+    c.send("HELO app.local").await;
+    assert_eq!(c.reply().await.code, 451);
+    c.send("QUIT").await;
+    let _ = c.reply().await;
+    let v = listed(addr, 1).await;
+    let s = &v["sessions"][0];
+    assert_eq!(s["mode"], "replay");
+    assert_eq!(s["diverged"], true);
+    assert_eq!(s["outcome"], "fault");
+    let one = get(addr, &format!("/api/sessions/{}", s["key"]))
+        .await
+        .json();
+    assert!(
+        one["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "note"
+                && e["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("diverged from the tape")),
+        "{one}"
+    );
+    assert_eq!(get(addr, "/api/info").await.json()["mode"], "replay");
+    assert_eq!(get(addr, "/api/scenario").await.status, 404);
+    let _ = server.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_sessions_show_their_version_and_disk_is_read_at_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
+    std::fs::create_dir_all(&tapes).expect("tapes");
+    std::fs::create_dir_all(&mailbox).expect("mailbox");
+    let first = MockServer::builder()
+        .tapes(&tapes)
+        .mailbox(&mailbox)
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("mock");
+    let r = send(
+        &first,
+        Mode::Smtps,
+        Mechanism::Plain,
+        "resend",
+        "a@acme.com",
+        &["delivered@resend.dev"],
+    )
+    .await;
+    assert!(r.is_ok(), "{r:?}");
+    wait(&first, 1).await;
+    let v = listed(ui(&first), 1).await;
+    assert!(
+        v["sessions"][0]["tls"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("TLSv1.3")),
+        "{v}"
+    );
+    assert_eq!(v["sessions"][0]["listener"], "smtps");
+    first.shutdown().await;
+
+    // A new server over the same folders shows what is on disk.
+    let second = MockServer::builder()
+        .tapes(&tapes)
+        .mailbox(&mailbox)
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("mock");
+    let addr = ui(&second);
+    let v = listed(addr, 1).await;
+    assert_eq!(v["total"], 1);
+    assert!(
+        v["sessions"][0]["origin"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(".tape")
+    );
+    assert_eq!(v["sessions"][0]["outcome"], "accepted");
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut m = get(addr, "/api/messages").await.json();
+    while m["total"] != 1 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        m = get(addr, "/api/messages").await.json();
+    }
+    assert_eq!(m["total"], 1);
+    assert_eq!(m["messages"][0]["from"], "a@acme.com");
+    assert_eq!(m["messages"][0]["to"][0], "delivered@resend.dev");
+    assert_eq!(m["messages"][0]["subject"], "Hello from mailtape tests");
+    second.shutdown().await;
+}
