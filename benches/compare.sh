@@ -19,4 +19,6 @@ cargo build --release --quiet
 cargo build --release --quiet --example relay_floor
 # 10,000 idle connections need as many file descriptors, on both sides.
 ulimit -n "$(ulimit -Hn)"
-exec python3 benches/compare.py "$@"
+python3 benches/compare.py "$@"
+# The inbox: --ui with a live subscriber vs --ui off, list API latency, memory.
+python3 benches/inbox.py
