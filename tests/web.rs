@@ -125,6 +125,11 @@ async fn get(addr: SocketAddr, path: &str) -> Answer {
     http(addr, "GET", path, &[], "").await
 }
 
+/// One message with lettre over the plain listener, AUTH PLAIN.
+async fn plain(server: &MockServer, user: &str, from: &str, to: &[&str]) -> Result<String, String> {
+    send(server, Mode::Plain, Mechanism::Plain, user, from, to).await
+}
+
 async fn inbox(scenario: &str) -> MockServer {
     MockServer::builder()
         .scenario(scenario)
@@ -183,20 +188,16 @@ async fn the_library_starts_no_inbox_unless_asked() {
 async fn sessions_are_listed_with_their_outcome_and_filtered() {
     let server = inbox("default").await;
     let addr = ui(&server);
-    let ok = send(
+    let ok = plain(
         &server,
-        Mode::Plain,
-        Mechanism::Plain,
         "resend",
         "billing@acme.com",
         &["delivered@resend.dev"],
     )
     .await;
     assert!(ok.is_ok(), "{ok:?}");
-    let bad = send(
+    let bad = plain(
         &server,
-        Mode::Plain,
-        Mechanism::Plain,
         "billing@acme.com",
         "billing@acme.com",
         &["delivered@resend.dev"],
@@ -558,10 +559,8 @@ async fn dns_rebinding_and_cross_site_writes_are_refused() {
 async fn the_scenario_switch_changes_the_next_sessions_reply() {
     let server = inbox("default").await;
     let addr = ui(&server);
-    let before = send(
+    let before = plain(
         &server,
-        Mode::Plain,
-        Mechanism::Plain,
         "resend",
         "onboarding@resend.dev",
         &["bob@gmail.com"],
@@ -580,10 +579,8 @@ async fn the_scenario_switch_changes_the_next_sessions_reply() {
     let state = s.json();
     assert_eq!(state["scenario"], "sandbox");
     assert_eq!(state["owner"], "you@yourcompany.com");
-    let after = send(
+    let after = plain(
         &server,
-        Mode::Plain,
-        Mechanism::Plain,
         "resend",
         "onboarding@resend.dev",
         &["bob@gmail.com"],
@@ -637,15 +634,7 @@ async fn keep_drops_the_oldest_and_counts_them() {
         .expect("mock");
     let addr = ui(&server);
     for _ in 0..5 {
-        let r = send(
-            &server,
-            Mode::Plain,
-            Mechanism::Plain,
-            "resend",
-            "a@acme.com",
-            &["delivered@resend.dev"],
-        )
-        .await;
+        let r = plain(&server, "resend", "a@acme.com", &["delivered@resend.dev"]).await;
         assert!(r.is_ok(), "{r:?}");
     }
     wait(&server, 5).await;
@@ -688,15 +677,7 @@ async fn a_new_session_reaches_an_open_event_stream_within_a_second() {
         seen.extend_from_slice(&buf[..n]);
     }
     let sent = Instant::now();
-    let r = send(
-        &server,
-        Mode::Plain,
-        Mechanism::Plain,
-        "resend",
-        "a@acme.com",
-        &["delivered@resend.dev"],
-    )
-    .await;
+    let r = plain(&server, "resend", "a@acme.com", &["delivered@resend.dev"]).await;
     assert!(r.is_ok());
     while !String::from_utf8_lossy(&seen).contains("event: session") {
         let n = tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf))

@@ -190,18 +190,22 @@ async fn delete_search(State(s): Shared, Query(p): Query<Paging>) -> Response {
     if query.trim().is_empty() {
         return text_error(StatusCode::BAD_REQUEST, "Error: no search query");
     }
-    let terms = parse_search(&query);
-    let ids: Vec<String> = s
-        .store
-        .messages(0, usize::MAX, |m| terms.iter().all(|t| t.matches(m)))
-        .items
-        .iter()
-        .map(|m| m.id.clone())
-        .collect();
+    let ids = matching_ids(&s, &query);
     if !ids.is_empty() {
         s.store.delete_messages(&ids);
     }
     ok()
+}
+
+/// The ids of every kept message a Mailpit search matches.
+fn matching_ids(s: &AppState, query: &str) -> Vec<String> {
+    let terms = parse_search(query);
+    s.store
+        .messages(0, usize::MAX, |m| terms.iter().all(|t| t.matches(m)))
+        .items
+        .iter()
+        .map(|m| m.id.clone())
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -255,14 +259,7 @@ async fn set_read(State(s): Shared, body: Bytes) -> Response {
     let ids = if b.search.is_empty() {
         b.ids
     } else {
-        let terms = parse_search(&b.search);
-        let ids: Vec<String> = s
-            .store
-            .messages(0, usize::MAX, |m| terms.iter().all(|t| t.matches(m)))
-            .items
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
+        let ids = matching_ids(&s, &b.search);
         if ids.is_empty() {
             return ok();
         }
