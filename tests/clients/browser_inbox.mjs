@@ -214,6 +214,13 @@ async function main() {
     await page.setViewportSize({ width: 1280, height: 760 });
   });
 
+  await check("Clear all empties both lists", async () => {
+    page.once("dialog", (d) => d.accept());
+    await page.click("[data-testid=clear]");
+    await page.waitForFunction(() => document.getElementById("counts").textContent.startsWith("0 sessions · 0 messages"), null, { timeout: 3000 });
+    assert.equal(await page.locator("[data-testid=session-row]").count(), 0);
+  });
+
   await check("no console errors at the end either, nothing fetched from outside", async () => {
     assert.deepEqual(problems, []);
     assert.deepEqual(outside, []);
