@@ -95,10 +95,9 @@ def get_ms(path):
 
 def main():
     on = mock(ON_PORT, f"127.0.0.1:{UI_PORT}")
-    mock(OFF_PORT, "off")
+    off = mock(OFF_PORT, "off")
     listener = Listener()
     listener.start()
-    rss_start = rss_kb(on.pid)
     n = 20000
     on_rates, off_rates = [], []
     for r in range(ROUNDS):
@@ -110,31 +109,44 @@ def main():
     a, b = statistics.median(on_rates), statistics.median(off_rates)
     print(f"| case | --ui on, 1 SSE subscriber msg/s (median, min–max) | --ui off msg/s (median, min–max) | ratio |")
     print("|---|---|---|---|")
-    print(f"| plain + AUTH, 1 KiB, 50 per connection, 20 conn, {ROUNDS} rounds of {n:,} | {a:,.0f} "
+    print(f"| plain + AUTH, 1 KiB, 50 per connection, 20 conn, {ROUNDS} rounds of {n:,} each | {a:,.0f} "
           f"({min(on_rates):,.0f}–{max(on_rates):,.0f}) | {b:,.0f} ({min(off_rates):,.0f}–{max(off_rates):,.0f}) | "
           f"{a / b:.2f} |")
     time.sleep(1.0)
-    info = json.loads(get_ms("/api/info")[1])
-    c = info["counts"]
+    c = json.loads(get_ms("/api/info")[1])["counts"]
+    sessions_sent = ROUNDS * n // 50
     print()
-    print(f"kept: {c['sessions']:,} sessions, {c['messages']:,} messages; dropped as over --keep: "
-          f"{c['dropped_sessions']:,} sessions, {c['dropped_messages']:,} messages; queue drops "
-          f"{c['dropped_queue']:,}; SSE events missed {c['dropped_events']:,}; session events the subscriber read "
-          f"{listener.sessions:,}")
+    print(f"the inbox took in {c['sessions'] + c['dropped_sessions']:,} of {sessions_sent:,} sessions and "
+          f"{c['messages'] + c['dropped_messages']:,} of {ROUNDS * n:,} messages (kept {c['sessions']:,} and "
+          f"{c['messages']:,}, --keep 10000); its queue dropped {c['dropped_queue']:,}; the SSE subscriber read "
+          f"{listener.sessions:,} session events and missed {c['dropped_events']:,}")
+    listener.stop = True
+    for p in (on, off):
+        p.terminate()
+        p.wait(10)
+
+    # 10,000 sessions of one 1 KiB message each, kept: memory and the API.
+    on = mock(ON_PORT, f"127.0.0.1:{UI_PORT}")
+    off = mock(OFF_PORT, "off")
+    before_on, before_off = rss_kb(on.pid), rss_kb(off.pid)
+    for port in (ON_PORT, OFF_PORT):
+        bench(port, 10000, conn=20, per=1)
+    time.sleep(1.0)
+    c = json.loads(get_ms("/api/info")[1])["counts"]
     print()
-    print("| API call, 10,000 kept messages | p50 ms | p99 ms | max ms |")
+    print(f"| memory (RSS, KiB) | at start | after 10,000 sessions of one 1 KiB message | kept by the inbox |")
+    print("|---|---|---|---|")
+    print(f"| mock --ui | {before_on:,} | {rss_kb(on.pid):,} | {c['sessions']:,} sessions, {c['messages']:,} messages |")
+    print(f"| mock --ui off | {before_off:,} | {rss_kb(off.pid):,} | – |")
+    print()
+    print("| API call, 10,000 kept sessions and messages | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|")
     for path in ["/api/v1/messages?limit=50", "/api/messages?limit=100", "/api/sessions?limit=100",
-                 "/api/sessions?limit=100&outcome=refused", "/api/v1/search?query=subject:nomatch",
-                 "/api/v1/message/latest"]:
+                 "/api/sessions?limit=100&start=9900", "/api/sessions?limit=100&outcome=refused",
+                 "/api/v1/search?query=subject:nomatch", "/api/v1/message/latest"]:
         samples = sorted(get_ms(path)[0] for _ in range(200))
         print(f"| `GET {path}` | {statistics.median(samples):.2f} | {samples[int(len(samples) * 0.99) - 1]:.2f} | "
               f"{samples[-1]:.2f} |")
-    print()
-    print("| memory (RSS) | mock --ui, at start | with 10,000 kept sessions and 1 KiB messages | mock --ui off, same load |")
-    print("|---|---|---|---|")
-    print(f"| KiB | {rss_start:,} | {rss_kb(on.pid):,} | {rss_kb(procs[1].pid):,} |")
-    listener.stop = True
 
 
 if __name__ == "__main__":

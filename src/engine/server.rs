@@ -96,7 +96,8 @@ impl Service {
         // The inbox subscribes before the first session can start.
         let inbox = match (&config.web, web_listener) {
             (Some(w), Some(listener)) => {
-                let store = Store::start(w.keep, sink.subscribe(crate::web::store::QUEUE))?;
+                let store =
+                    Store::start(w.keep, sink.subscribe_sessions(crate::web::store::QUEUE))?;
                 load_disk(&store, on_disk);
                 Some((w, listener, store))
             }

@@ -20,9 +20,9 @@ use super::summary::{SessionSummary, accepted_messages, summarise};
 use crate::output::sink::{Event as SinkEvent, Message, Subscription};
 use crate::tape::Transcript;
 
-/// Sink events the inbox's queue holds before new ones are dropped (every
-/// line of a session is an event; the thread skips all but two kinds).
-pub const QUEUE: usize = 32 * 1024;
+/// Sessions and messages the inbox's queue holds before new ones are
+/// dropped (it subscribes to whole sessions, not lines).
+pub const QUEUE: usize = 16 * 1024;
 /// Events an SSE client may fall behind by before it is told to reload.
 const EVENTS: usize = 1024;
 
