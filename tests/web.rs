@@ -966,3 +966,34 @@ async fn tls_sessions_show_their_version_and_disk_is_read_at_start() {
     assert_eq!(m["messages"][0]["subject"], "Hello from mailtape tests");
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_busy_server_loses_no_session_to_the_inbox_queue() {
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("mock");
+    let addr = ui(&server);
+    let n = 200;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let t = common::transport(&server, Mode::Plain, "resend", KEY, Mechanism::Plain);
+        tasks.push(tokio::spawn(async move {
+            use lettre::AsyncTransport;
+            let to = format!("delivered+{i}@resend.dev");
+            t.send(common::message("a@acme.com", &[&to])).await.is_ok()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.expect("task"), "a send failed");
+    }
+    wait(&server, n).await;
+    let v = listed(addr, n as u64).await;
+    assert_eq!(v["total"], n);
+    let c = &get(addr, "/api/info").await.json()["counts"];
+    assert_eq!(c["messages"], n);
+    assert_eq!(c["dropped_queue"], 0);
+    server.shutdown().await;
+}
