@@ -13,12 +13,12 @@
 //! Other parts of mailtape (Resend's REST API) serve on the same listener
 //! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
 
-pub mod api;
-pub mod guard;
-pub mod mailpit;
-pub mod mime;
-pub mod store;
-pub mod summary;
+mod api;
+mod guard;
+mod mailpit;
+mod mime;
+pub(crate) mod store;
+mod summary;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::output::sink::Sink;
 pub use store::Store;
+pub use summary::{Outcome, SessionSummary};
 
 /// Sessions and messages kept by default (`--keep`).
 pub const DEFAULT_KEEP: usize = 1000;
