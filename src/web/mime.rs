@@ -198,7 +198,7 @@ pub fn parse(raw: &[u8]) -> Parsed {
             p.attachments.push(item);
         }
     }
-    p.links = links(&[&p.html, &p.text]);
+    p.links = links(&p.html, &p.text);
     p
 }
 
@@ -211,29 +211,56 @@ fn unfold(value: &str) -> String {
         .join(" ")
 }
 
-/// The http(s) URLs in these texts, in order of appearance, each once.
-/// HTML entities `&amp;` in a link become `&` (an href's real value).
-pub fn links(texts: &[&str]) -> Vec<String> {
+/// The links a test looks for (reset and sign-up links): the http(s)
+/// `href`s of the HTML, then the http(s) URLs of the text, in order, each
+/// once. Image sources are not links. `&amp;` becomes `&` (an href's real value).
+pub fn links(html: &str, text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for text in texts {
-        let mut rest = *text;
-        while let Some(i) = find_scheme(rest) {
-            let tail = &rest[i..];
-            let end = tail
-                .find(|c: char| {
-                    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '{' | '}')
-                })
-                .unwrap_or(tail.len());
-            let mut url = tail[..end].replace("&amp;", "&");
-            // Trailing punctuation of the sentence is not part of the link.
-            while url.ends_with(['.', ',', ')', ';', ':', '!', '?', ']']) {
-                url.pop();
-            }
-            if url.len() > "https://".len() && !out.contains(&url) {
-                out.push(url);
-            }
-            rest = &tail[end..];
+    let mut add = |url: &str| {
+        let mut url = url.replace("&amp;", "&");
+        // Trailing punctuation of the sentence is not part of the link.
+        while url.ends_with(['.', ',', ')', ';', ':', '!', '?', ']']) {
+            url.pop();
         }
+        let lower = url.to_ascii_lowercase();
+        if (lower.starts_with("http://") || lower.starts_with("https://"))
+            && url.len() > "https://".len()
+            && !out.contains(&url)
+        {
+            out.push(url);
+        }
+    };
+    let lower = html.to_ascii_lowercase();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("href=") {
+        let start = at + i + "href=".len();
+        let rest = &html[start..];
+        let (value, used) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let v = &rest[1..];
+                let end = v.find(q).unwrap_or(v.len());
+                (&v[..end], end + 1)
+            }
+            _ => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '>')
+                    .unwrap_or(rest.len());
+                (&rest[..end], end)
+            }
+        };
+        add(value.trim());
+        at = start + used.min(rest.len());
+    }
+    let mut rest = text;
+    while let Some(i) = find_scheme(rest) {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '{' | '}')
+            })
+            .unwrap_or(tail.len());
+        add(&tail[..end]);
+        rest = &tail[end..];
     }
     out
 }
@@ -285,6 +312,21 @@ mod tests {
         assert_eq!(p.attachments.len(), 1);
         assert_eq!(p.attachments[0].file_name, "../../x.html");
         assert_eq!(p.links, vec!["https://app.acme.com/reset?t=1&u=2"]);
+    }
+
+    #[test]
+    fn links_are_hrefs_and_text_urls_not_images() {
+        let html = "<a href=\"https://a.example/x?y=1&amp;z=2\">x</a><img src=\"https://t.example/p.gif\"><a href='http://b.example/'>b</a><a href=mailto:x@y>m</a><A HREF=https://c.example/c>c</A>";
+        let text = "see https://d.example/d. and https://a.example/x?y=1&z=2";
+        assert_eq!(
+            links(html, text),
+            vec![
+                "https://a.example/x?y=1&z=2",
+                "http://b.example/",
+                "https://c.example/c",
+                "https://d.example/d"
+            ]
+        );
     }
 
     #[test]

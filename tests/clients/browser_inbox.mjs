@@ -138,6 +138,7 @@ async function main() {
     assert.ok(links.includes("https://app.acme.com/reset?token=abc"), links.join(","));
     // No remote image was fetched (the CSP blocks it until the switch is on).
     assert.ok(!outside.some((u) => u.includes("tracker.example")), outside.join(","));
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "inbox-message.png") });
     await page.click("#tab-sessions");
   });
 
