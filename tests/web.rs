@@ -997,3 +997,50 @@ async fn a_busy_server_loses_no_session_to_the_inbox_queue() {
     assert_eq!(c["dropped_queue"], 0);
     server.shutdown().await;
 }
+
+/// Routes merged in by other parts (Resend's REST API) pass the same guards:
+/// an SDK (a bearer key, no Origin) gets through; a page elsewhere does not.
+#[tokio::test]
+async fn merged_routes_pass_the_same_guards() {
+    let routes = mailtape::RouteMaker(std::sync::Arc::new(
+        |_sink: &std::sync::Arc<mailtape::Sink>| {
+            axum::Router::new().route("/emails", axum::routing::post(|| async { "sent" }))
+        },
+    ));
+    let server = MockServer::builder()
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .config(move |c| {
+            if let Some(w) = c.service.web.as_mut() {
+                w.routes.push(routes);
+            }
+        })
+        .start()
+        .await
+        .expect("mock");
+    let addr = ui(&server);
+    let sdk = http(
+        addr,
+        "POST",
+        "/emails",
+        &[
+            ("Authorization", "Bearer re_sdk_123"),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!((sdk.status, sdk.text().as_str()), (200, "sent"));
+    assert_eq!(sdk.header("x-content-type-options"), Some("nosniff"));
+    let page = http(
+        addr,
+        "POST",
+        "/emails",
+        &[("Origin", "http://evil.example")],
+        "{}",
+    )
+    .await;
+    assert_eq!(page.status, 403);
+    let rebound = http(addr, "POST", "/emails", &[("Host", "evil.example")], "{}").await;
+    assert_eq!(rebound.status, 403);
+    server.shutdown().await;
+}
