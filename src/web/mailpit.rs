@@ -484,7 +484,6 @@ impl Term {
             list.iter()
                 .any(|a| a.address.to_lowercase().contains(v) || a.name.to_lowercase().contains(v))
         };
-        let (_, to, cc, bcc) = people(m);
         let hit = match self.field.as_str() {
             "from" => {
                 p.from
@@ -492,9 +491,9 @@ impl Term {
                     .is_some_and(|a| addr_has(std::slice::from_ref(a)))
                     || m.env_from.to_lowercase().contains(v)
             }
-            "to" => addr_has(&to) || m.env_to.iter().any(|r| r.to_lowercase().contains(v)),
-            "cc" => addr_has(&cc),
-            "bcc" => addr_has(&bcc),
+            "to" => addr_has(&p.to) || m.env_to.iter().any(|r| r.to_lowercase().contains(v)),
+            "cc" => addr_has(&p.cc),
+            "bcc" => addr_has(&people(m).3),
             "subject" => p.subject.to_lowercase().contains(v),
             "message-id" => p.message_id.to_lowercase() == v.trim_matches(['<', '>']),
             "is" => match v {
