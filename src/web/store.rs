@@ -137,7 +137,7 @@ pub struct Counts {
     pub dropped_sessions: u64,
     /// Messages dropped because more than `keep` arrived.
     pub dropped_messages: u64,
-    /// Items the hub could not queue (the inbox fell behind).
+    /// Sessions and messages the sink could not queue for the inbox (it fell behind).
     pub dropped_queue: u64,
     /// SSE events not delivered to a browser that fell behind.
     pub dropped_events: u64,
@@ -495,7 +495,7 @@ fn files_with(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
 }
 
 /// A message from the mailbox folder: its envelope comes from the two
-/// `X-Mailtape-Envelope-*` lines the hub writes first.
+/// `X-Mailtape-Envelope-*` lines the mailbox writer puts first.
 fn eml_record(path: &std::path::Path, bytes: Vec<u8>) -> MessageRec {
     let mut from = String::new();
     let mut to = Vec::new();
