@@ -56,11 +56,12 @@ pub struct Service {
 
 impl Service {
     /// Loads certificates (when a TLS listener is on), then starts the
-    /// listeners with the responders `make` builds around the sink.
-    pub async fn start<F: ResponderFactory>(
+    /// listeners with the responders `make` builds around the sink; `make`
+    /// may hand back a `T` of its own (the mode's shared state).
+    pub(crate) async fn start<F: ResponderFactory, T>(
         config: ServiceConfig,
-        make: impl FnOnce(Arc<Sink>) -> F,
-    ) -> Result<Service, Error> {
+        make: impl FnOnce(Arc<Sink>) -> (F, T),
+    ) -> Result<(Service, T), Error> {
         let addrs = config.server.addrs;
         // The inbox's port is taken first: a port in use stops the start
         // before any SMTP listener opens.
@@ -103,7 +104,7 @@ impl Service {
             }
             _ => None,
         };
-        let factory = make(sink.clone());
+        let (factory, mine) = make(sink.clone());
         let mode = factory.mode();
         let listeners =
             Listeners::start(config.server, tls.as_ref(), sink.clone(), factory).await?;
@@ -115,11 +116,14 @@ impl Service {
             }
             None => None,
         };
-        Ok(Service {
-            listeners,
-            tls,
-            web,
-        })
+        Ok((
+            Service {
+                listeners,
+                tls,
+                web,
+            },
+            mine,
+        ))
     }
 
     /// The inbox, when it is on.
