@@ -189,7 +189,7 @@ fn one_session(s: &AppState, key: &str) -> Result<Arc<SessionRec>, NotFound> {
 fn as_tape(r: &SessionRec) -> Tape {
     Tape {
         comments: Vec::new(),
-        sessions: vec![r.transcript.clone()],
+        sessions: vec![(*r.transcript).clone()],
     }
 }
 

@@ -33,8 +33,8 @@ pub type Event = (&'static str, Arc<str>);
 pub struct SessionRec {
     /// Its row in the list.
     pub summary: SessionSummary,
-    /// The redacted transcript.
-    pub transcript: Transcript,
+    /// The redacted transcript (shared with the sink's other readers).
+    pub transcript: Arc<Transcript>,
 }
 
 /// A message kept by the inbox.
@@ -191,7 +191,7 @@ impl Store {
                         SinkEvent::SessionFinished { transcript, .. } => {
                             s.add_session(transcript.clone(), "live");
                         }
-                        SinkEvent::MessageAccepted(m) => s.add_message(m.clone()),
+                        SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
                         _ => {}
                     }
                     let missed = feed.take_dropped();
@@ -239,7 +239,7 @@ impl Store {
     }
 
     /// Adds a finished session; `origin` is `live` or the tape it came from.
-    pub fn add_session(&self, t: Transcript, origin: &str) {
+    pub fn add_session(&self, t: Arc<Transcript>, origin: &str) {
         // Record and replay deliver nothing themselves: what they accepted
         // is rebuilt from the transcript, so the inbox shows it too.
         if origin == "live"
@@ -442,7 +442,7 @@ impl Store {
                 {
                     Ok(tape) => {
                         for t in tape.sessions {
-                            self.add_session(t, &origin);
+                            self.add_session(Arc::new(t), &origin);
                         }
                     }
                     Err(e) => tracing::warn!("inbox: skipped {origin}: {e}"),
