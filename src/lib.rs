@@ -46,6 +46,7 @@ pub mod resend;
 pub mod smtp;
 pub mod tape;
 pub mod tools;
+pub mod web;
 
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};
@@ -62,3 +63,4 @@ pub use net::CertSource;
 pub use net::client::UpstreamTls;
 pub use output::sink::{Event as SinkEvent, LiveView, Message, OutputConfig, Sink, Subscription};
 pub use tape::{Tape, Transcript};
+pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

@@ -855,3 +855,113 @@ fn profile_output_never_shows_a_key() {
     }
     assert_clean(&outputs);
 }
+
+/// The inbox (HTTP) reads the tapes and `.eml` files already on disk when
+/// it starts: a hand-written or edited one is redacted on read, so no
+/// response — lists, a session, its tape, a message raw, parsed or viewed —
+/// holds the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_redacts_files_it_reads_from_disk() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
+    std::fs::create_dir_all(&tapes).unwrap();
+    std::fs::create_dir_all(&mailbox).unwrap();
+    let payload = b64(format!("\0resend\0{K}"));
+    std::fs::write(
+        tapes.join("dirty.tape"),
+        format!(
+            "# mailtape tape v1\n\n## session 1 · mode mock · source {K}\n\
+             S: 220 smtp.resend.com ESMTP\nC: AUTH PLAIN {payload}\nS: 235 ok {K}\n\
+             C: MAIL FROM:<{K}@acme.com>\nS: 250 Accepted\nC: RCPT TO:<delivered@resend.dev>\n\
+             S: 250 Accepted\nC: DATA\nS: 354 go\nD: Subject: {K}\nD:\nD: {K}\nC: .\n\
+             S: 250 OK\n*: closed by client\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        mailbox.join("dirty.eml"),
+        format!(
+            "X-Mailtape-Envelope-From: <{K}@acme.com>\r\nX-Mailtape-Envelope-To: <delivered@resend.dev>\r\n{}",
+            encoded_message()
+        ),
+    )
+    .unwrap();
+    let server = mailtape::MockServer::builder()
+        .tapes(&tapes)
+        .mailbox(&mailbox)
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let url = server.ui_url().unwrap();
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let get = |path: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+        (path, out)
+    };
+    // the disk is read at start, off the async threads: wait for both
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lists = loop {
+        let (_, s) = get("/api/sessions".into()).await;
+        let (_, m) = get("/api/messages".into()).await;
+        let text = String::from_utf8_lossy(&s).to_string() + &String::from_utf8_lossy(&m);
+        if text.contains("dirty.tape") && text.contains("\"dirty\"")
+            || std::time::Instant::now() > until
+        {
+            break (s, m);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut outputs = vec![
+        ("/api/sessions".to_string(), lists.0),
+        ("/api/messages".to_string(), lists.1),
+    ];
+    let body = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b).into_owned();
+        let json = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap_or_default()
+    };
+    let sessions = body(&outputs[0].1);
+    let messages = body(&outputs[1].1);
+    let mut paths = Vec::new();
+    for s in sessions["sessions"].as_array().expect("sessions listed") {
+        let k = &s["key"];
+        paths.push(format!("/api/sessions/{k}"));
+        paths.push(format!("/api/sessions/{k}/tape"));
+    }
+    let ids: Vec<String> = messages["messages"]
+        .as_array()
+        .expect("messages listed")
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(String::from))
+        .collect();
+    assert!(ids.iter().any(|i| i == "dirty"), "{messages}");
+    for id in &ids {
+        for p in ["", "/raw", "/html", "/parts/1", "/parts/2"] {
+            paths.push(format!("/api/messages/{id}{p}"));
+        }
+        for p in ["", "/headers", "/raw", "/part/1"] {
+            paths.push(format!("/api/v1/message/{id}{p}"));
+        }
+        paths.push(format!("/view/{id}.html"));
+        paths.push(format!("/view/{id}.txt"));
+    }
+    for p in paths {
+        outputs.push(get(p).await);
+    }
+    server.shutdown().await;
+    assert_clean(&outputs);
+}

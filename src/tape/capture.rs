@@ -61,7 +61,7 @@ impl Capture {
             at: Some(self.start.elapsed()),
             kind,
         };
-        let watched = self.sink.watched();
+        let watched = self.sink.watches_lines();
         let said = self.explainer.observe_named(&e.kind, name);
         if watched {
             // A step is handed over whole: a command, a reply once its last
@@ -132,7 +132,7 @@ impl Capture {
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if self.sink.watched() {
+        if self.sink.watches_lines() {
             if total > LIVE_BODY_LINES {
                 self.live.push(Event {
                     at: Some(self.start.elapsed()),

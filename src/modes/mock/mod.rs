@@ -81,6 +81,50 @@ impl MockConfig {
 pub struct MockServer {
     service: Service,
     shared: Arc<MockShared>,
+    options: MockOptions,
+}
+
+/// The inbox's scenario switch: built-in scenarios only (a page must not
+/// name files to read).
+struct ScenarioSwitch {
+    shared: Arc<MockShared>,
+    options: MockOptions,
+}
+
+impl crate::web::Control for ScenarioSwitch {
+    fn scenario(&self) -> crate::web::ScenarioState {
+        let s = self.shared.settings();
+        crate::web::ScenarioState {
+            scenario: s.scenario.clone(),
+            variant: s.profile.variant.clone(),
+            owner: s.account.owner.clone(),
+            verified_domains: s.account.verified_domains.clone(),
+            keys: s.account.keys.len(),
+            scenarios: crate::resend::Scenario::list(),
+        }
+    }
+
+    fn set_scenario(&self, name: &str) -> Result<crate::web::ScenarioState, Error> {
+        if !crate::resend::Scenario::list()
+            .iter()
+            .any(|(n, _)| n == name)
+        {
+            return Err(Error::Unknown {
+                what: "scenario",
+                name: name.into(),
+                known: crate::resend::Scenario::list()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect(),
+            });
+        }
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(self.scenario())
+    }
 }
 
 impl crate::engine::server::Served for MockServer {
@@ -175,12 +219,33 @@ impl MockServer {
             (MockFactory(s.clone()), s)
         })
         .await?;
-        Ok(MockServer { service, shared })
+        if let Some(web) = service.web() {
+            web.set_control(Arc::new(ScenarioSwitch {
+                shared: shared.clone(),
+                options: config.mock.clone(),
+            }));
+        }
+        Ok(MockServer {
+            service,
+            shared,
+            options: config.mock,
+        })
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
+    pub fn settings(&self) -> Arc<MockSettings> {
         self.shared.settings()
+    }
+
+    /// Switches to another scenario (built-in name or file); sessions that
+    /// start after it answer from it. The other options stay as started.
+    pub fn set_scenario(&self, name: &str) -> Result<(), Error> {
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(())
     }
 
     /// Stops the server: open sessions get `421`, files are complete after.

@@ -23,7 +23,9 @@ pub const MAX_SESSION_RECIPIENTS: usize = 1000;
 
 /// State shared by every session of one mock server.
 pub struct MockShared {
-    settings: MockSettings,
+    /// Swapped whole by a scenario switch; each session keeps the one it
+    /// started with.
+    settings: std::sync::RwLock<Arc<MockSettings>>,
     usage: Mutex<Usage>,
     temporary_failures: AtomicU32,
     sink: Arc<Sink>,
@@ -35,14 +37,26 @@ impl MockShared {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             sink,
         })
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
-        &self.settings
+    pub fn settings(&self) -> Arc<MockSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Answers later sessions from these settings (the inbox's scenario
+    /// switch); usage counters and temporary failures start over.
+    pub fn switch(&self, settings: MockSettings) {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = settings.usage.clone();
+        self.temporary_failures
+            .store(settings.behaviour.temporary_failures, Ordering::Relaxed);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
     }
 }
 
@@ -60,6 +74,7 @@ struct Transaction {
 /// One session's mock.
 pub struct Mock {
     shared: Arc<MockShared>,
+    settings: Arc<MockSettings>,
     session: u64,
     helo: bool,
     grant: Option<Grant>,
@@ -71,6 +86,7 @@ impl Mock {
     /// The mock for one session.
     pub fn new(shared: Arc<MockShared>, session: u64) -> Mock {
         Mock {
+            settings: shared.settings(),
             shared,
             session,
             helo: false,
@@ -81,11 +97,11 @@ impl Mock {
     }
 
     fn p(&self) -> &Profile {
-        &self.shared.settings.profile
+        &self.settings.profile
     }
 
     fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Response {
-        let b = &self.shared.settings.behaviour;
+        let b = &self.settings.behaviour;
         if b.silent {
             return Response::default();
         }
@@ -169,7 +185,7 @@ impl Mock {
     }
 
     fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
-        match self.shared.settings.account.login(user, pass) {
+        match self.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
                 self.reply(ReplyName::AuthOk, &[])
@@ -192,7 +208,7 @@ impl Mock {
         if !is_valid_mailbox(from) {
             return self.reply(ReplyName::InvalidFrom, &[]);
         }
-        let limit = self.shared.settings.limits.message_size;
+        let limit = self.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
@@ -237,7 +253,7 @@ impl Mock {
 
     /// The checks Resend's API makes, in its order, after the final dot.
     fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
-        let st = &self.shared.settings;
+        let st = &self.settings;
         let from = match header(body, "from") {
             Some(v) => first_address(&v).unwrap_or_default(),
             None => tx.from.clone(),
@@ -397,7 +413,7 @@ impl Responder for Mock {
         let Some(tx) = self.tx.take() else {
             return self.reply(ReplyName::NeedMail, &[]);
         };
-        let st = &self.shared.settings;
+        let st = &self.settings;
         if data.overflowed {
             return self.reply(
                 ReplyName::MessageTooBig,
@@ -442,14 +458,14 @@ impl Responder for Mock {
     }
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        if self.shared.settings.behaviour.silent {
+        if self.settings.behaviour.silent {
             return None;
         }
         Some(self.p().reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {
-        match self.shared.settings.limits.message_size {
+        match self.settings.limits.message_size {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
