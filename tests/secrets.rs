@@ -43,13 +43,15 @@ fn assert_clean(outputs: &[(String, Vec<u8>)]) {
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
 }
 
-/// Only a plain listener, on any free port.
-const PLAIN_ONLY: [&str; 6] = [
+/// Only a plain listener, on any free port (and no inbox).
+const PLAIN_ONLY: [&str; 8] = [
     "--plain",
     "127.0.0.1:0",
     "--smtps",
     "off",
     "--starttls",
+    "off",
+    "--ui",
     "off",
 ];
 
