@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -159,11 +159,12 @@ impl Server {
                     kind.name()
                 )));
             }
-            let listener = TcpListener::bind(addr).await.map_err(|e| Error::Bind {
-                listener: kind.name(),
-                addr,
-                source: e,
-            })?;
+            let listener =
+                listen(addr, backlog(config.max_connections)).map_err(|e| Error::Bind {
+                    listener: kind.name(),
+                    addr,
+                    source: e,
+                })?;
             let local = listener.local_addr().map_err(|e| Error::Io {
                 action: format!("read the address of the {} listener", kind.name()),
                 source: e,
@@ -242,6 +243,29 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// The listen backlog: room for a burst as large as the connection cap
+/// (at least 1,024), so that every connection in a burst is accepted and
+/// answered, greeted or refused with 421, instead of waiting unseen in a
+/// full queue (`TcpListener::bind` gives 128; the kernel caps it at
+/// `net.core.somaxconn`).
+fn backlog(max_connections: usize) -> u32 {
+    u32::try_from(max_connections.max(1024)).unwrap_or(u32::MAX)
+}
+
+/// Binds a listener with `backlog`.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart may reuse a port in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 async fn accept_loop<F: ResponderFactory>(
