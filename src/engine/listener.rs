@@ -12,8 +12,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::engine::budget::BodyBudget;
 use crate::engine::responder::{ListenerKind, Responder, SessionState};
-use crate::engine::session::{Limits, Session};
+use crate::engine::session::{Context, Limits, Session};
 use crate::error::Error;
 use crate::net::{Conn, Stream, Tls};
 use crate::output::sink::{Capture, Hub};
@@ -88,6 +89,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Most sessions at once; more get 421 at connect.
     pub max_connections: usize,
+    /// Octets of message bodies all sessions may hold in memory at once;
+    /// a body that would take more is answered 452 (see `engine::budget`).
+    pub max_body_memory: usize,
     /// How long open sessions get to finish after a shutdown request.
     pub grace: Duration,
 }
@@ -99,6 +103,7 @@ impl Default for ServerConfig {
             allow_remote: false,
             limits: Limits::default(),
             max_connections: 1024,
+            max_body_memory: 256 << 20,
             grace: Duration::from_secs(5),
         }
     }
@@ -114,6 +119,7 @@ pub struct Server {
     grace: Duration,
     slots: Arc<Semaphore>,
     max_connections: usize,
+    bodies: Arc<BodyBudget>,
 }
 
 struct Shared<F> {
@@ -123,6 +129,7 @@ struct Shared<F> {
     tls: Option<TlsAcceptor>,
     next_id: AtomicU64,
     slots: Arc<Semaphore>,
+    bodies: Arc<BodyBudget>,
 }
 
 impl Server {
@@ -180,6 +187,7 @@ impl Server {
         let (done_tx, sessions_done) = mpsc::channel(1);
         let max_connections = config.max_connections.max(1);
         let slots = Arc::new(Semaphore::new(max_connections));
+        let bodies = Arc::new(BodyBudget::new(config.max_body_memory));
         let shared = Arc::new(Shared {
             factory,
             hub: hub.clone(),
@@ -187,6 +195,7 @@ impl Server {
             tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
             next_id: AtomicU64::new(1),
             slots: slots.clone(),
+            bodies: bodies.clone(),
         });
         let accept_tasks = listeners
             .into_iter()
@@ -209,12 +218,18 @@ impl Server {
             grace: config.grace,
             slots,
             max_connections,
+            bodies,
         })
     }
 
     /// Sessions open right now.
     pub fn active_sessions(&self) -> usize {
         self.max_connections - self.slots.available_permits()
+    }
+
+    /// Octets of message bodies held in memory right now, by all sessions.
+    pub fn body_memory_in_use(&self) -> usize {
+        self.bodies.in_use()
     }
 
     /// The addresses actually bound (port 0 resolved).
@@ -397,8 +412,11 @@ async fn serve<F: ResponderFactory>(
         Conn::new(stream),
         responder,
         state,
-        &shared.limits,
-        shared.tls.as_ref(),
+        Context {
+            limits: &shared.limits,
+            bodies: &shared.bodies,
+            tls: shared.tls.as_ref(),
+        },
         capture,
         stop,
     )

@@ -78,6 +78,11 @@ pub enum LocalEvent {
     TooManyErrors,
     /// The client said nothing for the idle timeout (421, then close).
     IdleTimeout,
+    /// A command line was begun but not complete within the idle timeout of
+    /// the server waiting for it (slowloris; 421, then close).
+    LineTimeout,
+    /// A message body arrived slower than the minimum rate (421, then close).
+    DataTooSlow,
     /// The server is shutting down (421, then close).
     ShuttingDown,
 }
@@ -89,6 +94,8 @@ impl LocalEvent {
             LocalEvent::LineTooLong => "line_too_long",
             LocalEvent::TooManyErrors => "too_many_errors",
             LocalEvent::IdleTimeout => "idle_timeout",
+            LocalEvent::LineTimeout => "line_timeout",
+            LocalEvent::DataTooSlow => "data_too_slow",
             LocalEvent::ShuttingDown => "shutting_down",
         }
     }
@@ -116,6 +123,11 @@ pub struct DataOutcome {
     pub size: usize,
     /// Whether the body was larger than [`Responder::body_limit`].
     pub overflowed: bool,
+    /// Whether the memory budget all sessions share for bodies was spent
+    /// (the body is empty then): a responder that needs the body answers
+    /// `452`, try again later; one that passed it on as it came (a relay)
+    /// answers as usual.
+    pub memory_spent: bool,
 }
 
 /// The decision logic of one session. Methods are async so that a responder

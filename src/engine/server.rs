@@ -103,6 +103,10 @@ impl Service {
     pub fn active_sessions(&self) -> usize {
         self.server().active_sessions()
     }
+    /// Octets of message bodies held in memory right now, by all sessions.
+    pub fn body_memory_in_use(&self) -> usize {
+        self.server().body_memory_in_use()
+    }
     /// The hub (live view, files, in-memory record).
     pub fn hub(&self) -> &Arc<Hub> {
         self.server().hub()
@@ -156,6 +160,11 @@ macro_rules! service_builder_methods {
         /// Most sessions at once.
         pub fn max_connections(mut self, n: usize) -> Self {
             self.config.service.server.max_connections = n;
+            self
+        }
+        /// Octets of message bodies all sessions may hold in memory at once.
+        pub fn max_body_memory(mut self, octets: usize) -> Self {
+            self.config.service.server.max_body_memory = octets;
             self
         }
         /// Write each session's tape into this folder.

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use base64::Engine;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::engine::budget::{BodyBudget, HeldBody};
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
 use crate::output::sink::Capture;
@@ -23,10 +26,16 @@ pub struct Limits {
     pub max_line: usize,
     /// Failed commands (5xx replies) before the session is closed with 421.
     pub max_errors: usize,
-    /// Silence from the client before the session is closed with 421.
+    /// Silence from the client before the session is closed with 421; also
+    /// the longest a command line may take to arrive once the server waits
+    /// for it (a client that sends one octet a second is not silent, and
+    /// must not hold a session for ever).
     pub idle_timeout: Duration,
     /// Longest a TLS handshake may take.
     pub tls_timeout: Duration,
+    /// The slowest a message body may arrive, in octets a second on average,
+    /// after a first idle timeout of grace; slower is closed with 421.
+    pub min_data_rate: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +45,7 @@ impl Default for Limits {
             max_errors: 20,
             idle_timeout: Duration::from_secs(300),
             tls_timeout: Duration::from_secs(10),
+            min_data_rate: 1024,
         }
     }
 }
@@ -45,6 +55,8 @@ enum Wait {
     Line(Vec<u8>),
     TooLong,
     Eof,
+    /// The deadline passed: silence, a line too slow to complete, or a body
+    /// below the minimum rate (the caller knows which it set).
     Timeout,
     Shutdown,
     Broken,
@@ -59,12 +71,24 @@ struct PendingAuth {
     part: AuthPart,
 }
 
+/// What a server gives each of its sessions.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The limits.
+    pub limits: &'a Limits,
+    /// The memory all sessions' bodies share.
+    pub bodies: &'a BodyBudget,
+    /// TLS for STARTTLS, where the listener offers it.
+    pub tls: Option<&'a TlsAcceptor>,
+}
+
 /// Drives one session to its end.
 pub struct Session<'a, R: Responder> {
     conn: Conn,
     responder: R,
     state: SessionState,
     limits: &'a Limits,
+    bodies: &'a BodyBudget,
     tls: Option<&'a TlsAcceptor>,
     capture: Capture,
     shutdown: watch::Receiver<bool>,
@@ -84,8 +108,7 @@ impl<'a, R: Responder> Session<'a, R> {
         conn: Conn,
         responder: R,
         state: SessionState,
-        limits: &'a Limits,
-        tls: Option<&'a TlsAcceptor>,
+        context: Context<'a>,
         capture: Capture,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
@@ -93,8 +116,9 @@ impl<'a, R: Responder> Session<'a, R> {
             conn,
             responder,
             state,
-            limits,
-            tls,
+            limits: context.limits,
+            bodies: context.bodies,
+            tls: context.tls,
             capture,
             shutdown,
             errors: 0,
@@ -152,6 +176,13 @@ impl<'a, R: Responder> Session<'a, R> {
                         "the client stopped reading replies; closed at the idle timeout".into(),
                     );
                     return Closer::Server;
+                }
+                Wait::Timeout if self.skipping || !self.conn.input.is_empty() => {
+                    let why = format!(
+                        "command line not complete within the idle timeout ({})",
+                        secs(self.limits.idle_timeout)
+                    );
+                    return self.local_close(LocalEvent::LineTimeout, &why).await;
                 }
                 Wait::Timeout => {
                     return self
@@ -266,8 +297,10 @@ impl<'a, R: Responder> Session<'a, R> {
         Closer::Server
     }
 
-    /// Waits for the next complete command line.
+    /// Waits for the next complete command line, no longer than the idle
+    /// timeout from when the server starts waiting for it.
     async fn next_line(&mut self) -> Wait {
+        let mut deadline = None;
         loop {
             match smtp::split_line(&self.conn.input, self.limits.max_line) {
                 Line::Complete { len, consumed } => {
@@ -288,22 +321,23 @@ impl<'a, R: Responder> Session<'a, R> {
                 }
                 Line::Partial => {}
             }
-            match self.read().await {
+            match self.read(&mut deadline).await {
                 Wait::Line(_) => {}
                 other => return other,
             }
         }
     }
 
-    /// Flushes pending replies, then reads more input under the idle timeout.
-    /// `Wait::Line` here only means "got bytes".
-    async fn read(&mut self) -> Wait {
+    /// Flushes pending replies, then reads more input until `deadline`
+    /// (set to the idle timeout from now when it is `None`). `Wait::Line`
+    /// here only means "got bytes".
+    async fn read(&mut self, deadline: &mut Option<Instant>) -> Wait {
         if let Err(w) = self.flush().await {
             return w;
         }
-        let idle = self.limits.idle_timeout;
+        let at = *deadline.get_or_insert_with(|| Instant::now() + self.limits.idle_timeout);
         tokio::select! {
-            r = tokio::time::timeout(idle, self.conn.read_more()) => match r {
+            r = tokio::time::timeout_at(at, self.conn.read_more()) => match r {
                 Ok(Ok(0)) => Wait::Eof,
                 Ok(Ok(_)) => Wait::Line(Vec::new()),
                 Ok(Err(_)) => Wait::Broken,
@@ -332,14 +366,17 @@ impl<'a, R: Responder> Session<'a, R> {
     async fn data(&mut self) -> Next {
         let mut reader = DataReader::new();
         let limit = self.responder.body_limit();
-        let mut body = Vec::new();
+        let bodies = self.bodies;
+        let mut body = HeldBody::new(bodies);
         let mut overflowed = false;
+        let mut memory_spent = false;
         // The hash only names a body too large to show, so it starts when the
         // body outgrows what a transcript keeps (`body` still holds all of it
         // then): a message of ordinary size is never hashed.
         let hash_from = limit.min(MAX_KEPT_BODY);
         let mut digest: Option<ring::digest::Context> = None;
         let mut chunk = Vec::new();
+        let started = Instant::now();
         loop {
             chunk.clear();
             let before = reader.size();
@@ -347,25 +384,45 @@ impl<'a, R: Responder> Session<'a, R> {
             let _ = self.conn.input.split_to(fed.consumed);
             if !chunk.is_empty() {
                 if digest.is_none() && before + chunk.len() > hash_from {
-                    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
-                    d.update(&body);
-                    digest = Some(d);
+                    digest = Some(digest_of(body.as_slice()));
                 }
                 if let Some(d) = digest.as_mut() {
                     d.update(&chunk);
                 }
-                if !overflowed && body.len() + chunk.len() <= limit {
-                    body.extend_from_slice(&chunk);
-                } else if !overflowed {
+                if !overflowed && before + chunk.len() > limit {
                     overflowed = true;
-                    body = Vec::new();
+                    body.clear();
+                } else if !overflowed && !memory_spent && !body.extend(&chunk, limit) {
+                    memory_spent = true;
+                    self.capture.note(format!(
+                        "body memory budget spent ({} octets for all sessions): not kept",
+                        bodies.limit()
+                    ));
+                    // The hash must still name the whole body.
+                    if digest.is_none() {
+                        let mut d = digest_of(body.as_slice());
+                        d.update(&chunk);
+                        digest = Some(d);
+                    }
+                    body.clear();
                 }
                 self.responder.data_chunk(&chunk, fed.done).await;
             }
             if fed.done {
                 break;
             }
-            match self.read().await {
+            // Silence may last the idle timeout; the body as a whole must
+            // keep up the minimum rate after a first idle timeout of grace.
+            let idle = self.limits.idle_timeout;
+            let silent_at = Instant::now() + idle;
+            let slow_at = match self.limits.min_data_rate {
+                0 => silent_at,
+                rate => {
+                    started + idle + Duration::from_secs_f64(reader.size() as f64 / rate as f64)
+                }
+            };
+            let mut deadline = Some(silent_at.min(slow_at));
+            match self.read(&mut deadline).await {
                 Wait::Line(_) => {}
                 Wait::Stalled => {
                     self.capture.note(
@@ -379,6 +436,16 @@ impl<'a, R: Responder> Session<'a, R> {
                         reader.size()
                     ));
                     return Next::Close(Closer::Client);
+                }
+                Wait::Timeout if slow_at < silent_at => {
+                    let why = format!(
+                        "DATA too slow: {} octets in {:.1}s (at least {} octets a second after the first {})",
+                        reader.size(),
+                        started.elapsed().as_secs_f64(),
+                        self.limits.min_data_rate,
+                        secs(idle)
+                    );
+                    return Next::Close(self.local_close(LocalEvent::DataTooSlow, &why).await);
                 }
                 Wait::Timeout => {
                     return Next::Close(
@@ -400,19 +467,24 @@ impl<'a, R: Responder> Session<'a, R> {
         let size = reader.size();
         let sha256 = digest.map(ring::digest::Context::finish);
         let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
-        self.capture.body(&body, size, overflowed, sha256);
+        let unkept = overflowed || memory_spent;
+        self.capture.body(body.as_slice(), size, unkept, sha256);
         self.capture.client(".".into());
+        // The body's memory stays counted until the responder is done with
+        // it (the mock holds it until it is on disk), when `body` drops.
         let r = self
             .responder
             .data_end(
                 &self.state,
                 DataOutcome {
-                    body,
+                    body: body.take(),
                     size,
                     overflowed,
+                    memory_spent,
                 },
             )
             .await;
+        drop(body);
         self.respond(r, None).await
     }
 
@@ -449,6 +521,22 @@ impl<'a, R: Responder> Session<'a, R> {
                 Next::Close(Closer::Server)
             }
         }
+    }
+}
+
+/// A SHA-256 started over `kept`.
+fn digest_of(kept: &[u8]) -> ring::digest::Context {
+    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+    d.update(kept);
+    d
+}
+
+/// A duration for a note: `2s`, `1.5s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 

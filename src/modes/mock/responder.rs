@@ -561,6 +561,9 @@ impl Responder for Mock {
                 &[("limit", &st.limits.message_size.to_string())],
             );
         }
+        if data.memory_spent {
+            return self.reply("body_memory", &[]);
+        }
         if st.behaviour.drop_after_data {
             return Response {
                 delay: st.behaviour.reply_delay,
