@@ -1,6 +1,7 @@
 //! Transcripts, redaction and the tape format.
 
 pub mod format;
+pub mod read;
 pub mod redact;
 pub mod transcript;
 
