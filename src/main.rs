@@ -14,7 +14,7 @@ use mailtape::modes::record::UpstreamOptions;
 use mailtape::modes::record::relay::UpstreamTls;
 use mailtape::modes::replay::{ReplayOptions, list_builtin};
 use mailtape::net::CertSource;
-use mailtape::output::sink::{HubConfig, LiveView};
+use mailtape::output::sink::{LiveView, OutputConfig};
 use mailtape::resend::{Profile, Scenario};
 use mailtape::{
     Error, MockConfig, MockServer, RecordConfig, RecordServer, ReplayConfig, ReplayServer, Service,
@@ -120,6 +120,11 @@ struct OutputArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Live-view lines held while stdout is not being read; past that they
+    /// are dropped (and the count said once stdout is read again) so that
+    /// sessions never wait on stdout.
+    #[arg(long, value_name = "N", default_value_t = 16384)]
+    view_queue: usize,
     /// Write every session's transcript to this folder as a tape file.
     #[arg(long, value_name = "DIR")]
     tapes: Option<PathBuf>,
@@ -444,12 +449,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-fn hub_config(o: &OutputArgs) -> Result<HubConfig, Error> {
+fn output_config(o: &OutputArgs) -> Result<OutputConfig, Error> {
     make_dir(&o.tapes, "tapes")?;
-    Ok(HubConfig {
+    Ok(OutputConfig {
         view: live_view(o),
         tapes: o.tapes.clone(),
-        ..HubConfig::default()
+        view_queue: o.view_queue.max(1),
+        ..OutputConfig::default()
     })
 }
 
@@ -462,8 +468,8 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
     }
     let (server, certs) = server_config(&args.listen)?;
     make_dir(&args.mailbox, "mailbox")?;
-    let mut hub = hub_config(&args.output)?;
-    hub.mailbox = args.mailbox.clone();
+    let mut output = output_config(&args.output)?;
+    output.mailbox = args.mailbox.clone();
     let config = MockConfig {
         mock: MockOptions {
             scenario: args.scenario.clone(),
@@ -474,7 +480,11 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             verified_domains: args.verified_domains.clone(),
             keys: args.keys.clone(),
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
@@ -491,8 +501,8 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
 
 fn run_record(args: RecordArgs) -> Result<(), Error> {
     let (server, certs) = server_config(&args.listen)?;
-    let mut hub = hub_config(&args.output)?;
-    hub.tape_file = Some(args.tape.clone());
+    let mut output = output_config(&args.output)?;
+    output.tape_file = Some(args.tape.clone());
     let upstream = UpstreamOptions {
         addr: args.upstream.clone(),
         tls: args.upstream_tls.as_deref().map(tls_mode),
@@ -502,7 +512,11 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
     };
     let config = RecordConfig {
         upstream,
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     runtime()?.block_on(async move {
         let server = RecordServer::start(config).await?;
@@ -527,7 +541,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     }
     let tape = args.tape.clone().unwrap_or_default();
     let (server, certs) = server_config(&args.listen)?;
-    let hub = hub_config(&args.output)?;
+    let output = output_config(&args.output)?;
     let config = ReplayConfig {
         replay: ReplayOptions {
             tape: tape.clone(),
@@ -535,7 +549,11 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
             realtime: args.realtime,
             strict: args.strict,
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
@@ -807,7 +825,7 @@ async fn serve_until_signal(server: &Service, title: &str, login: &str) {
         () = give_back_memory(server) => {}
     }
     server
-        .hub()
+        .sink()
         .say("mailtape: stopping; open sessions get 421");
 }
 
@@ -815,7 +833,7 @@ async fn serve_until_signal(server: &Service, title: &str, login: &str) {
 fn announce(server: &Service, title: &str, login: &str) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
-    match server.hub().view() {
+    match server.sink().view() {
         LiveView::Json => {
             let mut ready = serde_json::Map::new();
             for (k, v) in [
@@ -860,7 +878,7 @@ fn announce(server: &Service, title: &str, login: &str) {
                 ));
             }
             out.push_str(&format!("  login     {login} · Ctrl-C stops"));
-            server.hub().say(&out);
+            server.sink().say(&out);
         }
     }
 }

@@ -7,3 +7,4 @@ pub mod listener;
 pub mod responder;
 pub mod server;
 pub mod session;
+pub(crate) mod shutdown;

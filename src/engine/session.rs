@@ -6,18 +6,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use base64::Engine;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::engine::budget::{BodyBudget, HeldBody};
+use crate::engine::budget::BodyBudget;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
-use crate::output::sink::Capture;
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
-use crate::tape::redact::{AuthPart, redact_auth, scrub};
-use crate::tape::transcript::MAX_KEPT_BODY;
+use crate::tape::capture::{BodyCapture, Capture, PendingAuth, next_auth};
 
 /// Limits every session runs under.
 #[derive(Debug, Clone)]
@@ -62,13 +59,6 @@ enum Wait {
     Broken,
     /// The client stopped reading: replies could not be sent for the idle timeout.
     Stalled,
-}
-
-/// A SASL exchange in progress: which mechanism, and what the last
-/// challenge asked for (so the next line is redacted the right way).
-struct PendingAuth {
-    mechanism: String,
-    part: AuthPart,
 }
 
 /// What a server gives each of its sessions.
@@ -197,10 +187,9 @@ impl<'a, R: Responder> Session<'a, R> {
             };
 
             if let Some(pending) = auth.take() {
-                let text = String::from_utf8_lossy(&line);
-                self.capture.client(redact_auth(pending.part, text.trim()));
+                self.capture.auth_line(pending.part, &line);
                 let r = self.responder.auth_response(&self.state, &line).await;
-                auth = next_auth(&r, pending.mechanism);
+                auth = next_auth(r.reply.as_ref(), pending.mechanism);
                 match self.respond(r, None).await {
                     Next::Continue => continue,
                     Next::Close(c) => return c,
@@ -208,7 +197,7 @@ impl<'a, R: Responder> Session<'a, R> {
             }
 
             let parsed = smtp::parse_command(&line);
-            self.capture.client(client_text(&line, &parsed));
+            self.capture.command(&line, &parsed);
             let verb = parsed.as_ref().ok().map(Command::verb);
             let mechanism = match &parsed {
                 Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
@@ -227,7 +216,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 .await;
             let code = r.reply.as_ref().map(|r| r.code);
             if let Some(m) = mechanism {
-                auth = next_auth(&r, m);
+                auth = next_auth(r.reply.as_ref(), m);
             }
             if let Next::Close(c) = self.respond(r, verb).await {
                 return c;
@@ -343,7 +332,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Wait::Broken,
                 Err(_) => Wait::Timeout,
             },
-            () = crate::engine::listener::stopped(&mut self.shutdown) => Wait::Shutdown,
+            () = super::shutdown::stopped(&mut self.shutdown) => Wait::Shutdown,
         }
     }
 
@@ -357,7 +346,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Err(Wait::Broken),
                 Err(_) => Err(Wait::Stalled),
             },
-            () = crate::engine::listener::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
+            () = super::shutdown::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
         }
     }
 
@@ -365,16 +354,7 @@ impl<'a, R: Responder> Session<'a, R> {
     /// then asks the responder for the reply.
     async fn data(&mut self) -> Next {
         let mut reader = DataReader::new();
-        let limit = self.responder.body_limit();
-        let bodies = self.bodies;
-        let mut body = HeldBody::new(bodies);
-        let mut overflowed = false;
-        let mut memory_spent = false;
-        // The hash only names a body too large to show, so it starts when the
-        // body outgrows what a transcript keeps (`body` still holds all of it
-        // then): a message of ordinary size is never hashed.
-        let hash_from = limit.min(MAX_KEPT_BODY);
-        let mut digest: Option<ring::digest::Context> = None;
+        let mut body = BodyCapture::new(self.responder.body_limit(), self.bodies);
         let mut chunk = Vec::new();
         let started = Instant::now();
         loop {
@@ -383,28 +363,11 @@ impl<'a, R: Responder> Session<'a, R> {
             let fed = reader.feed(&self.conn.input, &mut chunk);
             let _ = self.conn.input.split_to(fed.consumed);
             if !chunk.is_empty() {
-                if digest.is_none() && before + chunk.len() > hash_from {
-                    digest = Some(digest_of(body.as_slice()));
-                }
-                if let Some(d) = digest.as_mut() {
-                    d.update(&chunk);
-                }
-                if !overflowed && before + chunk.len() > limit {
-                    overflowed = true;
-                    body.clear();
-                } else if !overflowed && !memory_spent && !body.extend(&chunk, limit) {
-                    memory_spent = true;
+                if body.push(before, &chunk) {
                     self.capture.note(format!(
                         "body memory budget spent ({} octets for all sessions): not kept",
-                        bodies.limit()
+                        self.bodies.limit()
                     ));
-                    // The hash must still name the whole body.
-                    if digest.is_none() {
-                        let mut d = digest_of(body.as_slice());
-                        d.update(&chunk);
-                        digest = Some(d);
-                    }
-                    body.clear();
                 }
                 self.responder.data_chunk(&chunk, fed.done).await;
             }
@@ -465,10 +428,7 @@ impl<'a, R: Responder> Session<'a, R> {
             }
         }
         let size = reader.size();
-        let sha256 = digest.map(ring::digest::Context::finish);
-        let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
-        let unkept = overflowed || memory_spent;
-        self.capture.body(body.as_slice(), size, unkept, sha256);
+        let mut body = body.finish(&mut self.capture, size);
         self.capture.client(".".into());
         // The body's memory stays counted until the responder is done with
         // it (the mock holds it until it is on disk), when `body` drops.
@@ -477,10 +437,10 @@ impl<'a, R: Responder> Session<'a, R> {
             .data_end(
                 &self.state,
                 DataOutcome {
-                    body: body.take(),
+                    body: body.held.take(),
                     size,
-                    overflowed,
-                    memory_spent,
+                    overflowed: body.overflowed,
+                    memory_spent: body.memory_spent,
                 },
             )
             .await;
@@ -524,13 +484,6 @@ impl<'a, R: Responder> Session<'a, R> {
     }
 }
 
-/// A SHA-256 started over `kept`.
-fn digest_of(kept: &[u8]) -> ring::digest::Context {
-    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
-    d.update(kept);
-    d
-}
-
 /// A duration for a note: `2s`, `1.5s`.
 fn secs(d: Duration) -> String {
     if d.subsec_millis() == 0 {
@@ -559,60 +512,3 @@ fn buffered_lines(input: &[u8], max_line: usize) -> Vec<&[u8]> {
 
 /// How many pipelined lines a responder is shown at once.
 const MAX_AHEAD: usize = 100;
-
-/// After a reply to AUTH or to an AUTH line: a `334` means another line is
-/// due, redacted according to what the challenge asks for.
-fn next_auth(r: &Response, mechanism: String) -> Option<PendingAuth> {
-    let reply = r.reply.as_ref()?;
-    if reply.code != codes::AUTH_CONTINUE {
-        return None;
-    }
-    let part = if mechanism == "PLAIN" {
-        AuthPart::Plain
-    } else {
-        let challenge = reply.lines.first().map(String::as_str).unwrap_or("");
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(challenge.trim())
-            .unwrap_or_default();
-        if String::from_utf8_lossy(&decoded)
-            .to_ascii_lowercase()
-            .contains("username")
-        {
-            AuthPart::LoginUser
-        } else {
-            AuthPart::Secret
-        }
-    };
-    Some(PendingAuth { mechanism, part })
-}
-
-/// The transcript text of a command line: AUTH payloads redacted, any key
-/// scrubbed, invalid bytes shown lossily.
-pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
-    if let Ok(Command::Auth { mechanism, initial }) = parsed {
-        let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
-        return match initial {
-            None => format!("{verb} {mechanism}"),
-            Some(init) => {
-                let part = match mechanism.to_ascii_uppercase().as_str() {
-                    "PLAIN" => AuthPart::Plain,
-                    "LOGIN" => AuthPart::LoginUser,
-                    _ => AuthPart::Secret,
-                };
-                format!("{verb} {mechanism} {}", redact_auth(part, init))
-            }
-        };
-    }
-    // A lone base64 word where a command belongs is most likely credentials
-    // sent out of turn (after a refused AUTH): never show it.
-    if let Ok(Command::Unknown(verb)) = parsed
-        && verb.len() == line.len()
-        && verb.len() >= 8
-        && base64::engine::general_purpose::STANDARD
-            .decode(verb)
-            .is_ok()
-    {
-        return "<redacted: base64 outside an AUTH exchange>".into();
-    }
-    crate::tape::transcript::printable(&scrub(&String::from_utf8_lossy(line)))
-}

@@ -134,7 +134,7 @@ impl MockBuilder {
     }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.service.hub.mailbox = Some(dir.into());
+        self.config.service.output.mailbox = Some(dir.into());
         self
     }
     service_builder_methods!();
@@ -165,8 +165,8 @@ impl MockServer {
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
         let mut shared = None;
-        let service = Service::start(config.service, |hub| {
-            let s = MockShared::new(settings, hub);
+        let service = Service::start(config.service, |sink| {
+            let s = MockShared::new(settings, sink);
             shared = Some(s.clone());
             MockFactory(s)
         })

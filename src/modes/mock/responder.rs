@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::error::Error;
 use crate::modes::mock::headers::{domain_of, first_address, header};
-use crate::output::sink::{Hub, Message};
+use crate::output::sink::{Message, Sink};
 use crate::resend::account::Day;
 use crate::resend::{
     Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
@@ -187,17 +187,17 @@ pub struct MockShared {
     settings: MockSettings,
     usage: Mutex<Usage>,
     temporary_failures: AtomicU32,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
 }
 
 impl MockShared {
-    /// Shared state for a server with these settings, delivering to `hub`.
-    pub fn new(settings: MockSettings, hub: Arc<Hub>) -> Arc<MockShared> {
+    /// Shared state for a server with these settings, delivering to `sink`.
+    pub fn new(settings: MockSettings, sink: Arc<Sink>) -> Arc<MockShared> {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings,
-            hub,
+            sink,
         })
     }
 
@@ -583,7 +583,7 @@ impl Responder for Mock {
         }
         let id = new_id();
         let r = self.reply("accepted", &[("id", &id)]);
-        self.shared.hub.deliver(Message {
+        self.shared.sink.deliver(Message {
             id,
             session: self.session,
             from: tx.from,

@@ -185,8 +185,8 @@ impl RecordServer {
     /// Starts a proxy from a whole configuration.
     pub async fn start(mut config: RecordConfig) -> Result<RecordServer, Error> {
         let upstream = Arc::new(config.upstream.resolve()?);
-        if config.service.hub.tape_comments.is_empty() {
-            config.service.hub.tape_comments = vec![format!(
+        if config.service.output.tape_comments.is_empty() {
+            config.service.output.tape_comments = vec![format!(
                 "recorded by mailtape record from {}",
                 upstream.describe()
             )];
