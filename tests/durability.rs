@@ -1253,10 +1253,9 @@ fn send_one(addr: &str) -> String {
     r
 }
 
-/// The `write_error` events on stdout so far (after reading up to the
-/// session's end).
+/// The `write_error` events on stdout, once there is one.
 fn write_errors(m: &mut Proc) -> Vec<serde_json::Value> {
-    m.until(|l| l.contains("\"type\":\"end\""));
+    m.until(|l| l.contains("\"type\":\"write_error\""));
     m.stdout
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

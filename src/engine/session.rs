@@ -122,6 +122,10 @@ impl<'a, R: Responder> Session<'a, R> {
             self.capture.note(format!("TLS {tls}"));
         }
         let closer = self.drive().await;
+        // The last reply (221 to QUIT, a 421) is still unsent: with tape
+        // files, it goes once the session's tape is on disk, so that a 221
+        // means the session is written.
+        self.capture.finish_written(closer).await;
         // Best effort: the peer may be gone already, or not reading.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.flush()).await;
         let _ = tokio::time::timeout(
@@ -129,7 +133,6 @@ impl<'a, R: Responder> Session<'a, R> {
             tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream),
         )
         .await;
-        self.capture.finish(closer);
     }
 
     async fn drive(&mut self) -> Closer {

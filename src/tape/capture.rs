@@ -130,6 +130,16 @@ impl Capture {
         self.sink
             .session_finished(self.transcript, self.start.elapsed());
     }
+
+    /// Ends the session as [`Capture::finish`] does, and returns once its
+    /// tapes are on disk (see [`Sink::session_finished_written`]).
+    pub async fn finish_written(mut self, closer: Closer) {
+        self.transcript.closed_by = Some(closer);
+        let lasted = self.start.elapsed();
+        self.sink
+            .session_finished_written(self.transcript, lasted)
+            .await;
+    }
 }
 
 /// The transcript text of a command line: AUTH payloads redacted, any key

@@ -583,15 +583,24 @@ impl Responder for Mock {
         }
         let id = new_id();
         let r = self.reply("accepted", &[("id", &id)]);
-        self.shared.sink.deliver(Message {
-            id,
-            session: self.session,
-            from: tx.from,
-            to: tx.rcpts,
-            data: data.body,
-            path: None,
-        });
-        r
+        // With a mailbox, 250 means the message is on disk (issue 16).
+        let saved = self
+            .shared
+            .sink
+            .accept(Message {
+                id,
+                session: self.session,
+                from: tx.from,
+                to: tx.rcpts,
+                data: data.body,
+                path: None,
+            })
+            .await;
+        match saved {
+            Ok(()) => r,
+            Err(e) if e.is_full() => self.reply("mailbox_full", &[]),
+            Err(_) => self.reply("mailbox_write_failed", &[]),
+        }
     }
 
     fn tls_started(&mut self, _s: &SessionState) {
