@@ -39,6 +39,16 @@ fn temp_path(dir: &Path, name: &str) -> PathBuf {
 /// Creates `tmp` (it must not exist), writes `bytes` and flushes them to
 /// disk; removes it again on failure. `private` gives it mode 0600.
 fn write_temp(tmp: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    let result = create_temp(tmp, bytes, private).and_then(|file| file.sync_all());
+    if result.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
+/// Creates `tmp` (it must not exist) and writes `bytes`, not yet flushed;
+/// removes it again on failure.
+fn create_temp(tmp: &Path, bytes: &[u8], private: bool) -> io::Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -50,7 +60,7 @@ fn write_temp(tmp: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let _ = private;
     let result = opts.open(tmp).and_then(|mut file| {
         file.write_all(bytes)?;
-        file.sync_all()
+        Ok(file)
     });
     if result.is_err() {
         let _ = fs::remove_file(tmp);
@@ -106,26 +116,43 @@ pub struct NewFile<'a> {
 /// then each folder is flushed once for all of its files (group commit).
 /// One result per file: the path it got.
 pub fn create_new_files(files: &[NewFile<'_>]) -> Vec<io::Result<PathBuf>> {
-    let mut results: Vec<io::Result<PathBuf>> = files
+    // Written first, all of them; then flushed to disk side by side: the
+    // file system commits concurrent fsyncs together (ext4's journal, XFS's
+    // log), where one after the other each would wait for a commit of its own.
+    let written: Vec<io::Result<(PathBuf, fs::File)>> = files
         .iter()
         .map(|f| {
             let tmp = temp_path(f.dir, &format!("{}.{}", f.stem, f.ext));
-            write_temp(&tmp, f.bytes, false).map(|()| tmp)
+            create_temp(&tmp, f.bytes, false).map(|file| (tmp, file))
         })
         .collect();
-    for (f, r) in files.iter().zip(results.iter_mut()) {
-        if let Ok(tmp) = r {
-            let tmp = std::mem::take(tmp);
-            *r = link_new(&tmp, f.dir, f.stem, f.ext);
-            let _ = fs::remove_file(&tmp);
+    let synced = in_parallel(written, |w| {
+        let (tmp, file) = w?;
+        match file.sync_all() {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
         }
-    }
+    });
+    let mut results: Vec<io::Result<PathBuf>> = files
+        .iter()
+        .zip(synced)
+        .map(|(f, r)| {
+            let tmp = r?;
+            let made = link_new(&tmp, f.dir, f.stem, f.ext);
+            let _ = fs::remove_file(&tmp);
+            made
+        })
+        .collect();
     let mut dirs: Vec<&Path> = files.iter().map(|f| f.dir).collect();
     dirs.sort();
     dirs.dedup();
-    for dir in dirs {
-        // The names are only durable once their folder is.
-        if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
+    // The names are only durable once their folder is.
+    let dir_synced = in_parallel(dirs.clone(), |d| fs::File::open(d)?.sync_all());
+    for (dir, synced) in dirs.into_iter().zip(dir_synced) {
+        if let Err(e) = synced {
             for (f, r) in files.iter().zip(results.iter_mut()) {
                 if f.dir == dir && r.is_ok() {
                     *r = Err(io::Error::new(e.kind(), e.to_string()));
@@ -134,6 +161,37 @@ pub fn create_new_files(files: &[NewFile<'_>]) -> Vec<io::Result<PathBuf>> {
         }
     }
     results
+}
+
+/// Most threads flushing files at once.
+const SYNC_THREADS: usize = 16;
+
+/// `f` over every item, on up to [`SYNC_THREADS`] threads (on this one for a
+/// single item); the results in order.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let threads = items.len().min(SYNC_THREADS);
+    let mut lanes: Vec<Vec<(usize, T)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        lanes[i % threads].push((i, item));
+    }
+    let f = &f;
+    let mut out: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = lanes
+            .into_iter()
+            .map(|lane| {
+                s.spawn(move || lane.into_iter().map(|(i, t)| (i, f(t))).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Links `tmp` to the first free name for `stem.ext` in `dir`.
