@@ -463,23 +463,24 @@ fn sighup_in_mock_mode_is_a_graceful_stop_like_sigterm() {
     stop_mock_with_sessions_open("HUP");
 }
 
+/// The arguments of a mock (`unlimited`, `--json`) that writes tapes and a
+/// mailbox under `dir`; and those two folders.
+fn mock_with_files(dir: &Path) -> (Vec<String>, PathBuf, PathBuf) {
+    let (tapes, mailbox) = (dir.join("tapes"), dir.join("mailbox"));
+    let mut args = ephemeral("mock", dir);
+    arg(&mut args, &["--json", "--scenario", "unlimited"]);
+    arg(
+        &mut args,
+        &["--tapes", &path(&tapes), "--mailbox", &path(&mailbox)],
+    );
+    (args, tapes, mailbox)
+}
+
 /// A mock with tapes and a mailbox, one message sent, sessions open in
 /// every state, then `sig`: every session told 421, every file whole.
 fn stop_mock_with_sessions_open(sig: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
-    let mut args = ephemeral("mock", dir.path());
-    arg(
-        &mut args,
-        &[
-            "--json",
-            "--scenario",
-            "unlimited",
-            "--tapes",
-            &path(&tapes),
-        ],
-    );
-    arg(&mut args, &["--mailbox", &path(&mailbox)]);
+    let (args, tapes, mailbox) = mock_with_files(dir.path());
     let (n_open, stdout, stderr) = signal_with_sessions_open(args, false, sig);
 
     let files = tapes_in(&tapes);
@@ -1042,19 +1043,7 @@ fn kill_9_loses_nothing_a_client_was_told_is_written() {
     let mut accepted = 0;
     for round in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
-        let mut args = ephemeral("mock", dir.path());
-        arg(
-            &mut args,
-            &[
-                "--json",
-                "--scenario",
-                "unlimited",
-                "--tapes",
-                &path(&tapes),
-            ],
-        );
-        arg(&mut args, &["--mailbox", &path(&mailbox)]);
+        let (args, tapes, mailbox) = mock_with_files(dir.path());
         let (m, addr) = start(args);
         let clients: Vec<_> = (0..8)
             .map(|_| {

@@ -7,7 +7,7 @@ use common::still_serves;
 
 use std::time::Duration;
 
-use common::{KEY, Raw, authed, plain_payload, wait};
+use common::{KEY, Raw, at_data, authed, plain_payload, wait};
 use mailtape::MockServer;
 
 async fn server() -> MockServer {
@@ -528,18 +528,6 @@ async fn credentials_sent_outside_an_auth_exchange_are_not_shown() {
 
 const BODY_BUDGET_SPENT: &str =
     "452 Error: insufficient system storage: too much mail in flight; try again later";
-
-/// An authenticated session at `354`, a transaction for one recipient open.
-async fn at_data(s: &MockServer) -> Raw {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
-    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
-    c
-}
 
 /// Waits until the bodies held in memory come to `at_least` octets.
 async fn wait_for_held(s: &MockServer, at_least: usize) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{KEY, Raw, authed, plain_payload, wait};
+use common::{KEY, Raw, authed, in_transaction, plain_payload, wait};
 use mailtape::smtp::parse_reply;
 use mailtape::tape::{EventKind, Tape, Transcript};
 use mailtape::{MockBuilder, MockServer};
@@ -69,17 +69,6 @@ async fn greeted(s: &MockServer) -> Raw {
     assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.to_string(), EHLO_PLAIN);
-    c
-}
-
-/// An authenticated session with a transaction open for one recipient.
-async fn in_transaction(s: &MockServer) -> Raw {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
     c
 }
 
@@ -1253,6 +1242,19 @@ async fn dribble(c: &mut Raw, bytes: &[u8], every: Duration) -> (String, Duratio
     );
 }
 
+/// Sends `bytes` one octet every 300 ms to a mock with an idle timeout of
+/// 2 s: `want` must come about 2 s in, then the close. Returns the tape.
+async fn cut_while_dribbling(s: &MockServer, c: &mut Raw, bytes: &[u8], want: &str) -> String {
+    let (r, took) = dribble(c, bytes, Duration::from_millis(300)).await;
+    assert_eq!(r, want);
+    assert!(
+        took >= Duration::from_millis(1700) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(c.closed().await);
+    first_tape(s, 1).await
+}
+
 /// Issue 16 (16): one octet every 300 ms is never silence, but a command
 /// line must be complete within the idle timeout of the server waiting for
 /// it: slowloris is cut at the idle timeout, not kept for ever.
@@ -1261,14 +1263,7 @@ async fn slowloris_a_command_line_not_complete_within_the_idle_timeout_is_421() 
     let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
     let mut c = greeted(&s).await;
     let line = format!("NOOP {}\r\n", "x".repeat(60));
-    let (r, took) = dribble(&mut c, line.as_bytes(), Duration::from_millis(300)).await;
-    assert_eq!(r, LINE_TIMEOUT);
-    assert!(
-        took >= Duration::from_millis(1700) && took < Duration::from_secs(4),
-        "{took:?}"
-    );
-    assert!(c.closed().await);
-    let tape = first_tape(&s, 1).await;
+    let tape = cut_while_dribbling(&s, &mut c, line.as_bytes(), LINE_TIMEOUT).await;
     assert!(
         tape.contains("*: command line not complete within the idle timeout (2s)"),
         "{tape}"
@@ -1284,14 +1279,7 @@ async fn slowloris_a_body_below_the_minimum_rate_is_421() {
     let mut c = in_transaction(&s).await;
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
     let body = "Subject: slow\r\n\r\n".repeat(10);
-    let (r, took) = dribble(&mut c, body.as_bytes(), Duration::from_millis(300)).await;
-    assert_eq!(r, DATA_TOO_SLOW);
-    assert!(
-        took >= Duration::from_millis(1700) && took < Duration::from_secs(4),
-        "{took:?}"
-    );
-    assert!(c.closed().await);
-    let tape = first_tape(&s, 1).await;
+    let tape = cut_while_dribbling(&s, &mut c, body.as_bytes(), DATA_TOO_SLOW).await;
     assert!(
         tape.lines().any(|l| l.contains(" *: DATA too slow: ")
             && l.ends_with("(at least 1024 octets a second after the first 2s)")),
