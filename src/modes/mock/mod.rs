@@ -2,6 +2,7 @@
 //! with any client, then read the transcripts and messages.
 
 pub mod headers;
+pub mod options;
 pub mod responder;
 
 use std::path::PathBuf;
@@ -11,7 +12,9 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
+use crate::modes::mock::options::{MockOptions, MockSettings};
+use crate::modes::mock::responder::{Mock, MockShared};
+use crate::resend::ReplyName;
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -38,7 +41,10 @@ impl ResponderFactory for MockFactory {
     }
 
     fn too_many_connections(&self) -> Reply {
-        self.0.settings().profile.reply("too_many_connections", &[])
+        self.0
+            .settings()
+            .profile
+            .reply(ReplyName::TooManyConnections, &[])
     }
 }
 
@@ -164,14 +170,11 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
-        let mut shared = None;
-        let service = Service::start(config.service, |sink| {
+        let (service, shared) = Service::start(config.service, |sink| {
             let s = MockShared::new(settings, sink);
-            shared = Some(s.clone());
-            MockFactory(s)
+            (MockFactory(s.clone()), s)
         })
         .await?;
-        let shared = shared.ok_or_else(|| Error::Usage("the mock did not start".into()))?;
         Ok(MockServer { service, shared })
     }
 
