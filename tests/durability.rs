@@ -1252,6 +1252,14 @@ fn write_errors(m: &mut Proc) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Starts a mock (`unlimited`, `--json`) with `--mailbox mailbox`.
+fn start_with_mailbox(dir: &Path, mailbox: &Path) -> (Proc, String) {
+    let mut args = ephemeral("mock", dir);
+    arg(&mut args, &["--json", "--scenario", "unlimited"]);
+    arg(&mut args, &["--mailbox", &path(mailbox)]);
+    start(args)
+}
+
 /// Issue 16 (10): a full disk gets `452` instead of `250`, said live (JSON
 /// and stderr); once there is room again, messages are accepted again.
 #[test]
@@ -1261,18 +1269,7 @@ fn a_full_mailbox_gets_452_and_says_so_live() {
     let Some(_mount) = Mount::tmpfs(&mailbox, "size=256k") else {
         return;
     };
-    let mut args = ephemeral("mock", dir.path());
-    arg(
-        &mut args,
-        &[
-            "--json",
-            "--scenario",
-            "unlimited",
-            "--mailbox",
-            &path(&mailbox),
-        ],
-    );
-    let (mut m, addr) = start(args);
+    let (mut m, addr) = start_with_mailbox(dir.path(), &mailbox);
     assert!(send_one(&addr).starts_with("250 OK "));
     // fill the disk
     let filler = mailbox.join("filler");
@@ -1307,18 +1304,7 @@ fn a_full_mailbox_gets_452_and_says_so_live() {
 fn a_mailbox_that_becomes_unwritable_gets_451_and_says_so_live() {
     let dir = tempfile::tempdir().unwrap();
     let mailbox = dir.path().join("mailbox");
-    let mut args = ephemeral("mock", dir.path());
-    arg(
-        &mut args,
-        &[
-            "--json",
-            "--scenario",
-            "unlimited",
-            "--mailbox",
-            &path(&mailbox),
-        ],
-    );
-    let (mut m, addr) = start(args);
+    let (mut m, addr) = start_with_mailbox(dir.path(), &mailbox);
     std::fs::remove_dir_all(&mailbox).unwrap();
     std::fs::write(&mailbox, "not a folder").unwrap();
     assert_eq!(
