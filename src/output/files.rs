@@ -62,7 +62,7 @@ pub(crate) enum Job {
         /// The tape file sessions are appended to.
         file: Option<PathBuf>,
         /// The session.
-        transcript: Box<Transcript>,
+        transcript: Arc<Transcript>,
         /// Told once it is on disk.
         ack: Option<Ack>,
     },
@@ -175,7 +175,7 @@ fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
                             ext: "tape",
                             bytes: Tape {
                                 comments: vec![],
-                                sessions: vec![*transcript.clone()],
+                                sessions: vec![Transcript::clone(&transcript)],
                             }
                             .to_text()
                             .into_bytes(),
