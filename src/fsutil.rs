@@ -178,17 +178,31 @@ fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Ve
         lanes[i % threads].push((i, item));
     }
     let f = &f;
+    let run = move |lane: Vec<(usize, T)>| -> Vec<(usize, R)> {
+        lane.into_iter().map(|(i, t)| (i, f(t))).collect()
+    };
     let mut out: Vec<(usize, R)> = std::thread::scope(|s| {
-        let handles: Vec<_> = lanes
-            .into_iter()
-            .map(|lane| {
-                s.spawn(move || lane.into_iter().map(|(i, t)| (i, f(t))).collect::<Vec<_>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let mut done = Vec::new();
+        let mut handles = Vec::new();
+        for lane in lanes {
+            // A lane whose thread cannot be made (out of threads) runs here.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new().spawn_scoped(s, move || {
+                let lane: Vec<(usize, T)> = rx.recv().unwrap_or_default();
+                run(lane)
+            });
+            match spawned {
+                Ok(h) => {
+                    let _ = tx.send(lane);
+                    handles.push(h);
+                }
+                Err(_) => done.extend(run(lane)),
+            }
+        }
+        for h in handles {
+            done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        done
     });
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
