@@ -61,6 +61,8 @@ pub use modes::replay::{
 };
 pub use net::CertSource;
 pub use net::client::UpstreamTls;
-pub use output::sink::{Event as SinkEvent, LiveView, Message, OutputConfig, Sink, Subscription};
+pub use output::sink::{
+    Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,
+};
 pub use tape::{Tape, Transcript};
 pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

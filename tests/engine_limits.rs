@@ -7,7 +7,7 @@ use common::still_serves;
 
 use std::time::Duration;
 
-use common::{KEY, Raw, authed, plain_payload, wait};
+use common::{KEY, Raw, at_data, authed, plain_payload, wait};
 use mailtape::MockServer;
 
 async fn server() -> MockServer {
@@ -521,5 +521,149 @@ async fn credentials_sent_outside_an_auth_exchange_are_not_shown() {
     assert!(
         tape.contains("C: <redacted: base64 outside an AUTH exchange>"),
         "{tape}"
+    );
+}
+
+// ───────────────────────── memory for bodies (issue 16, 13) ─────────────────────────
+
+const BODY_BUDGET_SPENT: &str =
+    "452 Error: insufficient system storage: too much mail in flight; try again later";
+
+/// Waits until the bodies held in memory come to `at_least` octets.
+async fn wait_for_held(s: &MockServer, at_least: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.body_memory_in_use() < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bodies held: {} octets, waited for {at_least}",
+            s.body_memory_in_use()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Issue 16 (13): the bodies of all sessions share one memory budget; the
+/// message that would take it over gets 452 (the client tries again later)
+/// and the session goes on; once memory is given back, messages fit again.
+#[tokio::test]
+async fn bodies_in_flight_share_one_memory_budget_and_the_message_over_it_is_452() {
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .max_body_memory(1 << 20)
+        .start()
+        .await
+        .expect("mock starts");
+    assert_eq!(s.body_memory_in_use(), 0);
+    let body = format!(
+        "Subject: big\r\n\r\n{}",
+        format!("{}\r\n", "z".repeat(998)).repeat(600)
+    );
+    assert!(body.len() > 600_000);
+    // A holds 600 KB, not yet ended
+    let mut a = at_data(&s).await;
+    a.write(body.as_bytes()).await;
+    wait_for_held(&s, 600_000).await;
+    // B's 600 KB do not fit beside them
+    let mut b = at_data(&s).await;
+    b.write(body.as_bytes()).await;
+    b.write(b".\r\n").await;
+    assert_eq!(b.reply().await.to_string(), BODY_BUDGET_SPENT);
+    assert_eq!(b.cmd("NOOP").await, "250 OK", "the session goes on");
+    // A ends and gives its memory back
+    a.write(b".\r\n").await;
+    assert!(a.reply().await.lines[0].starts_with("OK "));
+    assert_eq!(s.body_memory_in_use(), 0);
+    // B tries again, and fits
+    assert_eq!(b.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
+    assert_eq!(
+        b.cmd("RCPT TO:<delivered@resend.dev>").await,
+        "250 Accepted"
+    );
+    assert_eq!(b.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    b.write(body.as_bytes()).await;
+    b.write(b".\r\n").await;
+    assert!(b.reply().await.lines[0].starts_with("OK "));
+    assert_eq!(b.cmd("QUIT").await, "221 Bye");
+    assert_eq!(a.cmd("QUIT").await, "221 Bye");
+    wait(&s, 2).await;
+    assert_eq!(s.messages().len(), 2);
+    let notes: Vec<String> = s
+        .transcripts()
+        .iter()
+        .flat_map(|t| t.events.iter())
+        .filter_map(|e| match &e.kind {
+            mailtape::tape::EventKind::Note(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "body memory budget spent (1048576 octets for all sessions): not kept"),
+        "{notes:?}"
+    );
+    assert_eq!(s.body_memory_in_use(), 0);
+    still_serves(&s).await;
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Issue 16 (13), through the binary: eight stalled 12 MB bodies (96 MB in
+/// all) under `--max-body-memory 16` keep mailtape's memory near 16 MiB.
+#[test]
+fn stalled_large_bodies_do_not_grow_memory_past_the_budget() {
+    use common::cli::{Running, Smtp, plain};
+    let dir = tempfile::tempdir().unwrap();
+    let args = common::cli::plain_only(
+        dir.path(),
+        &[
+            "--json",
+            "--scenario",
+            "unlimited",
+            "--max-body-memory",
+            "16",
+        ],
+    );
+    let mut m = Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+    let addr = ready["plain"].as_str().unwrap().to_string();
+    let line = format!("{}\r\n", "q".repeat(998));
+    let chunk = line.repeat(1000); // 1 MB
+    let clients: Vec<Smtp> = (0..8)
+        .map(|_| {
+            let mut c = Smtp::connect(&addr);
+            c.reply();
+            c.cmd("EHLO app.local");
+            assert!(
+                c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY)))
+                    .starts_with("235")
+            );
+            c.cmd("MAIL FROM:<a@acme.com>");
+            c.cmd("RCPT TO:<delivered@resend.dev>");
+            assert!(c.cmd("DATA").starts_with("354"));
+            for _ in 0..12 {
+                c.write_raw(chunk.as_bytes());
+            }
+            c
+        })
+        .collect();
+    // the last client's writes returned: its body is (nearly) all read
+    std::thread::sleep(Duration::from_millis(300));
+    let rss = rss_kib(m.child.id());
+    drop(clients);
+    let (code, _, err) = m.term();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        rss < 64 * 1024,
+        "RSS {rss} KiB with 96 MB of bodies stalled under a 16 MiB budget"
     );
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{KEY, Raw, authed, plain_payload, wait};
+use common::{KEY, Raw, authed, in_transaction, plain_payload, wait};
 use mailtape::smtp::parse_reply;
 use mailtape::tape::{EventKind, Tape, Transcript};
 use mailtape::{MockBuilder, MockServer};
@@ -26,6 +26,9 @@ const BAD_BASE64: &str = "501 Invalid base64 data";
 const CANCELLED: &str = "501 Authentication cancelled";
 const AUTH_OK: &str = "235 Authentication successful";
 const TIMEOUT: &str = "421 smtp.resend.com Error: timeout exceeded";
+const LINE_TIMEOUT: &str =
+    "421 smtp.resend.com Error: timeout exceeded before the end of the command line";
+const DATA_TOO_SLOW: &str = "421 smtp.resend.com Error: message data too slow";
 const DISCARDED: &str = "bytes sent before the TLS handshake were discarded";
 
 fn b64(s: impl AsRef<[u8]>) -> String {
@@ -66,17 +69,6 @@ async fn greeted(s: &MockServer) -> Raw {
     assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.to_string(), EHLO_PLAIN);
-    c
-}
-
-/// An authenticated session with a transaction open for one recipient.
-async fn in_transaction(s: &MockServer) -> Raw {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
     c
 }
 
@@ -241,7 +233,7 @@ async fn a_command_without_a_line_end_is_cut_at_the_idle_timeout() {
     c.write(b"NOOP").await;
     let started = Instant::now();
     let r = c.try_reply(Duration::from_secs(6)).await.expect("421");
-    assert_eq!(r.to_string(), TIMEOUT);
+    assert_eq!(r.to_string(), LINE_TIMEOUT);
     assert!(started.elapsed() >= Duration::from_millis(1500));
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -1024,7 +1016,7 @@ async fn a_tls_client_hello_on_the_plain_port_is_refused_line_by_line_then_timed
     // then the client waits for a ServerHello that never comes, the server
     // for the end of the last line, until the idle timeout
     let r = c.try_reply(Duration::from_secs(6)).await.expect("421");
-    assert_eq!(r.to_string(), TIMEOUT, "tail {tail:?}");
+    assert_eq!(r.to_string(), LINE_TIMEOUT, "tail {tail:?}");
     assert!(c.closed().await);
     let tape = first_tape(&s, 1).await;
     assert_eq!(tape.matches(" S: 50").count(), lines.len(), "{tape}");
@@ -1216,23 +1208,104 @@ async fn a_client_reading_no_replies_is_cut_at_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn slowloris_one_octet_every_200ms_still_completes() {
-    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+async fn a_command_line_dribbled_within_the_idle_timeout_completes() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(4))).await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
-    let started = Instant::now();
     for b in b"EHLO app.local\r\n" {
         c.write(&[*b]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reply(&mut c).await, EHLO_PLAIN);
-    // longer in all than the idle timeout: silence is what is timed, not the command
-    assert!(started.elapsed() > Duration::from_secs(3));
     for b in b"NOOP\r\n" {
         c.write(&[*b]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reply(&mut c).await, "250 OK");
+    still_serves(&s).await;
+}
+
+/// Writes `bytes` one octet every `every`, until a reply comes; returns it
+/// and how long it took. Panics if all are sent without a reply.
+async fn dribble(c: &mut Raw, bytes: &[u8], every: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    for b in bytes {
+        c.write(&[*b]).await;
+        if let Some(r) = c.try_reply(every).await {
+            return (r.to_string(), started.elapsed());
+        }
+    }
+    panic!(
+        "{} octets sent over {:?}, no reply",
+        bytes.len(),
+        started.elapsed()
+    );
+}
+
+/// Sends `bytes` one octet every 300 ms to a mock with an idle timeout of
+/// 2 s: `want` must come about 2 s in, then the close. Returns the tape.
+async fn cut_while_dribbling(s: &MockServer, c: &mut Raw, bytes: &[u8], want: &str) -> String {
+    let (r, took) = dribble(c, bytes, Duration::from_millis(300)).await;
+    assert_eq!(r, want);
+    assert!(
+        took >= Duration::from_millis(1700) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(c.closed().await);
+    first_tape(s, 1).await
+}
+
+/// Issue 16 (16): one octet every 300 ms is never silence, but a command
+/// line must be complete within the idle timeout of the server waiting for
+/// it: slowloris is cut at the idle timeout, not kept for ever.
+#[tokio::test]
+async fn slowloris_a_command_line_not_complete_within_the_idle_timeout_is_421() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+    let mut c = greeted(&s).await;
+    let line = format!("NOOP {}\r\n", "x".repeat(60));
+    let tape = cut_while_dribbling(&s, &mut c, line.as_bytes(), LINE_TIMEOUT).await;
+    assert!(
+        tape.contains("*: command line not complete within the idle timeout (2s)"),
+        "{tape}"
+    );
+    still_serves(&s).await;
+}
+
+/// Issue 16 (16): a body must keep up a minimum rate (1,024 octets a second
+/// after a first idle timeout's grace): one octet every 300 ms is cut.
+#[tokio::test]
+async fn slowloris_a_body_below_the_minimum_rate_is_421() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+    let mut c = in_transaction(&s).await;
+    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    let body = "Subject: slow\r\n\r\n".repeat(10);
+    let tape = cut_while_dribbling(&s, &mut c, body.as_bytes(), DATA_TOO_SLOW).await;
+    assert!(
+        tape.lines().any(|l| l.contains(" *: DATA too slow: ")
+            && l.ends_with("(at least 1024 octets a second after the first 2s)")),
+        "{tape}"
+    );
+    assert!(s.messages().is_empty());
+    still_serves(&s).await;
+}
+
+/// Issue 16 (16): a large body sent at a steady, ordinary pace takes longer
+/// than the idle timeout in all, and is accepted.
+#[tokio::test]
+async fn a_body_longer_than_the_idle_timeout_at_a_fair_rate_is_accepted() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(1))).await;
+    let mut c = in_transaction(&s).await;
+    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    let started = Instant::now();
+    let line = format!("{}\r\n", "y".repeat(500));
+    // 4 KiB every 250 ms: 16 KiB/s, for 2.5 s
+    for _ in 0..10 {
+        c.write(line.repeat(8).as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    c.write(b".\r\n").await;
+    assert!(reply(&mut c).await.starts_with("250 OK "));
+    assert!(started.elapsed() > Duration::from_secs(2));
     still_serves(&s).await;
 }
 
@@ -1643,4 +1716,76 @@ fn a_tape_header_value_with_a_middot_at_its_edge_reads_back() {
             assert_eq!(again, tape, "{written}");
         }
     }
+}
+
+// ───────────────────────── connection bursts ─────────────────────────
+
+/// Issue 16 (15): 2,000 connections at once against the binary (cap 1,024):
+/// every one is answered, a greeting or the cap's 421, within 15 s; none is
+/// left hanging in a full listen backlog.
+#[test]
+fn a_burst_of_2000_connections_is_answered_in_full() {
+    use common::cli::{Running, plain_only};
+    let dir = tempfile::tempdir().unwrap();
+    let args = plain_only(dir.path(), &["--json"]);
+    let mut m = Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+    let addr: std::net::SocketAddr = ready["plain"].as_str().unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (greeted, refused, silent, took) = rt.block_on(async move {
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..2000)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                    let mut sock = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+                        .await
+                        .ok()?
+                        .ok()?;
+                    let mut got = Vec::new();
+                    let mut chunk = [0u8; 256];
+                    while !got.ends_with(b"\r\n") {
+                        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+                            .await
+                            .ok()?
+                            .ok()?;
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&chunk[..n]);
+                    }
+                    // held open until every connection has its answer
+                    Some((String::from_utf8_lossy(&got).into_owned(), sock))
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let took = started.elapsed();
+        let count = |p: &str| {
+            answers
+                .iter()
+                .filter(|a| a.as_ref().is_some_and(|(l, _)| l.starts_with(p)))
+                .count()
+        };
+        let silent = answers
+            .iter()
+            .filter(|a| a.as_ref().is_none_or(|(l, _)| l.is_empty()))
+            .count();
+        (count("220 "), count("421 "), silent, took)
+    });
+    assert_eq!(
+        (greeted + refused, silent),
+        (2000, 0),
+        "{greeted} greeted, {refused} refused, {silent} without an answer after {took:?}"
+    );
+    assert!(greeted <= 1024, "{greeted} greeted over a cap of 1,024");
+    let (code, _, err) = m.term();
+    assert_eq!(code, 0, "{err}");
 }

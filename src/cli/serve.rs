@@ -7,7 +7,7 @@ use mailtape::{LiveView, Service};
 
 use super::process::{signals, trim_heap};
 
-/// Announces the server, then waits for SIGINT or SIGTERM.
+/// Announces the server, then waits for SIGINT, SIGTERM or SIGHUP.
 pub(crate) async fn serve_until_signal(server: &Service, title: &str, login: &str) {
     let stop = signals();
     announce(server, title, login);

@@ -158,6 +158,18 @@ pub const RULES: &[Rule] = &[
         "the server gave up waiting: the client was idle too long",
     ),
     rule(
+        &[R(N::LineTimeout), R(N::DataTooSlow)],
+        "the client sent too slowly: a command line must be complete within the idle timeout, and a message must arrive at 1,024 octets a second or more",
+    ),
+    rule(
+        &[R(N::BodyMemory)],
+        "mailtape holds too much mail in flight right now (--max-body-memory): the client should retry in a moment",
+    ),
+    rule(
+        &[R(N::MailboxFull), R(N::MailboxWriteFailed)],
+        "mailtape could not save the message in --mailbox (see the write_error on stderr): free some space or fix the folder; the client should retry",
+    ),
+    rule(
         &[
             R(N::TemporaryFailure),
             R(N::TooManyConnections),

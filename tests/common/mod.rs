@@ -299,15 +299,27 @@ pub async fn authed(server: &mailtape::Service) -> Raw {
     c
 }
 
-/// After whatever a test did, a fresh session on the same mock still works.
-pub async fn still_serves(s: &mailtape::Service) {
-    let mut c = authed(s).await;
+/// An authenticated session with a transaction open for one recipient.
+pub async fn in_transaction(server: &mailtape::Service) -> Raw {
+    let mut c = authed(server).await;
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "250 Accepted"
     );
+    c
+}
+
+/// A session at `354`, ready for a body, with one recipient.
+pub async fn at_data(server: &mailtape::Service) -> Raw {
+    let mut c = in_transaction(server).await;
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    c
+}
+
+/// After whatever a test did, a fresh session on the same mock still works.
+pub async fn still_serves(s: &mailtape::Service) {
+    let mut c = at_data(s).await;
     c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
     assert!(c.reply().await.lines[0].starts_with("OK "));
     assert_eq!(c.cmd("QUIT").await, "221 Bye");

@@ -420,6 +420,9 @@ impl Responder for Mock {
                 &[("limit", &st.limits.message_size.to_string())],
             );
         }
+        if data.memory_spent {
+            return self.reply(ReplyName::BodyMemory, &[]);
+        }
         if st.behaviour.drop_after_data {
             return Response {
                 delay: st.behaviour.reply_delay,
@@ -439,15 +442,24 @@ impl Responder for Mock {
         }
         let id = crate::resend::new_id();
         let r = self.reply(ReplyName::Accepted, &[("id", &id)]);
-        self.shared.sink.deliver(Message {
-            id,
-            session: self.session,
-            from: tx.from,
-            to: tx.rcpts,
-            data: data.body,
-            path: None,
-        });
-        r
+        // With a mailbox, 250 means the message is on disk (issue 16).
+        let saved = self
+            .shared
+            .sink
+            .accept(Message {
+                id,
+                session: self.session,
+                from: tx.from,
+                to: tx.rcpts,
+                data: data.body,
+                path: None,
+            })
+            .await;
+        match saved {
+            Ok(()) => r,
+            Err(e) if e.is_full() => self.reply(ReplyName::MailboxFull, &[]),
+            Err(_) => self.reply(ReplyName::MailboxWriteFailed, &[]),
+        }
     }
 
     fn tls_started(&mut self, _s: &SessionState) {
