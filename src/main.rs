@@ -11,7 +11,7 @@ use mailtape::hub::{HubConfig, LiveView};
 use mailtape::net::CertSource;
 use mailtape::record_server::UpstreamOptions;
 use mailtape::replay_server::{ReplayOptions, list_builtin};
-use mailtape::resend::{Profile, Scenario};
+use mailtape::resend::{Profile, Scenario, Source};
 use mailtape::responder::mock::MockOptions;
 use mailtape::responder::upstream::UpstreamTls;
 use mailtape::server::{Addrs, ServerConfig};
@@ -312,6 +312,11 @@ struct ProfileArgs {
     /// A profile file to apply on top of the built-in one.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// List only the replies from this source: seen (pasted from a real
+    /// session), docs, library (the default of the SMTP library every seen
+    /// text matches), brief, or guess (what is still not known).
+    #[arg(long, value_name = "SOURCE", value_parser = ["seen", "docs", "library", "brief", "guess"])]
+    source: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -936,12 +941,28 @@ fn run_profile(args: ProfileArgs) -> Result<(), Error> {
         None => None,
     };
     let profile = Profile::build(overlay.as_ref(), &args.variant)?;
+    let only = args.source.as_deref().and_then(Source::parse);
+    let shown: Vec<_> = profile
+        .replies
+        .iter()
+        .filter(|(_, spec)| only.is_none_or(|o| spec.source == o))
+        .collect();
+    let counts = profile.counts_by_source();
     if args.json {
+        let replies: serde_json::Map<String, serde_json::Value> = shown
+            .iter()
+            .map(|(name, spec)| (name.to_string(), serde_json::json!(spec)))
+            .collect();
+        let counts: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(src, n)| (src.name().to_string(), serde_json::json!(n)))
+            .collect();
         let v = serde_json::json!({
             "hostname": profile.hostname,
             "variant": profile.variant,
             "ehlo": profile.ehlo,
-            "replies": profile.replies,
+            "replies": replies,
+            "counts": counts,
         });
         out!("{v:#}");
         return Ok(());
@@ -952,13 +973,23 @@ fn run_profile(args: ProfileArgs) -> Result<(), Error> {
         profile.variant
     );
     out!("EHLO: {}", profile.ehlo.join(", "));
-    for (name, spec) in &profile.replies {
+    for (name, spec) in &shown {
         out!(
-            "{name:<28} {:<6} {} {}",
-            format!("{:?}", spec.source).to_lowercase(),
+            "{name:<28} {:<7} {} {}",
+            spec.source.name(),
             spec.code,
             spec.text
         );
+    }
+    out!();
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    let per: Vec<String> = counts
+        .iter()
+        .map(|(src, n)| format!("{n} {}", src.name()))
+        .collect();
+    out!("{total} replies: {}", per.join(", "));
+    if only.is_some() {
+        out!("(listed: {} of them)", shown.len());
     }
     out!();
     for (name, desc) in Profile::builtin_variants() {

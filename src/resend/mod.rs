@@ -2,6 +2,7 @@
 //! (keys, domains, owner), limits and usage, and named scenarios.
 
 pub mod account;
+pub mod idempotency;
 pub mod profile;
 pub mod scenario;
 
@@ -9,5 +10,5 @@ pub use account::{
     Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,
     Usage,
 };
-pub use profile::{Profile, ProfileFile, ReplySpec, Source};
+pub use profile::{Profile, ProfileFile, ReplySpec, Source, TestOutcome};
 pub use scenario::{Behaviour, Scenario, ScenarioFile};

@@ -18,6 +18,9 @@ pub enum Source {
     Seen,
     /// Resend's documentation.
     Docs,
+    /// Not seen, but the default of the SMTP library (Node's `smtp-server`)
+    /// whose defaults every seen Resend text matches byte for byte.
+    Library,
     /// The product brief.
     Brief,
     /// The most likely value; configurable.
@@ -61,6 +64,8 @@ pub struct ProfileFile {
     pub reserved_domains: Option<Vec<String>>,
     /// Sender domains every account may use.
     pub shared_domains: Option<Vec<String>>,
+    /// Local parts of Resend's test recipients at the shared domain.
+    pub test_addresses: Option<Vec<String>>,
     /// Replies by name.
     #[serde(default)]
     pub replies: BTreeMap<String, ReplySpec>,
@@ -94,6 +99,9 @@ pub struct Profile {
     pub reserved_domains: Vec<String>,
     /// Sender domains every account may use.
     pub shared_domains: Vec<String>,
+    /// Local parts of Resend's test recipients (`delivered`, …) at the
+    /// first shared domain; each may carry a `+label`.
+    pub test_addresses: Vec<String>,
     /// Replies by name.
     pub replies: BTreeMap<String, ReplySpec>,
     /// The variant applied (`default` if none).
@@ -112,6 +120,7 @@ impl Profile {
             ehlo: base.ehlo.clone().unwrap_or_default(),
             reserved_domains: base.reserved_domains.clone().unwrap_or_default(),
             shared_domains: base.shared_domains.clone().unwrap_or_default(),
+            test_addresses: base.test_addresses.clone().unwrap_or_default(),
             replies: BTreeMap::new(),
             variant: variant.to_string(),
         };
@@ -145,6 +154,9 @@ impl Profile {
             if let Some(s) = &o.shared_domains {
                 p.shared_domains = s.clone();
             }
+            if let Some(t) = &o.test_addresses {
+                p.test_addresses = t.clone();
+            }
         }
         if variant != "default" {
             let v = variants.get(variant).ok_or_else(|| Error::Unknown {
@@ -167,7 +179,7 @@ impl Profile {
         let base = ProfileFile::parse(BUILTIN, "builtin:resend").unwrap_or_default();
         let mut out = vec![(
             "default".to_string(),
-            "as seen on the wire; rate limiting as 421 (the brief)".to_string(),
+            "as seen on the wire (rate limiting as 550 Too many requests); library defaults where not seen".to_string(),
         )];
         out.extend(base.variants.into_iter().map(|(k, v)| (k, v.description)));
         out
@@ -189,6 +201,160 @@ impl Profile {
         }
         Reply::new(spec.code, text)
     }
+}
+
+/// What Resend does with mail to one of its test addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestOutcome {
+    /// `delivered@resend.dev`: delivered, a `delivered` event.
+    Delivered,
+    /// `bounced@resend.dev`: a hard bounce, a `bounced` event.
+    Bounced,
+    /// `complained@resend.dev`: delivered, then marked as spam, a `complained` event.
+    Complained,
+}
+
+impl TestOutcome {
+    /// The `last_event` Resend reports for such an email.
+    pub fn event(self) -> &'static str {
+        match self {
+            TestOutcome::Delivered => "delivered",
+            TestOutcome::Bounced => "bounced",
+            TestOutcome::Complained => "complained",
+        }
+    }
+
+    /// What Resend would then do, in a sentence.
+    pub fn says(self) -> &'static str {
+        match self {
+            TestOutcome::Delivered => {
+                "Resend test address: Resend would report it delivered (event email.delivered)"
+            }
+            TestOutcome::Bounced => {
+                "Resend test address: Resend would report a hard bounce (event email.bounced)"
+            }
+            TestOutcome::Complained => {
+                "Resend test address: Resend would deliver it, then report a spam complaint (event email.complained)"
+            }
+        }
+    }
+}
+
+impl Profile {
+    /// Whether `addr` is one of Resend's test addresses (`delivered@resend.dev`,
+    /// `bounced+x@resend.dev`, …), and what Resend does with it.
+    pub fn test_address(&self, addr: &str) -> Option<TestOutcome> {
+        let (local, domain) = addr.rsplit_once('@')?;
+        if !self
+            .shared_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            return None;
+        }
+        let base = local.split_once('+').map_or(local, |(b, _)| b);
+        let base = base.to_ascii_lowercase();
+        if !self.test_addresses.iter().any(|t| *t == base) {
+            return None;
+        }
+        match base.as_str() {
+            "delivered" => Some(TestOutcome::Delivered),
+            "bounced" => Some(TestOutcome::Bounced),
+            "complained" => Some(TestOutcome::Complained),
+            // A test address added in a profile file: Resend's default is delivery.
+            _ => Some(TestOutcome::Delivered),
+        }
+    }
+
+    /// The reply of this profile a reply on the wire was made from, if any:
+    /// its name and spec. Placeholders match any text.
+    pub fn reply_matching(&self, code: u16, text: &str) -> Option<(&str, &ReplySpec)> {
+        self.replies
+            .iter()
+            .filter(|(_, spec)| spec.code == code)
+            .find(|(_, spec)| template_matches(&spec.text.replace("{host}", &self.hostname), text))
+            .map(|(name, spec)| (name.as_str(), spec))
+    }
+
+    /// How many replies come from each source, in the order of [`Source`].
+    pub fn counts_by_source(&self) -> Vec<(Source, usize)> {
+        let all = [
+            Source::Seen,
+            Source::Docs,
+            Source::Library,
+            Source::Brief,
+            Source::Guess,
+        ];
+        all.into_iter()
+            .map(|src| {
+                let n = self.replies.values().filter(|r| r.source == src).count();
+                (src, n)
+            })
+            .collect()
+    }
+}
+
+impl Source {
+    /// The lower-case name used in the profile file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Seen => "seen",
+            Source::Docs => "docs",
+            Source::Library => "library",
+            Source::Brief => "brief",
+            Source::Guess => "guess",
+        }
+    }
+
+    /// A source by its name.
+    pub fn parse(name: &str) -> Option<Source> {
+        [
+            Source::Seen,
+            Source::Docs,
+            Source::Library,
+            Source::Brief,
+            Source::Guess,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// Whether `text` could have been made from `template`: the literal pieces in
+/// order, each `{placeholder}` standing for any text.
+fn template_matches(template: &str, text: &str) -> bool {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        match rest[open..].find('}') {
+            Some(close) => {
+                pieces.push(&rest[..open]);
+                rest = &rest[open + close + 1..];
+            }
+            None => break,
+        }
+    }
+    pieces.push(rest);
+    if pieces.len() == 1 {
+        return template == text;
+    }
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut at = first.len();
+    let end = text.len() - last.len();
+    if at > end {
+        return false;
+    }
+    for piece in &pieces[1..pieces.len() - 1] {
+        match text[at..end].find(piece) {
+            Some(i) => at += i + piece.len(),
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Every reply name the mock uses; the built-in profile must define them all.
@@ -230,6 +396,8 @@ pub const REPLY_NAMES: &[&str] = &[
     "unknown_command",
     "unknown_parameter",
     "line_too_long",
+    "too_many_unrecognized",
+    "too_many_unauthenticated",
     "too_many_errors",
     "idle_timeout",
     "too_many_connections",
@@ -241,9 +409,12 @@ pub const REPLY_NAMES: &[&str] = &[
     "sandbox",
     "too_many_recipients",
     "key_restricted",
+    "key_domain_unverified",
     "rate_limited",
     "daily_quota",
     "monthly_quota",
+    "invalid_idempotency_key",
+    "idempotency_conflict",
     "message_too_big",
     "temporary_failure",
 ];
@@ -270,7 +441,10 @@ mod tests {
             d.reply("invalid_username", &[]).to_string(),
             "535 Invalid username"
         );
-        assert_eq!(d.reply("rate_limited", &[("per_second", "2")]).code, 421);
+        assert_eq!(
+            d.reply("rate_limited", &[("per_second", "2")]).to_string(),
+            "550 Too many requests. You can only make 2 requests per second."
+        );
         let b = Profile::build(None, "brief").unwrap();
         assert_eq!(
             b.reply("invalid_key", &[]).to_string(),
@@ -280,13 +454,9 @@ mod tests {
             b.reply("unverified_domain", &[]).to_string(),
             "550 Sender address not verified"
         );
-        let w = Profile::build(None, "wire").unwrap();
-        assert_eq!(
-            w.reply("rate_limited", &[("per_second", "2")]).to_string(),
-            "550 Too many requests. You can only make 2 requests per second."
-        );
+        assert_eq!(b.reply("rate_limited", &[("per_second", "2")]).code, 421);
         let err = Profile::build(None, "nope").unwrap_err().to_string();
-        assert!(err.contains("brief") && err.contains("wire"), "{err}");
+        assert!(err.contains("brief") && err.contains("default"), "{err}");
     }
 
     #[test]
@@ -314,5 +484,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("t.toml:"), "{e}");
+    }
+
+    #[test]
+    fn test_addresses_with_labels() {
+        let p = Profile::build(None, "default").unwrap();
+        assert_eq!(
+            p.test_address("delivered@resend.dev"),
+            Some(TestOutcome::Delivered)
+        );
+        assert_eq!(
+            p.test_address("bounced+signup@resend.dev"),
+            Some(TestOutcome::Bounced)
+        );
+        assert_eq!(
+            p.test_address("Complained@Resend.dev"),
+            Some(TestOutcome::Complained)
+        );
+        assert_eq!(p.test_address("someone@resend.dev"), None);
+        assert_eq!(p.test_address("delivered@example.com"), None);
+    }
+
+    #[test]
+    fn replies_are_found_from_their_wire_text() {
+        let p = Profile::build(None, "default").unwrap();
+        let (name, spec) = p
+            .reply_matching(250, "OK 1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+            .unwrap();
+        assert_eq!((name, spec.source), ("accepted", Source::Guess));
+        let (name, _) = p
+            .reply_matching(250, "Resend SMTP Relay Nice to meet you, [127.0.0.1]")
+            .unwrap();
+        assert!(name == "ehlo" || name == "helo");
+        let (name, spec) = p
+            .reply_matching(550, "The acme.io domain is not verified. Please, add and verify your domain on https://resend.com/domains")
+            .unwrap();
+        assert_eq!((name, spec.source), ("unverified_domain", Source::Seen));
+        assert!(p.reply_matching(250, "something else").is_none());
+        assert!(template_matches("a {x} b {y} c", "a 1 b 2 c"));
+        assert!(!template_matches("a {x} b {y} c", "a 1 c"));
+        assert!(template_matches("{x}", "anything"));
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let p = Profile::build(None, "default").unwrap();
+        let total: usize = p.counts_by_source().iter().map(|(_, n)| n).sum();
+        assert_eq!(total, REPLY_NAMES.len());
     }
 }

@@ -25,6 +25,7 @@ builtin!(
     "unverified-domain",
     "invalid-key",
     "restricted-key",
+    "restricted-key-unverified",
     "rate-limited",
     "daily-quota",
     "monthly-quota",

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::hub::{Hub, Message};
 use crate::message::{domain_of, first_address, header};
 use crate::resend::account::Day;
+use crate::resend::idempotency::{self, Idempotency, Seen};
 use crate::resend::{
     Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
     Profile, ProfileFile, Scenario, Usage,
@@ -182,10 +183,19 @@ impl MockSettings {
     }
 }
 
+/// How many commands the library lets a client send before it
+/// authenticates, and how many unrecognized ones it tolerates, before a 421.
+const MAX_UNAUTHENTICATED: u32 = 10;
+const MAX_UNRECOGNIZED: u32 = 10;
+
+/// The idempotency header Resend reads over SMTP.
+pub const IDEMPOTENCY_HEADER: &str = "resend-idempotency-key";
+
 /// State shared by every session of one mock server.
 pub struct MockShared {
     settings: MockSettings,
     usage: Mutex<Usage>,
+    idempotency: Mutex<Idempotency>,
     temporary_failures: AtomicU32,
     hub: Arc<Hub>,
 }
@@ -195,6 +205,7 @@ impl MockShared {
     pub fn new(settings: MockSettings, hub: Arc<Hub>) -> Arc<MockShared> {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
+            idempotency: Mutex::new(Idempotency::default()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings,
             hub,
@@ -226,6 +237,8 @@ pub struct Mock {
     grant: Option<Grant>,
     flow: Option<AuthFlow>,
     tx: Option<Transaction>,
+    unauthenticated: u32,
+    unrecognized: u32,
 }
 
 impl Mock {
@@ -238,7 +251,16 @@ impl Mock {
             grant: None,
             flow: None,
             tx: None,
+            unauthenticated: 0,
+            unrecognized: 0,
         }
+    }
+
+    fn idempotency(&self) -> std::sync::MutexGuard<'_, Idempotency> {
+        self.shared
+            .idempotency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn p(&self) -> &Profile {
@@ -257,35 +279,41 @@ impl Mock {
         }
     }
 
+    /// EHLO as the library answers it: the greeting line naming the client,
+    /// then the keywords, AUTH only before authentication and STARTTLS after
+    /// it where the listener offers the upgrade.
     fn ehlo(&mut self, s: &SessionState) -> Response {
+        let client = client_name(s);
         let p = self.p();
-        let mut lines = vec![p.reply("ehlo", &[]).lines.remove(0)];
+        let first = p.reply("ehlo", &[("client", &client)]);
+        let mut lines = first.lines;
+        lines.truncate(1);
         for kw in &p.ehlo {
-            if s.starttls_available && kw.starts_with("AUTH") {
-                lines.push("STARTTLS".into());
+            let is_auth = kw.split(' ').next() == Some("AUTH");
+            if !(is_auth && self.grant.is_some()) {
+                lines.push(kw.clone());
             }
-            lines.push(kw.clone());
         }
         if s.starttls_available && !lines.iter().any(|l| l == "STARTTLS") {
             lines.push("STARTTLS".into());
         }
-        let code = p.reply("ehlo", &[]).code;
-        let mut r = self.reply("ehlo", &[]);
+        let mut r = self.reply("ehlo", &[("client", &client)]);
         if r.reply.is_some() {
-            r.reply = Some(Reply::multi(code, lines));
+            r.reply = Some(Reply::multi(first.code, lines));
         }
         r
     }
 
     fn auth(&mut self, s: &SessionState, mechanism: &str, initial: Option<&str>) -> Response {
+        // The library's order: HELO first, then TLS, then "no identity changes".
         if !self.helo {
             return self.reply("need_helo", &[]);
         }
-        if self.grant.is_some() {
-            return self.reply("auth_already", &[]);
-        }
         if s.listener == super::ListenerKind::Starttls && !s.tls {
             return self.reply("tls_required", &[]);
+        }
+        if self.grant.is_some() {
+            return self.reply("auth_already", &[]);
         }
         let decode = |b64: &str| {
             if b64 == "=" {
@@ -340,12 +368,6 @@ impl Mock {
     }
 
     fn mail(&mut self, from: &str, raw_params: &str) -> Response {
-        if !self.helo {
-            return self.reply("need_helo", &[]);
-        }
-        if self.grant.is_none() {
-            return self.reply("auth_required", &[]);
-        }
         if self.tx.is_some() {
             return self.reply("nested_mail", &[]);
         }
@@ -380,7 +402,7 @@ impl Mock {
             return self.reply("need_mail", &[]);
         };
         if !is_valid_mailbox(to) && !to.eq_ignore_ascii_case("postmaster") {
-            return self.reply("bad_address", &[("verb", "RCPT TO:")]);
+            return self.reply("bad_address", &[]);
         }
         if let Some(p) = params(raw_params).next() {
             return self.reply("unknown_parameter", &[("param", p.key)]);
@@ -394,6 +416,17 @@ impl Mock {
         self.reply("rcpt_ok", &[])
     }
 
+    /// Counts a command sent before authentication, as the library does
+    /// (AUTH itself excepted); the tenth gets a 421 and the connection closes.
+    fn count_unauthenticated(&mut self, is_auth: bool) -> Option<Response> {
+        if self.grant.is_some() || is_auth {
+            return None;
+        }
+        self.unauthenticated += 1;
+        (self.unauthenticated >= MAX_UNAUTHENTICATED)
+            .then(|| self.reply("too_many_unauthenticated", &[]))
+    }
+
     /// The checks Resend's API makes, in its order, after the final dot.
     fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
         let st = &self.shared.settings;
@@ -405,6 +438,18 @@ impl Mock {
             return Err(self.reply("invalid_from", &[]));
         }
         let from_domain = domain_of(&from).unwrap_or_default();
+        // A key tied to one domain: judged before anything about the message.
+        if let Some(key_domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref()) {
+            if !st
+                .account
+                .domain_verified(key_domain, &st.profile.shared_domains)
+            {
+                return Err(self.reply("key_domain_unverified", &[]));
+            }
+            if *key_domain != from_domain && !from_domain.ends_with(&format!(".{key_domain}")) {
+                return Err(self.reply("key_restricted", &[("domain", &from_domain)]));
+            }
+        }
         for rcpt in &tx.rcpts {
             let d = domain_of(rcpt).unwrap_or_default();
             if let Some(r) = st
@@ -423,10 +468,8 @@ impl Mock {
             return Err(self.reply("unverified_domain", &[("domain", &from_domain)]));
         }
         if let Some(owner) = &st.account.owner {
-            let allowed = |r: &String| {
-                r.eq_ignore_ascii_case(owner)
-                    || domain_of(r).is_some_and(|d| st.profile.shared_domains.contains(&d))
-            };
+            let allowed =
+                |r: &String| r.eq_ignore_ascii_case(owner) || st.profile.test_address(r).is_some();
             if !tx.rcpts.iter().all(allowed) {
                 return Err(self.reply("sandbox", &[("owner", owner)]));
             }
@@ -436,12 +479,6 @@ impl Mock {
                 "too_many_recipients",
                 &[("max", &st.limits.recipients.to_string())],
             ));
-        }
-        if let Some(domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref())
-            && *domain != from_domain
-            && !from_domain.ends_with(&format!(".{domain}"))
-        {
-            return Err(self.reply("key_restricted", &[("domain", domain)]));
         }
         let per_second = st.limits.per_second.to_string();
         if st.behaviour.rate_limited {
@@ -479,20 +516,45 @@ impl Responder for Mock {
         cmd: Result<Command<'_>, ParseError>,
     ) -> Response {
         let cmd = match cmd {
-            Ok(c) => c,
-            Err(ParseError::BadCharacters | ParseError::Empty) => {
-                return self.reply("syntax_error", &[]);
+            Ok(Command::Bdat | Command::Unknown(_))
+            | Err(ParseError::BadCharacters | ParseError::Empty) => {
+                // CHUNKING is not offered, so BDAT is as unknown as any other verb.
+                self.unrecognized += 1;
+                if self.unrecognized >= MAX_UNRECOGNIZED {
+                    return self.reply("too_many_unrecognized", &[]);
+                }
+                return self.reply("unknown_command", &[]);
             }
+            Ok(c) => Ok(c),
+            Err(e) => Err(e),
+        };
+        if let Some(r) = self.count_unauthenticated(matches!(cmd, Ok(Command::Auth { .. }))) {
+            return r;
+        }
+        let verb = match &cmd {
+            Ok(Command::Mail { .. }) | Err(ParseError::BadPath("MAIL")) => Some("MAIL"),
+            Ok(Command::Rcpt { .. }) | Err(ParseError::BadPath(_)) => Some("RCPT"),
+            Ok(Command::Data) => Some("DATA"),
+            Ok(Command::Auth { .. }) => Some("AUTH"),
+            _ => None,
+        };
+        // The library's guards, in its order: HELO first, then AUTH.
+        if verb.is_some() && !self.helo {
+            return self.reply("need_helo", &[]);
+        }
+        if verb.is_some_and(|v| v != "AUTH") && self.grant.is_none() {
+            return self.reply("auth_required", &[]);
+        }
+        let cmd = match cmd {
+            Ok(c) => c,
             Err(ParseError::BadArguments(verb)) => {
                 return self.reply("bad_arguments", &[("verb", verb)]);
             }
-            Err(ParseError::BadPath(verb)) => {
-                let verb = if verb == "MAIL" {
-                    "MAIL FROM:"
-                } else {
-                    "RCPT TO:"
-                };
-                return self.reply("bad_address", &[("verb", verb)]);
+            // Resend judges a malformed sender at MAIL with its API's wording.
+            Err(ParseError::BadPath("MAIL")) => return self.reply("invalid_from", &[]),
+            Err(ParseError::BadPath(_)) => return self.reply("bad_address", &[]),
+            Err(ParseError::BadCharacters | ParseError::Empty) => {
+                return self.reply("unknown_command", &[]);
             }
         };
         match cmd {
@@ -504,15 +566,15 @@ impl Responder for Mock {
             Command::Helo(_) => {
                 self.helo = true;
                 self.tx = None;
-                self.reply("helo", &[])
+                self.reply("helo", &[("client", &client_name(s))])
             }
             Command::Auth { mechanism, initial } => self.auth(s, mechanism, initial),
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
+            // The library asks only for recipients: without MAIL there are none.
             Command::Data => match &self.tx {
-                None => self.reply("need_mail", &[]),
-                Some(tx) if tx.rcpts.is_empty() => self.reply("need_rcpt", &[]),
-                Some(_) => self.reply("data", &[]),
+                Some(tx) if !tx.rcpts.is_empty() => self.reply("data", &[]),
+                _ => self.reply("need_rcpt", &[]),
             },
             Command::Rset => {
                 self.tx = None;
@@ -523,7 +585,6 @@ impl Responder for Mock {
             Command::Help(_) => self.reply("help", &[]),
             Command::Quit => self.reply("quit", &[]),
             Command::StartTls => self.reply(super::starttls_reply_name(s), &[]),
-            // CHUNKING is not offered, so BDAT is as unknown as any other verb.
             Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
         }
     }
@@ -532,6 +593,10 @@ impl Responder for Mock {
         let Some(flow) = self.flow.take() else {
             return self.reply("syntax_error", &[]);
         };
+        // The library counts the lines of an AUTH exchange as commands too.
+        if let Some(r) = self.count_unauthenticated(false) {
+            return r;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if text == "*" {
@@ -575,11 +640,47 @@ impl Responder for Mock {
         {
             return self.reply("temporary_failure", &[]);
         }
+        // Resend-Idempotency-Key: a retry of the same message gets the same
+        // id and is neither counted nor stored again.
+        let idem = header(&data.body, IDEMPOTENCY_HEADER).map(|key| {
+            let fp = idempotency::fingerprint(&[
+                b"smtp",
+                tx.from.as_bytes(),
+                tx.rcpts.join(",").as_bytes(),
+                &data.body,
+            ]);
+            (key, fp)
+        });
+        if let Some((key, fp)) = &idem {
+            if !idempotency::valid_key(key) {
+                return self.reply("invalid_idempotency_key", &[]);
+            }
+            let seen = self.idempotency().check(key, fp, Instant::now());
+            match seen {
+                Seen::New => {}
+                Seen::Replay(id) => {
+                    let mut r = self.reply("accepted", &[("id", &id)]);
+                    r.notes.push(format!(
+                        "idempotent retry: Resend-Idempotency-Key already sent email {id}; not sent or stored again"
+                    ));
+                    return r;
+                }
+                Seen::Conflict => return self.reply("idempotency_conflict", &[]),
+            }
+        }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
             return refusal;
         }
         let id = new_id();
-        let r = self.reply("accepted", &[("id", &id)]);
+        if let Some((key, fp)) = idem {
+            self.idempotency().remember(&key, fp, &id, Instant::now());
+        }
+        let mut r = self.reply("accepted", &[("id", &id)]);
+        for rcpt in &tx.rcpts {
+            if let Some(outcome) = self.p().test_address(rcpt) {
+                r.notes.push(format!("{rcpt}: {}", outcome.says()));
+            }
+        }
         self.shared.hub.deliver(Message {
             id,
             session: self.session,
@@ -611,6 +712,19 @@ impl Responder for Mock {
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
     }
+}
+
+/// How the library names the client in its EHLO line: `[ip]` (the real
+/// relay shows the reverse-DNS name when there is one; mailtape looks up
+/// nothing).
+pub fn client_name(s: &SessionState) -> String {
+    let ip = match s.peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        ip => ip,
+    };
+    format!("[{ip}]")
 }
 
 /// A random UUID (version 4), the form of Resend's email ids.
