@@ -596,7 +596,9 @@ async fn ipv6_loopback_works() {
         )
         .await;
         assert!(
-            accepted(&r) || r.as_ref().is_err_and(|e| e.contains("550): Too many requests")),
+            accepted(&r)
+                || r.as_ref()
+                    .is_err_and(|e| e.contains("550): Too many requests")),
             "{mode:?}: {r:?}"
         );
     }

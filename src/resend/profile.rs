@@ -408,6 +408,7 @@ pub const REPLY_NAMES: &[&str] = &[
     "unverified_domain",
     "sandbox",
     "too_many_recipients",
+    "api_key_invalid",
     "key_restricted",
     "key_domain_unverified",
     "rate_limited",

@@ -437,6 +437,9 @@ impl Mock {
         if !is_valid_mailbox(&from) {
             return Err(self.reply("invalid_from", &[]));
         }
+        if st.behaviour.key_invalid_at_send {
+            return Err(self.reply("api_key_invalid", &[]));
+        }
         let from_domain = domain_of(&from).unwrap_or_default();
         // A key tied to one domain: judged before anything about the message.
         if let Some(key_domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref()) {

@@ -213,6 +213,32 @@ impl Raw {
         }
     }
 
+    /// Sends a line and returns the reply exactly as it came on the wire,
+    /// every line with its CRLF.
+    pub async fn wire(&mut self, line: &str) -> String {
+        self.send(line).await;
+        self.wire_reply().await
+    }
+
+    /// Reads one reply exactly as it came on the wire; panics after 10 s.
+    pub async fn wire_reply(&mut self) -> String {
+        let before = self.buf.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some((_, n)) = parse_reply(&self.buf).expect("well-formed reply") {
+                let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                return String::from_utf8(bytes).expect("UTF-8 reply");
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .expect("a reply within 10 s")
+                .expect("read");
+            assert!(n > 0, "EOF before a reply; had {before:?}");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Sends a line and returns the reply as `code text` (last line's text).
     pub async fn cmd(&mut self, line: &str) -> String {
         self.send(line).await;
