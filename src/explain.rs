@@ -108,6 +108,21 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         &[550],
+        &["associated domain with your api key"],
+        "the API key is limited to one domain, and that domain is not verified: verify it at resend.com/domains, or create a key with full access or for a verified domain at resend.com/api-keys",
+    ),
+    rule(
+        &[550],
+        &["not authorized to send emails from"],
+        "the API key is limited to sending from another domain: send From that domain, or use a key with full access (resend.com/api-keys)",
+    ),
+    rule(
+        &[550],
+        &["idempotency key"],
+        "the Resend-Idempotency-Key was already used in the last 24 hours for a different message: use a new key for a new message (a retry of the same message gets the first email's id)",
+    ),
+    rule(
+        &[550],
         &["not verified"],
         "authentication worked, but the From domain is not verified: add it at resend.com/domains and publish its SPF and DKIM (and DMARC) DNS records",
     ),

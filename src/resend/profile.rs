@@ -357,6 +357,47 @@ fn template_matches(template: &str, text: &str) -> bool {
     true
 }
 
+/// Replies given at the final dot of DATA, where a guess matters most.
+const AT_THE_DOT: &[&str] = &[
+    "accepted",
+    "daily_quota",
+    "monthly_quota",
+    "too_many_recipients",
+    "idempotency_conflict",
+    "invalid_idempotency_key",
+    "temporary_failure",
+];
+
+/// The transcript note that names a `guess` reply as such, e.g.
+/// "250 after DATA: text not confirmed from a real session …".
+pub fn unconfirmed_note(code: u16, name: &str) -> String {
+    let when = if AT_THE_DOT.contains(&name) {
+        "after DATA"
+    } else {
+        "reply"
+    };
+    format!(
+        "{code} {when}: text not confirmed from a real session (profile reply `{name}`, source guess)"
+    )
+}
+
+/// The built-in profile, default variant, built once (for matching wire
+/// texts against it).
+pub fn builtin() -> &'static Profile {
+    static P: std::sync::LazyLock<Option<Profile>> =
+        std::sync::LazyLock::new(|| Profile::build(None, "default").ok());
+    static EMPTY: std::sync::LazyLock<Profile> = std::sync::LazyLock::new(|| Profile {
+        hostname: String::new(),
+        ehlo: Vec::new(),
+        reserved_domains: Vec::new(),
+        shared_domains: Vec::new(),
+        test_addresses: Vec::new(),
+        replies: BTreeMap::new(),
+        variant: "default".into(),
+    });
+    P.as_ref().unwrap_or(&EMPTY)
+}
+
 /// Every reply name the mock uses; the built-in profile must define them all.
 pub const REPLY_NAMES: &[&str] = &[
     "greeting",

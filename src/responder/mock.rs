@@ -17,7 +17,7 @@ use crate::resend::account::Day;
 use crate::resend::idempotency::{self, Idempotency, Seen};
 use crate::resend::{
     Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
-    Profile, ProfileFile, Scenario, Usage,
+    Profile, ProfileFile, Scenario, Source, Usage,
 };
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
@@ -272,9 +272,18 @@ impl Mock {
         if b.silent {
             return Response::default();
         }
+        let reply = self.p().reply(name, vars);
+        // Name a guess as such in the transcript, where the user reads it.
+        let notes = match self.p().replies.get(name) {
+            Some(spec) if spec.source == Source::Guess => {
+                vec![crate::resend::profile::unconfirmed_note(reply.code, name)]
+            }
+            _ => Vec::new(),
+        };
         Response {
-            reply: Some(self.p().reply(name, vars)),
+            reply: Some(reply),
             delay: b.reply_delay,
+            notes,
             ..Response::default()
         }
     }
