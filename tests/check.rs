@@ -195,8 +195,9 @@ async fn failures_by_class() {
     expect(
         "rate-limited",
         &[],
-        15,
-        Some(("message", "421 Too many requests", "rate limited")),
+        14,
+        // #13: refused for good at the final dot, as real sessions are.
+        Some(("message", "550 Too many requests", "rate limited")),
     )
     .await;
 }

@@ -64,7 +64,7 @@ fn json_ready_line_events_files_and_sigterm() {
     m.until(|l| l.contains("235 Authentication successful"));
 
     let (code, stdout, stderr) = m.term();
-    assert_eq!(open.reply(), "421 smtp.resend.com Service shutting down");
+    assert_eq!(open.reply(), "421 Server shutting down");
     assert_eq!(code, 0, "stderr: {stderr}");
 
     // every stdout line after the ready line is a JSON event
@@ -315,7 +315,7 @@ async fn brings_its_own_certificate() {
     assert!(!dir.path().join("certs").exists(), "nothing generated");
     let addr = ready["smtps"].as_str().unwrap().parse().unwrap();
     let mut c = common::Raw::connect_tls(addr, &ca).await;
-    assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply().await.to_string(), "220 Resend SMTP Relay ESMTP");
     assert_eq!(c.cmd("QUIT").await, "221 Bye");
     let (code, _, _) = m.term();
     assert_eq!(code, 0);
@@ -376,12 +376,15 @@ fn replay_divergence_fails_the_run() {
         .unwrap()
         .to_string();
     let mut c = Smtp::connect(&addr);
-    assert_eq!(c.reply(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply(), "220 Resend SMTP Relay ESMTP");
     assert_eq!(
         c.cmd("HELO app.local"),
         "451 mailtape replay: the tape expected `EHLO app.local` here"
     );
-    assert!(c.cmd("EHLO app.local").starts_with("250-smtp.resend.com"));
+    assert!(
+        c.cmd("EHLO app.local")
+            .starts_with("250-Resend SMTP Relay Nice to meet you, [127.0.0.1]")
+    );
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
         "535 Authentication credentials invalid"

@@ -181,6 +181,10 @@ pub struct LimitsFile {
     pub recipients: Option<u64>,
     /// Message size in octets.
     pub message_size: Option<u64>,
+    /// Commands a client may send before it authenticates; the last gets 421.
+    pub unauthenticated_commands: Option<u64>,
+    /// Unrecognized commands a session may send; the last gets 421.
+    pub unrecognized_commands: Option<u64>,
 }
 
 /// Limits in force; `0` means no limit.
@@ -196,6 +200,10 @@ pub struct Limits {
     pub recipients: u64,
     /// Message size in octets.
     pub message_size: u64,
+    /// Commands before authentication; the last gets 421.
+    pub unauthenticated_commands: u64,
+    /// Unrecognized commands in a session; the last gets 421.
+    pub unrecognized_commands: u64,
 }
 
 impl Limits {
@@ -211,6 +219,11 @@ impl Limits {
         set(&mut self.per_month, f.per_month);
         set(&mut self.recipients, f.recipients);
         set(&mut self.message_size, f.message_size);
+        set(
+            &mut self.unauthenticated_commands,
+            f.unauthenticated_commands,
+        );
+        set(&mut self.unrecognized_commands, f.unrecognized_commands);
     }
 }
 

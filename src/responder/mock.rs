@@ -109,6 +109,8 @@ impl MockSettings {
             per_month: 0,
             recipients: 0,
             message_size: 0,
+            unauthenticated_commands: 0,
+            unrecognized_commands: 0,
         };
         for layer in [Some(&base), overlay.as_ref()].into_iter().flatten() {
             if let Some(a) = &layer.account {
@@ -182,11 +184,6 @@ impl MockSettings {
         })
     }
 }
-
-/// How many commands the library lets a client send before it
-/// authenticates, and how many unrecognized ones it tolerates, before a 421.
-const MAX_UNAUTHENTICATED: u32 = 10;
-const MAX_UNRECOGNIZED: u32 = 10;
 
 /// The idempotency header Resend reads over SMTP.
 pub const IDEMPOTENCY_HEADER: &str = "resend-idempotency-key";
@@ -432,7 +429,8 @@ impl Mock {
             return None;
         }
         self.unauthenticated += 1;
-        (self.unauthenticated >= MAX_UNAUTHENTICATED)
+        let cap = self.shared.settings.limits.unauthenticated_commands;
+        (cap > 0 && u64::from(self.unauthenticated) >= cap)
             .then(|| self.reply("too_many_unauthenticated", &[]))
     }
 
@@ -532,7 +530,8 @@ impl Responder for Mock {
             | Err(ParseError::BadCharacters | ParseError::Empty) => {
                 // CHUNKING is not offered, so BDAT is as unknown as any other verb.
                 self.unrecognized += 1;
-                if self.unrecognized >= MAX_UNRECOGNIZED {
+                let cap = self.shared.settings.limits.unrecognized_commands;
+                if cap > 0 && u64::from(self.unrecognized) >= cap {
                     return self.reply("too_many_unrecognized", &[]);
                 }
                 return self.reply("unknown_command", &[]);
@@ -628,6 +627,8 @@ impl Responder for Mock {
     }
 
     async fn data_end(&mut self, _s: &SessionState, data: DataOutcome) -> Response {
+        // The library forgets unrecognized commands once a DATA is over.
+        self.unrecognized = 0;
         let Some(tx) = self.tx.take() else {
             return self.reply("need_mail", &[]);
         };

@@ -106,7 +106,7 @@ MOCK_ROWS = [
         "daily-quota"),
     Row("mock", "monthly-quota", Expect("refused", 550, "You have exceeded your monthly email sending quota."),
         "monthly-quota"),
-    Row("mock", "temporary-failure", Expect("refused", 421, "smtp.resend.com Temporary failure, please try again "
+    Row("mock", "temporary-failure", Expect("refused", 421, "Resend SMTP Relay Temporary failure, please try again "
                                             "later"), "temporary-failure"),
     Row("mock", "drop-after-data", Expect("dropped"), "drop-after-data"),
     Row("mock", "silent", Expect("timeout"), "silent"),
