@@ -136,6 +136,115 @@ fn json_ready_line_events_files_and_sigterm() {
 }
 
 #[test]
+fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
+    // #13: how sure we are of each reply is something a user can see.
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = run(&["profile"]);
+    for (name, source, reply) in [
+        ("greeting", "seen", "220 {host} ESMTP"),
+        ("ehlo", "library", "250 {host} Nice to meet you, {client}"),
+        (
+            "rate_limited",
+            "seen",
+            "550 Too many requests. You can only make {per_second} requests per second.",
+        ),
+        ("accepted", "guess", "250 OK {id}"),
+    ] {
+        let line = all
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} in\n{all}"));
+        let rest: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(rest[1], source, "{line}");
+        assert!(line.ends_with(reply), "{line}");
+    }
+    let counts = all
+        .lines()
+        .find(|l| l.contains(" replies: "))
+        .expect("a count line");
+    assert!(
+        counts.contains(" seen, ") && counts.contains(" library, ") && counts.ends_with(" guess"),
+        "{counts}"
+    );
+    let total: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
+    let guesses = run(&["profile", "--source", "guess"]);
+    let listed: Vec<&str> = guesses
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("guess"))
+        .collect();
+    assert!(!listed.is_empty() && listed.len() < total, "{guesses}");
+    assert!(
+        !guesses
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("seen")),
+        "{guesses}"
+    );
+    assert!(
+        guesses.contains(&format!("(listed: {} of them)", listed.len())),
+        "{guesses}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["profile", "--json", "--source", "library"])).unwrap();
+    assert!(
+        json["replies"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|r| r["source"] == "library")
+    );
+    assert_eq!(
+        json["counts"]["library"],
+        json["replies"].as_object().unwrap().len()
+    );
+    let bad = Command::new(BIN)
+        .args(["profile", "--source", "rumour"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_live_view_names_a_guess_reply_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ephemeral("mock", dir.path());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let banner = m.until(|l| l.trim_start().starts_with("plain "));
+    let addr = banner.split_whitespace().nth(1).unwrap().to_string();
+    m.until(|l| l.trim_start().starts_with("login"));
+    let mut c = Smtp::connect(&addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
+        "235 Authentication successful"
+    );
+    c.cmd("MAIL FROM:<a@acme.com>");
+    c.cmd("RCPT TO:<delivered@resend.dev>");
+    c.cmd("DATA");
+    assert!(c.cmd("Subject: x\r\n\r\nhi\r\n.").starts_with("250 OK "));
+    c.cmd("QUIT");
+    m.until(|l| l.contains("closed by"));
+    let (code, stdout, _) = m.term();
+    assert_eq!(code, 0);
+    let text = stdout.join("\n");
+    assert!(
+        text.contains("#1 *: 250 after DATA: text not confirmed from a real session (profile reply `accepted`, source guess)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#1 *: delivered@resend.dev: Resend test address: Resend would report it delivered"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn human_live_view_is_redacted_and_plain_when_piped() {
     let dir = tempfile::tempdir().unwrap();
     let args = ephemeral("mock", dir.path());
@@ -213,6 +322,8 @@ fn list_scenarios_and_profile() {
         "unverified-domain",
         "invalid-key",
         "restricted-key",
+        "restricted-key-unverified",
+        "key-invalid-after-auth",
         "rate-limited",
         "daily-quota",
         "monthly-quota",
