@@ -340,6 +340,8 @@ mod tests {
         per_month: 3000,
         recipients: 50,
         message_size: 1000,
+        unauthenticated_commands: 10,
+        unrecognized_commands: 10,
     };
     const DAY: Day = Day {
         index: 20_000,

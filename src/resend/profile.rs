@@ -255,7 +255,7 @@ impl Profile {
         }
         let base = local.split_once('+').map_or(local, |(b, _)| b);
         let base = base.to_ascii_lowercase();
-        if !self.test_addresses.iter().any(|t| *t == base) {
+        if !self.test_addresses.contains(&base) {
             return None;
         }
         match base.as_str() {
