@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mailtape::hub::{HubConfig, LiveView};
+use mailtape::engine::listener::{Addrs, ServerConfig};
+use mailtape::engine::session::Limits;
+use mailtape::modes::mock::responder::MockOptions;
+use mailtape::modes::record::UpstreamOptions;
+use mailtape::modes::record::relay::UpstreamTls;
+use mailtape::modes::replay::{ReplayOptions, list_builtin};
 use mailtape::net::CertSource;
-use mailtape::record_server::UpstreamOptions;
-use mailtape::replay_server::{ReplayOptions, list_builtin};
+use mailtape::output::sink::{LiveView, OutputConfig};
 use mailtape::resend::{Profile, Scenario, Source};
-use mailtape::responder::mock::MockOptions;
-use mailtape::responder::upstream::UpstreamTls;
-use mailtape::server::{Addrs, ServerConfig};
-use mailtape::session::Limits;
 use mailtape::{
     Error, MockConfig, MockServer, RecordConfig, RecordServer, ReplayConfig, ReplayServer, Service,
     ServiceConfig,
@@ -110,6 +110,11 @@ struct OutputArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Live-view lines held while stdout is not being read; past that they
+    /// are dropped (and the count said once stdout is read again) so that
+    /// sessions never wait on stdout.
+    #[arg(long, value_name = "N", default_value_t = 16384)]
+    view_queue: usize,
     /// Write every session's transcript to this folder as a tape file.
     #[arg(long, value_name = "DIR")]
     tapes: Option<PathBuf>,
@@ -438,12 +443,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-fn hub_config(o: &OutputArgs) -> Result<HubConfig, Error> {
+fn output_config(o: &OutputArgs) -> Result<OutputConfig, Error> {
     make_dir(&o.tapes, "tapes")?;
-    Ok(HubConfig {
+    Ok(OutputConfig {
         view: live_view(o),
         tapes: o.tapes.clone(),
-        ..HubConfig::default()
+        view_queue: o.view_queue.max(1),
+        ..OutputConfig::default()
     })
 }
 
@@ -456,8 +462,8 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
     }
     let (server, certs) = server_config(&args.listen)?;
     make_dir(&args.mailbox, "mailbox")?;
-    let mut hub = hub_config(&args.output)?;
-    hub.mailbox = args.mailbox.clone();
+    let mut output = output_config(&args.output)?;
+    output.mailbox = args.mailbox.clone();
     let config = MockConfig {
         mock: MockOptions {
             scenario: args.scenario.clone(),
@@ -468,7 +474,11 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             verified_domains: args.verified_domains.clone(),
             keys: args.keys.clone(),
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
@@ -485,8 +495,8 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
 
 fn run_record(args: RecordArgs) -> Result<(), Error> {
     let (server, certs) = server_config(&args.listen)?;
-    let mut hub = hub_config(&args.output)?;
-    hub.tape_file = Some(args.tape.clone());
+    let mut output = output_config(&args.output)?;
+    output.tape_file = Some(args.tape.clone());
     let upstream = UpstreamOptions {
         addr: args.upstream.clone(),
         tls: args.upstream_tls.as_deref().map(tls_mode),
@@ -496,7 +506,11 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
     };
     let config = RecordConfig {
         upstream,
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     runtime()?.block_on(async move {
         let server = RecordServer::start(config).await?;
@@ -521,7 +535,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
     }
     let tape = args.tape.clone().unwrap_or_default();
     let (server, certs) = server_config(&args.listen)?;
-    let hub = hub_config(&args.output)?;
+    let output = output_config(&args.output)?;
     let config = ReplayConfig {
         replay: ReplayOptions {
             tape: tape.clone(),
@@ -529,7 +543,11 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
             realtime: args.realtime,
             strict: args.strict,
         },
-        service: ServiceConfig { server, certs, hub },
+        service: ServiceConfig {
+            server,
+            certs,
+            output,
+        },
     };
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
@@ -537,7 +555,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
         let title = format!(
             "mailtape replay · {tape} · {} {}",
             o.total,
-            mailtape::responder::replay::plural(o.total, "session", "sessions")
+            mailtape::modes::replay::responder::plural(o.total, "session", "sessions")
         );
         serve_until_signal(&server, &title, "any user and key: the tape decides").await;
         Ok::<_, Error>(server.shutdown().await)
@@ -586,28 +604,28 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
             )));
         }
         for f in files {
-            tapes.push(mailtape::replay_server::load_tape(
+            tapes.push(mailtape::modes::replay::load_tape(
                 &f.display().to_string(),
             )?);
         }
     } else {
         // A file or builtin:NAME, as replay takes them.
-        tapes.push(mailtape::replay_server::load_tape(&args.source)?);
+        tapes.push(mailtape::modes::replay::load_tape(&args.source)?);
     }
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let opts = mailtape::show::ShowOptions {
+    let opts = mailtape::tools::show::ShowOptions {
         session: args.session,
         no_explain: args.no_explain,
         color: std::io::stdout().is_terminal() && !no_color && !args.json,
     };
     for (name, tape) in &tapes {
         if args.json {
-            out!("{}", mailtape::show::render_json(name, tape, &opts));
+            out!("{}", mailtape::tools::show::render_json(name, tape, &opts));
         } else {
             let _ = write!(
                 std::io::stdout(),
                 "{}",
-                mailtape::show::render(name, tape, &opts)
+                mailtape::tools::show::render(name, tape, &opts)
             );
         }
     }
@@ -669,7 +687,7 @@ fn check_key(args: &CheckArgs) -> Result<String, Error> {
 }
 
 fn check(args: CheckArgs) -> Result<u8, Error> {
-    use mailtape::check::{AuthChoice, CheckOptions, Status};
+    use mailtape::tools::check::{AuthChoice, CheckOptions, Status};
     let key = check_key(&args)?;
     let tls = match args.tls.as_deref() {
         Some(t) => tls_mode(t),
@@ -694,7 +712,7 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = std::io::stdout().is_terminal() && !no_color && !args.json;
-    let warnings = mailtape::check::warnings(&o);
+    let warnings = mailtape::tools::check::warnings(&o);
     if !args.json {
         out!(
             "mailtape check · {}:{} · {} · user {}",
@@ -708,16 +726,17 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
         }
     }
     let json = args.json;
-    let mut on = move |kind: &mailtape::tape::EventKind, said: Option<mailtape::explain::Said>| {
+    let mut on = move |kind: &mailtape::tape::EventKind,
+                       said: Option<mailtape::tools::explain::Said>| {
         if json {
             return;
         }
-        out!("{}", mailtape::show::line(kind, color));
+        out!("{}", mailtape::tools::show::line(kind, color));
         if let Some(s) = said {
-            out!("{}", mailtape::show::explanation(s, color));
+            out!("{}", mailtape::tools::show::explanation(s, color));
         }
     };
-    let verdict = runtime()?.block_on(mailtape::check::run(&o, &mut on))?;
+    let verdict = runtime()?.block_on(mailtape::tools::check::run(&o, &mut on))?;
     if json {
         let v = serde_json::json!({
             "host": o.host, "port": o.port, "tls_mode": tls.describe(), "user": o.user,
@@ -743,7 +762,7 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Error> {
-    let o = mailtape::bench::BenchOptions {
+    let o = mailtape::tools::bench::BenchOptions {
         host: args.host.clone(),
         port: args.port,
         tls: tls_mode(&args.tls),
@@ -764,7 +783,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
         to: args.to.clone(),
         timeout: Duration::from_secs(30),
     };
-    let r = runtime()?.block_on(mailtape::bench::run(o))?;
+    let r = runtime()?.block_on(mailtape::tools::bench::run(o))?;
     if args.json {
         out!("{}", serde_json::to_string(&r).unwrap_or_default());
         return Ok(());
@@ -804,7 +823,7 @@ async fn serve_until_signal(server: &Service, title: &str, login: &str) {
         () = give_back_memory(server) => {}
     }
     server
-        .hub()
+        .sink()
         .say("mailtape: stopping; open sessions get 421");
 }
 
@@ -812,7 +831,7 @@ async fn serve_until_signal(server: &Service, title: &str, login: &str) {
 fn announce(server: &Service, title: &str, login: &str) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
-    match server.hub().view() {
+    match server.sink().view() {
         LiveView::Json => {
             let mut ready = serde_json::Map::new();
             for (k, v) in [
@@ -857,7 +876,7 @@ fn announce(server: &Service, title: &str, login: &str) {
                 ));
             }
             out.push_str(&format!("  login     {login} · Ctrl-C stops"));
-            server.hub().say(&out);
+            server.sink().say(&out);
         }
     }
 }

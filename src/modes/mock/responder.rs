@@ -9,10 +9,10 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::error::Error;
-use crate::hub::{Hub, Message};
-use crate::message::{domain_of, first_address, header};
+use crate::modes::mock::headers::{domain_of, first_address, header};
+use crate::output::sink::{Message, Sink};
 use crate::resend::account::Day;
 use crate::resend::idempotency::{self, Idempotency, Seen};
 use crate::resend::{
@@ -194,18 +194,18 @@ pub struct MockShared {
     usage: Mutex<Usage>,
     idempotency: Mutex<Idempotency>,
     temporary_failures: AtomicU32,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
 }
 
 impl MockShared {
-    /// Shared state for a server with these settings, delivering to `hub`.
-    pub fn new(settings: MockSettings, hub: Arc<Hub>) -> Arc<MockShared> {
+    /// Shared state for a server with these settings, delivering to `sink`.
+    pub fn new(settings: MockSettings, sink: Arc<Sink>) -> Arc<MockShared> {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             idempotency: Mutex::new(Idempotency::default()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings,
-            hub,
+            sink,
         })
     }
 
@@ -315,7 +315,7 @@ impl Mock {
         if !self.helo {
             return self.reply("need_helo", &[]);
         }
-        if s.listener == super::ListenerKind::Starttls && !s.tls {
+        if s.listener == crate::engine::responder::ListenerKind::Starttls && !s.tls {
             return self.reply("tls_required", &[]);
         }
         if self.grant.is_some() {
@@ -595,7 +595,7 @@ impl Responder for Mock {
             Command::Vrfy(_) => self.reply("vrfy", &[]),
             Command::Help(_) => self.reply("help", &[]),
             Command::Quit => self.reply("quit", &[]),
-            Command::StartTls => self.reply(super::starttls_reply_name(s), &[]),
+            Command::StartTls => self.reply(crate::engine::responder::starttls_reply_name(s), &[]),
             Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
         }
     }
@@ -694,7 +694,7 @@ impl Responder for Mock {
                 r.notes.push(format!("{rcpt}: {}", outcome.says()));
             }
         }
-        self.shared.hub.deliver(Message {
+        self.shared.sink.deliver(Message {
             id,
             session: self.session,
             from: tx.from,

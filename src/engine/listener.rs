@@ -12,12 +12,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::responder::{ListenerKind, Responder, SessionState};
+use super::session::{Limits, Session};
+use super::shutdown::stopped;
 use crate::error::Error;
-use crate::hub::{Capture, Hub};
 use crate::net::{Conn, Stream, Tls};
-use crate::responder::{ListenerKind, Responder, SessionState};
-use crate::session::{Limits, Session};
+use crate::output::sink::Sink;
 use crate::smtp::Reply;
+use crate::tape::capture::Capture;
 use crate::tape::{Closer, Meta};
 
 /// Makes one responder per connection, and says what it plays.
@@ -107,7 +109,7 @@ impl Default for ServerConfig {
 /// A running server.
 pub struct Server {
     addrs: Addrs,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
     stop: watch::Sender<bool>,
     accept_tasks: Vec<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
@@ -118,7 +120,7 @@ pub struct Server {
 
 struct Shared<F> {
     factory: F,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
     limits: Limits,
     tls: Option<TlsAcceptor>,
     next_id: AtomicU64,
@@ -130,7 +132,7 @@ impl Server {
     pub async fn start<F: ResponderFactory>(
         config: ServerConfig,
         tls: Option<&Tls>,
-        hub: Arc<Hub>,
+        sink: Arc<Sink>,
         factory: F,
     ) -> Result<Server, Error> {
         let mut bound = Addrs {
@@ -175,13 +177,13 @@ impl Server {
             }
             listeners.push((kind, listener));
         }
-        let (stop, _) = watch::channel(false);
+        let (stop, _) = super::shutdown::flag();
         let (done_tx, sessions_done) = mpsc::channel(1);
         let max_connections = config.max_connections.max(1);
         let slots = Arc::new(Semaphore::new(max_connections));
         let shared = Arc::new(Shared {
             factory,
-            hub: hub.clone(),
+            sink: sink.clone(),
             limits: config.limits.clone(),
             tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
             next_id: AtomicU64::new(1),
@@ -201,7 +203,7 @@ impl Server {
             .collect();
         Ok(Server {
             addrs: bound,
-            hub,
+            sink,
             stop,
             accept_tasks,
             sessions_done,
@@ -221,9 +223,9 @@ impl Server {
         self.addrs
     }
 
-    /// The hub sessions report to.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+    /// The sink sessions report to.
+    pub fn sink(&self) -> &Arc<Sink> {
+        &self.sink
     }
 
     /// Stops accepting, tells open sessions `421` and waits for them (up to
@@ -286,11 +288,6 @@ async fn accept_loop<F: ResponderFactory>(
     }
 }
 
-/// Resolves once a stop has been asked for (or the sender is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
 /// Tells a connection over the cap why it is closed, without a session;
 /// inside TLS on the implicit-TLS port, never in clear text there.
 async fn refuse(socket: TcpStream, reply: Reply, tls: Option<TlsAcceptor>, needs_tls: bool) {
@@ -337,7 +334,7 @@ async fn serve<F: ResponderFactory>(
         local,
         started: now_rfc3339(),
     };
-    let mut capture = Capture::new(shared.hub.clone(), meta, start);
+    let mut capture = Capture::new(shared.sink.clone(), meta, start);
     let mut stream = Stream::Plain(Box::new(socket));
     if kind == ListenerKind::Smtps {
         let Some(acceptor) = &shared.tls else {

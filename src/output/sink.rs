@@ -1,0 +1,501 @@
+//! Where sessions report to. The sink keeps what must not be lost — tape
+//! files and the mailbox (the file writer's thread), the in-memory record the
+//! test API reads — and fans every event out to any number of subscribers
+//! (the live view, later the web inbox), each with its own bounded queue.
+//!
+//! A subscriber that falls behind never slows a session: when its queue is
+//! full the event is dropped for it and counted, and it can say how many it
+//! missed ([`Subscription::take_dropped`]). Code that is not the SMTP engine
+//! (an HTTP mock, say) publishes its own sessions the same way, with
+//! [`Sink::session_started`], [`Sink::session_finished`] and
+//! [`Sink::deliver`], or builds them line by line with a
+//! [`crate::tape::capture::Capture`].
+//!
+//! Everything that reaches the sink is already redacted.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::files::{Job, Writer};
+use super::live::LiveThread;
+use crate::fsutil::unused_path;
+use crate::tape::redact::scrub_message;
+use crate::tape::{Meta, Transcript};
+use crate::tools::explain::Said;
+
+/// How sessions are shown as they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveView {
+    /// Nothing on stdout.
+    Quiet,
+    /// `C:`/`S:` lines for people; `color` adds ANSI colours.
+    Human {
+        /// Whether to colour the output.
+        color: bool,
+    },
+    /// One JSON object per line.
+    Json,
+}
+
+/// A message accepted by the mock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// The id given in the 250 reply.
+    pub id: String,
+    /// The session it came in.
+    pub session: u64,
+    /// The envelope sender.
+    pub from: String,
+    /// The envelope recipients.
+    pub to: Vec<String>,
+    /// The message as received (headers and body), any API key scrubbed.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    /// Where it was written, with `--mailbox`.
+    pub path: Option<PathBuf>,
+}
+
+/// Settings of the outputs.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    /// The live view.
+    pub view: LiveView,
+    /// Write each finished session as a tape file here.
+    pub tapes: Option<PathBuf>,
+    /// Append each finished session to this tape file, atomically.
+    pub tape_file: Option<PathBuf>,
+    /// Comment lines for a new tape file (how it was made).
+    pub tape_comments: Vec<String>,
+    /// Write each accepted message as an `.eml` file here.
+    pub mailbox: Option<PathBuf>,
+    /// Keep transcripts and messages in memory (the test API).
+    pub keep: bool,
+    /// Events the live view may hold while stdout is not being read; more
+    /// are dropped (and counted) rather than slow a session down.
+    pub view_queue: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> OutputConfig {
+        OutputConfig {
+            view: LiveView::Quiet,
+            tapes: None,
+            tape_file: None,
+            tape_comments: Vec::new(),
+            mailbox: None,
+            keep: false,
+            view_queue: 16 * 1024,
+        }
+    }
+}
+
+/// What subscribers receive. Lines come in the order a session produced
+/// them; events of different sessions interleave.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A session began (a connection was accepted).
+    SessionStarted(Meta),
+    /// A line as the live view shows it: every line of the transcript except
+    /// long bodies past their first lines (summarised by one note).
+    Line {
+        /// The session.
+        session: u64,
+        /// The line.
+        event: crate::tape::Event,
+    },
+    /// What a reply means, said under it.
+    Explained {
+        /// The session.
+        session: u64,
+        /// The explanation.
+        said: Said,
+    },
+    /// A message was accepted.
+    MessageAccepted(Message),
+    /// A session ended; its whole transcript.
+    SessionFinished {
+        /// The transcript, redacted.
+        transcript: Transcript,
+        /// How long the session lasted.
+        lasted: Duration,
+    },
+    /// A line of the server's own for people (the banner, "stopping").
+    Said(String),
+}
+
+/// A subscriber's end: events in order, and how many did not fit its queue.
+pub struct Subscription {
+    rx: mpsc::Receiver<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the sink is closed.
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+
+    /// The next event, from a thread outside the async runtime.
+    pub fn blocking_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.blocking_recv()
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Events dropped because the queue was full since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct Kept {
+    transcripts: Vec<Transcript>,
+    messages: Vec<Message>,
+}
+
+/// The outputs of one server.
+pub struct Sink {
+    config: OutputConfig,
+    kept: Mutex<Kept>,
+    /// Writes tapes and the mailbox off the sessions' threads.
+    writer: Option<Writer>,
+    done: Arc<watch::Sender<usize>>,
+    subscribers: RwLock<Vec<Subscriber>>,
+    /// How many subscribers there are, read without the lock: with none, no
+    /// event is even built.
+    watchers: AtomicUsize,
+    live: Mutex<Option<LiveThread>>,
+}
+
+impl Sink {
+    /// A sink with these settings. An existing `tape_file` must be a tape:
+    /// sessions are appended to it, never written over something else (a
+    /// last session torn by a crash is cut back first). Reads and writes
+    /// files: call it off the async runtime (`spawn_blocking`).
+    pub fn new(config: OutputConfig) -> Result<Arc<Sink>, crate::Error> {
+        if let Some(path) = &config.tape_file {
+            match super::files::repair(path) {
+                Ok(true) => tracing::warn!(
+                    "{}: cut back a last session torn by a crash",
+                    path.display()
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(crate::Error::Config {
+                        origin: path.display().to_string(),
+                        reason: format!(
+                            "sessions would be appended to it, but it is not a readable tape ({e}); choose another --tape"
+                        ),
+                    });
+                }
+            }
+        }
+        for dir in [&config.tapes, &config.mailbox].into_iter().flatten() {
+            crate::fsutil::remove_stale_temps(dir);
+        }
+        if let Some(dir) = config.tape_file.as_ref().and_then(|p| p.parent()) {
+            crate::fsutil::remove_stale_temps(if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            });
+        }
+        let done = Arc::new(watch::channel(0).0);
+        let files =
+            config.tapes.is_some() || config.tape_file.is_some() || config.mailbox.is_some();
+        let writer = if files {
+            let counter = done.clone();
+            let on_written: super::files::OnWritten =
+                Arc::new(move |n| counter.send_modify(|d| *d += n));
+            Some(
+                Writer::start(config.tape_comments.clone(), on_written).map_err(|e| {
+                    crate::Error::Io {
+                        action: "start the file writer".into(),
+                        source: e,
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        let sink = Arc::new(Sink {
+            config,
+            kept: Mutex::new(Kept::default()),
+            writer,
+            done,
+            subscribers: RwLock::new(Vec::new()),
+            watchers: AtomicUsize::new(0),
+            live: Mutex::new(None),
+        });
+        if sink.config.view != LiveView::Quiet {
+            let sub = sink.subscribe(sink.config.view_queue);
+            let thread =
+                LiveThread::start(sub, sink.config.view).map_err(|e| crate::Error::Io {
+                    action: "start the live view".into(),
+                    source: e,
+                })?;
+            *sink.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        }
+        Ok(sink)
+    }
+
+    /// A new subscriber with room for `capacity` events: it gets every event
+    /// published from now on that fits.
+    pub fn subscribe(&self, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+        subs.push(Subscriber {
+            tx,
+            dropped: dropped.clone(),
+        });
+        self.watchers.store(subs.len(), Ordering::Release);
+        Subscription { rx, dropped }
+    }
+
+    /// Whether anyone subscribes: events need not be built when nobody does.
+    pub fn watched(&self) -> bool {
+        self.watchers.load(Ordering::Acquire) > 0
+    }
+
+    /// Hands an event to every subscriber that has room; never waits.
+    pub fn publish(&self, event: Event) {
+        if !self.watched() {
+            return;
+        }
+        let event = Arc::new(event);
+        let mut gone = false;
+        {
+            let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
+            for s in subs.iter() {
+                match s.tx.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        s.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+                }
+            }
+        }
+        if gone {
+            let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+            subs.retain(|s| !s.tx.is_closed());
+            self.watchers.store(subs.len(), Ordering::Release);
+        }
+    }
+
+    /// Waits (at most `timeout`) until the live view has written everything
+    /// queued, then stops it and every other subscription (their `recv`
+    /// returns `None`). Tapes and the mailbox are flushed too.
+    pub fn close(&self, timeout: Duration) {
+        {
+            let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+            subs.clear();
+            self.watchers.store(0, Ordering::Release);
+        }
+        if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // A reader that stopped reading must not keep mailtape from exiting.
+            live.join(timeout);
+        }
+        self.flush();
+    }
+
+    /// Blocks until every finished session and message is on disk.
+    pub fn flush(&self) {
+        if let Some(w) = &self.writer {
+            w.flush();
+        }
+    }
+
+    /// The live view in use.
+    pub fn view(&self) -> LiveView {
+        self.config.view
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A line of the server's own for people (shown in the human view only).
+    pub fn say(&self, line: &str) {
+        if let LiveView::Human { .. } = self.config.view {
+            self.publish(Event::Said(line.to_string()));
+        }
+    }
+
+    /// A session began.
+    pub fn session_started(&self, meta: &Meta) {
+        if self.watched() {
+            self.publish(Event::SessionStarted(meta.clone()));
+        }
+    }
+
+    /// A session ended: kept for the test API, queued for the tape files,
+    /// counted, and published.
+    pub fn session_finished(&self, t: Transcript, lasted: Duration) {
+        if self.config.keep {
+            self.kept().transcripts.push(t.clone());
+        }
+        let event = self.watched().then(|| t.clone());
+        // With files to write, the session counts as finished once it (and
+        // any message it sent, queued before it) is on disk, so a test that
+        // waited for it can read the tape and the mailbox.
+        let queued = self.writer.as_ref().is_some_and(|w| {
+            w.send(Job::Session {
+                dir: self.config.tapes.clone(),
+                file: self.config.tape_file.clone(),
+                transcript: Box::new(t),
+            })
+        });
+        if let Some(transcript) = event {
+            self.publish(Event::SessionFinished { transcript, lasted });
+        }
+        if !queued {
+            self.done.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Records an accepted message: the mailbox file, subscribers, the test API.
+    pub fn deliver(&self, mut msg: Message) {
+        msg.data = scrub_message(&msg.data);
+        if let Some(dir) = &self.config.mailbox {
+            let name = unused_path(dir, &msg.id, "eml");
+            let mut file = format!(
+                "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
+                msg.from,
+                msg.to
+                    .iter()
+                    .map(|t| format!("<{t}>"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into_bytes();
+            file.extend_from_slice(&msg.data);
+            if self.writer.as_ref().is_some_and(|w| {
+                w.send(Job::Eml {
+                    path: name.clone(),
+                    bytes: file,
+                })
+            }) {
+                msg.path = Some(name);
+            }
+        }
+        if self.watched() {
+            self.publish(Event::MessageAccepted(msg.clone()));
+        }
+        if self.config.keep {
+            self.kept().messages.push(msg);
+        }
+    }
+
+    /// Sessions finished so far.
+    pub fn finished(&self) -> usize {
+        *self.done.borrow()
+    }
+
+    /// Waits until at least `n` sessions have finished, or the timeout passes.
+    /// Returns whether they did.
+    pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.done.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|done| *done >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The transcripts of finished sessions (with `keep`).
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.kept().transcripts.clone()
+    }
+
+    /// The accepted messages (with `keep`).
+    pub fn messages(&self) -> Vec<Message> {
+        self.kept().messages.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: u64) -> Meta {
+        Meta {
+            id,
+            mode: "mock".into(),
+            source: "default".into(),
+            listener: "plain".into(),
+            client: "127.0.0.1:1".into(),
+            local: "127.0.0.1:2".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_full_subscriber_drops_and_counts_and_others_still_get_everything() {
+        let sink = Sink::new(OutputConfig::default()).unwrap();
+        assert!(!sink.watched());
+        let mut slow = sink.subscribe(2);
+        let mut fast = sink.subscribe(100);
+        for id in 1..=5 {
+            sink.session_started(&meta(id));
+        }
+        let mut got = 0;
+        while fast.try_recv().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 5);
+        assert_eq!(slow.take_dropped(), 3);
+        assert_eq!(slow.take_dropped(), 0);
+        match slow.try_recv().as_deref() {
+            Some(Event::SessionStarted(m)) => assert_eq!(m.id, 1),
+            other => panic!("expected session 1, got {other:?}"),
+        }
+        drop(slow);
+        sink.session_started(&meta(6));
+        assert!(sink.watched());
+        sink.close(Duration::from_secs(1));
+        assert!(fast.try_recv().is_some());
+        assert!(fast.try_recv().is_none());
+        assert!(!sink.watched());
+    }
+
+    #[test]
+    fn code_other_than_the_engine_publishes_a_session() {
+        let sink = Sink::new(OutputConfig {
+            keep: true,
+            ..OutputConfig::default()
+        })
+        .unwrap();
+        let mut sub = sink.subscribe(10);
+        let t = Transcript {
+            meta: meta(1),
+            events: vec![],
+            closed_by: Some(crate::tape::Closer::Client),
+        };
+        sink.session_started(&t.meta);
+        sink.session_finished(t.clone(), Duration::from_millis(3));
+        assert!(matches!(
+            sub.try_recv().as_deref(),
+            Some(Event::SessionStarted(_))
+        ));
+        match sub.try_recv().as_deref() {
+            Some(Event::SessionFinished { transcript, .. }) => assert_eq!(transcript, &t),
+            other => panic!("expected the finished session, got {other:?}"),
+        }
+        assert_eq!(sink.finished(), 1);
+        assert_eq!(sink.transcripts(), vec![t]);
+    }
+}
