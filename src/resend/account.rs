@@ -114,7 +114,10 @@ impl Account {
                 Permission::FullAccess => None,
                 Permission::SendingAccess => k.domain.clone(),
             };
-            return Ok(Grant { domain });
+            return Ok(Grant {
+                domain,
+                sending_only: k.permission == Permission::SendingAccess,
+            });
         }
         let policy = self.unlisted_keys.unwrap_or(if self.keys.is_empty() {
             KeyPolicy::Accept
@@ -122,8 +125,10 @@ impl Account {
             KeyPolicy::Reject
         });
         if policy == KeyPolicy::Accept && is_well_formed_key(password) {
+            // A key tied to a domain can only be a sending key.
             return Ok(Grant {
                 domain: self.unlisted_key_domain.clone(),
+                sending_only: self.unlisted_key_domain.is_some(),
             });
         }
         Err(LoginError::InvalidKey)
@@ -149,6 +154,8 @@ impl Account {
 pub struct Grant {
     /// The one domain the key may send from, if restricted.
     pub domain: Option<String>,
+    /// A `sending_access` key: it may send, and nothing else over the API.
+    pub sending_only: bool,
 }
 
 /// Why AUTH failed.
@@ -328,6 +335,38 @@ impl Usage {
         self.month = Some((today.month, month_used + recipients));
         Ok(())
     }
+
+    /// The rate window as the REST API's headers tell it: the limit, the
+    /// requests left in the current second, and whole seconds until it resets.
+    /// `None` when there is no rate limit.
+    pub fn rate_window(&self, limits: &Limits, now: Instant) -> Option<RateWindow> {
+        if limits.per_second == 0 {
+            return None;
+        }
+        let live: Vec<&Instant> = self
+            .recent
+            .iter()
+            .filter(|t| now.saturating_duration_since(**t) < Duration::from_secs(1))
+            .collect();
+        let used = live.len() as u64;
+        Some(RateWindow {
+            limit: limits.per_second,
+            remaining: limits.per_second.saturating_sub(used),
+            // Windows are one second long; Resend's headers count whole seconds.
+            reset_secs: 1,
+        })
+    }
+}
+
+/// The rate-limit headers' values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    /// `ratelimit-limit`.
+    pub limit: u64,
+    /// `ratelimit-remaining`.
+    pub remaining: u64,
+    /// `ratelimit-reset` (and `retry-after` on a 429).
+    pub reset_secs: u64,
 }
 
 #[cfg(test)]
@@ -353,7 +392,10 @@ mod tests {
         let any = Account::default();
         assert_eq!(
             any.login(b"resend", b"re_12345678"),
-            Ok(Grant { domain: None })
+            Ok(Grant {
+                domain: None,
+                sending_only: false
+            })
         );
         assert_eq!(
             any.login(b"Resend", b"re_12345678"),
@@ -407,7 +449,8 @@ mod tests {
         assert_eq!(
             listed.login(b"resend", b"re_send_only_3"),
             Ok(Grant {
-                domain: Some("a.com".into())
+                domain: Some("a.com".into()),
+                sending_only: true
             })
         );
     }

@@ -2,6 +2,7 @@
 //! (keys, domains, owner), limits and usage, and named scenarios.
 
 pub mod account;
+pub mod emails;
 pub mod idempotency;
 pub mod profile;
 pub mod scenario;

@@ -39,6 +39,31 @@ pub struct ReplySpec {
     pub source: Source,
 }
 
+/// One error of the REST API: HTTP status, Resend's error name, message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestSpec {
+    /// The HTTP status.
+    pub status: u16,
+    /// Resend's error `name` (`validation_error`, `rate_limit_exceeded`, …).
+    pub name: String,
+    /// The `message`, with `{placeholders}`.
+    pub message: String,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// A REST error with its placeholders filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    /// The HTTP status.
+    pub status: u16,
+    /// Resend's error name.
+    pub name: String,
+    /// The message.
+    pub message: String,
+}
+
 /// A variant: a named set of replies that replace the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +97,9 @@ pub struct ProfileFile {
     /// Named variants.
     #[serde(default)]
     pub variants: BTreeMap<String, VariantFile>,
+    /// The REST API's errors by name.
+    #[serde(default)]
+    pub rest: BTreeMap<String, RestSpec>,
     /// The account (see [`crate::resend::AccountFile`]).
     pub account: Option<super::AccountFile>,
     /// The limits.
@@ -104,6 +132,8 @@ pub struct Profile {
     pub test_addresses: Vec<String>,
     /// Replies by name.
     pub replies: BTreeMap<String, ReplySpec>,
+    /// The REST API's errors by name.
+    pub rest: BTreeMap<String, RestSpec>,
     /// The variant applied (`default` if none).
     pub variant: String,
 }
@@ -122,6 +152,7 @@ impl Profile {
             shared_domains: base.shared_domains.clone().unwrap_or_default(),
             test_addresses: base.test_addresses.clone().unwrap_or_default(),
             replies: BTreeMap::new(),
+            rest: base.rest.clone(),
             variant: variant.to_string(),
         };
         if let Some(o) = overlay {
@@ -134,6 +165,16 @@ impl Profile {
                     });
                 }
                 replies.insert(name.clone(), spec.clone());
+            }
+            for (name, spec) in &o.rest {
+                if !p.rest.contains_key(name) {
+                    return Err(Error::Unknown {
+                        what: "REST error name in the profile",
+                        name: name.clone(),
+                        known: p.rest.keys().cloned().collect(),
+                    });
+                }
+                p.rest.insert(name.clone(), spec.clone());
             }
             for (name, v) in &o.variants {
                 variants
@@ -277,21 +318,35 @@ impl Profile {
             .map(|(name, spec)| (name.as_str(), spec))
     }
 
-    /// How many replies come from each source, in the order of [`Source`].
+    /// How many SMTP replies come from each source, in the order of [`Source`].
     pub fn counts_by_source(&self) -> Vec<(Source, usize)> {
-        let all = [
-            Source::Seen,
-            Source::Docs,
-            Source::Library,
-            Source::Brief,
-            Source::Guess,
-        ];
-        all.into_iter()
-            .map(|src| {
-                let n = self.replies.values().filter(|r| r.source == src).count();
-                (src, n)
-            })
-            .collect()
+        count_sources(self.replies.values().map(|r| r.source))
+    }
+
+    /// How many REST errors come from each source.
+    pub fn rest_counts_by_source(&self) -> Vec<(Source, usize)> {
+        count_sources(self.rest.values().map(|r| r.source))
+    }
+
+    /// The REST error named `name`, its placeholders filled from `vars`.
+    pub fn rest_error(&self, name: &str, vars: &[(&str, &str)]) -> RestError {
+        let Some(spec) = self.rest.get(name) else {
+            // Only reachable with a broken built-in profile (a unit test checks).
+            return RestError {
+                status: 500,
+                name: "application_error".into(),
+                message: format!("mailtape: REST error {name} missing from the profile"),
+            };
+        };
+        let mut message = spec.message.clone();
+        for (k, v) in vars {
+            message = message.replace(&format!("{{{k}}}"), v);
+        }
+        RestError {
+            status: spec.status,
+            name: spec.name.clone(),
+            message,
+        }
     }
 }
 
@@ -319,6 +374,19 @@ impl Source {
         .into_iter()
         .find(|s| s.name() == name)
     }
+}
+
+fn count_sources(sources: impl Iterator<Item = Source> + Clone) -> Vec<(Source, usize)> {
+    [
+        Source::Seen,
+        Source::Docs,
+        Source::Library,
+        Source::Brief,
+        Source::Guess,
+    ]
+    .into_iter()
+    .map(|src| (src, sources.clone().filter(|s| *s == src).count()))
+    .collect()
 }
 
 /// Whether `text` could have been made from `template`: the literal pieces in
@@ -393,6 +461,7 @@ pub fn builtin() -> &'static Profile {
         shared_domains: Vec::new(),
         test_addresses: Vec::new(),
         replies: BTreeMap::new(),
+        rest: BTreeMap::new(),
         variant: "default".into(),
     });
     P.as_ref().unwrap_or(&EMPTY)

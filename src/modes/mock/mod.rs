@@ -2,6 +2,7 @@
 //! with any client, then read the transcripts and messages.
 
 pub mod headers;
+pub mod judge;
 pub mod responder;
 
 use std::path::PathBuf;

@@ -2,8 +2,8 @@
 //! limits and a scenario's behaviour.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use base64::Engine;
@@ -11,13 +11,13 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::error::Error;
-use crate::modes::mock::headers::{domain_of, first_address, header};
+use crate::modes::mock::headers::{first_address, header};
 use crate::output::sink::{Message, Sink};
-use crate::resend::account::Day;
+use crate::resend::emails::{EmailRecord, Emails, State};
 use crate::resend::idempotency::{self, Idempotency, Seen};
 use crate::resend::{
-    Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
-    Profile, ProfileFile, Scenario, Source, Usage,
+    Account, AccountFile, Behaviour, Grant, KeyPolicy, KeySpec, Limits, LoginError, Profile,
+    ProfileFile, Scenario, Source, Usage,
 };
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
@@ -185,6 +185,9 @@ impl MockSettings {
     }
 }
 
+/// REST exchanges are numbered from here, SMTP sessions from 1.
+pub const REST_SESSION_BASE: u64 = 1_000_000;
+
 /// The idempotency header Resend reads over SMTP.
 pub const IDEMPOTENCY_HEADER: &str = "resend-idempotency-key";
 
@@ -193,6 +196,8 @@ pub struct MockShared {
     settings: MockSettings,
     usage: Mutex<Usage>,
     idempotency: Mutex<Idempotency>,
+    emails: Mutex<Emails>,
+    rest_exchanges: AtomicU64,
     temporary_failures: AtomicU32,
     sink: Arc<Sink>,
 }
@@ -203,6 +208,8 @@ impl MockShared {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             idempotency: Mutex::new(Idempotency::default()),
+            emails: Mutex::new(Emails::default()),
+            rest_exchanges: AtomicU64::new(0),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings,
             sink,
@@ -212,6 +219,39 @@ impl MockShared {
     /// The settings in force.
     pub fn settings(&self) -> &MockSettings {
         &self.settings
+    }
+
+    /// Where sessions, REST exchanges and messages go.
+    pub fn sink(&self) -> &Arc<Sink> {
+        &self.sink
+    }
+
+    /// The team's rate and quota counters (both doors).
+    pub fn usage(&self) -> MutexGuard<'_, Usage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The account's idempotency keys (both doors).
+    pub fn idempotency(&self) -> MutexGuard<'_, Idempotency> {
+        self.idempotency.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The emails the account sent (both doors).
+    pub fn emails(&self) -> MutexGuard<'_, Emails> {
+        self.emails.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes one of the queued temporary failures, if any are left.
+    pub fn take_temporary_failure(&self) -> bool {
+        self.temporary_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// A session number for a REST exchange: counted apart from SMTP
+    /// sessions, from [`REST_SESSION_BASE`], so the two never collide.
+    pub fn next_rest_session(&self) -> u64 {
+        REST_SESSION_BASE + self.rest_exchanges.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -251,13 +291,6 @@ impl Mock {
             unauthenticated: 0,
             unrecognized: 0,
         }
-    }
-
-    fn idempotency(&self) -> std::sync::MutexGuard<'_, Idempotency> {
-        self.shared
-            .idempotency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn p(&self) -> &Profile {
@@ -436,81 +469,13 @@ impl Mock {
 
     /// The checks Resend's API makes, in its order, after the final dot.
     fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
-        let st = &self.shared.settings;
         let from = match header(body, "from") {
             Some(v) => first_address(&v).unwrap_or_default(),
             None => tx.from.clone(),
         };
-        if !is_valid_mailbox(&from) {
-            return Err(self.reply("invalid_from", &[]));
-        }
-        if st.behaviour.key_invalid_at_send {
-            return Err(self.reply("api_key_invalid", &[]));
-        }
-        let from_domain = domain_of(&from).unwrap_or_default();
-        // A key tied to one domain: judged before anything about the message.
-        if let Some(key_domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref()) {
-            if !st
-                .account
-                .domain_verified(key_domain, &st.profile.shared_domains)
-            {
-                return Err(self.reply("key_domain_unverified", &[]));
-            }
-            if *key_domain != from_domain && !from_domain.ends_with(&format!(".{key_domain}")) {
-                return Err(self.reply("key_restricted", &[("domain", &from_domain)]));
-            }
-        }
-        for rcpt in &tx.rcpts {
-            let d = domain_of(rcpt).unwrap_or_default();
-            if let Some(r) = st
-                .profile
-                .reserved_domains
-                .iter()
-                .find(|r| d == **r || d.ends_with(&format!(".{r}")))
-            {
-                return Err(self.reply("reserved_domain", &[("domain", r)]));
-            }
-        }
-        if !st
-            .account
-            .domain_verified(&from_domain, &st.profile.shared_domains)
-        {
-            return Err(self.reply("unverified_domain", &[("domain", &from_domain)]));
-        }
-        if let Some(owner) = &st.account.owner {
-            let allowed =
-                |r: &String| r.eq_ignore_ascii_case(owner) || st.profile.test_address(r).is_some();
-            if !tx.rcpts.iter().all(allowed) {
-                return Err(self.reply("sandbox", &[("owner", owner)]));
-            }
-        }
-        if st.limits.recipients > 0 && tx.rcpts.len() as u64 > st.limits.recipients {
-            return Err(self.reply(
-                "too_many_recipients",
-                &[("max", &st.limits.recipients.to_string())],
-            ));
-        }
-        let per_second = st.limits.per_second.to_string();
-        if st.behaviour.rate_limited {
-            return Err(self.reply("rate_limited", &[("per_second", &per_second)]));
-        }
-        let admitted = self
-            .shared
-            .usage
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit(
-                &st.limits,
-                Instant::now(),
-                Day::today(),
-                tx.rcpts.len() as u64,
-            );
-        match admitted {
-            Ok(()) => Ok(()),
-            Err(Exceeded::Rate) => Err(self.reply("rate_limited", &[("per_second", &per_second)])),
-            Err(Exceeded::Daily) => Err(self.reply("daily_quota", &[])),
-            Err(Exceeded::Monthly) => Err(self.reply("monthly_quota", &[])),
-        }
+        self.shared
+            .judge(self.grant.as_ref(), &from, &tx.rcpts)
+            .map_err(|r| self.reply(r.name, &r.vars()))
     }
 }
 
@@ -646,11 +611,7 @@ impl Responder for Mock {
                 ..Response::default()
             };
         }
-        let left = &self.shared.temporary_failures;
-        if left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.shared.take_temporary_failure() {
             return self.reply("temporary_failure", &[]);
         }
         // Resend-Idempotency-Key: a retry of the same message gets the same
@@ -668,7 +629,7 @@ impl Responder for Mock {
             if !idempotency::valid_key(key) {
                 return self.reply("invalid_idempotency_key", &[]);
             }
-            let seen = self.idempotency().check(key, fp, Instant::now());
+            let seen = self.shared.idempotency().check(key, fp, Instant::now());
             match seen {
                 Seen::New => {}
                 Seen::Replay(id) => {
@@ -686,7 +647,9 @@ impl Responder for Mock {
         }
         let id = new_id();
         if let Some((key, fp)) = idem {
-            self.idempotency().remember(&key, fp, &id, Instant::now());
+            self.shared
+                .idempotency()
+                .remember(&key, fp, &id, Instant::now());
         }
         let mut r = self.reply("accepted", &[("id", &id)]);
         for rcpt in &tx.rcpts {
@@ -694,6 +657,9 @@ impl Responder for Mock {
                 r.notes.push(format!("{rcpt}: {}", outcome.says()));
             }
         }
+        self.shared
+            .emails()
+            .push(smtp_record(&id, &tx, &data.body, self.session, self.p()));
         self.shared.sink.deliver(Message {
             id,
             session: self.session,
@@ -725,6 +691,62 @@ impl Responder for Mock {
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
     }
+}
+
+/// What `GET /emails/{id}` shows of an email sent over SMTP, from its headers.
+fn smtp_record(
+    id: &str,
+    tx: &Transaction,
+    body: &[u8],
+    session: u64,
+    profile: &Profile,
+) -> EmailRecord {
+    let list = |name: &str| -> Vec<String> {
+        header(body, name)
+            .map(|v| {
+                v.split(',')
+                    .filter_map(first_address)
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let to = list("to");
+    let cc = list("cc");
+    // Whoever is in the envelope but not in To or Cc was a Bcc.
+    let bcc = tx
+        .rcpts
+        .iter()
+        .filter(|r| !to.iter().chain(&cc).any(|a| a.eq_ignore_ascii_case(r)))
+        .cloned()
+        .collect();
+    EmailRecord {
+        id: id.to_string(),
+        from: header(body, "from").unwrap_or_else(|| tx.from.clone()),
+        to: if to.is_empty() { tx.rcpts.clone() } else { to },
+        cc,
+        bcc,
+        reply_to: list("reply-to"),
+        subject: header(body, "subject").unwrap_or_default(),
+        html: None,
+        text: None,
+        tags: Vec::new(),
+        created_at: time::OffsetDateTime::now_utc(),
+        scheduled_at: None,
+        outcome: outcome_of(profile, &tx.rcpts),
+        state: State::Sent,
+        session,
+        envelope_from: tx.from.clone(),
+    }
+}
+
+/// The `last_event` Resend would report for mail to `rcpts`: a test
+/// address's event (the first one's), else `sent`.
+pub fn outcome_of(profile: &Profile, rcpts: &[String]) -> &'static str {
+    rcpts
+        .iter()
+        .find_map(|r| profile.test_address(r))
+        .map_or("sent", |o| o.event())
 }
 
 /// How the library names the client in its EHLO line: `[ip]` (the real
