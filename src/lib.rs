@@ -40,6 +40,7 @@ pub mod modes;
 pub mod net;
 pub mod output;
 pub mod resend;
+pub mod rest;
 pub mod smtp;
 pub mod tape;
 pub mod tools;

@@ -135,7 +135,7 @@ struct MockArgs {
     /// A profile file (TOML) that overrides replies of the built-in Resend profile.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
-    /// Reply wording: `default` (as seen on the wire), `brief` (the brief's), `wire` (550 rate limit).
+    /// Reply wording: `default` (as seen on the wire) or `brief` (the product brief's, 421 when rate limited).
     #[arg(long, value_name = "NAME")]
     variant: Option<String>,
     /// An account file (TOML): owner, verified domains, keys.
@@ -153,6 +153,12 @@ struct MockArgs {
     /// Write every accepted message to this folder as an .eml file.
     #[arg(long, value_name = "DIR")]
     mailbox: Option<PathBuf>,
+    /// Serve Resend's REST API (POST /emails and friends) on this address,
+    /// on the same account as the SMTP listeners: point the Node SDK at it
+    /// with RESEND_BASE_URL=http://ADDR, the Python SDK with
+    /// resend.api_url = "http://ADDR".
+    #[arg(long, value_name = "ADDR|off", default_value = "off")]
+    rest: String,
 }
 
 #[derive(Args, Debug)]
@@ -479,15 +485,23 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             certs,
             output,
         },
+        rest: parse_addr("rest", &args.rest)?,
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
+        let rest = server.rest_url();
         let s = server.settings();
         let title = format!(
             "mailtape mock · scenario {} · Resend profile, variant {}",
             s.scenario, s.profile.variant
         );
-        serve_until_signal(&server, &title, "user `resend`, password any re_… key").await;
+        serve_until_signal(
+            &server,
+            &title,
+            "user `resend`, password any re_… key",
+            rest.as_deref(),
+        )
+        .await;
         server.shutdown().await;
         Ok(())
     })
@@ -520,7 +534,7 @@ fn run_record(args: RecordArgs) -> Result<(), Error> {
             args.tape.display()
         );
         let login = "your real user and key; only the redacted form is written";
-        serve_until_signal(&server, &title, login).await;
+        serve_until_signal(&server, &title, login, None).await;
         server.shutdown().await;
         Ok(())
     })
@@ -557,7 +571,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
             o.total,
             mailtape::modes::replay::responder::plural(o.total, "session", "sessions")
         );
-        serve_until_signal(&server, &title, "any user and key: the tape decides").await;
+        serve_until_signal(&server, &title, "any user and key: the tape decides", None).await;
         Ok::<_, Error>(server.shutdown().await)
     })?;
     if outcome.ok() {
@@ -815,9 +829,9 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
 }
 
 /// Announces the server, then waits for SIGINT or SIGTERM.
-async fn serve_until_signal(server: &Service, title: &str, login: &str) {
+async fn serve_until_signal(server: &Service, title: &str, login: &str, rest: Option<&str>) {
     let stop = signals();
-    announce(server, title, login);
+    announce(server, title, login, rest);
     tokio::select! {
         () = stop => {}
         () = give_back_memory(server) => {}
@@ -828,7 +842,7 @@ async fn serve_until_signal(server: &Service, title: &str, login: &str) {
 }
 
 /// Prints the ready line (JSON) or the banner (people).
-fn announce(server: &Service, title: &str, login: &str) {
+fn announce(server: &Service, title: &str, login: &str, rest: Option<&str>) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
     match server.sink().view() {
@@ -845,6 +859,9 @@ fn announce(server: &Service, title: &str, login: &str) {
             }
             if let Some(ca) = &ca {
                 ready.insert("ca".into(), ca.clone().into());
+            }
+            if let Some(url) = rest {
+                ready.insert("rest".into(), url.into());
             }
             out!("{}", serde_json::Value::Object(ready));
         }
@@ -868,6 +885,11 @@ fn announce(server: &Service, title: &str, login: &str) {
                 if let Some(a) = addr {
                     out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
                 }
+            }
+            if let Some(url) = rest {
+                out.push_str(&format!(
+                    "  rest      {url:<22} Resend's REST API: RESEND_BASE_URL={url}\n"
+                ));
             }
             if let Some(ca) = &ca {
                 out.push_str(&format!("  CA        {ca}\n"));

@@ -51,6 +51,17 @@ impl MockShared {
         from: &str,
         rcpts: &[String],
     ) -> Result<(), Refusal> {
+        self.check(grant, from, rcpts)?;
+        self.admit(rcpts.len() as u64)
+    }
+
+    /// The account's checks of one message, without counting it.
+    pub fn check(
+        &self,
+        grant: Option<&Grant>,
+        from: &str,
+        rcpts: &[String],
+    ) -> Result<(), Refusal> {
         let st = self.settings();
         if !is_valid_mailbox(from) {
             return Err(Refusal::of("invalid_from"));
@@ -102,7 +113,7 @@ impl MockShared {
                 st.limits.recipients.to_string(),
             ));
         }
-        self.admit(rcpts.len() as u64)
+        Ok(())
     }
 
     /// Counts one request with `recipients` recipients against the team's

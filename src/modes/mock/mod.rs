@@ -5,6 +5,7 @@ pub mod headers;
 pub mod judge;
 pub mod responder;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
 use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
+use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -50,6 +52,9 @@ pub struct MockConfig {
     pub mock: MockOptions,
     /// Listeners, certificates, outputs.
     pub service: ServiceConfig,
+    /// Where to serve Resend's REST API on a listener of its own (port 0:
+    /// any free port); `None` leaves it to the inbox's listener.
+    pub rest: Option<SocketAddr>,
 }
 
 impl MockConfig {
@@ -58,6 +63,7 @@ impl MockConfig {
         MockConfig {
             mock: MockOptions::default(),
             service: ServiceConfig::for_tests(),
+            rest: None,
         }
     }
 }
@@ -76,6 +82,7 @@ impl MockConfig {
 pub struct MockServer {
     service: Service,
     shared: Arc<MockShared>,
+    rest: Option<RestListener>,
 }
 
 impl crate::engine::server::Served for MockServer {
@@ -133,6 +140,11 @@ impl MockBuilder {
         self.config.mock.account = Some(path.into());
         self
     }
+    /// Serve Resend's REST API too, on a free loopback port ([`MockServer::rest_url`]).
+    pub fn rest(mut self) -> Self {
+        self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self
+    }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.service.output.mailbox = Some(dir.into());
@@ -173,7 +185,27 @@ impl MockServer {
         })
         .await?;
         let shared = shared.ok_or_else(|| Error::Usage("the mock did not start".into()))?;
-        Ok(MockServer { service, shared })
+        let rest = match config.rest {
+            Some(addr) => Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?),
+            None => None,
+        };
+        Ok(MockServer {
+            service,
+            shared,
+            rest,
+        })
+    }
+
+    /// The base URL of Resend's REST API on this mock
+    /// (`RESEND_BASE_URL` for the Node SDK, `resend.api_url` for Python),
+    /// when it has a REST listener.
+    pub fn rest_url(&self) -> Option<String> {
+        self.rest.as_ref().map(|r| format!("http://{}", r.addr))
+    }
+
+    /// The REST API's routes on this mock's account, to serve elsewhere.
+    pub fn rest_router(&self) -> axum::Router {
+        crate::rest::router(self.shared.clone())
     }
 
     /// The settings in force.
@@ -182,7 +214,10 @@ impl MockServer {
     }
 
     /// Stops the server: open sessions get `421`, files are complete after.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.rest.take() {
+            r.stop().await;
+        }
         self.service.shutdown().await;
     }
 }
