@@ -126,7 +126,8 @@ fn attachment(a: &OutAttachment) -> Result<SinglePart, String> {
                 "message/external-body; access-type=URL; URL=\"{}\"",
                 url.replace(['"', '\\', '\r', '\n'], "")
             );
-            let ct = ContentType::parse(&ct).map_err(|_| format!("invalid attachment path {url:?}"))?;
+            let ct =
+                ContentType::parse(&ct).map_err(|_| format!("invalid attachment path {url:?}"))?;
             Ok(SinglePart::builder()
                 .header(ct)
                 .body(format!("Content-Type: {}\r\n", type_of(&a.filename))))

@@ -75,12 +75,7 @@ async fn not_allowed(
 impl Rest {
     /// The profile's REST error `name` as a response.
     pub fn error(&self, name: &str, vars: &[(&str, &str)]) -> Response {
-        error_response(
-            self.shared
-                .settings()
-                .profile
-                .rest_error(name, vars),
-        )
+        error_response(self.shared.settings().profile.rest_error(name, vars))
     }
 
     /// A refusal of the account's checks as the API gives it.

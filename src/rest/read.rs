@@ -71,7 +71,9 @@ pub async fn list(
         );
     }
     let emails = rest.shared.emails();
-    let Some((page, has_more)) = emails.page(limit, after.map(String::as_str), before.map(String::as_str)) else {
+    let Some((page, has_more)) =
+        emails.page(limit, after.map(String::as_str), before.map(String::as_str))
+    else {
         return rest.error("not_found", &[("what", "Email")]);
     };
     let data: Vec<Value> = page.iter().map(|e| e.to_json()).collect();
@@ -88,9 +90,11 @@ pub async fn update(
     if let Err(r) = admitted(&rest, &headers) {
         return r;
     }
-    let at = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("scheduled_at").and_then(Value::as_str).map(String::from));
+    let at = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        v.get("scheduled_at")
+            .and_then(Value::as_str)
+            .map(String::from)
+    });
     let Some(at) = at.and_then(|a| OffsetDateTime::parse(a.trim(), &Rfc3339).ok()) else {
         return rest.error("invalid_scheduled_at", &[]);
     };
@@ -138,7 +142,10 @@ pub async fn cancel(
 /// that the same account lists the same ids on every run.
 fn stable_id(kind: &str, name: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, format!("{kind}:{name}").as_bytes());
-    let h: String = d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let h: String = d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!(
         "{}-{}-4{}-8{}-{}",
         &h[..8],
@@ -167,9 +174,7 @@ fn account_domains(rest: &Rest) -> Vec<Value> {
         .filter_map(|k| k.domain.clone())
         .chain(st.account.unlisted_key_domain.clone());
     for d in key_domains {
-        if !seen.contains(&d)
-            && !st.account.domain_verified(&d, &st.profile.shared_domains)
-        {
+        if !seen.contains(&d) && !st.account.domain_verified(&d, &st.profile.shared_domains) {
             seen.push(d.clone());
             out.push((d, "not_started"));
         }

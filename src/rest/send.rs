@@ -104,7 +104,10 @@ impl Valid {
 type Invalid = (&'static str, Vec<(&'static str, String)>);
 
 fn invalid(name: &'static str, vars: &[(&'static str, &str)]) -> Invalid {
-    (name, vars.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    (
+        name,
+        vars.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    )
 }
 
 fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
@@ -112,11 +115,10 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
         .from
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| invalid("missing_required_field", &[("field", "from")]))?;
-    let to = r
-        .to
-        .map(OneOrMany::into_vec)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| invalid("missing_required_field", &[("field", "to")]))?;
+    let to =
+        r.to.map(OneOrMany::into_vec)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| invalid("missing_required_field", &[("field", "to")]))?;
     let subject = r
         .subject
         .ok_or_else(|| invalid("missing_required_field", &[("field", "subject")]))?;
@@ -126,13 +128,21 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
     let cc = r.cc.map(OneOrMany::into_vec).unwrap_or_default();
     let bcc = r.bcc.map(OneOrMany::into_vec).unwrap_or_default();
     let reply_to = r.reply_to.map(OneOrMany::into_vec).unwrap_or_default();
-    for (field, list) in [("to", &to), ("cc", &cc), ("bcc", &bcc), ("reply_to", &reply_to)] {
+    for (field, list) in [
+        ("to", &to),
+        ("cc", &cc),
+        ("bcc", &bcc),
+        ("reply_to", &reply_to),
+    ] {
         if list.iter().any(|a| mime::mailbox(a).is_none()) {
             return Err(invalid("invalid_address", &[("field", field)]));
         }
     }
     if max_rcpts > 0 && to.len() as u64 > max_rcpts {
-        return Err(invalid("too_many_recipients", &[("max", &max_rcpts.to_string())]));
+        return Err(invalid(
+            "too_many_recipients",
+            &[("max", &max_rcpts.to_string())],
+        ));
     }
     let mut attachments = Vec::new();
     for a in r.attachments.unwrap_or_default() {
@@ -148,7 +158,11 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
         let filename = a
             .filename
             .clone()
-            .or_else(|| a.path.as_ref().and_then(|p| p.rsplit('/').next().map(String::from)))
+            .or_else(|| {
+                a.path
+                    .as_ref()
+                    .and_then(|p| p.rsplit('/').next().map(String::from))
+            })
             .unwrap_or_else(|| "attachment".into());
         attachments.push(OutAttachment {
             filename,
@@ -215,11 +229,7 @@ fn idempotency_key(rest: &Rest, headers: &HeaderMap) -> Result<Option<String>, R
 
 /// What the idempotency store says about this request; `Err` is the answer.
 #[allow(clippy::result_large_err)]
-fn replayed(
-    rest: &Rest,
-    key: Option<&str>,
-    fp: &idempotency::Fingerprint,
-) -> Result<(), Response> {
+fn replayed(rest: &Rest, key: Option<&str>, fp: &idempotency::Fingerprint) -> Result<(), Response> {
     let Some(key) = key else { return Ok(()) };
     let seen = rest.shared.idempotency().check(key, fp, Instant::now());
     match seen {
@@ -281,13 +291,18 @@ pub async fn one(
         return rest.error("temporary_failure", &[]);
     }
     let rcpts = valid.recipients();
-    if let Err(r) = rest.shared.judge(Some(&grant), &valid.envelope_from, &rcpts) {
+    if let Err(r) = rest
+        .shared
+        .judge(Some(&grant), &valid.envelope_from, &rcpts)
+    {
         return rest.refusal(&r);
     }
     match accept(&rest.shared, valid, exchange) {
         Ok(id) => {
             if let Some(k) = key {
-                rest.shared.idempotency().remember(&k, fp, &id, Instant::now());
+                rest.shared
+                    .idempotency()
+                    .remember(&k, fp, &id, Instant::now());
             }
             axum::Json(json!({"id": id})).into_response()
         }
@@ -338,7 +353,12 @@ pub async fn batch(
     let mut errors = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let checked = serde_json::from_value::<SendRequest>(item)
-            .map_err(|e| rest.shared.settings().profile.rest_error("invalid_body", &[("detail", &e.to_string())]))
+            .map_err(|e| {
+                rest.shared
+                    .settings()
+                    .profile
+                    .rest_error("invalid_body", &[("detail", &e.to_string())])
+            })
             .and_then(|r| {
                 validate(r, st.limits.recipients)
                     .map_err(|(name, vars)| st.profile.rest_error(name, &vars_of(&vars)))
@@ -475,7 +495,8 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                 let Some(e) = emails.get_mut(&id) else { return };
                 match std::mem::replace(&mut e.state, EmailState::Sent) {
                     EmailState::Scheduled { mime } => {
-                        let to: Vec<String> = e.to.iter().chain(&e.cc).chain(&e.bcc).cloned().collect();
+                        let to: Vec<String> =
+                            e.to.iter().chain(&e.cc).chain(&e.bcc).cloned().collect();
                         Some((mime, e.session, e.envelope_from.clone(), to))
                     }
                     other => {

@@ -186,7 +186,9 @@ impl MockServer {
         .await?;
         let shared = shared.ok_or_else(|| Error::Usage("the mock did not start".into()))?;
         let rest = match config.rest {
-            Some(addr) => Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?),
+            Some(addr) => {
+                Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?)
+            }
             None => None,
         };
         Ok(MockServer {
