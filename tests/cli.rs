@@ -172,10 +172,24 @@ fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
     );
     let total: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
     let guesses = run(&["profile", "--source", "guess"]);
-    let listed: Vec<&str> = guesses
+    // The SMTP replies come first, then the REST API's errors (#17).
+    let (smtp, rest) = guesses.split_once("REST API (").expect("a REST section");
+    let listed: Vec<&str> = smtp
         .lines()
         .filter(|l| l.split_whitespace().nth(1) == Some("guess"))
         .collect();
+    let rest_listed = rest
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("guess"))
+        .count();
+    assert!(
+        guesses.contains(&format!("(listed: {rest_listed} of them)")),
+        "{guesses}"
+    );
+    assert!(
+        all.contains("missing_api_key              docs    401 missing_api_key Missing API key in the authorization header."),
+        "{all}"
+    );
     assert!(!listed.is_empty() && listed.len() < total, "{guesses}");
     assert!(
         !guesses

@@ -9,6 +9,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
+use crate::net::tls::AcceptError;
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
 use crate::tape::capture::{BodyCapture, Capture, PendingAuth, next_auth};
@@ -225,7 +226,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Next::Continue
             };
         };
-        self.capture.reply(&reply);
+        self.capture.reply(&reply, r.name);
         reply.write_to(&mut self.conn.output);
         if r.close || reply.code == codes::SERVICE_UNAVAILABLE {
             return Next::Close(Closer::Server);
@@ -249,7 +250,7 @@ impl<'a, R: Responder> Session<'a, R> {
     async fn local_close(&mut self, event: LocalEvent, why: &str) -> Closer {
         self.capture.note(why.to_string());
         if let Some(reply) = self.responder.local(event) {
-            self.capture.reply(&reply);
+            self.capture.reply(&reply, Some(event.reply_name()));
             reply.write_to(&mut self.conn.output);
         }
         Closer::Server
@@ -398,8 +399,8 @@ impl<'a, R: Responder> Session<'a, R> {
                 "{dropped} bytes sent before the TLS handshake were discarded"
             ));
         }
-        match tokio::time::timeout(self.limits.tls_timeout, self.conn.start_tls(acceptor)).await {
-            Ok(Ok(())) => {
+        match self.conn.start_tls(acceptor, self.limits.tls_timeout).await {
+            Ok(()) => {
                 self.state.tls = true;
                 self.state.starttls_available = false;
                 let summary = self.conn.stream.tls_summary().unwrap_or_default();
@@ -407,11 +408,11 @@ impl<'a, R: Responder> Session<'a, R> {
                 self.responder.tls_started(&self.state);
                 Next::Continue
             }
-            Ok(Err(e)) => {
+            Err(AcceptError::Failed(e)) => {
                 self.capture.note(format!("TLS handshake failed: {e}"));
                 Next::Close(Closer::Client)
             }
-            Err(_) => {
+            Err(AcceptError::TimedOut) => {
                 self.capture.note("TLS handshake timed out".into());
                 Next::Close(Closer::Server)
             }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ReplyName;
 use crate::error::Error;
 use crate::smtp::Reply;
 
@@ -227,8 +228,8 @@ impl Profile {
     }
 
     /// The reply named `name`, its placeholders filled from `vars`.
-    pub fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Reply {
-        let Some(spec) = self.replies.get(name) else {
+    pub fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Reply {
+        let Some(spec) = self.replies.get(name.as_str()) else {
             // Only reachable with a broken built-in profile; the unit test
             // below checks every name the mock uses.
             return Reply::new(
@@ -425,6 +426,22 @@ fn template_matches(template: &str, text: &str) -> bool {
     true
 }
 
+/// REST errors with no SMTP twin (the API's own checks and endpoints).
+pub const REST_ONLY: &[&str] = &[
+    "missing_api_key",
+    "restricted_api_key",
+    "invalid_api_key",
+    "invalid_body",
+    "missing_required_field",
+    "invalid_address",
+    "invalid_attachment",
+    "invalid_scheduled_at",
+    "batch_too_large",
+    "not_found",
+    "not_scheduled",
+    "method_not_allowed",
+];
+
 /// Replies given at the final dot of DATA, where a guess matters most.
 const AT_THE_DOT: &[&str] = &[
     "accepted",
@@ -467,69 +484,6 @@ pub fn builtin() -> &'static Profile {
     P.as_ref().unwrap_or(&EMPTY)
 }
 
-/// Every reply name the mock uses; the built-in profile must define them all.
-pub const REPLY_NAMES: &[&str] = &[
-    "greeting",
-    "ehlo",
-    "helo",
-    "noop",
-    "rset",
-    "vrfy",
-    "help",
-    "quit",
-    "starttls",
-    "starttls_unavailable",
-    "starttls_active",
-    "auth_plain_prompt",
-    "auth_username_prompt",
-    "auth_password_prompt",
-    "auth_ok",
-    "invalid_username",
-    "invalid_key",
-    "tls_required",
-    "auth_cancelled",
-    "auth_bad_base64",
-    "auth_unknown_mechanism",
-    "auth_already",
-    "auth_required",
-    "need_helo",
-    "need_mail",
-    "need_rcpt",
-    "nested_mail",
-    "mail_ok",
-    "rcpt_ok",
-    "data",
-    "accepted",
-    "syntax_error",
-    "bad_arguments",
-    "bad_address",
-    "unknown_command",
-    "unknown_parameter",
-    "line_too_long",
-    "too_many_unrecognized",
-    "too_many_unauthenticated",
-    "too_many_errors",
-    "idle_timeout",
-    "too_many_connections",
-    "shutting_down",
-    "too_many_recipients_session",
-    "invalid_from",
-    "reserved_domain",
-    "unverified_domain",
-    "sandbox",
-    "too_many_recipients",
-    "api_key_invalid",
-    "key_restricted",
-    "key_domain_unverified",
-    "rate_limited",
-    "daily_quota",
-    "monthly_quota",
-    "invalid_idempotency_key",
-    "idempotency_conflict",
-    "message_too_big",
-    "temporary_failure",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,11 +491,17 @@ mod tests {
     #[test]
     fn builtin_defines_every_reply_and_nothing_else() {
         let p = Profile::build(None, "default").unwrap();
-        for name in REPLY_NAMES {
-            assert!(p.replies.contains_key(*name), "missing {name}");
+        for name in ReplyName::ALL {
+            assert!(p.replies.contains_key(name.as_str()), "missing {name}");
         }
         for name in p.replies.keys() {
-            assert!(REPLY_NAMES.contains(&name.as_str()), "unused reply {name}");
+            assert!(ReplyName::parse(name).is_some(), "unused reply {name}");
+        }
+        for name in p.rest.keys() {
+            assert!(
+                ReplyName::parse(name).is_some() || REST_ONLY.contains(&name.as_str()),
+                "REST error {name} is neither an SMTP reply's twin nor REST-only"
+            );
         }
     }
 
@@ -549,23 +509,27 @@ mod tests {
     fn variants_follow_resend_md() {
         let d = Profile::build(None, "default").unwrap();
         assert_eq!(
-            d.reply("invalid_username", &[]).to_string(),
+            d.reply(ReplyName::InvalidUsername, &[]).to_string(),
             "535 Invalid username"
         );
         assert_eq!(
-            d.reply("rate_limited", &[("per_second", "2")]).to_string(),
+            d.reply(ReplyName::RateLimited, &[("per_second", "2")])
+                .to_string(),
             "550 Too many requests. You can only make 2 requests per second."
         );
         let b = Profile::build(None, "brief").unwrap();
         assert_eq!(
-            b.reply("invalid_key", &[]).to_string(),
+            b.reply(ReplyName::InvalidKey, &[]).to_string(),
             "535 Authentication failed"
         );
         assert_eq!(
-            b.reply("unverified_domain", &[]).to_string(),
+            b.reply(ReplyName::UnverifiedDomain, &[]).to_string(),
             "550 Sender address not verified"
         );
-        assert_eq!(b.reply("rate_limited", &[("per_second", "2")]).code, 421);
+        assert_eq!(
+            b.reply(ReplyName::RateLimited, &[("per_second", "2")]).code,
+            421
+        );
         let err = Profile::build(None, "nope").unwrap_err().to_string();
         assert!(err.contains("brief") && err.contains("default"), "{err}");
     }
@@ -578,8 +542,11 @@ mod tests {
         )
         .unwrap();
         let p = Profile::build(Some(&o), "default").unwrap();
-        assert_eq!(p.reply("greeting", &[]).to_string(), "220 relay.test ESMTP");
-        assert_eq!(p.reply("quit", &[]).to_string(), "221 See you");
+        assert_eq!(
+            p.reply(ReplyName::Greeting, &[]).to_string(),
+            "220 relay.test ESMTP"
+        );
+        assert_eq!(p.reply(ReplyName::Quit, &[]).to_string(), "221 See you");
         let bad = ProfileFile::parse(
             "[replies]\nqiut = { code = 221, text = \"x\", source = \"guess\" }\n",
             "t.toml",
@@ -641,6 +608,6 @@ mod tests {
     fn counts_add_up() {
         let p = Profile::build(None, "default").unwrap();
         let total: usize = p.counts_by_source().iter().map(|(_, n)| n).sum();
-        assert_eq!(total, REPLY_NAMES.len());
+        assert_eq!(total, ReplyName::ALL.len());
     }
 }

@@ -30,8 +30,8 @@ use serde_json::json;
 
 use crate::modes::mock::judge::Refusal;
 use crate::modes::mock::responder::MockShared;
-use crate::resend::Grant;
 use crate::resend::profile::RestError;
+use crate::resend::{Grant, ReplyName};
 
 /// Everything the REST handlers answer from.
 pub struct Rest {
@@ -80,14 +80,8 @@ impl Rest {
 
     /// A refusal of the account's checks as the API gives it.
     pub fn refusal(&self, r: &Refusal) -> Response {
-        // The SMTP door's "API key is invalid" is the API's invalid_api_key.
-        let name = if r.name == "api_key_invalid" {
-            "invalid_api_key"
-        } else {
-            r.name
-        };
-        let mut resp = self.error(name, &r.vars());
-        if r.name == "rate_limited" {
+        let mut resp = self.error(rest_name(r.name), &r.vars());
+        if r.name == ReplyName::RateLimited {
             // A 429 says when to come back.
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
@@ -120,6 +114,15 @@ impl Rest {
     #[allow(clippy::result_large_err)]
     pub fn count_call(&self) -> Result<(), Response> {
         self.shared.admit(0).map_err(|r| self.refusal(&r))
+    }
+}
+
+/// The REST error of an SMTP refusal: the same name, but for the SMTP
+/// door's "API key is invalid", which is the API's `invalid_api_key`.
+pub fn rest_name(name: ReplyName) -> &'static str {
+    match name {
+        ReplyName::ApiKeyInvalid => "invalid_api_key",
+        other => other.as_str(),
     }
 }
 

@@ -22,10 +22,11 @@ use time::format_description::well_known::Rfc3339;
 use super::Rest;
 use super::exchange::ExchangeId;
 use super::mime::{self, AttachmentBody, OutAttachment, Outgoing};
-use crate::modes::mock::responder::{MockShared, new_id, outcome_of};
+use crate::modes::mock::responder::{MockShared, outcome_of};
 use crate::output::sink::Message;
 use crate::resend::emails::{EmailRecord, State as EmailState};
 use crate::resend::idempotency::{self, Seen};
+use crate::resend::new_id;
 
 /// Emails one batch may hold.
 pub const MAX_BATCH: usize = 100;
@@ -367,14 +368,7 @@ pub async fn batch(
                 rest.shared
                     .check(Some(&grant), &v.envelope_from, &v.recipients())
                     .map(|()| v)
-                    .map_err(|r| {
-                        let name = if r.name == "api_key_invalid" {
-                            "invalid_api_key"
-                        } else {
-                            r.name
-                        };
-                        st.profile.rest_error(name, &r.vars())
-                    })
+                    .map_err(|r| st.profile.rest_error(super::rest_name(r.name), &r.vars()))
             });
         match checked {
             Ok(v) => good.push(v),

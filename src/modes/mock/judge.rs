@@ -7,28 +7,29 @@ use std::time::Instant;
 use super::headers::domain_of;
 use super::responder::MockShared;
 use crate::resend::account::Day;
-use crate::resend::{Exceeded, Grant};
+use crate::resend::{Exceeded, Grant, ReplyName};
 use crate::smtp::is_valid_mailbox;
 
 /// Why a message is refused: the reply name (the same in the SMTP profile
 /// and the REST errors) and its placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The reply's name in the profile.
-    pub name: &'static str,
+    /// The reply's name in the profile (an SMTP reply, and the REST error
+    /// of the same name).
+    pub name: ReplyName,
     /// Its placeholders.
     pub vars: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
-    fn of(name: &'static str) -> Refusal {
+    fn of(name: ReplyName) -> Refusal {
         Refusal {
             name,
             vars: Vec::new(),
         }
     }
 
-    fn with(name: &'static str, key: &'static str, value: impl Into<String>) -> Refusal {
+    fn with(name: ReplyName, key: &'static str, value: impl Into<String>) -> Refusal {
         Refusal {
             name,
             vars: vec![(key, value.into())],
@@ -64,10 +65,10 @@ impl MockShared {
     ) -> Result<(), Refusal> {
         let st = self.settings();
         if !is_valid_mailbox(from) {
-            return Err(Refusal::of("invalid_from"));
+            return Err(Refusal::of(ReplyName::InvalidFrom));
         }
         if st.behaviour.key_invalid_at_send {
-            return Err(Refusal::of("api_key_invalid"));
+            return Err(Refusal::of(ReplyName::ApiKeyInvalid));
         }
         let from_domain = domain_of(from).unwrap_or_default();
         // A key tied to one domain: judged before anything about the message.
@@ -76,10 +77,14 @@ impl MockShared {
                 .account
                 .domain_verified(key_domain, &st.profile.shared_domains)
             {
-                return Err(Refusal::of("key_domain_unverified"));
+                return Err(Refusal::of(ReplyName::KeyDomainUnverified));
             }
             if *key_domain != from_domain && !from_domain.ends_with(&format!(".{key_domain}")) {
-                return Err(Refusal::with("key_restricted", "domain", from_domain));
+                return Err(Refusal::with(
+                    ReplyName::KeyRestricted,
+                    "domain",
+                    from_domain,
+                ));
             }
         }
         for rcpt in rcpts {
@@ -90,25 +95,33 @@ impl MockShared {
                 .iter()
                 .find(|r| d == **r || d.ends_with(&format!(".{r}")))
             {
-                return Err(Refusal::with("reserved_domain", "domain", r.clone()));
+                return Err(Refusal::with(
+                    ReplyName::ReservedDomain,
+                    "domain",
+                    r.clone(),
+                ));
             }
         }
         if !st
             .account
             .domain_verified(&from_domain, &st.profile.shared_domains)
         {
-            return Err(Refusal::with("unverified_domain", "domain", from_domain));
+            return Err(Refusal::with(
+                ReplyName::UnverifiedDomain,
+                "domain",
+                from_domain,
+            ));
         }
         if let Some(owner) = &st.account.owner {
             let allowed =
                 |r: &String| r.eq_ignore_ascii_case(owner) || st.profile.test_address(r).is_some();
             if !rcpts.iter().all(allowed) {
-                return Err(Refusal::with("sandbox", "owner", owner.clone()));
+                return Err(Refusal::with(ReplyName::Sandbox, "owner", owner.clone()));
             }
         }
         if st.limits.recipients > 0 && rcpts.len() as u64 > st.limits.recipients {
             return Err(Refusal::with(
-                "too_many_recipients",
+                ReplyName::TooManyRecipients,
                 "max",
                 st.limits.recipients.to_string(),
             ));
@@ -122,16 +135,24 @@ impl MockShared {
         let st = self.settings();
         let per_second = st.limits.per_second.to_string();
         if st.behaviour.rate_limited {
-            return Err(Refusal::with("rate_limited", "per_second", per_second));
+            return Err(Refusal::with(
+                ReplyName::RateLimited,
+                "per_second",
+                per_second,
+            ));
         }
         let admitted = self
             .usage()
             .admit(&st.limits, Instant::now(), Day::today(), recipients);
         match admitted {
             Ok(()) => Ok(()),
-            Err(Exceeded::Rate) => Err(Refusal::with("rate_limited", "per_second", per_second)),
-            Err(Exceeded::Daily) => Err(Refusal::of("daily_quota")),
-            Err(Exceeded::Monthly) => Err(Refusal::of("monthly_quota")),
+            Err(Exceeded::Rate) => Err(Refusal::with(
+                ReplyName::RateLimited,
+                "per_second",
+                per_second,
+            )),
+            Err(Exceeded::Daily) => Err(Refusal::of(ReplyName::DailyQuota)),
+            Err(Exceeded::Monthly) => Err(Refusal::of(ReplyName::MonthlyQuota)),
         }
     }
 }

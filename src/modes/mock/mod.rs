@@ -3,6 +3,7 @@
 
 pub mod headers;
 pub mod judge;
+pub mod options;
 pub mod responder;
 
 use std::net::SocketAddr;
@@ -13,7 +14,9 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
+use crate::modes::mock::options::{MockOptions, MockSettings};
+use crate::modes::mock::responder::{Mock, MockShared};
+use crate::resend::ReplyName;
 use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
 
@@ -41,7 +44,10 @@ impl ResponderFactory for MockFactory {
     }
 
     fn too_many_connections(&self) -> Reply {
-        self.0.settings().profile.reply("too_many_connections", &[])
+        self.0
+            .settings()
+            .profile
+            .reply(ReplyName::TooManyConnections, &[])
     }
 }
 

@@ -1,7 +1,6 @@
 //! The mock: answers as Resend's relay would, from a profile, an account,
 //! limits and a scenario's behaviour.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -9,181 +8,18 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::options::MockSettings;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::error::Error;
 use crate::modes::mock::headers::{first_address, header};
 use crate::output::sink::{Message, Sink};
 use crate::resend::emails::{EmailRecord, Emails, State};
 use crate::resend::idempotency::{self, Idempotency, Seen};
-use crate::resend::{
-    Account, AccountFile, Behaviour, Grant, KeyPolicy, KeySpec, Limits, LoginError, Profile,
-    ProfileFile, Scenario, Source, Usage,
-};
+use crate::resend::{Grant, LoginError, Profile, ReplyName, Source, Usage};
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
 /// Recipients one transaction may collect before RCPT is refused with 452:
 /// far above the API's limit (checked after DATA), low enough to bound memory.
 pub const MAX_SESSION_RECIPIENTS: usize = 1000;
-
-/// How a mock is set up, before files are read.
-#[derive(Debug, Clone)]
-pub struct MockOptions {
-    /// A built-in scenario name or a path to a scenario file.
-    pub scenario: String,
-    /// A profile file that overrides the built-in profile.
-    pub profile: Option<PathBuf>,
-    /// The variant of the profile: `default`, `brief`, `wire`, or one the profile file defines.
-    pub variant: Option<String>,
-    /// An account file that overrides the scenario's account.
-    pub account: Option<PathBuf>,
-    /// The sandbox owner (overrides the files).
-    pub owner: Option<String>,
-    /// Verified domains (overrides the files when not empty).
-    pub verified_domains: Vec<String>,
-    /// The only keys accepted (overrides the files when not empty).
-    pub keys: Vec<String>,
-}
-
-impl Default for MockOptions {
-    fn default() -> MockOptions {
-        MockOptions {
-            scenario: "default".into(),
-            profile: None,
-            variant: None,
-            account: None,
-            owner: None,
-            verified_domains: Vec::new(),
-            keys: Vec::new(),
-        }
-    }
-}
-
-/// Everything the mock answers from, resolved.
-#[derive(Debug, Clone)]
-pub struct MockSettings {
-    /// The scenario's name.
-    pub scenario: String,
-    /// Replies.
-    pub profile: Profile,
-    /// Keys, domains, owner.
-    pub account: Account,
-    /// Limits.
-    pub limits: Limits,
-    /// Behaviour.
-    pub behaviour: Behaviour,
-    /// Usage at start.
-    pub usage: Usage,
-}
-
-fn read(path: &PathBuf, what: &str) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io {
-        action: format!("read the {what} file {}", path.display()),
-        source: e,
-    })
-}
-
-impl MockSettings {
-    /// Resolves options: built-in profile, profile file, scenario, account
-    /// file, then the flags, each overriding what came before.
-    pub fn resolve(o: &MockOptions) -> Result<MockSettings, Error> {
-        let scenario = Scenario::load(&o.scenario)?;
-        let overlay = match &o.profile {
-            Some(p) => Some(ProfileFile::parse(
-                &read(p, "profile")?,
-                &p.display().to_string(),
-            )?),
-            None => None,
-        };
-        let variant = o
-            .variant
-            .clone()
-            .or_else(|| scenario.file.variant.clone())
-            .unwrap_or_else(|| "default".into());
-        let profile = Profile::build(overlay.as_ref(), &variant)?;
-        let base = ProfileFile::parse(crate::resend::profile::BUILTIN, "builtin:resend")?;
-
-        let mut account = Account::default();
-        let mut limits = Limits {
-            per_second: 0,
-            per_day: 0,
-            per_month: 0,
-            recipients: 0,
-            message_size: 0,
-            unauthenticated_commands: 0,
-            unrecognized_commands: 0,
-        };
-        for layer in [Some(&base), overlay.as_ref()].into_iter().flatten() {
-            if let Some(a) = &layer.account {
-                account.apply(a);
-            }
-            if let Some(l) = &layer.limits {
-                limits.apply(l);
-            }
-        }
-        if let Some(a) = &scenario.file.account {
-            account.apply(a);
-        }
-        if let Some(l) = &scenario.file.limits {
-            limits.apply(l);
-        }
-        if let Some(p) = &o.account {
-            let text = read(p, "account")?;
-            let file: AccountFile = toml::from_str(&text).map_err(|e| Error::Config {
-                origin: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            account.apply(&file);
-        }
-        if let Some(owner) = &o.owner {
-            if !is_valid_mailbox(owner) {
-                return Err(Error::Usage(format!(
-                    "--owner {owner:?} is not an email address"
-                )));
-            }
-            account.owner = Some(owner.clone());
-        }
-        if !o.verified_domains.is_empty() {
-            account.verified_domains = Some(
-                o.verified_domains
-                    .iter()
-                    .map(|d| d.to_ascii_lowercase())
-                    .collect(),
-            );
-        }
-        if !o.keys.is_empty() {
-            account.keys = o
-                .keys
-                .iter()
-                .map(|k| KeySpec {
-                    key: k.clone(),
-                    revoked: false,
-                    permission: Default::default(),
-                    domain: None,
-                })
-                .collect();
-            account.unlisted_keys = Some(KeyPolicy::Reject);
-        }
-        let mut behaviour = Behaviour::default();
-        if let Some(b) = &scenario.file.behaviour {
-            behaviour.apply(b);
-        }
-        let usage = scenario
-            .file
-            .usage
-            .as_ref()
-            .map_or_else(Usage::default, |u| {
-                Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
-            });
-        Ok(MockSettings {
-            scenario: scenario.name,
-            profile,
-            account,
-            limits,
-            behaviour,
-            usage,
-        })
-    }
-}
 
 /// REST exchanges are numbered from here, SMTP sessions from 1.
 pub const REST_SESSION_BASE: u64 = 1_000_000;
@@ -297,21 +133,25 @@ impl Mock {
         &self.shared.settings.profile
     }
 
-    fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Response {
+    fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Response {
         let b = &self.shared.settings.behaviour;
         if b.silent {
             return Response::default();
         }
         let reply = self.p().reply(name, vars);
         // Name a guess as such in the transcript, where the user reads it.
-        let notes = match self.p().replies.get(name) {
+        let notes = match self.p().replies.get(name.as_str()) {
             Some(spec) if spec.source == Source::Guess => {
-                vec![crate::resend::profile::unconfirmed_note(reply.code, name)]
+                vec![crate::resend::profile::unconfirmed_note(
+                    reply.code,
+                    name.as_str(),
+                )]
             }
             _ => Vec::new(),
         };
         Response {
             reply: Some(reply),
+            name: Some(name),
             delay: b.reply_delay,
             notes,
             ..Response::default()
@@ -324,7 +164,7 @@ impl Mock {
     fn ehlo(&mut self, s: &SessionState) -> Response {
         let client = client_name(s);
         let p = self.p();
-        let first = p.reply("ehlo", &[("client", &client)]);
+        let first = p.reply(ReplyName::Ehlo, &[("client", &client)]);
         let mut lines = first.lines;
         lines.truncate(1);
         for kw in &p.ehlo {
@@ -336,7 +176,7 @@ impl Mock {
         if s.starttls_available && !lines.iter().any(|l| l == "STARTTLS") {
             lines.push("STARTTLS".into());
         }
-        let mut r = self.reply("ehlo", &[("client", &client)]);
+        let mut r = self.reply(ReplyName::Ehlo, &[("client", &client)]);
         if r.reply.is_some() {
             r.reply = Some(Reply::multi(first.code, lines));
         }
@@ -346,13 +186,13 @@ impl Mock {
     fn auth(&mut self, s: &SessionState, mechanism: &str, initial: Option<&str>) -> Response {
         // The library's order: HELO first, then TLS, then "no identity changes".
         if !self.helo {
-            return self.reply("need_helo", &[]);
+            return self.reply(ReplyName::NeedHelo, &[]);
         }
         if s.listener == crate::engine::responder::ListenerKind::Starttls && !s.tls {
-            return self.reply("tls_required", &[]);
+            return self.reply(ReplyName::TlsRequired, &[]);
         }
         if self.grant.is_some() {
-            return self.reply("auth_already", &[]);
+            return self.reply(ReplyName::AuthAlready, &[]);
         }
         let decode = |b64: &str| {
             if b64 == "=" {
@@ -364,25 +204,25 @@ impl Mock {
         match (mechanism.to_ascii_uppercase().as_str(), initial) {
             ("PLAIN", None) => {
                 self.flow = Some(AuthFlow::Plain);
-                self.reply("auth_plain_prompt", &[])
+                self.reply(ReplyName::AuthPlainPrompt, &[])
             }
-            ("PLAIN", Some("*")) => self.reply("auth_cancelled", &[]),
+            ("PLAIN", Some("*")) => self.reply(ReplyName::AuthCancelled, &[]),
             ("PLAIN", Some(init)) => match decode(init) {
                 Ok(raw) => self.plain(&raw),
-                Err(_) => self.reply("auth_bad_base64", &[]),
+                Err(_) => self.reply(ReplyName::AuthBadBase64, &[]),
             },
             ("LOGIN", None) => {
                 self.flow = Some(AuthFlow::LoginUser);
-                self.reply("auth_username_prompt", &[])
+                self.reply(ReplyName::AuthUsernamePrompt, &[])
             }
             ("LOGIN", Some(init)) => match decode(init) {
                 Ok(user) => {
                     self.flow = Some(AuthFlow::LoginPassword(user));
-                    self.reply("auth_password_prompt", &[])
+                    self.reply(ReplyName::AuthPasswordPrompt, &[])
                 }
-                Err(_) => self.reply("auth_bad_base64", &[]),
+                Err(_) => self.reply(ReplyName::AuthBadBase64, &[]),
             },
-            _ => self.reply("auth_unknown_mechanism", &[]),
+            _ => self.reply(ReplyName::AuthUnknownMechanism, &[]),
         }
     }
 
@@ -391,7 +231,7 @@ impl Mock {
         let (_authz, user, pass) = (fields.next(), fields.next(), fields.next());
         match (user, pass) {
             (Some(user), Some(pass)) => self.login(user, pass),
-            _ => self.reply("invalid_username", &[]),
+            _ => self.reply(ReplyName::InvalidUsername, &[]),
         }
     }
 
@@ -399,60 +239,61 @@ impl Mock {
         match self.shared.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
-                self.reply("auth_ok", &[])
+                self.reply(ReplyName::AuthOk, &[])
             }
-            Err(LoginError::InvalidUsername) => self.reply("invalid_username", &[]),
-            Err(LoginError::InvalidKey) => self.reply("invalid_key", &[]),
+            Err(LoginError::InvalidUsername) => self.reply(ReplyName::InvalidUsername, &[]),
+            Err(LoginError::InvalidKey) => self.reply(ReplyName::InvalidKey, &[]),
         }
     }
 
     fn mail(&mut self, from: &str, raw_params: &str) -> Response {
         if self.tx.is_some() {
-            return self.reply("nested_mail", &[]);
+            return self.reply(ReplyName::NestedMail, &[]);
         }
         if !is_valid_mailbox(from) {
-            return self.reply("invalid_from", &[]);
+            return self.reply(ReplyName::InvalidFrom, &[]);
         }
         let limit = self.shared.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
                     Ok(n) if limit > 0 && n > limit => {
-                        return self.reply("message_too_big", &[("limit", &limit.to_string())]);
+                        return self
+                            .reply(ReplyName::MessageTooBig, &[("limit", &limit.to_string())]);
                     }
                     Ok(_) => {}
-                    Err(_) => return self.reply("bad_arguments", &[("verb", "MAIL")]),
+                    Err(_) => return self.reply(ReplyName::BadArguments, &[("verb", "MAIL")]),
                 },
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("SMTPUTF8", None) => {}
-                _ => return self.reply("unknown_parameter", &[("param", p.key)]),
+                _ => return self.reply(ReplyName::UnknownParameter, &[("param", p.key)]),
             }
         }
         self.tx = Some(Transaction {
             from: from.to_string(),
             rcpts: Vec::new(),
         });
-        self.reply("mail_ok", &[])
+        self.reply(ReplyName::MailOk, &[])
     }
 
     fn rcpt(&mut self, to: &str, raw_params: &str) -> Response {
         let Some(tx) = &self.tx else {
-            return self.reply("need_mail", &[]);
+            return self.reply(ReplyName::NeedMail, &[]);
         };
         if !is_valid_mailbox(to) && !to.eq_ignore_ascii_case("postmaster") {
-            return self.reply("bad_address", &[]);
+            return self.reply(ReplyName::BadAddress, &[]);
         }
         if let Some(p) = params(raw_params).next() {
-            return self.reply("unknown_parameter", &[("param", p.key)]);
+            return self.reply(ReplyName::UnknownParameter, &[("param", p.key)]);
         }
         if tx.rcpts.len() >= MAX_SESSION_RECIPIENTS {
-            return self.reply("too_many_recipients_session", &[]);
+            return self.reply(ReplyName::TooManyRecipientsSession, &[]);
         }
         if let Some(tx) = &mut self.tx {
             tx.rcpts.push(to.to_string());
         }
-        self.reply("rcpt_ok", &[])
+        self.reply(ReplyName::RcptOk, &[])
     }
 
     /// Counts a command sent before authentication, as the library does
@@ -464,7 +305,7 @@ impl Mock {
         self.unauthenticated += 1;
         let cap = self.shared.settings.limits.unauthenticated_commands;
         (cap > 0 && u64::from(self.unauthenticated) >= cap)
-            .then(|| self.reply("too_many_unauthenticated", &[]))
+            .then(|| self.reply(ReplyName::TooManyUnauthenticated, &[]))
     }
 
     /// The checks Resend's API makes, in its order, after the final dot.
@@ -481,7 +322,7 @@ impl Mock {
 
 impl Responder for Mock {
     async fn greeting(&mut self, _s: &SessionState) -> Response {
-        self.reply("greeting", &[])
+        self.reply(ReplyName::Greeting, &[])
     }
 
     async fn command(
@@ -497,9 +338,9 @@ impl Responder for Mock {
                 self.unrecognized += 1;
                 let cap = self.shared.settings.limits.unrecognized_commands;
                 if cap > 0 && u64::from(self.unrecognized) >= cap {
-                    return self.reply("too_many_unrecognized", &[]);
+                    return self.reply(ReplyName::TooManyUnrecognized, &[]);
                 }
-                return self.reply("unknown_command", &[]);
+                return self.reply(ReplyName::UnknownCommand, &[]);
             }
             Ok(c) => Ok(c),
             Err(e) => Err(e),
@@ -516,21 +357,21 @@ impl Responder for Mock {
         };
         // The library's guards, in its order: HELO first, then AUTH.
         if verb.is_some() && !self.helo {
-            return self.reply("need_helo", &[]);
+            return self.reply(ReplyName::NeedHelo, &[]);
         }
         if verb.is_some_and(|v| v != "AUTH") && self.grant.is_none() {
-            return self.reply("auth_required", &[]);
+            return self.reply(ReplyName::AuthRequired, &[]);
         }
         let cmd = match cmd {
             Ok(c) => c,
             Err(ParseError::BadArguments(verb)) => {
-                return self.reply("bad_arguments", &[("verb", verb)]);
+                return self.reply(ReplyName::BadArguments, &[("verb", verb)]);
             }
             // Resend judges a malformed sender at MAIL with its API's wording.
-            Err(ParseError::BadPath("MAIL")) => return self.reply("invalid_from", &[]),
-            Err(ParseError::BadPath(_)) => return self.reply("bad_address", &[]),
+            Err(ParseError::BadPath("MAIL")) => return self.reply(ReplyName::InvalidFrom, &[]),
+            Err(ParseError::BadPath(_)) => return self.reply(ReplyName::BadAddress, &[]),
             Err(ParseError::BadCharacters | ParseError::Empty) => {
-                return self.reply("unknown_command", &[]);
+                return self.reply(ReplyName::UnknownCommand, &[]);
             }
         };
         match cmd {
@@ -542,32 +383,32 @@ impl Responder for Mock {
             Command::Helo(_) => {
                 self.helo = true;
                 self.tx = None;
-                self.reply("helo", &[("client", &client_name(s))])
+                self.reply(ReplyName::Helo, &[("client", &client_name(s))])
             }
             Command::Auth { mechanism, initial } => self.auth(s, mechanism, initial),
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
             // The library asks only for recipients: without MAIL there are none.
             Command::Data => match &self.tx {
-                Some(tx) if !tx.rcpts.is_empty() => self.reply("data", &[]),
-                _ => self.reply("need_rcpt", &[]),
+                Some(tx) if !tx.rcpts.is_empty() => self.reply(ReplyName::Data, &[]),
+                _ => self.reply(ReplyName::NeedRcpt, &[]),
             },
             Command::Rset => {
                 self.tx = None;
-                self.reply("rset", &[])
+                self.reply(ReplyName::Rset, &[])
             }
-            Command::Noop => self.reply("noop", &[]),
-            Command::Vrfy(_) => self.reply("vrfy", &[]),
-            Command::Help(_) => self.reply("help", &[]),
-            Command::Quit => self.reply("quit", &[]),
+            Command::Noop => self.reply(ReplyName::Noop, &[]),
+            Command::Vrfy(_) => self.reply(ReplyName::Vrfy, &[]),
+            Command::Help(_) => self.reply(ReplyName::Help, &[]),
+            Command::Quit => self.reply(ReplyName::Quit, &[]),
             Command::StartTls => self.reply(crate::engine::responder::starttls_reply_name(s), &[]),
-            Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
+            Command::Bdat | Command::Unknown(_) => self.reply(ReplyName::UnknownCommand, &[]),
         }
     }
 
     async fn auth_response(&mut self, _s: &SessionState, line: &[u8]) -> Response {
         let Some(flow) = self.flow.take() else {
-            return self.reply("syntax_error", &[]);
+            return self.reply(ReplyName::SyntaxError, &[]);
         };
         // The library counts the lines of an AUTH exchange as commands too.
         if let Some(r) = self.count_unauthenticated(false) {
@@ -576,16 +417,16 @@ impl Responder for Mock {
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if text == "*" {
-            return self.reply("auth_cancelled", &[]);
+            return self.reply(ReplyName::AuthCancelled, &[]);
         }
         let Ok(raw) = STANDARD.decode(text) else {
-            return self.reply("auth_bad_base64", &[]);
+            return self.reply(ReplyName::AuthBadBase64, &[]);
         };
         match flow {
             AuthFlow::Plain => self.plain(&raw),
             AuthFlow::LoginUser => {
                 self.flow = Some(AuthFlow::LoginPassword(raw));
-                self.reply("auth_password_prompt", &[])
+                self.reply(ReplyName::AuthPasswordPrompt, &[])
             }
             AuthFlow::LoginPassword(user) => self.login(&user, &raw),
         }
@@ -595,12 +436,12 @@ impl Responder for Mock {
         // The library forgets unrecognized commands once a DATA is over.
         self.unrecognized = 0;
         let Some(tx) = self.tx.take() else {
-            return self.reply("need_mail", &[]);
+            return self.reply(ReplyName::NeedMail, &[]);
         };
         let st = &self.shared.settings;
         if data.overflowed {
             return self.reply(
-                "message_too_big",
+                ReplyName::MessageTooBig,
                 &[("limit", &st.limits.message_size.to_string())],
             );
         }
@@ -612,7 +453,7 @@ impl Responder for Mock {
             };
         }
         if self.shared.take_temporary_failure() {
-            return self.reply("temporary_failure", &[]);
+            return self.reply(ReplyName::TemporaryFailure, &[]);
         }
         // Resend-Idempotency-Key: a retry of the same message gets the same
         // id and is neither counted nor stored again.
@@ -627,31 +468,31 @@ impl Responder for Mock {
         });
         if let Some((key, fp)) = &idem {
             if !idempotency::valid_key(key) {
-                return self.reply("invalid_idempotency_key", &[]);
+                return self.reply(ReplyName::InvalidIdempotencyKey, &[]);
             }
             let seen = self.shared.idempotency().check(key, fp, Instant::now());
             match seen {
                 Seen::New => {}
                 Seen::Replay(id) => {
-                    let mut r = self.reply("accepted", &[("id", &id)]);
+                    let mut r = self.reply(ReplyName::Accepted, &[("id", &id)]);
                     r.notes.push(format!(
                         "idempotent retry: Resend-Idempotency-Key already sent email {id}; not sent or stored again"
                     ));
                     return r;
                 }
-                Seen::Conflict => return self.reply("idempotency_conflict", &[]),
+                Seen::Conflict => return self.reply(ReplyName::IdempotencyConflict, &[]),
             }
         }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
             return refusal;
         }
-        let id = new_id();
+        let id = crate::resend::new_id();
         if let Some((key, fp)) = idem {
             self.shared
                 .idempotency()
                 .remember(&key, fp, &id, Instant::now());
         }
-        let mut r = self.reply("accepted", &[("id", &id)]);
+        let mut r = self.reply(ReplyName::Accepted, &[("id", &id)]);
         for rcpt in &tx.rcpts {
             if let Some(outcome) = self.p().test_address(rcpt) {
                 r.notes.push(format!("{rcpt}: {}", outcome.says()));
@@ -762,43 +603,17 @@ pub fn client_name(s: &SessionState) -> String {
     format!("[{ip}]")
 }
 
-/// A random UUID (version 4), the form of Resend's email ids.
-pub fn new_id() -> String {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 16];
-    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
-        // No system randomness: fall back to time and a counter, still unique here.
-        static N: AtomicU32 = AtomicU32::new(0);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        b[..12].copy_from_slice(&t.to_le_bytes()[..12]);
-        b[12..].copy_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::mock::options::MockOptions;
 
     #[test]
     fn ids_are_uuids() {
-        let a = new_id();
+        let a = crate::resend::new_id();
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
-        assert_ne!(a, new_id());
+        assert_ne!(a, crate::resend::new_id());
     }
 
     #[test]

@@ -11,9 +11,11 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::record::relay::{Upstream, UpstreamConfig, UpstreamTls};
+use crate::modes::record::relay::{Upstream, UpstreamConfig};
+use crate::net::client::UpstreamTls;
 use crate::net::tls::client_config;
 use crate::resend::Profile;
+use crate::resend::ReplyName;
 use crate::smtp::Reply;
 
 /// Where the proxy forwards to.
@@ -96,7 +98,7 @@ impl ResponderFactory for UpstreamFactory {
     }
 
     fn too_many_connections(&self) -> Reply {
-        self.0.profile.reply("too_many_connections", &[])
+        self.0.profile.reply(ReplyName::TooManyConnections, &[])
     }
 }
 

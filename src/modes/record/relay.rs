@@ -6,39 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::net::client::{ClientConn, Fault};
+use crate::net::client::{ClientConn, Fault, UpstreamTls};
 use crate::resend::Profile;
+use crate::resend::ReplyName;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
 
-/// How the upstream leg is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamTls {
-    /// TLS from the first byte (465, 2465).
-    Implicit,
-    /// Plain, then STARTTLS before anything else is sent (587, 2587, 25).
-    Starttls,
-    /// No TLS (a local test server).
-    None,
-}
-
-impl UpstreamTls {
-    /// The mode a port implies: implicit TLS for 465 and 2465, else STARTTLS.
-    pub fn for_port(port: u16) -> UpstreamTls {
-        match port {
-            465 | 2465 => UpstreamTls::Implicit,
-            _ => UpstreamTls::Starttls,
-        }
-    }
-
-    /// For transcripts: `implicit TLS`, `STARTTLS`, `no TLS`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            UpstreamTls::Implicit => "implicit TLS",
-            UpstreamTls::Starttls => "STARTTLS",
-            UpstreamTls::None => "no TLS",
-        }
-    }
-}
+/// How every reply of mailtape's own about the relay begins (`explain`
+/// knows them by it).
+pub(crate) const UPSTREAM_PREFIX: &str = "mailtape: upstream ";
 
 /// Where and how to reach the upstream relay.
 #[derive(Clone)]
@@ -109,8 +84,8 @@ impl Upstream {
         }
     }
 
-    fn own(&self, name: &str) -> Response {
-        self.cfg.profile.reply(name, &[]).into()
+    fn own(&self, name: ReplyName) -> Response {
+        Response::named(self.cfg.profile.reply(name, &[]), name)
     }
 
     /// The client's reply to an upstream fault: 421 and close, or 451
@@ -119,7 +94,7 @@ impl Upstream {
         self.dead = true;
         self.conn = None;
         let text = format!(
-            "mailtape: upstream {}:{} {what}",
+            "{UPSTREAM_PREFIX}{}:{} {what}",
             self.cfg.host, self.cfg.port
         );
         let note = format!("upstream fault: {what}");
@@ -144,7 +119,7 @@ impl Upstream {
             reply: Some(Reply::new(
                 codes::SERVICE_UNAVAILABLE,
                 format!(
-                    "mailtape: upstream {}:{} is gone for this session",
+                    "{UPSTREAM_PREFIX}{}:{} is gone for this session",
                     self.cfg.host, self.cfg.port
                 ),
             )),
@@ -296,8 +271,8 @@ impl Responder for Upstream {
             Ok(Command::StartTls) => {
                 return self.own(crate::engine::responder::starttls_reply_name(s));
             }
-            Ok(Command::Bdat) => return self.own("unknown_command"),
-            Ok(Command::Quit) if self.dead => return self.own("quit"),
+            Ok(Command::Bdat) => return self.own(ReplyName::UnknownCommand),
+            Ok(Command::Quit) if self.dead => return self.own(ReplyName::Quit),
             _ => {}
         }
         if self.dead {
