@@ -32,8 +32,11 @@ rm -f .cache/wordpress_*.deb
 (cd .cache && $SUDO apt-get -q -o APT::Sandbox::User=root download wordpress)
 ls .cache/wordpress_*.deb
 
-echo "== npm ci (nodemailer into tests/clients/node_modules)"
+echo "== npm ci (nodemailer and Resend's Node SDK into tests/clients/node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
+
+echo "== pip install resend (Resend's Python SDK, for rest_matrix.py)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3"
 
 echo "== client versions"
 swaks --version | head -n1
@@ -43,4 +46,6 @@ openssl version
 php --version | head -n1
 node --version
 node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
+node -e 'console.log("resend (npm) " + require("resend/package.json").version)'
+python3 -c 'import importlib.metadata as m; print("resend (PyPI) " + m.version("resend"))'
 python3 --version
