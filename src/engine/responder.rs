@@ -39,7 +39,8 @@ pub struct SessionState {
     pub id: u64,
     /// The listener that accepted the connection.
     pub listener: ListenerKind,
-    /// The client's address.
+    /// The client's address (the mock names it in its EHLO line, as Resend's
+    /// SMTP library does).
     pub peer: SocketAddr,
     /// Whether the connection is encrypted now.
     pub tls: bool,
@@ -127,8 +128,6 @@ pub struct DataOutcome {
     /// The body as received, unstuffed, without the end marker; empty when it
     /// overflowed.
     pub body: Vec<u8>,
-    /// Octets received in all.
-    pub size: usize,
     /// Whether the body was larger than [`Responder::body_limit`].
     pub overflowed: bool,
 }
