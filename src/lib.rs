@@ -47,6 +47,7 @@ pub mod rest;
 pub mod smtp;
 pub mod tape;
 pub mod tools;
+pub mod web;
 
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};
@@ -63,3 +64,4 @@ pub use net::CertSource;
 pub use net::client::UpstreamTls;
 pub use output::sink::{Event as SinkEvent, LiveView, Message, OutputConfig, Sink, Subscription};
 pub use tape::{Tape, Transcript};
+pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

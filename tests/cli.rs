@@ -416,6 +416,22 @@ fn bad_arguments_fail_with_one_clear_line() {
             && e.contains("--plain 127.0.0.1:0"),
         "{e}"
     );
+    // the inbox's port in use names both ways out (issue 14)
+    let e = run(&["--ui", &port]);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains(&format!("cannot listen for ui on {port}"))
+            && e.contains("--ui 127.0.0.1:0")
+            && e.contains("--ui off"),
+        "{e}"
+    );
+    let e = run(&["--ui", "0.0.0.0:0"]);
+    assert!(
+        e.contains("--ui 0.0.0.0:0 is not a loopback address") && e.contains("--allow-remote"),
+        "{e}"
+    );
+    let e = run(&["--ui", "localhost"]);
+    assert!(e.contains("--ui \"localhost\": expected IP:PORT"), "{e}");
 }
 
 #[tokio::test]

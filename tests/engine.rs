@@ -199,10 +199,7 @@ async fn silence_past_the_idle_timeout_gets_421_and_the_pipe_closed() {
     c.reply().await;
     c.cmd("EHLO app.example").await;
     let started = std::time::Instant::now();
-    assert_eq!(
-        c.rest().await,
-        "421 Timeout - closing connection\r\n"
-    );
+    assert_eq!(c.rest().await, "421 Timeout - closing connection\r\n");
     assert!(started.elapsed() >= Duration::from_millis(300));
     c.session.await.expect("the session task");
     assert!(server.wait_for_sessions(1, Duration::from_secs(5)).await);

@@ -757,3 +757,61 @@ async fn raw_smtp_and_rest_share_one_account_under_sandbox() {
     .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn served_on_the_inbox_listener_sdk_calls_pass_its_guards() {
+    // #17: RESEND_BASE_URL=http://127.0.0.1:8025 — the inbox's own listener.
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let base = s.rest_url().expect("the REST API on the inbox's listener");
+    assert_eq!(Some(format!("{base}/")), s.ui_url());
+    let a = auth(KEY);
+    let body = email().to_string();
+    // What an SDK sends: a Bearer key, no Origin; Node's fetch adds
+    // `sec-fetch-mode: cors` and no `sec-fetch-site`.
+    let r = http(
+        &base,
+        "POST",
+        "/emails",
+        &[
+            ("Authorization", &a),
+            ("sec-fetch-mode", "cors"),
+            ("User-Agent", "resend-node:6.38.0"),
+        ],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        get(&s, &format!("/emails/{id}")).await.json()["id"],
+        id.as_str()
+    );
+    // A page on another site cannot send through it.
+    let r = http(
+        &base,
+        "POST",
+        "/emails",
+        &[
+            ("Authorization", &a),
+            ("Origin", "http://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        Some(&body),
+    )
+    .await;
+    assert!(
+        r.status >= 400 && r.status != 404,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    // The inbox's own routes are still there.
+    assert_eq!(http(&base, "GET", "/", &[], None).await.status, 200);
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    assert_eq!(s.messages().len(), 1);
+}

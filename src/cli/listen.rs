@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mailtape::{Addrs, CertSource, Error, Limits, LiveView, OutputConfig, ServerConfig};
+use mailtape::{Addrs, CertSource, Error, Limits, LiveView, OutputConfig, ServerConfig, WebConfig};
 
 use super::make_dir;
 
@@ -21,6 +21,16 @@ pub(crate) struct ListenArgs {
     /// Plain listener for apps that cannot do TLS, or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
     pub(crate) plain: String,
+    /// The inbox: a web page and an HTTP API (Mailpit-compatible at /api/v1)
+    /// showing sessions, transcripts and messages live, or `off`.
+    ///
+    /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
+    /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
+    #[arg(long, value_name = "ADDR|off", default_value = mailtape::web::DEFAULT_ADDR)]
+    pub(crate) ui: String,
+    /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
+    #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]
+    pub(crate) keep: usize,
     /// Allow listening on addresses other than loopback (127.0.0.1, ::1).
     ///
     /// mailtape accepts API keys; on another interface anyone on the network could use it.
@@ -73,6 +83,15 @@ pub(crate) fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, 
             "--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off"
         ))
     })
+}
+
+/// The inbox's settings from `--ui`, `--keep` and `--allow-remote`.
+pub(crate) fn web_config(l: &ListenArgs) -> Result<Option<WebConfig>, Error> {
+    Ok(parse_addr("ui", &l.ui)?.map(|addr| WebConfig {
+        allow_remote: l.allow_remote,
+        keep: l.keep.max(1),
+        ..WebConfig::at(addr)
+    }))
 }
 
 pub(crate) fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {

@@ -7,7 +7,7 @@ use clap::Args;
 use mailtape::resend::Scenario;
 use mailtape::{Error, MockConfig, MockOptions, MockServer, ServiceConfig};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::serve::serve_until_signal;
 use super::{make_dir, runtime};
 
@@ -60,6 +60,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
         return Ok(());
     }
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     make_dir(&args.mailbox, "mailbox")?;
     let mut output = output_config(&args.output)?;
     output.mailbox = args.mailbox.clone();
@@ -77,6 +78,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             server,
             certs,
             output,
+            web,
         },
         rest: parse_addr("rest", &args.rest)?,
     };

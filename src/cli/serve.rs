@@ -44,6 +44,9 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<
             if let Some(ca) = &ca {
                 ready.insert("ca".into(), ca.clone().into());
             }
+            if let Some(ui) = server.ui_url() {
+                ready.insert("ui".into(), ui.into());
+            }
             if let Some(url) = rest {
                 ready.insert("rest".into(), url.into());
             }
@@ -69,6 +72,11 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<
                 if let Some(a) = addr {
                     out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
                 }
+            }
+            if let Some(ui) = server.ui_url() {
+                out.push_str(&format!(
+                    "  inbox     {ui:<22} sessions and messages live; Mailpit's API at /api/v1\n"
+                ));
             }
             if let Some(url) = rest {
                 out.push_str(&format!(

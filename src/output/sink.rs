@@ -157,6 +157,9 @@ impl Subscription {
 
 struct Subscriber {
     tx: mpsc::Sender<Arc<Event>>,
+    /// Wants every line (the live view), not only sessions and messages
+    /// (the inbox).
+    lines: bool,
     dropped: Arc<AtomicU64>,
 }
 
@@ -177,6 +180,8 @@ pub struct Sink {
     /// How many subscribers there are, read without the lock: with none, no
     /// event is even built.
     watchers: AtomicUsize,
+    /// How many of them want every line: with none, no line event is built.
+    line_watchers: AtomicUsize,
     live: Mutex<Option<LiveThread>>,
 }
 
@@ -238,6 +243,7 @@ impl Sink {
             done,
             subscribers: RwLock::new(Vec::new()),
             watchers: AtomicUsize::new(0),
+            line_watchers: AtomicUsize::new(0),
             live: Mutex::new(None),
         });
         if sink.config.view != LiveView::Quiet {
@@ -255,20 +261,44 @@ impl Sink {
     /// A new subscriber with room for `capacity` events: it gets every event
     /// published from now on that fits.
     pub fn subscribe(&self, capacity: usize) -> Subscription {
+        self.add_subscriber(capacity, true)
+    }
+
+    /// A subscriber of whole sessions and messages only (`SessionStarted`,
+    /// `SessionFinished`, `MessageAccepted`): the per-line events of a busy
+    /// server cannot crowd them out of its queue, and are not even built
+    /// when no subscriber wants them (the web inbox with `--quiet`).
+    pub fn subscribe_sessions(&self, capacity: usize) -> Subscription {
+        self.add_subscriber(capacity, false)
+    }
+
+    fn add_subscriber(&self, capacity: usize, lines: bool) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
         subs.push(Subscriber {
             tx,
+            lines,
             dropped: dropped.clone(),
         });
-        self.watchers.store(subs.len(), Ordering::Release);
+        self.count(&subs);
         Subscription { rx, dropped }
+    }
+
+    fn count(&self, subs: &[Subscriber]) {
+        self.watchers.store(subs.len(), Ordering::Release);
+        self.line_watchers
+            .store(subs.iter().filter(|s| s.lines).count(), Ordering::Release);
     }
 
     /// Whether anyone subscribes: events need not be built when nobody does.
     pub fn watched(&self) -> bool {
         self.watchers.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether anyone wants every line (`Line`, `Explained`, `Said`).
+    pub fn watches_lines(&self) -> bool {
+        self.line_watchers.load(Ordering::Acquire) > 0
     }
 
     /// Hands an event to every subscriber that has room; never waits.
@@ -280,7 +310,11 @@ impl Sink {
         let mut gone = false;
         {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
-            for s in subs.iter() {
+            let per_line = matches!(
+                *event,
+                Event::Line { .. } | Event::Explained { .. } | Event::Said(_)
+            );
+            for s in subs.iter().filter(|s| s.lines || !per_line) {
                 match s.tx.try_send(event.clone()) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
@@ -293,7 +327,7 @@ impl Sink {
         if gone {
             let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
             subs.retain(|s| !s.tx.is_closed());
-            self.watchers.store(subs.len(), Ordering::Release);
+            self.count(&subs);
         }
     }
 
@@ -304,7 +338,7 @@ impl Sink {
         {
             let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
             subs.clear();
-            self.watchers.store(0, Ordering::Release);
+            self.count(&subs);
         }
         if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).take() {
             // A reader that stopped reading must not keep mailtape from exiting.
@@ -471,6 +505,27 @@ mod tests {
         assert!(fast.try_recv().is_some());
         assert!(fast.try_recv().is_none());
         assert!(!sink.watched());
+    }
+
+    #[test]
+    fn a_sessions_subscriber_gets_no_lines_and_lines_are_not_built_for_it() {
+        let sink = Sink::new(OutputConfig::default()).unwrap();
+        let mut sessions = sink.subscribe_sessions(10);
+        assert!(sink.watched() && !sink.watches_lines());
+        let mut c =
+            crate::tape::capture::Capture::new(sink.clone(), meta(1), std::time::Instant::now());
+        c.client("EHLO a".into());
+        c.finish(crate::tape::Closer::Client);
+        let kinds: Vec<_> = std::iter::from_fn(|| sessions.try_recv())
+            .map(|e| match &*e {
+                Event::SessionStarted(_) => "started",
+                Event::SessionFinished { .. } => "finished",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "finished"]);
+        let _all = sink.subscribe(10);
+        assert!(sink.watches_lines());
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Capture {
             kind,
         };
         let session = self.transcript.meta.id;
-        let watched = self.sink.watched();
+        let watched = self.sink.watches_lines();
         if live && watched {
             self.sink.publish(sink::Event::Line {
                 session,
@@ -115,7 +115,7 @@ impl Capture {
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if total > LIVE_BODY_LINES && self.sink.watched() {
+        if total > LIVE_BODY_LINES && self.sink.watches_lines() {
             let e = Event {
                 at: Some(self.start.elapsed()),
                 kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """mailtape REST client matrix: Resend's official SDKs and curl against the
-REST API of `mailtape mock --rest`, on the same account as its SMTP door.
+REST API of `mailtape mock`, served on the inbox's listener (`--ui`, as
+RESEND_BASE_URL=http://127.0.0.1:8025 would reach it), on the same account
+as its SMTP door.
 
     python3 tests/clients/rest_matrix.py --mailtape target/debug/mailtape
 
@@ -197,7 +199,7 @@ def check(client: str, name: str, mailtape: str, workdir: str) -> list[str]:
     problems: list[str] = []
     mailbox = os.path.join(workdir, "mailbox")
     args = ["mock", "--json", "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:0",
-            "--rest", "127.0.0.1:0", "--mailbox", mailbox, "--certs", os.path.join(workdir, "certs")]
+            "--ui", "127.0.0.1:0", "--mailbox", mailbox, "--certs", os.path.join(workdir, "certs")]
     if name == "invalid-key":
         args += ["--key", KEY]
     if name == "sandbox":

@@ -171,10 +171,13 @@ pub fn leaks(hay: &[u8], key: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// `CMD` with every listener on a free port and certificates under `dir`.
+/// `CMD` with every listener on a free port and certificates under `dir`;
+/// the inbox is off (tests run in parallel: no two may want port 8025).
 pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
     vec![
         cmd.into(),
+        "--ui".into(),
+        "off".into(),
         "--smtps".into(),
         "127.0.0.1:0".into(),
         "--starttls".into(),

@@ -8,7 +8,7 @@ pub mod responder;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
@@ -89,6 +89,50 @@ pub struct MockServer {
     service: Service,
     shared: Arc<MockShared>,
     rest: Option<RestListener>,
+    options: MockOptions,
+}
+
+/// The inbox's scenario switch: built-in scenarios only (a page must not
+/// name files to read).
+struct ScenarioSwitch {
+    shared: Arc<MockShared>,
+    options: MockOptions,
+}
+
+impl crate::web::Control for ScenarioSwitch {
+    fn scenario(&self) -> crate::web::ScenarioState {
+        let s = self.shared.settings();
+        crate::web::ScenarioState {
+            scenario: s.scenario.clone(),
+            variant: s.profile.variant.clone(),
+            owner: s.account.owner.clone(),
+            verified_domains: s.account.verified_domains.clone(),
+            keys: s.account.keys.len(),
+            scenarios: crate::resend::Scenario::list(),
+        }
+    }
+
+    fn set_scenario(&self, name: &str) -> Result<crate::web::ScenarioState, Error> {
+        if !crate::resend::Scenario::list()
+            .iter()
+            .any(|(n, _)| n == name)
+        {
+            return Err(Error::Unknown {
+                what: "scenario",
+                name: name.into(),
+                known: crate::resend::Scenario::list()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect(),
+            });
+        }
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(self.scenario())
+    }
 }
 
 impl crate::engine::server::Served for MockServer {
@@ -181,13 +225,33 @@ impl MockServer {
     }
 
     /// Starts a mock from a whole configuration.
-    pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
+    pub async fn start(mut config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
+        // Resend's REST API is served on the inbox's listener too: the routes
+        // are made when the inbox starts, after the account state exists.
+        let account: Arc<OnceLock<Arc<MockShared>>> = Arc::new(OnceLock::new());
+        if let Some(web) = &mut config.service.web {
+            let account = account.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |_sink| {
+                    account
+                        .get()
+                        .map(|s| crate::rest::router(s.clone()))
+                        .unwrap_or_default()
+                })));
+        }
         let (service, shared) = Service::start(config.service, |sink| {
             let s = MockShared::new(settings, sink);
+            let _ = account.set(s.clone());
             (MockFactory(s.clone()), s)
         })
         .await?;
+        if let Some(web) = service.web() {
+            web.set_control(Arc::new(ScenarioSwitch {
+                shared: shared.clone(),
+                options: config.mock.clone(),
+            }));
+        }
         let rest = match config.rest {
             Some(addr) => {
                 Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?)
@@ -198,14 +262,21 @@ impl MockServer {
             service,
             shared,
             rest,
+            options: config.mock,
         })
     }
 
     /// The base URL of Resend's REST API on this mock
-    /// (`RESEND_BASE_URL` for the Node SDK, `resend.api_url` for Python),
-    /// when it has a REST listener.
+    /// (`RESEND_BASE_URL` for the Node SDK, `resend.api_url` for Python):
+    /// its own listener (`--rest`) if it has one, else the inbox's.
     pub fn rest_url(&self) -> Option<String> {
-        self.rest.as_ref().map(|r| format!("http://{}", r.addr))
+        match &self.rest {
+            Some(r) => Some(format!("http://{}", r.addr)),
+            None => self
+                .service
+                .ui_url()
+                .map(|u| u.trim_end_matches('/').to_string()),
+        }
     }
 
     /// The REST API's routes on this mock's account, to serve elsewhere.
@@ -214,8 +285,19 @@ impl MockServer {
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
+    pub fn settings(&self) -> Arc<MockSettings> {
         self.shared.settings()
+    }
+
+    /// Switches to another scenario (built-in name or file); sessions that
+    /// start after it answer from it. The other options stay as started.
+    pub fn set_scenario(&self, name: &str) -> Result<(), Error> {
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(())
     }
 
     /// Stops the server: open sessions get `421`, files are complete after.

@@ -29,7 +29,9 @@ pub const IDEMPOTENCY_HEADER: &str = "resend-idempotency-key";
 
 /// State shared by every session of one mock server.
 pub struct MockShared {
-    settings: MockSettings,
+    /// Swapped whole by a scenario switch; each session keeps the one it
+    /// started with.
+    settings: std::sync::RwLock<Arc<MockSettings>>,
     usage: Mutex<Usage>,
     idempotency: Mutex<Idempotency>,
     emails: Mutex<Emails>,
@@ -47,14 +49,26 @@ impl MockShared {
             emails: Mutex::new(Emails::default()),
             rest_exchanges: AtomicU64::new(0),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             sink,
         })
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
-        &self.settings
+    pub fn settings(&self) -> Arc<MockSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Answers later sessions from these settings (the inbox's scenario
+    /// switch); usage counters and temporary failures start over.
+    pub fn switch(&self, settings: MockSettings) {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = settings.usage.clone();
+        self.temporary_failures
+            .store(settings.behaviour.temporary_failures, Ordering::Relaxed);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
     }
 
     /// Where sessions, REST exchanges and messages go.
@@ -105,6 +119,7 @@ struct Transaction {
 /// One session's mock.
 pub struct Mock {
     shared: Arc<MockShared>,
+    settings: Arc<MockSettings>,
     session: u64,
     helo: bool,
     grant: Option<Grant>,
@@ -118,6 +133,7 @@ impl Mock {
     /// The mock for one session.
     pub fn new(shared: Arc<MockShared>, session: u64) -> Mock {
         Mock {
+            settings: shared.settings(),
             shared,
             session,
             helo: false,
@@ -130,11 +146,11 @@ impl Mock {
     }
 
     fn p(&self) -> &Profile {
-        &self.shared.settings.profile
+        &self.settings.profile
     }
 
     fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Response {
-        let b = &self.shared.settings.behaviour;
+        let b = &self.settings.behaviour;
         if b.silent {
             return Response::default();
         }
@@ -236,7 +252,7 @@ impl Mock {
     }
 
     fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
-        match self.shared.settings.account.login(user, pass) {
+        match self.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
                 self.reply(ReplyName::AuthOk, &[])
@@ -253,7 +269,7 @@ impl Mock {
         if !is_valid_mailbox(from) {
             return self.reply(ReplyName::InvalidFrom, &[]);
         }
-        let limit = self.shared.settings.limits.message_size;
+        let limit = self.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
@@ -303,7 +319,7 @@ impl Mock {
             return None;
         }
         self.unauthenticated += 1;
-        let cap = self.shared.settings.limits.unauthenticated_commands;
+        let cap = self.settings.limits.unauthenticated_commands;
         (cap > 0 && u64::from(self.unauthenticated) >= cap)
             .then(|| self.reply(ReplyName::TooManyUnauthenticated, &[]))
     }
@@ -336,7 +352,7 @@ impl Responder for Mock {
             | Err(ParseError::BadCharacters | ParseError::Empty) => {
                 // CHUNKING is not offered, so BDAT is as unknown as any other verb.
                 self.unrecognized += 1;
-                let cap = self.shared.settings.limits.unrecognized_commands;
+                let cap = self.settings.limits.unrecognized_commands;
                 if cap > 0 && u64::from(self.unrecognized) >= cap {
                     return self.reply(ReplyName::TooManyUnrecognized, &[]);
                 }
@@ -438,7 +454,7 @@ impl Responder for Mock {
         let Some(tx) = self.tx.take() else {
             return self.reply(ReplyName::NeedMail, &[]);
         };
-        let st = &self.shared.settings;
+        let st = &self.settings;
         if data.overflowed {
             return self.reply(
                 ReplyName::MessageTooBig,
@@ -520,14 +536,14 @@ impl Responder for Mock {
     }
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        if self.shared.settings.behaviour.silent {
+        if self.settings.behaviour.silent {
             return None;
         }
         Some(self.p().reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {
-        match self.shared.settings.limits.message_size {
+        match self.settings.limits.message_size {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
