@@ -815,3 +815,18 @@ async fn served_on_the_inbox_listener_sdk_calls_pass_its_guards() {
     assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
     assert_eq!(s.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rest_exchange_snapshots_like_an_smtp_session() {
+    let s = mock("unlimited").await;
+    let mut body = email();
+    body["attachments"] = json!([{"filename": "a.txt", "content": "aGVsbG8="}]);
+    post(&s, "/emails", &body, &[("Idempotency-Key", "order-7")]).await;
+    let a = auth("not-a-key");
+    http(&s.rest_url().unwrap(), "GET", "/domains", &[("Authorization", &a)], None).await;
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let mut t = s.transcripts();
+    t.sort_by_key(|t| t.meta.id);
+    let shots: Vec<String> = t.iter().map(|t| t.snapshot()).collect();
+    insta::assert_snapshot!(shots.join("\n"));
+}
