@@ -20,6 +20,16 @@ async fn mock(scenario: &str) -> MockServer {
         .expect("mock starts")
 }
 
+/// The sandbox scenario with its owner.
+async fn sandbox() -> MockServer {
+    MockServer::builder()
+        .scenario("sandbox")
+        .owner("you@yourcompany.com")
+        .start()
+        .await
+        .expect("mock starts")
+}
+
 fn ehlo_lines(extra: &[&str]) -> String {
     let mut lines = vec![
         "Resend SMTP Relay Nice to meet you, [127.0.0.1]",
@@ -424,12 +434,7 @@ async fn unverified_domain_after_data_and_its_brief_form() {
 
 #[tokio::test]
 async fn sandbox_refuses_strangers_after_data_and_takes_test_addresses() {
-    let s = MockServer::builder()
-        .scenario("sandbox")
-        .owner("you@yourcompany.com")
-        .start()
-        .await
-        .unwrap();
+    let s = sandbox().await;
     let mut c = authed_plain(&s).await;
     assert_eq!(
         message(&mut c, "a@resend.dev", &["friend@gmail.com"], "\r\nhi").await,
@@ -570,12 +575,7 @@ async fn keys_in_the_account_file_carry_their_domain() {
 
 #[tokio::test]
 async fn order_of_checks_auth_then_sender_at_mail_then_the_rest_at_the_dot() {
-    let s = MockServer::builder()
-        .scenario("sandbox")
-        .owner("you@yourcompany.com")
-        .start()
-        .await
-        .unwrap();
+    let s = sandbox().await;
     let mut c = plain(&s).await;
     c.wire("EHLO app.local").await;
     // AUTH first: a wrong user name is judged before anything about the sender.

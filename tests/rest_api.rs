@@ -823,7 +823,14 @@ async fn a_rest_exchange_snapshots_like_an_smtp_session() {
     body["attachments"] = json!([{"filename": "a.txt", "content": "aGVsbG8="}]);
     post(&s, "/emails", &body, &[("Idempotency-Key", "order-7")]).await;
     let a = auth("not-a-key");
-    http(&s.rest_url().unwrap(), "GET", "/domains", &[("Authorization", &a)], None).await;
+    http(
+        &s.rest_url().unwrap(),
+        "GET",
+        "/domains",
+        &[("Authorization", &a)],
+        None,
+    )
+    .await;
     assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
     let mut t = s.transcripts();
     t.sort_by_key(|t| t.meta.id);

@@ -363,31 +363,26 @@ impl Source {
         }
     }
 
-    /// A source by its name.
-    pub fn parse(name: &str) -> Option<Source> {
-        [
-            Source::Seen,
-            Source::Docs,
-            Source::Library,
-            Source::Brief,
-            Source::Guess,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
-    }
-}
-
-fn count_sources(sources: impl Iterator<Item = Source> + Clone) -> Vec<(Source, usize)> {
-    [
+    /// Every source, from the surest.
+    pub const ALL: [Source; 5] = [
         Source::Seen,
         Source::Docs,
         Source::Library,
         Source::Brief,
         Source::Guess,
-    ]
-    .into_iter()
-    .map(|src| (src, sources.clone().filter(|s| *s == src).count()))
-    .collect()
+    ];
+
+    /// A source by its name.
+    pub fn parse(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+fn count_sources(sources: impl Iterator<Item = Source> + Clone) -> Vec<(Source, usize)> {
+    Source::ALL
+        .into_iter()
+        .map(|src| (src, sources.clone().filter(|s| *s == src).count()))
+        .collect()
 }
 
 /// Whether `text` could have been made from `template`: the literal pieces in

@@ -137,6 +137,8 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// `{"statusCode","name","message"}` with its status.
 pub fn error_response(e: RestError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"statusCode": e.status, "name": e.name, "message": e.message});
+    // A message may quote the request (a JSON error); no key leaves in it.
+    let message = crate::tape::redact::scrub(&e.message).into_owned();
+    let body = json!({"statusCode": e.status, "name": e.name, "message": message});
     (status, axum::Json(body)).into_response()
 }

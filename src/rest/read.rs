@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Rest;
-use crate::resend::emails::{State as EmailState, api_time};
+use crate::resend::emails::{EmailRecord, State as EmailState, api_time};
 use crate::tape::redact::{fingerprint, redact_secret};
 
 /// Page size when `limit` is not given, and the most a page may hold.
@@ -98,21 +98,30 @@ pub async fn update(
     let Some(at) = at.and_then(|a| OffsetDateTime::parse(a.trim(), &Rfc3339).ok()) else {
         return rest.error("invalid_scheduled_at", &[]);
     };
-    let mut emails = rest.shared.emails();
-    let Some(e) = emails.get_mut(&id) else {
-        return rest.error("not_found", &[("what", "Email")]);
-    };
-    if !matches!(e.state, EmailState::Scheduled { .. }) {
-        let status = e.last_event();
-        drop(emails);
-        return rest.error("not_scheduled", &[("status", status)]);
+    if let Err(r) = scheduled(&rest, &id, |e| e.scheduled_at = Some(at)) {
+        return r;
     }
-    e.scheduled_at = Some(at);
-    drop(emails);
     // The running timer sees the new time when it wakes; a sooner time
     // needs a timer of its own.
     super::send::schedule(rest.shared.clone(), id.clone());
     axum::Json(json!({"object": "email", "id": id})).into_response()
+}
+
+/// Changes a scheduled email; any other is refused (not found, or not
+/// scheduled any more).
+#[allow(clippy::result_large_err)]
+fn scheduled(rest: &Rest, id: &str, change: impl FnOnce(&mut EmailRecord)) -> Result<(), Response> {
+    let mut emails = rest.shared.emails();
+    let Some(e) = emails.get_mut(id) else {
+        return Err(rest.error("not_found", &[("what", "Email")]));
+    };
+    if !matches!(e.state, EmailState::Scheduled { .. }) {
+        let status = e.last_event();
+        drop(emails);
+        return Err(rest.error("not_scheduled", &[("status", status)]));
+    }
+    change(e);
+    Ok(())
 }
 
 /// `POST /emails/{id}/cancel`: a scheduled email is never sent.
@@ -124,17 +133,9 @@ pub async fn cancel(
     if let Err(r) = admitted(&rest, &headers) {
         return r;
     }
-    let mut emails = rest.shared.emails();
-    let Some(e) = emails.get_mut(&id) else {
-        return rest.error("not_found", &[("what", "Email")]);
-    };
-    if !matches!(e.state, EmailState::Scheduled { .. }) {
-        let status = e.last_event();
-        drop(emails);
-        return rest.error("not_scheduled", &[("status", status)]);
+    if let Err(r) = scheduled(&rest, &id, |e| e.state = EmailState::Canceled) {
+        return r;
     }
-    e.state = EmailState::Canceled;
-    drop(emails);
     axum::Json(json!({"object": "email", "id": id})).into_response()
 }
 

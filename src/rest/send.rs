@@ -255,6 +255,36 @@ fn parse_json(rest: &Rest, body: &[u8]) -> Result<Value, Response> {
         .map_err(|e| rest.error("invalid_body", &[("detail", &e.to_string())]))
 }
 
+/// What both sending endpoints check first, in the API's order: the key,
+/// the idempotency key, the JSON, and whether the key was seen before.
+struct Opening {
+    grant: crate::resend::Grant,
+    key: Option<String>,
+    json: Value,
+    fp: idempotency::Fingerprint,
+}
+
+#[allow(clippy::result_large_err)]
+fn opening(
+    rest: &Rest,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &[u8],
+) -> Result<Opening, Response> {
+    let grant = rest.authorize(headers, true)?;
+    let key = idempotency_key(rest, headers)?;
+    let json = parse_json(rest, body)?;
+    // serde_json sorts object keys: the same request gives the same bytes.
+    let fp = idempotency::fingerprint(&[what, json.to_string().as_bytes()]);
+    replayed(rest, key.as_deref(), &fp)?;
+    Ok(Opening {
+        grant,
+        key,
+        json,
+        fp,
+    })
+}
+
 /// `POST /emails`.
 pub async fn one(
     State(rest): State<Arc<Rest>>,
@@ -262,23 +292,15 @@ pub async fn one(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let grant = match rest.authorize(&headers, true) {
-        Ok(g) => g,
+    let Opening {
+        grant,
+        key,
+        json,
+        fp,
+    } = match opening(&rest, &headers, &body, b"rest /emails") {
+        Ok(o) => o,
         Err(r) => return r,
     };
-    let key = match idempotency_key(&rest, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let json = match parse_json(&rest, &body) {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
-    // serde_json sorts object keys: the same request gives the same bytes.
-    let fp = idempotency::fingerprint(&[b"rest /emails", json.to_string().as_bytes()]);
-    if let Err(r) = replayed(&rest, key.as_deref(), &fp) {
-        return r;
-    }
     let req: SendRequest = match serde_json::from_value(json) {
         Ok(r) => r,
         Err(e) => return rest.error("invalid_body", &[("detail", &e.to_string())]),
@@ -321,22 +343,15 @@ pub async fn batch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let grant = match rest.authorize(&headers, true) {
-        Ok(g) => g,
+    let Opening {
+        grant,
+        key,
+        json,
+        fp,
+    } = match opening(&rest, &headers, &body, b"rest /emails/batch") {
+        Ok(o) => o,
         Err(r) => return r,
     };
-    let key = match idempotency_key(&rest, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let json = match parse_json(&rest, &body) {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
-    let fp = idempotency::fingerprint(&[b"rest /emails/batch", json.to_string().as_bytes()]);
-    if let Err(r) = replayed(&rest, key.as_deref(), &fp) {
-        return r;
-    }
     let Value::Array(items) = json else {
         return rest.error(
             "invalid_body",
