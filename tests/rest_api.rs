@@ -837,3 +837,49 @@ async fn a_rest_exchange_snapshots_like_an_smtp_session() {
     let shots: Vec<String> = t.iter().map(|t| t.snapshot()).collect();
     insta::assert_snapshot!(shots.join("\n"));
 }
+
+#[tokio::test]
+async fn the_inbox_lists_rest_exchanges_beside_smtp_sessions() {
+    let s = MockServer::builder()
+        .scenario("sandbox")
+        .owner("you@yourcompany.com")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let ok = json!({"from": "onboarding@resend.dev", "to": "delivered@resend.dev", "subject": "Welcome"});
+    let no = json!({"from": "onboarding@resend.dev", "to": "friend@gmail.com", "subject": "Hi"});
+    assert_eq!(post(&s, "/emails", &ok, &[]).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(post(&s, "/emails", &no, &[]).await.status, 403);
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let base = s.rest_url().unwrap();
+    let mut list = Value::Null;
+    for _ in 0..50 {
+        list = http(&base, "GET", "/api/sessions?protocol=http", &[], None)
+            .await
+            .json();
+        if list["sessions"].as_array().is_some_and(|a| a.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sessions = list["sessions"].as_array().expect("sessions").clone();
+    assert_eq!(sessions.len(), 2, "{list}");
+    let (refused, accepted) = (&sessions[0], &sessions[1]);
+    assert_eq!(accepted["protocol"], "http");
+    assert_eq!(accepted["outcome"], "accepted", "{accepted}");
+    assert_eq!(accepted["accepted"], 1);
+    assert_eq!(accepted["from"], "onboarding@resend.dev");
+    assert_eq!(accepted["to"], json!(["delivered@resend.dev"]));
+    assert_eq!(accepted["subjects"], json!(["Welcome"]));
+    assert_eq!(refused["outcome"], "refused_data", "{refused}");
+    assert_eq!(refused["code"], 403);
+    assert!(
+        refused["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("You can only send testing emails")
+    );
+    assert!(!list.to_string().contains(KEY));
+}
