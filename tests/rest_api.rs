@@ -485,6 +485,11 @@ async fn idempotency_keys_are_shared_by_both_doors() {
             "Same idempotency key used with a different request payload. Change your idempotency key or payload.".into()
         )
     );
+    // A refused request does not keep its key: the corrected retry is sent.
+    let bad = json!({"from": "a@acme.com", "to": "someone@example.com", "subject": "x"});
+    let k2 = [("Idempotency-Key", "retry/1")];
+    assert_eq!(post(&s, "/emails", &bad, &k2).await.status, 422);
+    assert_eq!(post(&s, "/emails", &email(), &k2).await.status, 200);
     let long = "k".repeat(257);
     let r = post(&s, "/emails", &email(), &[("Idempotency-Key", &long)]).await;
     assert_eq!(
@@ -507,9 +512,9 @@ async fn idempotency_keys_are_shared_by_both_doors() {
         "550 Same idempotency key used with a different request payload. Change your idempotency key or payload.\r\n"
     );
     c.cmd("QUIT").await;
-    // Four REST exchanges and one SMTP session.
-    assert!(s.wait_for_sessions(5, Duration::from_secs(5)).await);
-    assert_eq!(s.messages().len(), 1, "sent once");
+    // Six REST exchanges and one SMTP session.
+    assert!(s.wait_for_sessions(7, Duration::from_secs(5)).await);
+    assert_eq!(s.messages().len(), 2, "sent once, and the corrected retry");
 }
 
 #[tokio::test]

@@ -16,8 +16,12 @@ pub const MAX_KEY_LEN: usize = 256;
 /// What a request with a key meets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// The key is new (or expired): go on, then [`Idempotency::remember`].
+    /// The key is new (or expired): it is now held for this request; go
+    /// on, then [`Idempotency::remember`] the id or [`Idempotency::forget`]
+    /// the key if the request is refused.
     New,
+    /// The first request with this key is still being answered.
+    InProgress,
     /// The same key and the same request: answer with this id again.
     Replay(String),
     /// The same key with a different request.
@@ -48,7 +52,8 @@ pub fn valid_key(key: &str) -> bool {
 #[derive(Debug, Clone)]
 struct Entry {
     fingerprint: Fingerprint,
-    id: String,
+    /// `None` while the first request is being answered.
+    id: Option<String>,
     at: Instant,
 }
 
@@ -63,9 +68,31 @@ impl Idempotency {
     pub fn check(&mut self, key: &str, fp: &Fingerprint, now: Instant) -> Seen {
         self.expire(now);
         match self.keys.get(key) {
-            None => Seen::New,
-            Some(e) if e.fingerprint == *fp => Seen::Replay(e.id.clone()),
+            None => {
+                self.keys.insert(
+                    key.to_string(),
+                    Entry {
+                        fingerprint: *fp,
+                        id: None,
+                        at: now,
+                    },
+                );
+                Seen::New
+            }
+            Some(Entry { id: None, .. }) => Seen::InProgress,
+            Some(Entry {
+                id: Some(id),
+                fingerprint,
+                ..
+            }) if fingerprint == fp => Seen::Replay(id.clone()),
             Some(_) => Seen::Conflict,
+        }
+    }
+
+    /// Lets go of a key whose first request was refused: a retry is new.
+    pub fn forget(&mut self, key: &str) {
+        if self.keys.get(key).is_some_and(|e| e.id.is_none()) {
+            self.keys.remove(key);
         }
     }
 
@@ -75,7 +102,7 @@ impl Idempotency {
             key.to_string(),
             Entry {
                 fingerprint: fp,
-                id: id.to_string(),
+                id: Some(id.to_string()),
                 at: now,
             },
         );
@@ -98,10 +125,17 @@ mod tests {
         let a = fingerprint(&[b"a"]);
         let b = fingerprint(&[b"b"]);
         assert_eq!(s.check("k", &a, t0), Seen::New);
+        assert_eq!(s.check("k", &a, t0), Seen::InProgress);
         s.remember("k", a, "id-1", t0);
         assert_eq!(s.check("k", &a, t0), Seen::Replay("id-1".into()));
         assert_eq!(s.check("k", &b, t0), Seen::Conflict);
         assert_eq!(s.check("other", &b, t0), Seen::New);
+        s.forget("other");
+        assert_eq!(
+            s.check("other", &a, t0),
+            Seen::New,
+            "a refused first request frees its key"
+        );
         assert_eq!(s.check("k", &b, t0 + KEEP), Seen::New);
         assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
         assert!(valid_key("x") && !valid_key("") && !valid_key(&"x".repeat(257)));

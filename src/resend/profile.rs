@@ -444,6 +444,7 @@ const AT_THE_DOT: &[&str] = &[
     "monthly_quota",
     "too_many_recipients",
     "idempotency_conflict",
+    "idempotency_in_progress",
     "invalid_idempotency_key",
     "temporary_failure",
 ];

@@ -97,6 +97,7 @@ reply_names! {
     MonthlyQuota = "monthly_quota",
     InvalidIdempotencyKey = "invalid_idempotency_key",
     IdempotencyConflict = "idempotency_conflict",
+    IdempotencyInProgress = "idempotency_in_progress",
     MessageTooBig = "message_too_big",
     TemporaryFailure = "temporary_failure",
 }

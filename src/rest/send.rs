@@ -244,6 +244,7 @@ fn replayed(rest: &Rest, key: Option<&str>, fp: &idempotency::Fingerprint) -> Re
             };
             Err(axum::Json(body).into_response())
         }
+        Seen::InProgress => Err(rest.error("idempotency_in_progress", &[])),
         Seen::Conflict => Err(rest.error("idempotency_conflict", &[])),
     }
 }
@@ -301,6 +302,28 @@ pub async fn one(
         Ok(o) => o,
         Err(r) => return r,
     };
+    let resp = send_one(&rest, &grant, json, exchange, key.as_deref(), fp);
+    release(&rest, key.as_deref(), &resp);
+    resp
+}
+
+/// A refused request lets go of its idempotency key: the retry is new.
+fn release(rest: &Rest, key: Option<&str>, resp: &Response) {
+    if let Some(k) = key
+        && !resp.status().is_success()
+    {
+        rest.shared.idempotency().forget(k);
+    }
+}
+
+fn send_one(
+    rest: &Rest,
+    grant: &crate::resend::Grant,
+    json: Value,
+    exchange: u64,
+    key: Option<&str>,
+    fp: idempotency::Fingerprint,
+) -> Response {
     let req: SendRequest = match serde_json::from_value(json) {
         Ok(r) => r,
         Err(e) => return rest.error("invalid_body", &[("detail", &e.to_string())]),
@@ -314,10 +337,7 @@ pub async fn one(
         return rest.error("temporary_failure", &[]);
     }
     let rcpts = valid.recipients();
-    if let Err(r) = rest
-        .shared
-        .judge(Some(&grant), &valid.envelope_from, &rcpts)
-    {
+    if let Err(r) = rest.shared.judge(Some(grant), &valid.envelope_from, &rcpts) {
         return rest.refusal(&r);
     }
     match accept(&rest.shared, valid, exchange) {
@@ -325,7 +345,7 @@ pub async fn one(
             if let Some(k) = key {
                 rest.shared
                     .idempotency()
-                    .remember(&k, fp, &id, Instant::now());
+                    .remember(k, fp, &id, Instant::now());
             }
             axum::Json(json!({"id": id})).into_response()
         }
@@ -352,6 +372,20 @@ pub async fn batch(
         Ok(o) => o,
         Err(r) => return r,
     };
+    let resp = send_batch(&rest, &headers, &grant, json, exchange, key.as_deref(), fp);
+    release(&rest, key.as_deref(), &resp);
+    resp
+}
+
+fn send_batch(
+    rest: &Rest,
+    headers: &HeaderMap,
+    grant: &crate::resend::Grant,
+    json: Value,
+    exchange: u64,
+    key: Option<&str>,
+    fp: idempotency::Fingerprint,
+) -> Response {
     let Value::Array(items) = json else {
         return rest.error(
             "invalid_body",
@@ -381,7 +415,7 @@ pub async fn batch(
             })
             .and_then(|v| {
                 rest.shared
-                    .check(Some(&grant), &v.envelope_from, &v.recipients())
+                    .check(Some(grant), &v.envelope_from, &v.recipients())
                     .map(|()| v)
                     .map_err(|r| st.profile.rest_error(super::rest_name(r.name), &r.vars()))
             });
@@ -414,7 +448,7 @@ pub async fn batch(
     if let Some(k) = key {
         rest.shared
             .idempotency()
-            .remember(&k, fp, &ids.join(","), Instant::now());
+            .remember(k, fp, &ids.join(","), Instant::now());
     }
     let data: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
     let body = if permissive {

@@ -118,7 +118,11 @@ pub const RULES: &[Rule] = &[
         "the API key is limited to one domain, and that domain is not verified: verify it at resend.com/domains, or create a key with full access or for a verified domain at resend.com/api-keys",
     ),
     rule(
-        &[R(N::IdempotencyConflict), R(N::InvalidIdempotencyKey)],
+        &[
+            R(N::IdempotencyConflict),
+            R(N::InvalidIdempotencyKey),
+            R(N::IdempotencyInProgress),
+        ],
         "the Resend-Idempotency-Key was already used in the last 24 hours for a different message (or is longer than 256 characters): use a new key for a new message (a retry of the same message gets the first email's id)",
     ),
     rule(

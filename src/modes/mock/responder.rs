@@ -496,10 +496,17 @@ impl Responder for Mock {
                     ));
                     return r;
                 }
+                Seen::InProgress => {
+                    return self.reply(ReplyName::IdempotencyInProgress, &[]);
+                }
                 Seen::Conflict => return self.reply(ReplyName::IdempotencyConflict, &[]),
             }
         }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
+            // A refused message does not keep its key: the retry is new.
+            if let Some((key, _)) = &idem {
+                self.shared.idempotency().forget(key);
+            }
             return refusal;
         }
         let id = crate::resend::new_id();
