@@ -43,6 +43,7 @@ pub(crate) mod modes;
 pub mod net;
 pub(crate) mod output;
 pub mod resend;
+pub mod rest;
 pub mod smtp;
 pub mod tape;
 pub mod tools;

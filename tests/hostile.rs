@@ -17,18 +17,17 @@ use mailtape::{MockBuilder, MockServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const EHLO_PLAIN: &str =
-    "250-smtp.resend.com\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 AUTH PLAIN LOGIN";
-const BAD_SYNTAX: &str = "500 Error: bad syntax";
+const EHLO_PLAIN: &str = "250-Resend SMTP Relay Nice to meet you, [127.0.0.1]\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 AUTH PLAIN LOGIN";
+const BAD_SYNTAX: &str = "500 Error: command not recognized";
 const TOO_LONG: &str = "500 Error: line too long";
-const UNKNOWN: &str = "502 Error: command not recognized";
-const BAD_BASE64: &str = "501 Invalid base64 data";
-const CANCELLED: &str = "501 Authentication cancelled";
+const UNKNOWN: &str = "500 Error: command not recognized";
+const BAD_BASE64: &str = "500 Error: invalid userdata";
+const CANCELLED: &str = "501 Authentication aborted";
 const AUTH_OK: &str = "235 Authentication successful";
-const TIMEOUT: &str = "421 smtp.resend.com Error: timeout exceeded";
+const TIMEOUT: &str = "421 Timeout - closing connection";
 const LINE_TIMEOUT: &str =
-    "421 smtp.resend.com Error: timeout exceeded before the end of the command line";
-const DATA_TOO_SLOW: &str = "421 smtp.resend.com Error: message data too slow";
+    "421 Error: timeout exceeded before the end of the command line";
+const DATA_TOO_SLOW: &str = "421 Error: message data too slow";
 const DISCARDED: &str = "bytes sent before the TLS handshake were discarded";
 
 fn b64(s: impl AsRef<[u8]>) -> String {
@@ -66,7 +65,7 @@ async fn small(limit: u64) -> (MockServer, tempfile::TempDir) {
 /// A plain session, greeted and EHLO'd.
 async fn greeted(s: &MockServer) -> Raw {
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply().await.to_string(), "220 Resend SMTP Relay ESMTP");
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.to_string(), EHLO_PLAIN);
     c
@@ -159,7 +158,7 @@ async fn a_command_pipelined_after_an_overlong_line_is_answered() {
     assert_eq!(reply(&mut c).await, TOO_LONG);
     assert_eq!(
         reply(&mut c).await,
-        "214 See https://resend.com/docs/send-with-smtp"
+        "214 See https://tools.ietf.org/html/rfc5321 for details"
     );
     still_serves(&s).await;
 }
@@ -199,7 +198,7 @@ async fn overlong_lines_count_towards_the_error_limit() {
     assert_eq!(reply(&mut c).await, TOO_LONG);
     assert_eq!(
         reply(&mut c).await,
-        "421 smtp.resend.com Error: too many errors"
+        "421 Resend SMTP Relay Error: too many errors"
     );
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -211,7 +210,7 @@ async fn overlong_lines_count_towards_the_error_limit() {
 async fn a_command_without_a_line_end_then_close_is_never_executed() {
     let s = server().await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut c).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut c).await, "220 Resend SMTP Relay ESMTP");
     c.write(b"EHLO app.local\r\nQUIT").await;
     c.shutdown_write().await;
     // EHLO is answered; the unterminated QUIT is not
@@ -460,11 +459,12 @@ async fn commands_before_ehlo_are_503() {
         c.cmd("MAIL FROM:<a@acme.com>").await,
         "503 Error: send HELO/EHLO first"
     );
+    // The library's guard: MAIL, RCPT, DATA and AUTH all want HELO/EHLO first (#13).
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "503 Error: need MAIL command"
+        "503 Error: send HELO/EHLO first"
     );
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(c.cmd("DATA").await, "503 Error: send HELO/EHLO first");
     assert_eq!(c.cmd("AUTH LOGIN").await, "503 Error: send HELO/EHLO first");
     still_serves(&s).await;
 }
@@ -475,11 +475,12 @@ async fn mail_before_auth_is_530() {
     let mut c = greeted(&s).await;
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
+    // RCPT is guarded by AUTH as well, before any question of MAIL (#13).
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "503 Error: need MAIL command"
+        "530 Error: authentication Required"
     );
     still_serves(&s).await;
 }
@@ -524,7 +525,8 @@ async fn rcpt_before_mail_nested_mail_and_data_after_rset_are_503() {
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "503 Error: need MAIL command"
     );
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    // The library asks DATA only for recipients (#13).
+    assert_eq!(c.cmd("DATA").await, "503 Error: need RCPT command");
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     assert_eq!(
         c.cmd("MAIL FROM:<b@acme.com>").await,
@@ -534,13 +536,16 @@ async fn rcpt_before_mail_nested_mail_and_data_after_rset_are_503() {
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "250 Accepted"
     );
-    assert_eq!(c.cmd("RSET").await, "250 OK");
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(c.cmd("RSET").await, "250 Flushed");
+    assert_eq!(c.cmd("DATA").await, "503 Error: need RCPT command");
     // EHLO ends the transaction too
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     c.send("EHLO again.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(
+        c.cmd("RCPT TO:<b@acme.com>").await,
+        "503 Error: need MAIL command"
+    );
     still_serves(&s).await;
 }
 
@@ -565,7 +570,7 @@ async fn replies_to_pipelined_commands_are_sent_before_a_half_close_ends_the_ses
     let rest = c.rest().await;
     assert_eq!(
         String::from_utf8_lossy(&rest),
-        "250 OK\r\n214 See https://resend.com/docs/send-with-smtp\r\n250 OK\r\n"
+        "250 OK\r\n214 See https://tools.ietf.org/html/rfc5321 for details\r\n250 Flushed\r\n"
     );
     still_serves(&s).await;
 }
@@ -624,7 +629,7 @@ async fn auth_plain_cancelled_with_a_star() {
     // not authenticated after a cancel
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
@@ -655,7 +660,7 @@ async fn auth_login_cancelled_with_a_star_at_each_step() {
     assert_eq!(c.cmd("AUTH LOGIN *").await, BAD_BASE64);
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
     assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");
@@ -674,7 +679,11 @@ async fn auth_repeated_after_success_is_503() {
         format!("AUTH LOGIN {}", b64("resend")),
         "AUTH CRAM-MD5".into(),
     ] {
-        assert_eq!(c.cmd(&line).await, "503 Already authenticated", "{line}");
+        assert_eq!(
+            c.cmd(&line).await,
+            "503 Error: No identity changes permitted",
+            "{line}"
+        );
     }
     // still authenticated
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
@@ -730,10 +739,13 @@ async fn unknown_mechanisms_and_bad_auth_arguments() {
     let s = server().await;
     let mut c = greeted(&s).await;
     for (line, want) in [
-        ("AUTH CRAM-MD5", "504 Unrecognized authentication type"),
+        (
+            "AUTH CRAM-MD5",
+            "504 Error: Unrecognized authentication type",
+        ),
         (
             "AUTH XOAUTH2 dG9rZW4=",
-            "504 Unrecognized authentication type",
+            "504 Error: Unrecognized authentication type",
         ),
         ("AUTH plain", "334 "),
         ("*", CANCELLED),
@@ -806,10 +818,10 @@ async fn starttls_twice_is_503_after_the_upgrade() {
     let mut c = starttls_client(&s).await;
     assert_eq!(c.cmd("STARTTLS").await, "220 Ready to start TLS");
     let mut c = c.upgrade(s.ca_pem().unwrap()).await;
-    assert_eq!(c.cmd("STARTTLS").await, "503 TLS already active");
+    assert_eq!(c.cmd("STARTTLS").await, "503 Error: TLS already active");
     c.send("EHLO app.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("STARTTLS").await, "503 TLS already active");
+    assert_eq!(c.cmd("STARTTLS").await, "503 Error: TLS already active");
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
             .await,
@@ -853,7 +865,7 @@ async fn bytes_pipelined_after_starttls_are_discarded_never_executed() {
     c.reply().await;
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     drop(c);
     let tape = first_tape(&s, 1).await;
@@ -1002,7 +1014,7 @@ async fn a_tls_client_hello_on_the_plain_port_is_refused_line_by_line_then_timed
     let tail = lines.pop().unwrap();
     assert!(!lines.is_empty());
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut c).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut c).await, "220 Resend SMTP Relay ESMTP");
     c.write(&hello).await;
     for line in &lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -1076,11 +1088,11 @@ async fn a_message_at_the_size_limit_is_accepted_and_one_octet_more_is_552() {
     c.write(&body(2001)).await;
     assert_eq!(
         reply(&mut c).await,
-        "552 Message size exceeds the limit of 2000 bytes"
+        "552 Error: message exceeds fixed maximum message size 2000"
     );
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com> SIZE=2001").await,
-        "552 Message size exceeds the limit of 2000 bytes"
+        "552 Error: message exceeds fixed maximum message size 2000"
     );
     drop(c);
     wait(&s, 1).await;
@@ -1102,7 +1114,7 @@ async fn eight_megabytes_of_body_without_a_line_end_are_552() {
     c.write(b"\r\n.\r\n").await;
     assert_eq!(
         reply(&mut c).await,
-        "552 Message size exceeds the limit of 4096 bytes"
+        "552 Error: message exceeds fixed maximum message size 4096"
     );
     assert_eq!(c.cmd("NOOP").await, "250 OK");
     still_serves(&s).await;
@@ -1141,11 +1153,11 @@ async fn a_flood_of_10000_pipelined_commands_is_answered_in_order() {
         .filter(|l| !l.is_empty() && l.as_bytes()[3] == b' ')
         .collect();
     assert_eq!(replies.len(), n + 3, "greeting, EHLO, {n} replies, QUIT");
-    assert_eq!(replies[0], "220 smtp.resend.com ESMTP");
+    assert_eq!(replies[0], "220 Resend SMTP Relay ESMTP");
     assert_eq!(replies[1], "250 AUTH PLAIN LOGIN");
     for (i, r) in replies[2..n + 2].iter().enumerate() {
         let want = if i % 1000 == 999 {
-            "214 See https://resend.com/docs/send-with-smtp"
+            "214 See https://tools.ietf.org/html/rfc5321 for details"
         } else {
             "250 OK"
         };
@@ -1423,7 +1435,7 @@ async fn the_error_limit_closes_with_421_and_the_rest_of_the_pipeline_is_not_run
     let rest = c.rest().await;
     assert_eq!(
         String::from_utf8_lossy(&rest),
-        "502 Error: command not recognized\r\n501 Syntax error in arguments to DATA\r\n500 Error: bad syntax\r\n421 smtp.resend.com Error: too many errors\r\n"
+        "500 Error: command not recognized\r\n501 Syntax error in arguments to DATA\r\n500 Error: command not recognized\r\n421 Resend SMTP Relay Error: too many errors\r\n"
     );
     let tape = first_tape(&s, 1).await;
     assert!(
@@ -1468,7 +1480,7 @@ async fn failed_logins_count_towards_the_error_limit_and_4xx_do_not() {
     );
     assert_eq!(
         reply(&mut c).await,
-        "421 smtp.resend.com Error: too many errors"
+        "421 Resend SMTP Relay Error: too many errors"
     );
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -1479,7 +1491,7 @@ async fn the_connection_cap_refuses_with_421_and_frees_slots() {
     let s = with(|b| b.max_connections(2)).await;
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
     let mut b = Raw::connect(s.smtps_addr().unwrap()).await;
-    assert_eq!(reply(&mut a).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut a).await, "220 Resend SMTP Relay ESMTP");
     // (give the smtps listener time to accept b)
     tokio::time::sleep(Duration::from_millis(300)).await;
     // the TLS client has not handshaken: it holds a slot all the same
@@ -1487,7 +1499,7 @@ async fn the_connection_cap_refuses_with_421_and_frees_slots() {
         let mut over = Raw::connect(s.plain_addr().unwrap()).await;
         assert_eq!(
             reply(&mut over).await,
-            "421 smtp.resend.com Error: too many connections"
+            "421 Resend SMTP Relay Too many connected clients, try again in a moment"
         );
         assert!(over.rest().await.is_empty());
     }
@@ -1674,7 +1686,7 @@ fn fuzz_seed_corpus_inputs_do_not_panic() {
 async fn the_connection_cap_on_the_implicit_tls_port_refuses_in_tls_or_closes_cleanly() {
     let s = with(|b| b.max_connections(1)).await;
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut a).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut a).await, "220 Resend SMTP Relay ESMTP");
     let mut over = Raw::connect(s.smtps_addr().unwrap()).await;
     over.write(&client_hello()).await;
     let rest = over.rest().await;

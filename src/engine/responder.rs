@@ -3,6 +3,7 @@
 //! limits, redaction and transcripts alike.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::resend::ReplyName;
@@ -38,6 +39,9 @@ pub struct SessionState {
     pub id: u64,
     /// The listener that accepted the connection.
     pub listener: ListenerKind,
+    /// The client's address (the mock names it in its EHLO line, as Resend's
+    /// SMTP library does).
+    pub peer: SocketAddr,
     /// Whether the connection is encrypted now.
     pub tls: bool,
     /// Whether STARTTLS can be offered (a STARTTLS listener, not yet upgraded).

@@ -125,6 +125,12 @@ impl Capture {
         }
     }
 
+    /// A line the server sent that is not an SMTP reply (a REST exchange's
+    /// status line, headers and JSON), already redacted.
+    pub fn server(&mut self, text: String) {
+        self.push(EventKind::Server(text), true, None);
+    }
+
     /// A message body (`body` is empty when `overflowed`); the live view
     /// shows its first lines. `sha256` is the hash of the whole body.
     pub fn body(&mut self, body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) {
