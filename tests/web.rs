@@ -1004,7 +1004,7 @@ async fn a_busy_server_loses_no_session_to_the_inbox_queue() {
 async fn merged_routes_pass_the_same_guards() {
     let routes = mailtape::RouteMaker(std::sync::Arc::new(
         |_sink: &std::sync::Arc<mailtape::Sink>| {
-            axum::Router::new().route("/emails", axum::routing::post(|| async { "sent" }))
+            axum::Router::new().route("/extra", axum::routing::post(|| async { "sent" }))
         },
     ));
     let server = MockServer::builder()
@@ -1021,7 +1021,7 @@ async fn merged_routes_pass_the_same_guards() {
     let sdk = http(
         addr,
         "POST",
-        "/emails",
+        "/extra",
         &[
             ("Authorization", "Bearer re_sdk_123"),
             ("Content-Type", "application/json"),
@@ -1034,13 +1034,13 @@ async fn merged_routes_pass_the_same_guards() {
     let page = http(
         addr,
         "POST",
-        "/emails",
+        "/extra",
         &[("Origin", "http://evil.example")],
         "{}",
     )
     .await;
     assert_eq!(page.status, 403);
-    let rebound = http(addr, "POST", "/emails", &[("Host", "evil.example")], "{}").await;
+    let rebound = http(addr, "POST", "/extra", &[("Host", "evil.example")], "{}").await;
     assert_eq!(rebound.status, 403);
     server.shutdown().await;
 }

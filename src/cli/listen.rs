@@ -45,12 +45,22 @@ pub(crate) struct ListenArgs {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
-    /// Close a session after this many seconds without a word from the client (421).
+    /// Close a session after this many seconds without a word from the client,
+    /// or without a complete command line (421).
+    ///
+    /// A message body, too, must arrive at 1,024 octets a second or more on
+    /// average after this many seconds (421).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) idle_timeout: u64,
     /// Most sessions at once; more get 421 at connect.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub(crate) max_connections: usize,
+    /// Memory for message bodies in flight, all sessions together, in MiB.
+    ///
+    /// A message that would take more is answered 452 (insufficient system
+    /// storage, try again later) and the session goes on.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub(crate) max_body_memory: usize,
     /// Failed commands in one session before it is closed with 421.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) max_errors: usize,
@@ -124,6 +134,7 @@ pub(crate) fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource)
             ..Limits::default()
         },
         max_connections: l.max_connections.max(1),
+        max_body_memory: l.max_body_memory.max(1).saturating_mul(1 << 20),
         ..ServerConfig::default()
     };
     Ok((config, certs))

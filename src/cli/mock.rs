@@ -7,7 +7,7 @@ use clap::Args;
 use mailtape::resend::Scenario;
 use mailtape::{Error, MockConfig, MockOptions, MockServer, ServiceConfig};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, server_config, web_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::serve::serve_until_signal;
 use super::{make_dir, runtime};
 
@@ -26,7 +26,7 @@ pub(crate) struct MockArgs {
     /// A profile file (TOML) that overrides replies of the built-in Resend profile.
     #[arg(long, value_name = "FILE")]
     pub(crate) profile: Option<PathBuf>,
-    /// Reply wording: `default` (as seen on the wire), `brief` (the brief's), `wire` (550 rate limit).
+    /// Reply wording: `default` (as seen on the wire) or `brief` (the product brief's, 421 when rate limited).
     #[arg(long, value_name = "NAME")]
     pub(crate) variant: Option<String>,
     /// An account file (TOML): owner, verified domains, keys.
@@ -44,6 +44,12 @@ pub(crate) struct MockArgs {
     /// Write every accepted message to this folder as an .eml file.
     #[arg(long, value_name = "DIR")]
     pub(crate) mailbox: Option<PathBuf>,
+    /// Serve Resend's REST API (POST /emails and friends) on this address,
+    /// on the same account as the SMTP listeners: point the Node SDK at it
+    /// with RESEND_BASE_URL=http://ADDR, the Python SDK with
+    /// resend.api_url = "http://ADDR".
+    #[arg(long, value_name = "ADDR|off", default_value = "off")]
+    pub(crate) rest: String,
 }
 
 pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
@@ -74,15 +80,23 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             output,
             web,
         },
+        rest: parse_addr("rest", &args.rest)?,
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
+        let rest = server.rest_url();
         let s = server.settings();
         let title = format!(
             "mailtape mock · scenario {} · Resend profile, variant {}",
             s.scenario, s.profile.variant
         );
-        serve_until_signal(&server, &title, "user `resend`, password any re_… key").await;
+        serve_until_signal(
+            &server,
+            &title,
+            "user `resend`, password any re_… key",
+            rest.as_deref(),
+        )
+        .await;
         server.shutdown().await;
         Ok(())
     })

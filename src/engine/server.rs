@@ -179,6 +179,10 @@ impl Service {
     pub fn active_sessions(&self) -> usize {
         self.listeners().active_sessions()
     }
+    /// Octets of message bodies held in memory right now, by all sessions.
+    pub fn body_memory_in_use(&self) -> usize {
+        self.listeners().body_memory_in_use()
+    }
     /// The sink: subscribe to sessions' events, or publish sessions of
     /// your own.
     pub fn sink(&self) -> &Arc<Sink> {
@@ -255,6 +259,11 @@ macro_rules! service_builder_methods {
         /// Most sessions at once.
         pub fn max_connections(mut self, n: usize) -> Self {
             self.config.service.server.max_connections = n;
+            self
+        }
+        /// Octets of message bodies all sessions may hold in memory at once.
+        pub fn max_body_memory(mut self, octets: usize) -> Self {
+            self.config.service.server.max_body_memory = octets;
             self
         }
         /// Write each session's tape into this folder.

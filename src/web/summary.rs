@@ -174,6 +174,9 @@ pub fn summarise(key: u64, origin: &str, t: &Transcript) -> SessionSummary {
         messages: Vec::new(),
         origin: origin.to_string(),
     };
+    if s.protocol == "http" {
+        return summarise_http(s, t);
+    }
     // What the next final reply answers: a command verb, `greeting`, or
     // `end` (the final dot of DATA).
     let mut answering = "GREETING".to_string();
@@ -284,6 +287,94 @@ pub fn summarise(key: u64, origin: &str, t: &Transcript) -> SessionSummary {
     }
     if fault && s.diverged {
         s.outcome = Outcome::Fault;
+    }
+    s
+}
+
+/// A REST exchange (Resend's API played by the mock): the request line, the
+/// request JSON, the status line and the response JSON. A 2xx is accepted
+/// (a send counts its ids), a key the API refuses is refused at
+/// authentication, any other error refuses the message, with its text.
+fn summarise_http(mut s: SessionSummary, t: &Transcript) -> SessionSummary {
+    let mut status: Option<u16> = None;
+    let mut error_name = String::new();
+    let mut request = String::new();
+    for e in &t.events {
+        match &e.kind {
+            EventKind::Client(line) if request.is_empty() => request = line.clone(),
+            EventKind::Client(line) if line.starts_with('{') || line.starts_with('[') => {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let emails = match &v {
+                    serde_json::Value::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                };
+                for m in emails {
+                    if s.from.is_none() {
+                        s.from = m["from"].as_str().map(String::from);
+                    }
+                    let to = match &m["to"] {
+                        serde_json::Value::String(t) => vec![t.clone()],
+                        serde_json::Value::Array(a) => a
+                            .iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    for t in to {
+                        if !s.to.contains(&t) {
+                            s.to.push(t);
+                        }
+                    }
+                    if let Some(subject) = m["subject"].as_str() {
+                        s.subjects.push(subject.to_string());
+                    }
+                }
+            }
+            EventKind::Client(line) => {
+                if let Some(key) = line
+                    .strip_prefix("authorization: ")
+                    .and_then(|a| a.split("key=").nth(1))
+                {
+                    s.user = Some(format!("API key {}", key.trim_end_matches('>')));
+                }
+            }
+            EventKind::Server(line) if status.is_none() => {
+                status = line.get(..3).and_then(|c| c.parse().ok());
+                s.code = status;
+            }
+            EventKind::Server(line) if line.starts_with('{') => {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                if let Some(m) = v["message"].as_str() {
+                    s.reply = Some(m.to_string());
+                    error_name = v["name"].as_str().unwrap_or_default().to_string();
+                } else if v["id"].is_string() && request.starts_with("POST /emails") {
+                    s.accepted += 1;
+                } else if let Some(d) = v["data"].as_array()
+                    && request.starts_with("POST /emails/batch")
+                {
+                    s.accepted += d.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    // The key's errors are the API's AUTH; the rest refuse the message.
+    let key_error = matches!(
+        error_name.as_str(),
+        "missing_api_key" | "invalid_api_key" | "restricted_api_key"
+    );
+    s.outcome = match status {
+        Some(c) if c < 400 => Outcome::Accepted,
+        Some(_) if key_error => Outcome::RefusedAuth,
+        Some(_) => Outcome::RefusedData,
+        None => Outcome::Fault,
+    };
+    if s.reply.is_none() {
+        s.reply = Some(request);
     }
     s
 }

@@ -98,15 +98,20 @@ MOCK_ROWS = [
                                   mail_from="onboarding@resend.dev", rcpt_to="someone@gmail.com"), "sandbox"),
     Row("mock", "unverified-domain", Expect("refused", 550, "The acme.com domain is not verified. Please, add and "
                                             "verify your domain on https://resend.com/domains"), "unverified-domain"),
-    Row("mock", "restricted-key", Expect("refused", 550, "This API key is restricted to sending from "
-                                         "yourcompany.com."), "restricted-key"),
-    Row("mock", "rate-limited", Expect("refused", 421, "Too many requests. You can only make 2 requests per second. "
-                                       "Please retry after a brief pause."), "rate-limited"),
+    Row("mock", "restricted-key", Expect("refused", 550, "This API key is not authorized to send emails from "
+                                         "acme.com"), "restricted-key"),
+    Row("mock", "restricted-key-unverified", Expect("refused", 550, "The associated domain with your API key is not "
+                                                    "verified. Please, create a new API key with full access or "
+                                                    "with a verified domain."), "restricted-key-unverified"),
+    Row("mock", "key-invalid-after-auth", Expect("refused", 550, "API key is invalid"), "key-invalid-after-auth"),
+    # #13: real sessions are refused for good at the final dot (the brief's 421 is --variant brief).
+    Row("mock", "rate-limited", Expect("refused", 550, "Too many requests. You can only make 2 requests per "
+                                       "second."), "rate-limited"),
     Row("mock", "daily-quota", Expect("refused", 550, "You have exceeded your daily email sending quota."),
         "daily-quota"),
     Row("mock", "monthly-quota", Expect("refused", 550, "You have exceeded your monthly email sending quota."),
         "monthly-quota"),
-    Row("mock", "temporary-failure", Expect("refused", 421, "smtp.resend.com Temporary failure, please try again "
+    Row("mock", "temporary-failure", Expect("refused", 421, "Resend SMTP Relay Temporary failure, please try again "
                                             "later"), "temporary-failure"),
     Row("mock", "drop-after-data", Expect("dropped"), "drop-after-data"),
     Row("mock", "silent", Expect("timeout"), "silent"),

@@ -128,6 +128,10 @@ impl Smtp {
             }
         }
     }
+    /// Writes bytes as they are, without reading.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
     pub fn cmd(&mut self, line: &str) -> String {
         self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
         self.reply()
@@ -287,4 +291,16 @@ pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
         "--certs".into(),
         dir.join("certs").display().to_string(),
     ]
+}
+
+/// `mock` with only the plain listener, on a free port, and `more` flags.
+pub fn plain_only(dir: &Path, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["mock", "--smtps", "off", "--starttls", "off"]
+        .iter()
+        .chain(&["--plain", "127.0.0.1:0", "--certs"])
+        .map(|s| s.to_string())
+        .collect();
+    args.push(dir.join("certs").display().to_string());
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
 }
