@@ -85,7 +85,18 @@ impl Running {
             .unwrap()
             .read_to_string(&mut err)
             .unwrap();
-        (code, self.stdout, err)
+        (code, std::mem::take(&mut self.stdout), err)
+    }
+}
+
+/// A test that panics must not leave its mailtape running (holding ports,
+/// such as the inbox's default 8025, that later tests need).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
