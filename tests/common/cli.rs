@@ -1,5 +1,6 @@
-//! Driving the `mailtape` binary: spawn it, read its stdout line by line,
-//! stop it with SIGTERM, talk SMTP to it, and search what it wrote for keys.
+//! Driving the `mailtape` binary: spawn it, read its stdout and stderr line
+//! by line, stop it with SIGTERM, talk SMTP to it, and search what it wrote
+//! for keys.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -15,7 +16,22 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
 pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
+    err_lines: mpsc::Receiver<String>,
     pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+/// Sends each line `from` yields into a channel, on a thread of its own.
+fn line_reader(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 impl Running {
@@ -33,19 +49,14 @@ impl Running {
             .env("NO_COLOR", "1")
             .spawn()
             .expect("spawn mailtape");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_reader(child.stdout.take().expect("stdout"));
+        let err_lines = line_reader(child.stderr.take().expect("stderr"));
         Running {
             child,
             lines,
+            err_lines,
             stdout: Vec::new(),
+            stderr: Vec::new(),
         }
     }
 
@@ -68,6 +79,29 @@ impl Running {
         }
     }
 
+    /// Reads stderr (the banner, warnings) until a line satisfies `f`.
+    pub fn err_until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self
+                .err_lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("a line on stderr; so far {:?}", self.stderr));
+            self.stderr.push(l.clone());
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// The plain listener's address, from the banner on stderr.
+    pub fn banner_plain_addr(&mut self) -> String {
+        let row = self.err_until(|l| l.trim_start().starts_with("plain "));
+        let addr = row.split_whitespace().nth(1).expect("address").to_string();
+        self.err_until(|l| l.trim_start().starts_with("login"));
+        addr
+    }
+
+    /// Sends SIGTERM and waits: the exit status, all of stdout, all of stderr.
     pub fn term(mut self) -> (i32, Vec<String>, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -78,13 +112,13 @@ impl Running {
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.stdout.push(l);
         }
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        while let Ok(l) = self.err_lines.recv_timeout(Duration::from_secs(2)) {
+            self.stderr.push(l);
+        }
+        let mut err = self.stderr.join("\n");
+        if !err.is_empty() {
+            err.push('\n');
+        }
         (code, self.stdout, err)
     }
 }
