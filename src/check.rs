@@ -80,8 +80,10 @@ pub fn warnings(o: &CheckOptions) -> Vec<String> {
             o.user
         ));
     }
-    if !o.key.starts_with("re_") {
-        w.push("the key does not start with `re_`: the password must be a Resend API key".into());
+    if let Some(problem) = crate::resend::account::key_problem(&o.key) {
+        w.push(format!(
+            "the key is not shaped like a Resend API key: {problem}; Resend will refuse it with 535"
+        ));
     }
     if o.port == 25 {
         w.push(

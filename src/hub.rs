@@ -25,7 +25,7 @@ const LIVE_BODY_LINES: usize = 20;
 /// How sessions are shown as they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveView {
-    /// Nothing on stdout.
+    /// Nothing on stdout, and no lines for people on stderr.
     Quiet,
     /// `C:`/`S:` lines for people; `color` adds ANSI colours.
     Human {
@@ -191,10 +191,13 @@ impl Hub {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Prints a line of the server's own (the ready banner and such) in human mode.
+    /// Prints a line of the server's own for people (the banner, the
+    /// stopping line) on stderr: stdout is the live view, and with `--json`
+    /// it carries JSON only. Nothing with `--quiet`.
     pub fn say(&self, line: &str) {
-        if let LiveView::Human { .. } = self.config.view {
-            self.print(line);
+        if self.config.view != LiveView::Quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{line}");
         }
     }
 

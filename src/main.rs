@@ -34,8 +34,9 @@ enum Cmd {
     /// Run a local SMTP server that answers exactly as smtp.resend.com would.
     ///
     /// Point your app at 127.0.0.1:2465 (implicit TLS), :2587 (STARTTLS) or
-    /// :2525 (plain), user `resend`, password any key that starts with `re_`.
-    /// Every session is shown live with the key redacted.
+    /// :2525 (plain), user `resend`, password a key shaped like Resend's:
+    /// re_ then at least 8 of A-Z a-z 0-9 _ (re_12345678 will do; others get
+    /// 535 as from Resend). Every session is shown live with the key redacted.
     Mock(Box<MockArgs>),
     /// Stand in front of the real relay, pass every command and reply through
     /// unchanged, and keep each session, redacted, in a tape.
@@ -472,7 +473,11 @@ fn run_mock(args: MockArgs) -> Result<(), Error> {
             "mailtape mock · scenario {} · Resend profile, variant {}",
             s.scenario, s.profile.variant
         );
-        serve_until_signal(&server, &title, "user `resend`, password any re_… key").await;
+        let login = format!(
+            "user `resend`, password {} (re_12345678 will do)",
+            mailtape::resend::account::KEY_RULE
+        );
+        serve_until_signal(&server, &title, &login).await;
         server.shutdown().await;
         Ok(())
     })
@@ -619,9 +624,11 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
 fn run_check(args: CheckArgs) -> ExitCode {
     match check(args) {
         Ok(code) => ExitCode::from(code),
+        // 2 is clap's, for a command line it cannot parse; any other error
+        // is 1, as for every subcommand (10 to 15 are the verdicts).
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "mailtape: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

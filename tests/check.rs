@@ -148,7 +148,7 @@ async fn failures_by_class() {
         Some((
             "authentication",
             "535 Authentication credentials invalid",
-            "starts with re_",
+            "re_ then at least 8 of A-Z a-z 0-9 _",
         )),
     )
     .await;
@@ -331,7 +331,7 @@ async fn the_key_argument_is_warned_about_and_never_shown() {
         .env_remove("RESEND_API_KEY")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key: set RESEND_API_KEY"));
 }
 
@@ -344,7 +344,7 @@ fn mistakes_visible_before_connecting() {
         port: 465,
         tls: UpstreamTls::Implicit,
         user: "resend".into(),
-        key: "re_x".into(),
+        key: "re_12345678".into(),
         from: "a@b.c".into(),
         to: "d@e.f".into(),
         ca_file: None,

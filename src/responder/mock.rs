@@ -336,6 +336,12 @@ impl Mock {
             }
             Err(LoginError::InvalidUsername) => self.reply("invalid_username", &[]),
             Err(LoginError::InvalidKey) => self.reply("invalid_key", &[]),
+            // Resend says no more than for a wrong key; the transcript says
+            // what is wrong with its shape (never the key itself).
+            Err(LoginError::MalformedKey(problem)) => Response {
+                notes: vec![format!("the key is refused: {problem}")],
+                ..self.reply("invalid_key", &[])
+            },
         }
     }
 
