@@ -276,7 +276,7 @@ async fn connection_and_tls_failures() {
     .await;
     assert_eq!(o.code, 11);
     assert!(
-        step(&o, "TLS")["detail"]
+        step(&o, "TLS")["explain"]
             .as_str()
             .unwrap()
             .contains("use --tls starttls"),
@@ -299,10 +299,10 @@ async fn connection_and_tls_failures() {
     .await;
     assert_eq!(o.code, 10);
     assert!(
-        step(&o, "connection")["detail"]
+        step(&o, "connection")["explain"]
             .as_str()
             .unwrap()
-            .contains("try --tls implicit"),
+            .contains("use --tls implicit"),
         "{}",
         o.json
     );
@@ -342,7 +342,7 @@ fn mistakes_visible_before_connecting() {
     let base = CheckOptions {
         host: "smtp.resend.com".into(),
         port: 465,
-        tls: UpstreamTls::Implicit,
+        tls: Some(UpstreamTls::Implicit),
         user: "resend".into(),
         key: "re_12345678".into(),
         from: "a@b.c".into(),
@@ -369,7 +369,7 @@ fn mistakes_visible_before_connecting() {
     );
     assert!(
         warnings(&CheckOptions {
-            tls: UpstreamTls::Starttls,
+            tls: Some(UpstreamTls::Starttls),
             ..base
         })[0]
             .contains("expects implicit TLS")

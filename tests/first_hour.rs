@@ -236,7 +236,12 @@ fn check(args: &[String]) -> (i32, serde_json::Value) {
     let out = Command::new(BIN)
         .arg("check")
         .args(args)
-        .args(["--json", "--timeout", "5"])
+        .arg("--json")
+        .args(if args.iter().any(|a| a == "--timeout") {
+            &[][..]
+        } else {
+            &["--timeout", "5"][..]
+        })
         .env("RESEND_API_KEY", KEY)
         .output()
         .unwrap();
