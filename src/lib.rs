@@ -8,13 +8,13 @@
 //!
 //! ## Design
 //!
-//! One engine ([`session`]) drives every connection: line framing with a
+//! One engine ([`engine::session`]) drives every connection: line framing with a
 //! cap, DATA, the STARTTLS upgrade, timeouts and error limits. It asks a
-//! [`responder::Responder`] what to reply; the mock ([`responder::mock`])
+//! [`engine::responder::Responder`] what to reply; the mock ([`modes::mock`])
 //! answers from a profile of replies ([`resend::Profile`], data compiled in
 //! from `fixtures/resend.toml`), an account and a scenario. Protocol code
 //! ([`smtp`]) does no I/O. Transcripts ([`tape`]) are redacted as they are
-//! captured and go to the [`hub`]: the live view, tape files, the mailbox,
+//! captured and go to the [`output::sink`]: the live view, tape files, the mailbox,
 //! and the test API.
 //!
 //! ## Getting started
@@ -33,32 +33,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod bench;
-pub mod check;
+pub mod engine;
 pub mod error;
-pub mod explain;
 pub mod fsutil;
-pub mod hub;
-pub mod message;
-pub mod mock_server;
+pub mod modes;
 pub mod net;
-pub mod record_server;
-pub mod replay_server;
+pub mod output;
 pub mod resend;
-pub mod responder;
-pub mod server;
-pub mod service;
-pub mod session;
-pub mod show;
 pub mod smtp;
 pub mod tape;
-mod writer;
+pub mod tools;
 
+pub use engine::listener::Addrs;
+pub use engine::server::{Blocking, Service, ServiceConfig};
 pub use error::Error;
-pub use hub::{LiveView, Message};
-pub use mock_server::{MockBuilder, MockConfig, MockServer};
-pub use record_server::{RecordBuilder, RecordConfig, RecordServer};
-pub use replay_server::{ReplayBuilder, ReplayConfig, ReplayOutcome, ReplayServer};
-pub use server::Addrs;
-pub use service::{Blocking, Service, ServiceConfig};
+pub use modes::mock::{MockBuilder, MockConfig, MockServer};
+pub use modes::record::{RecordBuilder, RecordConfig, RecordServer};
+pub use modes::replay::{ReplayBuilder, ReplayConfig, ReplayOutcome, ReplayServer};
+pub use output::sink::{LiveView, Message};
 pub use tape::Transcript;

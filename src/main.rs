@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mailtape::hub::{HubConfig, LiveView};
+use mailtape::engine::listener::{Addrs, ServerConfig};
+use mailtape::engine::session::Limits;
+use mailtape::modes::mock::responder::MockOptions;
+use mailtape::modes::record::UpstreamOptions;
+use mailtape::modes::record::relay::UpstreamTls;
+use mailtape::modes::replay::{ReplayOptions, list_builtin};
 use mailtape::net::CertSource;
-use mailtape::record_server::UpstreamOptions;
-use mailtape::replay_server::{ReplayOptions, list_builtin};
+use mailtape::output::sink::{HubConfig, LiveView};
 use mailtape::resend::{Profile, Scenario};
-use mailtape::responder::mock::MockOptions;
-use mailtape::responder::upstream::UpstreamTls;
-use mailtape::server::{Addrs, ServerConfig};
-use mailtape::session::Limits;
 use mailtape::{
     Error, MockConfig, MockServer, RecordConfig, RecordServer, ReplayConfig, ReplayServer, Service,
     ServiceConfig,
@@ -538,7 +538,7 @@ fn run_replay(args: ReplayArgs) -> Result<(), Error> {
         let title = format!(
             "mailtape replay · {tape} · {} {}",
             o.total,
-            mailtape::responder::replay::plural(o.total, "session", "sessions")
+            mailtape::modes::replay::responder::plural(o.total, "session", "sessions")
         );
         serve_until_signal(&server, &title, "any user and key: the tape decides").await;
         Ok::<_, Error>(server.shutdown().await)
@@ -587,28 +587,28 @@ fn run_show(args: ShowArgs) -> Result<(), Error> {
             )));
         }
         for f in files {
-            tapes.push(mailtape::replay_server::load_tape(
+            tapes.push(mailtape::modes::replay::load_tape(
                 &f.display().to_string(),
             )?);
         }
     } else {
         // A file or builtin:NAME, as replay takes them.
-        tapes.push(mailtape::replay_server::load_tape(&args.source)?);
+        tapes.push(mailtape::modes::replay::load_tape(&args.source)?);
     }
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let opts = mailtape::show::ShowOptions {
+    let opts = mailtape::tools::show::ShowOptions {
         session: args.session,
         no_explain: args.no_explain,
         color: std::io::stdout().is_terminal() && !no_color && !args.json,
     };
     for (name, tape) in &tapes {
         if args.json {
-            out!("{}", mailtape::show::render_json(name, tape, &opts));
+            out!("{}", mailtape::tools::show::render_json(name, tape, &opts));
         } else {
             let _ = write!(
                 std::io::stdout(),
                 "{}",
-                mailtape::show::render(name, tape, &opts)
+                mailtape::tools::show::render(name, tape, &opts)
             );
         }
     }
@@ -672,7 +672,7 @@ fn check_key(args: &CheckArgs) -> Result<String, Error> {
 }
 
 fn check(args: CheckArgs) -> Result<u8, Error> {
-    use mailtape::check::{AuthChoice, CheckOptions, Status};
+    use mailtape::tools::check::{AuthChoice, CheckOptions, Status};
     let key = check_key(&args)?;
     let tls = args.tls.as_deref().map(tls_mode);
     let o = CheckOptions {
@@ -694,7 +694,7 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = std::io::stdout().is_terminal() && !no_color && !args.json;
-    let warnings = mailtape::check::warnings(&o);
+    let warnings = mailtape::tools::check::warnings(&o);
     if !args.json {
         out!(
             "mailtape check · {}:{} · {} · user {}",
@@ -708,16 +708,17 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
         }
     }
     let json = args.json;
-    let mut on = move |kind: &mailtape::tape::EventKind, said: Option<mailtape::explain::Said>| {
+    let mut on = move |kind: &mailtape::tape::EventKind,
+                       said: Option<mailtape::tools::explain::Said>| {
         if json {
             return;
         }
-        out!("{}", mailtape::show::line(kind, color));
+        out!("{}", mailtape::tools::show::line(kind, color));
         if let Some(s) = said {
-            out!("{}", mailtape::show::explanation(s, color));
+            out!("{}", mailtape::tools::show::explanation(s, color));
         }
     };
-    let verdict = runtime()?.block_on(mailtape::check::run(&o, &mut on))?;
+    let verdict = runtime()?.block_on(mailtape::tools::check::run(&o, &mut on))?;
     let mut warnings = warnings;
     warnings.extend(verdict.warnings.iter().cloned());
     if json {
@@ -748,7 +749,7 @@ fn check(args: CheckArgs) -> Result<u8, Error> {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Error> {
-    let o = mailtape::bench::BenchOptions {
+    let o = mailtape::tools::bench::BenchOptions {
         host: args.host.clone(),
         port: args.port,
         tls: tls_mode(&args.tls),
@@ -769,7 +770,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
         to: args.to.clone(),
         timeout: Duration::from_secs(30),
     };
-    let r = runtime()?.block_on(mailtape::bench::run(o))?;
+    let r = runtime()?.block_on(mailtape::tools::bench::run(o))?;
     // A load test whose messages failed has failed: the report still goes
     // to stdout, the reason to stderr, and the status is 1.
     let failed = r.failure(args.messages).map(Error::BenchFailed);

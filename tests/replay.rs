@@ -11,7 +11,7 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncTransport, Message};
 use mailtape::ReplayServer;
-use mailtape::replay_server::{BUILTIN_TAPES, load_tape};
+use mailtape::modes::replay::{BUILTIN_TAPES, load_tape};
 use mailtape::tape::{EventKind, Transcript};
 
 /// What a client must send to follow a tape's first session, and what it should get.

@@ -9,10 +9,10 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::error::Error;
-use crate::hub::{Hub, Message};
-use crate::message::{domain_of, first_address, header};
+use crate::modes::mock::headers::{domain_of, first_address, header};
+use crate::output::sink::{Hub, Message};
 use crate::resend::account::Day;
 use crate::resend::{
     Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
@@ -284,7 +284,7 @@ impl Mock {
         if self.grant.is_some() {
             return self.reply("auth_already", &[]);
         }
-        if s.listener == super::ListenerKind::Starttls && !s.tls {
+        if s.listener == crate::engine::responder::ListenerKind::Starttls && !s.tls {
             return self.reply("tls_required", &[]);
         }
         let decode = |b64: &str| {
@@ -528,7 +528,7 @@ impl Responder for Mock {
             Command::Vrfy(_) => self.reply("vrfy", &[]),
             Command::Help(_) => self.reply("help", &[]),
             Command::Quit => self.reply("quit", &[]),
-            Command::StartTls => self.reply(super::starttls_reply_name(s), &[]),
+            Command::StartTls => self.reply(crate::engine::responder::starttls_reply_name(s), &[]),
             // CHUNKING is not offered, so BDAT is as unknown as any other verb.
             Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
         }

@@ -16,9 +16,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{DataOutcome, LocalEvent, Responder, Response, SessionState, adjust_ehlo};
+use crate::engine::responder::{
+    DataOutcome, LocalEvent, Responder, Response, SessionState, adjust_ehlo,
+};
+use crate::engine::session::client_text;
 use crate::resend::Profile;
-use crate::session::client_text;
 use crate::smtp::{Command, ParseError, Reply, codes, parse_command, parse_reply};
 use crate::tape::{Closer, EventKind, Tape, Transcript};
 
@@ -463,7 +465,7 @@ impl Responder for Replay {
                     self.pos += 1;
                 }
             }
-            return self.profile_reply(super::starttls_reply_name(s));
+            return self.profile_reply(crate::engine::responder::starttls_reply_name(s));
         }
         if !matches!(cmd, Ok(Command::StartTls)) {
             self.skip_starttls();

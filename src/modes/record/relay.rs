@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::client::{ClientConn, Fault};
 use crate::resend::Profile;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
@@ -293,7 +293,9 @@ impl Responder for Upstream {
         let ahead = std::mem::take(&mut self.ahead);
         // What only the client's leg can answer.
         match &cmd {
-            Ok(Command::StartTls) => return self.own(super::starttls_reply_name(s)),
+            Ok(Command::StartTls) => {
+                return self.own(crate::engine::responder::starttls_reply_name(s));
+            }
             Ok(Command::Bdat) => return self.own("unknown_command"),
             Ok(Command::Quit) if self.dead => return self.own("quit"),
             _ => {}
@@ -317,7 +319,7 @@ impl Responder for Upstream {
                         .iter()
                         .skip(1)
                         .any(|l| l.eq_ignore_ascii_case("PIPELINING"));
-                return super::adjust_ehlo(reply, s).into();
+                return crate::engine::responder::adjust_ehlo(reply, s).into();
             }
             Ok(Command::Helo(_)) => {
                 // No extensions after HELO: no pipelining either (RFC 2920 3.1).

@@ -10,13 +10,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::explain::{Explainer, Said};
+use crate::modes::record::relay::UpstreamTls;
 use crate::net::client::{ClientConn, Fault, TlsDetails, TlsFailure};
 use crate::net::tls::client_config;
-use crate::responder::upstream::UpstreamTls;
 use crate::smtp::{DataWriter, Reply, codes};
 use crate::tape::EventKind;
 use crate::tape::redact::{AuthPart, redact_auth};
+use crate::tools::explain::{Explainer, Said};
 
 /// Exit status: the message (or, with `--no-send`, the login) was accepted.
 pub const EXIT_OK: u8 = 0;
@@ -220,15 +220,15 @@ impl Run<'_> {
         let detail = format!("{}:{} {}", self.o.host, self.o.port, f.0);
         self.event(EventKind::Note(detail.clone()));
         let explain = (f.0.starts_with("did not reply") && step == "connection")
-            .then_some(crate::explain::NO_GREETING);
+            .then_some(crate::tools::explain::NO_GREETING);
         self.fail(step, detail, explain, exit)
     }
 
     /// A reply that ends a step in failure: 4xx is temporary whatever the step.
     fn refused(&mut self, step: &'static str, reply: &Reply, exit: u8) -> Stop {
-        let user = crate::explain::User::of(&self.o.user);
+        let user = crate::tools::explain::User::of(&self.o.user);
         let last = reply.wire_lines().last().unwrap_or_default();
-        let said = crate::explain::explain(
+        let said = crate::tools::explain::explain(
             reply.code,
             last.get(4..).unwrap_or(""),
             user,
@@ -393,7 +393,7 @@ impl Run<'_> {
                         Err(self.fail(
                             "connection",
                             detail,
-                            Some(crate::explain::NO_GREETING),
+                            Some(crate::tools::explain::NO_GREETING),
                             EXIT_CONNECTION,
                         ))
                     }
@@ -577,7 +577,7 @@ impl Run<'_> {
             o.from,
             o.to,
             rfc2822_now(),
-            crate::responder::mock::new_id()
+            crate::modes::mock::responder::new_id()
         );
         for line in body.trim_end().split("\r\n") {
             self.event(EventKind::Data(line.to_string()));

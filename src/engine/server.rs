@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::listener::{Addrs, ResponderFactory, Server, ServerConfig};
 use crate::error::Error;
-use crate::hub::{Hub, HubConfig, LiveView, Message};
 use crate::net::{CertSource, Tls};
-use crate::server::{Addrs, ResponderFactory, Server, ServerConfig};
+use crate::output::sink::{Hub, HubConfig, LiveView, Message};
 use crate::tape::Transcript;
 
 /// Listeners, certificates and outputs: the settings every mode shares.
@@ -139,7 +139,7 @@ macro_rules! service_builder_methods {
             self
         }
         /// Where to listen (defaults: free ports on 127.0.0.1).
-        pub fn addrs(mut self, addrs: $crate::server::Addrs) -> Self {
+        pub fn addrs(mut self, addrs: $crate::engine::listener::Addrs) -> Self {
             self.config.service.server.addrs = addrs;
             self
         }

@@ -8,9 +8,9 @@ use base64::Engine;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::hub::Capture;
+use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
-use crate::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
+use crate::output::sink::Capture;
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
 use crate::tape::redact::{AuthPart, redact_auth, scrub};
@@ -309,7 +309,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Wait::Broken,
                 Err(_) => Wait::Timeout,
             },
-            () = crate::server::stopped(&mut self.shutdown) => Wait::Shutdown,
+            () = crate::engine::listener::stopped(&mut self.shutdown) => Wait::Shutdown,
         }
     }
 
@@ -323,7 +323,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Err(Wait::Broken),
                 Err(_) => Err(Wait::Stalled),
             },
-            () = crate::server::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
+            () = crate::engine::listener::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
         }
     }
 

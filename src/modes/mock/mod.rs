@@ -1,14 +1,17 @@
 //! The mock as a library: start it on free ports from a test, talk to it
 //! with any client, then read the transcripts and messages.
 
+pub mod headers;
+pub mod responder;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::engine::listener::ResponderFactory;
+use crate::engine::responder::SessionState;
+use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::responder::SessionState;
-use crate::responder::mock::{Mock, MockOptions, MockSettings, MockShared};
-use crate::server::ResponderFactory;
-use crate::service::{Service, ServiceConfig, service_builder_methods};
+use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -74,7 +77,7 @@ pub struct MockServer {
     shared: Arc<MockShared>,
 }
 
-impl crate::service::Served for MockServer {
+impl crate::engine::server::Served for MockServer {
     fn into_service(self) -> Service {
         self.service
     }
@@ -145,8 +148,8 @@ impl MockBuilder {
         MockServer::start(self.config).await
     }
     /// Starts the server on a runtime of its own, for plain `#[test]` code.
-    pub fn start_blocking(self) -> Result<crate::service::Blocking<MockServer>, Error> {
-        crate::service::Blocking::start(MockServer::start(self.config))
+    pub fn start_blocking(self) -> Result<crate::engine::server::Blocking<MockServer>, Error> {
+        crate::engine::server::Blocking::start(MockServer::start(self.config))
     }
 }
 

@@ -2,10 +2,6 @@
 //! session engine drives any of them the same way, so every mode gets TLS,
 //! limits, redaction and transcripts alike.
 
-pub mod mock;
-pub mod replay;
-pub mod upstream;
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,13 +1,15 @@
 //! Replay mode as a library: answer clients from a tape, and report whether
 //! they did what the tape says.
 
+pub mod responder;
+
 use std::sync::Arc;
 
+use crate::engine::listener::ResponderFactory;
+use crate::engine::responder::SessionState;
+use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::responder::SessionState;
-use crate::responder::replay::{Divergence, Replay, ReplayShared};
-use crate::server::ResponderFactory;
-use crate::service::{Service, ServiceConfig, service_builder_methods};
+use crate::modes::replay::responder::{Divergence, Replay, ReplayShared};
 use crate::smtp::Reply;
 use crate::tape::Tape;
 
@@ -15,7 +17,7 @@ macro_rules! builtin_tapes {
     ($($name:literal),* $(,)?) => {
         /// The shipped tapes: name and text.
         pub const BUILTIN_TAPES: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../fixtures/tapes/", $name, ".tape")))),*
+            $(($name, include_str!(concat!("../../../fixtures/tapes/", $name, ".tape")))),*
         ];
     };
 }
@@ -147,7 +149,7 @@ impl ReplayOutcome {
 
 impl std::fmt::Display for ReplayOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::responder::replay::plural;
+        use crate::modes::replay::responder::plural;
         let sessions = plural(self.total, "session", "sessions");
         if self.looped {
             // Each connection plays the next session, round and round: count
@@ -170,7 +172,7 @@ impl std::fmt::Display for ReplayOutcome {
             write!(
                 f,
                 ", {n} {}:",
-                crate::responder::replay::plural(n, "divergence", "divergences")
+                crate::modes::replay::responder::plural(n, "divergence", "divergences")
             )?;
             for d in &self.divergences {
                 write!(
@@ -181,7 +183,7 @@ impl std::fmt::Display for ReplayOutcome {
             }
         } else if self.strict && self.played < self.total {
             let n = self.total - self.played;
-            let sessions = crate::responder::replay::plural(n, "session", "sessions");
+            let sessions = crate::modes::replay::responder::plural(n, "session", "sessions");
             write!(f, "; --strict: {n} {sessions} never played")?;
         }
         Ok(())
@@ -195,7 +197,7 @@ pub struct ReplayServer {
     strict: bool,
 }
 
-impl crate::service::Served for ReplayServer {
+impl crate::engine::server::Served for ReplayServer {
     fn into_service(self) -> Service {
         self.service
     }
@@ -236,8 +238,8 @@ impl ReplayBuilder {
         ReplayServer::start(self.config).await
     }
     /// Starts the server on a runtime of its own, for plain `#[test]` code.
-    pub fn start_blocking(self) -> Result<crate::service::Blocking<ReplayServer>, Error> {
-        crate::service::Blocking::start(ReplayServer::start(self.config))
+    pub fn start_blocking(self) -> Result<crate::engine::server::Blocking<ReplayServer>, Error> {
+        crate::engine::server::Blocking::start(ReplayServer::start(self.config))
     }
 }
 

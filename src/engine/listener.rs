@@ -12,11 +12,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::engine::responder::{ListenerKind, Responder, SessionState};
+use crate::engine::session::{Limits, Session};
 use crate::error::Error;
-use crate::hub::{Capture, Hub};
 use crate::net::{Conn, Stream, Tls};
-use crate::responder::{ListenerKind, Responder, SessionState};
-use crate::session::{Limits, Session};
+use crate::output::sink::{Capture, Hub};
 use crate::smtp::Reply;
 use crate::tape::{Closer, Meta};
 

@@ -12,12 +12,12 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::explain::{Explainer, Said};
 use crate::fsutil::unused_path;
+use crate::output::files::{Job, Writer};
 use crate::tape::redact::scrub_message;
 use crate::tape::transcript::{body_lines, into_printable};
 use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
-use crate::writer::{Job, Writer};
+use crate::tools::explain::{Explainer, Said};
 
 /// Body lines shown in the live view before the rest is summarised.
 const LIVE_BODY_LINES: usize = 20;
@@ -106,7 +106,7 @@ impl Hub {
     /// last session torn by a crash is cut back first).
     pub fn new(config: HubConfig) -> Result<Hub, crate::Error> {
         if let Some(path) = &config.tape_file {
-            match crate::writer::repair(path) {
+            match crate::output::files::repair(path) {
                 Ok(true) => tracing::warn!(
                     "{}: cut back a last session torn by a crash",
                     path.display()
@@ -138,7 +138,7 @@ impl Hub {
             config.tapes.is_some() || config.tape_file.is_some() || config.mailbox.is_some();
         let writer = if files {
             let errors = kept.clone();
-            let on_error: crate::writer::OnError = Arc::new(move |what: String| {
+            let on_error: crate::output::files::OnError = Arc::new(move |what: String| {
                 tracing::error!("{what}");
                 errors
                     .lock()
@@ -147,7 +147,7 @@ impl Hub {
                     .push(what);
             });
             let counter = done.clone();
-            let on_written: crate::writer::OnWritten =
+            let on_written: crate::output::files::OnWritten =
                 Arc::new(move |n| counter.send_modify(|d| *d += n));
             Some(
                 Writer::start(config.tape_comments.clone(), on_error, on_written).map_err(|e| {

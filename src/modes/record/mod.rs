@@ -1,17 +1,19 @@
 //! Record mode as a library: a proxy in front of an upstream relay that
 //! keeps every session, redacted, as a tape.
 
+pub mod relay;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::listener::ResponderFactory;
+use crate::engine::responder::SessionState;
+use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
+use crate::modes::record::relay::{Upstream, UpstreamConfig, UpstreamTls};
 use crate::net::tls::client_config;
 use crate::resend::Profile;
-use crate::responder::SessionState;
-use crate::responder::upstream::{Upstream, UpstreamConfig, UpstreamTls};
-use crate::server::ResponderFactory;
-use crate::service::{Service, ServiceConfig, service_builder_methods};
 use crate::smtp::Reply;
 
 /// Where the proxy forwards to.
@@ -113,7 +115,7 @@ pub struct RecordServer {
     upstream: Arc<UpstreamConfig>,
 }
 
-impl crate::service::Served for RecordServer {
+impl crate::engine::server::Served for RecordServer {
     fn into_service(self) -> Service {
         self.service
     }
@@ -164,8 +166,8 @@ impl RecordBuilder {
         RecordServer::start(self.config).await
     }
     /// Starts the server on a runtime of its own, for plain `#[test]` code.
-    pub fn start_blocking(self) -> Result<crate::service::Blocking<RecordServer>, Error> {
-        crate::service::Blocking::start(RecordServer::start(self.config))
+    pub fn start_blocking(self) -> Result<crate::engine::server::Blocking<RecordServer>, Error> {
+        crate::engine::server::Blocking::start(RecordServer::start(self.config))
     }
 }
 

@@ -1,0 +1,8 @@
+//! The engine: one SMTP session per connection, driven through a
+//! [`responder::Responder`]; the listeners that accept connections; the
+//! server every mode runs on.
+
+pub mod listener;
+pub mod responder;
+pub mod server;
+pub mod session;

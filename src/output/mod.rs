@@ -1,0 +1,5 @@
+//! Where sessions go once captured: the live view, tape files, the mailbox
+//! and the in-memory record the test API reads.
+
+pub(crate) mod files;
+pub mod sink;
