@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+mod help;
 use mailtape::engine::listener::{Addrs, ServerConfig};
 use mailtape::engine::session::Limits;
 use mailtape::modes::mock::responder::MockOptions;
@@ -37,6 +39,7 @@ enum Cmd {
     /// :2525 (plain), user `resend`, password a key shaped like Resend's:
     /// re_ then at least 8 of A-Z a-z 0-9 _ (re_12345678 will do; others get
     /// 535 as from Resend). Every session is shown live with the key redacted.
+    #[command(after_help = help::MOCK)]
     Mock(Box<MockArgs>),
     /// Stand in front of the real relay, pass every command and reply through
     /// unchanged, and keep each session, redacted, in a tape.
@@ -44,14 +47,17 @@ enum Cmd {
     /// Point your app at mailtape as for `mock`, with your real key; mailtape
     /// forwards it to the upstream (default smtp.resend.com:465) and writes
     /// only the redacted form.
+    #[command(after_help = help::RECORD)]
     Record(Box<RecordArgs>),
     /// Answer clients from a recorded tape: each connection plays the next session.
     ///
     /// A client that departs from the tape gets 451 saying what was expected;
     /// the run then ends with a non-zero exit status.
+    #[command(after_help = help::REPLAY)]
     Replay(Box<ReplayArgs>),
     /// Print the transcripts of a tape, a folder of tapes, or stdin, redacted,
     /// with a plain-language explanation and fix under every failure.
+    #[command(after_help = help::SHOW)]
     Show(ShowArgs),
     /// Test SMTP settings against a relay (smtp.resend.com by default), the way an
     /// app would send: connection, TLS, login, sender, recipient, message.
@@ -59,11 +65,14 @@ enum Cmd {
     /// The key comes from RESEND_API_KEY, or a prompt that does not echo.
     /// Exit status: 0 accepted, 10 connection, 11 TLS, 12 authentication,
     /// 13 sender or recipient refused, 14 message refused, 15 temporary failure.
+    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Load-test an SMTP server: N connections send M messages; messages per
     /// second and latency percentiles (p50, p99, max) per command and per message.
+    #[command(after_help = help::BENCH)]
     Bench(BenchArgs),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
+    #[command(after_help = help::PROFILE)]
     Profile(ProfileArgs),
 }
 
