@@ -61,7 +61,9 @@ fn folders_stdin_json_and_one_session() {
         "{out}"
     );
     assert!(
-        out.contains("↳ the password must be a Resend API key, re_ then at least 8 of A-Z a-z 0-9 _"),
+        out.contains(
+            "↳ the password must be a Resend API key, re_ then at least 8 of A-Z a-z 0-9 _"
+        ),
         "{out}"
     );
     assert!(out.contains("✓ credentials accepted"), "{out}");
