@@ -115,9 +115,12 @@ struct ListenArgs {
 #[derive(Args, Debug)]
 struct OutputArgs {
     /// Print a JSON ready line with the bound addresses, then one JSON object per event.
+    ///
+    /// stdout then carries JSON only; the lines for people (the stopping line,
+    /// warnings) go to stderr.
     #[arg(long, conflicts_with = "quiet")]
     json: bool,
-    /// Print nothing but errors.
+    /// Print nothing but errors: no live view, no banner, no stopping line.
     #[arg(long)]
     quiet: bool,
     /// Write every session's transcript to this folder as a tape file.
@@ -152,7 +155,8 @@ struct MockArgs {
     /// A verified sender domain (repeatable); without any, every domain counts as verified.
     #[arg(long = "verified-domain", value_name = "DOMAIN")]
     verified_domains: Vec<String>,
-    /// Accept only this API key (repeatable); without any, every well-formed `re_…` key is accepted.
+    /// Accept only this API key (repeatable); without any, every key shaped like
+    /// Resend's is accepted (re_ then at least 8 of A-Z a-z 0-9 _).
     #[arg(long = "key", value_name = "KEY")]
     keys: Vec<String>,
     /// Write every accepted message to this folder as an .eml file.
