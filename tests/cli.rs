@@ -160,11 +160,17 @@ fn human_live_view_is_redacted_and_plain_when_piped() {
     );
     assert!(text.contains("#1 S: 535 Invalid username"), "{text}");
     assert!(!text.contains('\x1b'), "colour codes when piped: {text}");
+    // issue 15: the lines for people (banner, stopping) are on stderr, and
+    // stdout holds the live view alone
     assert!(
-        stderr.contains("CA        "),
+        stderr.starts_with("mailtape mock · scenario default") && stderr.contains("CA        "),
         "the banner is on stderr: {stderr}"
     );
-    assert!(!text.contains("CA        "), "and not on stdout: {text}");
+    assert!(
+        stderr.ends_with("mailtape: stopping; open sessions get 421\n"),
+        "{stderr}"
+    );
+    assert!(stdout.iter().all(|l| l.starts_with('#')), "{stdout:?}");
     assert!(leaks(text.as_bytes(), KEY).is_empty() && leaks(stderr.as_bytes(), KEY).is_empty());
 }
 

@@ -139,30 +139,6 @@ fn with_json_stdout_is_json_only_and_the_stopping_line_is_on_stderr() {
     }
 }
 
-#[test]
-fn human_mode_says_its_own_lines_on_stderr_and_transcripts_on_stdout() {
-    let dir = tempfile::tempdir().unwrap();
-    let args = ephemeral("mock", dir.path());
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut m = Running::start(&argv);
-    let addr = m.banner_plain_addr();
-    let mut c = Smtp::connect(&addr);
-    c.reply();
-    assert_eq!(c.cmd("QUIT"), "221 Bye");
-    m.until(|l| l.contains("closed by"));
-    let (code, stdout, stderr) = m.term();
-    assert_eq!(code, 0);
-    assert!(stdout.iter().all(|l| l.starts_with('#')), "{stdout:?}");
-    assert!(
-        stderr.starts_with("mailtape mock · scenario default"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.ends_with("mailtape: stopping; open sessions get 421\n"),
-        "{stderr}"
-    );
-}
-
 /// Argument errors are clap's (status 2, `error:` and a usage line); every
 /// other error is one line `mailtape: …` with status 1.
 #[test]
