@@ -14,7 +14,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use mailtape::modes::record::relay::UpstreamTls;
+use mailtape::UpstreamTls;
 use mailtape::{MockServer, RecordServer, Service};
 
 const KEY: &str = "re_MadeForTapes_0000";

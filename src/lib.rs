@@ -8,14 +8,17 @@
 //!
 //! ## Design
 //!
-//! One engine ([`engine::session`]) drives every connection: line framing with a
-//! cap, DATA, the STARTTLS upgrade, timeouts and error limits. It asks a
-//! [`engine::responder::Responder`] what to reply; the mock ([`modes::mock`])
-//! answers from a profile of replies ([`resend::Profile`], data compiled in
-//! from `fixtures/resend.toml`), an account and a scenario. Protocol code
-//! ([`smtp`]) does no I/O. Transcripts ([`tape`]) are redacted as they are
-//! captured and go to the [`output::sink`]: the live view, tape files, the mailbox,
-//! and the test API.
+//! One engine drives every connection: line framing with a cap, DATA, the
+//! STARTTLS upgrade, timeouts and error limits. It asks a responder what to
+//! reply: the mock answers from a profile of replies ([`resend::Profile`],
+//! data compiled in from `fixtures/resend.toml`), an account and a scenario;
+//! record relays to the real relay; replay answers from a [`Tape`]. Protocol
+//! code ([`smtp`]) does no I/O. Transcripts ([`tape`]) are redacted as they
+//! are captured ([`tape::capture`]) and go to the [`Sink`]: the live view,
+//! tape files, the mailbox, the test API, and any [`Subscription`].
+//!
+//! The public API is what this page lists; `docs/architecture.md` maps the
+//! rest of the source.
 //!
 //! ## Getting started
 //!
@@ -33,22 +36,29 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod engine;
+pub(crate) mod engine;
 pub mod error;
-pub mod fsutil;
-pub mod modes;
+pub(crate) mod fsutil;
+pub(crate) mod modes;
 pub mod net;
-pub mod output;
+pub(crate) mod output;
 pub mod resend;
 pub mod smtp;
 pub mod tape;
 pub mod tools;
 
-pub use engine::listener::Addrs;
-pub use engine::server::{Blocking, Service, ServiceConfig};
+pub use engine::listener::{Addrs, ServerConfig};
+pub use engine::server::{Blocking, Served, Service, ServiceConfig};
+pub use engine::session::Limits;
 pub use error::Error;
+pub use modes::mock::options::{MockOptions, MockSettings};
 pub use modes::mock::{MockBuilder, MockConfig, MockServer};
-pub use modes::record::{RecordBuilder, RecordConfig, RecordServer};
-pub use modes::replay::{ReplayBuilder, ReplayConfig, ReplayOutcome, ReplayServer};
-pub use output::sink::{LiveView, Message};
-pub use tape::Transcript;
+pub use modes::record::{RecordBuilder, RecordConfig, RecordServer, UpstreamOptions};
+pub use modes::replay::{
+    BUILTIN_TAPES, ReplayBuilder, ReplayConfig, ReplayOptions, ReplayOutcome, ReplayServer,
+    list_builtin, load_tape,
+};
+pub use net::CertSource;
+pub use net::client::UpstreamTls;
+pub use output::sink::{Event as SinkEvent, LiveView, Message, OutputConfig, Sink, Subscription};
+pub use tape::{Tape, Transcript};

@@ -337,7 +337,7 @@ async fn the_key_argument_is_warned_about_and_never_shown() {
 
 #[test]
 fn mistakes_visible_before_connecting() {
-    use mailtape::modes::record::relay::UpstreamTls;
+    use mailtape::UpstreamTls;
     use mailtape::tools::check::{AuthChoice, CheckOptions, warnings};
     let base = CheckOptions {
         host: "smtp.resend.com".into(),

@@ -489,7 +489,7 @@ async fn plaintext_on_the_tls_port_and_tls_on_the_plain_port() {
 async fn shutdown_tells_open_sessions_421() {
     let s = server().await;
     let mut c = authed(&s).await;
-    let hub = s.hub().clone();
+    let hub = s.sink().clone();
     let stop = tokio::spawn(s.shutdown());
     let r = c
         .try_reply(Duration::from_secs(5))

@@ -1471,7 +1471,7 @@ async fn a_header_smuggled_after_ehlo_is_a_command_of_its_own_and_never_a_header
     let tape = first_tape(&s, 1).await;
     assert!(!tape.contains('\x1b'), "{tape}");
     // the mailbox is written by a thread of its own: wait for it
-    s.hub().flush();
+    s.sink().flush();
     let emls: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(emls.len(), 1);
     for e in emls {

@@ -169,7 +169,7 @@ fn content_canonical(c: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_shipped_tape_round_trips_byte_for_byte() {
-    for (name, text) in mailtape::modes::replay::BUILTIN_TAPES {
+    for (name, text) in mailtape::BUILTIN_TAPES {
         let t = Tape::parse(text, name).unwrap();
         assert_eq!(t.to_text(), *text, "{name}");
     }

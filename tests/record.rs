@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{KEY, MODES, Mode, send};
 use lettre::transport::smtp::authentication::Mechanism;
-use mailtape::modes::record::relay::UpstreamTls;
+use mailtape::UpstreamTls;
 use mailtape::tape::{EventKind, Tape, Transcript};
 use mailtape::{MockServer, RecordServer};
 

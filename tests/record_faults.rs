@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::Raw;
-use mailtape::modes::record::relay::UpstreamTls;
+use mailtape::UpstreamTls;
 use mailtape::tape::Tape;
 use mailtape::{MockServer, RecordServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -11,8 +11,8 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncTransport, Message};
 use mailtape::ReplayServer;
-use mailtape::modes::replay::{BUILTIN_TAPES, load_tape};
 use mailtape::tape::{EventKind, Transcript};
+use mailtape::{BUILTIN_TAPES, load_tape};
 
 /// What a client must send to follow a tape's first session, and what it should get.
 struct Follow {

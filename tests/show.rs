@@ -7,8 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::cli::BIN;
-use mailtape::modes::replay::{BUILTIN_TAPES, load_tape};
 use mailtape::tools::show::{ShowOptions, render};
+use mailtape::{BUILTIN_TAPES, load_tape};
 
 #[test]
 fn every_shipped_tape_shown_with_its_explanations() {

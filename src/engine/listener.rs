@@ -12,12 +12,15 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::engine::responder::{ListenerKind, Responder, SessionState};
-use crate::engine::session::{Limits, Session};
+use super::responder::{ListenerKind, Responder, SessionState};
+use super::session::{Limits, Session};
+use super::shutdown::stopped;
 use crate::error::Error;
+use crate::net::tls::{self, AcceptError};
 use crate::net::{Conn, Stream, Tls};
-use crate::output::sink::{Capture, Hub};
+use crate::output::sink::Sink;
 use crate::smtp::Reply;
+use crate::tape::capture::Capture;
 use crate::tape::{Closer, Meta};
 
 /// Makes one responder per connection, and says what it plays.
@@ -107,7 +110,7 @@ impl Default for ServerConfig {
 /// A running server.
 pub struct Server {
     addrs: Addrs,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
     stop: watch::Sender<bool>,
     accept_tasks: Vec<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
@@ -118,7 +121,7 @@ pub struct Server {
 
 struct Shared<F> {
     factory: F,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
     limits: Limits,
     tls: Option<TlsAcceptor>,
     next_id: AtomicU64,
@@ -130,7 +133,7 @@ impl Server {
     pub async fn start<F: ResponderFactory>(
         config: ServerConfig,
         tls: Option<&Tls>,
-        hub: Arc<Hub>,
+        sink: Arc<Sink>,
         factory: F,
     ) -> Result<Server, Error> {
         let mut bound = Addrs {
@@ -175,13 +178,13 @@ impl Server {
             }
             listeners.push((kind, listener));
         }
-        let (stop, _) = watch::channel(false);
+        let (stop, _) = super::shutdown::flag();
         let (done_tx, sessions_done) = mpsc::channel(1);
         let max_connections = config.max_connections.max(1);
         let slots = Arc::new(Semaphore::new(max_connections));
         let shared = Arc::new(Shared {
             factory,
-            hub: hub.clone(),
+            sink: sink.clone(),
             limits: config.limits.clone(),
             tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
             next_id: AtomicU64::new(1),
@@ -201,7 +204,7 @@ impl Server {
             .collect();
         Ok(Server {
             addrs: bound,
-            hub,
+            sink,
             stop,
             accept_tasks,
             sessions_done,
@@ -221,9 +224,9 @@ impl Server {
         self.addrs
     }
 
-    /// The hub sessions report to.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+    /// The sink sessions report to.
+    pub fn sink(&self) -> &Arc<Sink> {
+        &self.sink
     }
 
     /// Stops accepting, tells open sessions `421` and waits for them (up to
@@ -286,11 +289,6 @@ async fn accept_loop<F: ResponderFactory>(
     }
 }
 
-/// Resolves once a stop has been asked for (or the sender is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
 /// Tells a connection over the cap why it is closed, without a session;
 /// inside TLS on the implicit-TLS port, never in clear text there.
 async fn refuse(socket: TcpStream, reply: Reply, tls: Option<TlsAcceptor>, needs_tls: bool) {
@@ -337,7 +335,7 @@ async fn serve<F: ResponderFactory>(
         local,
         started: now_rfc3339(),
     };
-    let mut capture = Capture::new(shared.hub.clone(), meta, start);
+    let mut capture = Capture::new(shared.sink.clone(), meta, start);
     let mut stream = Stream::Plain(Box::new(socket));
     if kind == ListenerKind::Smtps {
         let Some(acceptor) = &shared.tls else {
@@ -347,14 +345,14 @@ async fn serve<F: ResponderFactory>(
         let Stream::Plain(plain) = stream else {
             return;
         };
-        match tokio::time::timeout(shared.limits.tls_timeout, acceptor.accept(plain)).await {
-            Ok(Ok(tls)) => stream = Stream::Tls(Box::new(tls)),
-            Ok(Err(e)) => {
+        match tls::accept(acceptor, plain, shared.limits.tls_timeout).await {
+            Ok(tls) => stream = tls,
+            Err(AcceptError::Failed(e)) => {
                 capture.note(format!("TLS handshake failed: {e}"));
                 capture.finish(Closer::Client);
                 return;
             }
-            Err(_) => {
+            Err(AcceptError::TimedOut) => {
                 capture.note("TLS handshake timed out".into());
                 capture.finish(Closer::Server);
                 return;

@@ -6,3 +6,4 @@ pub mod listener;
 pub mod responder;
 pub mod server;
 pub mod session;
+pub(crate) mod shutdown;

@@ -1,14 +1,14 @@
-//! What every mode's server has in common: certificates, listeners, the hub,
-//! and the accessors the test API offers.
+//! What every mode's server has in common: certificates, listeners, the
+//! sink, and the accessors the test API offers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::listener::{Addrs, ResponderFactory, Server, ServerConfig};
+use super::listener::{Addrs, ResponderFactory, Server, ServerConfig};
 use crate::error::Error;
 use crate::net::{CertSource, Tls};
-use crate::output::sink::{Hub, HubConfig, LiveView, Message};
+use crate::output::sink::{LiveView, Message, OutputConfig, Sink};
 use crate::tape::Transcript;
 
 /// Listeners, certificates and outputs: the settings every mode shares.
@@ -19,7 +19,7 @@ pub struct ServiceConfig {
     /// Certificates.
     pub certs: CertSource,
     /// Live view, tapes, mailbox.
-    pub hub: HubConfig,
+    pub output: OutputConfig,
 }
 
 impl ServiceConfig {
@@ -33,10 +33,10 @@ impl ServiceConfig {
                 ..ServerConfig::default()
             },
             certs: CertSource::Generated(std::env::temp_dir().join("mailtape-test-certs")),
-            hub: HubConfig {
+            output: OutputConfig {
                 view: LiveView::Quiet,
                 keep: true,
-                ..HubConfig::default()
+                ..OutputConfig::default()
             },
         }
     }
@@ -44,35 +44,42 @@ impl ServiceConfig {
 
 /// A running server of any mode.
 pub struct Service {
-    server: Option<Server>,
+    server: Server,
     tls: Option<Tls>,
 }
 
 impl Service {
     /// Loads certificates (when a TLS listener is on), then starts the
-    /// listeners with the responders `make` builds around the hub.
+    /// listeners with the responders `make` builds around the sink.
     pub async fn start<F: ResponderFactory>(
         config: ServiceConfig,
-        make: impl FnOnce(Arc<Hub>) -> F,
+        make: impl FnOnce(Arc<Sink>) -> F,
     ) -> Result<Service, Error> {
         let addrs = config.server.addrs;
-        let tls = if addrs.smtps.is_some() || addrs.starttls.is_some() {
-            Some(Tls::load(&config.certs)?)
-        } else {
-            None
-        };
-        let hub = Arc::new(Hub::new(config.hub)?);
-        let factory = make(hub.clone());
-        let server = Server::start(config.server, tls.as_ref(), hub, factory).await?;
-        Ok(Service {
-            server: Some(server),
-            tls,
+        let certs = config.certs;
+        let output = config.output;
+        // Certificates and an existing tape file are read from disk: off
+        // the async threads.
+        let (tls, sink) = tokio::task::spawn_blocking(move || {
+            let tls = if addrs.smtps.is_some() || addrs.starttls.is_some() {
+                Some(Tls::load(&certs)?)
+            } else {
+                None
+            };
+            Ok::<_, Error>((tls, Sink::new(output)?))
         })
+        .await
+        .map_err(|e| Error::Io {
+            action: "load certificates and open the outputs".into(),
+            source: std::io::Error::other(e),
+        })??;
+        let factory = make(sink.clone());
+        let server = Server::start(config.server, tls.as_ref(), sink, factory).await?;
+        Ok(Service { server, tls })
     }
 
     fn server(&self) -> &Server {
-        // Only `shutdown` takes the server out, and it consumes self.
-        self.server.as_ref().expect("server present until shutdown")
+        &self.server
     }
 
     /// The bound addresses.
@@ -103,30 +110,31 @@ impl Service {
     pub fn active_sessions(&self) -> usize {
         self.server().active_sessions()
     }
-    /// The hub (live view, files, in-memory record).
-    pub fn hub(&self) -> &Arc<Hub> {
-        self.server().hub()
+    /// The sink: subscribe to sessions' events, or publish sessions of
+    /// your own.
+    pub fn sink(&self) -> &Arc<Sink> {
+        self.server().sink()
     }
     /// Waits until `n` sessions have finished; false on timeout.
     pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
-        self.hub().wait_for_sessions(n, timeout).await
+        self.sink().wait_for_sessions(n, timeout).await
     }
     /// Transcripts of finished sessions, in the order they finished.
     pub fn transcripts(&self) -> Vec<Transcript> {
-        self.hub().transcripts()
+        self.sink().transcripts()
     }
     /// Messages accepted so far (mock mode).
     pub fn messages(&self) -> Vec<Message> {
-        self.hub().messages()
+        self.sink().messages()
     }
-    /// Stops the server: open sessions get `421`, files are complete after.
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.server.take() {
-            let hub = s.hub().clone();
-            s.shutdown().await;
-            // Tapes and the mailbox are written on a thread of their own.
-            let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
-        }
+    /// Stops the server: open sessions get `421`, files are complete after,
+    /// and the live view has written what it holds (or, if nobody reads
+    /// stdout, is left behind after a second).
+    pub async fn shutdown(self) {
+        let sink = self.sink().clone();
+        self.server.shutdown().await;
+        // Tapes and the mailbox are written on a thread of their own.
+        let _ = tokio::task::spawn_blocking(move || sink.close(Duration::from_secs(1))).await;
     }
 }
 
@@ -160,17 +168,17 @@ macro_rules! service_builder_methods {
         }
         /// Write each session's tape into this folder.
         pub fn tapes(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-            self.config.service.hub.tapes = Some(dir.into());
+            self.config.service.output.tapes = Some(dir.into());
             self
         }
         /// Comment lines a new tape file starts with (how it was made).
         pub fn tape_comments(mut self, lines: Vec<String>) -> Self {
-            self.config.service.hub.tape_comments = lines;
+            self.config.service.output.tape_comments = lines;
             self
         }
         /// Append every session to this one tape file.
         pub fn tape_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-            self.config.service.hub.tape_file = Some(path.into());
+            self.config.service.output.tape_file = Some(path.into());
             self
         }
     };
@@ -225,7 +233,8 @@ impl<T: Served> Blocking<T> {
 
     /// Waits until `n` sessions have finished; false on timeout.
     pub fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
-        self.rt().block_on(self.hub().wait_for_sessions(n, timeout))
+        self.rt()
+            .block_on(self.sink().wait_for_sessions(n, timeout))
     }
 }
 

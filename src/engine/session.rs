@@ -4,17 +4,15 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
-use crate::output::sink::Capture;
+use crate::net::tls::AcceptError;
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
-use crate::tape::redact::{AuthPart, redact_auth, scrub};
-use crate::tape::transcript::MAX_KEPT_BODY;
+use crate::tape::capture::{BodyCapture, Capture, PendingAuth, next_auth};
 
 /// Limits every session runs under.
 #[derive(Debug, Clone)]
@@ -50,13 +48,6 @@ enum Wait {
     Broken,
     /// The client stopped reading: replies could not be sent for the idle timeout.
     Stalled,
-}
-
-/// A SASL exchange in progress: which mechanism, and what the last
-/// challenge asked for (so the next line is redacted the right way).
-struct PendingAuth {
-    mechanism: String,
-    part: AuthPart,
 }
 
 /// Drives one session to its end.
@@ -166,10 +157,9 @@ impl<'a, R: Responder> Session<'a, R> {
             };
 
             if let Some(pending) = auth.take() {
-                let text = String::from_utf8_lossy(&line);
-                self.capture.client(redact_auth(pending.part, text.trim()));
+                self.capture.auth_line(pending.part, &line);
                 let r = self.responder.auth_response(&self.state, &line).await;
-                auth = next_auth(&r, pending.mechanism);
+                auth = next_auth(r.reply.as_ref(), pending.mechanism);
                 match self.respond(r, None).await {
                     Next::Continue => continue,
                     Next::Close(c) => return c,
@@ -177,7 +167,7 @@ impl<'a, R: Responder> Session<'a, R> {
             }
 
             let parsed = smtp::parse_command(&line);
-            self.capture.client(client_text(&line, &parsed));
+            self.capture.command(&line, &parsed);
             let verb = parsed.as_ref().ok().map(Command::verb);
             let mechanism = match &parsed {
                 Ok(Command::Auth { mechanism, .. }) => Some(mechanism.to_ascii_uppercase()),
@@ -196,7 +186,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 .await;
             let code = r.reply.as_ref().map(|r| r.code);
             if let Some(m) = mechanism {
-                auth = next_auth(&r, m);
+                auth = next_auth(r.reply.as_ref(), m);
             }
             if let Next::Close(c) = self.respond(r, verb).await {
                 return c;
@@ -309,7 +299,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Wait::Broken,
                 Err(_) => Wait::Timeout,
             },
-            () = crate::engine::listener::stopped(&mut self.shutdown) => Wait::Shutdown,
+            () = super::shutdown::stopped(&mut self.shutdown) => Wait::Shutdown,
         }
     }
 
@@ -323,7 +313,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Ok(Err(_)) => Err(Wait::Broken),
                 Err(_) => Err(Wait::Stalled),
             },
-            () = crate::engine::listener::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
+            () = super::shutdown::stopped(&mut self.shutdown) => Err(Wait::Shutdown),
         }
     }
 
@@ -331,14 +321,7 @@ impl<'a, R: Responder> Session<'a, R> {
     /// then asks the responder for the reply.
     async fn data(&mut self) -> Next {
         let mut reader = DataReader::new();
-        let limit = self.responder.body_limit();
-        let mut body = Vec::new();
-        let mut overflowed = false;
-        // The hash only names a body too large to show, so it starts when the
-        // body outgrows what a transcript keeps (`body` still holds all of it
-        // then): a message of ordinary size is never hashed.
-        let hash_from = limit.min(MAX_KEPT_BODY);
-        let mut digest: Option<ring::digest::Context> = None;
+        let mut body = BodyCapture::new(self.responder.body_limit());
         let mut chunk = Vec::new();
         loop {
             chunk.clear();
@@ -346,20 +329,7 @@ impl<'a, R: Responder> Session<'a, R> {
             let fed = reader.feed(&self.conn.input, &mut chunk);
             let _ = self.conn.input.split_to(fed.consumed);
             if !chunk.is_empty() {
-                if digest.is_none() && before + chunk.len() > hash_from {
-                    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
-                    d.update(&body);
-                    digest = Some(d);
-                }
-                if let Some(d) = digest.as_mut() {
-                    d.update(&chunk);
-                }
-                if !overflowed && body.len() + chunk.len() <= limit {
-                    body.extend_from_slice(&chunk);
-                } else if !overflowed {
-                    overflowed = true;
-                    body = Vec::new();
-                }
+                body.push(before, &chunk);
                 self.responder.data_chunk(&chunk, fed.done).await;
             }
             if fed.done {
@@ -398,9 +368,7 @@ impl<'a, R: Responder> Session<'a, R> {
             }
         }
         let size = reader.size();
-        let sha256 = digest.map(ring::digest::Context::finish);
-        let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
-        self.capture.body(&body, size, overflowed, sha256);
+        let (body, overflowed) = body.finish(&mut self.capture, size);
         self.capture.client(".".into());
         let r = self
             .responder
@@ -431,8 +399,8 @@ impl<'a, R: Responder> Session<'a, R> {
                 "{dropped} bytes sent before the TLS handshake were discarded"
             ));
         }
-        match tokio::time::timeout(self.limits.tls_timeout, self.conn.start_tls(acceptor)).await {
-            Ok(Ok(())) => {
+        match self.conn.start_tls(acceptor, self.limits.tls_timeout).await {
+            Ok(()) => {
                 self.state.tls = true;
                 self.state.starttls_available = false;
                 let summary = self.conn.stream.tls_summary().unwrap_or_default();
@@ -440,11 +408,11 @@ impl<'a, R: Responder> Session<'a, R> {
                 self.responder.tls_started(&self.state);
                 Next::Continue
             }
-            Ok(Err(e)) => {
+            Err(AcceptError::Failed(e)) => {
                 self.capture.note(format!("TLS handshake failed: {e}"));
                 Next::Close(Closer::Client)
             }
-            Err(_) => {
+            Err(AcceptError::TimedOut) => {
                 self.capture.note("TLS handshake timed out".into());
                 Next::Close(Closer::Server)
             }
@@ -471,60 +439,3 @@ fn buffered_lines(input: &[u8], max_line: usize) -> Vec<&[u8]> {
 
 /// How many pipelined lines a responder is shown at once.
 const MAX_AHEAD: usize = 100;
-
-/// After a reply to AUTH or to an AUTH line: a `334` means another line is
-/// due, redacted according to what the challenge asks for.
-fn next_auth(r: &Response, mechanism: String) -> Option<PendingAuth> {
-    let reply = r.reply.as_ref()?;
-    if reply.code != codes::AUTH_CONTINUE {
-        return None;
-    }
-    let part = if mechanism == "PLAIN" {
-        AuthPart::Plain
-    } else {
-        let challenge = reply.lines.first().map(String::as_str).unwrap_or("");
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(challenge.trim())
-            .unwrap_or_default();
-        if String::from_utf8_lossy(&decoded)
-            .to_ascii_lowercase()
-            .contains("username")
-        {
-            AuthPart::LoginUser
-        } else {
-            AuthPart::Secret
-        }
-    };
-    Some(PendingAuth { mechanism, part })
-}
-
-/// The transcript text of a command line: AUTH payloads redacted, any key
-/// scrubbed, invalid bytes shown lossily.
-pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
-    if let Ok(Command::Auth { mechanism, initial }) = parsed {
-        let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
-        return match initial {
-            None => format!("{verb} {mechanism}"),
-            Some(init) => {
-                let part = match mechanism.to_ascii_uppercase().as_str() {
-                    "PLAIN" => AuthPart::Plain,
-                    "LOGIN" => AuthPart::LoginUser,
-                    _ => AuthPart::Secret,
-                };
-                format!("{verb} {mechanism} {}", redact_auth(part, init))
-            }
-        };
-    }
-    // A lone base64 word where a command belongs is most likely credentials
-    // sent out of turn (after a refused AUTH): never show it.
-    if let Ok(Command::Unknown(verb)) = parsed
-        && verb.len() == line.len()
-        && verb.len() >= 8
-        && base64::engine::general_purpose::STANDARD
-            .decode(verb)
-            .is_ok()
-    {
-        return "<redacted: base64 outside an AUTH exchange>".into();
-    }
-    crate::tape::transcript::printable(&scrub(&String::from_utf8_lossy(line)))
-}

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+
+use super::stream::{Io, Stream};
 
 use crate::smtp::{Reply, parse_reply};
 
@@ -15,19 +17,33 @@ use crate::smtp::{Reply, parse_reply};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault(pub String);
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// How a connection to a server (the upstream relay, or the server
+/// `check` and `bench` talk to) is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamTls {
+    /// TLS from the first byte (465, 2465).
+    Implicit,
+    /// Plain, then STARTTLS before anything else is sent (587, 2587, 25).
+    Starttls,
+    /// No TLS (a local test server).
+    None,
 }
 
-impl Stream {
-    fn io(&mut self) -> &mut dyn Io {
+impl UpstreamTls {
+    /// The mode a port implies: implicit TLS for 465 and 2465, else STARTTLS.
+    pub fn for_port(port: u16) -> UpstreamTls {
+        match port {
+            465 | 2465 => UpstreamTls::Implicit,
+            _ => UpstreamTls::Starttls,
+        }
+    }
+
+    /// For transcripts: `implicit TLS`, `STARTTLS`, `no TLS`.
+    pub fn describe(self) -> &'static str {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.as_mut(),
+            UpstreamTls::Implicit => "implicit TLS",
+            UpstreamTls::Starttls => "STARTTLS",
+            UpstreamTls::None => "no TLS",
         }
     }
 }
@@ -125,7 +141,7 @@ impl ClientConn {
         };
         let _ = tcp.set_nodelay(true);
         Ok(ClientConn {
-            stream: Stream::Plain(tcp),
+            stream: Stream::Plain(Box::new(tcp)),
             buf: Vec::new(),
             out: Vec::new(),
         })
@@ -183,7 +199,7 @@ impl ClientConn {
         let details = details(&tls);
         Ok((
             ClientConn {
-                stream: Stream::Tls(Box::new(tls)),
+                stream: Stream::TlsClient(Box::new(tls)),
                 buf: Vec::new(),
                 out: Vec::new(),
             },
@@ -193,7 +209,7 @@ impl ClientConn {
 
     /// Sends bytes as they are.
     pub async fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Fault> {
-        let io = self.stream.io();
+        let io = &mut self.stream;
         match tokio::time::timeout(timeout, async {
             io.write_all(bytes).await?;
             io.flush().await
@@ -224,8 +240,7 @@ impl ClientConn {
             // Straight into the buffer's spare room: no zeroed scratch array
             // and no copy, on every reply of a proxied session.
             self.buf.reserve(4096);
-            match tokio::time::timeout_at(deadline, self.stream.io().read_buf(&mut self.buf)).await
-            {
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
                 Ok(Ok(0)) => return Err(Fault("closed the connection".into())),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(Fault(format!("connection lost: {e}"))),
@@ -252,7 +267,7 @@ impl ClientConn {
     }
 }
 
-fn details(s: &TlsStream<TcpStream>) -> TlsDetails {
+fn details(s: &TlsStream<Box<dyn Io>>) -> TlsDetails {
     let conn = s.get_ref().1;
     let (version, cipher) = super::tls::version_and_suite(conn);
     let leaf = conn.peer_certificates().and_then(|c| c.first());

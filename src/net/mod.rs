@@ -1,8 +1,13 @@
-//! Sockets, TLS and the buffered client connection.
+//! Sockets and TLS: the one byte stream both legs use (plain or TLS, server
+//! or client side), the buffered client connection, the SMTP client that
+//! talks to a relay, and certificates.
+//!
+//! Public: [`CertSource`], [`Tls`] and [`tls::client_config`] (a relay's
+//! TLS settings, used by the benchmark's byte-copying relay).
 
-pub mod client;
-pub mod stream;
+pub(crate) mod client;
+pub(crate) mod stream;
 pub mod tls;
 
-pub use stream::{Conn, Io, Stream};
+pub(crate) use stream::{Conn, Io, Stream};
 pub use tls::{CertSource, Tls};

@@ -1,5 +1,6 @@
-//! The client connection: a byte stream that may be upgraded to TLS in place,
-//! with a read buffer and a write buffer.
+//! The one byte stream both legs use — the client's connection to mailtape
+//! and mailtape's connection to a relay — plain, or upgraded to TLS in place;
+//! and the client's connection with its read and write buffers.
 
 use std::io;
 use std::pin::Pin;
@@ -7,18 +8,19 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio_rustls::server::TlsStream;
 
 /// Anything a session can run over: a TCP stream, or an in-memory pipe in tests.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
 /// A plain or TLS stream.
 pub enum Stream {
     /// Not encrypted (yet).
     Plain(Box<dyn Io>),
-    /// After a TLS handshake.
-    Tls(Box<TlsStream<Box<dyn Io>>>),
+    /// After a TLS handshake as the server (a client's connection).
+    Tls(Box<tokio_rustls::server::TlsStream<Box<dyn Io>>>),
+    /// After a TLS handshake as the client (the connection to a relay).
+    TlsClient(Box<tokio_rustls::client::TlsStream<Box<dyn Io>>>),
     /// Only while an upgrade is under way; never read or written.
     Upgrading,
 }
@@ -54,6 +56,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -68,6 +71,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -76,6 +80,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+            Stream::TlsClient(s) => Pin::new(s).poll_flush(cx),
             Stream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -84,6 +89,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::TlsClient(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Upgrading => Poll::Ready(Ok(())),
         }
     }
@@ -129,16 +135,21 @@ impl Conn {
         self.stream.flush().await
     }
 
-    /// Upgrades to TLS as a server. Bytes the client sent before the
-    /// handshake are dropped, never read as commands afterwards (the
-    /// STARTTLS command-injection class of bug, CVE-2011-0411).
-    pub async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> io::Result<()> {
+    /// Upgrades to TLS as a server, within `timeout`. Bytes the client sent
+    /// before the handshake are dropped, never read as commands afterwards
+    /// (the STARTTLS command-injection class of bug, CVE-2011-0411).
+    pub async fn start_tls(
+        &mut self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+        timeout: std::time::Duration,
+    ) -> Result<(), super::tls::AcceptError> {
         self.input.clear();
         let Stream::Plain(plain) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
-            return Err(io::Error::other("TLS is already active"));
+            return Err(super::tls::AcceptError::Failed(io::Error::other(
+                "TLS is already active",
+            )));
         };
-        let tls = acceptor.accept(plain).await?;
-        self.stream = Stream::Tls(Box::new(tls));
+        self.stream = super::tls::accept(acceptor, plain, timeout).await?;
         Ok(())
     }
 }

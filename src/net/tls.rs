@@ -18,6 +18,30 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::error::Error;
 use crate::fsutil::write_atomic;
 
+/// Why a server-side TLS handshake did not complete.
+#[derive(Debug)]
+pub(crate) enum AcceptError {
+    /// The handshake failed (the client refused the certificate, spoke
+    /// something else).
+    Failed(std::io::Error),
+    /// The client did not finish it in time.
+    TimedOut,
+}
+
+/// The TLS handshake as the server, within `timeout`: the one place both
+/// the implicit-TLS listener and STARTTLS run it.
+pub(crate) async fn accept(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    io: Box<dyn super::Io>,
+    timeout: Duration,
+) -> Result<super::Stream, AcceptError> {
+    match tokio::time::timeout(timeout, acceptor.accept(io)).await {
+        Ok(Ok(tls)) => Ok(super::Stream::Tls(Box::new(tls))),
+        Ok(Err(e)) => Err(AcceptError::Failed(e)),
+        Err(_) => Err(AcceptError::TimedOut),
+    }
+}
+
 /// Names the generated server certificate is valid for.
 pub const SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1", "smtp.resend.com"];
 

@@ -35,8 +35,6 @@ pub(crate) enum Job {
     Flush(SyncSender<()>),
 }
 
-/// Called with what could not be written.
-pub(crate) type OnError = Arc<dyn Fn(String) + Send + Sync>;
 /// Called with how many sessions were just written.
 pub(crate) type OnWritten = Arc<dyn Fn(usize) + Send + Sync>;
 
@@ -48,15 +46,11 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the thread. `comments` head a tape file it creates.
-    pub(crate) fn start(
-        comments: Vec<String>,
-        on_error: OnError,
-        on_written: OnWritten,
-    ) -> std::io::Result<Writer> {
+    pub(crate) fn start(comments: Vec<String>, on_written: OnWritten) -> std::io::Result<Writer> {
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("mailtape-writer".into())
-            .spawn(move || run(rx, comments, on_error, on_written))?;
+            .spawn(move || run(rx, comments, on_written))?;
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
@@ -86,7 +80,12 @@ impl Drop for Writer {
     }
 }
 
-fn run(rx: Receiver<Job>, comments: Vec<String>, on_error: OnError, on_written: OnWritten) {
+/// What could not be written is said on stderr (as a log line).
+fn on_error(what: String) {
+    tracing::error!("{what}");
+}
+
+fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());

@@ -2,4 +2,5 @@
 //! and the in-memory record the test API reads.
 
 pub(crate) mod files;
+pub(crate) mod live;
 pub mod sink;

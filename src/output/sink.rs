@@ -1,26 +1,33 @@
-//! Where sessions report to: the live view (human or JSON), tape files, the
-//! mailbox, and the in-memory record the test API reads.
+//! Where sessions report to. The sink keeps what must not be lost — tape
+//! files and the mailbox (the file writer's thread), the in-memory record the
+//! test API reads — and fans every event out to any number of subscribers
+//! (the live view, later the web inbox), each with its own bounded queue.
 //!
-//! Everything that reaches the hub is already redacted.
+//! A subscriber that falls behind never slows a session: when its queue is
+//! full the event is dropped for it and counted, and it can say how many it
+//! missed ([`Subscription::take_dropped`]). Code that is not the SMTP engine
+//! (an HTTP mock, say) publishes its own sessions the same way, with
+//! [`Sink::session_started`], [`Sink::session_finished`] and
+//! [`Sink::deliver`], or builds them line by line with a
+//! [`crate::tape::capture::Capture`].
+//!
+//! Everything that reaches the sink is already redacted.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use super::files::{Job, Writer};
+use super::live::LiveThread;
 use crate::fsutil::unused_path;
-use crate::output::files::{Job, Writer};
 use crate::tape::redact::scrub_message;
-use crate::tape::transcript::{body_lines, into_printable};
-use crate::tape::{Closer, Event, EventKind, Meta, Transcript};
-use crate::tools::explain::{Explainer, Said};
-
-/// Body lines shown in the live view before the rest is summarised.
-const LIVE_BODY_LINES: usize = 20;
+use crate::tape::{Meta, Transcript};
+use crate::tools::explain::Said;
 
 /// How sessions are shown as they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +61,9 @@ pub struct Message {
     pub path: Option<PathBuf>,
 }
 
-/// Settings of the hub.
+/// Settings of the outputs.
 #[derive(Debug, Clone)]
-pub struct HubConfig {
+pub struct OutputConfig {
     /// The live view.
     pub view: LiveView,
     /// Write each finished session as a tape file here.
@@ -69,44 +76,120 @@ pub struct HubConfig {
     pub mailbox: Option<PathBuf>,
     /// Keep transcripts and messages in memory (the test API).
     pub keep: bool,
+    /// Events the live view may hold while stdout is not being read; more
+    /// are dropped (and counted) rather than slow a session down.
+    pub view_queue: usize,
 }
 
-impl Default for HubConfig {
-    fn default() -> HubConfig {
-        HubConfig {
+impl Default for OutputConfig {
+    fn default() -> OutputConfig {
+        OutputConfig {
             view: LiveView::Quiet,
             tapes: None,
             tape_file: None,
             tape_comments: Vec::new(),
             mailbox: None,
             keep: false,
+            view_queue: 16 * 1024,
         }
     }
+}
+
+/// What subscribers receive. Lines come in the order a session produced
+/// them; events of different sessions interleave.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A session began (a connection was accepted).
+    SessionStarted(Meta),
+    /// A line as the live view shows it: every line of the transcript except
+    /// long bodies past their first lines (summarised by one note).
+    Line {
+        /// The session.
+        session: u64,
+        /// The line.
+        event: crate::tape::Event,
+    },
+    /// What a reply means, said under it.
+    Explained {
+        /// The session.
+        session: u64,
+        /// The explanation.
+        said: Said,
+    },
+    /// A message was accepted.
+    MessageAccepted(Message),
+    /// A session ended; its whole transcript.
+    SessionFinished {
+        /// The transcript, redacted.
+        transcript: Transcript,
+        /// How long the session lasted.
+        lasted: Duration,
+    },
+    /// A line of the server's own for people (the banner, "stopping").
+    Said(String),
+}
+
+/// A subscriber's end: events in order, and how many did not fit its queue.
+pub struct Subscription {
+    rx: mpsc::Receiver<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the sink is closed.
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+
+    /// The next event, from a thread outside the async runtime.
+    pub fn blocking_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.blocking_recv()
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Events dropped because the queue was full since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
 struct Kept {
     transcripts: Vec<Transcript>,
     messages: Vec<Message>,
-    write_errors: Vec<String>,
 }
 
-/// The shared sink of one server.
-pub struct Hub {
-    config: HubConfig,
-    kept: Arc<Mutex<Kept>>,
+/// The outputs of one server.
+pub struct Sink {
+    config: OutputConfig,
+    kept: Mutex<Kept>,
     /// Writes tapes and the mailbox off the sessions' threads.
     writer: Option<Writer>,
     done: Arc<watch::Sender<usize>>,
+    subscribers: RwLock<Vec<Subscriber>>,
+    /// How many subscribers there are, read without the lock: with none, no
+    /// event is even built.
+    watchers: AtomicUsize,
+    live: Mutex<Option<LiveThread>>,
 }
 
-impl Hub {
-    /// A hub with these settings. An existing `tape_file` must be a tape:
+impl Sink {
+    /// A sink with these settings. An existing `tape_file` must be a tape:
     /// sessions are appended to it, never written over something else (a
-    /// last session torn by a crash is cut back first).
-    pub fn new(config: HubConfig) -> Result<Hub, crate::Error> {
+    /// last session torn by a crash is cut back first). Reads and writes
+    /// files: call it off the async runtime (`spawn_blocking`).
+    pub fn new(config: OutputConfig) -> Result<Arc<Sink>, crate::Error> {
         if let Some(path) = &config.tape_file {
-            match crate::output::files::repair(path) {
+            match super::files::repair(path) {
                 Ok(true) => tracing::warn!(
                     "{}: cut back a last session torn by a crash",
                     path.display()
@@ -132,25 +215,15 @@ impl Hub {
                 dir
             });
         }
-        let kept = Arc::new(Mutex::new(Kept::default()));
         let done = Arc::new(watch::channel(0).0);
         let files =
             config.tapes.is_some() || config.tape_file.is_some() || config.mailbox.is_some();
         let writer = if files {
-            let errors = kept.clone();
-            let on_error: crate::output::files::OnError = Arc::new(move |what: String| {
-                tracing::error!("{what}");
-                errors
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .write_errors
-                    .push(what);
-            });
             let counter = done.clone();
-            let on_written: crate::output::files::OnWritten =
+            let on_written: super::files::OnWritten =
                 Arc::new(move |n| counter.send_modify(|d| *d += n));
             Some(
-                Writer::start(config.tape_comments.clone(), on_error, on_written).map_err(|e| {
+                Writer::start(config.tape_comments.clone(), on_written).map_err(|e| {
                     crate::Error::Io {
                         action: "start the file writer".into(),
                         source: e,
@@ -160,12 +233,86 @@ impl Hub {
         } else {
             None
         };
-        Ok(Hub {
+        let sink = Arc::new(Sink {
             config,
-            kept,
+            kept: Mutex::new(Kept::default()),
             writer,
             done,
-        })
+            subscribers: RwLock::new(Vec::new()),
+            watchers: AtomicUsize::new(0),
+            live: Mutex::new(None),
+        });
+        if sink.config.view != LiveView::Quiet {
+            let sub = sink.subscribe(sink.config.view_queue);
+            let thread =
+                LiveThread::start(sub, sink.config.view).map_err(|e| crate::Error::Io {
+                    action: "start the live view".into(),
+                    source: e,
+                })?;
+            *sink.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        }
+        Ok(sink)
+    }
+
+    /// A new subscriber with room for `capacity` events: it gets every event
+    /// published from now on that fits.
+    pub fn subscribe(&self, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+        subs.push(Subscriber {
+            tx,
+            dropped: dropped.clone(),
+        });
+        self.watchers.store(subs.len(), Ordering::Release);
+        Subscription { rx, dropped }
+    }
+
+    /// Whether anyone subscribes: events need not be built when nobody does.
+    pub fn watched(&self) -> bool {
+        self.watchers.load(Ordering::Acquire) > 0
+    }
+
+    /// Hands an event to every subscriber that has room; never waits.
+    pub fn publish(&self, event: Event) {
+        if !self.watched() {
+            return;
+        }
+        let event = Arc::new(event);
+        let mut gone = false;
+        {
+            let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
+            for s in subs.iter() {
+                match s.tx.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        s.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+                }
+            }
+        }
+        if gone {
+            let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+            subs.retain(|s| !s.tx.is_closed());
+            self.watchers.store(subs.len(), Ordering::Release);
+        }
+    }
+
+    /// Waits (at most `timeout`) until the live view has written everything
+    /// queued, then stops it and every other subscription (their `recv`
+    /// returns `None`). Tapes and the mailbox are flushed too.
+    pub fn close(&self, timeout: Duration) {
+        {
+            let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
+            subs.clear();
+            self.watchers.store(0, Ordering::Release);
+        }
+        if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // A reader that stopped reading must not keep mailtape from exiting.
+            live.join(timeout);
+        }
+        self.flush();
     }
 
     /// Blocks until every finished session and message is on disk.
@@ -180,105 +327,37 @@ impl Hub {
         self.config.view
     }
 
-    fn print(&self, line: &str) {
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`mailtape mock | head`) is not an error worth a panic.
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    }
-
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Prints a line of the server's own for people (the banner, the
-    /// stopping line) on stderr: stdout is the live view, and with `--json`
-    /// it carries JSON only. Nothing with `--quiet`.
+    /// A line of the server's own for people (the banner, the stopping
+    /// line): written to stderr as it is said, whatever the view but
+    /// `--quiet` — stdout is the live view's, and with `--json` it carries
+    /// JSON only (issue 15). Published too, for subscribers that show such
+    /// lines; the live view does not, stdout being for sessions.
     pub fn say(&self, line: &str) {
         if self.config.view != LiveView::Quiet {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{line}");
+            self.publish(Event::Said(line.to_string()));
         }
     }
 
-    fn session_started(&self, meta: &Meta) {
-        match self.config.view {
-            LiveView::Quiet => {}
-            LiveView::Human { color } => self.print(&paint(
-                color,
-                DIM,
-                &format!(
-                    "#{} ── {} connected to {} {} · {} {}",
-                    meta.id, meta.client, meta.listener, meta.local, meta.mode, meta.source
-                ),
-            )),
-            LiveView::Json => self
-                .print(&json!({"type": "session", "session": meta.id, "meta": meta}).to_string()),
+    /// A session began.
+    pub fn session_started(&self, meta: &Meta) {
+        if self.watched() {
+            self.publish(Event::SessionStarted(meta.clone()));
         }
     }
 
-    fn event(&self, session: u64, e: &Event) {
-        match self.config.view {
-            LiveView::Quiet => {}
-            LiveView::Human { color } => {
-                let style = style_of(&e.kind);
-                let line = format!("{}: {}", e.kind.tag(), e.kind.text());
-                self.print(&format!("#{session} {}", paint(color, style, &line)));
-            }
-            LiveView::Json => {
-                let mut v = serde_json::to_value(e).unwrap_or_default();
-                v["type"] = "line".into();
-                v["session"] = session.into();
-                self.print(&v.to_string());
-            }
-        }
-    }
-
-    /// Prints an explanation under a reply (not part of the transcript).
-    fn explain(&self, session: u64, said: Said) {
-        match self.config.view {
-            LiveView::Quiet => {}
-            LiveView::Human { color } => {
-                let (mark, style) = if said.ok {
-                    ("✓", GREEN)
-                } else {
-                    ("↳", YELLOW)
-                };
-                self.print(&format!(
-                    "#{session}    {}",
-                    paint(color, style, &format!("{mark} {}", said.text))
-                ));
-            }
-            LiveView::Json => self.print(
-                &json!({"type": "explain", "session": session, "ok": said.ok, "text": said.text})
-                    .to_string(),
-            ),
-        }
-    }
-
-    fn session_ended(&self, t: Transcript, lasted: Duration) {
-        let closed = t
-            .closed_by
-            .map(|c| format!("{c:?}").to_lowercase())
-            .unwrap_or_default();
-        let elapsed = lasted;
-        match self.config.view {
-            LiveView::Quiet => {}
-            LiveView::Human { color } => self.print(&paint(
-                color,
-                DIM,
-                &format!("#{} ── closed by {closed} after {:.3}s", t.meta.id, elapsed.as_secs_f64()),
-            )),
-            LiveView::Json => self.print(
-                &json!({"type": "end", "session": t.meta.id, "closed_by": closed, "codes": t.reply_codes()})
-                    .to_string(),
-            ),
-        }
-        let mut kept = self.kept();
+    /// A session ended: kept for the test API, queued for the tape files,
+    /// counted, and published.
+    pub fn session_finished(&self, t: Transcript, lasted: Duration) {
         if self.config.keep {
-            kept.transcripts.push(t.clone());
+            self.kept().transcripts.push(t.clone());
         }
-        drop(kept);
+        let event = self.watched().then(|| t.clone());
         // With files to write, the session counts as finished once it (and
         // any message it sent, queued before it) is on disk, so a test that
         // waited for it can read the tape and the mailbox.
@@ -289,16 +368,19 @@ impl Hub {
                 transcript: Box::new(t),
             })
         });
+        if let Some(transcript) = event {
+            self.publish(Event::SessionFinished { transcript, lasted });
+        }
         if !queued {
             self.done.send_modify(|n| *n += 1);
         }
     }
 
-    /// Records an accepted message: the mailbox file, the live view, the test API.
+    /// Records an accepted message: the mailbox file, subscribers, the test API.
     pub fn deliver(&self, mut msg: Message) {
         msg.data = scrub_message(&msg.data);
         if let Some(dir) = &self.config.mailbox {
-            let path = unused_path(dir, &msg.id, "eml");
+            let name = unused_path(dir, &msg.id, "eml");
             let mut file = format!(
                 "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
                 msg.from,
@@ -312,18 +394,15 @@ impl Hub {
             file.extend_from_slice(&msg.data);
             if self.writer.as_ref().is_some_and(|w| {
                 w.send(Job::Eml {
-                    path: path.clone(),
+                    path: name.clone(),
                     bytes: file,
                 })
             }) {
-                msg.path = Some(path);
+                msg.path = Some(name);
             }
         }
-        if self.config.view == LiveView::Json {
-            let mut v = serde_json::to_value(&msg).unwrap_or_default();
-            v["type"] = "message".into();
-            v["size"] = msg.data.len().into();
-            self.print(&v.to_string());
+        if self.watched() {
+            self.publish(Event::MessageAccepted(msg.clone()));
         }
         if self.config.keep {
             self.kept().messages.push(msg);
@@ -353,126 +432,77 @@ impl Hub {
     pub fn messages(&self) -> Vec<Message> {
         self.kept().messages.clone()
     }
-
-    /// Files that could not be written.
-    pub fn write_errors(&self) -> Vec<String> {
-        self.kept().write_errors.clone()
-    }
 }
 
-pub(crate) const DIM: &str = "2";
-pub(crate) const CYAN: &str = "36";
-pub(crate) const GREEN: &str = "32";
-pub(crate) const YELLOW: &str = "33";
-pub(crate) const RED: &str = "31";
-pub(crate) const MAGENTA: &str = "35";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The colour of a transcript line: client cyan, replies by class, body dim.
-pub(crate) fn style_of(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Client(_) => CYAN,
-        EventKind::Server(t) => match t.as_bytes().first() {
-            Some(b'4') => YELLOW,
-            Some(b'5') => RED,
-            _ => GREEN,
-        },
-        EventKind::Data(_) => DIM,
-        EventKind::Note(_) | EventKind::Comment(_) => MAGENTA,
-    }
-}
-
-pub(crate) fn paint(color: bool, style: &str, text: &str) -> String {
-    if color {
-        format!("\x1b[{style}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
-/// The transcript of one session as it is being captured. Every line is
-/// redacted by the caller or here before it is stored or shown.
-pub struct Capture {
-    hub: std::sync::Arc<Hub>,
-    transcript: Transcript,
-    start: Instant,
-    explainer: Explainer,
-}
-
-impl Capture {
-    /// Starts capturing a session.
-    pub fn new(hub: std::sync::Arc<Hub>, meta: Meta, start: Instant) -> Capture {
-        hub.session_started(&meta);
-        Capture {
-            hub,
-            transcript: Transcript {
-                meta,
-                events: Vec::new(),
-                closed_by: None,
-            },
-            start,
-            explainer: Explainer::new(),
+    fn meta(id: u64) -> Meta {
+        Meta {
+            id,
+            mode: "mock".into(),
+            source: "default".into(),
+            listener: "plain".into(),
+            client: "127.0.0.1:1".into(),
+            local: "127.0.0.1:2".into(),
+            started: "2026-01-01T00:00:00Z".into(),
         }
     }
 
-    fn push(&mut self, kind: EventKind, live: bool) {
-        // A tape line is one line of text whatever an upstream or a client sent.
-        let kind = match kind {
-            EventKind::Server(t) => EventKind::Server(into_printable(t)),
-            EventKind::Note(t) => EventKind::Note(into_printable(t)),
-            other => other,
+    #[test]
+    fn a_full_subscriber_drops_and_counts_and_others_still_get_everything() {
+        let sink = Sink::new(OutputConfig::default()).unwrap();
+        assert!(!sink.watched());
+        let mut slow = sink.subscribe(2);
+        let mut fast = sink.subscribe(100);
+        for id in 1..=5 {
+            sink.session_started(&meta(id));
+        }
+        let mut got = 0;
+        while fast.try_recv().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 5);
+        assert_eq!(slow.take_dropped(), 3);
+        assert_eq!(slow.take_dropped(), 0);
+        match slow.try_recv().as_deref() {
+            Some(Event::SessionStarted(m)) => assert_eq!(m.id, 1),
+            other => panic!("expected session 1, got {other:?}"),
+        }
+        drop(slow);
+        sink.session_started(&meta(6));
+        assert!(sink.watched());
+        sink.close(Duration::from_secs(1));
+        assert!(fast.try_recv().is_some());
+        assert!(fast.try_recv().is_none());
+        assert!(!sink.watched());
+    }
+
+    #[test]
+    fn code_other_than_the_engine_publishes_a_session() {
+        let sink = Sink::new(OutputConfig {
+            keep: true,
+            ..OutputConfig::default()
+        })
+        .unwrap();
+        let mut sub = sink.subscribe(10);
+        let t = Transcript {
+            meta: meta(1),
+            events: vec![],
+            closed_by: Some(crate::tape::Closer::Client),
         };
-        let e = Event {
-            at: Some(self.start.elapsed()),
-            kind,
-        };
-        if live {
-            self.hub.event(self.transcript.meta.id, &e);
+        sink.session_started(&t.meta);
+        sink.session_finished(t.clone(), Duration::from_millis(3));
+        assert!(matches!(
+            sub.try_recv().as_deref(),
+            Some(Event::SessionStarted(_))
+        ));
+        match sub.try_recv().as_deref() {
+            Some(Event::SessionFinished { transcript, .. }) => assert_eq!(transcript, &t),
+            other => panic!("expected the finished session, got {other:?}"),
         }
-        if let Some(said) = self.explainer.observe(&e.kind) {
-            self.hub.explain(self.transcript.meta.id, said);
-        }
-        self.transcript.events.push(e);
-    }
-
-    /// A client line, already redacted.
-    pub fn client(&mut self, text: String) {
-        self.push(EventKind::Client(text), true);
-    }
-
-    /// A reply, one event per wire line.
-    pub fn reply(&mut self, reply: &crate::smtp::Reply) {
-        for line in reply.wire_lines() {
-            let line = crate::tape::redact::scrub(&line).into_owned();
-            self.push(EventKind::Server(line), true);
-        }
-    }
-
-    /// A message body (`body` is empty when `overflowed`); the live view
-    /// shows its first lines. `sha256` is the hash of the whole body.
-    pub fn body(&mut self, body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) {
-        let lines = body_lines(body, size, overflowed, sha256);
-        let total = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
-            self.push(EventKind::Data(line), i < LIVE_BODY_LINES);
-        }
-        if total > LIVE_BODY_LINES && self.hub.view() != LiveView::Quiet {
-            let e = Event {
-                at: Some(self.start.elapsed()),
-                kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
-            };
-            self.hub.event(self.transcript.meta.id, &e);
-        }
-    }
-
-    /// Something that is not a line (TLS started, a timeout).
-    pub fn note(&mut self, text: String) {
-        self.push(EventKind::Note(text), true);
-    }
-
-    /// Ends the session and hands the transcript to the hub.
-    pub fn finish(mut self, closer: Closer) {
-        self.transcript.closed_by = Some(closer);
-        self.hub
-            .session_ended(self.transcript, self.start.elapsed());
+        assert_eq!(sink.finished(), 1);
+        assert_eq!(sink.transcripts(), vec![t]);
     }
 }

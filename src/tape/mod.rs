@@ -1,5 +1,6 @@
 //! Transcripts, redaction and the tape format.
 
+pub mod capture;
 pub mod format;
 pub mod redact;
 pub mod transcript;

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::modes::record::relay::UpstreamTls;
+use crate::net::client::UpstreamTls;
 use crate::net::client::{ClientConn, Fault};
 use crate::net::tls::client_config;
 use crate::smtp::{DataWriter, codes};

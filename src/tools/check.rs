@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::modes::record::relay::UpstreamTls;
+use crate::net::client::UpstreamTls;
 use crate::net::client::{ClientConn, Fault, TlsDetails, TlsFailure};
 use crate::net::tls::client_config;
 use crate::smtp::{DataWriter, Reply, codes};
@@ -577,7 +577,7 @@ impl Run<'_> {
             o.from,
             o.to,
             rfc2822_now(),
-            crate::modes::mock::responder::new_id()
+            crate::resend::new_id()
         );
         for line in body.trim_end().split("\r\n") {
             self.event(EventKind::Data(line.to_string()));

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::output::sink::{DIM, GREEN, YELLOW, paint, style_of};
+use crate::output::live::{DIM, GREEN, YELLOW, paint, style_of};
 use crate::tape::{Closer, Tape, Transcript};
 use crate::tools::explain::Explainer;
 

@@ -106,7 +106,7 @@ pub async fn wait(server: &mailtape::Service, n: usize) {
     assert!(
         server.wait_for_sessions(n, Duration::from_secs(10)).await,
         "only {} of {n} sessions finished",
-        server.hub().finished()
+        server.sink().finished()
     );
 }
 

@@ -2,6 +2,7 @@
 //! with any client, then read the transcripts and messages.
 
 pub mod headers;
+pub mod options;
 pub mod responder;
 
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::mock::responder::{Mock, MockOptions, MockSettings, MockShared};
+use crate::modes::mock::options::{MockOptions, MockSettings};
+use crate::modes::mock::responder::{Mock, MockShared};
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -134,7 +136,7 @@ impl MockBuilder {
     }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.service.hub.mailbox = Some(dir.into());
+        self.config.service.output.mailbox = Some(dir.into());
         self
     }
     service_builder_methods!();
@@ -165,8 +167,8 @@ impl MockServer {
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
         let mut shared = None;
-        let service = Service::start(config.service, |hub| {
-            let s = MockShared::new(settings, hub);
+        let service = Service::start(config.service, |sink| {
+            let s = MockShared::new(settings, sink);
             shared = Some(s.clone());
             MockFactory(s)
         })

@@ -1,7 +1,6 @@
 //! The mock: answers as Resend's relay would, from a profile, an account,
 //! limits and a scenario's behaviour.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -9,195 +8,34 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::options::MockSettings;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::error::Error;
 use crate::modes::mock::headers::{domain_of, first_address, header};
-use crate::output::sink::{Hub, Message};
+use crate::output::sink::{Message, Sink};
 use crate::resend::account::Day;
-use crate::resend::{
-    Account, AccountFile, Behaviour, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LoginError,
-    Profile, ProfileFile, Scenario, Usage,
-};
+use crate::resend::{Exceeded, Grant, LoginError, Profile, Usage};
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
 /// Recipients one transaction may collect before RCPT is refused with 452:
 /// far above the API's limit (checked after DATA), low enough to bound memory.
 pub const MAX_SESSION_RECIPIENTS: usize = 1000;
 
-/// How a mock is set up, before files are read.
-#[derive(Debug, Clone)]
-pub struct MockOptions {
-    /// A built-in scenario name or a path to a scenario file.
-    pub scenario: String,
-    /// A profile file that overrides the built-in profile.
-    pub profile: Option<PathBuf>,
-    /// The variant of the profile: `default`, `brief`, `wire`, or one the profile file defines.
-    pub variant: Option<String>,
-    /// An account file that overrides the scenario's account.
-    pub account: Option<PathBuf>,
-    /// The sandbox owner (overrides the files).
-    pub owner: Option<String>,
-    /// Verified domains (overrides the files when not empty).
-    pub verified_domains: Vec<String>,
-    /// The only keys accepted (overrides the files when not empty).
-    pub keys: Vec<String>,
-}
-
-impl Default for MockOptions {
-    fn default() -> MockOptions {
-        MockOptions {
-            scenario: "default".into(),
-            profile: None,
-            variant: None,
-            account: None,
-            owner: None,
-            verified_domains: Vec::new(),
-            keys: Vec::new(),
-        }
-    }
-}
-
-/// Everything the mock answers from, resolved.
-#[derive(Debug, Clone)]
-pub struct MockSettings {
-    /// The scenario's name.
-    pub scenario: String,
-    /// Replies.
-    pub profile: Profile,
-    /// Keys, domains, owner.
-    pub account: Account,
-    /// Limits.
-    pub limits: Limits,
-    /// Behaviour.
-    pub behaviour: Behaviour,
-    /// Usage at start.
-    pub usage: Usage,
-}
-
-fn read(path: &PathBuf, what: &str) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io {
-        action: format!("read the {what} file {}", path.display()),
-        source: e,
-    })
-}
-
-impl MockSettings {
-    /// Resolves options: built-in profile, profile file, scenario, account
-    /// file, then the flags, each overriding what came before.
-    pub fn resolve(o: &MockOptions) -> Result<MockSettings, Error> {
-        let scenario = Scenario::load(&o.scenario)?;
-        let overlay = match &o.profile {
-            Some(p) => Some(ProfileFile::parse(
-                &read(p, "profile")?,
-                &p.display().to_string(),
-            )?),
-            None => None,
-        };
-        let variant = o
-            .variant
-            .clone()
-            .or_else(|| scenario.file.variant.clone())
-            .unwrap_or_else(|| "default".into());
-        let profile = Profile::build(overlay.as_ref(), &variant)?;
-        let base = ProfileFile::parse(crate::resend::profile::BUILTIN, "builtin:resend")?;
-
-        let mut account = Account::default();
-        let mut limits = Limits {
-            per_second: 0,
-            per_day: 0,
-            per_month: 0,
-            recipients: 0,
-            message_size: 0,
-        };
-        for layer in [Some(&base), overlay.as_ref()].into_iter().flatten() {
-            if let Some(a) = &layer.account {
-                account.apply(a);
-            }
-            if let Some(l) = &layer.limits {
-                limits.apply(l);
-            }
-        }
-        if let Some(a) = &scenario.file.account {
-            account.apply(a);
-        }
-        if let Some(l) = &scenario.file.limits {
-            limits.apply(l);
-        }
-        if let Some(p) = &o.account {
-            let text = read(p, "account")?;
-            let file: AccountFile = toml::from_str(&text).map_err(|e| Error::Config {
-                origin: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            account.apply(&file);
-        }
-        if let Some(owner) = &o.owner {
-            if !is_valid_mailbox(owner) {
-                return Err(Error::Usage(format!(
-                    "--owner {owner:?} is not an email address"
-                )));
-            }
-            account.owner = Some(owner.clone());
-        }
-        if !o.verified_domains.is_empty() {
-            account.verified_domains = Some(
-                o.verified_domains
-                    .iter()
-                    .map(|d| d.to_ascii_lowercase())
-                    .collect(),
-            );
-        }
-        if !o.keys.is_empty() {
-            account.keys = o
-                .keys
-                .iter()
-                .map(|k| KeySpec {
-                    key: k.clone(),
-                    revoked: false,
-                    permission: Default::default(),
-                    domain: None,
-                })
-                .collect();
-            account.unlisted_keys = Some(KeyPolicy::Reject);
-        }
-        let mut behaviour = Behaviour::default();
-        if let Some(b) = &scenario.file.behaviour {
-            behaviour.apply(b);
-        }
-        let usage = scenario
-            .file
-            .usage
-            .as_ref()
-            .map_or_else(Usage::default, |u| {
-                Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
-            });
-        Ok(MockSettings {
-            scenario: scenario.name,
-            profile,
-            account,
-            limits,
-            behaviour,
-            usage,
-        })
-    }
-}
-
 /// State shared by every session of one mock server.
 pub struct MockShared {
     settings: MockSettings,
     usage: Mutex<Usage>,
     temporary_failures: AtomicU32,
-    hub: Arc<Hub>,
+    sink: Arc<Sink>,
 }
 
 impl MockShared {
-    /// Shared state for a server with these settings, delivering to `hub`.
-    pub fn new(settings: MockSettings, hub: Arc<Hub>) -> Arc<MockShared> {
+    /// Shared state for a server with these settings, delivering to `sink`.
+    pub fn new(settings: MockSettings, sink: Arc<Sink>) -> Arc<MockShared> {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings,
-            hub,
+            sink,
         })
     }
 
@@ -584,9 +422,9 @@ impl Responder for Mock {
         if let Err(refusal) = self.check_message(&tx, &data.body) {
             return refusal;
         }
-        let id = new_id();
+        let id = crate::resend::new_id();
         let r = self.reply("accepted", &[("id", &id)]);
-        self.shared.hub.deliver(Message {
+        self.shared.sink.deliver(Message {
             id,
             session: self.session,
             from: tx.from,
@@ -619,43 +457,17 @@ impl Responder for Mock {
     }
 }
 
-/// A random UUID (version 4), the form of Resend's email ids.
-pub fn new_id() -> String {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 16];
-    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
-        // No system randomness: fall back to time and a counter, still unique here.
-        static N: AtomicU32 = AtomicU32::new(0);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        b[..12].copy_from_slice(&t.to_le_bytes()[..12]);
-        b[12..].copy_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::mock::options::MockOptions;
 
     #[test]
     fn ids_are_uuids() {
-        let a = new_id();
+        let a = crate::resend::new_id();
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
-        assert_ne!(a, new_id());
+        assert_ne!(a, crate::resend::new_id());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
-use crate::modes::record::relay::{Upstream, UpstreamConfig, UpstreamTls};
+use crate::modes::record::relay::{Upstream, UpstreamConfig};
+use crate::net::client::UpstreamTls;
 use crate::net::tls::client_config;
 use crate::resend::Profile;
 use crate::smtp::Reply;
@@ -185,8 +186,8 @@ impl RecordServer {
     /// Starts a proxy from a whole configuration.
     pub async fn start(mut config: RecordConfig) -> Result<RecordServer, Error> {
         let upstream = Arc::new(config.upstream.resolve()?);
-        if config.service.hub.tape_comments.is_empty() {
-            config.service.hub.tape_comments = vec![format!(
+        if config.service.output.tape_comments.is_empty() {
+            config.service.output.tape_comments = vec![format!(
                 "recorded by mailtape record from {}",
                 upstream.describe()
             )];

@@ -6,39 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::net::client::{ClientConn, Fault};
+use crate::net::client::{ClientConn, Fault, UpstreamTls};
 use crate::resend::Profile;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
-
-/// How the upstream leg is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamTls {
-    /// TLS from the first byte (465, 2465).
-    Implicit,
-    /// Plain, then STARTTLS before anything else is sent (587, 2587, 25).
-    Starttls,
-    /// No TLS (a local test server).
-    None,
-}
-
-impl UpstreamTls {
-    /// The mode a port implies: implicit TLS for 465 and 2465, else STARTTLS.
-    pub fn for_port(port: u16) -> UpstreamTls {
-        match port {
-            465 | 2465 => UpstreamTls::Implicit,
-            _ => UpstreamTls::Starttls,
-        }
-    }
-
-    /// For transcripts: `implicit TLS`, `STARTTLS`, `no TLS`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            UpstreamTls::Implicit => "implicit TLS",
-            UpstreamTls::Starttls => "STARTTLS",
-            UpstreamTls::None => "no TLS",
-        }
-    }
-}
 
 /// Where and how to reach the upstream relay.
 #[derive(Clone)]

@@ -19,9 +19,9 @@ use std::time::Duration;
 use crate::engine::responder::{
     DataOutcome, LocalEvent, Responder, Response, SessionState, adjust_ehlo,
 };
-use crate::engine::session::client_text;
 use crate::resend::Profile;
 use crate::smtp::{Command, ParseError, Reply, codes, parse_command, parse_reply};
+use crate::tape::capture::client_text;
 use crate::tape::{Closer, EventKind, Tape, Transcript};
 
 /// One step of a recorded session.

@@ -1,0 +1,136 @@
+//! The flags every server shares: listeners, certificates, limits, outputs.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mailtape::{Addrs, CertSource, Error, Limits, LiveView, OutputConfig, ServerConfig};
+
+use super::make_dir;
+
+#[derive(Args, Debug)]
+pub(crate) struct ListenArgs {
+    /// Implicit-TLS listener (like smtp.resend.com:465), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2465")]
+    pub(crate) smtps: String,
+    /// STARTTLS listener (like smtp.resend.com:587), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2587")]
+    pub(crate) starttls: String,
+    /// Plain listener for apps that cannot do TLS, or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
+    pub(crate) plain: String,
+    /// Allow listening on addresses other than loopback (127.0.0.1, ::1).
+    ///
+    /// mailtape accepts API keys; on another interface anyone on the network could use it.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    /// Folder for the generated CA and server certificate (made on first run, reused after).
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    pub(crate) certs: PathBuf,
+    /// Use this certificate chain (PEM) instead of the generated one; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Close a session after this many seconds without a word from the client (421).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub(crate) idle_timeout: u64,
+    /// Most sessions at once; more get 421 at connect.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub(crate) max_connections: usize,
+    /// Failed commands in one session before it is closed with 421.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) max_errors: usize,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct OutputArgs {
+    /// Print a JSON ready line with the bound addresses, then one JSON object per event.
+    ///
+    /// stdout then carries JSON only; the lines for people (the stopping line,
+    /// warnings) go to stderr.
+    #[arg(long, conflicts_with = "quiet")]
+    pub(crate) json: bool,
+    /// Print nothing but errors: no live view, no banner, no stopping line.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+    /// Live-view lines held while stdout is not being read; past that they
+    /// are dropped (and the count said once stdout is read again) so that
+    /// sessions never wait on stdout.
+    #[arg(long, value_name = "N", default_value_t = 16384)]
+    pub(crate) view_queue: usize,
+    /// Write every session's transcript to this folder as a tape file.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) tapes: Option<PathBuf>,
+}
+
+pub(crate) fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        Error::Usage(format!(
+            "--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off"
+        ))
+    })
+}
+
+pub(crate) fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
+    let addrs = Addrs {
+        smtps: parse_addr("smtps", &l.smtps)?,
+        starttls: parse_addr("starttls", &l.starttls)?,
+        plain: parse_addr("plain", &l.plain)?,
+    };
+    if addrs.smtps.is_none() && addrs.starttls.is_none() && addrs.plain.is_none() {
+        return Err(Error::Usage(
+            "every listener is off; keep at least one of --smtps, --starttls, --plain".into(),
+        ));
+    }
+    let certs = match (&l.tls_cert, &l.tls_key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => {
+            CertSource::Generated(std::path::absolute(&l.certs).unwrap_or_else(|_| l.certs.clone()))
+        }
+    };
+    let config = ServerConfig {
+        addrs,
+        allow_remote: l.allow_remote,
+        limits: Limits {
+            idle_timeout: Duration::from_secs(l.idle_timeout.max(1)),
+            max_errors: l.max_errors.max(1),
+            ..Limits::default()
+        },
+        max_connections: l.max_connections.max(1),
+        ..ServerConfig::default()
+    };
+    Ok((config, certs))
+}
+
+pub(crate) fn live_view(o: &OutputArgs) -> LiveView {
+    if o.quiet {
+        LiveView::Quiet
+    } else if o.json {
+        LiveView::Json
+    } else {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        LiveView::Human {
+            color: std::io::stdout().is_terminal() && !no_color,
+        }
+    }
+}
+
+pub(crate) fn output_config(o: &OutputArgs) -> Result<OutputConfig, Error> {
+    make_dir(&o.tapes, "tapes")?;
+    Ok(OutputConfig {
+        view: live_view(o),
+        tapes: o.tapes.clone(),
+        view_queue: o.view_queue.max(1),
+        ..OutputConfig::default()
+    })
+}

@@ -1,0 +1,91 @@
+//! Running a server until a signal: the ready line or banner, then wait.
+
+use std::io::Write;
+use std::time::Duration;
+
+use mailtape::{LiveView, Service};
+
+use super::process::{signals, trim_heap};
+
+/// Announces the server, then waits for SIGINT or SIGTERM.
+pub(crate) async fn serve_until_signal(server: &Service, title: &str, login: &str) {
+    let stop = signals();
+    announce(server, title, login);
+    tokio::select! {
+        () = stop => {}
+        () = give_back_memory(server) => {}
+    }
+    server
+        .sink()
+        .say("mailtape: stopping; open sessions get 421");
+}
+
+/// Prints the ready line (JSON) or the banner (people).
+pub(crate) fn announce(server: &Service, title: &str, login: &str) {
+    let addrs = server.addrs();
+    let ca = server.ca_path().map(|p| p.display().to_string());
+    match server.sink().view() {
+        LiveView::Json => {
+            let mut ready = serde_json::Map::new();
+            for (k, v) in [
+                ("smtps", addrs.smtps),
+                ("starttls", addrs.starttls),
+                ("plain", addrs.plain),
+            ] {
+                if let Some(a) = v {
+                    ready.insert(k.into(), a.to_string().into());
+                }
+            }
+            if let Some(ca) = &ca {
+                ready.insert("ca".into(), ca.clone().into());
+            }
+            out!("{}", serde_json::Value::Object(ready));
+        }
+        LiveView::Quiet => {}
+        LiveView::Human { .. } => {
+            let mut out = format!("{title}\n");
+            let rows = [
+                (
+                    "smtps",
+                    addrs.smtps,
+                    "implicit TLS, like smtp.resend.com:465",
+                ),
+                (
+                    "starttls",
+                    addrs.starttls,
+                    "STARTTLS, like smtp.resend.com:587",
+                ),
+                ("plain", addrs.plain, "no TLS, for apps that cannot do it"),
+            ];
+            for (name, addr, what) in rows {
+                if let Some(a) = addr {
+                    out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
+                }
+            }
+            if let Some(ca) = &ca {
+                out.push_str(&format!("  CA        {ca}\n"));
+                out.push_str(&format!(
+                    "            trust it once: curl --cacert {ca} · CURL_CA_BUNDLE / SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
+                ));
+            }
+            out.push_str(&format!("  login     {login} · Ctrl-C stops"));
+            server.sink().say(&out);
+        }
+    }
+}
+
+/// After a wave of connections has closed, hands the freed memory back to
+/// the system: glibc's allocator keeps freed heap in its arenas otherwise,
+/// and a mock that once held 10,000 connections would stay that big.
+pub(crate) async fn give_back_memory(server: &Service) {
+    let mut peak = 0usize;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let active = server.active_sessions();
+        peak = peak.max(active);
+        if peak >= active + 256 {
+            trim_heap();
+            peak = active;
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Everything that builds a redacted transcript as a session happens: the
+//! text of a client line (AUTH payloads, keys, stray base64), what the next
+//! line of a SASL exchange is, the hash that names a large body, and the
+//! [`Capture`] that holds the transcript and hands each line to the sink.
+//!
+//! Redaction happens here, at capture, once: nothing after this point (the
+//! live view, tape files, the test API, subscribers) ever sees a secret.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+
+use super::redact::{AuthPart, redact_auth, scrub};
+use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable};
+use super::{Closer, Event, EventKind, Meta, Transcript};
+use crate::output::sink::{self, Sink};
+use crate::smtp::{self, Command, Reply, codes};
+use crate::tools::explain::Explainer;
+
+/// Body lines shown in the live view before the rest is summarised.
+const LIVE_BODY_LINES: usize = 20;
+
+/// The transcript of one session as it is being captured. Every line is
+/// redacted before it is stored or shown.
+pub struct Capture {
+    sink: Arc<Sink>,
+    transcript: Transcript,
+    start: Instant,
+    explainer: Explainer,
+}
+
+impl Capture {
+    /// Starts capturing a session (and tells the sink it began).
+    pub fn new(sink: Arc<Sink>, meta: Meta, start: Instant) -> Capture {
+        sink.session_started(&meta);
+        Capture {
+            sink,
+            transcript: Transcript {
+                meta,
+                events: Vec::new(),
+                closed_by: None,
+            },
+            start,
+            explainer: Explainer::new(),
+        }
+    }
+
+    fn push(&mut self, kind: EventKind, live: bool) {
+        // A tape line is one line of text whatever an upstream or a client sent.
+        let kind = match kind {
+            EventKind::Server(t) => EventKind::Server(into_printable(t)),
+            EventKind::Note(t) => EventKind::Note(into_printable(t)),
+            other => other,
+        };
+        let e = Event {
+            at: Some(self.start.elapsed()),
+            kind,
+        };
+        let session = self.transcript.meta.id;
+        let watched = self.sink.watched();
+        if live && watched {
+            self.sink.publish(sink::Event::Line {
+                session,
+                event: e.clone(),
+            });
+        }
+        if let Some(said) = self.explainer.observe(&e.kind)
+            && watched
+        {
+            self.sink.publish(sink::Event::Explained { session, said });
+        }
+        self.transcript.events.push(e);
+    }
+
+    /// A command line as received: redacted here ([`client_text`]).
+    pub fn command(&mut self, line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) {
+        self.client(client_text(line, parsed));
+    }
+
+    /// A line sent in answer to a `334` challenge, redacted as the
+    /// challenge's `part` says.
+    pub fn auth_line(&mut self, part: AuthPart, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        self.client(redact_auth(part, text.trim()));
+    }
+
+    /// A client line already redacted (or with nothing to redact, like `.`).
+    pub fn client(&mut self, text: String) {
+        self.push(EventKind::Client(text), true);
+    }
+
+    /// A reply, one event per wire line.
+    pub fn reply(&mut self, reply: &Reply) {
+        for line in reply.wire_lines() {
+            let line = scrub(&line).into_owned();
+            self.push(EventKind::Server(line), true);
+        }
+    }
+
+    /// A message body (`body` is empty when `overflowed`); the live view
+    /// shows its first lines. `sha256` is the hash of the whole body.
+    pub fn body(&mut self, body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) {
+        let lines = body_lines(body, size, overflowed, sha256);
+        let total = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            self.push(EventKind::Data(line), i < LIVE_BODY_LINES);
+        }
+        if total > LIVE_BODY_LINES && self.sink.watched() {
+            let e = Event {
+                at: Some(self.start.elapsed()),
+                kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
+            };
+            self.sink.publish(sink::Event::Line {
+                session: self.transcript.meta.id,
+                event: e,
+            });
+        }
+    }
+
+    /// Something that is not a line (TLS started, a timeout).
+    pub fn note(&mut self, text: String) {
+        self.push(EventKind::Note(text), true);
+    }
+
+    /// Ends the session and hands the transcript to the sink.
+    pub fn finish(mut self, closer: Closer) {
+        self.transcript.closed_by = Some(closer);
+        self.sink
+            .session_finished(self.transcript, self.start.elapsed());
+    }
+}
+
+/// The transcript text of a command line: AUTH payloads redacted, any key
+/// scrubbed, invalid bytes shown lossily.
+pub(crate) fn client_text(line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) -> String {
+    if let Ok(Command::Auth { mechanism, initial }) = parsed {
+        let verb = String::from_utf8_lossy(line.get(..4).unwrap_or(b"AUTH"));
+        return match initial {
+            None => format!("{verb} {mechanism}"),
+            Some(init) => {
+                let part = match mechanism.to_ascii_uppercase().as_str() {
+                    "PLAIN" => AuthPart::Plain,
+                    "LOGIN" => AuthPart::LoginUser,
+                    _ => AuthPart::Secret,
+                };
+                format!("{verb} {mechanism} {}", redact_auth(part, init))
+            }
+        };
+    }
+    // A lone base64 word where a command belongs is most likely credentials
+    // sent out of turn (after a refused AUTH): never show it.
+    if let Ok(Command::Unknown(verb)) = parsed
+        && verb.len() == line.len()
+        && verb.len() >= 8
+        && base64::engine::general_purpose::STANDARD
+            .decode(verb)
+            .is_ok()
+    {
+        return "<redacted: base64 outside an AUTH exchange>".into();
+    }
+    printable(&scrub(&String::from_utf8_lossy(line)))
+}
+
+/// A SASL exchange in progress: which mechanism, and what the last
+/// challenge asked for (so the next line is redacted the right way).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingAuth {
+    /// The mechanism, upper case.
+    pub(crate) mechanism: String,
+    /// What the next line holds.
+    pub(crate) part: AuthPart,
+}
+
+/// After a reply to AUTH or to an AUTH line: a `334` means another line is
+/// due, redacted according to what the challenge asks for.
+pub(crate) fn next_auth(reply: Option<&Reply>, mechanism: String) -> Option<PendingAuth> {
+    let reply = reply?;
+    if reply.code != codes::AUTH_CONTINUE {
+        return None;
+    }
+    let part = if mechanism == "PLAIN" {
+        AuthPart::Plain
+    } else {
+        let challenge = reply.lines.first().map(String::as_str).unwrap_or("");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(challenge.trim())
+            .unwrap_or_default();
+        if String::from_utf8_lossy(&decoded)
+            .to_ascii_lowercase()
+            .contains("username")
+        {
+            AuthPart::LoginUser
+        } else {
+            AuthPart::Secret
+        }
+    };
+    Some(PendingAuth { mechanism, part })
+}
+
+/// A message body as it arrives: kept up to a limit, and hashed once it
+/// outgrows what a transcript shows (a message of ordinary size is never
+/// hashed: the hash only names a body too large to show).
+pub(crate) struct BodyCapture {
+    limit: usize,
+    hash_from: usize,
+    body: Vec<u8>,
+    overflowed: bool,
+    digest: Option<ring::digest::Context>,
+}
+
+impl BodyCapture {
+    /// Keeps at most `limit` bytes.
+    pub(crate) fn new(limit: usize) -> BodyCapture {
+        BodyCapture {
+            limit,
+            hash_from: limit.min(MAX_KEPT_BODY),
+            body: Vec::new(),
+            overflowed: false,
+            digest: None,
+        }
+    }
+
+    /// Takes the next piece; `before` is the size received before it.
+    pub(crate) fn push(&mut self, before: usize, chunk: &[u8]) {
+        if self.digest.is_none() && before + chunk.len() > self.hash_from {
+            // `body` still holds all that came before here.
+            let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+            d.update(&self.body);
+            self.digest = Some(d);
+        }
+        if let Some(d) = self.digest.as_mut() {
+            d.update(chunk);
+        }
+        if !self.overflowed && self.body.len() + chunk.len() <= self.limit {
+            self.body.extend_from_slice(chunk);
+        } else if !self.overflowed {
+            self.overflowed = true;
+            self.body = Vec::new();
+        }
+    }
+
+    /// Records the body in the transcript, and gives it back with whether it
+    /// overflowed.
+    pub(crate) fn finish(self, capture: &mut Capture, size: usize) -> (Vec<u8>, bool) {
+        let sha256 = self.digest.map(ring::digest::Context::finish);
+        let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
+        capture.body(&self.body, size, self.overflowed, sha256);
+        (self.body, self.overflowed)
+    }
+}
