@@ -1,7 +1,7 @@
 //! The docs are tested (issue 15): every `console` example in README.md and
-//! docs/*.md runs and must print what the page shows (trycmd), every link
-//! between the pages and every `#anchor` resolves, and the README's Rust
-//! snapshot example is the test that runs it.
+//! docs/*.md runs and must print what the page shows (trycmd), the Quick
+//! start runs as written, every link between the pages and every `#anchor`
+//! resolves, and the README's Rust snapshot example is the test that runs it.
 //!
 //! A `console` block is a command (`$ mailtape …`), its exit status if not 0
 //! (`? 2`), then stdout and stderr as printed; `...` stands for any lines and
@@ -219,26 +219,41 @@ fn the_anchor_rules_are_githubs() {
 }
 
 /// The README's Rust example is `tests/readme_snapshot.rs`, byte for byte,
-/// and the snapshot it shows is the one that test keeps.
+/// and the snapshot it shows is the one that test keeps. With
+/// `TRYCMD=overwrite` the README's two blocks are rewritten from the files
+/// (after `INSTA_UPDATE=always cargo test --test readme_snapshot` where the
+/// replies changed).
 #[test]
 fn the_readme_rust_example_is_the_test_that_runs() {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let path = Path::new(ROOT).join("README.md");
+    let mut readme = std::fs::read_to_string(&path).unwrap();
     let example =
         std::fs::read_to_string(Path::new(ROOT).join("tests/readme_snapshot.rs")).unwrap();
-    let blocks = fenced(&readme, "rust");
-    assert!(
-        blocks.contains(&example),
-        "README.md has no ```rust block equal to tests/readme_snapshot.rs"
-    );
     let snap = std::fs::read_to_string(
         Path::new(ROOT).join("tests/snapshots/readme_snapshot__sandbox_refuses_strangers.snap"),
     )
     .unwrap();
     let body = snap.splitn(3, "---\n").nth(2).expect("a snapshot body");
+    if std::env::var("TRYCMD").is_ok_and(|v| v == "overwrite") {
+        readme = replace_block(&readme, "`tests/sandbox.rs`:\n\n```rust\n", &example);
+        readme = replace_block(&readme, "the test above:\n\n```text\n", body);
+        std::fs::write(&path, &readme).unwrap();
+    }
+    assert!(
+        fenced(&readme, "rust").contains(&example),
+        "README.md has no ```rust block equal to tests/readme_snapshot.rs"
+    );
     assert!(
         fenced(&readme, "text").iter().any(|b| b == body),
         "README.md does not show the stored snapshot as it is:\n{body}"
     );
+}
+
+/// `text` with the block that follows `opening` holding `body` instead.
+fn replace_block(text: &str, opening: &str, body: &str) -> String {
+    let start = text.find(opening).expect("the block's opening") + opening.len();
+    let end = start + text[start..].find("```\n").expect("the block's end");
+    format!("{}{body}{}", &text[..start], &text[end..])
 }
 
 /// The contents of the fenced blocks with this info string.
@@ -251,11 +266,13 @@ fn fenced(text: &str, lang: &str) -> Vec<String> {
 }
 
 /// The Quick start, followed literally: each `cargo run --release -- …`
-/// block (re)starts the binary with those arguments (on free ports), each
-/// other `sh` block runs in `sh` with the ports put in, and the `text` block
-/// right after it must show up in what it printed, line by line in order
-/// (`…` stands for lines left out). Needs curl; without it the test says so
-/// and passes.
+/// block (re)starts the binary with those arguments (on free ports, in a
+/// fresh folder), and the `text` block after it must be its banner (the
+/// folder put in for `/home/you/mailtape`); each other `sh` block runs in
+/// `sh` with the ports put in, and the `text` block right after it must show
+/// up in what it printed; a `text` block of `#1` lines must show up in the
+/// live view. Line by line, in order, `…` standing for lines left out. Needs
+/// curl; without it the test says so and passes.
 #[test]
 fn the_quick_start_runs_as_written() {
     if Command::new("curl").arg("--version").output().is_err() {
@@ -266,76 +283,138 @@ fn the_quick_start_runs_as_written() {
     let start = readme.find("\n## Quick start\n").expect("a Quick start");
     let section = &readme[start + 1..];
     let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
-    let blocks = blocks(section);
     let dir = tempfile::tempdir().unwrap();
-    let mut mock: Option<(Running, serde_json::Value)> = None;
-    let mut ran = 0;
-    for (i, (lang, body)) in blocks.iter().enumerate() {
-        if lang != "sh" {
-            continue;
-        }
-        if let Some(args) = body.trim().strip_prefix("cargo run --release -- ") {
-            if let Some((m, _)) = mock.take() {
-                m.term();
-            }
-            let mut argv: Vec<String> = args.split_whitespace().map(String::from).collect();
-            argv.extend(
-                [
-                    "--smtps",
-                    "127.0.0.1:0",
-                    "--starttls",
-                    "127.0.0.1:0",
-                    "--plain",
-                    "127.0.0.1:0",
-                    "--json",
-                ]
-                .map(String::from),
-            );
-            let mut cmd = Command::new(BIN);
-            cmd.current_dir(dir.path());
-            let mut m = Running::start_with(&argv, cmd);
-            let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
-            mock = Some((m, ready));
-            continue;
-        }
-        let (_, ready) = mock.as_ref().expect("the mock is started first");
-        let mut script = body.clone();
-        for (port, name) in [("2465", "smtps"), ("2587", "starttls"), ("2525", "plain")] {
-            let addr = ready[name].as_str().unwrap();
-            script = script.replace(&format!("127.0.0.1:{port}"), addr);
-        }
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{{\n{script}\n}} 2>&1"))
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-        ran += 1;
-        let Some((next, shown)) = blocks.get(i + 1) else {
-            continue;
-        };
-        if next != "text" {
-            continue;
-        }
-        let mut rest = printed.as_str();
-        for want in shown.lines().map(str::trim_end).filter(|l| *l != "…") {
-            match rest.lines().position(|l| l.trim_end() == want) {
-                Some(n) => {
-                    let skip: usize = rest.lines().take(n + 1).map(|l| l.len() + 1).sum();
-                    rest = rest.get(skip.min(rest.len())..).unwrap_or("");
+    let folder = dir.path().canonicalize().unwrap().display().to_string();
+    let mut mock: Option<(Running, Vec<String>)> = None;
+    let mut printed = String::new();
+    let (mut ran, mut compared) = (0, 0);
+    let mut after = "";
+    for (lang, body) in blocks(section) {
+        let mut kind = "";
+        if lang == "sh" {
+            if let Some(args) = body.trim().strip_prefix("cargo run --release -- ") {
+                if let Some((m, _)) = mock.take() {
+                    m.term();
                 }
-                None => panic!(
-                    "the Quick start shows `{want}`, which this printed not (or not in order):\n{script}\n---\n{printed}"
-                ),
+                let mut argv: Vec<String> = args.split_whitespace().map(String::from).collect();
+                for l in ["--smtps", "--starttls", "--plain"] {
+                    argv.extend([l.to_string(), "127.0.0.1:0".to_string()]);
+                }
+                let mut cmd = Command::new(BIN);
+                cmd.current_dir(dir.path());
+                let mut m = Running::start_with(&argv, cmd);
+                m.err_until(|l| l.trim_start().starts_with("login"));
+                let banner = m.stderr.clone();
+                mock = Some((m, banner));
+                kind = "started";
+            } else {
+                let (_, banner) = mock.as_ref().expect("the mock is started first");
+                let mut script = body.clone();
+                for (port, name) in [("2465", "smtps"), ("2587", "starttls"), ("2525", "plain")] {
+                    let row = banner
+                        .iter()
+                        .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+                        .expect("a listener row in the banner");
+                    let addr = row.split_whitespace().nth(1).unwrap();
+                    script = script.replace(&format!("127.0.0.1:{port}"), addr);
+                }
+                let out = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("{{\n{script}\n}} 2>&1"))
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap();
+                printed = String::from_utf8_lossy(&out.stdout).into_owned();
+                ran += 1;
+                kind = "ran";
             }
+        } else if lang == "text" {
+            let (m, banner) = mock.as_mut().expect("the mock is started first");
+            if body.starts_with("#1 ") {
+                m.until(|l| l.starts_with("#1 ── closed by"));
+                shows(&body, &m.stdout.join("\n"), "the live view");
+            } else if after == "started" {
+                // the README's banner has the default ports and folder; the
+                // test's are free ones and a temporary folder
+                let mut want = body.replace("/home/you/mailtape", &folder);
+                for (port, name) in [("2465", "smtps"), ("2587", "starttls"), ("2525", "plain")] {
+                    let row = banner
+                        .iter()
+                        .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+                        .unwrap();
+                    let addr = row.split_whitespace().nth(1).unwrap();
+                    want = want.replace(
+                        &format!("{:<22}", format!("127.0.0.1:{port}")),
+                        &format!("{addr:<22}"),
+                    );
+                }
+                assert_eq!(
+                    banner.join("\n"),
+                    want.trim_end(),
+                    "the banner, as the Quick start shows it"
+                );
+            } else if after == "ran" {
+                shows(&body, &printed, "the command before it");
+            } else {
+                panic!("a text block the test cannot place:\n{body}");
+            }
+            compared += 1;
         }
+        after = kind;
     }
-    assert!(ran >= 2, "only {ran} commands run from the Quick start");
+    assert!(
+        ran >= 2 && compared >= 5,
+        "only {ran} commands run and {compared} outputs compared from the Quick start"
+    );
     if let Some((m, _)) = mock {
         let (code, _, err) = m.term();
         assert_eq!(code, 0, "{err}");
     }
+}
+
+/// Every line of `shown` but `…` is a line of `printed`, in order (message
+/// ids, which change from run to run, aside).
+fn shows(shown: &str, printed: &str, what: &str) {
+    let mut rest = printed.lines().map(|l| mask_ids(l.trim_end()));
+    for want in shown.lines().map(str::trim_end).filter(|l| *l != "…") {
+        let want = mask_ids(want);
+        assert!(
+            rest.any(|l| l == want),
+            "the Quick start shows `{want}`, which {what} did not print (or not in this order):\n{printed}"
+        );
+    }
+}
+
+/// Replaces each UUID (a message id) with `[id]`.
+fn mask_ids(line: &str) -> String {
+    let shape = [8, 4, 4, 4, 12];
+    let mut out = String::new();
+    let mut rest = line;
+    'scan: while !rest.is_empty() {
+        let mut at = 0;
+        for (i, n) in shape.iter().enumerate() {
+            let part = rest.get(at..at + n);
+            if !part.is_some_and(|p| p.bytes().all(|b| b.is_ascii_hexdigit())) {
+                let c = rest.chars().next().unwrap_or(' ');
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+                continue 'scan;
+            }
+            at += n;
+            if i < 4 {
+                if rest.get(at..at + 1) != Some("-") {
+                    let c = rest.chars().next().unwrap_or(' ');
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
+                    continue 'scan;
+                }
+                at += 1;
+            }
+        }
+        out.push_str("[id]");
+        rest = &rest[at..];
+    }
+    out
 }
 
 /// Every fenced block of a text: its info string and its contents.
