@@ -2,12 +2,19 @@
 # The side-by-side benchmark: mailtape mock and record against smtp-sink
 # (Postfix) and aiosmtpd, on loopback, with mailtape's own load generator.
 #
-#   bash benches/compare.sh            # installs the peers, builds, runs, prints the table
+#   bash benches/compare.sh            # installs the peers, builds, runs, prints the tables
 #   ROUNDS=5 bash benches/compare.sh   # more rounds
+#   bash benches/compare.sh live       # only what watching costs: the mock --quiet,
+#                                      # --json drained and the human view drained
+#                                      # (benches/live_view.py), with write/futex counts
 #
 # Never starts Postfix itself: only its smtp-sink test server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = live ]; then
+    cargo build --release --quiet
+    exec python3 benches/live_view.py
+fi
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v smtp-sink >/dev/null; then
     apt-get update -qq
@@ -19,4 +26,7 @@ cargo build --release --quiet
 cargo build --release --quiet --example relay_floor
 # 10,000 idle connections need as many file descriptors, on both sides.
 ulimit -n "$(ulimit -Hn)"
-exec python3 benches/compare.py "$@"
+python3 benches/compare.py "$@"
+echo
+echo "What watching costs (the live view):"
+python3 benches/live_view.py

@@ -600,3 +600,49 @@ async fn ipv6_loopback_works() {
         );
     }
 }
+
+/// Explanations key off the reply's name, never its text: a profile that
+/// rewords `unverified_domain` still gets the unverified-domain explanation,
+/// in the events the sink hands its subscribers (what the live view shows).
+#[tokio::test]
+async fn an_explanation_survives_a_reworded_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.toml");
+    std::fs::write(
+        &profile,
+        "[replies]\nunverified_domain = { code = 550, text = \"Domain {domain}: add it first\", source = \"guess\" }\n",
+    )
+    .unwrap();
+    let s = MockServer::builder()
+        .scenario("unverified-domain")
+        .profile_file(&profile)
+        .start()
+        .await
+        .unwrap();
+    let mut events = s.sink().subscribe(1000);
+    let r = send(
+        &s,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "billing@acme.com",
+        &["delivered@resend.dev"],
+    )
+    .await;
+    assert_eq!(
+        r.unwrap_err(),
+        "permanent error (550): Domain acme.com: add it first"
+    );
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    let mut said = Vec::new();
+    while let Some(e) = events.try_recv() {
+        if let mailtape::SinkEvent::Explained { said: x, .. } = &*e {
+            said.push(x.text);
+        }
+    }
+    assert!(
+        said.iter()
+            .any(|t| t.contains("the From domain is not verified")),
+        "{said:?}"
+    );
+}

@@ -17,7 +17,7 @@ use super::session::{Limits, Session};
 use super::shutdown::stopped;
 use crate::error::Error;
 use crate::net::tls::{self, AcceptError};
-use crate::net::{Conn, Stream, Tls};
+use crate::net::{Conn, Io, Stream, Tls};
 use crate::output::sink::Sink;
 use crate::smtp::Reply;
 use crate::tape::capture::Capture;
@@ -108,7 +108,7 @@ impl Default for ServerConfig {
 }
 
 /// A running server.
-pub struct Server {
+pub struct Listeners {
     addrs: Addrs,
     sink: Arc<Sink>,
     stop: watch::Sender<bool>,
@@ -117,6 +117,36 @@ pub struct Server {
     grace: Duration,
     slots: Arc<Semaphore>,
     max_connections: usize,
+    /// Runs a session over any byte stream (no socket): [`Listeners::serve_io`].
+    memory: Arc<dyn ServeIo>,
+}
+
+/// A session over any byte stream, whatever the responder type.
+trait ServeIo: Send + Sync {
+    fn serve_io(
+        &self,
+        io: Box<dyn Io>,
+        peer: SocketAddr,
+        stop: watch::Receiver<bool>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+impl<F: ResponderFactory> ServeIo for Shared<F> {
+    fn serve_io(
+        &self,
+        io: Box<dyn Io>,
+        peer: SocketAddr,
+        stop: watch::Receiver<bool>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(serve(
+            ListenerKind::Plain,
+            io,
+            peer,
+            "memory".into(),
+            self,
+            stop,
+        ))
+    }
 }
 
 struct Shared<F> {
@@ -128,14 +158,14 @@ struct Shared<F> {
     slots: Arc<Semaphore>,
 }
 
-impl Server {
+impl Listeners {
     /// Binds every listener, then serves in the background.
     pub async fn start<F: ResponderFactory>(
         config: ServerConfig,
         tls: Option<&Tls>,
         sink: Arc<Sink>,
         factory: F,
-    ) -> Result<Server, Error> {
+    ) -> Result<Listeners, Error> {
         let mut bound = Addrs {
             smtps: None,
             starttls: None,
@@ -202,7 +232,7 @@ impl Server {
                 ))
             })
             .collect();
-        Ok(Server {
+        Ok(Listeners {
             addrs: bound,
             sink,
             stop,
@@ -211,7 +241,14 @@ impl Server {
             grace: config.grace,
             slots,
             max_connections,
+            memory: shared,
         })
+    }
+
+    /// Runs one session over `io` as the plain listener would (no TLS,
+    /// STARTTLS not offered), and returns when it ends.
+    pub async fn serve_io(&self, io: Box<dyn Io>, peer: SocketAddr) {
+        self.memory.serve_io(io, peer, self.stop.subscribe()).await;
     }
 
     /// Sessions open right now.
@@ -241,7 +278,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for Listeners {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -284,7 +321,11 @@ async fn accept_loop<F: ResponderFactory>(
         tokio::spawn(async move {
             let _permit = permit;
             let _done = done;
-            serve(kind, socket, peer, &shared, stop).await;
+            let local = socket
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            serve(kind, Box::new(socket), peer, local, &shared, stop).await;
         });
     }
 }
@@ -315,17 +356,14 @@ async fn refuse(socket: TcpStream, reply: Reply, tls: Option<TlsAcceptor>, needs
 
 async fn serve<F: ResponderFactory>(
     kind: ListenerKind,
-    socket: TcpStream,
+    socket: Box<dyn Io>,
     peer: SocketAddr,
+    local: String,
     shared: &Shared<F>,
     stop: watch::Receiver<bool>,
 ) {
     let start = Instant::now();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let local = socket
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     let meta = Meta {
         id,
         mode: shared.factory.mode().to_string(),
@@ -336,7 +374,7 @@ async fn serve<F: ResponderFactory>(
         started: now_rfc3339(),
     };
     let mut capture = Capture::new(shared.sink.clone(), meta, start);
-    let mut stream = Stream::Plain(Box::new(socket));
+    let mut stream = Stream::Plain(socket);
     if kind == ListenerKind::Smtps {
         let Some(acceptor) = &shared.tls else {
             capture.finish(Closer::Server);

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::resend::ReplyName;
 use crate::smtp::{Command, ParseError, Reply};
 
 /// Which listener accepted a connection.
@@ -51,6 +52,9 @@ pub struct SessionState {
 pub struct Response {
     /// What to send; `None` sends nothing (a silent or dropping server).
     pub reply: Option<Reply>,
+    /// Which profile reply it is, when the responder knows: explanations
+    /// key off the name, never the text.
+    pub name: Option<ReplyName>,
     /// How long to wait before sending it.
     pub delay: Duration,
     /// Whether to close the connection after it.
@@ -58,6 +62,17 @@ pub struct Response {
     /// Notes for the transcript, recorded before the reply (an upstream's
     /// TLS state, what went wrong upstream).
     pub notes: Vec<String>,
+}
+
+impl Response {
+    /// A reply of the profile, with its name.
+    pub fn named(reply: Reply, name: ReplyName) -> Response {
+        Response {
+            reply: Some(reply),
+            name: Some(name),
+            ..Response::default()
+        }
+    }
 }
 
 impl From<Reply> for Response {
@@ -84,25 +99,25 @@ pub enum LocalEvent {
 
 impl LocalEvent {
     /// The name of the profile reply for this event.
-    pub fn reply_name(self) -> &'static str {
+    pub fn reply_name(self) -> ReplyName {
         match self {
-            LocalEvent::LineTooLong => "line_too_long",
-            LocalEvent::TooManyErrors => "too_many_errors",
-            LocalEvent::IdleTimeout => "idle_timeout",
-            LocalEvent::ShuttingDown => "shutting_down",
+            LocalEvent::LineTooLong => ReplyName::LineTooLong,
+            LocalEvent::TooManyErrors => ReplyName::TooManyErrors,
+            LocalEvent::IdleTimeout => ReplyName::IdleTimeout,
+            LocalEvent::ShuttingDown => ReplyName::ShuttingDown,
         }
     }
 }
 
 /// The profile reply to STARTTLS on this leg: ready, already active, or not
 /// offered here. TLS is the listener's business in every mode.
-pub(crate) fn starttls_reply_name(s: &SessionState) -> &'static str {
+pub(crate) fn starttls_reply_name(s: &SessionState) -> ReplyName {
     if s.tls {
-        "starttls_active"
+        ReplyName::StarttlsActive
     } else if s.starttls_available {
-        "starttls"
+        ReplyName::Starttls
     } else {
-        "starttls_unavailable"
+        ReplyName::StarttlsUnavailable
     }
 }
 

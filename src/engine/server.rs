@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::listener::{Addrs, ResponderFactory, Server, ServerConfig};
+use super::listener::{Addrs, Listeners, ResponderFactory, ServerConfig};
 use crate::error::Error;
 use crate::net::{CertSource, Tls};
 use crate::output::sink::{LiveView, Message, OutputConfig, Sink};
@@ -44,7 +44,7 @@ impl ServiceConfig {
 
 /// A running server of any mode.
 pub struct Service {
-    server: Server,
+    listeners: Listeners,
     tls: Option<Tls>,
 }
 
@@ -74,17 +74,17 @@ impl Service {
             source: std::io::Error::other(e),
         })??;
         let factory = make(sink.clone());
-        let server = Server::start(config.server, tls.as_ref(), sink, factory).await?;
-        Ok(Service { server, tls })
+        let listeners = Listeners::start(config.server, tls.as_ref(), sink, factory).await?;
+        Ok(Service { listeners, tls })
     }
 
-    fn server(&self) -> &Server {
-        &self.server
+    fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 
     /// The bound addresses.
     pub fn addrs(&self) -> Addrs {
-        self.server().addrs()
+        self.listeners().addrs()
     }
     /// The implicit-TLS address.
     pub fn smtps_addr(&self) -> Option<SocketAddr> {
@@ -106,14 +106,25 @@ impl Service {
     pub fn ca_path(&self) -> Option<&std::path::Path> {
         self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
     }
+    /// Runs one session over any byte stream — an in-memory pipe such as
+    /// `tokio::io::duplex`, say — as the plain listener would (no TLS,
+    /// STARTTLS not offered), and returns when it ends. Its transcript goes
+    /// where every session's goes. `peer` is the address the transcript
+    /// names as the client.
+    pub async fn serve_io<S>(&self, io: S, peer: SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+    {
+        self.listeners().serve_io(Box::new(io), peer).await;
+    }
     /// Sessions open right now.
     pub fn active_sessions(&self) -> usize {
-        self.server().active_sessions()
+        self.listeners().active_sessions()
     }
     /// The sink: subscribe to sessions' events, or publish sessions of
     /// your own.
     pub fn sink(&self) -> &Arc<Sink> {
-        self.server().sink()
+        self.listeners().sink()
     }
     /// Waits until `n` sessions have finished; false on timeout.
     pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
@@ -132,7 +143,7 @@ impl Service {
     /// stdout, is left behind after a second).
     pub async fn shutdown(self) {
         let sink = self.sink().clone();
-        self.server.shutdown().await;
+        self.listeners.shutdown().await;
         // Tapes and the mailbox are written on a thread of their own.
         let _ = tokio::task::spawn_blocking(move || sink.close(Duration::from_secs(1))).await;
     }

@@ -226,7 +226,7 @@ impl<'a, R: Responder> Session<'a, R> {
                 Next::Continue
             };
         };
-        self.capture.reply(&reply);
+        self.capture.reply(&reply, r.name);
         reply.write_to(&mut self.conn.output);
         if r.close || reply.code == codes::SERVICE_UNAVAILABLE {
             return Next::Close(Closer::Server);
@@ -250,7 +250,7 @@ impl<'a, R: Responder> Session<'a, R> {
     async fn local_close(&mut self, event: LocalEvent, why: &str) -> Closer {
         self.capture.note(why.to_string());
         if let Some(reply) = self.responder.local(event) {
-            self.capture.reply(&reply);
+            self.capture.reply(&reply, Some(event.reply_name()));
             reply.write_to(&mut self.conn.output);
         }
         Closer::Server

@@ -24,7 +24,6 @@ use tokio::sync::{mpsc, watch};
 
 use super::files::{Job, Writer};
 use super::live::LiveThread;
-use crate::fsutil::unused_path;
 use crate::tape::redact::scrub_message;
 use crate::tape::{Meta, Transcript};
 use crate::tools::explain::Said;
@@ -380,7 +379,9 @@ impl Sink {
     pub fn deliver(&self, mut msg: Message) {
         msg.data = scrub_message(&msg.data);
         if let Some(dir) = &self.config.mailbox {
-            let name = unused_path(dir, &msg.id, "eml");
+            // The id is a random UUID: no file has its name yet, so no disk
+            // is asked here, on the session's thread.
+            let name = dir.join(format!("{}.eml", msg.id));
             let mut file = format!(
                 "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
                 msg.from,

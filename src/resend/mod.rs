@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod profile;
+pub mod reply;
 pub mod scenario;
 
 pub use account::{
@@ -10,6 +11,7 @@ pub use account::{
     Usage,
 };
 pub use profile::{Profile, ProfileFile, ReplySpec, Source};
+pub use reply::{ReplyName, recognise};
 pub use scenario::{Behaviour, Scenario, ScenarioFile};
 
 /// A random UUID (version 4), the form of Resend's email ids.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ReplyName;
 use crate::error::Error;
 use crate::smtp::Reply;
 
@@ -174,8 +175,8 @@ impl Profile {
     }
 
     /// The reply named `name`, its placeholders filled from `vars`.
-    pub fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Reply {
-        let Some(spec) = self.replies.get(name) else {
+    pub fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Reply {
+        let Some(spec) = self.replies.get(name.as_str()) else {
             // Only reachable with a broken built-in profile; the unit test
             // below checks every name the mock uses.
             return Reply::new(
@@ -191,63 +192,6 @@ impl Profile {
     }
 }
 
-/// Every reply name the mock uses; the built-in profile must define them all.
-pub const REPLY_NAMES: &[&str] = &[
-    "greeting",
-    "ehlo",
-    "helo",
-    "noop",
-    "rset",
-    "vrfy",
-    "help",
-    "quit",
-    "starttls",
-    "starttls_unavailable",
-    "starttls_active",
-    "auth_plain_prompt",
-    "auth_username_prompt",
-    "auth_password_prompt",
-    "auth_ok",
-    "invalid_username",
-    "invalid_key",
-    "tls_required",
-    "auth_cancelled",
-    "auth_bad_base64",
-    "auth_unknown_mechanism",
-    "auth_already",
-    "auth_required",
-    "need_helo",
-    "need_mail",
-    "need_rcpt",
-    "nested_mail",
-    "mail_ok",
-    "rcpt_ok",
-    "data",
-    "accepted",
-    "syntax_error",
-    "bad_arguments",
-    "bad_address",
-    "unknown_command",
-    "unknown_parameter",
-    "line_too_long",
-    "too_many_errors",
-    "idle_timeout",
-    "too_many_connections",
-    "shutting_down",
-    "too_many_recipients_session",
-    "invalid_from",
-    "reserved_domain",
-    "unverified_domain",
-    "sandbox",
-    "too_many_recipients",
-    "key_restricted",
-    "rate_limited",
-    "daily_quota",
-    "monthly_quota",
-    "message_too_big",
-    "temporary_failure",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,11 +199,11 @@ mod tests {
     #[test]
     fn builtin_defines_every_reply_and_nothing_else() {
         let p = Profile::build(None, "default").unwrap();
-        for name in REPLY_NAMES {
-            assert!(p.replies.contains_key(*name), "missing {name}");
+        for name in ReplyName::ALL {
+            assert!(p.replies.contains_key(name.as_str()), "missing {name}");
         }
         for name in p.replies.keys() {
-            assert!(REPLY_NAMES.contains(&name.as_str()), "unused reply {name}");
+            assert!(ReplyName::parse(name).is_some(), "unused reply {name}");
         }
     }
 
@@ -267,22 +211,26 @@ mod tests {
     fn variants_follow_resend_md() {
         let d = Profile::build(None, "default").unwrap();
         assert_eq!(
-            d.reply("invalid_username", &[]).to_string(),
+            d.reply(ReplyName::InvalidUsername, &[]).to_string(),
             "535 Invalid username"
         );
-        assert_eq!(d.reply("rate_limited", &[("per_second", "2")]).code, 421);
+        assert_eq!(
+            d.reply(ReplyName::RateLimited, &[("per_second", "2")]).code,
+            421
+        );
         let b = Profile::build(None, "brief").unwrap();
         assert_eq!(
-            b.reply("invalid_key", &[]).to_string(),
+            b.reply(ReplyName::InvalidKey, &[]).to_string(),
             "535 Authentication failed"
         );
         assert_eq!(
-            b.reply("unverified_domain", &[]).to_string(),
+            b.reply(ReplyName::UnverifiedDomain, &[]).to_string(),
             "550 Sender address not verified"
         );
         let w = Profile::build(None, "wire").unwrap();
         assert_eq!(
-            w.reply("rate_limited", &[("per_second", "2")]).to_string(),
+            w.reply(ReplyName::RateLimited, &[("per_second", "2")])
+                .to_string(),
             "550 Too many requests. You can only make 2 requests per second."
         );
         let err = Profile::build(None, "nope").unwrap_err().to_string();
@@ -297,8 +245,11 @@ mod tests {
         )
         .unwrap();
         let p = Profile::build(Some(&o), "default").unwrap();
-        assert_eq!(p.reply("greeting", &[]).to_string(), "220 relay.test ESMTP");
-        assert_eq!(p.reply("quit", &[]).to_string(), "221 See you");
+        assert_eq!(
+            p.reply(ReplyName::Greeting, &[]).to_string(),
+            "220 relay.test ESMTP"
+        );
+        assert_eq!(p.reply(ReplyName::Quit, &[]).to_string(), "221 See you");
         let bad = ProfileFile::parse(
             "[replies]\nqiut = { code = 221, text = \"x\", source = \"guess\" }\n",
             "t.toml",

@@ -15,6 +15,7 @@ use super::redact::{AuthPart, redact_auth, scrub};
 use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable};
 use super::{Closer, Event, EventKind, Meta, Transcript};
 use crate::output::sink::{self, Sink};
+use crate::resend::ReplyName;
 use crate::smtp::{self, Command, Reply, codes};
 use crate::tools::explain::Explainer;
 
@@ -46,7 +47,7 @@ impl Capture {
         }
     }
 
-    fn push(&mut self, kind: EventKind, live: bool) {
+    fn push(&mut self, kind: EventKind, live: bool, name: Option<ReplyName>) {
         // A tape line is one line of text whatever an upstream or a client sent.
         let kind = match kind {
             EventKind::Server(t) => EventKind::Server(into_printable(t)),
@@ -65,7 +66,7 @@ impl Capture {
                 event: e.clone(),
             });
         }
-        if let Some(said) = self.explainer.observe(&e.kind)
+        if let Some(said) = self.explainer.observe_named(&e.kind, name)
             && watched
         {
             self.sink.publish(sink::Event::Explained { session, said });
@@ -87,14 +88,15 @@ impl Capture {
 
     /// A client line already redacted (or with nothing to redact, like `.`).
     pub fn client(&mut self, text: String) {
-        self.push(EventKind::Client(text), true);
+        self.push(EventKind::Client(text), true, None);
     }
 
-    /// A reply, one event per wire line.
-    pub fn reply(&mut self, reply: &Reply) {
+    /// A reply, one event per wire line; `name` is the profile reply it is,
+    /// when the responder knows (explanations key off it).
+    pub fn reply(&mut self, reply: &Reply, name: Option<ReplyName>) {
         for line in reply.wire_lines() {
             let line = scrub(&line).into_owned();
-            self.push(EventKind::Server(line), true);
+            self.push(EventKind::Server(line), true, name);
         }
     }
 
@@ -104,7 +106,7 @@ impl Capture {
         let lines = body_lines(body, size, overflowed, sha256);
         let total = lines.len();
         for (i, line) in lines.into_iter().enumerate() {
-            self.push(EventKind::Data(line), i < LIVE_BODY_LINES);
+            self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
         if total > LIVE_BODY_LINES && self.sink.watched() {
             let e = Event {
@@ -120,7 +122,7 @@ impl Capture {
 
     /// Something that is not a line (TLS started, a timeout).
     pub fn note(&mut self, text: String) {
-        self.push(EventKind::Note(text), true);
+        self.push(EventKind::Note(text), true, None);
     }
 
     /// Ends the session and hands the transcript to the sink.

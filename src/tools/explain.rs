@@ -2,6 +2,9 @@
 //! Resend's users actually run into. One table, shared by `show`, `check`
 //! and the live view.
 
+use crate::modes::record::relay::UPSTREAM_PREFIX;
+use crate::modes::replay::responder::DIVERGED_PREFIX;
+use crate::resend::{ReplyName, recognise};
 use crate::tape::EventKind;
 
 /// Who the explanation applies to, by the user name of the last AUTH.
@@ -26,13 +29,23 @@ impl User {
     }
 }
 
+/// What a reply is about: a reply of the profile, by name, or one of
+/// mailtape's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// A reply of Resend's (named by the mock, or recognised).
+    Reply(ReplyName),
+    /// Replay: the client departed from the tape (451 `mailtape replay: …`).
+    ReplayDiverged,
+    /// Record: the relay could not be reached or talked to (421 `mailtape: upstream …`).
+    UpstreamFailed,
+}
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    /// Reply codes it applies to.
-    pub codes: &'static [u16],
-    /// Lower-case fragments of which the reply text must hold one ("" for any text).
-    pub text: &'static [&'static str],
+    /// What it explains.
+    pub topics: &'static [Topic],
     /// Whether it applies only after the final dot of DATA.
     pub after_data: Option<bool>,
     /// The user name condition.
@@ -43,10 +56,9 @@ pub struct Rule {
     pub says: &'static str,
 }
 
-const fn rule(codes: &'static [u16], text: &'static [&'static str], says: &'static str) -> Rule {
+const fn rule(topics: &'static [Topic], says: &'static str) -> Rule {
     Rule {
-        codes,
-        text,
+        topics,
         after_data: None,
         user: User::Any,
         ok: false,
@@ -54,13 +66,15 @@ const fn rule(codes: &'static [u16], text: &'static [&'static str], says: &'stat
     }
 }
 
+use ReplyName as N;
+use Topic::Reply as R;
+
 /// The table, most specific first: the first rule that matches explains.
 pub const RULES: &[Rule] = &[
     Rule {
         ok: true,
         ..rule(
-            &[235],
-            &[""],
+            &[R(N::AuthOk)],
             "credentials accepted: the user name and the API key are right",
         )
     },
@@ -68,105 +82,121 @@ pub const RULES: &[Rule] = &[
         ok: true,
         after_data: Some(true),
         ..rule(
-            &[250],
-            &[""],
+            &[R(N::Accepted)],
             "message accepted: the relay took the email for delivery",
         )
     },
     Rule {
         user: User::NotResend,
         ..rule(
-            &[535],
-            &[""],
+            &[R(N::InvalidUsername), R(N::InvalidKey)],
             "the user name must be the literal lowercase `resend` (not your email address or account name); the password is your API key",
         )
     },
     rule(
-        &[535],
-        &["invalid username"],
+        &[R(N::InvalidUsername)],
         "the user name must be the literal lowercase `resend` (not your email address or account name); the password is your API key",
     ),
     rule(
-        &[535],
-        &[""],
+        &[R(N::InvalidKey)],
         "the password must be a Resend API key, re_ then at least 8 of A-Z a-z 0-9 _ (not your dashboard password); a key of that shape may be revoked or lack sending access: create one at resend.com/api-keys",
     ),
     rule(
-        &[538, 530],
-        &["starttls", "tls", "encryption"],
+        &[R(N::TlsRequired)],
         "encryption first: send STARTTLS before AUTH (port 587 or 2587), or connect with implicit TLS (port 465 or 2465)",
     ),
     rule(
-        &[530],
-        &[""],
+        &[R(N::AuthRequired)],
         "log in first: the relay needs AUTH (user `resend`, password your API key) before MAIL",
     ),
     rule(
-        &[550],
-        &["only send testing emails", "sandbox"],
+        &[R(N::Sandbox)],
         "sandbox: until a domain is verified, a new account may only send to its owner's address; verify a domain and request production access at resend.com/domains",
     ),
     rule(
-        &[550],
-        &["not verified"],
+        &[R(N::UnverifiedDomain)],
         "authentication worked, but the From domain is not verified: add it at resend.com/domains and publish its SPF and DKIM (and DMARC) DNS records",
     ),
     rule(
-        &[550, 553, 501],
-        &["invalid `from`", "from` field"],
+        &[R(N::InvalidFrom)],
         "the From address must look like `email@example.com` or `Name <email@example.com>`",
     ),
     rule(
-        &[550],
-        &["invalid `to`", "testing email address"],
+        &[R(N::ReservedDomain)],
         "reserved domains such as example.com are refused: send to Resend's test addresses delivered@resend.dev, bounced@resend.dev or complained@resend.dev",
     ),
     rule(
-        &[421, 450, 451, 550],
-        &["too many requests", "rate limit"],
+        &[R(N::RateLimited)],
         "rate limited: Resend allows 2 requests per second by default; wait a moment and retry (a 4xx reply means the client should retry by itself)",
     ),
     rule(
-        &[550, 452, 421],
-        &["quota"],
+        &[R(N::DailyQuota), R(N::MonthlyQuota)],
         "sending quota used up: the free tier allows 100 emails a day and 3,000 a month, and every to, cc and bcc recipient counts; the day resets at midnight UTC",
     ),
     rule(
-        &[550],
-        &["api key", "restricted"],
+        &[R(N::KeyRestricted)],
         "the API key was refused when sending: it may be revoked, or restricted to sending from another domain",
     ),
     rule(
-        &[552],
-        &[""],
+        &[R(N::MessageTooBig)],
         "message too large: Resend takes up to 40 MB per email, attachments included after base64",
     ),
     rule(
-        &[550, 452],
-        &["too many recipients"],
+        &[R(N::TooManyRecipients), R(N::TooManyRecipientsSession)],
         "too many recipients: up to 50 per email; split the list or use batch sending",
     ),
     rule(
-        &[451],
-        &["mailtape replay"],
+        &[Topic::ReplayDiverged],
         "the client departed from the tape: it sent something other than what was recorded",
     ),
     rule(
-        &[421],
-        &["mailtape: upstream"],
+        &[Topic::UpstreamFailed],
         "mailtape could not reach or talk to the relay: see the reason; check the host, the port and the TLS mode (465 implicit, 587 STARTTLS)",
     ),
     rule(
-        &[421],
-        &["timeout", "timed out"],
+        &[R(N::IdleTimeout)],
         "the server gave up waiting: the client was idle too long",
     ),
     rule(
-        &[421],
-        &[""],
+        &[
+            R(N::TemporaryFailure),
+            R(N::TooManyConnections),
+            R(N::TooManyErrors),
+            R(N::ShuttingDown),
+        ],
         "a temporary failure: the server closed the connection; retry after a pause",
     ),
 ];
+
+/// What a reply from elsewhere (a relay, a tape) is about: mailtape's own
+/// replies by the prefix their code writes, Resend's by [`recognise`].
+pub fn topic_of(code: u16, text: &str, after_data: bool) -> Option<Topic> {
+    if code == crate::smtp::codes::LOCAL_ERROR && text.starts_with(DIVERGED_PREFIX) {
+        return Some(Topic::ReplayDiverged);
+    }
+    if code == crate::smtp::codes::SERVICE_UNAVAILABLE && text.starts_with(UPSTREAM_PREFIX) {
+        return Some(Topic::UpstreamFailed);
+    }
+    recognise(code, text, after_data).map(Topic::Reply)
+}
+
+/// Explains a topic, if the table has something to say.
+pub fn explain_topic(topic: Topic, user: User, after_data: bool) -> Option<Said> {
+    RULES
+        .iter()
+        .find(|r| {
+            r.topics.contains(&topic)
+                && r.after_data.is_none_or(|a| a == after_data)
+                && match r.user {
+                    User::Any => true,
+                    u => u == user,
+                }
+        })
+        .map(|r| Said {
+            text: r.says,
+            ok: r.ok,
+        })
+}
 
 /// Said when no greeting came (a silent server, a timeout).
 pub const NO_GREETING: &str = "no greeting: the port may be blocked by your network or host (port 25 often is, and Resend does not support it); try 587 with STARTTLS or 465 with implicit TLS";
@@ -180,24 +210,10 @@ pub struct Said {
     pub ok: bool,
 }
 
-/// Finds the explanation of one final reply line.
+/// Finds the explanation of one final reply line from elsewhere (a relay,
+/// a tape): what it is about first, then what the table says of that.
 pub fn explain(code: u16, text: &str, user: User, after_data: bool) -> Option<Said> {
-    let lower = text.to_ascii_lowercase();
-    RULES
-        .iter()
-        .find(|r| {
-            r.codes.contains(&code)
-                && r.text.iter().any(|t| lower.contains(t))
-                && r.after_data.is_none_or(|a| a == after_data)
-                && match r.user {
-                    User::Any => true,
-                    u => u == user,
-                }
-        })
-        .map(|r| Said {
-            text: r.says,
-            ok: r.ok,
-        })
+    explain_topic(topic_of(code, text, after_data)?, user, after_data)
 }
 
 /// Walks a session's events and explains the replies that need it,
@@ -217,6 +233,12 @@ impl Explainer {
 
     /// Takes the next event; returns what to say under it, if anything.
     pub fn observe(&mut self, kind: &EventKind) -> Option<Said> {
+        self.observe_named(kind, None)
+    }
+
+    /// [`Explainer::observe`] for a reply whose profile name is known (the
+    /// mock's own replies): the name, not the text, says what it is.
+    pub fn observe_named(&mut self, kind: &EventKind, name: Option<ReplyName>) -> Option<Said> {
         match kind {
             EventKind::Client(line) => {
                 if let Some(u) = line.split("user=").nth(1) {
@@ -234,7 +256,11 @@ impl Explainer {
                 let code: u16 = line.get(..3)?.parse().ok()?;
                 let text = line.get(4..).unwrap_or("");
                 let user = self.user.as_deref().map_or(User::Any, User::of);
-                let said = explain(code, text, user, self.after_data);
+                let topic = match name {
+                    Some(n) => Some(Topic::Reply(n)),
+                    None => topic_of(code, text, self.after_data),
+                };
+                let said = topic.and_then(|t| explain_topic(t, user, self.after_data));
                 self.after_data = false;
                 said
             }
@@ -393,14 +419,15 @@ mod tests {
         );
         // every rule is reachable: nothing is shadowed by an earlier, wider one
         for (i, r) in RULES.iter().enumerate() {
-            let text = r.text[0];
             let user = if r.user == User::Any {
                 User::Resend
             } else {
                 r.user
             };
-            let hit = explain(r.codes[0], text, user, r.after_data.unwrap_or(false)).unwrap();
-            assert_eq!(hit.text, r.says, "rule {i} is shadowed");
+            for t in r.topics {
+                let hit = explain_topic(*t, user, r.after_data.unwrap_or(false)).unwrap();
+                assert_eq!(hit.text, r.says, "rule {i} is shadowed for {t:?}");
+            }
         }
     }
 }

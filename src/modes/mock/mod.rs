@@ -14,6 +14,7 @@ use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
 use crate::modes::mock::options::{MockOptions, MockSettings};
 use crate::modes::mock::responder::{Mock, MockShared};
+use crate::resend::ReplyName;
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -40,7 +41,10 @@ impl ResponderFactory for MockFactory {
     }
 
     fn too_many_connections(&self) -> Reply {
-        self.0.settings().profile.reply("too_many_connections", &[])
+        self.0
+            .settings()
+            .profile
+            .reply(ReplyName::TooManyConnections, &[])
     }
 }
 

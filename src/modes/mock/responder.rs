@@ -12,6 +12,7 @@ use super::options::MockSettings;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::modes::mock::headers::{domain_of, first_address, header};
 use crate::output::sink::{Message, Sink};
+use crate::resend::ReplyName;
 use crate::resend::account::Day;
 use crate::resend::{Exceeded, Grant, LoginError, Profile, Usage};
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
@@ -83,13 +84,14 @@ impl Mock {
         &self.shared.settings.profile
     }
 
-    fn reply(&self, name: &str, vars: &[(&str, &str)]) -> Response {
+    fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Response {
         let b = &self.shared.settings.behaviour;
         if b.silent {
             return Response::default();
         }
         Response {
             reply: Some(self.p().reply(name, vars)),
+            name: Some(name),
             delay: b.reply_delay,
             ..Response::default()
         }
@@ -97,7 +99,7 @@ impl Mock {
 
     fn ehlo(&mut self, s: &SessionState) -> Response {
         let p = self.p();
-        let mut lines = vec![p.reply("ehlo", &[]).lines.remove(0)];
+        let mut lines = vec![p.reply(ReplyName::Ehlo, &[]).lines.remove(0)];
         for kw in &p.ehlo {
             if s.starttls_available && kw.starts_with("AUTH") {
                 lines.push("STARTTLS".into());
@@ -107,8 +109,8 @@ impl Mock {
         if s.starttls_available && !lines.iter().any(|l| l == "STARTTLS") {
             lines.push("STARTTLS".into());
         }
-        let code = p.reply("ehlo", &[]).code;
-        let mut r = self.reply("ehlo", &[]);
+        let code = p.reply(ReplyName::Ehlo, &[]).code;
+        let mut r = self.reply(ReplyName::Ehlo, &[]);
         if r.reply.is_some() {
             r.reply = Some(Reply::multi(code, lines));
         }
@@ -117,13 +119,13 @@ impl Mock {
 
     fn auth(&mut self, s: &SessionState, mechanism: &str, initial: Option<&str>) -> Response {
         if !self.helo {
-            return self.reply("need_helo", &[]);
+            return self.reply(ReplyName::NeedHelo, &[]);
         }
         if self.grant.is_some() {
-            return self.reply("auth_already", &[]);
+            return self.reply(ReplyName::AuthAlready, &[]);
         }
         if s.listener == crate::engine::responder::ListenerKind::Starttls && !s.tls {
-            return self.reply("tls_required", &[]);
+            return self.reply(ReplyName::TlsRequired, &[]);
         }
         let decode = |b64: &str| {
             if b64 == "=" {
@@ -135,25 +137,25 @@ impl Mock {
         match (mechanism.to_ascii_uppercase().as_str(), initial) {
             ("PLAIN", None) => {
                 self.flow = Some(AuthFlow::Plain);
-                self.reply("auth_plain_prompt", &[])
+                self.reply(ReplyName::AuthPlainPrompt, &[])
             }
-            ("PLAIN", Some("*")) => self.reply("auth_cancelled", &[]),
+            ("PLAIN", Some("*")) => self.reply(ReplyName::AuthCancelled, &[]),
             ("PLAIN", Some(init)) => match decode(init) {
                 Ok(raw) => self.plain(&raw),
-                Err(_) => self.reply("auth_bad_base64", &[]),
+                Err(_) => self.reply(ReplyName::AuthBadBase64, &[]),
             },
             ("LOGIN", None) => {
                 self.flow = Some(AuthFlow::LoginUser);
-                self.reply("auth_username_prompt", &[])
+                self.reply(ReplyName::AuthUsernamePrompt, &[])
             }
             ("LOGIN", Some(init)) => match decode(init) {
                 Ok(user) => {
                     self.flow = Some(AuthFlow::LoginPassword(user));
-                    self.reply("auth_password_prompt", &[])
+                    self.reply(ReplyName::AuthPasswordPrompt, &[])
                 }
-                Err(_) => self.reply("auth_bad_base64", &[]),
+                Err(_) => self.reply(ReplyName::AuthBadBase64, &[]),
             },
-            _ => self.reply("auth_unknown_mechanism", &[]),
+            _ => self.reply(ReplyName::AuthUnknownMechanism, &[]),
         }
     }
 
@@ -162,7 +164,7 @@ impl Mock {
         let (_authz, user, pass) = (fields.next(), fields.next(), fields.next());
         match (user, pass) {
             (Some(user), Some(pass)) => self.login(user, pass),
-            _ => self.reply("invalid_username", &[]),
+            _ => self.reply(ReplyName::InvalidUsername, &[]),
         }
     }
 
@@ -170,72 +172,73 @@ impl Mock {
         match self.shared.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
-                self.reply("auth_ok", &[])
+                self.reply(ReplyName::AuthOk, &[])
             }
-            Err(LoginError::InvalidUsername) => self.reply("invalid_username", &[]),
-            Err(LoginError::InvalidKey) => self.reply("invalid_key", &[]),
+            Err(LoginError::InvalidUsername) => self.reply(ReplyName::InvalidUsername, &[]),
+            Err(LoginError::InvalidKey) => self.reply(ReplyName::InvalidKey, &[]),
             // Resend says no more than for a wrong key; the transcript says
             // what is wrong with its shape (never the key itself).
             Err(LoginError::MalformedKey(problem)) => Response {
                 notes: vec![format!("the key is refused: {problem}")],
-                ..self.reply("invalid_key", &[])
+                ..self.reply(ReplyName::InvalidKey, &[])
             },
         }
     }
 
     fn mail(&mut self, from: &str, raw_params: &str) -> Response {
         if !self.helo {
-            return self.reply("need_helo", &[]);
+            return self.reply(ReplyName::NeedHelo, &[]);
         }
         if self.grant.is_none() {
-            return self.reply("auth_required", &[]);
+            return self.reply(ReplyName::AuthRequired, &[]);
         }
         if self.tx.is_some() {
-            return self.reply("nested_mail", &[]);
+            return self.reply(ReplyName::NestedMail, &[]);
         }
         if !is_valid_mailbox(from) {
-            return self.reply("invalid_from", &[]);
+            return self.reply(ReplyName::InvalidFrom, &[]);
         }
         let limit = self.shared.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
                     Ok(n) if limit > 0 && n > limit => {
-                        return self.reply("message_too_big", &[("limit", &limit.to_string())]);
+                        return self
+                            .reply(ReplyName::MessageTooBig, &[("limit", &limit.to_string())]);
                     }
                     Ok(_) => {}
-                    Err(_) => return self.reply("bad_arguments", &[("verb", "MAIL")]),
+                    Err(_) => return self.reply(ReplyName::BadArguments, &[("verb", "MAIL")]),
                 },
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("SMTPUTF8", None) => {}
-                _ => return self.reply("unknown_parameter", &[("param", p.key)]),
+                _ => return self.reply(ReplyName::UnknownParameter, &[("param", p.key)]),
             }
         }
         self.tx = Some(Transaction {
             from: from.to_string(),
             rcpts: Vec::new(),
         });
-        self.reply("mail_ok", &[])
+        self.reply(ReplyName::MailOk, &[])
     }
 
     fn rcpt(&mut self, to: &str, raw_params: &str) -> Response {
         let Some(tx) = &self.tx else {
-            return self.reply("need_mail", &[]);
+            return self.reply(ReplyName::NeedMail, &[]);
         };
         if !is_valid_mailbox(to) && !to.eq_ignore_ascii_case("postmaster") {
-            return self.reply("bad_address", &[("verb", "RCPT TO:")]);
+            return self.reply(ReplyName::BadAddress, &[("verb", "RCPT TO:")]);
         }
         if let Some(p) = params(raw_params).next() {
-            return self.reply("unknown_parameter", &[("param", p.key)]);
+            return self.reply(ReplyName::UnknownParameter, &[("param", p.key)]);
         }
         if tx.rcpts.len() >= MAX_SESSION_RECIPIENTS {
-            return self.reply("too_many_recipients_session", &[]);
+            return self.reply(ReplyName::TooManyRecipientsSession, &[]);
         }
         if let Some(tx) = &mut self.tx {
             tx.rcpts.push(to.to_string());
         }
-        self.reply("rcpt_ok", &[])
+        self.reply(ReplyName::RcptOk, &[])
     }
 
     /// The checks Resend's API makes, in its order, after the final dot.
@@ -246,7 +249,7 @@ impl Mock {
             None => tx.from.clone(),
         };
         if !is_valid_mailbox(&from) {
-            return Err(self.reply("invalid_from", &[]));
+            return Err(self.reply(ReplyName::InvalidFrom, &[]));
         }
         let from_domain = domain_of(&from).unwrap_or_default();
         for rcpt in &tx.rcpts {
@@ -257,14 +260,14 @@ impl Mock {
                 .iter()
                 .find(|r| d == **r || d.ends_with(&format!(".{r}")))
             {
-                return Err(self.reply("reserved_domain", &[("domain", r)]));
+                return Err(self.reply(ReplyName::ReservedDomain, &[("domain", r)]));
             }
         }
         if !st
             .account
             .domain_verified(&from_domain, &st.profile.shared_domains)
         {
-            return Err(self.reply("unverified_domain", &[("domain", &from_domain)]));
+            return Err(self.reply(ReplyName::UnverifiedDomain, &[("domain", &from_domain)]));
         }
         if let Some(owner) = &st.account.owner {
             let allowed = |r: &String| {
@@ -272,12 +275,12 @@ impl Mock {
                     || domain_of(r).is_some_and(|d| st.profile.shared_domains.contains(&d))
             };
             if !tx.rcpts.iter().all(allowed) {
-                return Err(self.reply("sandbox", &[("owner", owner)]));
+                return Err(self.reply(ReplyName::Sandbox, &[("owner", owner)]));
             }
         }
         if st.limits.recipients > 0 && tx.rcpts.len() as u64 > st.limits.recipients {
             return Err(self.reply(
-                "too_many_recipients",
+                ReplyName::TooManyRecipients,
                 &[("max", &st.limits.recipients.to_string())],
             ));
         }
@@ -285,11 +288,11 @@ impl Mock {
             && *domain != from_domain
             && !from_domain.ends_with(&format!(".{domain}"))
         {
-            return Err(self.reply("key_restricted", &[("domain", domain)]));
+            return Err(self.reply(ReplyName::KeyRestricted, &[("domain", domain)]));
         }
         let per_second = st.limits.per_second.to_string();
         if st.behaviour.rate_limited {
-            return Err(self.reply("rate_limited", &[("per_second", &per_second)]));
+            return Err(self.reply(ReplyName::RateLimited, &[("per_second", &per_second)]));
         }
         let admitted = self
             .shared
@@ -304,16 +307,18 @@ impl Mock {
             );
         match admitted {
             Ok(()) => Ok(()),
-            Err(Exceeded::Rate) => Err(self.reply("rate_limited", &[("per_second", &per_second)])),
-            Err(Exceeded::Daily) => Err(self.reply("daily_quota", &[])),
-            Err(Exceeded::Monthly) => Err(self.reply("monthly_quota", &[])),
+            Err(Exceeded::Rate) => {
+                Err(self.reply(ReplyName::RateLimited, &[("per_second", &per_second)]))
+            }
+            Err(Exceeded::Daily) => Err(self.reply(ReplyName::DailyQuota, &[])),
+            Err(Exceeded::Monthly) => Err(self.reply(ReplyName::MonthlyQuota, &[])),
         }
     }
 }
 
 impl Responder for Mock {
     async fn greeting(&mut self, _s: &SessionState) -> Response {
-        self.reply("greeting", &[])
+        self.reply(ReplyName::Greeting, &[])
     }
 
     async fn command(
@@ -325,10 +330,10 @@ impl Responder for Mock {
         let cmd = match cmd {
             Ok(c) => c,
             Err(ParseError::BadCharacters | ParseError::Empty) => {
-                return self.reply("syntax_error", &[]);
+                return self.reply(ReplyName::SyntaxError, &[]);
             }
             Err(ParseError::BadArguments(verb)) => {
-                return self.reply("bad_arguments", &[("verb", verb)]);
+                return self.reply(ReplyName::BadArguments, &[("verb", verb)]);
             }
             Err(ParseError::BadPath(verb)) => {
                 let verb = if verb == "MAIL" {
@@ -336,7 +341,7 @@ impl Responder for Mock {
                 } else {
                     "RCPT TO:"
                 };
-                return self.reply("bad_address", &[("verb", verb)]);
+                return self.reply(ReplyName::BadAddress, &[("verb", verb)]);
             }
         };
         match cmd {
@@ -348,47 +353,47 @@ impl Responder for Mock {
             Command::Helo(_) => {
                 self.helo = true;
                 self.tx = None;
-                self.reply("helo", &[])
+                self.reply(ReplyName::Helo, &[])
             }
             Command::Auth { mechanism, initial } => self.auth(s, mechanism, initial),
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
             Command::Data => match &self.tx {
-                None => self.reply("need_mail", &[]),
-                Some(tx) if tx.rcpts.is_empty() => self.reply("need_rcpt", &[]),
-                Some(_) => self.reply("data", &[]),
+                None => self.reply(ReplyName::NeedMail, &[]),
+                Some(tx) if tx.rcpts.is_empty() => self.reply(ReplyName::NeedRcpt, &[]),
+                Some(_) => self.reply(ReplyName::Data, &[]),
             },
             Command::Rset => {
                 self.tx = None;
-                self.reply("rset", &[])
+                self.reply(ReplyName::Rset, &[])
             }
-            Command::Noop => self.reply("noop", &[]),
-            Command::Vrfy(_) => self.reply("vrfy", &[]),
-            Command::Help(_) => self.reply("help", &[]),
-            Command::Quit => self.reply("quit", &[]),
+            Command::Noop => self.reply(ReplyName::Noop, &[]),
+            Command::Vrfy(_) => self.reply(ReplyName::Vrfy, &[]),
+            Command::Help(_) => self.reply(ReplyName::Help, &[]),
+            Command::Quit => self.reply(ReplyName::Quit, &[]),
             Command::StartTls => self.reply(crate::engine::responder::starttls_reply_name(s), &[]),
             // CHUNKING is not offered, so BDAT is as unknown as any other verb.
-            Command::Bdat | Command::Unknown(_) => self.reply("unknown_command", &[]),
+            Command::Bdat | Command::Unknown(_) => self.reply(ReplyName::UnknownCommand, &[]),
         }
     }
 
     async fn auth_response(&mut self, _s: &SessionState, line: &[u8]) -> Response {
         let Some(flow) = self.flow.take() else {
-            return self.reply("syntax_error", &[]);
+            return self.reply(ReplyName::SyntaxError, &[]);
         };
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if text == "*" {
-            return self.reply("auth_cancelled", &[]);
+            return self.reply(ReplyName::AuthCancelled, &[]);
         }
         let Ok(raw) = STANDARD.decode(text) else {
-            return self.reply("auth_bad_base64", &[]);
+            return self.reply(ReplyName::AuthBadBase64, &[]);
         };
         match flow {
             AuthFlow::Plain => self.plain(&raw),
             AuthFlow::LoginUser => {
                 self.flow = Some(AuthFlow::LoginPassword(raw));
-                self.reply("auth_password_prompt", &[])
+                self.reply(ReplyName::AuthPasswordPrompt, &[])
             }
             AuthFlow::LoginPassword(user) => self.login(&user, &raw),
         }
@@ -396,12 +401,12 @@ impl Responder for Mock {
 
     async fn data_end(&mut self, _s: &SessionState, data: DataOutcome) -> Response {
         let Some(tx) = self.tx.take() else {
-            return self.reply("need_mail", &[]);
+            return self.reply(ReplyName::NeedMail, &[]);
         };
         let st = &self.shared.settings;
         if data.overflowed {
             return self.reply(
-                "message_too_big",
+                ReplyName::MessageTooBig,
                 &[("limit", &st.limits.message_size.to_string())],
             );
         }
@@ -417,13 +422,13 @@ impl Responder for Mock {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return self.reply("temporary_failure", &[]);
+            return self.reply(ReplyName::TemporaryFailure, &[]);
         }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
             return refusal;
         }
         let id = crate::resend::new_id();
-        let r = self.reply("accepted", &[("id", &id)]);
+        let r = self.reply(ReplyName::Accepted, &[("id", &id)]);
         self.shared.sink.deliver(Message {
             id,
             session: self.session,

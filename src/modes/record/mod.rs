@@ -15,6 +15,7 @@ use crate::modes::record::relay::{Upstream, UpstreamConfig};
 use crate::net::client::UpstreamTls;
 use crate::net::tls::client_config;
 use crate::resend::Profile;
+use crate::resend::ReplyName;
 use crate::smtp::Reply;
 
 /// Where the proxy forwards to.
@@ -97,7 +98,7 @@ impl ResponderFactory for UpstreamFactory {
     }
 
     fn too_many_connections(&self) -> Reply {
-        self.0.profile.reply("too_many_connections", &[])
+        self.0.profile.reply(ReplyName::TooManyConnections, &[])
     }
 }
 

@@ -8,7 +8,12 @@ use std::time::Duration;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::client::{ClientConn, Fault, UpstreamTls};
 use crate::resend::Profile;
+use crate::resend::ReplyName;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
+
+/// How every reply of mailtape's own about the relay begins (`explain`
+/// knows them by it).
+pub(crate) const UPSTREAM_PREFIX: &str = "mailtape: upstream ";
 
 /// Where and how to reach the upstream relay.
 #[derive(Clone)]
@@ -79,8 +84,8 @@ impl Upstream {
         }
     }
 
-    fn own(&self, name: &str) -> Response {
-        self.cfg.profile.reply(name, &[]).into()
+    fn own(&self, name: ReplyName) -> Response {
+        Response::named(self.cfg.profile.reply(name, &[]), name)
     }
 
     /// The client's reply to an upstream fault: 421 and close, or 451
@@ -89,7 +94,7 @@ impl Upstream {
         self.dead = true;
         self.conn = None;
         let text = format!(
-            "mailtape: upstream {}:{} {what}",
+            "{UPSTREAM_PREFIX}{}:{} {what}",
             self.cfg.host, self.cfg.port
         );
         let note = format!("upstream fault: {what}");
@@ -114,7 +119,7 @@ impl Upstream {
             reply: Some(Reply::new(
                 codes::SERVICE_UNAVAILABLE,
                 format!(
-                    "mailtape: upstream {}:{} is gone for this session",
+                    "{UPSTREAM_PREFIX}{}:{} is gone for this session",
                     self.cfg.host, self.cfg.port
                 ),
             )),
@@ -266,8 +271,8 @@ impl Responder for Upstream {
             Ok(Command::StartTls) => {
                 return self.own(crate::engine::responder::starttls_reply_name(s));
             }
-            Ok(Command::Bdat) => return self.own("unknown_command"),
-            Ok(Command::Quit) if self.dead => return self.own("quit"),
+            Ok(Command::Bdat) => return self.own(ReplyName::UnknownCommand),
+            Ok(Command::Quit) if self.dead => return self.own(ReplyName::Quit),
             _ => {}
         }
         if self.dead {

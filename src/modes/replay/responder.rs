@@ -20,6 +20,7 @@ use crate::engine::responder::{
     DataOutcome, LocalEvent, Responder, Response, SessionState, adjust_ehlo,
 };
 use crate::resend::Profile;
+use crate::resend::ReplyName;
 use crate::smtp::{Command, ParseError, Reply, codes, parse_command, parse_reply};
 use crate::tape::capture::client_text;
 use crate::tape::{Closer, EventKind, Tape, Transcript};
@@ -43,6 +44,10 @@ struct Script {
     steps: Vec<Step>,
     server_closed: bool,
 }
+
+/// How every reply of mailtape's own about the tape begins (`explain`
+/// knows a departure from the tape by it).
+pub(crate) const DIVERGED_PREFIX: &str = "mailtape replay:";
 
 fn script(t: &Transcript) -> Script {
     let mut steps = Vec::new();
@@ -158,7 +163,7 @@ impl ReplayShared {
 
     /// The reply to a connection over the cap.
     pub fn too_many_connections(&self) -> Reply {
-        self.profile.reply("too_many_connections", &[])
+        self.profile.reply(ReplyName::TooManyConnections, &[])
     }
 
     /// The next session's script and its number in the tape (from 1).
@@ -280,7 +285,7 @@ impl Replay {
         Response {
             reply: Some(Reply::new(
                 codes::LOCAL_ERROR,
-                format!("mailtape replay: the tape expected `{expected}` here"),
+                format!("{DIVERGED_PREFIX} the tape expected `{expected}` here"),
             )),
             notes: vec![note],
             ..Response::default()
@@ -329,7 +334,7 @@ impl Replay {
             .iter()
             .any(|m| mechanism.eq_ignore_ascii_case(m))
         {
-            return self.profile_reply("auth_unknown_mechanism");
+            return self.profile_reply(ReplyName::AuthUnknownMechanism);
         }
         let (final_reply, after) = self.auth_block();
         let Some(final_reply) = final_reply else {
@@ -359,14 +364,14 @@ impl Replay {
             ("PLAIN", None) => (AuthFlow::Plain, ""),
             ("LOGIN", Some(_)) => (AuthFlow::LoginPassword, "UGFzc3dvcmQ6"),
             ("LOGIN", None) => (AuthFlow::LoginUser, "VXNlcm5hbWU6"),
-            _ => return self.profile_reply("auth_unknown_mechanism"),
+            _ => return self.profile_reply(ReplyName::AuthUnknownMechanism),
         };
         self.auth = Some((flow, final_reply));
         Reply::new(codes::AUTH_CONTINUE, prompt).into()
     }
 
-    fn profile_reply(&self, name: &str) -> Response {
-        self.shared.profile.reply(name, &[]).into()
+    fn profile_reply(&self, name: ReplyName) -> Response {
+        Response::named(self.shared.profile.reply(name, &[]), name)
     }
 
     fn matches(expected: &str, raw: &[u8], cmd: &Result<Command<'_>, ParseError>) -> bool {
@@ -434,7 +439,7 @@ impl Responder for Replay {
                 reply: Some(Reply::new(
                     codes::SERVICE_UNAVAILABLE,
                     format!(
-                        "mailtape replay: all {played} sessions of the tape have been played (use --loop to start over)"
+                        "{DIVERGED_PREFIX} all {played} sessions of the tape have been played (use --loop to start over)"
                     ),
                 )),
                 close: true,
@@ -490,9 +495,9 @@ impl Responder for Replay {
             && !expecting(c.verb())
         {
             return self.profile_reply(if matches!(c, Command::Rset) {
-                "rset"
+                ReplyName::Rset
             } else {
-                "noop"
+                ReplyName::Noop
             });
         }
         // A pipelining client sends RCPT and DATA along with MAIL; when the
@@ -502,8 +507,8 @@ impl Responder for Replay {
             && !expecting(c.verb())
         {
             match (self.transaction, c) {
-                (None, _) => return self.profile_reply("need_mail"),
-                (Some(false), Command::Data) => return self.profile_reply("need_rcpt"),
+                (None, _) => return self.profile_reply(ReplyName::NeedMail),
+                (Some(false), Command::Data) => return self.profile_reply(ReplyName::NeedRcpt),
                 _ => {}
             }
         }
@@ -514,7 +519,7 @@ impl Responder for Replay {
                 line
             }
             // The session ended on the tape: a QUIT still gets its 221.
-            None if matches!(cmd, Ok(Command::Quit)) => return self.profile_reply("quit"),
+            None if matches!(cmd, Ok(Command::Quit)) => return self.profile_reply(ReplyName::Quit),
             None => return self.diverge("(the end of the session)".into(), received),
             Some(Step::DataEnd(_)) => return self.diverge(".".into(), received),
             Some(_) => return Response::default(),
@@ -534,7 +539,7 @@ impl Responder for Replay {
         if !Replay::matches(&expected, raw, &cmd) {
             if let Ok(Command::Quit) = cmd {
                 let mut r = self.diverge(expected, received);
-                r.reply = Some(self.shared.profile.reply("quit", &[]));
+                r.reply = Some(self.shared.profile.reply(ReplyName::Quit, &[]));
                 return r;
             }
             return self.diverge(expected, received);
@@ -559,12 +564,12 @@ impl Responder for Replay {
 
     async fn auth_response(&mut self, _s: &SessionState, line: &[u8]) -> Response {
         let Some((flow, final_reply)) = self.auth.take() else {
-            return self.profile_reply("syntax_error");
+            return self.profile_reply(ReplyName::SyntaxError);
         };
         if line == b"*" {
             let r = self.diverge("the credentials".into(), "* (cancelled)".into());
             return Response {
-                reply: Some(self.shared.profile.reply("auth_cancelled", &[])),
+                reply: Some(self.shared.profile.reply(ReplyName::AuthCancelled, &[])),
                 notes: r.notes,
                 ..Response::default()
             };
