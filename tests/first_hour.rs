@@ -336,6 +336,34 @@ fn check_hints_name_the_real_fix() {
     drop(s);
 }
 
+#[test]
+fn check_names_what_is_wrong_with_a_malformed_key() {
+    let s = MockServer::builder().start_blocking().unwrap();
+    let out = Command::new(BIN)
+        .arg("check")
+        .args(at(s.plain_addr().unwrap().port()))
+        .args(["--no-send", "--json", "--tls", "none"])
+        .env("RESEND_API_KEY", "re_abc-defgh-ijk")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(12), "{v}");
+    let st = step(&v, "authentication");
+    assert_eq!(st["detail"], "535 Authentication credentials invalid");
+    assert_eq!(
+        st["explain"],
+        "the key is not shaped like a Resend API key: it holds `-`, which a key never does (re_ then at least 8 of A-Z a-z 0-9 _); copy it again from resend.com/api-keys"
+    );
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the key is not shaped like a Resend API key: it holds `-`"),
+        "{v}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("re_abc-defgh-ijk"));
+}
+
 fn bench(port: u16, extra: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()])

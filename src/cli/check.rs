@@ -170,7 +170,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
             Status::Skipped => "-",
         };
         out!("  {mark} {:<15} {}", s.step, s.detail);
-        if let Some(e) = s.explain {
+        if let Some(e) = &s.explain {
             out!("    {:<15} ↳ {e}", "");
         }
     }

@@ -2,6 +2,7 @@
 //! scriptable. It connects as an app would, shows the redacted transcript,
 //! and ends with a verdict per step and an exit status per failure class.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -128,7 +129,7 @@ pub struct StepResult {
     /// The reply or what went wrong.
     pub detail: String,
     /// The explanation and fix, for a failure.
-    pub explain: Option<&'static str>,
+    pub explain: Option<Cow<'static, str>>,
 }
 
 /// The outcome of a check.
@@ -211,7 +212,7 @@ impl Run<'_> {
             step,
             status: Status::Failed,
             detail,
-            explain,
+            explain: explain.map(Cow::Borrowed),
         });
         Stop(exit)
     }
@@ -239,7 +240,20 @@ impl Run<'_> {
         } else {
             exit
         };
-        self.fail(step, last, said.map(|s| s.text), exit)
+        let stop = self.fail(step, last, said.map(|s| s.text), exit);
+        // check knows the key: a 535 for a key of the wrong shape says what
+        // is wrong with it, where the reply alone could only say "a key".
+        if step == "authentication"
+            && reply.code == 535
+            && user == crate::tools::explain::User::Resend
+            && let Some(problem) = crate::resend::account::key_problem(&self.o.key)
+            && let Some(s) = self.steps.last_mut()
+        {
+            s.explain = Some(Cow::Owned(format!(
+                "the key is not shaped like a Resend API key: {problem}; copy it again from resend.com/api-keys"
+            )));
+        }
+        stop
     }
 
     async fn cmd(
