@@ -470,5 +470,27 @@ fn every_subcommand_help_ends_with_examples() {
             help.contains("\nExamples:\n") && (2..=3).contains(&examples.len()),
             "{sub} --help:\n{help}"
         );
+        // every example parses: its flags exist and its values are accepted
+        // (with --help last, clap checks the line and stops there)
+        for example in examples {
+            let words: Vec<&str> = example
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .skip(1)
+                .take_while(|w| *w != "<")
+                .collect();
+            let out = Command::new(BIN)
+                .args(&words)
+                .arg("--help")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{example}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
