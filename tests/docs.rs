@@ -458,3 +458,62 @@ fn blocks(text: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Every `mailtape …` (or `cargo run --release -- …`) line of a `sh` block
+/// in the pages parses: its subcommand and flags exist and its values are
+/// accepted (`--help` is put last, so clap checks the line and stops).
+#[test]
+fn every_mailtape_command_in_the_docs_parses() {
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (lang, body) in blocks(&text) {
+            if lang != "sh" {
+                continue;
+            }
+            let joined = body.replace("\\\n", " ");
+            for line in joined.lines() {
+                let line = line.trim();
+                let rest = line
+                    .strip_prefix("mailtape ")
+                    .or_else(|| line.strip_prefix("cargo run --release -- "))
+                    .or_else(|| {
+                        line.find(" mailtape ")
+                            .filter(|_| line.starts_with("cat ") || line.contains("| mailtape"))
+                            .map(|i| &line[i + " mailtape ".len()..])
+                    });
+                let Some(rest) = rest else { continue };
+                let words: Vec<&str> = rest
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .take_while(|w| !matches!(*w, "<" | ">" | "|" | "&&" | "2>&1"))
+                    .collect();
+                let out = Command::new(BIN)
+                    .args(&words)
+                    .arg("--help")
+                    .output()
+                    .unwrap();
+                checked += 1;
+                if !out.status.success() {
+                    wrong.push(format!(
+                        "{}: `{line}`: {}",
+                        page.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} commands found");
+    assert!(
+        wrong.is_empty(),
+        "commands in the docs that do not parse:\n{}",
+        wrong.join("\n")
+    );
+}
