@@ -1,7 +1,8 @@
 //! The docs are tested (issue 15): every `console` example in README.md and
 //! docs/*.md runs and must print what the page shows (trycmd), the Quick
-//! start runs as written, every link between the pages and every `#anchor`
-//! resolves, and the README's Rust snapshot example is the test that runs it.
+//! start runs as written, every other `mailtape …` line parses, every link
+//! between the pages and every `#anchor` resolves, and the README's Rust
+//! snapshot example is the test that runs it.
 //!
 //! A `console` block is a command (`$ mailtape …`), its exit status if not 0
 //! (`? 2`), then stdout and stderr as printed; `...` stands for any lines and
