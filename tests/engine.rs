@@ -50,16 +50,23 @@ impl Client {
         self.w.write_all(bytes.as_bytes()).await.expect("write");
     }
 
+    /// The next line with its CR LF; `None` once the session closed the pipe.
+    async fn line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), self.r.read_line(&mut line))
+            .await
+            .expect("a line, or the end, within 5 s")
+            .expect("read");
+        (n > 0).then_some(line)
+    }
+
     /// One whole reply, its lines joined by `\n`.
     async fn reply(&mut self) -> String {
         let mut all = Vec::new();
         loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(5), self.r.read_line(&mut line))
-                .await
-                .expect("a reply within 5 s")
-                .expect("read");
-            assert!(n > 0, "the session closed; got so far {all:?}");
+            let Some(line) = self.line().await else {
+                panic!("the session closed; got so far {all:?}");
+            };
             let line = line.trim_end_matches("\r\n").to_string();
             let last = line.as_bytes().get(3) != Some(&b'-');
             all.push(line);
@@ -77,17 +84,10 @@ impl Client {
     /// Reads until the session closes the pipe; returns what came before.
     async fn rest(&mut self) -> String {
         let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(5), self.r.read_line(&mut line))
-                .await
-                .expect("the session ends within 5 s")
-                .expect("read");
-            if n == 0 {
-                return all;
-            }
+        while let Some(line) = self.line().await {
             all.push_str(&line);
         }
+        all
     }
 }
 

@@ -400,7 +400,6 @@ async fn serve<F: ResponderFactory>(
     let state = SessionState {
         id,
         listener: kind,
-        peer,
         tls: kind == ListenerKind::Smtps,
         starttls_available: kind == ListenerKind::Starttls && shared.tls.is_some(),
     };

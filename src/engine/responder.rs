@@ -3,7 +3,6 @@
 //! limits, redaction and transcripts alike.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::resend::ReplyName;
@@ -39,8 +38,6 @@ pub struct SessionState {
     pub id: u64,
     /// The listener that accepted the connection.
     pub listener: ListenerKind,
-    /// The client's address.
-    pub peer: SocketAddr,
     /// Whether the connection is encrypted now.
     pub tls: bool,
     /// Whether STARTTLS can be offered (a STARTTLS listener, not yet upgraded).
@@ -127,8 +124,6 @@ pub struct DataOutcome {
     /// The body as received, unstuffed, without the end marker; empty when it
     /// overflowed.
     pub body: Vec<u8>,
-    /// Octets received in all.
-    pub size: usize,
     /// Whether the body was larger than [`Responder::body_limit`].
     pub overflowed: bool,
 }

@@ -50,11 +50,12 @@ pub struct Service {
 
 impl Service {
     /// Loads certificates (when a TLS listener is on), then starts the
-    /// listeners with the responders `make` builds around the sink.
-    pub async fn start<F: ResponderFactory>(
+    /// listeners with the responders `make` builds around the sink; `make`
+    /// may hand back a `T` of its own (the mode's shared state).
+    pub(crate) async fn start<F: ResponderFactory, T>(
         config: ServiceConfig,
-        make: impl FnOnce(Arc<Sink>) -> F,
-    ) -> Result<Service, Error> {
+        make: impl FnOnce(Arc<Sink>) -> (F, T),
+    ) -> Result<(Service, T), Error> {
         let addrs = config.server.addrs;
         let certs = config.certs;
         let output = config.output;
@@ -73,9 +74,9 @@ impl Service {
             action: "load certificates and open the outputs".into(),
             source: std::io::Error::other(e),
         })??;
-        let factory = make(sink.clone());
+        let (factory, mine) = make(sink.clone());
         let listeners = Listeners::start(config.server, tls.as_ref(), sink, factory).await?;
-        Ok(Service { listeners, tls })
+        Ok((Service { listeners, tls }, mine))
     }
 
     fn listeners(&self) -> &Listeners {

@@ -372,14 +372,7 @@ impl<'a, R: Responder> Session<'a, R> {
         self.capture.client(".".into());
         let r = self
             .responder
-            .data_end(
-                &self.state,
-                DataOutcome {
-                    body,
-                    size,
-                    overflowed,
-                },
-            )
+            .data_end(&self.state, DataOutcome { body, overflowed })
             .await;
         self.respond(r, None).await
     }

@@ -74,7 +74,8 @@ impl Capture {
         self.transcript.events.push(e);
     }
 
-    /// A command line as received: redacted here ([`client_text`]).
+    /// A command line as received, redacted here: AUTH payloads, keys, a
+    /// stray base64 word.
     pub fn command(&mut self, line: &[u8], parsed: &Result<Command<'_>, smtp::ParseError>) {
         self.client(client_text(line, parsed));
     }

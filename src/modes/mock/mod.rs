@@ -170,14 +170,11 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
-        let mut shared = None;
-        let service = Service::start(config.service, |sink| {
+        let (service, shared) = Service::start(config.service, |sink| {
             let s = MockShared::new(settings, sink);
-            shared = Some(s.clone());
-            MockFactory(s)
+            (MockFactory(s.clone()), s)
         })
         .await?;
-        let shared = shared.ok_or_else(|| Error::Usage("the mock did not start".into()))?;
         Ok(MockServer { service, shared })
     }
 

@@ -194,7 +194,7 @@ impl RecordServer {
             )];
         }
         let factory = UpstreamFactory(upstream.clone());
-        let service = Service::start(config.service, |_| factory).await?;
+        let (service, ()) = Service::start(config.service, |_| (factory, ())).await?;
         Ok(RecordServer { service, upstream })
     }
 

@@ -269,7 +269,7 @@ impl ReplayServer {
             config.replay.realtime,
         )?);
         let factory = ReplayFactory(shared.clone());
-        let service = Service::start(config.service, |_| factory).await?;
+        let (service, ()) = Service::start(config.service, |_| (factory, ())).await?;
         Ok(ReplayServer {
             service,
             shared,
