@@ -518,3 +518,98 @@ fn every_mailtape_command_in_the_docs_parses() {
         wrong.join("\n")
     );
 }
+
+/// The README's record-and-replay recipe, as written: the mock as the relay,
+/// the recorder in front of it, the Quick start's first curl through it, then
+/// a replay of the tape answering the same curl. Ports are free ones (the
+/// mock's put into the recorder's `--upstream`). Needs curl.
+#[test]
+fn record_and_replay_run_as_written() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("curl is not installed: the record and replay recipe was not run");
+        return;
+    }
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let sh: Vec<String> = blocks(&readme)
+        .into_iter()
+        .filter(|(lang, _)| lang == "sh")
+        .map(|(_, body)| body)
+        .collect();
+    let line = |prefix: &str| -> Vec<String> {
+        let l = sh
+            .iter()
+            .flat_map(|b| b.lines())
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}…` line in the README"));
+        l.split_whitespace().skip(1).map(String::from).collect()
+    };
+    let quick = readme.find("\n## Quick start\n").unwrap();
+    let curl = blocks(&readme[quick..])
+        .into_iter()
+        .find(|(lang, body)| lang == "sh" && body.contains("curl "))
+        .expect("the Quick start's first curl")
+        .1;
+    let dir = tempfile::tempdir().unwrap();
+    // every listener on a free port, but those the line turns off
+    let free = |mut argv: Vec<String>| {
+        for l in ["--smtps", "--starttls", "--plain"] {
+            match argv.iter().position(|a| a == l) {
+                Some(i) if argv[i + 1] != "off" => argv[i + 1] = "127.0.0.1:0".into(),
+                Some(_) => {}
+                None => argv.extend([l.to_string(), "127.0.0.1:0".to_string()]),
+            }
+        }
+        argv
+    };
+    let start = |argv: Vec<String>| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path());
+        let mut m = Running::start_with(&argv, cmd);
+        m.err_until(|l| l.trim_start().starts_with("login"));
+        let addrs = addresses(&m.stderr.join("\n"));
+        (m, addrs)
+    };
+    let smtps = |addrs: &[(String, String)]| {
+        addrs
+            .iter()
+            .find(|(n, _)| n == "smtps")
+            .map(|(_, a)| a.clone())
+            .expect("an smtps listener")
+    };
+    let send = |to: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(curl.replace("127.0.0.1:2465", to))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+
+    let mock_line = line("mailtape mock --smtps 127.0.0.1:3465");
+    let (mock, mock_addrs) = start(free(mock_line));
+    let mut record_line = line("mailtape record --tape mine.tape");
+    let shown_upstream = "127.0.0.1:3465";
+    for a in &mut record_line {
+        if a == shown_upstream {
+            *a = smtps(&mock_addrs);
+        }
+    }
+    let (recorder, record_addrs) = start(free(record_line));
+    assert_eq!(send(&smtps(&record_addrs)), "250", "through the recorder");
+    let (code, _, err) = recorder.term();
+    assert_eq!(code, 0, "{err}");
+    mock.term();
+    let tape = std::fs::read_to_string(dir.path().join("mine.tape")).unwrap();
+    assert!(tape.contains("C: <redacted user=resend key=re_…"), "{tape}");
+    assert!(!tape.contains("re_123456789_abcdefghijkl"));
+
+    let (replay, replay_addrs) = start(free(line("mailtape replay mine.tape")));
+    assert_eq!(send(&smtps(&replay_addrs)), "250", "from the replay");
+    let (code, _, err) = replay.term();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("mailtape: replay: 1 of 1 session played"),
+        "{err}"
+    );
+}
