@@ -141,7 +141,9 @@ impl ReplayShared {
     /// each time it is played.
     pub fn plays(&self) -> usize {
         let started = self.next.load(Ordering::SeqCst);
-        if self.looped || self.tape.is_empty() {
+        if self.tape.is_empty() {
+            0
+        } else if self.looped {
             started
         } else {
             started.min(self.tape.len())
