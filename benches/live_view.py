@@ -49,6 +49,13 @@ def bench(port, conn, n, per):
     return json.loads(out.stdout)
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(p):
     """SIGINT to mailtape itself (under strace, the child of the tracer)."""
     pid = p.pid
@@ -60,17 +67,21 @@ def stop(p):
 
 def throughput():
     ports = [3531, 3532, 3533]
+    pids = {}
     for port, (_, flags, env) in zip(ports, VIEWS):
-        start(port, flags, env)
+        pids[port] = start(port, flags, env).pid
     print("| mock started with | 50 per connection, msg/s (median, min–max) | ratio to --quiet | 1 per connection, msg/s | ratio to --quiet |")
     print("|---|---|---|---|---|")
     results = {}
+    cpu = {}
     for per, n in [(50, 10000), (1, 3000)]:
         rates = {port: [] for port in ports}
         for r in range(ROUNDS):
             order = ports if r % 2 == 0 else list(reversed(ports))
             for port in order:
+                before = cpu_s(pids[port])
                 rep = bench(port, 20, n, per)
+                cpu[(per, port)] = cpu.get((per, port), 0.0) + cpu_s(pids[port]) - before
                 if rep["errors"]:
                     raise SystemExit(f"{rep['errors']} errors on port {port}")
                 rates[port].append(rep["messages_per_s"])
@@ -82,6 +93,18 @@ def throughput():
             rs = results[per][port]
             m = statistics.median(rs)
             cells += [f"{m:,.0f} ({min(rs):,.0f}–{max(rs):,.0f})", f"{m / quiet[per]:.2f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    # CPU time of mailtape itself per message: far less noisy than msg/s on a
+    # shared machine (the drain's `cat` is not counted).
+    print()
+    print("| mock started with | CPU µs per message, 50 per conn | ratio to --quiet | CPU µs per message, 1 per conn | ratio to --quiet |")
+    print("|---|---|---|---|---|")
+    for port, (name, _, _) in zip(ports, VIEWS):
+        cells = []
+        for per, n in [(50, 10000), (1, 3000)]:
+            us = cpu[(per, port)] / (n * ROUNDS) * 1e6
+            q = cpu[(per, ports[0])] / (n * ROUNDS) * 1e6
+            cells += [f"{us:.1f}", f"{us / q:.2f}" if q else "-"]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

@@ -57,9 +57,10 @@ pub(crate) struct OutputArgs {
     /// Print nothing but errors: no live view, no banner, no stopping line.
     #[arg(long)]
     pub(crate) quiet: bool,
-    /// Live-view lines held while stdout is not being read; past that they
-    /// are dropped (and the count said once stdout is read again) so that
-    /// sessions never wait on stdout.
+    /// Live-view steps held while stdout is not being read (a step is a
+    /// command, a reply, or a message body); past that they are dropped (and
+    /// the count of lines said once stdout is read again) so that sessions
+    /// never wait on stdout.
     #[arg(long, value_name = "N", default_value_t = 16384)]
     pub(crate) view_queue: usize,
     /// Write every session's transcript to this folder as a tape file.

@@ -22,7 +22,7 @@ pub(crate) enum Job {
         /// The tape file sessions are appended to.
         file: Option<PathBuf>,
         /// The session.
-        transcript: Box<Transcript>,
+        transcript: Arc<Transcript>,
     },
     /// A message for the mailbox.
     Eml {
@@ -105,7 +105,7 @@ fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
                         let stem = format!("{}-s{}", t.started.replace([':', '-'], ""), t.id);
                         let text = Tape {
                             comments: vec![],
-                            sessions: vec![*transcript.clone()],
+                            sessions: vec![Transcript::clone(&transcript)],
                         }
                         .to_text();
                         let path = unused_path(&dir, &stem, "tape");

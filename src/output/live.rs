@@ -176,14 +176,18 @@ fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
                 meta.id, meta.client, meta.listener, meta.local, meta.mode, meta.source
             ),
         ),
-        Event::Line { session, event } => {
-            let _ = write!(out, "#{session} ");
-            paint_into(
-                out,
-                color,
-                style_of(&event.kind),
-                format_args!("{}: {}", event.kind.tag(), event.kind.text()),
-            );
+        Event::Lines { session, events } => {
+            for event in events {
+                let _ = write!(out, "#{session} ");
+                paint_into(
+                    out,
+                    color,
+                    style_of(&event.kind),
+                    format_args!("{}: {}", event.kind.tag(), event.kind.text()),
+                );
+                out.push(b'\n');
+            }
+            return;
         }
         Event::Explained { session, said } => {
             let (mark, style) = mark(said);
@@ -225,29 +229,10 @@ fn closer(t: &crate::tape::Transcript) -> String {
 /// keep them (sorted), as before the view had a thread of its own.
 fn json_line(e: &Event, out: &mut Vec<u8>) {
     let v = match e {
-        Event::Line { session, event } => {
-            // The hot path (every line of every session): written field by
-            // field, with serde_json only for the number and the string.
-            out.extend_from_slice(br#"{"at":"#);
-            match event.at {
-                Some(d) => {
-                    let _ = serde_json::to_writer(
-                        &mut *out,
-                        &((d.as_secs_f64() * 1000.0).round() / 1000.0),
-                    );
-                }
-                None => out.extend_from_slice(b"null"),
+        Event::Lines { session, events } => {
+            for event in events {
+                json_line_event(*session, event, out);
             }
-            let kind = match event.kind {
-                EventKind::Client(_) => "client",
-                EventKind::Server(_) => "server",
-                EventKind::Data(_) => "data",
-                EventKind::Note(_) => "note",
-                EventKind::Comment(_) => "comment",
-            };
-            let _ = write!(out, r#","kind":"{kind}","session":{session},"text":"#);
-            let _ = serde_json::to_writer(&mut *out, event.kind.text());
-            out.extend_from_slice(b",\"type\":\"line\"}\n");
             return;
         }
         Event::SessionStarted(meta) => {
@@ -263,7 +248,7 @@ fn json_line(e: &Event, out: &mut Vec<u8>) {
             "codes": transcript.reply_codes(),
         }),
         Event::MessageAccepted(msg) => {
-            let mut v = serde_json::to_value(msg).unwrap_or_default();
+            let mut v = serde_json::to_value(&**msg).unwrap_or_default();
             v["type"] = "message".into();
             v["size"] = msg.data.len().into();
             v
@@ -272,6 +257,29 @@ fn json_line(e: &Event, out: &mut Vec<u8>) {
     };
     let _ = serde_json::to_writer(&mut *out, &v);
     out.push(b'\n');
+}
+
+/// One line event in JSON: the hot path (every line of every session),
+/// written field by field, with serde_json only for the number and the string.
+fn json_line_event(session: u64, event: &crate::tape::Event, out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"at":"#);
+    match event.at {
+        Some(d) => {
+            let _ =
+                serde_json::to_writer(&mut *out, &((d.as_secs_f64() * 1000.0).round() / 1000.0));
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    let kind = match event.kind {
+        EventKind::Client(_) => "client",
+        EventKind::Server(_) => "server",
+        EventKind::Data(_) => "data",
+        EventKind::Note(_) => "note",
+        EventKind::Comment(_) => "comment",
+    };
+    let _ = write!(out, r#","kind":"{kind}","session":{session},"text":"#);
+    let _ = serde_json::to_writer(&mut *out, event.kind.text());
+    out.extend_from_slice(b",\"type\":\"line\"}\n");
 }
 
 #[cfg(test)]
@@ -312,9 +320,9 @@ mod tests {
             let line = Line { at, kind };
             let mut out = Vec::new();
             json_line(
-                &Event::Line {
+                &Event::Lines {
                     session: 7,
-                    event: line.clone(),
+                    events: vec![line.clone()],
                 },
                 &mut out,
             );

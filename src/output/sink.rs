@@ -75,8 +75,9 @@ pub struct OutputConfig {
     pub mailbox: Option<PathBuf>,
     /// Keep transcripts and messages in memory (the test API).
     pub keep: bool,
-    /// Events the live view may hold while stdout is not being read; more
-    /// are dropped (and counted) rather than slow a session down.
+    /// Events the live view may hold while stdout is not being read (each a
+    /// step: a command, a reply, a body); more are dropped (and their lines
+    /// counted) rather than slow a session down.
     pub view_queue: usize,
 }
 
@@ -100,13 +101,16 @@ impl Default for OutputConfig {
 pub enum Event {
     /// A session began (a connection was accepted).
     SessionStarted(Meta),
-    /// A line as the live view shows it: every line of the transcript except
-    /// long bodies past their first lines (summarised by one note).
-    Line {
+    /// Lines as the live view shows them, in order: every line of the
+    /// transcript except long bodies past their first lines (summarised by
+    /// one note). A capture hands them over a few at a time — a command, a
+    /// whole reply, a body — so that watching costs a session one event per
+    /// step rather than per line.
+    Lines {
         /// The session.
         session: u64,
-        /// The line.
-        event: crate::tape::Event,
+        /// The lines.
+        events: Vec<crate::tape::Event>,
     },
     /// What a reply means, said under it.
     Explained {
@@ -116,11 +120,11 @@ pub enum Event {
         said: Said,
     },
     /// A message was accepted.
-    MessageAccepted(Message),
+    MessageAccepted(Arc<Message>),
     /// A session ended; its whole transcript.
     SessionFinished {
-        /// The transcript, redacted.
-        transcript: Transcript,
+        /// The transcript, redacted (shared with the tape writer: never copied).
+        transcript: Arc<Transcript>,
         /// How long the session lasted.
         lasted: Duration,
     },
@@ -150,7 +154,8 @@ impl Subscription {
         self.rx.try_recv().ok()
     }
 
-    /// Events dropped because the queue was full since the last call.
+    /// Lines dropped because the queue was full, since the last call (an
+    /// event of several lines counts each).
     pub fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
     }
@@ -164,7 +169,7 @@ struct Subscriber {
 #[derive(Default)]
 struct Kept {
     transcripts: Vec<Transcript>,
-    messages: Vec<Message>,
+    messages: Vec<Arc<Message>>,
 }
 
 /// The outputs of one server.
@@ -277,6 +282,11 @@ impl Sink {
         if !self.watched() {
             return;
         }
+        // A drop is counted in lines, as the live view would have shown them.
+        let lines = match &event {
+            Event::Lines { events, .. } => events.len() as u64,
+            _ => 1,
+        };
         let event = Arc::new(event);
         let mut gone = false;
         {
@@ -285,7 +295,7 @@ impl Sink {
                 match s.tx.try_send(event.clone()) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        s.dropped.fetch_add(1, Ordering::Relaxed);
+                        s.dropped.fetch_add(lines, Ordering::Relaxed);
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
                 }
@@ -353,10 +363,10 @@ impl Sink {
     /// A session ended: kept for the test API, queued for the tape files,
     /// counted, and published.
     pub fn session_finished(&self, t: Transcript, lasted: Duration) {
+        let t = Arc::new(t);
         if self.config.keep {
-            self.kept().transcripts.push(t.clone());
+            self.kept().transcripts.push(Transcript::clone(&t));
         }
-        let event = self.watched().then(|| t.clone());
         // With files to write, the session counts as finished once it (and
         // any message it sent, queued before it) is on disk, so a test that
         // waited for it can read the tape and the mailbox.
@@ -364,11 +374,14 @@ impl Sink {
             w.send(Job::Session {
                 dir: self.config.tapes.clone(),
                 file: self.config.tape_file.clone(),
-                transcript: Box::new(t),
+                transcript: t.clone(),
             })
         });
-        if let Some(transcript) = event {
-            self.publish(Event::SessionFinished { transcript, lasted });
+        if self.watched() {
+            self.publish(Event::SessionFinished {
+                transcript: t,
+                lasted,
+            });
         }
         if !queued {
             self.done.send_modify(|n| *n += 1);
@@ -402,11 +415,12 @@ impl Sink {
                 msg.path = Some(name);
             }
         }
-        if self.watched() {
-            self.publish(Event::MessageAccepted(msg.clone()));
-        }
+        let msg = Arc::new(msg);
         if self.config.keep {
-            self.kept().messages.push(msg);
+            self.kept().messages.push(msg.clone());
+        }
+        if self.watched() {
+            self.publish(Event::MessageAccepted(msg));
         }
     }
 
@@ -431,7 +445,11 @@ impl Sink {
 
     /// The accepted messages (with `keep`).
     pub fn messages(&self) -> Vec<Message> {
-        self.kept().messages.clone()
+        self.kept()
+            .messages
+            .iter()
+            .map(|m| Message::clone(m))
+            .collect()
     }
 }
 
@@ -500,7 +518,7 @@ mod tests {
             Some(Event::SessionStarted(_))
         ));
         match sub.try_recv().as_deref() {
-            Some(Event::SessionFinished { transcript, .. }) => assert_eq!(transcript, &t),
+            Some(Event::SessionFinished { transcript, .. }) => assert_eq!(**transcript, t),
             other => panic!("expected the finished session, got {other:?}"),
         }
         assert_eq!(sink.finished(), 1);

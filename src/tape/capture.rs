@@ -27,6 +27,8 @@ const LIVE_BODY_LINES: usize = 20;
 pub struct Capture {
     sink: Arc<Sink>,
     transcript: Transcript,
+    /// Lines for subscribers not handed over yet.
+    live: Vec<Event>,
     start: Instant,
     explainer: Explainer,
 }
@@ -42,6 +44,7 @@ impl Capture {
                 events: Vec::new(),
                 closed_by: None,
             },
+            live: Vec::new(),
             start,
             explainer: Explainer::new(),
         }
@@ -58,20 +61,40 @@ impl Capture {
             at: Some(self.start.elapsed()),
             kind,
         };
-        let session = self.transcript.meta.id;
         let watched = self.sink.watched();
-        if live && watched {
-            self.sink.publish(sink::Event::Line {
-                session,
-                event: e.clone(),
-            });
-        }
-        if let Some(said) = self.explainer.observe_named(&e.kind, name)
-            && watched
-        {
-            self.sink.publish(sink::Event::Explained { session, said });
+        let said = self.explainer.observe_named(&e.kind, name);
+        if watched {
+            // A step is handed over whole: a command, a reply once its last
+            // line is in, a note; body lines wait for the body's end.
+            let step_ends = match &e.kind {
+                EventKind::Server(t) => t.as_bytes().get(3) != Some(&b'-'),
+                EventKind::Data(_) => false,
+                _ => true,
+            };
+            if live {
+                self.live.push(e.clone());
+            }
+            if step_ends {
+                self.hand_over();
+            }
+            if let Some(said) = said {
+                self.sink.publish(sink::Event::Explained {
+                    session: self.transcript.meta.id,
+                    said,
+                });
+            }
         }
         self.transcript.events.push(e);
+    }
+
+    /// Publishes the lines not handed over yet, in one event.
+    fn hand_over(&mut self) {
+        if !self.live.is_empty() {
+            self.sink.publish(sink::Event::Lines {
+                session: self.transcript.meta.id,
+                events: std::mem::take(&mut self.live),
+            });
+        }
     }
 
     /// A command line as received, redacted here: AUTH payloads, keys, a
@@ -109,15 +132,14 @@ impl Capture {
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if total > LIVE_BODY_LINES && self.sink.watched() {
-            let e = Event {
-                at: Some(self.start.elapsed()),
-                kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
-            };
-            self.sink.publish(sink::Event::Line {
-                session: self.transcript.meta.id,
-                event: e,
-            });
+        if self.sink.watched() {
+            if total > LIVE_BODY_LINES {
+                self.live.push(Event {
+                    at: Some(self.start.elapsed()),
+                    kind: EventKind::Note(format!("… {} more body lines", total - LIVE_BODY_LINES)),
+                });
+            }
+            self.hand_over();
         }
     }
 
@@ -128,6 +150,7 @@ impl Capture {
 
     /// Ends the session and hands the transcript to the sink.
     pub fn finish(mut self, closer: Closer) {
+        self.hand_over();
         self.transcript.closed_by = Some(closer);
         self.sink
             .session_finished(self.transcript, self.start.elapsed());
