@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::cli::{BIN, Running};
+use common::cli::{BIN, Running, parses};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -485,28 +485,9 @@ fn every_mailtape_command_in_the_docs_parses() {
                             .map(|i| &line[i + " mailtape ".len()..])
                     });
                 let Some(rest) = rest else { continue };
-                let words: Vec<&str> = rest
-                    .split('#')
-                    .next()
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .take_while(|w| !matches!(*w, "<" | ">" | "|" | "&&" | "2>&1"))
-                    .collect();
-                let out = Command::new(BIN)
-                    .args(&words)
-                    .arg("--help")
-                    .output()
-                    .unwrap();
                 checked += 1;
-                if !out.status.success() {
-                    wrong.push(format!(
-                        "{}: `{line}`: {}",
-                        page.display(),
-                        String::from_utf8_lossy(&out.stderr)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                    ));
+                if let Err(e) = parses(rest) {
+                    wrong.push(format!("{}: `{line}`: {e}", page.display()));
                 }
             }
         }

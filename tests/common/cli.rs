@@ -219,3 +219,31 @@ pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
         dir.join("certs").display().to_string(),
     ]
 }
+
+/// Whether the argument parser takes a command line (what follows
+/// `mailtape`, a `# comment` and any shell redirection or pipe cut off):
+/// with `--help` put last, clap checks the flags and values and stops.
+/// The error is the parser's first line.
+pub fn parses(args: &str) -> Result<(), String> {
+    let words: Vec<&str> = args
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .take_while(|w| !matches!(*w, "<" | ">" | "|" | "&&" | "2>&1"))
+        .collect();
+    let out = Command::new(BIN)
+        .args(&words)
+        .arg("--help")
+        .output()
+        .expect("run mailtape");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string())
+    }
+}
