@@ -74,7 +74,7 @@ def rss_kb(pid):
 
 def main():
     print(f"machine: {os.cpu_count()} cores · {os.uname().release} · mailtape {subprocess.run([MT, '--version'], capture_output=True, text=True).stdout.strip()}")
-    mock = start([MT, "mock", "--scenario", "unlimited", "--quiet", "--certs", CERTS,
+    mock = start([MT, "mock", "--ui", "off", "--scenario", "unlimited", "--quiet", "--certs", CERTS,
                   "--smtps", "127.0.0.1:3465", "--starttls", "127.0.0.1:3587", "--plain", "127.0.0.1:3525",
                   "--max-connections", "20000"])
     wait_port(3525)
@@ -84,10 +84,10 @@ def main():
     for mode, port in [("plain", 3725), ("starttls", 3787), ("implicit", 3765)]:
         start([sys.executable, "benches/aiosmtpd_server.py", "--port", str(port), "--mode", mode, "--cert", cert, "--key", key],
               ready=lambda l: l.startswith("ready"))
-    start([MT, "record", "--quiet", "--upstream", "127.0.0.1:3625", "--upstream-tls", "none",
+    start([MT, "record", "--ui", "off", "--quiet", "--upstream", "127.0.0.1:3625", "--upstream-tls", "none",
                       "--tape", os.path.join(TMP, "sink.tape"), "--certs", CERTS,
                       "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:3825"])
-    start([MT, "record", "--quiet", "--upstream", "127.0.0.1:3465", "--upstream-tls", "implicit",
+    start([MT, "record", "--ui", "off", "--quiet", "--upstream", "127.0.0.1:3465", "--upstream-tls", "implicit",
                       "--upstream-ca", CA, "--tape", os.path.join(TMP, "mock.tape"), "--certs", CERTS,
                       "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:3826"])
     # The floor: a relay that only copies bytes (examples/relay_floor.rs).

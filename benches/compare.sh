@@ -30,3 +30,7 @@ python3 benches/compare.py "$@"
 echo
 echo "What watching costs (the live view):"
 python3 benches/live_view.py
+echo
+echo "The inbox:"
+# The inbox: --ui with a live subscriber vs --ui off, list API latency, memory.
+python3 benches/inbox.py

@@ -90,12 +90,12 @@ def main():
         t1, t2 = os.path.join(TMP, "mock-tapes"), os.path.join(TMP, "record-tapes")
         os.makedirs(t1)
         os.makedirs(t2)
-        mock = subprocess.Popen([MT, "mock", "--scenario", "unlimited", "--quiet", "--certs", CERTS,
+        mock = subprocess.Popen([MT, "mock", "--ui", "off", "--scenario", "unlimited", "--quiet", "--certs", CERTS,
                                  "--smtps", "127.0.0.1:5465", "--starttls", "off", "--plain", "127.0.0.1:5525",
                                  "--max-connections", "5000", "--tapes", t1])
         procs.append(mock)
         wait_port(5525)
-        rec = subprocess.Popen([MT, "record", "--quiet", "--certs", CERTS, "--upstream", "127.0.0.1:5465",
+        rec = subprocess.Popen([MT, "record", "--ui", "off", "--quiet", "--certs", CERTS, "--upstream", "127.0.0.1:5465",
                                 "--upstream-tls", "implicit", "--upstream-ca", os.path.join(CERTS, "ca.pem"),
                                 "--tape", os.path.join(TMP, "load.tape"), "--tapes", t2,
                                 "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:5526",

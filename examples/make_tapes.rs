@@ -230,14 +230,24 @@ async fn main() {
         },
         case(
             "rate-limited",
-            "421 Too many requests, as the brief says: retry after a pause (after DATA)",
+            "550 Too many requests, as real sessions get it: a permanent refusal (after DATA)",
             "rate-limited",
         ),
         Case {
-            about: "550 Too many requests, as seen on the wire (after DATA)",
-            variant: Some("wire"),
-            ..case("rate-limited-550", "", "rate-limited")
+            about: "421 Too many requests, as the brief says: retry after a pause (after DATA)",
+            variant: Some("brief"),
+            ..case("rate-limited-421", "", "rate-limited")
         },
+        Case {
+            about: "550 This API key is not authorized to send emails from acme.com (after DATA)",
+            from: Some("billing@acme.com"),
+            ..case("restricted-key", "", "restricted-key")
+        },
+        case(
+            "key-domain-unverified",
+            "550 The associated domain with your API key is not verified (after DATA)",
+            "restricted-key-unverified",
+        ),
         case(
             "daily-quota",
             "550 the daily sending quota is used up (after DATA)",

@@ -113,16 +113,16 @@ const CASES: &[Case] = &[
         "resend",
         "billing@yourcompany.com",
         "delivered@resend.dev",
-        Err(
-            "transient error (421): Too many requests. You can only make 2 requests per second. Please retry after a brief pause.",
-        ),
+        Err("permanent error (550): Too many requests. You can only make 2 requests per second."),
     ),
     (
-        "builtin:rate-limited-550",
+        "builtin:rate-limited-421",
         "resend",
         "billing@yourcompany.com",
         "delivered@resend.dev",
-        Err("permanent error (550): Too many requests. You can only make 2 requests per second."),
+        Err(
+            "transient error (421): Too many requests. You can only make 2 requests per second. Please retry after a brief pause.",
+        ),
     ),
     (
         "builtin:daily-quota",

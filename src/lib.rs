@@ -43,9 +43,11 @@ pub(crate) mod modes;
 pub mod net;
 pub(crate) mod output;
 pub mod resend;
+pub mod rest;
 pub mod smtp;
 pub mod tape;
 pub mod tools;
+pub mod web;
 
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};
@@ -60,5 +62,8 @@ pub use modes::replay::{
 };
 pub use net::CertSource;
 pub use net::client::UpstreamTls;
-pub use output::sink::{Event as SinkEvent, LiveView, Message, OutputConfig, Sink, Subscription};
+pub use output::sink::{
+    Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,
+};
 pub use tape::{Tape, Transcript};
+pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

@@ -195,8 +195,9 @@ async fn failures_by_class() {
     expect(
         "rate-limited",
         &[],
-        15,
-        Some(("message", "421 Too many requests", "rate limited")),
+        14,
+        // #13: refused for good at the final dot, as real sessions are.
+        Some(("message", "550 Too many requests", "rate limited")),
     )
     .await;
 }
@@ -374,4 +375,34 @@ fn mistakes_visible_before_connecting() {
         })[0]
             .contains("expects implicit TLS")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_the_profile_only_guesses_is_named_as_such() {
+    // #13: check says where the built-in profile's text for a reply is a guess.
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .start()
+        .await
+        .unwrap();
+    let args = modes(&s)[2].clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .arg("check")
+            .args(&args)
+            .env("RESEND_API_KEY", KEY)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("250 after DATA: text not confirmed from a real session (profile reply `accepted`, source guess)"),
+        "{text}"
+    );
+    // Seen and library replies are not flagged.
+    assert_eq!(text.matches("not confirmed").count(), 1, "{text}");
 }

@@ -64,7 +64,7 @@ fn json_ready_line_events_files_and_sigterm() {
     m.until(|l| l.contains("235 Authentication successful"));
 
     let (code, stdout, stderr) = m.term();
-    assert_eq!(open.reply(), "421 smtp.resend.com Service shutting down");
+    assert_eq!(open.reply(), "421 Server shutting down");
     assert_eq!(code, 0, "stderr: {stderr}");
 
     // every stdout line after the ready line is a JSON event
@@ -133,6 +133,127 @@ fn json_ready_line_events_files_and_sigterm() {
             leaks(&bytes, KEY)
         );
     }
+}
+
+#[test]
+fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
+    // #13: how sure we are of each reply is something a user can see.
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = run(&["profile"]);
+    for (name, source, reply) in [
+        ("greeting", "seen", "220 {host} ESMTP"),
+        ("ehlo", "library", "250 {host} Nice to meet you, {client}"),
+        (
+            "rate_limited",
+            "seen",
+            "550 Too many requests. You can only make {per_second} requests per second.",
+        ),
+        ("accepted", "guess", "250 OK {id}"),
+    ] {
+        let line = all
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} in\n{all}"));
+        let rest: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(rest[1], source, "{line}");
+        assert!(line.ends_with(reply), "{line}");
+    }
+    let counts = all
+        .lines()
+        .find(|l| l.contains(" replies: "))
+        .expect("a count line");
+    assert!(
+        counts.contains(" seen, ") && counts.contains(" library, ") && counts.ends_with(" guess"),
+        "{counts}"
+    );
+    let total: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
+    let guesses = run(&["profile", "--source", "guess"]);
+    // The SMTP replies come first, then the REST API's errors (#17).
+    let (smtp, rest) = guesses.split_once("REST API (").expect("a REST section");
+    let listed: Vec<&str> = smtp
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("guess"))
+        .collect();
+    let rest_listed = rest
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("guess"))
+        .count();
+    assert!(
+        guesses.contains(&format!("(listed: {rest_listed} of them)")),
+        "{guesses}"
+    );
+    assert!(
+        all.contains("missing_api_key              docs    401 missing_api_key Missing API key in the authorization header."),
+        "{all}"
+    );
+    assert!(!listed.is_empty() && listed.len() < total, "{guesses}");
+    assert!(
+        !guesses
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("seen")),
+        "{guesses}"
+    );
+    assert!(
+        guesses.contains(&format!("(listed: {} of them)", listed.len())),
+        "{guesses}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["profile", "--json", "--source", "library"])).unwrap();
+    assert!(
+        json["replies"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|r| r["source"] == "library")
+    );
+    assert_eq!(
+        json["counts"]["library"],
+        json["replies"].as_object().unwrap().len()
+    );
+    let bad = Command::new(BIN)
+        .args(["profile", "--source", "rumour"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_live_view_names_a_guess_reply_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ephemeral("mock", dir.path());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut m = Running::start(&argv);
+    let addr = m.banner_plain_addr();
+    let mut c = Smtp::connect(&addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
+        "235 Authentication successful"
+    );
+    c.cmd("MAIL FROM:<a@acme.com>");
+    c.cmd("RCPT TO:<delivered@resend.dev>");
+    c.cmd("DATA");
+    assert!(c.cmd("Subject: x\r\n\r\nhi\r\n.").starts_with("250 OK "));
+    c.cmd("QUIT");
+    m.until(|l| l.contains("closed by"));
+    let (code, stdout, _) = m.term();
+    assert_eq!(code, 0);
+    let text = stdout.join("\n");
+    assert!(
+        text.contains("#1 *: 250 after DATA: text not confirmed from a real session (profile reply `accepted`, source guess)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#1 *: delivered@resend.dev: Resend test address: Resend would report it delivered"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -221,6 +342,8 @@ fn list_scenarios_and_profile() {
         "unverified-domain",
         "invalid-key",
         "restricted-key",
+        "restricted-key-unverified",
+        "key-invalid-after-auth",
         "rate-limited",
         "daily-quota",
         "monthly-quota",
@@ -299,6 +422,22 @@ fn bad_arguments_fail_with_one_clear_line() {
             && e.contains("--plain 127.0.0.1:0"),
         "{e}"
     );
+    // the inbox's port in use names both ways out (issue 14)
+    let e = run(&["--ui", &port]);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains(&format!("cannot listen for ui on {port}"))
+            && e.contains("--ui 127.0.0.1:0")
+            && e.contains("--ui off"),
+        "{e}"
+    );
+    let e = run(&["--ui", "0.0.0.0:0"]);
+    assert!(
+        e.contains("--ui 0.0.0.0:0 is not a loopback address") && e.contains("--allow-remote"),
+        "{e}"
+    );
+    let e = run(&["--ui", "localhost"]);
+    assert!(e.contains("--ui \"localhost\": expected IP:PORT"), "{e}");
 }
 
 #[tokio::test]
@@ -323,7 +462,7 @@ async fn brings_its_own_certificate() {
     assert!(!dir.path().join("certs").exists(), "nothing generated");
     let addr = ready["smtps"].as_str().unwrap().parse().unwrap();
     let mut c = common::Raw::connect_tls(addr, &ca).await;
-    assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply().await.to_string(), "220 Resend SMTP Relay ESMTP");
     assert_eq!(c.cmd("QUIT").await, "221 Bye");
     let (code, _, _) = m.term();
     assert_eq!(code, 0);
@@ -379,12 +518,15 @@ fn replay_divergence_fails_the_run() {
     let mut m = Running::start(&argv);
     let addr = m.banner_plain_addr();
     let mut c = Smtp::connect(&addr);
-    assert_eq!(c.reply(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply(), "220 Resend SMTP Relay ESMTP");
     assert_eq!(
         c.cmd("HELO app.local"),
         "451 mailtape replay: the tape expected `EHLO app.local` here"
     );
-    assert!(c.cmd("EHLO app.local").starts_with("250-smtp.resend.com"));
+    assert!(
+        c.cmd("EHLO app.local")
+            .starts_with("250-Resend SMTP Relay Nice to meet you, [127.0.0.1]")
+    );
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain("resend", KEY))),
         "535 Authentication credentials invalid"

@@ -16,7 +16,7 @@ use mailtape::MockServer;
 use mailtape::tape::{EventKind, Tape, Transcript};
 
 const KEY: &str = "re_Durable77_mnbvCXZL0246";
-const SHUTTING_DOWN: &str = "421 smtp.resend.com Service shutting down";
+const SHUTTING_DOWN: &str = "421 Server shutting down";
 
 fn b64(s: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -197,8 +197,13 @@ impl Proc {
 
     /// SIGTERM, then the exit.
     fn term(self) -> (i32, Vec<String>, String) {
+        self.signal("TERM")
+    }
+
+    /// `kill -SIG`, then the exit.
+    fn signal(self, sig: &str) -> (i32, Vec<String>, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -433,12 +438,21 @@ fn assert_cut(sessions: &[&Transcript], open: usize) {
 /// not the client's divergence). Returns the number of sessions held open,
 /// stdout's lines and stderr.
 fn sigterm_with_sessions_open(args: Vec<String>, replay: bool) -> (usize, Vec<String>, String) {
+    signal_with_sessions_open(args, replay, "TERM")
+}
+
+/// As [`sigterm_with_sessions_open`], with the signal `sig`.
+fn signal_with_sessions_open(
+    args: Vec<String>,
+    replay: bool,
+    sig: &str,
+) -> (usize, Vec<String>, String) {
     let (mut m, addr) = start(args);
     one_message(&addr);
     m.until(|l| l.contains("\"type\":\"end\""));
     let open = open_sessions(&addr, replay);
     let n_open = open.clients.len();
-    let (code, stdout, stderr) = m.term();
+    let (code, stdout, stderr) = m.signal(sig);
     open.assert_told();
     assert_eq!(code, 0, "{stderr}");
     (n_open, stdout, stderr)
@@ -446,21 +460,35 @@ fn sigterm_with_sessions_open(args: Vec<String>, replay: bool) -> (usize, Vec<St
 
 #[test]
 fn sigterm_in_mock_mode_tells_open_sessions_421_and_leaves_whole_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
-    let mut args = ephemeral("mock", dir.path());
+    stop_mock_with_sessions_open("TERM");
+}
+
+/// Issue 16 (9): closing the terminal (SIGHUP) stops as gracefully as
+/// SIGTERM: 421 to open sessions, whole files, exit 0.
+#[test]
+fn sighup_in_mock_mode_is_a_graceful_stop_like_sigterm() {
+    stop_mock_with_sessions_open("HUP");
+}
+
+/// The arguments of a mock (`unlimited`, `--json`) that writes tapes and a
+/// mailbox under `dir`; and those two folders.
+fn mock_with_files(dir: &Path) -> (Vec<String>, PathBuf, PathBuf) {
+    let (tapes, mailbox) = (dir.join("tapes"), dir.join("mailbox"));
+    let mut args = ephemeral("mock", dir);
+    arg(&mut args, &["--json", "--scenario", "unlimited"]);
     arg(
         &mut args,
-        &[
-            "--json",
-            "--scenario",
-            "unlimited",
-            "--tapes",
-            &path(&tapes),
-        ],
+        &["--tapes", &path(&tapes), "--mailbox", &path(&mailbox)],
     );
-    arg(&mut args, &["--mailbox", &path(&mailbox)]);
-    let (n_open, stdout, stderr) = sigterm_with_sessions_open(args, false);
+    (args, tapes, mailbox)
+}
+
+/// A mock with tapes and a mailbox, one message sent, sessions open in
+/// every state, then `sig`: every session told 421, every file whole.
+fn stop_mock_with_sessions_open(sig: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, tapes, mailbox) = mock_with_files(dir.path());
+    let (n_open, stdout, stderr) = signal_with_sessions_open(args, false, sig);
 
     let files = tapes_in(&tapes);
     assert_eq!(files.len(), 1 + n_open, "{files:?}");
@@ -903,7 +931,18 @@ fn sigterm_with_a_client_that_reads_nothing_still_writes_its_tape() {
     let dir = tempfile::tempdir().unwrap();
     let tapes = dir.path().join("tapes");
     let mut args = ephemeral("mock", dir.path());
-    arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
+    // unlimited: the library's cap on commands before AUTH would end the
+    // stuck session itself, and this test needs it still open at SIGTERM.
+    arg(
+        &mut args,
+        &[
+            "--json",
+            "--tapes",
+            &path(&tapes),
+            "--scenario",
+            "unlimited",
+        ],
+    );
     let (mut m, addr) = start(args);
     let mut stuck = TcpStream::connect(&addr).unwrap();
     stuck
@@ -943,4 +982,394 @@ fn sigterm_with_a_client_that_reads_nothing_still_writes_its_tape() {
             .join("\n")
     );
     drop(stuck);
+}
+
+// ───────────────────────── what a reply promises (issue 16) ─────────────────────────
+
+/// What clients were told: the ids answered `250`, and of those the ids
+/// whose session then got `221` to QUIT.
+#[derive(Default)]
+struct Told {
+    accepted: Vec<String>,
+    quit: Vec<String>,
+}
+
+/// Sessions of three messages each on `addr`, until the server goes away;
+/// never panics. Returns what the server promised.
+fn send_until_gone(addr: &str) -> Told {
+    let mut told = Told::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(s) = TcpStream::connect(addr) else {
+            break;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let Ok(r) = s.try_clone() else { break };
+        let mut c = Client {
+            r: BufReader::new(r),
+            w: s,
+        };
+        let ok = |c: &mut Client, line: &str, want: &str| -> Option<String> {
+            c.w.write_all(line.as_bytes()).ok()?;
+            let r = c.reply();
+            r.starts_with(want).then_some(r)
+        };
+        let mut ids = Vec::new();
+        let session = (|| -> Option<()> {
+            c.reply().starts_with("220").then_some(())?;
+            ok(&mut c, "EHLO app.local\r\n", "250")?;
+            ok(&mut c, &format!("AUTH PLAIN {}\r\n", plain("", KEY)), "235")?;
+            for n in 0..3 {
+                ok(&mut c, "MAIL FROM:<a@acme.com>\r\n", "250")?;
+                ok(&mut c, "RCPT TO:<delivered@resend.dev>\r\n", "250")?;
+                ok(&mut c, "DATA\r\n", "354")?;
+                let body = format!("Subject: {n}\r\n\r\n{}\r\n.\r\n", "x".repeat(300 * n));
+                let r = ok(&mut c, &body, "250 OK ")?;
+                let id = r.trim_start_matches("250 OK ").to_string();
+                told.accepted.push(id.clone());
+                ids.push(id);
+            }
+            ok(&mut c, "QUIT\r\n", "221")?;
+            told.quit.append(&mut ids);
+            Some(())
+        })();
+        if session.is_none() {
+            break;
+        }
+    }
+    told
+}
+
+/// The visible files of `dir` (not the hidden temporary ones), concatenated.
+fn visible_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with('.') {
+            out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Issue 16 (8): with a mailbox, `250` means the message is on disk; with
+/// tapes, `221` means the session's tape is. Counted as the clients saw it:
+/// every id a client was told `250` for has its `.eml` after kill -9, and
+/// every session a client saw `221` for has its tape.
+#[test]
+fn kill_9_loses_nothing_a_client_was_told_is_written() {
+    let mut rng = Lcg::new();
+    let mut accepted = 0;
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (args, tapes, mailbox) = mock_with_files(dir.path());
+        let (m, addr) = start(args);
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let a = addr.clone();
+                std::thread::spawn(move || send_until_gone(&a))
+            })
+            .collect();
+        let wait = Duration::from_millis(700 + rng.below(1000));
+        std::thread::sleep(wait);
+        let _ = m.kill9();
+        let told: Vec<Told> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        let tape_text = visible_text(&tapes);
+        let mut missing_eml = Vec::new();
+        let mut missing_tape = Vec::new();
+        for t in &told {
+            accepted += t.accepted.len();
+            for id in &t.accepted {
+                let eml = std::fs::read_to_string(mailbox.join(format!("{id}.eml")));
+                if !eml.is_ok_and(|e| e.ends_with("\r\n")) {
+                    missing_eml.push(id.clone());
+                }
+            }
+            for id in &t.quit {
+                if !tape_text.contains(&format!("S: 250 OK {id}\n")) {
+                    missing_tape.push(id.clone());
+                }
+            }
+        }
+        let total: usize = told.iter().map(|t| t.accepted.len()).sum();
+        assert!(
+            missing_eml.is_empty() && missing_tape.is_empty(),
+            "round {round}, kill -9 after {wait:?}: {total} accepted; {} accepted but not in the mailbox, {} sessions closed with 221 but without a tape",
+            missing_eml.len(),
+            missing_tape.len()
+        );
+    }
+    assert!(accepted > 0, "no message was accepted in 3 rounds");
+}
+
+/// Runs the binary with `args` under a 2 GiB address-space limit; it must
+/// exit within `within`. Returns the exit code, stderr and how long it took.
+fn run_bounded(args: &[&str], within: Duration) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2097152; exec \"$@\"")
+        .arg("sh")
+        .arg(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mailtape");
+    let mut err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mailtape {args:?} still running after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), stderr.join().unwrap(), started.elapsed())
+}
+
+/// Issue 16 (14): tape input is read with a bounded line length: an endless
+/// line (`/dev/zero`) is a one-line error at once, not 2 GB of memory.
+#[test]
+fn a_tape_of_dev_zero_is_a_one_line_error_at_once() {
+    let off = [
+        "--ui",
+        "off",
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+        "--plain",
+        "127.0.0.1:0",
+    ];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["show", "/dev/zero"],
+        [&["replay", "/dev/zero"][..], &off].concat(),
+        [
+            &["record", "--tape", "/dev/zero", "--upstream", "127.0.0.1:9"][..],
+            &off,
+        ]
+        .concat(),
+    ];
+    for args in cases {
+        let (code, stderr, took) = run_bounded(&args, Duration::from_secs(10));
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("mailtape: ")
+                && stderr.contains("/dev/zero")
+                && stderr.contains("longer than"),
+            "{args:?}: {stderr}"
+        );
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+}
+
+/// Issue 16 (10): a mailbox or tapes folder nothing can be created in is
+/// refused at start with one line that says what to do. `/proc` is such a
+/// folder even for root (tests run as root, so permissions would not do).
+#[test]
+fn a_folder_that_cannot_be_written_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("mock", "--mailbox", "/proc"),
+        ("mock", "--tapes", "/proc"),
+        ("replay", "--tapes", "/proc"),
+    ];
+    for (mode, flag, folder) in cases {
+        let mut args = ephemeral(mode, dir.path());
+        if mode == "replay" {
+            args.push("builtin:success-plain".into());
+        }
+        arg(&mut args, &[flag, folder]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stderr, _) = run_bounded(&args, Duration::from_secs(10));
+        assert_eq!(code, Some(1), "{mode} {flag}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{mode} {flag}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "mailtape: cannot write to the {} folder {folder}",
+                &flag[2..]
+            )) && stderr.contains(&format!("choose another {flag}")),
+            "{mode} {flag}: {stderr}"
+        );
+    }
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped; `None` where mounting
+/// is not permitted (the test is then skipped).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs", &path(at)])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
+        }
+        ok.then(|| Mount(at.to_path_buf()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 16 (10): a read-only mounted folder is refused at start too.
+#[test]
+fn a_read_only_mount_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    let Some(_mount) = Mount::tmpfs(&ro, "ro,size=64k") else {
+        return;
+    };
+    let mut args = ephemeral("mock", dir.path());
+    arg(&mut args, &["--mailbox", &path(&ro)]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr, _) = run_bounded(&args, Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Read-only file system") && stderr.contains("choose another --mailbox"),
+        "{stderr}"
+    );
+}
+
+/// One message through `addr`; returns the reply to the final dot.
+fn send_one(addr: &str) -> String {
+    let mut c = Client::connect(addr);
+    c.reply();
+    c.cmd("EHLO app.local");
+    c.cmd(&format!("AUTH PLAIN {}", plain("", KEY)));
+    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    let r = c.cmd(&format!("Subject: hi\r\n\r\n{}\r\n.", "x".repeat(2000)));
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    r
+}
+
+/// The `write_error` events on stdout, once there is one.
+fn write_errors(m: &mut Proc) -> Vec<serde_json::Value> {
+    m.until(|l| l.contains("\"type\":\"write_error\""));
+    m.stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "write_error")
+        .collect()
+}
+
+/// Starts a mock (`unlimited`, `--json`) with `--mailbox mailbox`.
+fn start_with_mailbox(dir: &Path, mailbox: &Path) -> (Proc, String) {
+    let mut args = ephemeral("mock", dir);
+    arg(&mut args, &["--json", "--scenario", "unlimited"]);
+    arg(&mut args, &["--mailbox", &path(mailbox)]);
+    start(args)
+}
+
+/// Issue 16 (10): a full disk gets `452` instead of `250`, said live (JSON
+/// and stderr); once there is room again, messages are accepted again.
+#[test]
+fn a_full_mailbox_gets_452_and_says_so_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    let Some(_mount) = Mount::tmpfs(&mailbox, "size=256k") else {
+        return;
+    };
+    let (mut m, addr) = start_with_mailbox(dir.path(), &mailbox);
+    assert!(send_one(&addr).starts_with("250 OK "));
+    // fill the disk
+    let filler = mailbox.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    while f.write_all(&[0u8; 4096]).is_ok() {}
+    drop(f);
+    assert_eq!(
+        send_one(&addr),
+        "452 Error: insufficient storage: the message could not be saved; try again later"
+    );
+    let errors = write_errors(&mut m);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("No space left on device")),
+        "{errors:?}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    let r = send_one(&addr);
+    assert!(r.starts_with("250 OK "), "{r}");
+    let (code, _, stderr) = m.term();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let emls = std::fs::read_dir(&mailbox).unwrap().count();
+    assert_eq!(emls, 2, "two messages accepted, two on disk");
+}
+
+/// Issue 16 (10): a mailbox that stops being writable while mailtape runs
+/// (here: replaced by a file) gets `451` instead of `250`, said live.
+#[test]
+fn a_mailbox_that_becomes_unwritable_gets_451_and_says_so_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    let (mut m, addr) = start_with_mailbox(dir.path(), &mailbox);
+    std::fs::remove_dir_all(&mailbox).unwrap();
+    std::fs::write(&mailbox, "not a folder").unwrap();
+    assert_eq!(
+        send_one(&addr),
+        "451 Error: local error: the message could not be saved; try again later"
+    );
+    let errors = write_errors(&mut m);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (code, _, stderr) = m.term();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("cannot write message"), "{stderr}");
+}
+
+/// Issue 16 (11): two processes writing into one tapes folder keep every
+/// session: 300 sessions, 300 tapes.
+#[test]
+fn two_processes_sharing_a_tapes_folder_keep_every_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    let procs: Vec<(Proc, String)> = (0..2)
+        .map(|i| {
+            let mut args = ephemeral("mock", &dir.path().join(format!("p{i}")));
+            arg(&mut args, &["--json", "--tapes", &path(&tapes)]);
+            start(args)
+        })
+        .collect();
+    let clients: Vec<_> = procs
+        .iter()
+        .flat_map(|(_, addr)| (0..3).map(move |_| addr.clone()))
+        .map(|addr| {
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let mut c = Client::connect(&addr);
+                    assert!(c.reply().starts_with("220"));
+                    assert_eq!(c.cmd("QUIT"), "221 Bye");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    for (m, _) in procs {
+        let (code, _, stderr) = m.term();
+        assert_eq!(code, 0, "{stderr}");
+    }
+    assert_eq!(tapes_in(&tapes).len(), 300);
 }

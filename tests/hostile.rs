@@ -10,22 +10,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{KEY, Raw, authed, plain_payload, wait};
+use common::{KEY, Raw, authed, in_transaction, plain_payload, wait};
 use mailtape::smtp::parse_reply;
 use mailtape::tape::{EventKind, Tape, Transcript};
 use mailtape::{MockBuilder, MockServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const EHLO_PLAIN: &str =
-    "250-smtp.resend.com\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 AUTH PLAIN LOGIN";
-const BAD_SYNTAX: &str = "500 Error: bad syntax";
+const EHLO_PLAIN: &str = "250-Resend SMTP Relay Nice to meet you, [127.0.0.1]\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 AUTH PLAIN LOGIN";
+const BAD_SYNTAX: &str = "500 Error: command not recognized";
 const TOO_LONG: &str = "500 Error: line too long";
-const UNKNOWN: &str = "502 Error: command not recognized";
-const BAD_BASE64: &str = "501 Invalid base64 data";
-const CANCELLED: &str = "501 Authentication cancelled";
+const UNKNOWN: &str = "500 Error: command not recognized";
+const BAD_BASE64: &str = "500 Error: invalid userdata";
+const CANCELLED: &str = "501 Authentication aborted";
 const AUTH_OK: &str = "235 Authentication successful";
-const TIMEOUT: &str = "421 smtp.resend.com Error: timeout exceeded";
+const TIMEOUT: &str = "421 Timeout - closing connection";
+const LINE_TIMEOUT: &str = "421 Error: timeout exceeded before the end of the command line";
+const DATA_TOO_SLOW: &str = "421 Error: message data too slow";
 const DISCARDED: &str = "bytes sent before the TLS handshake were discarded";
 
 fn b64(s: impl AsRef<[u8]>) -> String {
@@ -63,20 +64,9 @@ async fn small(limit: u64) -> (MockServer, tempfile::TempDir) {
 /// A plain session, greeted and EHLO'd.
 async fn greeted(s: &MockServer) -> Raw {
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(c.reply().await.to_string(), "220 smtp.resend.com ESMTP");
+    assert_eq!(c.reply().await.to_string(), "220 Resend SMTP Relay ESMTP");
     c.send("EHLO app.local").await;
     assert_eq!(c.reply().await.to_string(), EHLO_PLAIN);
-    c
-}
-
-/// An authenticated session with a transaction open for one recipient.
-async fn in_transaction(s: &MockServer) -> Raw {
-    let mut c = authed(s).await;
-    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
-    assert_eq!(
-        c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "250 Accepted"
-    );
     c
 }
 
@@ -167,7 +157,7 @@ async fn a_command_pipelined_after_an_overlong_line_is_answered() {
     assert_eq!(reply(&mut c).await, TOO_LONG);
     assert_eq!(
         reply(&mut c).await,
-        "214 See https://resend.com/docs/send-with-smtp"
+        "214 See https://tools.ietf.org/html/rfc5321 for details"
     );
     still_serves(&s).await;
 }
@@ -207,7 +197,7 @@ async fn overlong_lines_count_towards_the_error_limit() {
     assert_eq!(reply(&mut c).await, TOO_LONG);
     assert_eq!(
         reply(&mut c).await,
-        "421 smtp.resend.com Error: too many errors"
+        "421 Resend SMTP Relay Error: too many errors"
     );
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -219,7 +209,7 @@ async fn overlong_lines_count_towards_the_error_limit() {
 async fn a_command_without_a_line_end_then_close_is_never_executed() {
     let s = server().await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut c).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut c).await, "220 Resend SMTP Relay ESMTP");
     c.write(b"EHLO app.local\r\nQUIT").await;
     c.shutdown_write().await;
     // EHLO is answered; the unterminated QUIT is not
@@ -241,7 +231,7 @@ async fn a_command_without_a_line_end_is_cut_at_the_idle_timeout() {
     c.write(b"NOOP").await;
     let started = Instant::now();
     let r = c.try_reply(Duration::from_secs(6)).await.expect("421");
-    assert_eq!(r.to_string(), TIMEOUT);
+    assert_eq!(r.to_string(), LINE_TIMEOUT);
     assert!(started.elapsed() >= Duration::from_millis(1500));
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -468,11 +458,12 @@ async fn commands_before_ehlo_are_503() {
         c.cmd("MAIL FROM:<a@acme.com>").await,
         "503 Error: send HELO/EHLO first"
     );
+    // The library's guard: MAIL, RCPT, DATA and AUTH all want HELO/EHLO first (#13).
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "503 Error: need MAIL command"
+        "503 Error: send HELO/EHLO first"
     );
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(c.cmd("DATA").await, "503 Error: send HELO/EHLO first");
     assert_eq!(c.cmd("AUTH LOGIN").await, "503 Error: send HELO/EHLO first");
     still_serves(&s).await;
 }
@@ -483,11 +474,12 @@ async fn mail_before_auth_is_530() {
     let mut c = greeted(&s).await;
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
+    // RCPT is guarded by AUTH as well, before any question of MAIL (#13).
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
-        "503 Error: need MAIL command"
+        "530 Error: authentication Required"
     );
     still_serves(&s).await;
 }
@@ -532,7 +524,8 @@ async fn rcpt_before_mail_nested_mail_and_data_after_rset_are_503() {
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "503 Error: need MAIL command"
     );
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    // The library asks DATA only for recipients (#13).
+    assert_eq!(c.cmd("DATA").await, "503 Error: need RCPT command");
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     assert_eq!(
         c.cmd("MAIL FROM:<b@acme.com>").await,
@@ -542,13 +535,16 @@ async fn rcpt_before_mail_nested_mail_and_data_after_rset_are_503() {
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "250 Accepted"
     );
-    assert_eq!(c.cmd("RSET").await, "250 OK");
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(c.cmd("RSET").await, "250 Flushed");
+    assert_eq!(c.cmd("DATA").await, "503 Error: need RCPT command");
     // EHLO ends the transaction too
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     c.send("EHLO again.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("DATA").await, "503 Error: need MAIL command");
+    assert_eq!(
+        c.cmd("RCPT TO:<b@acme.com>").await,
+        "503 Error: need MAIL command"
+    );
     still_serves(&s).await;
 }
 
@@ -573,7 +569,7 @@ async fn replies_to_pipelined_commands_are_sent_before_a_half_close_ends_the_ses
     let rest = c.rest().await;
     assert_eq!(
         String::from_utf8_lossy(&rest),
-        "250 OK\r\n214 See https://resend.com/docs/send-with-smtp\r\n250 OK\r\n"
+        "250 OK\r\n214 See https://tools.ietf.org/html/rfc5321 for details\r\n250 Flushed\r\n"
     );
     still_serves(&s).await;
 }
@@ -632,7 +628,7 @@ async fn auth_plain_cancelled_with_a_star() {
     // not authenticated after a cancel
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
@@ -663,7 +659,7 @@ async fn auth_login_cancelled_with_a_star_at_each_step() {
     assert_eq!(c.cmd("AUTH LOGIN *").await, BAD_BASE64);
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
     assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");
@@ -682,7 +678,11 @@ async fn auth_repeated_after_success_is_503() {
         format!("AUTH LOGIN {}", b64("resend")),
         "AUTH CRAM-MD5".into(),
     ] {
-        assert_eq!(c.cmd(&line).await, "503 Already authenticated", "{line}");
+        assert_eq!(
+            c.cmd(&line).await,
+            "503 Error: No identity changes permitted",
+            "{line}"
+        );
     }
     // still authenticated
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
@@ -738,10 +738,13 @@ async fn unknown_mechanisms_and_bad_auth_arguments() {
     let s = server().await;
     let mut c = greeted(&s).await;
     for (line, want) in [
-        ("AUTH CRAM-MD5", "504 Unrecognized authentication type"),
+        (
+            "AUTH CRAM-MD5",
+            "504 Error: Unrecognized authentication type",
+        ),
         (
             "AUTH XOAUTH2 dG9rZW4=",
-            "504 Unrecognized authentication type",
+            "504 Error: Unrecognized authentication type",
         ),
         ("AUTH plain", "334 "),
         ("*", CANCELLED),
@@ -814,10 +817,10 @@ async fn starttls_twice_is_503_after_the_upgrade() {
     let mut c = starttls_client(&s).await;
     assert_eq!(c.cmd("STARTTLS").await, "220 Ready to start TLS");
     let mut c = c.upgrade(s.ca_pem().unwrap()).await;
-    assert_eq!(c.cmd("STARTTLS").await, "503 TLS already active");
+    assert_eq!(c.cmd("STARTTLS").await, "503 Error: TLS already active");
     c.send("EHLO app.local").await;
     c.reply().await;
-    assert_eq!(c.cmd("STARTTLS").await, "503 TLS already active");
+    assert_eq!(c.cmd("STARTTLS").await, "503 Error: TLS already active");
     assert_eq!(
         c.cmd(&format!("AUTH PLAIN {}", plain_payload("resend", KEY)))
             .await,
@@ -861,7 +864,7 @@ async fn bytes_pipelined_after_starttls_are_discarded_never_executed() {
     c.reply().await;
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com>").await,
-        "530 Authentication required"
+        "530 Error: authentication Required"
     );
     drop(c);
     let tape = first_tape(&s, 1).await;
@@ -1010,7 +1013,7 @@ async fn a_tls_client_hello_on_the_plain_port_is_refused_line_by_line_then_timed
     let tail = lines.pop().unwrap();
     assert!(!lines.is_empty());
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut c).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut c).await, "220 Resend SMTP Relay ESMTP");
     c.write(&hello).await;
     for line in &lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -1024,7 +1027,7 @@ async fn a_tls_client_hello_on_the_plain_port_is_refused_line_by_line_then_timed
     // then the client waits for a ServerHello that never comes, the server
     // for the end of the last line, until the idle timeout
     let r = c.try_reply(Duration::from_secs(6)).await.expect("421");
-    assert_eq!(r.to_string(), TIMEOUT, "tail {tail:?}");
+    assert_eq!(r.to_string(), LINE_TIMEOUT, "tail {tail:?}");
     assert!(c.closed().await);
     let tape = first_tape(&s, 1).await;
     assert_eq!(tape.matches(" S: 50").count(), lines.len(), "{tape}");
@@ -1084,11 +1087,11 @@ async fn a_message_at_the_size_limit_is_accepted_and_one_octet_more_is_552() {
     c.write(&body(2001)).await;
     assert_eq!(
         reply(&mut c).await,
-        "552 Message size exceeds the limit of 2000 bytes"
+        "552 Error: message exceeds fixed maximum message size 2000"
     );
     assert_eq!(
         c.cmd("MAIL FROM:<a@acme.com> SIZE=2001").await,
-        "552 Message size exceeds the limit of 2000 bytes"
+        "552 Error: message exceeds fixed maximum message size 2000"
     );
     drop(c);
     wait(&s, 1).await;
@@ -1110,7 +1113,7 @@ async fn eight_megabytes_of_body_without_a_line_end_are_552() {
     c.write(b"\r\n.\r\n").await;
     assert_eq!(
         reply(&mut c).await,
-        "552 Message size exceeds the limit of 4096 bytes"
+        "552 Error: message exceeds fixed maximum message size 4096"
     );
     assert_eq!(c.cmd("NOOP").await, "250 OK");
     still_serves(&s).await;
@@ -1149,11 +1152,11 @@ async fn a_flood_of_10000_pipelined_commands_is_answered_in_order() {
         .filter(|l| !l.is_empty() && l.as_bytes()[3] == b' ')
         .collect();
     assert_eq!(replies.len(), n + 3, "greeting, EHLO, {n} replies, QUIT");
-    assert_eq!(replies[0], "220 smtp.resend.com ESMTP");
+    assert_eq!(replies[0], "220 Resend SMTP Relay ESMTP");
     assert_eq!(replies[1], "250 AUTH PLAIN LOGIN");
     for (i, r) in replies[2..n + 2].iter().enumerate() {
         let want = if i % 1000 == 999 {
-            "214 See https://resend.com/docs/send-with-smtp"
+            "214 See https://tools.ietf.org/html/rfc5321 for details"
         } else {
             "250 OK"
         };
@@ -1216,23 +1219,104 @@ async fn a_client_reading_no_replies_is_cut_at_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn slowloris_one_octet_every_200ms_still_completes() {
-    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+async fn a_command_line_dribbled_within_the_idle_timeout_completes() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(4))).await;
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     c.reply().await;
-    let started = Instant::now();
     for b in b"EHLO app.local\r\n" {
         c.write(&[*b]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reply(&mut c).await, EHLO_PLAIN);
-    // longer in all than the idle timeout: silence is what is timed, not the command
-    assert!(started.elapsed() > Duration::from_secs(3));
     for b in b"NOOP\r\n" {
         c.write(&[*b]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reply(&mut c).await, "250 OK");
+    still_serves(&s).await;
+}
+
+/// Writes `bytes` one octet every `every`, until a reply comes; returns it
+/// and how long it took. Panics if all are sent without a reply.
+async fn dribble(c: &mut Raw, bytes: &[u8], every: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    for b in bytes {
+        c.write(&[*b]).await;
+        if let Some(r) = c.try_reply(every).await {
+            return (r.to_string(), started.elapsed());
+        }
+    }
+    panic!(
+        "{} octets sent over {:?}, no reply",
+        bytes.len(),
+        started.elapsed()
+    );
+}
+
+/// Sends `bytes` one octet every 300 ms to a mock with an idle timeout of
+/// 2 s: `want` must come about 2 s in, then the close. Returns the tape.
+async fn cut_while_dribbling(s: &MockServer, c: &mut Raw, bytes: &[u8], want: &str) -> String {
+    let (r, took) = dribble(c, bytes, Duration::from_millis(300)).await;
+    assert_eq!(r, want);
+    assert!(
+        took >= Duration::from_millis(1700) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(c.closed().await);
+    first_tape(s, 1).await
+}
+
+/// Issue 16 (16): one octet every 300 ms is never silence, but a command
+/// line must be complete within the idle timeout of the server waiting for
+/// it: slowloris is cut at the idle timeout, not kept for ever.
+#[tokio::test]
+async fn slowloris_a_command_line_not_complete_within_the_idle_timeout_is_421() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+    let mut c = greeted(&s).await;
+    let line = format!("NOOP {}\r\n", "x".repeat(60));
+    let tape = cut_while_dribbling(&s, &mut c, line.as_bytes(), LINE_TIMEOUT).await;
+    assert!(
+        tape.contains("*: command line not complete within the idle timeout (2s)"),
+        "{tape}"
+    );
+    still_serves(&s).await;
+}
+
+/// Issue 16 (16): a body must keep up a minimum rate (1,024 octets a second
+/// after a first idle timeout's grace): one octet every 300 ms is cut.
+#[tokio::test]
+async fn slowloris_a_body_below_the_minimum_rate_is_421() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(2))).await;
+    let mut c = in_transaction(&s).await;
+    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    let body = "Subject: slow\r\n\r\n".repeat(10);
+    let tape = cut_while_dribbling(&s, &mut c, body.as_bytes(), DATA_TOO_SLOW).await;
+    assert!(
+        tape.lines().any(|l| l.contains(" *: DATA too slow: ")
+            && l.ends_with("(at least 1024 octets a second after the first 2s)")),
+        "{tape}"
+    );
+    assert!(s.messages().is_empty());
+    still_serves(&s).await;
+}
+
+/// Issue 16 (16): a large body sent at a steady, ordinary pace takes longer
+/// than the idle timeout in all, and is accepted.
+#[tokio::test]
+async fn a_body_longer_than_the_idle_timeout_at_a_fair_rate_is_accepted() {
+    let s = with(|b| b.idle_timeout(Duration::from_secs(1))).await;
+    let mut c = in_transaction(&s).await;
+    assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    let started = Instant::now();
+    let line = format!("{}\r\n", "y".repeat(500));
+    // 4 KiB every 250 ms: 16 KiB/s, for 2.5 s
+    for _ in 0..10 {
+        c.write(line.repeat(8).as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    c.write(b".\r\n").await;
+    assert!(reply(&mut c).await.starts_with("250 OK "));
+    assert!(started.elapsed() > Duration::from_secs(2));
     still_serves(&s).await;
 }
 
@@ -1350,7 +1434,7 @@ async fn the_error_limit_closes_with_421_and_the_rest_of_the_pipeline_is_not_run
     let rest = c.rest().await;
     assert_eq!(
         String::from_utf8_lossy(&rest),
-        "502 Error: command not recognized\r\n501 Syntax error in arguments to DATA\r\n500 Error: bad syntax\r\n421 smtp.resend.com Error: too many errors\r\n"
+        "500 Error: command not recognized\r\n501 Syntax error in arguments to DATA\r\n500 Error: command not recognized\r\n421 Resend SMTP Relay Error: too many errors\r\n"
     );
     let tape = first_tape(&s, 1).await;
     assert!(
@@ -1395,7 +1479,7 @@ async fn failed_logins_count_towards_the_error_limit_and_4xx_do_not() {
     );
     assert_eq!(
         reply(&mut c).await,
-        "421 smtp.resend.com Error: too many errors"
+        "421 Resend SMTP Relay Error: too many errors"
     );
     assert!(c.closed().await);
     still_serves(&s).await;
@@ -1406,7 +1490,7 @@ async fn the_connection_cap_refuses_with_421_and_frees_slots() {
     let s = with(|b| b.max_connections(2)).await;
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
     let mut b = Raw::connect(s.smtps_addr().unwrap()).await;
-    assert_eq!(reply(&mut a).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut a).await, "220 Resend SMTP Relay ESMTP");
     // (give the smtps listener time to accept b)
     tokio::time::sleep(Duration::from_millis(300)).await;
     // the TLS client has not handshaken: it holds a slot all the same
@@ -1414,7 +1498,7 @@ async fn the_connection_cap_refuses_with_421_and_frees_slots() {
         let mut over = Raw::connect(s.plain_addr().unwrap()).await;
         assert_eq!(
             reply(&mut over).await,
-            "421 smtp.resend.com Error: too many connections"
+            "421 Resend SMTP Relay Too many connected clients, try again in a moment"
         );
         assert!(over.rest().await.is_empty());
     }
@@ -1601,7 +1685,7 @@ fn fuzz_seed_corpus_inputs_do_not_panic() {
 async fn the_connection_cap_on_the_implicit_tls_port_refuses_in_tls_or_closes_cleanly() {
     let s = with(|b| b.max_connections(1)).await;
     let mut a = Raw::connect(s.plain_addr().unwrap()).await;
-    assert_eq!(reply(&mut a).await, "220 smtp.resend.com ESMTP");
+    assert_eq!(reply(&mut a).await, "220 Resend SMTP Relay ESMTP");
     let mut over = Raw::connect(s.smtps_addr().unwrap()).await;
     over.write(&client_hello()).await;
     let rest = over.rest().await;
@@ -1643,4 +1727,76 @@ fn a_tape_header_value_with_a_middot_at_its_edge_reads_back() {
             assert_eq!(again, tape, "{written}");
         }
     }
+}
+
+// ───────────────────────── connection bursts ─────────────────────────
+
+/// Issue 16 (15): 2,000 connections at once against the binary (cap 1,024):
+/// every one is answered, a greeting or the cap's 421, within 15 s; none is
+/// left hanging in a full listen backlog.
+#[test]
+fn a_burst_of_2000_connections_is_answered_in_full() {
+    use common::cli::{Running, plain_only};
+    let dir = tempfile::tempdir().unwrap();
+    let args = plain_only(dir.path(), &["--json"]);
+    let mut m = Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+    let addr: std::net::SocketAddr = ready["plain"].as_str().unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (greeted, refused, silent, took) = rt.block_on(async move {
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..2000)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                    let mut sock = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+                        .await
+                        .ok()?
+                        .ok()?;
+                    let mut got = Vec::new();
+                    let mut chunk = [0u8; 256];
+                    while !got.ends_with(b"\r\n") {
+                        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+                            .await
+                            .ok()?
+                            .ok()?;
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&chunk[..n]);
+                    }
+                    // held open until every connection has its answer
+                    Some((String::from_utf8_lossy(&got).into_owned(), sock))
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let took = started.elapsed();
+        let count = |p: &str| {
+            answers
+                .iter()
+                .filter(|a| a.as_ref().is_some_and(|(l, _)| l.starts_with(p)))
+                .count()
+        };
+        let silent = answers
+            .iter()
+            .filter(|a| a.as_ref().is_none_or(|(l, _)| l.is_empty()))
+            .count();
+        (count("220 "), count("421 "), silent, took)
+    });
+    assert_eq!(
+        (greeted + refused, silent),
+        (2000, 0),
+        "{greeted} greeted, {refused} refused, {silent} without an answer after {took:?}"
+    );
+    assert!(greeted <= 1024, "{greeted} greeted over a cap of 1,024");
+    let (code, _, err) = m.term();
+    assert_eq!(code, 0, "{err}");
 }

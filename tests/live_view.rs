@@ -14,6 +14,8 @@ use common::cli::{BIN, Smtp, plain, wait_exit};
 
 const FLAGS: &[&str] = &[
     "mock",
+    "--ui",
+    "off",
     "--json",
     "--scenario",
     "unlimited",

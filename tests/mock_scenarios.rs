@@ -297,7 +297,7 @@ async fn restricted_key_sends_only_from_its_domain() {
     for r in each_mode(&s, "resend", "billing@acme.com", &["delivered@resend.dev"]).await {
         assert_eq!(
             r.unwrap_err(),
-            "permanent error (550): This API key is restricted to sending from yourcompany.com."
+            "permanent error (550): This API key is not authorized to send emails from acme.com"
         );
     }
     insta::assert_snapshot!(snapshot_all(&s));
@@ -314,18 +314,19 @@ async fn restricted_key_sends_only_from_its_domain() {
 }
 
 #[tokio::test]
-async fn rate_limited_is_421_by_default_and_550_on_the_wire_variant() {
+async fn rate_limited_is_550_by_default_and_421_on_the_brief_variant() {
+    // #13: real sessions get a permanent 550 at the final dot; the brief's 421 is a variant.
     let s = server("rate-limited").await;
     for r in each_mode(&s, "resend", "a@acme.com", &["delivered@resend.dev"]).await {
         assert_eq!(
             r.unwrap_err(),
-            "transient error (421): Too many requests. You can only make 2 requests per second. Please retry after a brief pause."
+            "permanent error (550): Too many requests. You can only make 2 requests per second."
         );
     }
     insta::assert_snapshot!(snapshot_all(&s));
     let s = MockServer::builder()
         .scenario("rate-limited")
-        .variant("wire")
+        .variant("brief")
         .start()
         .await
         .unwrap();
@@ -340,7 +341,7 @@ async fn rate_limited_is_421_by_default_and_550_on_the_wire_variant() {
     .await;
     assert_eq!(
         r.unwrap_err(),
-        "permanent error (550): Too many requests. You can only make 2 requests per second."
+        "transient error (421): Too many requests. You can only make 2 requests per second. Please retry after a brief pause."
     );
 }
 
@@ -363,7 +364,7 @@ async fn default_limits_two_messages_per_second() {
         outcomes[2]
             .as_ref()
             .unwrap_err()
-            .starts_with("transient error (421): Too many requests"),
+            .starts_with("permanent error (550): Too many requests"),
         "{outcomes:?}"
     );
 }
@@ -434,7 +435,7 @@ async fn temporary_failure_then_success_on_retry() {
         .await;
         assert_eq!(
             first.unwrap_err(),
-            "transient error (421): smtp.resend.com Temporary failure, please try again later",
+            "transient error (421): Resend SMTP Relay Temporary failure, please try again later",
             "{mode:?}"
         );
         let retry = send(
@@ -564,7 +565,7 @@ async fn auth_before_starttls_is_538_and_mail_without_auth_is_530() {
             .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "permanent error (530): Authentication required"
+        "permanent error (530): Error: authentication Required"
     );
 }
 
@@ -595,7 +596,9 @@ async fn ipv6_loopback_works() {
         )
         .await;
         assert!(
-            accepted(&r) || r.as_ref().is_err_and(|e| e.contains("421")),
+            accepted(&r)
+                || r.as_ref()
+                    .is_err_and(|e| e.contains("550): Too many requests")),
             "{mode:?}: {r:?}"
         );
     }

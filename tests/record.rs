@@ -37,7 +37,10 @@ fn replies(t: &Transcript) -> Vec<String> {
     t.events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Server(s) if !s.starts_with("250-") && s != "250 AUTH PLAIN LOGIN" => {
+            // EHLO replies differ by leg (STARTTLS is offered upstream only).
+            EventKind::Server(s)
+                if !s.starts_with("250-") && s != "250 AUTH PLAIN LOGIN" && s != "250 STARTTLS" =>
+            {
                 Some(s.clone())
             }
             _ => None,

@@ -270,7 +270,7 @@ async fn wildcards_and_hand_written_tapes() {
 # any sender, any resend.dev recipient, then a 550 written by hand
 
 ## session 1
-S: 220 smtp.resend.com ESMTP
+S: 220 Resend SMTP Relay ESMTP
 C: EHLO x
 S: 250-smtp.resend.com
 S: 250 AUTH PLAIN LOGIN
@@ -330,7 +330,7 @@ fn blocking_api_for_plain_tests() {
     let mut r = BufReader::new(c.try_clone().unwrap());
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
-    assert_eq!(line, "220 smtp.resend.com ESMTP\r\n");
+    assert_eq!(line, "220 Resend SMTP Relay ESMTP\r\n");
     c.write_all(
         format!(
             "EHLO x\r\nAUTH PLAIN {}\r\n",
@@ -391,7 +391,7 @@ async fn what_real_clients_do_after_a_refusal_is_not_a_departure() {
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
     c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
     assert_eq!(c.reply().await.code, 550);
-    assert_eq!(c.cmd("RSET").await, "250 OK");
+    assert_eq!(c.cmd("RSET").await, "250 Flushed");
     assert_eq!(c.cmd("QUIT").await, "221 Bye");
     drop(c);
     assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
@@ -411,7 +411,7 @@ async fn an_unknown_mechanism_does_not_use_up_the_tapes_auth() {
     let mut c = common::ehloed(&s).await;
     assert_eq!(
         c.cmd("AUTH CRAM-MD5").await,
-        "504 Unrecognized authentication type"
+        "504 Error: Unrecognized authentication type"
     );
     assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
     assert_eq!(c.cmd(&b64("resend")).await, "334 UGFzc3dvcmQ6");

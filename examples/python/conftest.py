@@ -21,7 +21,7 @@ def replay(request, tmp_path):
     tape = getattr(request, "param", "builtin:success-plain")
     proc = subprocess.Popen(
         [
-            MAILTAPE, "replay", tape, "--json",
+            MAILTAPE, "replay", tape, "--json", "--ui", "off",
             "--smtps", "127.0.0.1:0", "--starttls", "127.0.0.1:0", "--plain", "127.0.0.1:0",
             "--certs", str(tmp_path / "certs"),
         ],

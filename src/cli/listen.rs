@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mailtape::{Addrs, CertSource, Error, Limits, LiveView, OutputConfig, ServerConfig};
+use mailtape::{Addrs, CertSource, Error, Limits, LiveView, OutputConfig, ServerConfig, WebConfig};
 
 use super::make_dir;
 
@@ -21,6 +21,16 @@ pub(crate) struct ListenArgs {
     /// Plain listener for apps that cannot do TLS, or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
     pub(crate) plain: String,
+    /// The inbox: a web page and an HTTP API (Mailpit-compatible at /api/v1)
+    /// showing sessions, transcripts and messages live, or `off`.
+    ///
+    /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
+    /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
+    #[arg(long, value_name = "ADDR|off", default_value = mailtape::web::DEFAULT_ADDR)]
+    pub(crate) ui: String,
+    /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
+    #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]
+    pub(crate) keep: usize,
     /// Allow listening on addresses other than loopback (127.0.0.1, ::1).
     ///
     /// mailtape accepts API keys; on another interface anyone on the network could use it.
@@ -35,12 +45,22 @@ pub(crate) struct ListenArgs {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
-    /// Close a session after this many seconds without a word from the client (421).
+    /// Close a session after this many seconds without a word from the client,
+    /// or without a complete command line (421).
+    ///
+    /// A message body, too, must arrive at 1,024 octets a second or more on
+    /// average after this many seconds (421).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) idle_timeout: u64,
     /// Most sessions at once; more get 421 at connect.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub(crate) max_connections: usize,
+    /// Memory for message bodies in flight, all sessions together, in MiB.
+    ///
+    /// A message that would take more is answered 452 (insufficient system
+    /// storage, try again later) and the session goes on.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub(crate) max_body_memory: usize,
     /// Failed commands in one session before it is closed with 421.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) max_errors: usize,
@@ -79,6 +99,15 @@ pub(crate) fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, 
     })
 }
 
+/// The inbox's settings from `--ui`, `--keep` and `--allow-remote`.
+pub(crate) fn web_config(l: &ListenArgs) -> Result<Option<WebConfig>, Error> {
+    Ok(parse_addr("ui", &l.ui)?.map(|addr| WebConfig {
+        allow_remote: l.allow_remote,
+        keep: l.keep.max(1),
+        ..WebConfig::at(addr)
+    }))
+}
+
 pub(crate) fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource), Error> {
     let addrs = Addrs {
         smtps: parse_addr("smtps", &l.smtps)?,
@@ -108,6 +137,7 @@ pub(crate) fn server_config(l: &ListenArgs) -> Result<(ServerConfig, CertSource)
             ..Limits::default()
         },
         max_connections: l.max_connections.max(1),
+        max_body_memory: l.max_body_memory.max(1).saturating_mul(1 << 20),
         ..ServerConfig::default()
     };
     Ok((config, certs))

@@ -7,7 +7,7 @@ use clap::Args;
 use mailtape::resend::Scenario;
 use mailtape::{Error, MockConfig, MockOptions, MockServer, ServiceConfig};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, server_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::serve::serve_until_signal;
 use super::{make_dir, runtime};
 
@@ -26,7 +26,7 @@ pub(crate) struct MockArgs {
     /// A profile file (TOML) that overrides replies of the built-in Resend profile.
     #[arg(long, value_name = "FILE")]
     pub(crate) profile: Option<PathBuf>,
-    /// Reply wording: `default` (as seen on the wire), `brief` (the brief's), `wire` (550 rate limit).
+    /// Reply wording: `default` (as seen on the wire) or `brief` (the product brief's, 421 when rate limited).
     #[arg(long, value_name = "NAME")]
     pub(crate) variant: Option<String>,
     /// An account file (TOML): owner, verified domains, keys.
@@ -45,6 +45,12 @@ pub(crate) struct MockArgs {
     /// Write every accepted message to this folder as an .eml file.
     #[arg(long, value_name = "DIR")]
     pub(crate) mailbox: Option<PathBuf>,
+    /// Serve Resend's REST API (POST /emails and friends) on this address,
+    /// on the same account as the SMTP listeners: point the Node SDK at it
+    /// with RESEND_BASE_URL=http://ADDR, the Python SDK with
+    /// resend.api_url = "http://ADDR".
+    #[arg(long, value_name = "ADDR|off", default_value = "off")]
+    pub(crate) rest: String,
 }
 
 pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
@@ -55,6 +61,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
         return Ok(());
     }
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     make_dir(&args.mailbox, "mailbox")?;
     let mut output = output_config(&args.output)?;
     output.mailbox = args.mailbox.clone();
@@ -72,10 +79,13 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             server,
             certs,
             output,
+            web,
         },
+        rest: parse_addr("rest", &args.rest)?,
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
+        let rest = server.rest_url();
         let s = server.settings();
         let title = format!(
             "mailtape mock · scenario {} · Resend profile, variant {}",
@@ -85,7 +95,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             "user `resend`, password {} (re_12345678 will do)",
             mailtape::resend::account::KEY_RULE
         );
-        serve_until_signal(&server, &title, &login).await;
+        serve_until_signal(&server, &title, &login, rest.as_deref()).await;
         server.shutdown().await;
         Ok(())
     })

@@ -18,7 +18,9 @@ pub(crate) fn trim_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub(crate) fn trim_heap() {}
 
-/// Resolves on SIGINT or SIGTERM. The handlers are in place when this
+/// Resolves on SIGINT, SIGTERM or SIGHUP (the terminal closed: a graceful
+/// stop like the others, not the default of dying at once with messages
+/// accepted and not yet written). The handlers are in place when this
 /// returns, before the future is first polled, so a signal sent right after
 /// the ready line is never missed.
 pub(crate) fn signals() -> impl std::future::Future<Output = ()> {
@@ -27,12 +29,14 @@ pub(crate) fn signals() -> impl std::future::Future<Output = ()> {
         use tokio::signal::unix::{SignalKind, signal};
         let term = signal(SignalKind::terminate());
         let int = signal(SignalKind::interrupt());
+        let hup = signal(SignalKind::hangup());
         async move {
-            match (term, int) {
-                (Ok(mut term), Ok(mut int)) => {
+            match (term, int, hup) {
+                (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
                     tokio::select! {
                         _ = int.recv() => {}
                         _ = term.recv() => {}
+                        _ = hup.recv() => {}
                     }
                 }
                 _ => {

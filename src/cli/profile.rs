@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mailtape::Error;
-use mailtape::resend::Profile;
+use mailtape::resend::{Profile, Source};
 
 #[derive(Args, Debug)]
 pub(crate) struct ProfileArgs {
@@ -15,6 +15,11 @@ pub(crate) struct ProfileArgs {
     /// A profile file to apply on top of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub(crate) profile: Option<PathBuf>,
+    /// List only the replies from this source: seen (pasted from a real
+    /// session), docs, library (the default of the SMTP library every seen
+    /// text matches), brief, or guess (what is still not known).
+    #[arg(long, value_name = "SOURCE", value_parser = ["seen", "docs", "library", "brief", "guess"])]
+    pub(crate) source: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -35,12 +40,42 @@ pub(crate) fn run(args: ProfileArgs) -> Result<(), Error> {
         None => None,
     };
     let profile = Profile::build(overlay.as_ref(), &args.variant)?;
+    let only = args.source.as_deref().and_then(Source::parse);
+    let keep = |src: Source| only.is_none_or(|o| src == o);
+    let shown: Vec<_> = profile
+        .replies
+        .iter()
+        .filter(|(_, spec)| keep(spec.source))
+        .collect();
+    let rest: Vec<_> = profile
+        .rest
+        .iter()
+        .filter(|(_, spec)| keep(spec.source))
+        .collect();
+    let counts = profile.counts_by_source();
+    let rest_counts = profile.rest_counts_by_source();
+    let by_name = |c: &[(Source, usize)]| -> serde_json::Map<String, serde_json::Value> {
+        c.iter()
+            .map(|(src, n)| (src.name().to_string(), serde_json::json!(n)))
+            .collect()
+    };
     if args.json {
+        let replies: serde_json::Map<String, serde_json::Value> = shown
+            .iter()
+            .map(|(name, spec)| (name.to_string(), serde_json::json!(spec)))
+            .collect();
+        let rest_json: serde_json::Map<String, serde_json::Value> = rest
+            .iter()
+            .map(|(name, spec)| (name.to_string(), serde_json::json!(spec)))
+            .collect();
         let v = serde_json::json!({
             "hostname": profile.hostname,
             "variant": profile.variant,
             "ehlo": profile.ehlo,
-            "replies": profile.replies,
+            "replies": replies,
+            "counts": by_name(&counts),
+            "rest": rest_json,
+            "rest_counts": by_name(&rest_counts),
         });
         out!("{v:#}");
         return Ok(());
@@ -51,13 +86,42 @@ pub(crate) fn run(args: ProfileArgs) -> Result<(), Error> {
         profile.variant
     );
     out!("EHLO: {}", profile.ehlo.join(", "));
-    for (name, spec) in &profile.replies {
+    for (name, spec) in &shown {
         out!(
-            "{name:<28} {:<6} {} {}",
-            format!("{:?}", spec.source).to_lowercase(),
+            "{name:<28} {:<7} {} {}",
+            spec.source.name(),
             spec.code,
             spec.text
         );
+    }
+    let summary = |c: &[(Source, usize)]| {
+        let total: usize = c.iter().map(|(_, n)| n).sum();
+        let per: Vec<String> = c
+            .iter()
+            .map(|(src, n)| format!("{n} {}", src.name()))
+            .collect();
+        format!("{total} replies: {}", per.join(", "))
+    };
+    out!();
+    out!("{}", summary(&counts));
+    if only.is_some() {
+        out!("(listed: {} of them)", shown.len());
+    }
+    out!();
+    out!("REST API (POST /emails and friends): status, error name, message");
+    for (name, spec) in &rest {
+        out!(
+            "{name:<28} {:<7} {} {} {}",
+            spec.source.name(),
+            spec.status,
+            spec.name,
+            spec.message
+        );
+    }
+    out!();
+    out!("REST {}", summary(&rest_counts));
+    if only.is_some() {
+        out!("(listed: {} of them)", rest.len());
     }
     out!();
     for (name, desc) in Profile::builtin_variants() {

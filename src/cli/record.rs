@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use mailtape::{Error, RecordConfig, RecordServer, ServiceConfig, UpstreamOptions};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, server_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, server_config, web_config};
 use super::serve::serve_until_signal;
 use super::{runtime, tls_mode};
 
@@ -37,6 +37,7 @@ pub(crate) struct RecordArgs {
 
 pub(crate) fn run(args: RecordArgs) -> Result<(), Error> {
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     let mut output = output_config(&args.output)?;
     output.tape_file = Some(args.tape.clone());
     let upstream = UpstreamOptions {
@@ -52,6 +53,7 @@ pub(crate) fn run(args: RecordArgs) -> Result<(), Error> {
             server,
             certs,
             output,
+            web,
         },
     };
     runtime()?.block_on(async move {
@@ -62,7 +64,7 @@ pub(crate) fn run(args: RecordArgs) -> Result<(), Error> {
             args.tape.display()
         );
         let login = "your real user and key; only the redacted form is written";
-        serve_until_signal(&server, &title, login).await;
+        serve_until_signal(&server, &title, login, None).await;
         server.shutdown().await;
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use mailtape::{Error, ReplayConfig, ReplayOptions, ReplayServer, ServiceConfig, list_builtin};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, server_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, server_config, web_config};
 use super::runtime;
 use super::serve::serve_until_signal;
 
@@ -41,6 +41,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
     }
     let tape = args.tape.clone().unwrap_or_default();
     let (server, certs) = server_config(&args.listen)?;
+    let web = web_config(&args.listen)?;
     let output = output_config(&args.output)?;
     let config = ReplayConfig {
         replay: ReplayOptions {
@@ -53,6 +54,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             server,
             certs,
             output,
+            web,
         },
     };
     let outcome = runtime()?.block_on(async move {
@@ -63,7 +65,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             o.total,
             if o.total == 1 { "session" } else { "sessions" }
         );
-        serve_until_signal(&server, &title, "any user and key: the tape decides").await;
+        serve_until_signal(&server, &title, "any user and key: the tape decides", None).await;
         Ok::<_, Error>(server.shutdown().await)
     })?;
     if outcome.ok() {

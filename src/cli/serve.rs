@@ -7,10 +7,15 @@ use mailtape::{LiveView, Service};
 
 use super::process::{signals, trim_heap};
 
-/// Announces the server, then waits for SIGINT or SIGTERM.
-pub(crate) async fn serve_until_signal(server: &Service, title: &str, login: &str) {
+/// Announces the server, then waits for SIGINT, SIGTERM or SIGHUP.
+pub(crate) async fn serve_until_signal(
+    server: &Service,
+    title: &str,
+    login: &str,
+    rest: Option<&str>,
+) {
     let stop = signals();
-    announce(server, title, login);
+    announce(server, title, login, rest);
     tokio::select! {
         () = stop => {}
         () = give_back_memory(server) => {}
@@ -21,7 +26,7 @@ pub(crate) async fn serve_until_signal(server: &Service, title: &str, login: &st
 }
 
 /// Prints the ready line (JSON) or the banner (people).
-pub(crate) fn announce(server: &Service, title: &str, login: &str) {
+pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<&str>) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
     match server.sink().view() {
@@ -38,6 +43,12 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str) {
             }
             if let Some(ca) = &ca {
                 ready.insert("ca".into(), ca.clone().into());
+            }
+            if let Some(ui) = server.ui_url() {
+                ready.insert("ui".into(), ui.into());
+            }
+            if let Some(url) = rest {
+                ready.insert("rest".into(), url.into());
             }
             out!("{}", serde_json::Value::Object(ready));
         }
@@ -61,6 +72,16 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str) {
                 if let Some(a) = addr {
                     out.push_str(&format!("  {name:<9} {:<22} {what}\n", a.to_string()));
                 }
+            }
+            if let Some(ui) = server.ui_url() {
+                out.push_str(&format!(
+                    "  inbox     {ui:<22} sessions and messages live; Mailpit's API at /api/v1\n"
+                ));
+            }
+            if let Some(url) = rest {
+                out.push_str(&format!(
+                    "  rest      {url:<22} Resend's REST API: RESEND_BASE_URL={url}\n"
+                ));
             }
             if let Some(ca) = &ca {
                 out.push_str(&format!("  CA        {ca}\n"));

@@ -25,11 +25,7 @@ pub(crate) fn run(args: ShowArgs) -> Result<(), Error> {
     let mut tapes: Vec<(String, mailtape::tape::Tape)> = Vec::new();
     let path = std::path::Path::new(&args.source);
     if args.source == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Error::Io {
-            action: "read a tape from stdin".into(),
-            source: e,
-        })?;
+        let text = mailtape::tape::read::text(std::io::stdin().lock(), "-")?;
         tapes.push(("-".into(), mailtape::tape::Tape::parse(&text, "-")?));
     } else if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)

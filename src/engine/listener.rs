@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::budget::BodyBudget;
 use super::responder::{ListenerKind, Responder, SessionState};
-use super::session::{Limits, Session};
+use super::session::{Context, Limits, Session};
 use super::shutdown::stopped;
 use crate::error::Error;
 use crate::net::tls::{self, AcceptError};
@@ -91,6 +92,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Most sessions at once; more get 421 at connect.
     pub max_connections: usize,
+    /// Octets of message bodies all sessions may hold in memory at once;
+    /// a body that would take more is answered 452 (see `engine::budget`).
+    pub max_body_memory: usize,
     /// How long open sessions get to finish after a shutdown request.
     pub grace: Duration,
 }
@@ -102,6 +106,7 @@ impl Default for ServerConfig {
             allow_remote: false,
             limits: Limits::default(),
             max_connections: 1024,
+            max_body_memory: 256 << 20,
             grace: Duration::from_secs(5),
         }
     }
@@ -117,6 +122,7 @@ pub struct Listeners {
     grace: Duration,
     slots: Arc<Semaphore>,
     max_connections: usize,
+    bodies: Arc<BodyBudget>,
     /// Runs a session over any byte stream (no socket): [`Listeners::serve_io`].
     memory: Arc<dyn ServeIo>,
 }
@@ -156,6 +162,7 @@ struct Shared<F> {
     tls: Option<TlsAcceptor>,
     next_id: AtomicU64,
     slots: Arc<Semaphore>,
+    bodies: Arc<BodyBudget>,
 }
 
 impl Listeners {
@@ -192,11 +199,12 @@ impl Listeners {
                     kind.name()
                 )));
             }
-            let listener = TcpListener::bind(addr).await.map_err(|e| Error::Bind {
-                listener: kind.name(),
-                addr,
-                source: e,
-            })?;
+            let listener =
+                listen(addr, backlog(config.max_connections)).map_err(|e| Error::Bind {
+                    listener: kind.name(),
+                    addr,
+                    source: e,
+                })?;
             let local = listener.local_addr().map_err(|e| Error::Io {
                 action: format!("read the address of the {} listener", kind.name()),
                 source: e,
@@ -212,6 +220,7 @@ impl Listeners {
         let (done_tx, sessions_done) = mpsc::channel(1);
         let max_connections = config.max_connections.max(1);
         let slots = Arc::new(Semaphore::new(max_connections));
+        let bodies = Arc::new(BodyBudget::new(config.max_body_memory));
         let shared = Arc::new(Shared {
             factory,
             sink: sink.clone(),
@@ -219,6 +228,7 @@ impl Listeners {
             tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
             next_id: AtomicU64::new(1),
             slots: slots.clone(),
+            bodies: bodies.clone(),
         });
         let accept_tasks = listeners
             .into_iter()
@@ -241,6 +251,7 @@ impl Listeners {
             grace: config.grace,
             slots,
             max_connections,
+            bodies,
             memory: shared,
         })
     }
@@ -254,6 +265,11 @@ impl Listeners {
     /// Sessions open right now.
     pub fn active_sessions(&self) -> usize {
         self.max_connections - self.slots.available_permits()
+    }
+
+    /// Octets of message bodies held in memory right now, by all sessions.
+    pub fn body_memory_in_use(&self) -> usize {
+        self.bodies.in_use()
     }
 
     /// The addresses actually bound (port 0 resolved).
@@ -282,6 +298,29 @@ impl Drop for Listeners {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// The listen backlog: room for a burst as large as the connection cap
+/// (at least 1,024), so that every connection in a burst is accepted and
+/// answered, greeted or refused with 421, instead of waiting unseen in a
+/// full queue (`TcpListener::bind` gives 128; the kernel caps it at
+/// `net.core.somaxconn`).
+fn backlog(max_connections: usize) -> u32 {
+    u32::try_from(max_connections.max(1024)).unwrap_or(u32::MAX)
+}
+
+/// Binds a listener with `backlog`.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart may reuse a port in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 async fn accept_loop<F: ResponderFactory>(
@@ -400,6 +439,7 @@ async fn serve<F: ResponderFactory>(
     let state = SessionState {
         id,
         listener: kind,
+        peer,
         tls: kind == ListenerKind::Smtps,
         starttls_available: kind == ListenerKind::Starttls && shared.tls.is_some(),
     };
@@ -408,8 +448,11 @@ async fn serve<F: ResponderFactory>(
         Conn::new(stream),
         responder,
         state,
-        &shared.limits,
-        shared.tls.as_ref(),
+        Context {
+            limits: &shared.limits,
+            bodies: &shared.bodies,
+            tls: shared.tls.as_ref(),
+        },
         capture,
         stop,
     )

@@ -2,6 +2,7 @@
 //! [`responder::Responder`]; the listeners that accept connections; the
 //! server every mode runs on.
 
+pub mod budget;
 pub mod listener;
 pub mod responder;
 pub mod server;

@@ -3,6 +3,7 @@
 //! limits, redaction and transcripts alike.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::resend::ReplyName;
@@ -38,6 +39,9 @@ pub struct SessionState {
     pub id: u64,
     /// The listener that accepted the connection.
     pub listener: ListenerKind,
+    /// The client's address (the mock names it in its EHLO line, as Resend's
+    /// SMTP library does).
+    pub peer: SocketAddr,
     /// Whether the connection is encrypted now.
     pub tls: bool,
     /// Whether STARTTLS can be offered (a STARTTLS listener, not yet upgraded).
@@ -90,6 +94,11 @@ pub enum LocalEvent {
     TooManyErrors,
     /// The client said nothing for the idle timeout (421, then close).
     IdleTimeout,
+    /// A command line was begun but not complete within the idle timeout of
+    /// the server waiting for it (slowloris; 421, then close).
+    LineTimeout,
+    /// A message body arrived slower than the minimum rate (421, then close).
+    DataTooSlow,
     /// The server is shutting down (421, then close).
     ShuttingDown,
 }
@@ -101,6 +110,8 @@ impl LocalEvent {
             LocalEvent::LineTooLong => ReplyName::LineTooLong,
             LocalEvent::TooManyErrors => ReplyName::TooManyErrors,
             LocalEvent::IdleTimeout => ReplyName::IdleTimeout,
+            LocalEvent::LineTimeout => ReplyName::LineTimeout,
+            LocalEvent::DataTooSlow => ReplyName::DataTooSlow,
             LocalEvent::ShuttingDown => ReplyName::ShuttingDown,
         }
     }
@@ -126,6 +137,11 @@ pub struct DataOutcome {
     pub body: Vec<u8>,
     /// Whether the body was larger than [`Responder::body_limit`].
     pub overflowed: bool,
+    /// Whether the memory budget all sessions share for bodies was spent
+    /// (the body is empty then): a responder that needs the body answers
+    /// `452`, try again later; one that passed it on as it came (a relay)
+    /// answers as usual.
+    pub memory_spent: bool,
 }
 
 /// The decision logic of one session. Methods are async so that a responder

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::net::{CertSource, Tls};
 use crate::output::sink::{LiveView, Message, OutputConfig, Sink};
 use crate::tape::Transcript;
+use crate::web::{Store, Web, WebConfig};
 
 /// Listeners, certificates and outputs: the settings every mode shares.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct ServiceConfig {
     pub certs: CertSource,
     /// Live view, tapes, mailbox.
     pub output: OutputConfig,
+    /// The inbox (web page and HTTP API); `None`: off.
+    pub web: Option<WebConfig>,
 }
 
 impl ServiceConfig {
@@ -38,6 +41,8 @@ impl ServiceConfig {
                 keep: true,
                 ..OutputConfig::default()
             },
+            // No inbox by default: parallel tests must not fight over 8025.
+            web: None,
         }
     }
 }
@@ -46,6 +51,7 @@ impl ServiceConfig {
 pub struct Service {
     listeners: Listeners,
     tls: Option<Tls>,
+    web: Option<Web>,
 }
 
 impl Service {
@@ -57,8 +63,22 @@ impl Service {
         make: impl FnOnce(Arc<Sink>) -> (F, T),
     ) -> Result<(Service, T), Error> {
         let addrs = config.server.addrs;
+        // The inbox's port is taken first: a port in use stops the start
+        // before any SMTP listener opens.
+        let web_listener = match &config.web {
+            Some(w) => Some(crate::web::bind(w).await?),
+            None => None,
+        };
         let certs = config.certs;
         let output = config.output;
+        let on_disk = OnDisk {
+            tapes: [&output.tapes, &output.tape_file]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            mailbox: output.mailbox.clone(),
+        };
         // Certificates and an existing tape file are read from disk: off
         // the async threads.
         let (tls, sink) = tokio::task::spawn_blocking(move || {
@@ -74,9 +94,46 @@ impl Service {
             action: "load certificates and open the outputs".into(),
             source: std::io::Error::other(e),
         })??;
+        // The inbox subscribes before the first session can start.
+        let inbox = match (&config.web, web_listener) {
+            (Some(w), Some(listener)) => {
+                let store =
+                    Store::start(w.keep, sink.subscribe_sessions(crate::web::store::QUEUE))?;
+                load_disk(&store, on_disk);
+                Some((w, listener, store))
+            }
+            _ => None,
+        };
         let (factory, mine) = make(sink.clone());
-        let listeners = Listeners::start(config.server, tls.as_ref(), sink, factory).await?;
-        Ok((Service { listeners, tls }, mine))
+        let mode = factory.mode();
+        let listeners =
+            Listeners::start(config.server, tls.as_ref(), sink.clone(), factory).await?;
+        let web = match inbox {
+            Some((w, listener, store)) => {
+                let web = Web::serve(listener, w, store, &sink)?;
+                web.set_mode(mode);
+                Some(web)
+            }
+            None => None,
+        };
+        Ok((
+            Service {
+                listeners,
+                tls,
+                web,
+            },
+            mine,
+        ))
+    }
+
+    /// The inbox, when it is on.
+    pub fn web(&self) -> Option<&Web> {
+        self.web.as_ref()
+    }
+
+    /// The inbox page's URL (`http://127.0.0.1:PORT/`), when it is on.
+    pub fn ui_url(&self) -> Option<String> {
+        self.web.as_ref().map(Web::url)
     }
 
     fn listeners(&self) -> &Listeners {
@@ -122,6 +179,10 @@ impl Service {
     pub fn active_sessions(&self) -> usize {
         self.listeners().active_sessions()
     }
+    /// Octets of message bodies held in memory right now, by all sessions.
+    pub fn body_memory_in_use(&self) -> usize {
+        self.listeners().body_memory_in_use()
+    }
     /// The sink: subscribe to sessions' events, or publish sessions of
     /// your own.
     pub fn sink(&self) -> &Arc<Sink> {
@@ -143,11 +204,33 @@ impl Service {
     /// and the live view has written what it holds (or, if nobody reads
     /// stdout, is left behind after a second).
     pub async fn shutdown(self) {
-        let sink = self.sink().clone();
-        self.listeners.shutdown().await;
+        let Service { listeners, web, .. } = self;
+        if let Some(w) = web {
+            w.shutdown().await;
+        }
+        let sink = listeners.sink().clone();
+        listeners.shutdown().await;
         // Tapes and the mailbox are written on a thread of their own.
         let _ = tokio::task::spawn_blocking(move || sink.close(Duration::from_secs(1))).await;
     }
+}
+
+/// The tape files and folders and the mailbox a server writes to.
+struct OnDisk {
+    tapes: Vec<std::path::PathBuf>,
+    mailbox: Option<std::path::PathBuf>,
+}
+
+/// Fills the inbox with what is already on disk (tapes, the mailbox), on a
+/// thread of its own: a big folder must not delay the listeners.
+fn load_disk(store: &Arc<Store>, OnDisk { tapes, mailbox }: OnDisk) {
+    if tapes.is_empty() && mailbox.is_none() {
+        return;
+    }
+    let store = store.clone();
+    let _ = std::thread::Builder::new()
+        .name("mailtape-inbox-load".into())
+        .spawn(move || store.load_disk(&tapes, mailbox.as_deref()));
 }
 
 /// Builder methods every mode's builder has, over its `service` field.
@@ -178,6 +261,11 @@ macro_rules! service_builder_methods {
             self.config.service.server.max_connections = n;
             self
         }
+        /// Octets of message bodies all sessions may hold in memory at once.
+        pub fn max_body_memory(mut self, octets: usize) -> Self {
+            self.config.service.server.max_body_memory = octets;
+            self
+        }
         /// Write each session's tape into this folder.
         pub fn tapes(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
             self.config.service.output.tapes = Some(dir.into());
@@ -186,6 +274,12 @@ macro_rules! service_builder_methods {
         /// Comment lines a new tape file starts with (how it was made).
         pub fn tape_comments(mut self, lines: Vec<String>) -> Self {
             self.config.service.output.tape_comments = lines;
+            self
+        }
+        /// Serve the inbox (page and HTTP API) here; port 0 picks a free
+        /// port, read it back with `ui_url()`. Off unless asked for.
+        pub fn ui(mut self, addr: std::net::SocketAddr) -> Self {
+            self.config.service.web = Some($crate::web::WebConfig::at(addr));
             self
         }
         /// Append every session to this one tape file.

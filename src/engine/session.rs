@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::engine::budget::BodyBudget;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
 use crate::net::tls::AcceptError;
@@ -21,10 +24,16 @@ pub struct Limits {
     pub max_line: usize,
     /// Failed commands (5xx replies) before the session is closed with 421.
     pub max_errors: usize,
-    /// Silence from the client before the session is closed with 421.
+    /// Silence from the client before the session is closed with 421; also
+    /// the longest a command line may take to arrive once the server waits
+    /// for it (a client that sends one octet a second is not silent, and
+    /// must not hold a session for ever).
     pub idle_timeout: Duration,
     /// Longest a TLS handshake may take.
     pub tls_timeout: Duration,
+    /// The slowest a message body may arrive, in octets a second on average,
+    /// after a first idle timeout of grace; slower is closed with 421.
+    pub min_data_rate: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +43,7 @@ impl Default for Limits {
             max_errors: 20,
             idle_timeout: Duration::from_secs(300),
             tls_timeout: Duration::from_secs(10),
+            min_data_rate: 1024,
         }
     }
 }
@@ -43,11 +53,24 @@ enum Wait {
     Line(Vec<u8>),
     TooLong,
     Eof,
+    /// The deadline passed: silence, a line too slow to complete, or a body
+    /// below the minimum rate (the caller knows which it set).
     Timeout,
     Shutdown,
     Broken,
     /// The client stopped reading: replies could not be sent for the idle timeout.
     Stalled,
+}
+
+/// What a server gives each of its sessions.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The limits.
+    pub limits: &'a Limits,
+    /// The memory all sessions' bodies share.
+    pub bodies: &'a BodyBudget,
+    /// TLS for STARTTLS, where the listener offers it.
+    pub tls: Option<&'a TlsAcceptor>,
 }
 
 /// Drives one session to its end.
@@ -56,6 +79,7 @@ pub struct Session<'a, R: Responder> {
     responder: R,
     state: SessionState,
     limits: &'a Limits,
+    bodies: &'a BodyBudget,
     tls: Option<&'a TlsAcceptor>,
     capture: Capture,
     shutdown: watch::Receiver<bool>,
@@ -75,8 +99,7 @@ impl<'a, R: Responder> Session<'a, R> {
         conn: Conn,
         responder: R,
         state: SessionState,
-        limits: &'a Limits,
-        tls: Option<&'a TlsAcceptor>,
+        context: Context<'a>,
         capture: Capture,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
@@ -84,8 +107,9 @@ impl<'a, R: Responder> Session<'a, R> {
             conn,
             responder,
             state,
-            limits,
-            tls,
+            limits: context.limits,
+            bodies: context.bodies,
+            tls: context.tls,
             capture,
             shutdown,
             errors: 0,
@@ -99,6 +123,10 @@ impl<'a, R: Responder> Session<'a, R> {
             self.capture.note(format!("TLS {tls}"));
         }
         let closer = self.drive().await;
+        // The last reply (221 to QUIT, a 421) is still unsent: with tape
+        // files, it goes once the session's tape is on disk, so that a 221
+        // means the session is written.
+        self.capture.finish_written(closer).await;
         // Best effort: the peer may be gone already, or not reading.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.flush()).await;
         let _ = tokio::time::timeout(
@@ -106,7 +134,6 @@ impl<'a, R: Responder> Session<'a, R> {
             tokio::io::AsyncWriteExt::shutdown(&mut self.conn.stream),
         )
         .await;
-        self.capture.finish(closer);
     }
 
     async fn drive(&mut self) -> Closer {
@@ -143,6 +170,13 @@ impl<'a, R: Responder> Session<'a, R> {
                         "the client stopped reading replies; closed at the idle timeout".into(),
                     );
                     return Closer::Server;
+                }
+                Wait::Timeout if self.skipping || !self.conn.input.is_empty() => {
+                    let why = format!(
+                        "command line not complete within the idle timeout ({})",
+                        secs(self.limits.idle_timeout)
+                    );
+                    return self.local_close(LocalEvent::LineTimeout, &why).await;
                 }
                 Wait::Timeout => {
                     return self
@@ -256,8 +290,10 @@ impl<'a, R: Responder> Session<'a, R> {
         Closer::Server
     }
 
-    /// Waits for the next complete command line.
+    /// Waits for the next complete command line, no longer than the idle
+    /// timeout from when the server starts waiting for it.
     async fn next_line(&mut self) -> Wait {
+        let mut deadline = None;
         loop {
             match smtp::split_line(&self.conn.input, self.limits.max_line) {
                 Line::Complete { len, consumed } => {
@@ -278,22 +314,23 @@ impl<'a, R: Responder> Session<'a, R> {
                 }
                 Line::Partial => {}
             }
-            match self.read().await {
+            match self.read(&mut deadline).await {
                 Wait::Line(_) => {}
                 other => return other,
             }
         }
     }
 
-    /// Flushes pending replies, then reads more input under the idle timeout.
-    /// `Wait::Line` here only means "got bytes".
-    async fn read(&mut self) -> Wait {
+    /// Flushes pending replies, then reads more input until `deadline`
+    /// (set to the idle timeout from now when it is `None`). `Wait::Line`
+    /// here only means "got bytes".
+    async fn read(&mut self, deadline: &mut Option<Instant>) -> Wait {
         if let Err(w) = self.flush().await {
             return w;
         }
-        let idle = self.limits.idle_timeout;
+        let at = *deadline.get_or_insert_with(|| Instant::now() + self.limits.idle_timeout);
         tokio::select! {
-            r = tokio::time::timeout(idle, self.conn.read_more()) => match r {
+            r = tokio::time::timeout_at(at, self.conn.read_more()) => match r {
                 Ok(Ok(0)) => Wait::Eof,
                 Ok(Ok(_)) => Wait::Line(Vec::new()),
                 Ok(Err(_)) => Wait::Broken,
@@ -321,21 +358,38 @@ impl<'a, R: Responder> Session<'a, R> {
     /// then asks the responder for the reply.
     async fn data(&mut self) -> Next {
         let mut reader = DataReader::new();
-        let mut body = BodyCapture::new(self.responder.body_limit());
+        let mut body = BodyCapture::new(self.responder.body_limit(), self.bodies);
         let mut chunk = Vec::new();
+        let started = Instant::now();
         loop {
             chunk.clear();
             let before = reader.size();
             let fed = reader.feed(&self.conn.input, &mut chunk);
             let _ = self.conn.input.split_to(fed.consumed);
             if !chunk.is_empty() {
-                body.push(before, &chunk);
+                if body.push(before, &chunk) {
+                    self.capture.note(format!(
+                        "body memory budget spent ({} octets for all sessions): not kept",
+                        self.bodies.limit()
+                    ));
+                }
                 self.responder.data_chunk(&chunk, fed.done).await;
             }
             if fed.done {
                 break;
             }
-            match self.read().await {
+            // Silence may last the idle timeout; the body as a whole must
+            // keep up the minimum rate after a first idle timeout of grace.
+            let idle = self.limits.idle_timeout;
+            let silent_at = Instant::now() + idle;
+            let slow_at = match self.limits.min_data_rate {
+                0 => silent_at,
+                rate => {
+                    started + idle + Duration::from_secs_f64(reader.size() as f64 / rate as f64)
+                }
+            };
+            let mut deadline = Some(silent_at.min(slow_at));
+            match self.read(&mut deadline).await {
                 Wait::Line(_) => {}
                 Wait::Stalled => {
                     self.capture.note(
@@ -349,6 +403,16 @@ impl<'a, R: Responder> Session<'a, R> {
                         reader.size()
                     ));
                     return Next::Close(Closer::Client);
+                }
+                Wait::Timeout if slow_at < silent_at => {
+                    let why = format!(
+                        "DATA too slow: {} octets in {:.1}s (at least {} octets a second after the first {})",
+                        reader.size(),
+                        started.elapsed().as_secs_f64(),
+                        self.limits.min_data_rate,
+                        secs(idle)
+                    );
+                    return Next::Close(self.local_close(LocalEvent::DataTooSlow, &why).await);
                 }
                 Wait::Timeout => {
                     return Next::Close(
@@ -368,12 +432,22 @@ impl<'a, R: Responder> Session<'a, R> {
             }
         }
         let size = reader.size();
-        let (body, overflowed) = body.finish(&mut self.capture, size);
+        let mut body = body.finish(&mut self.capture, size);
         self.capture.client(".".into());
+        // The body's memory stays counted until the responder is done with
+        // it (the mock holds it until it is on disk), when `body` drops.
         let r = self
             .responder
-            .data_end(&self.state, DataOutcome { body, overflowed })
+            .data_end(
+                &self.state,
+                DataOutcome {
+                    body: body.held.take(),
+                    overflowed: body.overflowed,
+                    memory_spent: body.memory_spent,
+                },
+            )
             .await;
+        drop(body);
         self.respond(r, None).await
     }
 
@@ -410,6 +484,15 @@ impl<'a, R: Responder> Session<'a, R> {
                 Next::Close(Closer::Server)
             }
         }
+    }
+}
+
+/// A duration for a note: `2s`, `1.5s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 

@@ -10,8 +10,48 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::fsutil::{unused_path, write_atomic};
+use crate::fsutil::{NewFile, create_new_files, write_atomic};
 use crate::tape::{Tape, Transcript};
+
+/// What a job's owner is told once it is done: the path of the file it
+/// made (a mailbox message, a session's own tape), or why it failed.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<Option<PathBuf>, SaveError>>;
+
+/// A file that could not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveError {
+    /// What could not be written, e.g. `message mailbox/ID.eml`.
+    pub what: String,
+    /// The kind of failure.
+    pub kind: std::io::ErrorKind,
+    /// The system's words for it.
+    pub error: String,
+}
+
+impl SaveError {
+    fn new(what: String, e: &std::io::Error) -> SaveError {
+        SaveError {
+            what,
+            kind: e.kind(),
+            error: e.to_string(),
+        }
+    }
+
+    /// Whether the disk (or the user's quota on it) is full: worth `452`
+    /// (insufficient storage) rather than `451`.
+    pub fn is_full(&self) -> bool {
+        matches!(
+            self.kind,
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    }
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write {}: {}", self.what, self.error)
+    }
+}
 
 /// Work for the writer.
 pub(crate) enum Job {
@@ -23,13 +63,19 @@ pub(crate) enum Job {
         file: Option<PathBuf>,
         /// The session.
         transcript: Arc<Transcript>,
+        /// Told once it is on disk.
+        ack: Option<Ack>,
     },
-    /// A message for the mailbox.
+    /// A message for the mailbox: `stem.eml` in `dir`, or the next free name.
     Eml {
-        /// Where it goes.
-        path: PathBuf,
+        /// The mailbox.
+        dir: PathBuf,
+        /// The name (the message id).
+        stem: String,
         /// What it holds.
         bytes: Vec<u8>,
+        /// Told once it is on disk.
+        ack: Option<Ack>,
     },
     /// Answer once everything sent before is on disk.
     Flush(SyncSender<()>),
@@ -80,60 +126,135 @@ impl Drop for Writer {
     }
 }
 
-/// What could not be written is said on stderr (as a log line).
-fn on_error(what: String) {
-    tracing::error!("{what}");
+/// One job of a batch: whom to tell, and how it went so far.
+struct Outcome {
+    ack: Option<Ack>,
+    result: Result<Option<PathBuf>, SaveError>,
+}
+
+/// A file of the batch to create, and the job it belongs to.
+struct Planned {
+    dir: PathBuf,
+    stem: String,
+    ext: &'static str,
+    bytes: Vec<u8>,
+    what: &'static str,
+    job: usize,
 }
 
 fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
     while let Ok(first) = rx.recv() {
+        // Group commit: everything queued meanwhile is written together,
+        // each folder and tape file flushed to disk once for all of it.
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        let mut appends: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+        let mut planned: Vec<Planned> = Vec::new();
+        let mut appends: BTreeMap<PathBuf, (String, Vec<usize>)> = BTreeMap::new();
         let mut sessions = 0;
         let mut acks = Vec::new();
         for job in batch {
+            let at = outcomes.len();
             match job {
                 Job::Session {
                     dir,
                     file,
                     transcript,
+                    ack,
                 } => {
                     sessions += 1;
+                    outcomes.push(Outcome {
+                        ack,
+                        result: Ok(None),
+                    });
                     if let Some(dir) = dir {
                         let t = &transcript.meta;
-                        let stem = format!("{}-s{}", t.started.replace([':', '-'], ""), t.id);
-                        let text = Tape {
-                            comments: vec![],
-                            sessions: vec![Transcript::clone(&transcript)],
-                        }
-                        .to_text();
-                        let path = unused_path(&dir, &stem, "tape");
-                        if let Err(e) = write_atomic(&path, text.as_bytes(), false) {
-                            on_error(format!("cannot write tape {}: {e}", path.display()));
-                        }
+                        planned.push(Planned {
+                            dir,
+                            stem: format!("{}-s{}", t.started.replace([':', '-'], ""), t.id),
+                            ext: "tape",
+                            bytes: Tape {
+                                comments: vec![],
+                                sessions: vec![Transcript::clone(&transcript)],
+                            }
+                            .to_text()
+                            .into_bytes(),
+                            what: "tape",
+                            job: at,
+                        });
                     }
                     if let Some(file) = file {
-                        let block = appends.entry(file).or_default();
+                        let (block, owners) = appends.entry(file).or_default();
                         block.push('\n');
                         block.push_str(&transcript.to_tape());
+                        owners.push(at);
                     }
                 }
-                Job::Eml { path, bytes } => {
-                    if let Err(e) = write_atomic(&path, &bytes, false) {
-                        on_error(format!("cannot write message {}: {e}", path.display()));
-                    }
+                Job::Eml {
+                    dir,
+                    stem,
+                    bytes,
+                    ack,
+                } => {
+                    outcomes.push(Outcome {
+                        ack,
+                        result: Ok(None),
+                    });
+                    planned.push(Planned {
+                        dir,
+                        stem,
+                        ext: "eml",
+                        bytes,
+                        what: "message",
+                        job: at,
+                    });
                 }
                 Job::Flush(ack) => acks.push(ack),
             }
         }
-        for (path, block) in appends {
+        let files: Vec<NewFile<'_>> = planned
+            .iter()
+            .map(|p| NewFile {
+                dir: &p.dir,
+                stem: &p.stem,
+                ext: p.ext,
+                bytes: &p.bytes,
+            })
+            .collect();
+        for (p, made) in planned.iter().zip(create_new_files(&files)) {
+            let result = &mut outcomes[p.job].result;
+            match made {
+                Ok(path) => {
+                    if result.is_ok() {
+                        *result = Ok(Some(path));
+                    }
+                }
+                Err(e) => {
+                    let what = format!("{} {}/{}.{}", p.what, p.dir.display(), p.stem, p.ext);
+                    *result = Err(SaveError::new(what, &e));
+                }
+            }
+        }
+        for (path, (block, owners)) in appends {
             if let Err(e) = append(&path, &block, &comments) {
-                on_error(format!("cannot append to the tape {}: {e}", path.display()));
+                let err = SaveError::new(format!("to the tape {}", path.display()), &e);
+                for o in owners {
+                    outcomes[o].result = Err(err.clone());
+                }
             }
         }
         if sessions > 0 {
             on_written(sessions);
+        }
+        for o in outcomes {
+            if let Err(e) = &o.result {
+                // Said on stderr whatever the live view; the owner says it
+                // live too, and answers the client.
+                tracing::error!("{e}");
+            }
+            if let Some(ack) = o.ack {
+                let _ = ack.send(o.result);
+            }
         }
         for ack in acks {
             let _ = ack.send(());
@@ -163,12 +284,15 @@ fn append(path: &std::path::Path, block: &str, comments: &[String]) -> std::io::
 
 /// Makes an existing tape file whole again after a crash tore its last
 /// session: cuts it back to the last session that parses. Returns whether
-/// it changed the file; an error when even that does not parse.
-pub(crate) fn repair(path: &std::path::Path) -> Result<bool, crate::tape::TapeError> {
-    let Ok(text) = fs::read_to_string(path) else {
+/// it changed the file; an error when even that does not parse, or it is
+/// not text of bounded lines (`--tape /dev/zero`). A file that cannot be
+/// opened is left to the first append to report.
+pub(crate) fn repair(path: &std::path::Path) -> Result<bool, crate::Error> {
+    let origin = path.display().to_string();
+    let Ok(file) = fs::File::open(path) else {
         return Ok(false);
     };
-    let origin = path.display().to_string();
+    let text = crate::tape::read::text(file, &origin)?;
     let err = match Tape::parse(&text, &origin) {
         Ok(_) if text.is_empty() || text.ends_with('\n') => return Ok(false),
         Ok(_) => None,
@@ -183,7 +307,7 @@ pub(crate) fn repair(path: &std::path::Path) -> Result<bool, crate::tape::TapeEr
         }
     }
     match err {
-        Some(e) => Err(e),
+        Some(e) => Err(e.into()),
         None => {
             let _ = write_atomic(path, format!("{text}\n").as_bytes(), false);
             Ok(true)
@@ -201,9 +325,9 @@ mod tests {
         let p = dir.path().join("t.tape");
         let whole = "# mailtape tape v1\n\n## session 1\nS: 220 x\n*: closed by client\n";
         std::fs::write(&p, format!("{whole}\n## session 2\n+0.01")).unwrap();
-        assert_eq!(repair(&p), Ok(true));
+        assert!(matches!(repair(&p), Ok(true)));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), whole);
-        assert_eq!(repair(&p), Ok(false));
+        assert!(matches!(repair(&p), Ok(false)));
         std::fs::write(&p, "not a tape").unwrap();
         assert!(repair(&p).is_err());
     }

@@ -207,6 +207,10 @@ fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
         ),
         // Said on stderr by the sink: stdout is for sessions.
         Event::Said(_) | Event::MessageAccepted(_) => return,
+        Event::WriteFailed { session, error } => {
+            let _ = write!(out, "#{session}    ");
+            paint_into(out, color, RED, format_args!("✗ {error}"));
+        }
     }
     out.push(b'\n');
 }
@@ -254,6 +258,13 @@ fn json_line(e: &Event, out: &mut Vec<u8>) {
             v
         }
         Event::Said(_) => return,
+        Event::WriteFailed { session, error } => json!({
+            "type": "write_error",
+            "session": session,
+            "what": error.what,
+            "error": error.error,
+            "full": error.is_full(),
+        }),
     };
     let _ = serde_json::to_writer(&mut *out, &v);
     out.push(b'\n');

@@ -22,7 +22,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::files::{Job, Writer};
+pub use super::files::SaveError;
+use super::files::{Ack, Job, Writer};
 use super::live::LiveThread;
 use crate::tape::redact::scrub_message;
 use crate::tape::{Meta, Transcript};
@@ -130,6 +131,15 @@ pub enum Event {
     },
     /// A line of the server's own for people (the banner, "stopping").
     Said(String),
+    /// A tape or a message could not be written (the client was told `451`
+    /// or `452` for a message; a session's tape failing is said only here
+    /// and on stderr).
+    WriteFailed {
+        /// The session it belonged to.
+        session: u64,
+        /// What failed.
+        error: SaveError,
+    },
 }
 
 /// A subscriber's end: events in order, and how many did not fit its queue.
@@ -163,6 +173,9 @@ impl Subscription {
 
 struct Subscriber {
     tx: mpsc::Sender<Arc<Event>>,
+    /// Wants every line (the live view), not only sessions and messages
+    /// (the inbox).
+    lines: bool,
     dropped: Arc<AtomicU64>,
 }
 
@@ -183,6 +196,8 @@ pub struct Sink {
     /// How many subscribers there are, read without the lock: with none, no
     /// event is even built.
     watchers: AtomicUsize,
+    /// How many of them want every line: with none, no line event is built.
+    line_watchers: AtomicUsize,
     live: Mutex<Option<LiveThread>>,
 }
 
@@ -209,6 +224,7 @@ impl Sink {
                 }
             }
         }
+        check_folders(&config)?;
         for dir in [&config.tapes, &config.mailbox].into_iter().flatten() {
             crate::fsutil::remove_stale_temps(dir);
         }
@@ -244,6 +260,7 @@ impl Sink {
             done,
             subscribers: RwLock::new(Vec::new()),
             watchers: AtomicUsize::new(0),
+            line_watchers: AtomicUsize::new(0),
             live: Mutex::new(None),
         });
         if sink.config.view != LiveView::Quiet {
@@ -261,20 +278,44 @@ impl Sink {
     /// A new subscriber with room for `capacity` events: it gets every event
     /// published from now on that fits.
     pub fn subscribe(&self, capacity: usize) -> Subscription {
+        self.add_subscriber(capacity, true)
+    }
+
+    /// A subscriber of whole sessions and messages only (`SessionStarted`,
+    /// `SessionFinished`, `MessageAccepted`): the per-line events of a busy
+    /// server cannot crowd them out of its queue, and are not even built
+    /// when no subscriber wants them (the web inbox with `--quiet`).
+    pub fn subscribe_sessions(&self, capacity: usize) -> Subscription {
+        self.add_subscriber(capacity, false)
+    }
+
+    fn add_subscriber(&self, capacity: usize, lines: bool) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
         subs.push(Subscriber {
             tx,
+            lines,
             dropped: dropped.clone(),
         });
-        self.watchers.store(subs.len(), Ordering::Release);
+        self.count(&subs);
         Subscription { rx, dropped }
+    }
+
+    fn count(&self, subs: &[Subscriber]) {
+        self.watchers.store(subs.len(), Ordering::Release);
+        self.line_watchers
+            .store(subs.iter().filter(|s| s.lines).count(), Ordering::Release);
     }
 
     /// Whether anyone subscribes: events need not be built when nobody does.
     pub fn watched(&self) -> bool {
         self.watchers.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether anyone wants every line (`Lines`, `Explained`, `Said`).
+    pub fn watches_lines(&self) -> bool {
+        self.line_watchers.load(Ordering::Acquire) > 0
     }
 
     /// Hands an event to every subscriber that has room; never waits.
@@ -291,7 +332,11 @@ impl Sink {
         let mut gone = false;
         {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
-            for s in subs.iter() {
+            let per_line = matches!(
+                *event,
+                Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
+            );
+            for s in subs.iter().filter(|s| s.lines || !per_line) {
                 match s.tx.try_send(event.clone()) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
@@ -304,7 +349,7 @@ impl Sink {
         if gone {
             let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
             subs.retain(|s| !s.tx.is_closed());
-            self.watchers.store(subs.len(), Ordering::Release);
+            self.count(&subs);
         }
     }
 
@@ -315,7 +360,7 @@ impl Sink {
         {
             let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
             subs.clear();
-            self.watchers.store(0, Ordering::Release);
+            self.count(&subs);
         }
         if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).take() {
             // A reader that stopped reading must not keep mailtape from exiting.
@@ -363,6 +408,26 @@ impl Sink {
     /// A session ended: kept for the test API, queued for the tape files,
     /// counted, and published.
     pub fn session_finished(&self, t: Transcript, lasted: Duration) {
+        self.finish_session(t, lasted, None);
+    }
+
+    /// As [`Sink::session_finished`], and returns once the session's tapes
+    /// are on disk (at once without tape files): the engine sends the reply
+    /// that ends a session (`221`) after this, so that it means the tape is
+    /// written. A failure is said live and on stderr.
+    pub async fn session_finished_written(&self, t: Transcript, lasted: Duration) {
+        let session = t.meta.id;
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.finish_session(t, lasted, Some(ack))
+            && let Ok(Err(error)) = done.await
+        {
+            self.publish(Event::WriteFailed { session, error });
+        }
+    }
+
+    /// Queues a finished session; whether it went to the writer (which
+    /// then tells `ack`).
+    fn finish_session(&self, t: Transcript, lasted: Duration, ack: Option<Ack>) -> bool {
         let t = Arc::new(t);
         if self.config.keep {
             self.kept().transcripts.push(Transcript::clone(&t));
@@ -375,6 +440,7 @@ impl Sink {
                 dir: self.config.tapes.clone(),
                 file: self.config.tape_file.clone(),
                 transcript: t.clone(),
+                ack,
             })
         });
         if self.watched() {
@@ -386,15 +452,52 @@ impl Sink {
         if !queued {
             self.done.send_modify(|n| *n += 1);
         }
+        queued
     }
 
-    /// Records an accepted message: the mailbox file, subscribers, the test API.
-    pub fn deliver(&self, mut msg: Message) {
+    /// Records an accepted message: the mailbox file, subscribers, the test
+    /// API. Does not wait for the file: see [`Sink::accept`].
+    pub fn deliver(&self, msg: Message) {
+        let msg = self.queue_message(msg, None);
+        self.delivered(msg);
+    }
+
+    /// Records a message as [`Sink::deliver`] does, and returns once it is
+    /// on disk (at once without a mailbox), so that a `250` sent after it
+    /// means written. When it cannot be written it is not recorded, the
+    /// failure is said live and on stderr, and the error says whether the
+    /// disk is full (`452`) or it failed otherwise (`451`).
+    pub async fn accept(&self, msg: Message) -> Result<(), SaveError> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let mut msg = self.queue_message(msg, Some(ack));
+        if self.config.mailbox.is_some() {
+            match done.await {
+                Ok(Ok(path)) => msg.path = path,
+                Ok(Err(error)) => {
+                    self.publish(Event::WriteFailed {
+                        session: msg.session,
+                        error: error.clone(),
+                    });
+                    return Err(error);
+                }
+                // The writer is gone (shutting down): not written.
+                Err(_) => {
+                    return Err(SaveError {
+                        what: format!("message {}", msg.id),
+                        kind: std::io::ErrorKind::Interrupted,
+                        error: "mailtape is stopping".into(),
+                    });
+                }
+            }
+        }
+        self.delivered(msg);
+        Ok(())
+    }
+
+    /// Scrubs a message and queues its mailbox file (telling `ack`).
+    fn queue_message(&self, mut msg: Message, ack: Option<Ack>) -> Message {
         msg.data = scrub_message(&msg.data);
         if let Some(dir) = &self.config.mailbox {
-            // The id is a random UUID: no file has its name yet, so no disk
-            // is asked here, on the session's thread.
-            let name = dir.join(format!("{}.eml", msg.id));
             let mut file = format!(
                 "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",
                 msg.from,
@@ -406,15 +509,25 @@ impl Sink {
             )
             .into_bytes();
             file.extend_from_slice(&msg.data);
-            if self.writer.as_ref().is_some_and(|w| {
+            let queued = self.writer.as_ref().is_some_and(|w| {
                 w.send(Job::Eml {
-                    path: name.clone(),
+                    dir: dir.clone(),
+                    stem: msg.id.clone(),
                     bytes: file,
+                    ack,
                 })
-            }) {
-                msg.path = Some(name);
+            });
+            if queued {
+                // The name it will most likely get (the writer picks the
+                // next free one if taken; `accept` reports the real one).
+                msg.path = Some(dir.join(format!("{}.eml", msg.id)));
             }
         }
+        msg
+    }
+
+    /// Keeps and publishes a message that was accepted.
+    fn delivered(&self, msg: Message) {
         let msg = Arc::new(msg);
         if self.config.keep {
             self.kept().messages.push(msg.clone());
@@ -451,6 +564,32 @@ impl Sink {
             .map(|m| Message::clone(m))
             .collect()
     }
+}
+
+/// Refuses to start on a mailbox or tapes folder, or a tape file's folder,
+/// that nothing can be written in (read-only, not a folder, `/proc`):
+/// otherwise every message would be answered `451` at the first try.
+fn check_folders(config: &OutputConfig) -> Result<(), crate::Error> {
+    let tape_dir = config.tape_file.as_ref().map(|p| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
+    let folders = [
+        (&config.mailbox, "mailbox", "--mailbox"),
+        (&config.tapes, "tapes", "--tapes"),
+        (&tape_dir, "tape file's", "--tape"),
+    ];
+    for (dir, what, flag) in folders {
+        if let Some(dir) = dir
+            && let Err(e) = crate::fsutil::check_writable(dir)
+        {
+            return Err(crate::Error::Usage(format!(
+                "cannot write to the {what} folder {}: {e}; choose another {flag}, or make it writable",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -496,6 +635,27 @@ mod tests {
         assert!(fast.try_recv().is_some());
         assert!(fast.try_recv().is_none());
         assert!(!sink.watched());
+    }
+
+    #[test]
+    fn a_sessions_subscriber_gets_no_lines_and_lines_are_not_built_for_it() {
+        let sink = Sink::new(OutputConfig::default()).unwrap();
+        let mut sessions = sink.subscribe_sessions(10);
+        assert!(sink.watched() && !sink.watches_lines());
+        let mut c =
+            crate::tape::capture::Capture::new(sink.clone(), meta(1), std::time::Instant::now());
+        c.client("EHLO a".into());
+        c.finish(crate::tape::Closer::Client);
+        let kinds: Vec<_> = std::iter::from_fn(|| sessions.try_recv())
+            .map(|e| match &*e {
+                Event::SessionStarted(_) => "started",
+                Event::SessionFinished { .. } => "finished",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "finished"]);
+        let _all = sink.subscribe(10);
+        assert!(sink.watches_lines());
     }
 
     #[test]

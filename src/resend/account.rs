@@ -115,7 +115,10 @@ impl Account {
                 Permission::FullAccess => None,
                 Permission::SendingAccess => k.domain.clone(),
             };
-            return Ok(Grant { domain });
+            return Ok(Grant {
+                domain,
+                sending_only: k.permission == Permission::SendingAccess,
+            });
         }
         let policy = self.unlisted_keys.unwrap_or(if self.keys.is_empty() {
             KeyPolicy::Accept
@@ -126,8 +129,10 @@ impl Account {
             return Err(LoginError::MalformedKey(problem));
         }
         if policy == KeyPolicy::Accept {
+            // A key tied to a domain can only be a sending key.
             return Ok(Grant {
                 domain: self.unlisted_key_domain.clone(),
+                sending_only: self.unlisted_key_domain.is_some(),
             });
         }
         Err(LoginError::InvalidKey)
@@ -153,6 +158,8 @@ impl Account {
 pub struct Grant {
     /// The one domain the key may send from, if restricted.
     pub domain: Option<String>,
+    /// A `sending_access` key: it may send, and nothing else over the API.
+    pub sending_only: bool,
 }
 
 /// Why AUTH failed.
@@ -243,6 +250,10 @@ pub struct LimitsFile {
     pub recipients: Option<u64>,
     /// Message size in octets.
     pub message_size: Option<u64>,
+    /// Commands a client may send before it authenticates; the last gets 421.
+    pub unauthenticated_commands: Option<u64>,
+    /// Unrecognized commands a session may send; the last gets 421.
+    pub unrecognized_commands: Option<u64>,
 }
 
 /// Limits in force; `0` means no limit.
@@ -258,6 +269,10 @@ pub struct Limits {
     pub recipients: u64,
     /// Message size in octets.
     pub message_size: u64,
+    /// Commands before authentication; the last gets 421.
+    pub unauthenticated_commands: u64,
+    /// Unrecognized commands in a session; the last gets 421.
+    pub unrecognized_commands: u64,
 }
 
 impl Limits {
@@ -273,6 +288,11 @@ impl Limits {
         set(&mut self.per_month, f.per_month);
         set(&mut self.recipients, f.recipients);
         set(&mut self.message_size, f.message_size);
+        set(
+            &mut self.unauthenticated_commands,
+            f.unauthenticated_commands,
+        );
+        set(&mut self.unrecognized_commands, f.unrecognized_commands);
     }
 }
 
@@ -377,6 +397,38 @@ impl Usage {
         self.month = Some((today.month, month_used + recipients));
         Ok(())
     }
+
+    /// The rate window as the REST API's headers tell it: the limit, the
+    /// requests left in the current second, and whole seconds until it resets.
+    /// `None` when there is no rate limit.
+    pub fn rate_window(&self, limits: &Limits, now: Instant) -> Option<RateWindow> {
+        if limits.per_second == 0 {
+            return None;
+        }
+        let live: Vec<&Instant> = self
+            .recent
+            .iter()
+            .filter(|t| now.saturating_duration_since(**t) < Duration::from_secs(1))
+            .collect();
+        let used = live.len() as u64;
+        Some(RateWindow {
+            limit: limits.per_second,
+            remaining: limits.per_second.saturating_sub(used),
+            // Windows are one second long; Resend's headers count whole seconds.
+            reset_secs: 1,
+        })
+    }
+}
+
+/// The rate-limit headers' values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    /// `ratelimit-limit`.
+    pub limit: u64,
+    /// `ratelimit-remaining`.
+    pub remaining: u64,
+    /// `ratelimit-reset` (and `retry-after` on a 429).
+    pub reset_secs: u64,
 }
 
 #[cfg(test)]
@@ -389,6 +441,8 @@ mod tests {
         per_month: 3000,
         recipients: 50,
         message_size: 1000,
+        unauthenticated_commands: 10,
+        unrecognized_commands: 10,
     };
     const DAY: Day = Day {
         index: 20_000,
@@ -416,7 +470,10 @@ mod tests {
         let any = Account::default();
         assert_eq!(
             any.login(b"resend", b"re_12345678"),
-            Ok(Grant { domain: None })
+            Ok(Grant {
+                domain: None,
+                sending_only: false
+            })
         );
         assert_eq!(
             any.login(b"Resend", b"re_12345678"),
@@ -474,7 +531,8 @@ mod tests {
         assert_eq!(
             listed.login(b"resend", b"re_send_only_3"),
             Ok(Grant {
-                domain: Some("a.com".into())
+                domain: Some("a.com".into()),
+                sending_only: true
             })
         );
     }

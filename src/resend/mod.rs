@@ -2,6 +2,8 @@
 //! (keys, domains, owner), limits and usage, and named scenarios.
 
 pub mod account;
+pub mod emails;
+pub mod idempotency;
 pub mod profile;
 pub mod reply;
 pub mod scenario;
@@ -10,7 +12,7 @@ pub use account::{
     Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,
     Usage,
 };
-pub use profile::{Profile, ProfileFile, ReplySpec, Source};
+pub use profile::{Profile, ProfileFile, ReplySpec, Source, TestOutcome};
 pub use reply::{ReplyName, recognise};
 pub use scenario::{Behaviour, Scenario, ScenarioFile};
 

@@ -19,6 +19,9 @@ pub enum Source {
     Seen,
     /// Resend's documentation.
     Docs,
+    /// Not seen, but the default of the SMTP library (Node's `smtp-server`)
+    /// whose defaults every seen Resend text matches byte for byte.
+    Library,
     /// The product brief.
     Brief,
     /// The most likely value; configurable.
@@ -35,6 +38,31 @@ pub struct ReplySpec {
     pub text: String,
     /// Where it comes from.
     pub source: Source,
+}
+
+/// One error of the REST API: HTTP status, Resend's error name, message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestSpec {
+    /// The HTTP status.
+    pub status: u16,
+    /// Resend's error `name` (`validation_error`, `rate_limit_exceeded`, …).
+    pub name: String,
+    /// The `message`, with `{placeholders}`.
+    pub message: String,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// A REST error with its placeholders filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    /// The HTTP status.
+    pub status: u16,
+    /// Resend's error name.
+    pub name: String,
+    /// The message.
+    pub message: String,
 }
 
 /// A variant: a named set of replies that replace the defaults.
@@ -62,12 +90,17 @@ pub struct ProfileFile {
     pub reserved_domains: Option<Vec<String>>,
     /// Sender domains every account may use.
     pub shared_domains: Option<Vec<String>>,
+    /// Local parts of Resend's test recipients at the shared domain.
+    pub test_addresses: Option<Vec<String>>,
     /// Replies by name.
     #[serde(default)]
     pub replies: BTreeMap<String, ReplySpec>,
     /// Named variants.
     #[serde(default)]
     pub variants: BTreeMap<String, VariantFile>,
+    /// The REST API's errors by name.
+    #[serde(default)]
+    pub rest: BTreeMap<String, RestSpec>,
     /// The account (see [`crate::resend::AccountFile`]).
     pub account: Option<super::AccountFile>,
     /// The limits.
@@ -95,8 +128,13 @@ pub struct Profile {
     pub reserved_domains: Vec<String>,
     /// Sender domains every account may use.
     pub shared_domains: Vec<String>,
+    /// Local parts of Resend's test recipients (`delivered`, …) at the
+    /// first shared domain; each may carry a `+label`.
+    pub test_addresses: Vec<String>,
     /// Replies by name.
     pub replies: BTreeMap<String, ReplySpec>,
+    /// The REST API's errors by name.
+    pub rest: BTreeMap<String, RestSpec>,
     /// The variant applied (`default` if none).
     pub variant: String,
 }
@@ -113,7 +151,9 @@ impl Profile {
             ehlo: base.ehlo.clone().unwrap_or_default(),
             reserved_domains: base.reserved_domains.clone().unwrap_or_default(),
             shared_domains: base.shared_domains.clone().unwrap_or_default(),
+            test_addresses: base.test_addresses.clone().unwrap_or_default(),
             replies: BTreeMap::new(),
+            rest: base.rest.clone(),
             variant: variant.to_string(),
         };
         if let Some(o) = overlay {
@@ -126,6 +166,16 @@ impl Profile {
                     });
                 }
                 replies.insert(name.clone(), spec.clone());
+            }
+            for (name, spec) in &o.rest {
+                if !p.rest.contains_key(name) {
+                    return Err(Error::Unknown {
+                        what: "REST error name in the profile",
+                        name: name.clone(),
+                        known: p.rest.keys().cloned().collect(),
+                    });
+                }
+                p.rest.insert(name.clone(), spec.clone());
             }
             for (name, v) in &o.variants {
                 variants
@@ -145,6 +195,9 @@ impl Profile {
             }
             if let Some(s) = &o.shared_domains {
                 p.shared_domains = s.clone();
+            }
+            if let Some(t) = &o.test_addresses {
+                p.test_addresses = t.clone();
             }
         }
         if variant != "default" {
@@ -168,7 +221,7 @@ impl Profile {
         let base = ProfileFile::parse(BUILTIN, "builtin:resend").unwrap_or_default();
         let mut out = vec![(
             "default".to_string(),
-            "as seen on the wire; rate limiting as 421 (the brief)".to_string(),
+            "as seen on the wire (rate limiting as 550 Too many requests); library defaults where not seen".to_string(),
         )];
         out.extend(base.variants.into_iter().map(|(k, v)| (k, v.description)));
         out
@@ -192,6 +245,241 @@ impl Profile {
     }
 }
 
+/// What Resend does with mail to one of its test addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestOutcome {
+    /// `delivered@resend.dev`: delivered, a `delivered` event.
+    Delivered,
+    /// `bounced@resend.dev`: a hard bounce, a `bounced` event.
+    Bounced,
+    /// `complained@resend.dev`: delivered, then marked as spam, a `complained` event.
+    Complained,
+}
+
+impl TestOutcome {
+    /// The `last_event` Resend reports for such an email.
+    pub fn event(self) -> &'static str {
+        match self {
+            TestOutcome::Delivered => "delivered",
+            TestOutcome::Bounced => "bounced",
+            TestOutcome::Complained => "complained",
+        }
+    }
+
+    /// What Resend would then do, in a sentence.
+    pub fn says(self) -> &'static str {
+        match self {
+            TestOutcome::Delivered => {
+                "Resend test address: Resend would report it delivered (event email.delivered)"
+            }
+            TestOutcome::Bounced => {
+                "Resend test address: Resend would report a hard bounce (event email.bounced)"
+            }
+            TestOutcome::Complained => {
+                "Resend test address: Resend would deliver it, then report a spam complaint (event email.complained)"
+            }
+        }
+    }
+}
+
+impl Profile {
+    /// Whether `addr` is one of Resend's test addresses (`delivered@resend.dev`,
+    /// `bounced+x@resend.dev`, …), and what Resend does with it.
+    pub fn test_address(&self, addr: &str) -> Option<TestOutcome> {
+        let (local, domain) = addr.rsplit_once('@')?;
+        if !self
+            .shared_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            return None;
+        }
+        let base = local.split_once('+').map_or(local, |(b, _)| b);
+        let base = base.to_ascii_lowercase();
+        if !self.test_addresses.contains(&base) {
+            return None;
+        }
+        match base.as_str() {
+            "delivered" => Some(TestOutcome::Delivered),
+            "bounced" => Some(TestOutcome::Bounced),
+            "complained" => Some(TestOutcome::Complained),
+            // A test address added in a profile file: Resend's default is delivery.
+            _ => Some(TestOutcome::Delivered),
+        }
+    }
+
+    /// The reply of this profile a reply on the wire was made from, if any:
+    /// its name and spec. Placeholders match any text.
+    pub fn reply_matching(&self, code: u16, text: &str) -> Option<(&str, &ReplySpec)> {
+        self.replies
+            .iter()
+            .filter(|(_, spec)| spec.code == code)
+            .find(|(_, spec)| template_matches(&spec.text.replace("{host}", &self.hostname), text))
+            .map(|(name, spec)| (name.as_str(), spec))
+    }
+
+    /// How many SMTP replies come from each source, in the order of [`Source`].
+    pub fn counts_by_source(&self) -> Vec<(Source, usize)> {
+        count_sources(self.replies.values().map(|r| r.source))
+    }
+
+    /// How many REST errors come from each source.
+    pub fn rest_counts_by_source(&self) -> Vec<(Source, usize)> {
+        count_sources(self.rest.values().map(|r| r.source))
+    }
+
+    /// The REST error named `name`, its placeholders filled from `vars`.
+    pub fn rest_error(&self, name: &str, vars: &[(&str, &str)]) -> RestError {
+        let Some(spec) = self.rest.get(name) else {
+            // Only reachable with a broken built-in profile (a unit test checks).
+            return RestError {
+                status: 500,
+                name: "application_error".into(),
+                message: format!("mailtape: REST error {name} missing from the profile"),
+            };
+        };
+        let mut message = spec.message.clone();
+        for (k, v) in vars {
+            message = message.replace(&format!("{{{k}}}"), v);
+        }
+        RestError {
+            status: spec.status,
+            name: spec.name.clone(),
+            message,
+        }
+    }
+}
+
+impl Source {
+    /// The lower-case name used in the profile file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Seen => "seen",
+            Source::Docs => "docs",
+            Source::Library => "library",
+            Source::Brief => "brief",
+            Source::Guess => "guess",
+        }
+    }
+
+    /// Every source, from the surest.
+    pub const ALL: [Source; 5] = [
+        Source::Seen,
+        Source::Docs,
+        Source::Library,
+        Source::Brief,
+        Source::Guess,
+    ];
+
+    /// A source by its name.
+    pub fn parse(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+fn count_sources(sources: impl Iterator<Item = Source> + Clone) -> Vec<(Source, usize)> {
+    Source::ALL
+        .into_iter()
+        .map(|src| (src, sources.clone().filter(|s| *s == src).count()))
+        .collect()
+}
+
+/// Whether `text` could have been made from `template`: the literal pieces in
+/// order, each `{placeholder}` standing for any text.
+fn template_matches(template: &str, text: &str) -> bool {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        match rest[open..].find('}') {
+            Some(close) => {
+                pieces.push(&rest[..open]);
+                rest = &rest[open + close + 1..];
+            }
+            None => break,
+        }
+    }
+    pieces.push(rest);
+    if pieces.len() == 1 {
+        return template == text;
+    }
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut at = first.len();
+    let end = text.len() - last.len();
+    if at > end {
+        return false;
+    }
+    for piece in &pieces[1..pieces.len() - 1] {
+        match text[at..end].find(piece) {
+            Some(i) => at += i + piece.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// REST errors with no SMTP twin (the API's own checks and endpoints).
+pub const REST_ONLY: &[&str] = &[
+    "missing_api_key",
+    "restricted_api_key",
+    "invalid_api_key",
+    "invalid_body",
+    "missing_required_field",
+    "invalid_address",
+    "invalid_attachment",
+    "invalid_scheduled_at",
+    "batch_too_large",
+    "not_found",
+    "not_scheduled",
+    "method_not_allowed",
+];
+
+/// Replies given at the final dot of DATA, where a guess matters most.
+const AT_THE_DOT: &[&str] = &[
+    "accepted",
+    "daily_quota",
+    "monthly_quota",
+    "too_many_recipients",
+    "idempotency_conflict",
+    "idempotency_in_progress",
+    "invalid_idempotency_key",
+    "temporary_failure",
+];
+
+/// The transcript note that names a `guess` reply as such, e.g.
+/// "250 after DATA: text not confirmed from a real session …".
+pub fn unconfirmed_note(code: u16, name: &str) -> String {
+    let when = if AT_THE_DOT.contains(&name) {
+        "after DATA"
+    } else {
+        "reply"
+    };
+    format!(
+        "{code} {when}: text not confirmed from a real session (profile reply `{name}`, source guess)"
+    )
+}
+
+/// The built-in profile, default variant, built once (for matching wire
+/// texts against it).
+pub fn builtin() -> &'static Profile {
+    static P: std::sync::LazyLock<Option<Profile>> =
+        std::sync::LazyLock::new(|| Profile::build(None, "default").ok());
+    static EMPTY: std::sync::LazyLock<Profile> = std::sync::LazyLock::new(|| Profile {
+        hostname: String::new(),
+        ehlo: Vec::new(),
+        reserved_domains: Vec::new(),
+        shared_domains: Vec::new(),
+        test_addresses: Vec::new(),
+        replies: BTreeMap::new(),
+        rest: BTreeMap::new(),
+        variant: "default".into(),
+    });
+    P.as_ref().unwrap_or(&EMPTY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +493,12 @@ mod tests {
         for name in p.replies.keys() {
             assert!(ReplyName::parse(name).is_some(), "unused reply {name}");
         }
+        for name in p.rest.keys() {
+            assert!(
+                ReplyName::parse(name).is_some() || REST_ONLY.contains(&name.as_str()),
+                "REST error {name} is neither an SMTP reply's twin nor REST-only"
+            );
+        }
     }
 
     #[test]
@@ -215,8 +509,9 @@ mod tests {
             "535 Invalid username"
         );
         assert_eq!(
-            d.reply(ReplyName::RateLimited, &[("per_second", "2")]).code,
-            421
+            d.reply(ReplyName::RateLimited, &[("per_second", "2")])
+                .to_string(),
+            "550 Too many requests. You can only make 2 requests per second."
         );
         let b = Profile::build(None, "brief").unwrap();
         assert_eq!(
@@ -227,14 +522,12 @@ mod tests {
             b.reply(ReplyName::UnverifiedDomain, &[]).to_string(),
             "550 Sender address not verified"
         );
-        let w = Profile::build(None, "wire").unwrap();
         assert_eq!(
-            w.reply(ReplyName::RateLimited, &[("per_second", "2")])
-                .to_string(),
-            "550 Too many requests. You can only make 2 requests per second."
+            b.reply(ReplyName::RateLimited, &[("per_second", "2")]).code,
+            421
         );
         let err = Profile::build(None, "nope").unwrap_err().to_string();
-        assert!(err.contains("brief") && err.contains("wire"), "{err}");
+        assert!(err.contains("brief") && err.contains("default"), "{err}");
     }
 
     #[test]
@@ -265,5 +558,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("t.toml:"), "{e}");
+    }
+
+    #[test]
+    fn test_addresses_with_labels() {
+        let p = Profile::build(None, "default").unwrap();
+        assert_eq!(
+            p.test_address("delivered@resend.dev"),
+            Some(TestOutcome::Delivered)
+        );
+        assert_eq!(
+            p.test_address("bounced+signup@resend.dev"),
+            Some(TestOutcome::Bounced)
+        );
+        assert_eq!(
+            p.test_address("Complained@Resend.dev"),
+            Some(TestOutcome::Complained)
+        );
+        assert_eq!(p.test_address("someone@resend.dev"), None);
+        assert_eq!(p.test_address("delivered@example.com"), None);
+    }
+
+    #[test]
+    fn replies_are_found_from_their_wire_text() {
+        let p = Profile::build(None, "default").unwrap();
+        let (name, spec) = p
+            .reply_matching(250, "OK 1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+            .unwrap();
+        assert_eq!((name, spec.source), ("accepted", Source::Guess));
+        let (name, _) = p
+            .reply_matching(250, "Resend SMTP Relay Nice to meet you, [127.0.0.1]")
+            .unwrap();
+        assert!(name == "ehlo" || name == "helo");
+        let (name, spec) = p
+            .reply_matching(550, "The acme.io domain is not verified. Please, add and verify your domain on https://resend.com/domains")
+            .unwrap();
+        assert_eq!((name, spec.source), ("unverified_domain", Source::Seen));
+        assert!(p.reply_matching(250, "something else").is_none());
+        assert!(template_matches("a {x} b {y} c", "a 1 b 2 c"));
+        assert!(!template_matches("a {x} b {y} c", "a 1 c"));
+        assert!(template_matches("{x}", "anything"));
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let p = Profile::build(None, "default").unwrap();
+        let total: usize = p.counts_by_source().iter().map(|(_, n)| n).sum();
+        assert_eq!(total, ReplyName::ALL.len());
     }
 }

@@ -25,6 +25,8 @@ builtin!(
     "unverified-domain",
     "invalid-key",
     "restricted-key",
+    "restricted-key-unverified",
+    "key-invalid-after-auth",
     "rate-limited",
     "daily-quota",
     "monthly-quota",
@@ -48,6 +50,9 @@ pub struct BehaviourFile {
     pub temporary_failures: Option<u32>,
     /// Refuse every message with the rate-limit reply.
     pub rate_limited: Option<bool>,
+    /// Accept AUTH, then refuse every message as the API does a key it no
+    /// longer takes (a key revoked while a connection stays open).
+    pub key_invalid_at_send: Option<bool>,
 }
 
 /// The server's behaviour in force.
@@ -63,6 +68,8 @@ pub struct Behaviour {
     pub temporary_failures: u32,
     /// Refuse every message as too fast.
     pub rate_limited: bool,
+    /// Refuse every message with "API key is invalid" after AUTH accepted it.
+    pub key_invalid_at_send: bool,
 }
 
 impl Behaviour {
@@ -82,6 +89,9 @@ impl Behaviour {
         }
         if let Some(v) = f.rate_limited {
             self.rate_limited = v;
+        }
+        if let Some(v) = f.key_invalid_at_send {
+            self.key_invalid_at_send = v;
         }
     }
 }

@@ -14,6 +14,7 @@ use base64::Engine;
 use super::redact::{AuthPart, redact_auth, scrub};
 use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable};
 use super::{Closer, Event, EventKind, Meta, Transcript};
+use crate::engine::budget::{BodyBudget, HeldBody};
 use crate::output::sink::{self, Sink};
 use crate::resend::ReplyName;
 use crate::smtp::{self, Command, Reply, codes};
@@ -61,7 +62,7 @@ impl Capture {
             at: Some(self.start.elapsed()),
             kind,
         };
-        let watched = self.sink.watched();
+        let watched = self.sink.watches_lines();
         let said = self.explainer.observe_named(&e.kind, name);
         if watched {
             // A step is handed over whole: a command, a reply once its last
@@ -124,6 +125,12 @@ impl Capture {
         }
     }
 
+    /// A line the server sent that is not an SMTP reply (a REST exchange's
+    /// status line, headers and JSON), already redacted.
+    pub fn server(&mut self, text: String) {
+        self.push(EventKind::Server(text), true, None);
+    }
+
     /// A message body (`body` is empty when `overflowed`); the live view
     /// shows its first lines. `sha256` is the hash of the whole body.
     pub fn body(&mut self, body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) {
@@ -132,7 +139,7 @@ impl Capture {
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if self.sink.watched() {
+        if self.sink.watches_lines() {
             if total > LIVE_BODY_LINES {
                 self.live.push(Event {
                     at: Some(self.start.elapsed()),
@@ -154,6 +161,16 @@ impl Capture {
         self.transcript.closed_by = Some(closer);
         self.sink
             .session_finished(self.transcript, self.start.elapsed());
+    }
+
+    /// Ends the session as [`Capture::finish`] does, and returns once its
+    /// tapes are on disk (see [`Sink::session_finished_written`]).
+    pub async fn finish_written(mut self, closer: Closer) {
+        self.transcript.closed_by = Some(closer);
+        let lasted = self.start.elapsed();
+        self.sink
+            .session_finished_written(self.transcript, lasted)
+            .await;
     }
 }
 
@@ -224,54 +241,91 @@ pub(crate) fn next_auth(reply: Option<&Reply>, mechanism: String) -> Option<Pend
     Some(PendingAuth { mechanism, part })
 }
 
-/// A message body as it arrives: kept up to a limit, and hashed once it
-/// outgrows what a transcript shows (a message of ordinary size is never
-/// hashed: the hash only names a body too large to show).
-pub(crate) struct BodyCapture {
+/// A message body as it arrives: kept up to a limit while the memory budget
+/// all sessions share has room, and hashed once it outgrows what a
+/// transcript shows (a message of ordinary size is never hashed: the hash
+/// only names a body too large to show).
+pub(crate) struct BodyCapture<'a> {
     limit: usize,
     hash_from: usize,
-    body: Vec<u8>,
+    body: HeldBody<'a>,
     overflowed: bool,
+    memory_spent: bool,
     digest: Option<ring::digest::Context>,
 }
 
-impl BodyCapture {
-    /// Keeps at most `limit` bytes.
-    pub(crate) fn new(limit: usize) -> BodyCapture {
+/// A body received in full: the memory it holds stays counted in the
+/// budget until this is dropped (after the responder is done with it).
+pub(crate) struct ReceivedBody<'a> {
+    /// The body, counted in the budget.
+    pub(crate) held: HeldBody<'a>,
+    /// Larger than the limit: not kept.
+    pub(crate) overflowed: bool,
+    /// The memory budget was spent: not kept.
+    pub(crate) memory_spent: bool,
+}
+
+impl<'a> BodyCapture<'a> {
+    /// Keeps at most `limit` bytes, memory permitting.
+    pub(crate) fn new(limit: usize, budget: &'a BodyBudget) -> BodyCapture<'a> {
         BodyCapture {
             limit,
             hash_from: limit.min(MAX_KEPT_BODY),
-            body: Vec::new(),
+            body: HeldBody::new(budget),
             overflowed: false,
+            memory_spent: false,
             digest: None,
         }
     }
 
     /// Takes the next piece; `before` is the size received before it.
-    pub(crate) fn push(&mut self, before: usize, chunk: &[u8]) {
-        if self.digest.is_none() && before + chunk.len() > self.hash_from {
-            // `body` still holds all that came before here.
-            let mut d = ring::digest::Context::new(&ring::digest::SHA256);
-            d.update(&self.body);
-            self.digest = Some(d);
+    /// True when the memory budget ran out with this piece.
+    pub(crate) fn push(&mut self, before: usize, chunk: &[u8]) -> bool {
+        let size = before + chunk.len();
+        if self.digest.is_none() && size > self.hash_from {
+            self.digest = Some(self.digest_so_far());
         }
         if let Some(d) = self.digest.as_mut() {
             d.update(chunk);
         }
-        if !self.overflowed && self.body.len() + chunk.len() <= self.limit {
-            self.body.extend_from_slice(chunk);
-        } else if !self.overflowed {
-            self.overflowed = true;
-            self.body = Vec::new();
+        if self.overflowed {
+            return false;
         }
+        if size > self.limit {
+            self.overflowed = true;
+            self.body.clear();
+        } else if !self.memory_spent && !self.body.extend(chunk, self.limit) {
+            self.memory_spent = true;
+            // The hash must still name the whole body.
+            if self.digest.is_none() {
+                let mut d = self.digest_so_far();
+                d.update(chunk);
+                self.digest = Some(d);
+            }
+            self.body.clear();
+            return true;
+        }
+        false
     }
 
-    /// Records the body in the transcript, and gives it back with whether it
-    /// overflowed.
-    pub(crate) fn finish(self, capture: &mut Capture, size: usize) -> (Vec<u8>, bool) {
+    /// A hash started over what `body` holds (all that came before, until
+    /// the body is dropped).
+    fn digest_so_far(&self) -> ring::digest::Context {
+        let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+        d.update(self.body.as_slice());
+        d
+    }
+
+    /// Records the body in the transcript, and gives it back.
+    pub(crate) fn finish(self, capture: &mut Capture, size: usize) -> ReceivedBody<'a> {
         let sha256 = self.digest.map(ring::digest::Context::finish);
         let sha256 = sha256.as_ref().map_or(&[][..], |d| d.as_ref());
-        capture.body(&self.body, size, self.overflowed, sha256);
-        (self.body, self.overflowed)
+        let unkept = self.overflowed || self.memory_spent;
+        capture.body(self.body.as_slice(), size, unkept, sha256);
+        ReceivedBody {
+            held: self.body,
+            overflowed: self.overflowed,
+            memory_spent: self.memory_spent,
+        }
     }
 }

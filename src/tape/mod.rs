@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod format;
+pub mod read;
 pub mod redact;
 pub mod transcript;
 

@@ -272,6 +272,16 @@ impl Run<'_> {
         for l in r.wire_lines() {
             self.event(EventKind::Server(l));
         }
+        // Where the built-in profile only guesses this reply's text, say so:
+        // against the mock it is unconfirmed, against the relay it is evidence.
+        let last = r.lines.last().map(String::as_str).unwrap_or("");
+        if let Some((name, spec)) = crate::resend::profile::builtin().reply_matching(r.code, last)
+            && spec.source == crate::resend::Source::Guess
+        {
+            self.event(EventKind::Note(crate::resend::profile::unconfirmed_note(
+                r.code, name,
+            )));
+        }
     }
 
     fn config(&mut self) -> Result<std::sync::Arc<rustls::ClientConfig>, Stop> {

@@ -114,6 +114,22 @@ pub const RULES: &[Rule] = &[
         "sandbox: until a domain is verified, a new account may only send to its owner's address; verify a domain and request production access at resend.com/domains",
     ),
     rule(
+        &[R(N::KeyDomainUnverified)],
+        "the API key is limited to one domain, and that domain is not verified: verify it at resend.com/domains, or create a key with full access or for a verified domain at resend.com/api-keys",
+    ),
+    rule(
+        &[
+            R(N::IdempotencyConflict),
+            R(N::InvalidIdempotencyKey),
+            R(N::IdempotencyInProgress),
+        ],
+        "the Resend-Idempotency-Key was already used in the last 24 hours for a different message (or is longer than 256 characters): use a new key for a new message (a retry of the same message gets the first email's id)",
+    ),
+    rule(
+        &[R(N::ApiKeyInvalid)],
+        "the API refused the key after AUTH let it through: it was revoked or deleted while the connection stayed open; create a key at resend.com/api-keys and reconnect",
+    ),
+    rule(
         &[R(N::UnverifiedDomain)],
         "authentication worked, but the From domain is not verified: add it at resend.com/domains and publish its SPF and DKIM (and DMARC) DNS records",
     ),
@@ -135,7 +151,7 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         &[R(N::KeyRestricted)],
-        "the API key was refused when sending: it may be revoked, or restricted to sending from another domain",
+        "the API key is limited to sending from another domain: send From that domain, or use a key with full access (resend.com/api-keys)",
     ),
     rule(
         &[R(N::MessageTooBig)],
@@ -158,10 +174,24 @@ pub const RULES: &[Rule] = &[
         "the server gave up waiting: the client was idle too long",
     ),
     rule(
+        &[R(N::LineTimeout), R(N::DataTooSlow)],
+        "the client sent too slowly: a command line must be complete within the idle timeout, and a message must arrive at 1,024 octets a second or more",
+    ),
+    rule(
+        &[R(N::BodyMemory)],
+        "mailtape holds too much mail in flight right now (--max-body-memory): the client should retry in a moment",
+    ),
+    rule(
+        &[R(N::MailboxFull), R(N::MailboxWriteFailed)],
+        "mailtape could not save the message in --mailbox (see the write_error on stderr): free some space or fix the folder; the client should retry",
+    ),
+    rule(
         &[
             R(N::TemporaryFailure),
             R(N::TooManyConnections),
             R(N::TooManyErrors),
+            R(N::TooManyUnrecognized),
+            R(N::TooManyUnauthenticated),
             R(N::ShuttingDown),
         ],
         "a temporary failure: the server closed the connection; retry after a pause",

@@ -19,6 +19,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   msmtp curl openssl ca-certificates \
   php-cli libphp-phpmailer \
   python3 >/dev/null
+# The inbox's browser test (browser_inbox.mjs): Debian's Chromium, driven by
+# playwright-core (which downloads no browser of its own).
+echo "== apt-get install chromium"
+$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 # Node: this machine's image ships nodejs with npm bundled (a repack that
 # conflicts with Debian's separate npm package); install Debian's only if absent.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -32,8 +36,11 @@ rm -f .cache/wordpress_*.deb
 (cd .cache && $SUDO apt-get -q -o APT::Sandbox::User=root download wordpress)
 ls .cache/wordpress_*.deb
 
-echo "== npm ci (nodemailer into tests/clients/node_modules)"
+echo "== npm ci (nodemailer, Resend's Node SDK, mailpit-api, playwright-core into tests/clients/node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
+
+echo "== pip install resend (Resend's Python SDK, for rest_matrix.py)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3"
 
 echo "== client versions"
 swaks --version | head -n1
@@ -43,4 +50,10 @@ openssl version
 php --version | head -n1
 node --version
 node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
+node -e 'console.log("resend (npm) " + require("resend/package.json").version)'
+python3 -c 'import importlib.metadata as m; print("resend (PyPI) " + m.version("resend"))'
+for pkg in mailpit-api playwright-core; do
+  node -e 'const p = process.argv[1]; console.log(p + " " + JSON.parse(require("fs").readFileSync("node_modules/" + p + "/package.json")).version)' "$pkg"
+done
+chromium --version 2>/dev/null | head -n1
 python3 --version

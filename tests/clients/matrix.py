@@ -98,15 +98,20 @@ MOCK_ROWS = [
                                   mail_from="onboarding@resend.dev", rcpt_to="someone@gmail.com"), "sandbox"),
     Row("mock", "unverified-domain", Expect("refused", 550, "The acme.com domain is not verified. Please, add and "
                                             "verify your domain on https://resend.com/domains"), "unverified-domain"),
-    Row("mock", "restricted-key", Expect("refused", 550, "This API key is restricted to sending from "
-                                         "yourcompany.com."), "restricted-key"),
-    Row("mock", "rate-limited", Expect("refused", 421, "Too many requests. You can only make 2 requests per second. "
-                                       "Please retry after a brief pause."), "rate-limited"),
+    Row("mock", "restricted-key", Expect("refused", 550, "This API key is not authorized to send emails from "
+                                         "acme.com"), "restricted-key"),
+    Row("mock", "restricted-key-unverified", Expect("refused", 550, "The associated domain with your API key is not "
+                                                    "verified. Please, create a new API key with full access or "
+                                                    "with a verified domain."), "restricted-key-unverified"),
+    Row("mock", "key-invalid-after-auth", Expect("refused", 550, "API key is invalid"), "key-invalid-after-auth"),
+    # #13: real sessions are refused for good at the final dot (the brief's 421 is --variant brief).
+    Row("mock", "rate-limited", Expect("refused", 550, "Too many requests. You can only make 2 requests per "
+                                       "second."), "rate-limited"),
     Row("mock", "daily-quota", Expect("refused", 550, "You have exceeded your daily email sending quota."),
         "daily-quota"),
     Row("mock", "monthly-quota", Expect("refused", 550, "You have exceeded your monthly email sending quota."),
         "monthly-quota"),
-    Row("mock", "temporary-failure", Expect("refused", 421, "smtp.resend.com Temporary failure, please try again "
+    Row("mock", "temporary-failure", Expect("refused", 421, "Resend SMTP Relay Temporary failure, please try again "
                                             "later"), "temporary-failure"),
     Row("mock", "drop-after-data", Expect("dropped"), "drop-after-data"),
     Row("mock", "silent", Expect("timeout"), "silent"),
@@ -183,6 +188,9 @@ class Server:
     """A mailtape process started with --json; keeps its events per session."""
 
     def __init__(self, label: str, argv: list[str], workdir: str):
+        # Cells run in parallel: no two servers may want the inbox's 8025.
+        if len(argv) > 1 and argv[1] in ("mock", "record", "replay") and "--ui" not in argv:
+            argv = [*argv, "--ui", "off"]
         self.label = label
         self.argv = argv
         self.errpath = os.path.join(workdir, f"{label}.stderr")
@@ -921,6 +929,47 @@ def print_table(results: list[Result], rows: list[Row], clients: list[Client]):
         print(fmt(line))
 
 
+# --------------------------------------------------------------------------
+# The inbox: the npm `mailpit-api` client, unchanged, against `--ui`
+
+
+INBOX_MODES = ("mock", "record")
+
+
+def run_inbox_cell(run: "Run", mode: str) -> tuple[bool, str]:
+    """mailpit_api_client.mjs against the inbox of `mock` or `record`; returns (passed, detail)."""
+    workdir = tempfile.mkdtemp(prefix=f"inbox-{mode}-", dir=run.tmp)
+    servers: list[Server] = []
+    listen = ["--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:0"]
+    try:
+        if mode == "mock":
+            front = run.server(workdir, "mock", ["mock", "--scenario", "unlimited", "--ui", "127.0.0.1:0", *listen])
+            servers.append(front)
+        else:
+            up = run.server(workdir, "upstream", ["mock", "--scenario", "unlimited", "--smtps", "127.0.0.1:0", "--starttls", "off",
+                                                  "--plain", "off"])
+            servers.append(up)
+            front = run.server(workdir, "record", [
+                "record", "--ui", "127.0.0.1:0", "--upstream", up.ready["smtps"], "--upstream-tls", "implicit",
+                "--upstream-ca", up.ready["ca"], "--tape", os.path.join(workdir, "inbox.tape"), *listen])
+            servers.insert(0, front)
+        ui = front.ready.get("ui")
+        if not ui:
+            return False, f"no \"ui\" in the ready line: {front.ready}"
+        env = dict(os.environ, MX_UI=ui, MX_PORT=str(split_addr(front.ready["plain"])[1]), MX_PASS=KEY)
+        p = subprocess.run(["node", os.path.join(HERE, "mailpit_api_client.mjs")], env=env, capture_output=True,
+                           text=True, timeout=PROCESS_TIMEOUT)
+        out = (p.stdout + p.stderr).strip()
+        if KEY in out:
+            return False, "the key reached the client's output:\n" + out
+        return p.returncode == 0, out
+    except (ServerError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mailtape", required=True, help="the mailtape binary")
@@ -941,6 +990,7 @@ def main() -> int:
 
     run = Run(args)
     results: list[Result] = []
+    inbox_results: list[tuple[str, tuple[bool, str]]] = []
     families: tuple[str, ...] = FAMILIES
     rows: list[Row] = []
     try:
@@ -970,6 +1020,10 @@ def main() -> int:
                 res = fut.result()
                 results.append(res)
                 run.report(res)
+        inbox = [m for m in INBOX_MODES if all(o in f"inbox mailpit-api {m}" for o in args.only)]
+        if inbox:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=len(inbox)) as pool:
+                inbox_results = list(zip(inbox, pool.map(lambda m: run_inbox_cell(run, m), inbox)))
     except Exception:  # the setup failed: say so, in the format CI reads
         traceback.print_exc()
         print("matrix: the setup failed before the cells ran (see above)")
@@ -1016,9 +1070,17 @@ def main() -> int:
         for r in sorted(results, key=lambda r: r.cell.label):
             if r.status == "fail":
                 print(f"  ✗ {r.cell.label}: {r.problems[0] if r.problems else ''}")
+    if inbox_results:
+        print("== inbox: the npm mailpit-api client, unchanged, against --ui (tests/clients/mailpit_api_client.mjs)")
+        for mode, (ok, detail) in inbox_results:
+            print(f"  {'✓' if ok else '✗'} inbox mailpit-api {mode}: {detail.splitlines()[-1] if detail else ''}")
+            if not ok:
+                print("    " + detail.replace("\n", "\n    "))
+        passed += sum(ok for _, (ok, _) in inbox_results)
+        failed += sum(not ok for _, (ok, _) in inbox_results)
     print(f"time: {time.monotonic() - started:.1f}s")
     print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return 1 if failed or not (results or inbox_results) else 0
 
 
 if __name__ == "__main__":

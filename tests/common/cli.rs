@@ -162,6 +162,10 @@ impl Smtp {
             }
         }
     }
+    /// Writes bytes as they are, without reading.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
     pub fn cmd(&mut self, line: &str) -> String {
         self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
         self.reply()
@@ -205,10 +209,13 @@ pub fn leaks(hay: &[u8], key: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// `CMD` with every listener on a free port and certificates under `dir`.
+/// `CMD` with every listener on a free port and certificates under `dir`;
+/// the inbox is off (tests run in parallel: no two may want port 8025).
 pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
     vec![
         cmd.into(),
+        "--ui".into(),
+        "off".into(),
         "--smtps".into(),
         "127.0.0.1:0".into(),
         "--starttls".into(),
@@ -218,6 +225,19 @@ pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
         "--certs".into(),
         dir.join("certs").display().to_string(),
     ]
+}
+
+/// `mock` with only the plain listener, on a free port, and `more` flags;
+/// the inbox is off (no two tests may want port 8025).
+pub fn plain_only(dir: &Path, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["mock", "--ui", "off", "--smtps", "off", "--starttls", "off"]
+        .iter()
+        .chain(&["--plain", "127.0.0.1:0", "--certs"])
+        .map(|s| s.to_string())
+        .collect();
+    args.push(dir.join("certs").display().to_string());
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
 }
 
 /// Whether the argument parser takes a command line (what follows

@@ -213,6 +213,32 @@ impl Raw {
         }
     }
 
+    /// Sends a line and returns the reply exactly as it came on the wire,
+    /// every line with its CRLF.
+    pub async fn wire(&mut self, line: &str) -> String {
+        self.send(line).await;
+        self.wire_reply().await
+    }
+
+    /// Reads one reply exactly as it came on the wire; panics after 10 s.
+    pub async fn wire_reply(&mut self) -> String {
+        let before = self.buf.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some((_, n)) = parse_reply(&self.buf).expect("well-formed reply") {
+                let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                return String::from_utf8(bytes).expect("UTF-8 reply");
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .expect("a reply within 10 s")
+                .expect("read");
+            assert!(n > 0, "EOF before a reply; had {before:?}");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Sends a line and returns the reply as `code text` (last line's text).
     pub async fn cmd(&mut self, line: &str) -> String {
         self.send(line).await;
@@ -299,16 +325,101 @@ pub async fn authed(server: &mailtape::Service) -> Raw {
     c
 }
 
-/// After whatever a test did, a fresh session on the same mock still works.
-pub async fn still_serves(s: &mailtape::Service) {
-    let mut c = authed(s).await;
+/// An authenticated session with a transaction open for one recipient.
+pub async fn in_transaction(server: &mailtape::Service) -> Raw {
+    let mut c = authed(server).await;
     assert_eq!(c.cmd("MAIL FROM:<a@acme.com>").await, "250 Accepted");
     assert_eq!(
         c.cmd("RCPT TO:<delivered@resend.dev>").await,
         "250 Accepted"
     );
+    c
+}
+
+/// A session at `354`, ready for a body, with one recipient.
+pub async fn at_data(server: &mailtape::Service) -> Raw {
+    let mut c = in_transaction(server).await;
     assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>");
+    c
+}
+
+/// After whatever a test did, a fresh session on the same mock still works.
+pub async fn still_serves(s: &mailtape::Service) {
+    let mut c = at_data(s).await;
     c.write(b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
     assert!(c.reply().await.lines[0].starts_with("OK "));
     assert_eq!(c.cmd("QUIT").await, "221 Bye");
+}
+
+/// A response from [`http`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A header's value (names compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`base` is `http://host:port`),
+/// the response read to the end: a client with nothing in between.
+pub async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
+    let host = base.strip_prefix("http://").expect("http:// base");
+    let mut s = TcpStream::connect(host).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("a response within 10 s")
+        .expect("read");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header section");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }

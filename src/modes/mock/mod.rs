@@ -2,11 +2,13 @@
 //! with any client, then read the transcripts and messages.
 
 pub mod headers;
+pub mod judge;
 pub mod options;
 pub mod responder;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::engine::listener::ResponderFactory;
 use crate::engine::responder::SessionState;
@@ -15,6 +17,7 @@ use crate::error::Error;
 use crate::modes::mock::options::{MockOptions, MockSettings};
 use crate::modes::mock::responder::{Mock, MockShared};
 use crate::resend::ReplyName;
+use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
 
 /// Makes a [`Mock`] per session.
@@ -55,6 +58,9 @@ pub struct MockConfig {
     pub mock: MockOptions,
     /// Listeners, certificates, outputs.
     pub service: ServiceConfig,
+    /// Where to serve Resend's REST API on a listener of its own (port 0:
+    /// any free port); `None` leaves it to the inbox's listener.
+    pub rest: Option<SocketAddr>,
 }
 
 impl MockConfig {
@@ -63,6 +69,7 @@ impl MockConfig {
         MockConfig {
             mock: MockOptions::default(),
             service: ServiceConfig::for_tests(),
+            rest: None,
         }
     }
 }
@@ -81,6 +88,51 @@ impl MockConfig {
 pub struct MockServer {
     service: Service,
     shared: Arc<MockShared>,
+    rest: Option<RestListener>,
+    options: MockOptions,
+}
+
+/// The inbox's scenario switch: built-in scenarios only (a page must not
+/// name files to read).
+struct ScenarioSwitch {
+    shared: Arc<MockShared>,
+    options: MockOptions,
+}
+
+impl crate::web::Control for ScenarioSwitch {
+    fn scenario(&self) -> crate::web::ScenarioState {
+        let s = self.shared.settings();
+        crate::web::ScenarioState {
+            scenario: s.scenario.clone(),
+            variant: s.profile.variant.clone(),
+            owner: s.account.owner.clone(),
+            verified_domains: s.account.verified_domains.clone(),
+            keys: s.account.keys.len(),
+            scenarios: crate::resend::Scenario::list(),
+        }
+    }
+
+    fn set_scenario(&self, name: &str) -> Result<crate::web::ScenarioState, Error> {
+        if !crate::resend::Scenario::list()
+            .iter()
+            .any(|(n, _)| n == name)
+        {
+            return Err(Error::Unknown {
+                what: "scenario",
+                name: name.into(),
+                known: crate::resend::Scenario::list()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect(),
+            });
+        }
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(self.scenario())
+    }
 }
 
 impl crate::engine::server::Served for MockServer {
@@ -138,6 +190,11 @@ impl MockBuilder {
         self.config.mock.account = Some(path.into());
         self
     }
+    /// Serve Resend's REST API too, on a free loopback port ([`MockServer::rest_url`]).
+    pub fn rest(mut self) -> Self {
+        self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self
+    }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.service.output.mailbox = Some(dir.into());
@@ -168,23 +225,86 @@ impl MockServer {
     }
 
     /// Starts a mock from a whole configuration.
-    pub async fn start(config: MockConfig) -> Result<MockServer, Error> {
+    pub async fn start(mut config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
+        // Resend's REST API is served on the inbox's listener too: the routes
+        // are made when the inbox starts, after the account state exists.
+        let account: Arc<OnceLock<Arc<MockShared>>> = Arc::new(OnceLock::new());
+        if let Some(web) = &mut config.service.web {
+            let account = account.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |_sink| {
+                    account
+                        .get()
+                        .map(|s| crate::rest::router(s.clone()))
+                        .unwrap_or_default()
+                })));
+        }
         let (service, shared) = Service::start(config.service, |sink| {
             let s = MockShared::new(settings, sink);
+            let _ = account.set(s.clone());
             (MockFactory(s.clone()), s)
         })
         .await?;
-        Ok(MockServer { service, shared })
+        if let Some(web) = service.web() {
+            web.set_control(Arc::new(ScenarioSwitch {
+                shared: shared.clone(),
+                options: config.mock.clone(),
+            }));
+        }
+        let rest = match config.rest {
+            Some(addr) => {
+                Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?)
+            }
+            None => None,
+        };
+        Ok(MockServer {
+            service,
+            shared,
+            rest,
+            options: config.mock,
+        })
+    }
+
+    /// The base URL of Resend's REST API on this mock
+    /// (`RESEND_BASE_URL` for the Node SDK, `resend.api_url` for Python):
+    /// its own listener (`--rest`) if it has one, else the inbox's.
+    pub fn rest_url(&self) -> Option<String> {
+        match &self.rest {
+            Some(r) => Some(format!("http://{}", r.addr)),
+            None => self
+                .service
+                .ui_url()
+                .map(|u| u.trim_end_matches('/').to_string()),
+        }
+    }
+
+    /// The REST API's routes on this mock's account, to serve elsewhere.
+    pub fn rest_router(&self) -> axum::Router {
+        crate::rest::router(self.shared.clone())
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
+    pub fn settings(&self) -> Arc<MockSettings> {
         self.shared.settings()
     }
 
+    /// Switches to another scenario (built-in name or file); sessions that
+    /// start after it answer from it. The other options stay as started.
+    pub fn set_scenario(&self, name: &str) -> Result<(), Error> {
+        let settings = MockSettings::resolve(&MockOptions {
+            scenario: name.into(),
+            ..self.options.clone()
+        })?;
+        self.shared.switch(settings);
+        Ok(())
+    }
+
     /// Stops the server: open sessions get `421`, files are complete after.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.rest.take() {
+            r.stop().await;
+        }
         self.service.shutdown().await;
     }
 }

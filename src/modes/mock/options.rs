@@ -96,6 +96,8 @@ impl MockSettings {
             per_month: 0,
             recipients: 0,
             message_size: 0,
+            unauthenticated_commands: 0,
+            unrecognized_commands: 0,
         };
         for layer in [Some(&base), overlay.as_ref()].into_iter().flatten() {
             if let Some(a) = &layer.account {

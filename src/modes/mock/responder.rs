@@ -1,8 +1,8 @@
 //! The mock: answers as Resend's relay would, from a profile, an account,
 //! limits and a scenario's behaviour.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use base64::Engine;
@@ -10,21 +10,32 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::options::MockSettings;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
-use crate::modes::mock::headers::{domain_of, first_address, header};
+use crate::modes::mock::headers::{first_address, header};
 use crate::output::sink::{Message, Sink};
-use crate::resend::ReplyName;
-use crate::resend::account::Day;
-use crate::resend::{Exceeded, Grant, LoginError, Profile, Usage};
+use crate::resend::emails::{EmailRecord, Emails, State};
+use crate::resend::idempotency::{self, Idempotency, Seen};
+use crate::resend::{Grant, LoginError, Profile, ReplyName, Source, Usage};
 use crate::smtp::{Command, ParseError, Reply, is_valid_mailbox, params};
 
 /// Recipients one transaction may collect before RCPT is refused with 452:
 /// far above the API's limit (checked after DATA), low enough to bound memory.
 pub const MAX_SESSION_RECIPIENTS: usize = 1000;
 
+/// REST exchanges are numbered from here, SMTP sessions from 1.
+pub const REST_SESSION_BASE: u64 = 1_000_000;
+
+/// The idempotency header Resend reads over SMTP.
+pub const IDEMPOTENCY_HEADER: &str = "resend-idempotency-key";
+
 /// State shared by every session of one mock server.
 pub struct MockShared {
-    settings: MockSettings,
+    /// Swapped whole by a scenario switch; each session keeps the one it
+    /// started with.
+    settings: std::sync::RwLock<Arc<MockSettings>>,
     usage: Mutex<Usage>,
+    idempotency: Mutex<Idempotency>,
+    emails: Mutex<Emails>,
+    rest_exchanges: AtomicU64,
     temporary_failures: AtomicU32,
     sink: Arc<Sink>,
 }
@@ -34,15 +45,63 @@ impl MockShared {
     pub fn new(settings: MockSettings, sink: Arc<Sink>) -> Arc<MockShared> {
         Arc::new(MockShared {
             usage: Mutex::new(settings.usage.clone()),
+            idempotency: Mutex::new(Idempotency::default()),
+            emails: Mutex::new(Emails::default()),
+            rest_exchanges: AtomicU64::new(0),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             sink,
         })
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> &MockSettings {
-        &self.settings
+    pub fn settings(&self) -> Arc<MockSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Answers later sessions from these settings (the inbox's scenario
+    /// switch); usage counters and temporary failures start over.
+    pub fn switch(&self, settings: MockSettings) {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = settings.usage.clone();
+        self.temporary_failures
+            .store(settings.behaviour.temporary_failures, Ordering::Relaxed);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    /// Where sessions, REST exchanges and messages go.
+    pub fn sink(&self) -> &Arc<Sink> {
+        &self.sink
+    }
+
+    /// The team's rate and quota counters (both doors).
+    pub fn usage(&self) -> MutexGuard<'_, Usage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The account's idempotency keys (both doors).
+    pub fn idempotency(&self) -> MutexGuard<'_, Idempotency> {
+        self.idempotency.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The emails the account sent (both doors).
+    pub fn emails(&self) -> MutexGuard<'_, Emails> {
+        self.emails.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes one of the queued temporary failures, if any are left.
+    pub fn take_temporary_failure(&self) -> bool {
+        self.temporary_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// A session number for a REST exchange: counted apart from SMTP
+    /// sessions, from [`REST_SESSION_BASE`], so the two never collide.
+    pub fn next_rest_session(&self) -> u64 {
+        REST_SESSION_BASE + self.rest_exchanges.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -60,72 +119,96 @@ struct Transaction {
 /// One session's mock.
 pub struct Mock {
     shared: Arc<MockShared>,
+    settings: Arc<MockSettings>,
     session: u64,
     helo: bool,
     grant: Option<Grant>,
     flow: Option<AuthFlow>,
     tx: Option<Transaction>,
+    unauthenticated: u32,
+    unrecognized: u32,
 }
 
 impl Mock {
     /// The mock for one session.
     pub fn new(shared: Arc<MockShared>, session: u64) -> Mock {
         Mock {
+            settings: shared.settings(),
             shared,
             session,
             helo: false,
             grant: None,
             flow: None,
             tx: None,
+            unauthenticated: 0,
+            unrecognized: 0,
         }
     }
 
     fn p(&self) -> &Profile {
-        &self.shared.settings.profile
+        &self.settings.profile
     }
 
     fn reply(&self, name: ReplyName, vars: &[(&str, &str)]) -> Response {
-        let b = &self.shared.settings.behaviour;
+        let b = &self.settings.behaviour;
         if b.silent {
             return Response::default();
         }
+        let reply = self.p().reply(name, vars);
+        // Name a guess as such in the transcript, where the user reads it.
+        let notes = match self.p().replies.get(name.as_str()) {
+            Some(spec) if spec.source == Source::Guess => {
+                vec![crate::resend::profile::unconfirmed_note(
+                    reply.code,
+                    name.as_str(),
+                )]
+            }
+            _ => Vec::new(),
+        };
         Response {
-            reply: Some(self.p().reply(name, vars)),
+            reply: Some(reply),
             name: Some(name),
             delay: b.reply_delay,
+            notes,
             ..Response::default()
         }
     }
 
+    /// EHLO as the library answers it: the greeting line naming the client,
+    /// then the keywords, AUTH only before authentication and STARTTLS after
+    /// it where the listener offers the upgrade.
     fn ehlo(&mut self, s: &SessionState) -> Response {
+        let client = client_name(s);
         let p = self.p();
-        let mut lines = vec![p.reply(ReplyName::Ehlo, &[]).lines.remove(0)];
+        let first = p.reply(ReplyName::Ehlo, &[("client", &client)]);
+        let mut lines = first.lines;
+        lines.truncate(1);
         for kw in &p.ehlo {
-            if s.starttls_available && kw.starts_with("AUTH") {
-                lines.push("STARTTLS".into());
+            let is_auth = kw.split(' ').next() == Some("AUTH");
+            if !(is_auth && self.grant.is_some()) {
+                lines.push(kw.clone());
             }
-            lines.push(kw.clone());
         }
         if s.starttls_available && !lines.iter().any(|l| l == "STARTTLS") {
             lines.push("STARTTLS".into());
         }
-        let code = p.reply(ReplyName::Ehlo, &[]).code;
-        let mut r = self.reply(ReplyName::Ehlo, &[]);
+        let mut r = self.reply(ReplyName::Ehlo, &[("client", &client)]);
         if r.reply.is_some() {
-            r.reply = Some(Reply::multi(code, lines));
+            r.reply = Some(Reply::multi(first.code, lines));
         }
         r
     }
 
     fn auth(&mut self, s: &SessionState, mechanism: &str, initial: Option<&str>) -> Response {
+        // The library's order: HELO first, then TLS, then "no identity changes".
         if !self.helo {
             return self.reply(ReplyName::NeedHelo, &[]);
         }
-        if self.grant.is_some() {
-            return self.reply(ReplyName::AuthAlready, &[]);
-        }
         if s.listener == crate::engine::responder::ListenerKind::Starttls && !s.tls {
             return self.reply(ReplyName::TlsRequired, &[]);
+        }
+        if self.grant.is_some() {
+            return self.reply(ReplyName::AuthAlready, &[]);
         }
         let decode = |b64: &str| {
             if b64 == "=" {
@@ -169,7 +252,7 @@ impl Mock {
     }
 
     fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
-        match self.shared.settings.account.login(user, pass) {
+        match self.settings.account.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
                 self.reply(ReplyName::AuthOk, &[])
@@ -186,19 +269,13 @@ impl Mock {
     }
 
     fn mail(&mut self, from: &str, raw_params: &str) -> Response {
-        if !self.helo {
-            return self.reply(ReplyName::NeedHelo, &[]);
-        }
-        if self.grant.is_none() {
-            return self.reply(ReplyName::AuthRequired, &[]);
-        }
         if self.tx.is_some() {
             return self.reply(ReplyName::NestedMail, &[]);
         }
         if !is_valid_mailbox(from) {
             return self.reply(ReplyName::InvalidFrom, &[]);
         }
-        let limit = self.shared.settings.limits.message_size;
+        let limit = self.settings.limits.message_size;
         for p in params(raw_params) {
             match (p.key.to_ascii_uppercase().as_str(), p.value) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
@@ -227,7 +304,7 @@ impl Mock {
             return self.reply(ReplyName::NeedMail, &[]);
         };
         if !is_valid_mailbox(to) && !to.eq_ignore_ascii_case("postmaster") {
-            return self.reply(ReplyName::BadAddress, &[("verb", "RCPT TO:")]);
+            return self.reply(ReplyName::BadAddress, &[]);
         }
         if let Some(p) = params(raw_params).next() {
             return self.reply(ReplyName::UnknownParameter, &[("param", p.key)]);
@@ -241,78 +318,27 @@ impl Mock {
         self.reply(ReplyName::RcptOk, &[])
     }
 
+    /// Counts a command sent before authentication, as the library does
+    /// (AUTH itself excepted); the tenth gets a 421 and the connection closes.
+    fn count_unauthenticated(&mut self, is_auth: bool) -> Option<Response> {
+        if self.grant.is_some() || is_auth {
+            return None;
+        }
+        self.unauthenticated += 1;
+        let cap = self.settings.limits.unauthenticated_commands;
+        (cap > 0 && u64::from(self.unauthenticated) >= cap)
+            .then(|| self.reply(ReplyName::TooManyUnauthenticated, &[]))
+    }
+
     /// The checks Resend's API makes, in its order, after the final dot.
     fn check_message(&self, tx: &Transaction, body: &[u8]) -> Result<(), Response> {
-        let st = &self.shared.settings;
         let from = match header(body, "from") {
             Some(v) => first_address(&v).unwrap_or_default(),
             None => tx.from.clone(),
         };
-        if !is_valid_mailbox(&from) {
-            return Err(self.reply(ReplyName::InvalidFrom, &[]));
-        }
-        let from_domain = domain_of(&from).unwrap_or_default();
-        for rcpt in &tx.rcpts {
-            let d = domain_of(rcpt).unwrap_or_default();
-            if let Some(r) = st
-                .profile
-                .reserved_domains
-                .iter()
-                .find(|r| d == **r || d.ends_with(&format!(".{r}")))
-            {
-                return Err(self.reply(ReplyName::ReservedDomain, &[("domain", r)]));
-            }
-        }
-        if !st
-            .account
-            .domain_verified(&from_domain, &st.profile.shared_domains)
-        {
-            return Err(self.reply(ReplyName::UnverifiedDomain, &[("domain", &from_domain)]));
-        }
-        if let Some(owner) = &st.account.owner {
-            let allowed = |r: &String| {
-                r.eq_ignore_ascii_case(owner)
-                    || domain_of(r).is_some_and(|d| st.profile.shared_domains.contains(&d))
-            };
-            if !tx.rcpts.iter().all(allowed) {
-                return Err(self.reply(ReplyName::Sandbox, &[("owner", owner)]));
-            }
-        }
-        if st.limits.recipients > 0 && tx.rcpts.len() as u64 > st.limits.recipients {
-            return Err(self.reply(
-                ReplyName::TooManyRecipients,
-                &[("max", &st.limits.recipients.to_string())],
-            ));
-        }
-        if let Some(domain) = self.grant.as_ref().and_then(|g| g.domain.as_ref())
-            && *domain != from_domain
-            && !from_domain.ends_with(&format!(".{domain}"))
-        {
-            return Err(self.reply(ReplyName::KeyRestricted, &[("domain", domain)]));
-        }
-        let per_second = st.limits.per_second.to_string();
-        if st.behaviour.rate_limited {
-            return Err(self.reply(ReplyName::RateLimited, &[("per_second", &per_second)]));
-        }
-        let admitted = self
-            .shared
-            .usage
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit(
-                &st.limits,
-                Instant::now(),
-                Day::today(),
-                tx.rcpts.len() as u64,
-            );
-        match admitted {
-            Ok(()) => Ok(()),
-            Err(Exceeded::Rate) => {
-                Err(self.reply(ReplyName::RateLimited, &[("per_second", &per_second)]))
-            }
-            Err(Exceeded::Daily) => Err(self.reply(ReplyName::DailyQuota, &[])),
-            Err(Exceeded::Monthly) => Err(self.reply(ReplyName::MonthlyQuota, &[])),
-        }
+        self.shared
+            .judge(self.grant.as_ref(), &from, &tx.rcpts)
+            .map_err(|r| self.reply(r.name, &r.vars()))
     }
 }
 
@@ -328,20 +354,46 @@ impl Responder for Mock {
         cmd: Result<Command<'_>, ParseError>,
     ) -> Response {
         let cmd = match cmd {
-            Ok(c) => c,
-            Err(ParseError::BadCharacters | ParseError::Empty) => {
-                return self.reply(ReplyName::SyntaxError, &[]);
+            Ok(Command::Bdat | Command::Unknown(_))
+            | Err(ParseError::BadCharacters | ParseError::Empty) => {
+                // CHUNKING is not offered, so BDAT is as unknown as any other verb.
+                self.unrecognized += 1;
+                let cap = self.settings.limits.unrecognized_commands;
+                if cap > 0 && u64::from(self.unrecognized) >= cap {
+                    return self.reply(ReplyName::TooManyUnrecognized, &[]);
+                }
+                return self.reply(ReplyName::UnknownCommand, &[]);
             }
+            Ok(c) => Ok(c),
+            Err(e) => Err(e),
+        };
+        if let Some(r) = self.count_unauthenticated(matches!(cmd, Ok(Command::Auth { .. }))) {
+            return r;
+        }
+        let verb = match &cmd {
+            Ok(Command::Mail { .. }) | Err(ParseError::BadPath("MAIL")) => Some("MAIL"),
+            Ok(Command::Rcpt { .. }) | Err(ParseError::BadPath(_)) => Some("RCPT"),
+            Ok(Command::Data) => Some("DATA"),
+            Ok(Command::Auth { .. }) => Some("AUTH"),
+            _ => None,
+        };
+        // The library's guards, in its order: HELO first, then AUTH.
+        if verb.is_some() && !self.helo {
+            return self.reply(ReplyName::NeedHelo, &[]);
+        }
+        if verb.is_some_and(|v| v != "AUTH") && self.grant.is_none() {
+            return self.reply(ReplyName::AuthRequired, &[]);
+        }
+        let cmd = match cmd {
+            Ok(c) => c,
             Err(ParseError::BadArguments(verb)) => {
                 return self.reply(ReplyName::BadArguments, &[("verb", verb)]);
             }
-            Err(ParseError::BadPath(verb)) => {
-                let verb = if verb == "MAIL" {
-                    "MAIL FROM:"
-                } else {
-                    "RCPT TO:"
-                };
-                return self.reply(ReplyName::BadAddress, &[("verb", verb)]);
+            // Resend judges a malformed sender at MAIL with its API's wording.
+            Err(ParseError::BadPath("MAIL")) => return self.reply(ReplyName::InvalidFrom, &[]),
+            Err(ParseError::BadPath(_)) => return self.reply(ReplyName::BadAddress, &[]),
+            Err(ParseError::BadCharacters | ParseError::Empty) => {
+                return self.reply(ReplyName::UnknownCommand, &[]);
             }
         };
         match cmd {
@@ -353,15 +405,15 @@ impl Responder for Mock {
             Command::Helo(_) => {
                 self.helo = true;
                 self.tx = None;
-                self.reply(ReplyName::Helo, &[])
+                self.reply(ReplyName::Helo, &[("client", &client_name(s))])
             }
             Command::Auth { mechanism, initial } => self.auth(s, mechanism, initial),
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
+            // The library asks only for recipients: without MAIL there are none.
             Command::Data => match &self.tx {
-                None => self.reply(ReplyName::NeedMail, &[]),
-                Some(tx) if tx.rcpts.is_empty() => self.reply(ReplyName::NeedRcpt, &[]),
-                Some(_) => self.reply(ReplyName::Data, &[]),
+                Some(tx) if !tx.rcpts.is_empty() => self.reply(ReplyName::Data, &[]),
+                _ => self.reply(ReplyName::NeedRcpt, &[]),
             },
             Command::Rset => {
                 self.tx = None;
@@ -372,7 +424,6 @@ impl Responder for Mock {
             Command::Help(_) => self.reply(ReplyName::Help, &[]),
             Command::Quit => self.reply(ReplyName::Quit, &[]),
             Command::StartTls => self.reply(crate::engine::responder::starttls_reply_name(s), &[]),
-            // CHUNKING is not offered, so BDAT is as unknown as any other verb.
             Command::Bdat | Command::Unknown(_) => self.reply(ReplyName::UnknownCommand, &[]),
         }
     }
@@ -381,6 +432,10 @@ impl Responder for Mock {
         let Some(flow) = self.flow.take() else {
             return self.reply(ReplyName::SyntaxError, &[]);
         };
+        // The library counts the lines of an AUTH exchange as commands too.
+        if let Some(r) = self.count_unauthenticated(false) {
+            return r;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if text == "*" {
@@ -400,15 +455,20 @@ impl Responder for Mock {
     }
 
     async fn data_end(&mut self, _s: &SessionState, data: DataOutcome) -> Response {
+        // The library forgets unrecognized commands once a DATA is over.
+        self.unrecognized = 0;
         let Some(tx) = self.tx.take() else {
             return self.reply(ReplyName::NeedMail, &[]);
         };
-        let st = &self.shared.settings;
+        let st = &self.settings;
         if data.overflowed {
             return self.reply(
                 ReplyName::MessageTooBig,
                 &[("limit", &st.limits.message_size.to_string())],
             );
+        }
+        if data.memory_spent {
+            return self.reply(ReplyName::BodyMemory, &[]);
         }
         if st.behaviour.drop_after_data {
             return Response {
@@ -417,27 +477,92 @@ impl Responder for Mock {
                 ..Response::default()
             };
         }
-        let left = &self.shared.temporary_failures;
-        if left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.shared.take_temporary_failure() {
             return self.reply(ReplyName::TemporaryFailure, &[]);
         }
+        // Resend-Idempotency-Key: a retry of the same message gets the same
+        // id and is neither counted nor stored again.
+        let idem = header(&data.body, IDEMPOTENCY_HEADER).map(|key| {
+            let fp = idempotency::fingerprint(&[
+                b"smtp",
+                tx.from.as_bytes(),
+                tx.rcpts.join(",").as_bytes(),
+                &data.body,
+            ]);
+            (key, fp)
+        });
+        if let Some((key, fp)) = &idem {
+            if !idempotency::valid_key(key) {
+                return self.reply(ReplyName::InvalidIdempotencyKey, &[]);
+            }
+            let seen = self.shared.idempotency().check(key, fp, Instant::now());
+            match seen {
+                Seen::New => {}
+                Seen::Replay(id) => {
+                    let mut r = self.reply(ReplyName::Accepted, &[("id", &id)]);
+                    r.notes.push(format!(
+                        "idempotent retry: Resend-Idempotency-Key already sent email {id}; not sent or stored again"
+                    ));
+                    return r;
+                }
+                Seen::InProgress => {
+                    return self.reply(ReplyName::IdempotencyInProgress, &[]);
+                }
+                Seen::Conflict => return self.reply(ReplyName::IdempotencyConflict, &[]),
+            }
+        }
         if let Err(refusal) = self.check_message(&tx, &data.body) {
+            // A refused message does not keep its key: the retry is new.
+            if let Some((key, _)) = &idem {
+                self.shared.idempotency().forget(key);
+            }
             return refusal;
         }
         let id = crate::resend::new_id();
-        let r = self.reply(ReplyName::Accepted, &[("id", &id)]);
-        self.shared.sink.deliver(Message {
-            id,
-            session: self.session,
-            from: tx.from,
-            to: tx.rcpts,
-            data: data.body,
-            path: None,
-        });
-        r
+        let mut r = self.reply(ReplyName::Accepted, &[("id", &id)]);
+        for rcpt in &tx.rcpts {
+            if let Some(outcome) = self.p().test_address(rcpt) {
+                r.notes.push(format!("{rcpt}: {}", outcome.says()));
+            }
+        }
+        let record = smtp_record(&id, &tx, &data.body, self.session, self.p());
+        // With a mailbox, 250 means the message is on disk (issue 16); the
+        // idempotency key and the account's email list only learn of a
+        // message that was kept.
+        let saved = self
+            .shared
+            .sink
+            .accept(Message {
+                id: id.clone(),
+                session: self.session,
+                from: tx.from,
+                to: tx.rcpts,
+                data: data.body,
+                path: None,
+            })
+            .await;
+        match saved {
+            Ok(()) => {
+                if let Some((key, fp)) = idem {
+                    self.shared
+                        .idempotency()
+                        .remember(&key, fp, &id, Instant::now());
+                }
+                self.shared.emails().push(record);
+                r
+            }
+            Err(e) => {
+                // Not kept, so a retry with the same key is new.
+                if let Some((key, _)) = &idem {
+                    self.shared.idempotency().forget(key);
+                }
+                if e.is_full() {
+                    self.reply(ReplyName::MailboxFull, &[])
+                } else {
+                    self.reply(ReplyName::MailboxWriteFailed, &[])
+                }
+            }
+        }
     }
 
     fn tls_started(&mut self, _s: &SessionState) {
@@ -448,18 +573,87 @@ impl Responder for Mock {
     }
 
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
-        if self.shared.settings.behaviour.silent {
+        if self.settings.behaviour.silent {
             return None;
         }
         Some(self.p().reply(event.reply_name(), &[]))
     }
 
     fn body_limit(&self) -> usize {
-        match self.shared.settings.limits.message_size {
+        match self.settings.limits.message_size {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         }
     }
+}
+
+/// What `GET /emails/{id}` shows of an email sent over SMTP, from its headers.
+fn smtp_record(
+    id: &str,
+    tx: &Transaction,
+    body: &[u8],
+    session: u64,
+    profile: &Profile,
+) -> EmailRecord {
+    let list = |name: &str| -> Vec<String> {
+        header(body, name)
+            .map(|v| {
+                v.split(',')
+                    .filter_map(first_address)
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let to = list("to");
+    let cc = list("cc");
+    // Whoever is in the envelope but not in To or Cc was a Bcc.
+    let bcc = tx
+        .rcpts
+        .iter()
+        .filter(|r| !to.iter().chain(&cc).any(|a| a.eq_ignore_ascii_case(r)))
+        .cloned()
+        .collect();
+    EmailRecord {
+        id: id.to_string(),
+        from: header(body, "from").unwrap_or_else(|| tx.from.clone()),
+        to: if to.is_empty() { tx.rcpts.clone() } else { to },
+        cc,
+        bcc,
+        reply_to: list("reply-to"),
+        subject: header(body, "subject").unwrap_or_default(),
+        html: None,
+        text: None,
+        tags: Vec::new(),
+        created_at: time::OffsetDateTime::now_utc(),
+        scheduled_at: None,
+        outcome: outcome_of(profile, &tx.rcpts),
+        state: State::Sent,
+        session,
+        envelope_from: tx.from.clone(),
+    }
+}
+
+/// The `last_event` Resend would report for mail to `rcpts`: a test
+/// address's event (the first one's), else `sent`.
+pub fn outcome_of(profile: &Profile, rcpts: &[String]) -> &'static str {
+    rcpts
+        .iter()
+        .find_map(|r| profile.test_address(r))
+        .map_or("sent", |o| o.event())
+}
+
+/// How the library names the client in its EHLO line: `[ip]` (the real
+/// relay shows the reverse-DNS name when there is one; mailtape looks up
+/// nothing).
+pub fn client_name(s: &SessionState) -> String {
+    let ip = match s.peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        ip => ip,
+    };
+    format!("[{ip}]")
 }
 
 #[cfg(test)]

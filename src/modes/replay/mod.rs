@@ -33,7 +33,9 @@ builtin_tapes!(
     "sandbox",
     "reserved-test-domain",
     "rate-limited",
-    "rate-limited-550",
+    "rate-limited-421",
+    "restricted-key",
+    "key-domain-unverified",
     "daily-quota",
     "monthly-quota",
     "silent",
@@ -57,10 +59,7 @@ pub fn load_tape(spec: &str) -> Result<(String, Tape), Error> {
         let tape = Tape::parse(text, spec)?;
         return Ok((format!("builtin:{name}"), tape));
     }
-    let text = std::fs::read_to_string(spec).map_err(|e| Error::Io {
-        action: format!("read the tape {spec}"),
-        source: e,
-    })?;
+    let text = crate::tape::read::file(std::path::Path::new(spec))?;
     Ok((spec.to_string(), Tape::parse(&text, spec)?))
 }
 

@@ -608,7 +608,7 @@ impl Responder for Replay {
     fn local(&mut self, event: LocalEvent) -> Option<Reply> {
         // A recorded silent server stays silent to the end.
         let silent = !self.steps().iter().any(|s| matches!(s, Step::Reply(..)));
-        if silent && event == LocalEvent::IdleTimeout {
+        if silent && matches!(event, LocalEvent::IdleTimeout | LocalEvent::LineTimeout) {
             return None;
         }
         Some(self.shared.profile.reply(event.reply_name(), &[]))

@@ -1,0 +1,223 @@
+//! The inbox: a web page and an HTTP API over the sessions and messages of a
+//! running server, on a listener of its own (default 127.0.0.1:8025,
+//! Mailpit's port).
+//!
+//! - [`store`]: the last N sessions and messages, a subscriber of the sink
+//!   with its own bounded queue (a slow inbox never slows SMTP), and the
+//!   live events.
+//! - [`api`]: mailtape's own API (`/api/…`), the page and its assets (`/`).
+//! - [`mailpit`]: the Mailpit-compatible subset (`/api/v1/…`).
+//! - [`guard`]: the Host check (DNS rebinding) and the cross-site check on
+//!   every request, merged routes included.
+//!
+//! Other parts of mailtape (Resend's REST API) serve on the same listener
+//! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
+
+mod api;
+mod guard;
+mod mailpit;
+mod mime;
+pub(crate) mod store;
+mod summary;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::output::sink::Sink;
+pub use store::Store;
+pub use summary::{Outcome, SessionSummary};
+
+/// Sessions and messages kept by default (`--keep`).
+pub const DEFAULT_KEEP: usize = 1000;
+/// The default address (`--ui`): Mailpit's port, so its clients find it.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8025";
+
+/// Makes a router given the sink (to publish what its routes receive).
+pub type MakeRoutes = dyn Fn(&Arc<Sink>) -> axum::Router + Send + Sync;
+
+/// Builds routes to serve on the inbox's listener.
+#[derive(Clone)]
+pub struct RouteMaker(pub Arc<MakeRoutes>);
+
+impl std::fmt::Debug for RouteMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteMaker(..)")
+    }
+}
+
+/// Settings of the inbox.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where to listen (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Allow an address other than loopback.
+    pub allow_remote: bool,
+    /// Sessions and messages kept in memory.
+    pub keep: usize,
+    /// Routes of other parts served on the same listener.
+    pub routes: Vec<RouteMaker>,
+}
+
+impl WebConfig {
+    /// The inbox on `addr`, keeping the default number of items.
+    pub fn at(addr: SocketAddr) -> WebConfig {
+        WebConfig {
+            addr,
+            allow_remote: false,
+            keep: DEFAULT_KEEP,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// The mock's scenario as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioState {
+    /// The scenario in force.
+    pub scenario: String,
+    /// The profile variant.
+    pub variant: String,
+    /// The sandbox owner, if any.
+    pub owner: Option<String>,
+    /// Verified domains (`None`: every domain counts as verified).
+    pub verified_domains: Option<Vec<String>>,
+    /// How many keys the account lists (never the keys).
+    pub keys: usize,
+    /// The built-in scenarios: name and what each does.
+    pub scenarios: Vec<(String, String)>,
+}
+
+/// What the page can change in a running server (the mock's scenario).
+pub trait Control: Send + Sync {
+    /// The scenario in force.
+    fn scenario(&self) -> ScenarioState;
+    /// Switches to a built-in scenario; later sessions answer from it.
+    fn set_scenario(&self, name: &str) -> Result<ScenarioState, Error>;
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The mode: mock, record or replay (set when the server knows it).
+    pub mode: OnceLock<String>,
+    /// The scenario switch (mock only).
+    pub control: OnceLock<Arc<dyn Control>>,
+}
+
+/// A running inbox.
+pub struct Web {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds the inbox's listener; refused non-loopback addresses and a port in
+/// use are errors that name `--ui`.
+pub async fn bind(config: &WebConfig) -> Result<tokio::net::TcpListener, Error> {
+    if !config.allow_remote && !config.addr.ip().is_loopback() {
+        return Err(Error::Usage(format!(
+            "--ui {} is not a loopback address; the inbox shows every message, so it listens on 127.0.0.1 or ::1 unless --allow-remote is given",
+            config.addr
+        )));
+    }
+    tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| Error::Bind {
+            listener: "ui",
+            addr: config.addr,
+            source: e,
+        })
+}
+
+impl Web {
+    /// Serves the inbox on a bound listener.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        config: &WebConfig,
+        store: Arc<Store>,
+        sink: &Arc<Sink>,
+    ) -> Result<Web, Error> {
+        let addr = listener.local_addr().map_err(|e| Error::Io {
+            action: "read the inbox's bound address".into(),
+            source: e,
+        })?;
+        let state = Arc::new(AppState {
+            store,
+            mode: OnceLock::new(),
+            control: OnceLock::new(),
+        });
+        let mut router = api::routes(state.clone()).merge(mailpit::routes(state.clone()));
+        for extra in &config.routes {
+            router = router.merge((extra.0)(sink));
+        }
+        let guard = Arc::new(guard::Guard {
+            bound: addr,
+            allow_remote: config.allow_remote,
+        });
+        let router = router.layer(axum::middleware::from_fn_with_state(guard, guard::check));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("inbox: the web server stopped: {e}");
+            }
+        });
+        Ok(Web {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.state.store
+    }
+
+    /// Says which mode the server runs in (shown on the page).
+    pub fn set_mode(&self, mode: &str) {
+        let _ = self.state.mode.set(mode.to_string());
+    }
+
+    /// Gives the page a scenario switch.
+    pub fn set_control(&self, control: Arc<dyn Control>) {
+        let _ = self.state.control.set(control);
+    }
+
+    /// Stops serving; open event streams end. Waits at most a second.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // SSE streams never end on their own: do not wait for them long.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! The inbox's memory: the last N sessions and messages (oldest dropped
+//! first, counted), and the event stream the page listens to.
+//!
+//! The store is a subscriber of the sink with its own bounded queue, drained
+//! by a thread of its own, so taking a message apart or a browser reading
+//! slowly never holds up an SMTP session. A full queue drops the event and
+//! counts it (`dropped_queue`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::mime::{self, Parsed};
+use super::summary::{SessionSummary, accepted_messages, summarise};
+use crate::output::sink::{Event as SinkEvent, Message, Subscription};
+use crate::tape::Transcript;
+
+/// Sessions and messages the inbox's queue holds before new ones are
+/// dropped (it subscribes to whole sessions, not lines).
+pub const QUEUE: usize = 16 * 1024;
+/// Events an SSE client may fall behind by before it is told to reload.
+const EVENTS: usize = 1024;
+
+/// A live event for the page: its kind and its JSON text.
+pub type Event = (&'static str, Arc<str>);
+
+/// A session kept by the inbox.
+pub struct SessionRec {
+    /// Its row in the list.
+    pub summary: SessionSummary,
+    /// The redacted transcript (shared with the sink's other readers).
+    pub transcript: Arc<Transcript>,
+}
+
+/// A message kept by the inbox.
+pub struct MessageRec {
+    /// The id given in the 250 reply (or the .eml file's name).
+    pub id: String,
+    /// The key of the session it came in, once that session has ended.
+    pub session: OnceLock<u64>,
+    /// The session number in its server run.
+    pub session_number: u64,
+    /// The envelope sender.
+    pub env_from: String,
+    /// The envelope recipients.
+    pub env_to: Vec<String>,
+    /// When it reached the inbox, RFC 3339 UTC.
+    pub created: String,
+    /// The message as received, any key scrubbed.
+    pub raw: Vec<u8>,
+    /// Taken apart.
+    pub parsed: Parsed,
+    /// Read (Mailpit's flag; set with `PUT /api/v1/messages`).
+    pub read: AtomicBool,
+    /// What a search reads (see [`MessageRec::matches`]).
+    haystack: String,
+    /// `http` when its session was a REST API call (known once the
+    /// session ends); `smtp` otherwise.
+    pub protocol: OnceLock<&'static str>,
+}
+
+impl MessageRec {
+    /// The first text of the body, for lists.
+    pub fn snippet(&self) -> String {
+        let text = if self.parsed.text.is_empty() {
+            &self.parsed.html
+        } else {
+            &self.parsed.text
+        };
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        flat.chars().take(250).collect()
+    }
+
+    /// Whether a search (lower case) is found in its addresses, subject or text.
+    pub fn matches(&self, q: &str) -> bool {
+        self.haystack.contains(q)
+    }
+
+    /// What a search reads, lower case, made once when the message arrives
+    /// (lowering 10,000 texts per search was most of a search's time).
+    fn haystack(id: &str, env_from: &str, env_to: &[String], p: &Parsed) -> String {
+        let mut fields: Vec<&str> = vec![id, env_from, &p.subject, &p.text];
+        fields.extend(env_to.iter().map(String::as_str));
+        fields.extend(p.from.iter().map(|a| a.address.as_str()));
+        fields.extend(p.to.iter().chain(&p.cc).map(|a| a.address.as_str()));
+        // A separator no search text holds keeps fields from running together.
+        fields.join("\u{0}").to_lowercase()
+    }
+
+    /// The row of mailtape's own message list.
+    pub fn row(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "session": self.session.get(),
+            "session_number": self.session_number,
+            "protocol": self.protocol.get().copied().unwrap_or("smtp"),
+            "from": self.env_from,
+            "to": self.env_to,
+            "header_from": self.parsed.from,
+            "subject": self.parsed.subject,
+            "created": self.created,
+            "size": self.raw.len(),
+            "attachments": self.parsed.attachments.len(),
+            "snippet": self.snippet(),
+            "read": self.read.load(Ordering::Relaxed),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: VecDeque<Arc<SessionRec>>,
+    messages: VecDeque<Arc<MessageRec>>,
+    next_key: u64,
+    dropped_sessions: u64,
+    dropped_messages: u64,
+    deleted: u64,
+    /// Messages of live sessions that have not ended yet, by session number.
+    waiting: HashMap<u64, Vec<Arc<MessageRec>>>,
+}
+
+/// Counts shown in the page's header and in `/api/info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    /// Sessions kept.
+    pub sessions: usize,
+    /// Messages kept.
+    pub messages: usize,
+    /// Unread messages.
+    pub unread: usize,
+    /// Sessions dropped because more than `keep` arrived.
+    pub dropped_sessions: u64,
+    /// Messages dropped because more than `keep` arrived.
+    pub dropped_messages: u64,
+    /// Sessions and messages the sink could not queue for the inbox (it fell behind).
+    pub dropped_queue: u64,
+    /// SSE events not delivered to a browser that fell behind.
+    pub dropped_events: u64,
+    /// Messages deleted through the API.
+    pub deleted: u64,
+    /// How many of each the store keeps.
+    pub keep: usize,
+}
+
+/// The inbox's store.
+pub struct Store {
+    keep: usize,
+    inner: RwLock<Inner>,
+    events: broadcast::Sender<Event>,
+    queue_dropped: Arc<AtomicU64>,
+    events_dropped: AtomicU64,
+    started: Instant,
+}
+
+/// A page of a list, newest first.
+pub struct Page<T> {
+    /// Items that matched.
+    pub matched: usize,
+    /// The items of this page.
+    pub items: Vec<T>,
+}
+
+impl Store {
+    /// A store keeping `keep` sessions and `keep` messages, fed by a sink
+    /// subscription on a thread of its own.
+    pub fn start(keep: usize, mut feed: Subscription) -> Result<Arc<Store>, crate::Error> {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let store = Arc::new(Store {
+            keep: keep.max(1),
+            inner: RwLock::new(Inner {
+                next_key: 1,
+                ..Inner::default()
+            }),
+            events: broadcast::channel(EVENTS).0,
+            queue_dropped: dropped.clone(),
+            events_dropped: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        let s = store.clone();
+        std::thread::Builder::new()
+            .name("mailtape-inbox".into())
+            .spawn(move || {
+                // Ends when the sink closes.
+                while let Some(event) = feed.blocking_recv() {
+                    match &*event {
+                        SinkEvent::SessionFinished { transcript, .. } => {
+                            s.add_session(transcript.clone(), "live");
+                        }
+                        SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
+                        _ => {}
+                    }
+                    let missed = feed.take_dropped();
+                    if missed > 0 {
+                        s.queue_dropped.fetch_add(missed, Ordering::Relaxed);
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::Io {
+                action: "start the inbox's thread".into(),
+                source: e,
+            })?;
+        Ok(store)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends an event to every page listening (its kind, and a JSON
+    /// object `{"type": kind, "data": data}`).
+    pub fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        let text: Arc<str> = json!({"type": kind, "data": data}).to_string().into();
+        // No receiver (no page open) is not an error.
+        let _ = self.events.send((kind, text));
+    }
+
+    /// A new listener of the event stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Counts a listener that fell `n` events behind.
+    pub fn events_lagged(&self, n: u64) {
+        self.events_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Seconds since the store started.
+    pub fn uptime(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Adds a finished session; `origin` is `live` or the tape it came from.
+    pub fn add_session(&self, t: Arc<Transcript>, origin: &str) {
+        // Record and replay deliver nothing themselves: what they accepted
+        // is rebuilt from the transcript, so the inbox shows it too.
+        if origin == "live"
+            && t.meta.mode != "mock"
+            && !self.read().waiting.contains_key(&t.meta.id)
+        {
+            for (i, m) in accepted_messages(&t).into_iter().enumerate() {
+                self.add_message(Message {
+                    id: format!("{}-{}-{}", t.meta.mode, t.meta.id, i + 1),
+                    session: t.meta.id,
+                    from: m.from,
+                    to: m.to,
+                    data: m.data,
+                    path: None,
+                });
+            }
+        }
+        let mut inner = self.write();
+        let key = inner.next_key;
+        inner.next_key += 1;
+        let mut summary = summarise(key, origin, &t);
+        if origin == "live"
+            && let Some(msgs) = inner.waiting.remove(&t.meta.id)
+        {
+            for m in msgs {
+                let _ = m.session.set(key);
+                let _ = m.protocol.set(summary.protocol);
+                summary.messages.push(m.id.clone());
+            }
+        }
+        let row = serde_json::to_value(&summary).unwrap_or_default();
+        inner.sessions.push_back(Arc::new(SessionRec {
+            summary,
+            transcript: t,
+        }));
+        while inner.sessions.len() > self.keep {
+            inner.sessions.pop_front();
+            inner.dropped_sessions += 1;
+        }
+        drop(inner);
+        self.publish("session", row);
+    }
+
+    /// Adds an accepted message.
+    pub fn add_message(&self, m: Message) {
+        let parsed = mime::parse(&m.data);
+        self.insert_message(
+            MessageRec {
+                haystack: MessageRec::haystack(&m.id, &m.from, &m.to, &parsed),
+                id: m.id,
+                session: OnceLock::new(),
+                session_number: m.session,
+                env_from: m.from,
+                env_to: m.to,
+                created: now_rfc3339(),
+                parsed,
+                raw: m.data,
+                read: AtomicBool::new(false),
+                protocol: OnceLock::new(),
+            },
+            true,
+        );
+    }
+
+    fn insert_message(&self, rec: MessageRec, live: bool) {
+        let rec = Arc::new(rec);
+        let row = rec.row();
+        let mut inner = self.write();
+        if live {
+            inner
+                .waiting
+                .entry(rec.session_number)
+                .or_default()
+                .push(rec.clone());
+        }
+        inner.messages.push_back(rec);
+        while inner.messages.len() > self.keep {
+            inner.messages.pop_front();
+            inner.dropped_messages += 1;
+        }
+        drop(inner);
+        self.publish("message", row);
+    }
+
+    /// Sessions, newest first, that pass `keep`; `start` and `limit` page them.
+    pub fn sessions(
+        &self,
+        start: usize,
+        limit: usize,
+        keep: impl Fn(&SessionRec) -> bool,
+    ) -> Page<Arc<SessionRec>> {
+        let inner = self.read();
+        page(inner.sessions.iter().rev(), start, limit, |s| keep(s))
+    }
+
+    /// Messages, newest first, that pass `keep`.
+    pub fn messages(
+        &self,
+        start: usize,
+        limit: usize,
+        keep: impl Fn(&MessageRec) -> bool,
+    ) -> Page<Arc<MessageRec>> {
+        let inner = self.read();
+        page(inner.messages.iter().rev(), start, limit, |m| keep(m))
+    }
+
+    /// One session by its key.
+    pub fn session(&self, key: u64) -> Option<Arc<SessionRec>> {
+        let inner = self.read();
+        // Keys grow with the deque, so a binary search finds it.
+        let i = inner
+            .sessions
+            .binary_search_by_key(&key, |s| s.summary.key)
+            .ok()?;
+        inner.sessions.get(i).cloned()
+    }
+
+    /// One message by id; `latest` is the newest.
+    pub fn message(&self, id: &str) -> Option<Arc<MessageRec>> {
+        let inner = self.read();
+        if id == "latest" {
+            return inner.messages.back().cloned();
+        }
+        inner.messages.iter().rev().find(|m| m.id == id).cloned()
+    }
+
+    /// Deletes every session and message.
+    pub fn clear(&self) {
+        let mut inner = self.write();
+        inner.deleted += inner.messages.len() as u64;
+        inner.sessions.clear();
+        inner.messages.clear();
+        inner.waiting.clear();
+        drop(inner);
+        self.publish("clear", json!({}));
+    }
+
+    /// Deletes these messages (all when `ids` is empty); returns how many went.
+    pub fn delete_messages(&self, ids: &[String]) -> usize {
+        let mut inner = self.write();
+        let before = inner.messages.len();
+        if ids.is_empty() {
+            inner.messages.clear();
+        } else {
+            inner.messages.retain(|m| !ids.contains(&m.id));
+        }
+        let gone = before - inner.messages.len();
+        inner.deleted += gone as u64;
+        drop(inner);
+        self.publish("deleted", json!({"ids": ids}));
+        gone
+    }
+
+    /// Sets the read flag of these messages (all when `ids` is empty).
+    pub fn set_read(&self, ids: &[String], read: bool) {
+        for m in self.read().messages.iter() {
+            if ids.is_empty() || ids.contains(&m.id) {
+                m.read.store(read, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The counts.
+    pub fn counts(&self) -> Counts {
+        let inner = self.read();
+        Counts {
+            sessions: inner.sessions.len(),
+            messages: inner.messages.len(),
+            unread: inner
+                .messages
+                .iter()
+                .filter(|m| !m.read.load(Ordering::Relaxed))
+                .count(),
+            dropped_sessions: inner.dropped_sessions,
+            dropped_messages: inner.dropped_messages,
+            dropped_queue: self.queue_dropped.load(Ordering::Relaxed),
+            dropped_events: self.events_dropped.load(Ordering::Relaxed),
+            deleted: inner.deleted,
+            keep: self.keep,
+        }
+    }
+
+    /// Loads what is already on disk: every `.tape` in `tapes` (a folder or
+    /// one file) and every `.eml` in `mailbox`. Unreadable files are logged
+    /// and skipped; they must not stop the server.
+    pub fn load_disk(&self, tapes: &[std::path::PathBuf], mailbox: Option<&std::path::Path>) {
+        for source in tapes {
+            let files = if source.is_dir() {
+                files_with(source, "tape")
+            } else if source.is_file() {
+                vec![source.clone()]
+            } else {
+                Vec::new()
+            };
+            for f in files {
+                let origin = f.display().to_string();
+                match std::fs::read_to_string(&f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| crate::tape::Tape::parse(&t, &origin).map_err(|e| e.to_string()))
+                {
+                    Ok(tape) => {
+                        for t in tape.sessions {
+                            self.add_session(Arc::new(t), &origin);
+                        }
+                    }
+                    Err(e) => tracing::warn!("inbox: skipped {origin}: {e}"),
+                }
+            }
+        }
+        if let Some(dir) = mailbox {
+            for f in files_with(dir, "eml") {
+                match std::fs::read(&f) {
+                    Ok(bytes) => self.insert_message(eml_record(&f, bytes), false),
+                    Err(e) => tracing::warn!("inbox: skipped {}: {e}", f.display()),
+                }
+            }
+        }
+    }
+}
+
+fn page<'a, T: 'a>(
+    items: impl Iterator<Item = &'a Arc<T>>,
+    start: usize,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> Page<Arc<T>> {
+    let mut matched = 0;
+    let mut out = Vec::new();
+    for item in items {
+        if keep(item) {
+            if matched >= start && out.len() < limit {
+                out.push(item.clone());
+            }
+            matched += 1;
+        }
+    }
+    Page {
+        matched,
+        items: out,
+    }
+}
+
+fn files_with(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A message from the mailbox folder: its envelope comes from the two
+/// `X-Mailtape-Envelope-*` lines the mailbox writer puts first.
+fn eml_record(path: &std::path::Path, bytes: Vec<u8>) -> MessageRec {
+    let mut from = String::new();
+    let mut to = Vec::new();
+    let mut rest: &[u8] = &bytes;
+    loop {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(rest.len(), |i| i + 2);
+        let line = String::from_utf8_lossy(&rest[..end]);
+        if let Some(v) = line.strip_prefix("X-Mailtape-Envelope-From:") {
+            from = v.trim().trim_matches(['<', '>']).to_string();
+        } else if let Some(v) = line.strip_prefix("X-Mailtape-Envelope-To:") {
+            to = v
+                .split(',')
+                .map(|a| a.trim().trim_matches(['<', '>']).to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+        } else {
+            break;
+        }
+        rest = &rest[end..];
+    }
+    let raw = rest.to_vec();
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parsed = mime::parse(&raw);
+    MessageRec {
+        haystack: MessageRec::haystack(&id, &from, &to, &parsed),
+        id,
+        session: OnceLock::new(),
+        session_number: 0,
+        env_from: from,
+        env_to: to,
+        created: std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(rfc3339)
+            .unwrap_or_else(now_rfc3339),
+        parsed,
+        raw,
+        read: AtomicBool::new(false),
+        protocol: OnceLock::new(),
+    }
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Now, RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    rfc3339(std::time::SystemTime::now())
+}
