@@ -999,13 +999,15 @@ async fn a_busy_server_loses_no_session_to_the_inbox_queue() {
     server.shutdown().await;
 }
 
-/// Routes merged in by other parts (Resend's REST API) pass the same guards:
-/// an SDK (a bearer key, no Origin) gets through; a page elsewhere does not.
+/// Routes merged in by other parts (as Resend's REST API is) pass the same
+/// guards: an SDK (a bearer key, no Origin) gets through; a page elsewhere
+/// does not. (Its own path: the mock's REST API now holds `/emails`, and
+/// axum refuses a route merged twice.)
 #[tokio::test]
 async fn merged_routes_pass_the_same_guards() {
     let routes = mailtape::RouteMaker(std::sync::Arc::new(
         |_sink: &std::sync::Arc<mailtape::Sink>| {
-            axum::Router::new().route("/emails", axum::routing::post(|| async { "sent" }))
+            axum::Router::new().route("/merged/emails", axum::routing::post(|| async { "sent" }))
         },
     ));
     let server = MockServer::builder()
@@ -1022,7 +1024,7 @@ async fn merged_routes_pass_the_same_guards() {
     let sdk = http(
         addr,
         "POST",
-        "/emails",
+        "/merged/emails",
         &[
             ("Authorization", "Bearer re_sdk_123"),
             ("Content-Type", "application/json"),
@@ -1035,13 +1037,20 @@ async fn merged_routes_pass_the_same_guards() {
     let page = http(
         addr,
         "POST",
-        "/emails",
+        "/merged/emails",
         &[("Origin", "http://evil.example")],
         "{}",
     )
     .await;
     assert_eq!(page.status, 403);
-    let rebound = http(addr, "POST", "/emails", &[("Host", "evil.example")], "{}").await;
+    let rebound = http(
+        addr,
+        "POST",
+        "/merged/emails",
+        &[("Host", "evil.example")],
+        "{}",
+    )
+    .await;
     assert_eq!(rebound.status, 403);
     server.shutdown().await;
 }
