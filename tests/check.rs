@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::cli::{BIN, leaks};
+use common::cli::leaks;
 use mailtape::MockServer;
 
 const KEY: &str = "re_Check123_asdfGHJK";
@@ -26,7 +24,7 @@ async fn check<S: AsRef<str>>(env_key: Option<&'static str>, args: &[S]) -> Out 
 }
 
 fn check_blocking(env_key: Option<&str>, args: &[String]) -> Out {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = common::cli::bin();
     cmd.arg("check")
         .args(args)
         .arg("--json")
@@ -327,7 +325,7 @@ async fn the_key_argument_is_warned_about_and_never_shown() {
         o.stderr
     );
     // with no key at all and no terminal, stdin is read; empty is a clear error
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["check", "--host", "127.0.0.1"])
         .env_remove("RESEND_API_KEY")
         .output()
@@ -387,7 +385,7 @@ async fn a_reply_the_profile_only_guesses_is_named_as_such() {
         .unwrap();
     let args = modes(&s)[2].clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
+        common::cli::bin()
             .arg("check")
             .args(&args)
             .env("RESEND_API_KEY", KEY)

@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use base64::Engine;
-use common::cli::{BIN, Running, Smtp, all_bytes, ephemeral, leaks, plain};
+use common::cli::{Running, Smtp, all_bytes, ephemeral, leaks, plain};
 const KEY: &str = "re_Cli9876_zyxwVUTS4321";
 
 #[test]
@@ -139,7 +137,7 @@ fn json_ready_line_events_files_and_sigterm() {
 fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
     // #13: how sure we are of each reply is something a user can see.
     let run = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).output().unwrap();
+        let out = common::cli::bin().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -214,7 +212,7 @@ fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
         json["counts"]["library"],
         json["replies"].as_object().unwrap().len()
     );
-    let bad = Command::new(BIN)
+    let bad = common::cli::bin()
         .args(["profile", "--source", "rumour"])
         .output()
         .unwrap();
@@ -330,7 +328,7 @@ fn certificates_are_made_once_with_private_keys_0600() {
 
 #[test]
 fn list_scenarios_and_profile() {
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["mock", "--list-scenarios"])
         .output()
         .unwrap();
@@ -358,7 +356,7 @@ fn list_scenarios_and_profile() {
             "{name} in\n{text}"
         );
     }
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["profile", "--variant", "brief"])
         .output()
         .unwrap();
@@ -387,7 +385,7 @@ fn bad_arguments_fail_with_one_clear_line() {
                 None => args.extend(pair.iter().map(|s| s.to_string())),
             }
         }
-        let out = Command::new(BIN).args(&args).output().unwrap();
+        let out = common::cli::bin().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{extra:?}");
         String::from_utf8(out.stderr).unwrap()
     };
@@ -467,7 +465,7 @@ async fn brings_its_own_certificate() {
     let (code, _, _) = m.term();
     assert_eq!(code, 0);
     // a key file that is not a key is refused with its path
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(&argv[..argv.len() - 1])
         .arg(own.path().join("ca.pem"))
         .output()
@@ -488,7 +486,7 @@ fn a_closed_pipe_is_not_a_crash() {
         &["mock", "--list-scenarios"],
         &["replay", "--list"],
     ] {
-        let mut child = Command::new(BIN)
+        let mut child = common::cli::bin()
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -223,7 +223,7 @@ impl Proc {
 /// Starts the binary with trace logs; returns it and its plain address.
 fn start(args: Vec<String>) -> (Proc, String) {
     let json = args.iter().any(|a| a == "--json");
-    let mut child = Command::new(BIN)
+    let mut child = common::cli::bin()
         .args(&args)
         .env("MAILTAPE_LOG", "trace")
         .env("NO_COLOR", "1")
@@ -1111,6 +1111,7 @@ fn run_bounded(args: &[&str], within: Duration) -> (Option<i32>, String, Duratio
         .arg("sh")
         .arg(BIN)
         .args(args)
+        .env("MAILTAPE_UI", "off")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -818,8 +818,7 @@ fn the_binary_announces_the_inbox_and_serves_it() {
     let i = args.iter().position(|a| a == "--ui").expect("--ui");
     args[i + 1] = "127.0.0.1:0".into();
     args.push("--json".into());
-    let mut run =
-        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let mut run = common::cli::Running::start_with(&args, common::cli::bin());
     let ready: Value = serde_json::from_str(&run.line()).expect("ready line");
     let url = ready["ui"]
         .as_str()
@@ -847,8 +846,7 @@ fn the_binary_announces_the_inbox_and_serves_it() {
     let mut args = common::cli::ephemeral("mock", dir.path());
     let i = args.iter().position(|a| a == "--ui").expect("--ui");
     args[i + 1] = "127.0.0.1:0".into();
-    let mut run =
-        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let mut run = common::cli::Running::start_with(&args, common::cli::bin());
     // (the banner is on stderr: stdout is the live view's)
     let line = run.err_until(|l| l.trim_start().starts_with("inbox"));
     assert!(
@@ -999,15 +997,13 @@ async fn a_busy_server_loses_no_session_to_the_inbox_queue() {
     server.shutdown().await;
 }
 
-/// Routes merged in by other parts (as Resend's REST API is) pass the same
-/// guards: an SDK (a bearer key, no Origin) gets through; a page elsewhere
-/// does not. (Its own path: the mock's REST API now holds `/emails`, and
-/// axum refuses a route merged twice.)
+/// Routes merged in by other parts (Resend's REST API) pass the same guards:
+/// an SDK (a bearer key, no Origin) gets through; a page elsewhere does not.
 #[tokio::test]
 async fn merged_routes_pass_the_same_guards() {
     let routes = mailtape::RouteMaker(std::sync::Arc::new(
         |_sink: &std::sync::Arc<mailtape::Sink>| {
-            axum::Router::new().route("/merged/emails", axum::routing::post(|| async { "sent" }))
+            axum::Router::new().route("/extra", axum::routing::post(|| async { "sent" }))
         },
     ));
     let server = MockServer::builder()
@@ -1024,7 +1020,7 @@ async fn merged_routes_pass_the_same_guards() {
     let sdk = http(
         addr,
         "POST",
-        "/merged/emails",
+        "/extra",
         &[
             ("Authorization", "Bearer re_sdk_123"),
             ("Content-Type", "application/json"),
@@ -1037,20 +1033,13 @@ async fn merged_routes_pass_the_same_guards() {
     let page = http(
         addr,
         "POST",
-        "/merged/emails",
+        "/extra",
         &[("Origin", "http://evil.example")],
         "{}",
     )
     .await;
     assert_eq!(page.status, 403);
-    let rebound = http(
-        addr,
-        "POST",
-        "/merged/emails",
-        &[("Host", "evil.example")],
-        "{}",
-    )
-    .await;
+    let rebound = http(addr, "POST", "/extra", &[("Host", "evil.example")], "{}").await;
     assert_eq!(rebound.status, 403);
     server.shutdown().await;
 }

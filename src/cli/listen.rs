@@ -26,7 +26,9 @@ pub(crate) struct ListenArgs {
     ///
     /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
     /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
-    #[arg(long, value_name = "ADDR|off", default_value = mailtape::web::DEFAULT_ADDR)]
+    /// MAILTAPE_UI sets it too (e.g. MAILTAPE_UI=off in a test suite that starts
+    /// several mailtapes at once).
+    #[arg(long, value_name = "ADDR|off", env = "MAILTAPE_UI", default_value = mailtape::web::DEFAULT_ADDR)]
     pub(crate) ui: String,
     /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
     #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]

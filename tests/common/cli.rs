@@ -13,6 +13,14 @@ use base64::Engine;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
 
+/// The binary with the inbox off unless a test asks for it with `--ui`:
+/// tests run in parallel, and no two may want port 8025.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_UI", "off");
+    cmd
+}
+
 pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
@@ -37,7 +45,7 @@ fn line_reader(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 impl Running {
     pub fn start(args: &[&str]) -> Running {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Running::start_with(&args, Command::new(BIN))
+        Running::start_with(&args, bin())
     }
 
     /// Starts `cmd` (the binary, with its environment set) with `args`.
