@@ -276,8 +276,7 @@ fn fenced(text: &str, lang: &str) -> Vec<String> {
 /// curl; without it the test says so and passes.
 #[test]
 fn the_quick_start_runs_as_written() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("curl is not installed: the Quick start was not run");
+    if no_curl("the Quick start") {
         return;
     }
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
@@ -290,13 +289,7 @@ fn the_quick_start_runs_as_written() {
     // the README's addresses, by banner row (smtps → 127.0.0.1:2465, …)
     let mut shown_addrs: Vec<(String, String)> = Vec::new();
     let mut printed = String::new();
-    // Every listener on a free port: those this binary has (an inbox's too).
-    let help = Command::new(BIN).args(["mock", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let listeners: Vec<&str> = ["--smtps", "--starttls", "--plain", "--ui"]
-        .into_iter()
-        .filter(|f| help.contains(&format!("{f} <")))
-        .collect();
+    let listeners = listener_flags();
     let (mut ran, mut compared) = (0, 0);
     let mut after = "";
     for (lang, body) in blocks(section) {
@@ -373,6 +366,26 @@ fn the_quick_start_runs_as_written() {
         let (code, _, err) = m.term();
         assert_eq!(code, 0, "{err}");
     }
+}
+
+/// Whether curl is missing (then `what` is said not to have run).
+fn no_curl(what: &str) -> bool {
+    let missing = Command::new("curl").arg("--version").output().is_err();
+    if missing {
+        eprintln!("curl is not installed: {what} was not run");
+    }
+    missing
+}
+
+/// The listener flags of `mock` (the inbox's too, where there is one): the
+/// docs tests put each on a free port.
+fn listener_flags() -> Vec<&'static str> {
+    let help = Command::new(BIN).args(["mock", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    ["--smtps", "--starttls", "--plain", "--ui"]
+        .into_iter()
+        .filter(|f| help.contains(&format!("{f} <")))
+        .collect()
 }
 
 /// A word with each `127.0.0.1:PORT` in it made `127.0.0.1:[port]`.
@@ -517,8 +530,7 @@ fn every_mailtape_command_in_the_docs_parses() {
 /// mock's put into the recorder's `--upstream`). Needs curl.
 #[test]
 fn record_and_replay_run_as_written() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("curl is not installed: the record and replay recipe was not run");
+    if no_curl("the record and replay recipe") {
         return;
     }
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
@@ -542,14 +554,8 @@ fn record_and_replay_run_as_written() {
         .expect("the Quick start's first curl")
         .1;
     let dir = tempfile::tempdir().unwrap();
-    // every listener on a free port (an inbox's too), but those the line
-    // turns off
-    let help = Command::new(BIN).args(["mock", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let listeners: Vec<&str> = ["--smtps", "--starttls", "--plain", "--ui"]
-        .into_iter()
-        .filter(|f| help.contains(&format!("{f} <")))
-        .collect();
+    // every listener on a free port, but those the line turns off
+    let listeners = listener_flags();
     let free = |mut argv: Vec<String>| {
         for &l in &listeners {
             match argv.iter().position(|a| a == l) {
