@@ -10,6 +10,8 @@
 #   MAILTAPE=other/mailtape bash benches/callgrind.sh mock   # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The inbox is off: benchmarks measure SMTP, and port 8025 may be taken.
+export MAILTAPE_UI=${MAILTAPE_UI:-off}
 mode=${1:-mock}
 view=${2:---quiet}
 # `human`: the human view (no flag), plain text.

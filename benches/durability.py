@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+# The inbox is off: this measures SMTP, and port 8025 may be taken.
+os.environ.setdefault("MAILTAPE_UI", "off")
+
 NEW = os.environ.get("MAILTAPE", "target/release/mailtape")
 BASE = os.environ.get("BASE")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))

@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+# The inbox is off: this measures SMTP, and port 8025 may be taken.
+os.environ.setdefault("MAILTAPE_UI", "off")
+
 MT = os.environ.get("MAILTAPE", "target/release/mailtape")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 TMP = tempfile.mkdtemp(prefix="mailtape-live-")

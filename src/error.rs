@@ -51,6 +51,8 @@ pub enum Error {
     Usage(String),
     /// A replay did not go as the tape says; holds the summary.
     Diverged(String),
+    /// A load test ran, and some of its messages failed; holds the summary.
+    BenchFailed(String),
 }
 
 impl std::fmt::Display for Error {
@@ -75,6 +77,7 @@ impl std::fmt::Display for Error {
             }
             Error::Usage(reason) => f.write_str(reason),
             Error::Diverged(summary) => write!(f, "replay failed: {summary}"),
+            Error::BenchFailed(summary) => write!(f, "bench: {summary}"),
         }
     }
 }

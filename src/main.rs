@@ -20,8 +20,10 @@ enum Cmd {
     /// Run a local SMTP server that answers exactly as smtp.resend.com would.
     ///
     /// Point your app at 127.0.0.1:2465 (implicit TLS), :2587 (STARTTLS) or
-    /// :2525 (plain), user `resend`, password any key that starts with `re_`.
-    /// Every session is shown live with the key redacted.
+    /// :2525 (plain), user `resend`, password a key shaped like Resend's:
+    /// re_ then at least 8 of A-Z a-z 0-9 _ (re_12345678 will do; others get
+    /// 535 as from Resend). Every session is shown live with the key redacted.
+    #[command(after_help = cli::help::MOCK)]
     Mock(Box<cli::mock::MockArgs>),
     /// Stand in front of the real relay, pass every command and reply through
     /// unchanged, and keep each session, redacted, in a tape.
@@ -29,14 +31,17 @@ enum Cmd {
     /// Point your app at mailtape as for `mock`, with your real key; mailtape
     /// forwards it to the upstream (default smtp.resend.com:465) and writes
     /// only the redacted form.
+    #[command(after_help = cli::help::RECORD)]
     Record(Box<cli::record::RecordArgs>),
     /// Answer clients from a recorded tape: each connection plays the next session.
     ///
     /// A client that departs from the tape gets 451 saying what was expected;
     /// the run then ends with a non-zero exit status.
+    #[command(after_help = cli::help::REPLAY)]
     Replay(Box<cli::replay::ReplayArgs>),
     /// Print the transcripts of a tape, a folder of tapes, or stdin, redacted,
     /// with a plain-language explanation and fix under every failure.
+    #[command(after_help = cli::help::SHOW)]
     Show(cli::show::ShowArgs),
     /// Test SMTP settings against a relay (smtp.resend.com by default), the way an
     /// app would send: connection, TLS, login, sender, recipient, message.
@@ -44,11 +49,14 @@ enum Cmd {
     /// The key comes from RESEND_API_KEY, or a prompt that does not echo.
     /// Exit status: 0 accepted, 10 connection, 11 TLS, 12 authentication,
     /// 13 sender or recipient refused, 14 message refused, 15 temporary failure.
+    #[command(after_help = cli::help::CHECK)]
     Check(cli::check::CheckArgs),
     /// Load-test an SMTP server: N connections send M messages; messages per
     /// second and latency percentiles (p50, p99, max) per command and per message.
+    #[command(after_help = cli::help::BENCH)]
     Bench(cli::bench::BenchArgs),
     /// Print the replies of the Resend profile: code, text, and where each comes from.
+    #[command(after_help = cli::help::PROFILE)]
     Profile(cli::profile::ProfileArgs),
 }
 

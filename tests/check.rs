@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::cli::{BIN, leaks};
+use common::cli::leaks;
 use mailtape::MockServer;
 
 const KEY: &str = "re_Check123_asdfGHJK";
@@ -26,7 +24,7 @@ async fn check<S: AsRef<str>>(env_key: Option<&'static str>, args: &[S]) -> Out 
 }
 
 fn check_blocking(env_key: Option<&str>, args: &[String]) -> Out {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = common::cli::bin();
     cmd.arg("check")
         .args(args)
         .arg("--json")
@@ -148,7 +146,7 @@ async fn failures_by_class() {
         Some((
             "authentication",
             "535 Authentication credentials invalid",
-            "starts with re_",
+            "re_ then at least 8 of A-Z a-z 0-9 _",
         )),
     )
     .await;
@@ -277,7 +275,7 @@ async fn connection_and_tls_failures() {
     .await;
     assert_eq!(o.code, 11);
     assert!(
-        step(&o, "TLS")["detail"]
+        step(&o, "TLS")["explain"]
             .as_str()
             .unwrap()
             .contains("use --tls starttls"),
@@ -300,10 +298,10 @@ async fn connection_and_tls_failures() {
     .await;
     assert_eq!(o.code, 10);
     assert!(
-        step(&o, "connection")["detail"]
+        step(&o, "connection")["explain"]
             .as_str()
             .unwrap()
-            .contains("try --tls implicit"),
+            .contains("use --tls implicit"),
         "{}",
         o.json
     );
@@ -327,12 +325,12 @@ async fn the_key_argument_is_warned_about_and_never_shown() {
         o.stderr
     );
     // with no key at all and no terminal, stdin is read; empty is a clear error
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["check", "--host", "127.0.0.1"])
         .env_remove("RESEND_API_KEY")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key: set RESEND_API_KEY"));
 }
 
@@ -343,9 +341,9 @@ fn mistakes_visible_before_connecting() {
     let base = CheckOptions {
         host: "smtp.resend.com".into(),
         port: 465,
-        tls: UpstreamTls::Implicit,
+        tls: Some(UpstreamTls::Implicit),
         user: "resend".into(),
-        key: "re_x".into(),
+        key: "re_12345678".into(),
         from: "a@b.c".into(),
         to: "d@e.f".into(),
         ca_file: None,
@@ -370,7 +368,7 @@ fn mistakes_visible_before_connecting() {
     );
     assert!(
         warnings(&CheckOptions {
-            tls: UpstreamTls::Starttls,
+            tls: Some(UpstreamTls::Starttls),
             ..base
         })[0]
             .contains("expects implicit TLS")
@@ -387,7 +385,7 @@ async fn a_reply_the_profile_only_guesses_is_named_as_such() {
         .unwrap();
     let args = modes(&s)[2].clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
+        common::cli::bin()
             .arg("check")
             .args(&args)
             .env("RESEND_API_KEY", KEY)

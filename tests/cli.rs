@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use base64::Engine;
-use common::cli::{BIN, Running, Smtp, all_bytes, ephemeral, leaks, plain};
+use common::cli::{Running, Smtp, all_bytes, ephemeral, leaks, plain};
 const KEY: &str = "re_Cli9876_zyxwVUTS4321";
 
 #[test]
@@ -139,7 +137,7 @@ fn json_ready_line_events_files_and_sigterm() {
 fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
     // #13: how sure we are of each reply is something a user can see.
     let run = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).output().unwrap();
+        let out = common::cli::bin().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -214,7 +212,7 @@ fn profile_shows_the_source_of_each_reply_counts_and_filters_by_source() {
         json["counts"]["library"],
         json["replies"].as_object().unwrap().len()
     );
-    let bad = Command::new(BIN)
+    let bad = common::cli::bin()
         .args(["profile", "--source", "rumour"])
         .output()
         .unwrap();
@@ -227,9 +225,7 @@ fn the_live_view_names_a_guess_reply_as_such() {
     let args = ephemeral("mock", dir.path());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut m = Running::start(&argv);
-    let banner = m.until(|l| l.trim_start().starts_with("plain "));
-    let addr = banner.split_whitespace().nth(1).unwrap().to_string();
-    m.until(|l| l.trim_start().starts_with("login"));
+    let addr = m.banner_plain_addr();
     let mut c = Smtp::connect(&addr);
     c.reply();
     c.cmd("EHLO app.local");
@@ -264,9 +260,7 @@ fn human_live_view_is_redacted_and_plain_when_piped() {
     let args = ephemeral("mock", dir.path());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut m = Running::start(&argv);
-    let banner = m.until(|l| l.trim_start().starts_with("plain "));
-    let addr = banner.split_whitespace().nth(1).unwrap().to_string();
-    m.until(|l| l.trim_start().starts_with("login"));
+    let addr = m.banner_plain_addr();
     let mut c = Smtp::connect(&addr);
     c.reply();
     c.cmd("EHLO app.local");
@@ -285,7 +279,17 @@ fn human_live_view_is_redacted_and_plain_when_piped() {
     );
     assert!(text.contains("#1 S: 535 Invalid username"), "{text}");
     assert!(!text.contains('\x1b'), "colour codes when piped: {text}");
-    assert!(text.contains("CA        "), "{text}");
+    // issue 15: the lines for people (banner, stopping) are on stderr, and
+    // stdout holds the live view alone
+    assert!(
+        stderr.starts_with("mailtape mock · scenario default") && stderr.contains("CA        "),
+        "the banner is on stderr: {stderr}"
+    );
+    assert!(
+        stderr.ends_with("mailtape: stopping; open sessions get 421\n"),
+        "{stderr}"
+    );
+    assert!(stdout.iter().all(|l| l.starts_with('#')), "{stdout:?}");
     assert!(leaks(text.as_bytes(), KEY).is_empty() && leaks(stderr.as_bytes(), KEY).is_empty());
 }
 
@@ -324,7 +328,7 @@ fn certificates_are_made_once_with_private_keys_0600() {
 
 #[test]
 fn list_scenarios_and_profile() {
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["mock", "--list-scenarios"])
         .output()
         .unwrap();
@@ -352,7 +356,7 @@ fn list_scenarios_and_profile() {
             "{name} in\n{text}"
         );
     }
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(["profile", "--variant", "brief"])
         .output()
         .unwrap();
@@ -381,7 +385,7 @@ fn bad_arguments_fail_with_one_clear_line() {
                 None => args.extend(pair.iter().map(|s| s.to_string())),
             }
         }
-        let out = Command::new(BIN).args(&args).output().unwrap();
+        let out = common::cli::bin().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{extra:?}");
         String::from_utf8(out.stderr).unwrap()
     };
@@ -461,7 +465,7 @@ async fn brings_its_own_certificate() {
     let (code, _, _) = m.term();
     assert_eq!(code, 0);
     // a key file that is not a key is refused with its path
-    let out = Command::new(BIN)
+    let out = common::cli::bin()
         .args(&argv[..argv.len() - 1])
         .arg(own.path().join("ca.pem"))
         .output()
@@ -482,7 +486,7 @@ fn a_closed_pipe_is_not_a_crash() {
         &["mock", "--list-scenarios"],
         &["replay", "--list"],
     ] {
-        let mut child = Command::new(BIN)
+        let mut child = common::cli::bin()
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -510,12 +514,7 @@ fn replay_divergence_fails_the_run() {
     args.push("--strict".into());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut m = Running::start(&argv);
-    let addr = m
-        .until(|l| l.trim_start().starts_with("plain "))
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let addr = m.banner_plain_addr();
     let mut c = Smtp::connect(&addr);
     assert_eq!(c.reply(), "220 Resend SMTP Relay ESMTP");
     assert_eq!(
@@ -539,7 +538,7 @@ fn replay_divergence_fails_the_run() {
         "{stdout:?}"
     );
     assert!(
-        stderr.starts_with("mailtape: replay failed: 1 of 1 session played, 1 divergence:\n  session 1 (tape session 1): expected `EHLO app.local`, received `HELO app.local`"),
+        stderr.contains("\nmailtape: replay failed: 1 of 1 session played, 1 divergence:\n  session 1 (tape session 1): expected `EHLO app.local`, received `HELO app.local`"),
         "{stderr}"
     );
     assert!(leaks(stdout.join("\n").as_bytes(), KEY).is_empty());

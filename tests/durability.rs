@@ -223,7 +223,7 @@ impl Proc {
 /// Starts the binary with trace logs; returns it and its plain address.
 fn start(args: Vec<String>) -> (Proc, String) {
     let json = args.iter().any(|a| a == "--json");
-    let mut child = Command::new(BIN)
+    let mut child = common::cli::bin()
         .args(&args)
         .env("MAILTAPE_LOG", "trace")
         .env("NO_COLOR", "1")
@@ -241,10 +241,17 @@ fn start(args: Vec<String>) -> (Proc, String) {
             }
         }
     });
+    // stderr is kept whole for the checks, and its lines are passed on as
+    // they come: the human banner (the plain address) is on stderr.
+    let (err_tx, err_lines) = std::sync::mpsc::channel();
     let stderr = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
+        let mut all = String::new();
+        for line in BufReader::new(&mut err).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
     });
     let mut m = Proc {
         child,
@@ -256,11 +263,11 @@ fn start(args: Vec<String>) -> (Proc, String) {
         let ready: serde_json::Value = serde_json::from_str(&m.line()).expect("ready line");
         ready["plain"].as_str().unwrap().to_string()
     } else {
-        m.until(|l| l.trim_start().starts_with("plain "))
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .to_string()
+        let banner = err_lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("plain "))
+            .expect("the banner on stderr");
+        banner.split_whitespace().nth(1).unwrap().to_string()
     };
     (m, plain)
 }
@@ -1104,6 +1111,7 @@ fn run_bounded(args: &[&str], within: Duration) -> (Option<i32>, String, Duratio
         .arg("sh")
         .arg(BIN)
         .args(args)
+        .env("MAILTAPE_UI", "off")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -1134,6 +1142,8 @@ fn run_bounded(args: &[&str], within: Duration) -> (Option<i32>, String, Duratio
 #[test]
 fn a_tape_of_dev_zero_is_a_one_line_error_at_once() {
     let off = [
+        "--ui",
+        "off",
         "--smtps",
         "off",
         "--starttls",

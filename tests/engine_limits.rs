@@ -642,7 +642,7 @@ fn stalled_large_bodies_do_not_grow_memory_past_the_budget() {
             "16",
         ],
     );
-    let mut m = Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let mut m = Running::start_with(&args, common::cli::bin());
     let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
     let addr = ready["plain"].as_str().unwrap().to_string();
     let line = format!("{}\r\n", "q".repeat(998));

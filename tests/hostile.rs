@@ -1739,7 +1739,7 @@ fn a_burst_of_2000_connections_is_answered_in_full() {
     use common::cli::{Running, plain_only};
     let dir = tempfile::tempdir().unwrap();
     let args = plain_only(dir.path(), &["--json"]);
-    let mut m = Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let mut m = Running::start_with(&args, common::cli::bin());
     let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
     let addr: std::net::SocketAddr = ready["plain"].as_str().unwrap().parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()

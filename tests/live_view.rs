@@ -10,10 +10,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::cli::{BIN, Smtp, plain, wait_exit};
+use common::cli::{Smtp, plain, wait_exit};
 
 const FLAGS: &[&str] = &[
     "mock",
+    "--ui",
+    "off",
     "--json",
     "--scenario",
     "unlimited",
@@ -37,7 +39,7 @@ fn start(
     BufReader<std::process::ChildStdout>,
     String,
 ) {
-    let mut child = Command::new(BIN)
+    let mut child = common::cli::bin()
         .args(FLAGS)
         .args(extra)
         .stdout(Stdio::piped())
@@ -152,7 +154,7 @@ fn a_reader_that_keeps_up_gets_every_line_of_2000_sessions_in_order() {
             }
         }
     });
-    let bench = Command::new(BIN)
+    let bench = common::cli::bin()
         .args(["bench", "--port", &port, "--connections", "20"])
         .args(["--messages", "2000", "--per-connection", "1", "--json"])
         .output()

@@ -41,7 +41,7 @@ async fn every_auth_form_reaches_upstream_and_no_key_is_written() {
     ] {
         args.push(a.to_string());
     }
-    let mut cmd = std::process::Command::new(common::cli::BIN);
+    let mut cmd = common::cli::bin();
     cmd.env("MAILTAPE_LOG", "trace");
     let mut m = Running::start_with(&args, cmd);
     let ready: serde_json::Value =

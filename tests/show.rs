@@ -4,9 +4,8 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::cli::BIN;
 use mailtape::tools::show::{ShowOptions, render};
 use mailtape::{BUILTIN_TAPES, load_tape};
 
@@ -20,7 +19,7 @@ fn every_shipped_tape_shown_with_its_explanations() {
 }
 
 fn show(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
+    let mut child = common::cli::bin()
         .arg("show")
         .args(args)
         .env("NO_COLOR", "1")
@@ -61,7 +60,9 @@ fn folders_stdin_json_and_one_session() {
         "{out}"
     );
     assert!(
-        out.contains("↳ the password must be a Resend API key (it starts with re_)"),
+        out.contains(
+            "↳ the password must be a Resend API key, re_ then at least 8 of A-Z a-z 0-9 _"
+        ),
         "{out}"
     );
     assert!(out.contains("✓ credentials accepted"), "{out}");

@@ -818,8 +818,7 @@ fn the_binary_announces_the_inbox_and_serves_it() {
     let i = args.iter().position(|a| a == "--ui").expect("--ui");
     args[i + 1] = "127.0.0.1:0".into();
     args.push("--json".into());
-    let mut run =
-        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
+    let mut run = common::cli::Running::start_with(&args, common::cli::bin());
     let ready: Value = serde_json::from_str(&run.line()).expect("ready line");
     let url = ready["ui"]
         .as_str()
@@ -847,9 +846,9 @@ fn the_binary_announces_the_inbox_and_serves_it() {
     let mut args = common::cli::ephemeral("mock", dir.path());
     let i = args.iter().position(|a| a == "--ui").expect("--ui");
     args[i + 1] = "127.0.0.1:0".into();
-    let mut run =
-        common::cli::Running::start_with(&args, std::process::Command::new(common::cli::BIN));
-    let line = run.until(|l| l.trim_start().starts_with("inbox"));
+    let mut run = common::cli::Running::start_with(&args, common::cli::bin());
+    // (the banner is on stderr: stdout is the live view's)
+    let line = run.err_until(|l| l.trim_start().starts_with("inbox"));
     assert!(
         line.contains("http://127.0.0.1:") && line.contains("/api/v1"),
         "{line}"

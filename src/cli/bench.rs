@@ -82,9 +82,12 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Error> {
         timeout: Duration::from_secs(30),
     };
     let r = runtime()?.block_on(mailtape::tools::bench::run(o))?;
+    // A load test whose messages failed has failed: the report still goes
+    // to stdout, the reason to stderr, and the status is 1.
+    let failed = r.failure(args.messages).map(Error::BenchFailed);
     if args.json {
         out!("{}", serde_json::to_string(&r).unwrap_or_default());
-        return Ok(());
+        return failed.map_or(Ok(()), Err);
     }
     out!(
         "{} messages in {:.2}s: {:.0} messages/s, {} errors",
@@ -109,5 +112,5 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Error> {
     for e in &r.first_errors {
         out!("  error: {e}");
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }

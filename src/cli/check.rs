@@ -18,7 +18,8 @@ pub(crate) struct CheckArgs {
     /// The port: 465 or 2465 implicit TLS, 587 or 2587 STARTTLS.
     #[arg(long, default_value_t = 465)]
     pub(crate) port: u16,
-    /// TLS mode; by default it follows the port (465/2465 implicit, others STARTTLS).
+    /// TLS mode. Left out, check finds it: a TLS handshake first (implicit
+    /// TLS), else plain SMTP with STARTTLS if the server offers it, else none.
     #[arg(long, value_parser = ["implicit", "starttls", "none"])]
     pub(crate) tls: Option<String>,
     /// The user name (Resend's is the literal `resend`).
@@ -53,9 +54,11 @@ pub(crate) struct CheckArgs {
 pub(crate) fn run(args: CheckArgs) -> ExitCode {
     match check(args) {
         Ok(code) => ExitCode::from(code),
+        // 2 is clap's, for a command line it cannot parse; any other error
+        // is 1, as for every subcommand (10 to 15 are the verdicts).
         Err(e) => {
             crate::cli::report(&e);
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -100,10 +103,7 @@ pub(crate) fn check_key(args: &CheckArgs) -> Result<String, Error> {
 pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
     use mailtape::tools::check::{AuthChoice, CheckOptions, Status};
     let key = check_key(&args)?;
-    let tls = match args.tls.as_deref() {
-        Some(t) => tls_mode(t),
-        None => UpstreamTls::for_port(args.port),
-    };
+    let tls = args.tls.as_deref().map(tls_mode);
     let o = CheckOptions {
         host: args.host.clone(),
         port: args.port,
@@ -129,7 +129,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
             "mailtape check · {}:{} · {} · user {}",
             o.host,
             o.port,
-            tls.describe(),
+            tls.map_or("TLS mode to be found", UpstreamTls::describe),
             o.user
         );
         for w in &warnings {
@@ -148,15 +148,20 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
         }
     };
     let verdict = runtime()?.block_on(mailtape::tools::check::run(&o, &mut on))?;
+    let mut warnings = warnings;
+    warnings.extend(verdict.warnings.iter().cloned());
     if json {
         let v = serde_json::json!({
-            "host": o.host, "port": o.port, "tls_mode": tls.describe(), "user": o.user,
+            "host": o.host, "port": o.port, "tls_mode": verdict.tls_mode, "user": o.user,
             "warnings": warnings, "verdict": verdict,
         });
         out!("{v}");
         return Ok(verdict.exit);
     }
     out!();
+    for w in &verdict.warnings {
+        out!("warning: {w}");
+    }
     out!("verdict:");
     for s in &verdict.steps {
         let mark = match s.status {
@@ -165,7 +170,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
             Status::Skipped => "-",
         };
         out!("  {mark} {:<15} {}", s.step, s.detail);
-        if let Some(e) = s.explain {
+        if let Some(e) = &s.explain {
             out!("    {:<15} ↳ {e}", "");
         }
     }

@@ -26,7 +26,9 @@ pub(crate) struct ListenArgs {
     ///
     /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
     /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
-    #[arg(long, value_name = "ADDR|off", default_value = mailtape::web::DEFAULT_ADDR)]
+    /// MAILTAPE_UI sets it too (e.g. MAILTAPE_UI=off in a test suite that starts
+    /// several mailtapes at once).
+    #[arg(long, value_name = "ADDR|off", env = "MAILTAPE_UI", default_value = mailtape::web::DEFAULT_ADDR)]
     pub(crate) ui: String,
     /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
     #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]
@@ -69,9 +71,12 @@ pub(crate) struct ListenArgs {
 #[derive(Args, Debug)]
 pub(crate) struct OutputArgs {
     /// Print a JSON ready line with the bound addresses, then one JSON object per event.
+    ///
+    /// stdout then carries JSON only; the lines for people (the stopping line,
+    /// warnings) go to stderr.
     #[arg(long, conflicts_with = "quiet")]
     pub(crate) json: bool,
-    /// Print nothing but errors.
+    /// Print nothing but errors: no live view, no banner, no stopping line.
     #[arg(long)]
     pub(crate) quiet: bool,
     /// Live-view steps held while stdout is not being read (a step is a

@@ -38,7 +38,8 @@ pub(crate) struct MockArgs {
     /// A verified sender domain (repeatable); without any, every domain counts as verified.
     #[arg(long = "verified-domain", value_name = "DOMAIN")]
     pub(crate) verified_domains: Vec<String>,
-    /// Accept only this API key (repeatable); without any, every well-formed `re_…` key is accepted.
+    /// Accept only this API key (repeatable); without any, every key shaped like
+    /// Resend's is accepted (re_ then at least 8 of A-Z a-z 0-9 _).
     #[arg(long = "key", value_name = "KEY")]
     pub(crate) keys: Vec<String>,
     /// Write every accepted message to this folder as an .eml file.
@@ -90,13 +91,11 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             "mailtape mock · scenario {} · Resend profile, variant {}",
             s.scenario, s.profile.variant
         );
-        serve_until_signal(
-            &server,
-            &title,
-            "user `resend`, password any re_… key",
-            rest.as_deref(),
-        )
-        .await;
+        let login = format!(
+            "user `resend`, password {} (re_12345678 will do)",
+            mailtape::resend::account::KEY_RULE
+        );
+        serve_until_signal(&server, &title, &login, rest.as_deref()).await;
         server.shutdown().await;
         Ok(())
     })

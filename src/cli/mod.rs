@@ -18,6 +18,7 @@ macro_rules! out {
 
 pub(crate) mod bench;
 pub(crate) mod check;
+pub(crate) mod help;
 pub(crate) mod listen;
 pub(crate) mod mock;
 pub(crate) mod process;

@@ -68,6 +68,56 @@ impl TlsDetails {
     }
 }
 
+/// What a failed TLS handshake says about the server, for a hint that
+/// names the real fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The server speaks TLS, but its certificate is signed by a CA not trusted here.
+    UnknownIssuer,
+    /// The server speaks TLS, but its certificate is not for the name connected to.
+    WrongName,
+    /// The server speaks TLS, but its certificate has expired (or is not valid yet).
+    Expired,
+    /// The server speaks TLS; the handshake failed for another reason.
+    Other,
+    /// What came back was not TLS (an SMTP greeting, most likely), or the
+    /// server closed the connection instead of answering.
+    NotTls,
+    /// Nothing came back in time.
+    Silent,
+}
+
+impl TlsFailure {
+    /// Reads a handshake error.
+    fn of(e: &std::io::Error) -> TlsFailure {
+        use rustls::CertificateError as C;
+        match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(c)) => match c {
+                C::UnknownIssuer => TlsFailure::UnknownIssuer,
+                C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongName,
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. } => TlsFailure::Expired,
+                _ => TlsFailure::Other,
+            },
+            Some(
+                rustls::Error::InvalidMessage(_)
+                | rustls::Error::InappropriateMessage { .. }
+                | rustls::Error::InappropriateHandshakeMessage { .. },
+            ) => TlsFailure::NotTls,
+            Some(_) => TlsFailure::Other,
+            None if e.kind() == std::io::ErrorKind::UnexpectedEof => TlsFailure::NotTls,
+            None => TlsFailure::Other,
+        }
+    }
+
+    /// Whether the server answered in TLS (so implicit TLS is its mode).
+    pub fn speaks_tls(self) -> bool {
+        !matches!(self, TlsFailure::NotTls | TlsFailure::Silent)
+    }
+}
+
 /// A connection to an SMTP server with a read buffer.
 pub struct ClientConn {
     stream: Stream,
@@ -105,20 +155,45 @@ impl ClientConn {
         host: &str,
         timeout: Duration,
     ) -> Result<(ClientConn, TlsDetails), Fault> {
+        self.handshake(config, host, timeout)
+            .await
+            .map_err(|(fault, _)| fault)
+    }
+
+    /// [`start_tls`](Self::start_tls), saying also what the failure tells
+    /// about the server (`check` picks its hint, and its TLS mode, by it).
+    pub async fn handshake(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<(ClientConn, TlsDetails), (Fault, TlsFailure)> {
         let Stream::Plain(tcp) = self.stream else {
-            return Err(Fault("is already encrypted".into()));
+            return Err((Fault("is already encrypted".into()), TlsFailure::Other));
         };
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .map_err(|e| Fault(format!("has no valid TLS name: {e}")))?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+            (
+                Fault(format!("has no valid TLS name: {e}")),
+                TlsFailure::Other,
+            )
+        })?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let tls = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(Fault(format!("failed the TLS handshake: {e}"))),
+            Ok(Err(e)) => {
+                return Err((
+                    Fault(format!("failed the TLS handshake: {e}")),
+                    TlsFailure::of(&e),
+                ));
+            }
             Err(_) => {
-                return Err(Fault(format!(
-                    "did not finish the TLS handshake within {}s",
-                    timeout.as_secs()
-                )));
+                return Err((
+                    Fault(format!(
+                        "did not finish the TLS handshake within {}s",
+                        timeout.as_secs()
+                    )),
+                    TlsFailure::Silent,
+                ));
             }
         };
         let details = details(&tls);

@@ -205,8 +205,8 @@ fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
                 lasted.as_secs_f64()
             ),
         ),
-        Event::Said(text) => out.extend_from_slice(text.as_bytes()),
-        Event::MessageAccepted(_) => return,
+        // Said on stderr by the sink: stdout is for sessions.
+        Event::Said(_) | Event::MessageAccepted(_) => return,
         Event::WriteFailed { session, error } => {
             let _ = write!(out, "#{session}    ");
             paint_into(out, color, RED, format_args!("✗ {error}"));

@@ -13,6 +13,7 @@
 //!
 //! Everything that reaches the sink is already redacted.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -31,7 +32,7 @@ use crate::tools::explain::Said;
 /// How sessions are shown as they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveView {
-    /// Nothing on stdout.
+    /// Nothing on stdout, and no lines for people on stderr.
     Quiet,
     /// `C:`/`S:` lines for people; `color` adds ANSI colours.
     Human {
@@ -384,9 +385,15 @@ impl Sink {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A line of the server's own for people (shown in the human view only).
+    /// A line of the server's own for people (the banner, the stopping
+    /// line): written to stderr as it is said, whatever the view but
+    /// `--quiet` — stdout is the live view's, and with `--json` it carries
+    /// JSON only (issue 15). Published too, for subscribers that show such
+    /// lines; the live view does not, stdout being for sessions.
     pub fn say(&self, line: &str) {
-        if let LiveView::Human { .. } = self.config.view {
+        if self.config.view != LiveView::Quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{line}");
             self.publish(Event::Said(line.to_string()));
         }
     }

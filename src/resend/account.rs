@@ -105,7 +105,8 @@ impl Account {
         if user != USERNAME.as_bytes() {
             return Err(LoginError::InvalidUsername);
         }
-        let password = std::str::from_utf8(password).map_err(|_| LoginError::InvalidKey)?;
+        let password = std::str::from_utf8(password)
+            .map_err(|_| LoginError::MalformedKey(KeyProblem::BadChar('\u{fffd}')))?;
         if let Some(k) = self.keys.iter().find(|k| k.key == password) {
             if k.revoked {
                 return Err(LoginError::InvalidKey);
@@ -124,7 +125,10 @@ impl Account {
         } else {
             KeyPolicy::Reject
         });
-        if policy == KeyPolicy::Accept && is_well_formed_key(password) {
+        if let Some(problem) = key_problem(password) {
+            return Err(LoginError::MalformedKey(problem));
+        }
+        if policy == KeyPolicy::Accept {
             // A key tied to a domain can only be a sending key.
             return Ok(Grant {
                 domain: self.unlisted_key_domain.clone(),
@@ -163,15 +167,73 @@ pub struct Grant {
 pub enum LoginError {
     /// The user name is not `resend`.
     InvalidUsername,
-    /// The key is wrong, revoked or malformed.
+    /// The key is wrong or revoked.
     InvalidKey,
+    /// The key is not shaped like one (Resend refuses it the same way).
+    MalformedKey(KeyProblem),
 }
+
+/// The shape of a Resend API key, as said to people (banner, help, notes).
+pub const KEY_RULE: &str = "re_ then at least 8 of A-Z a-z 0-9 _";
 
 /// `re_` followed by at least 8 of `[A-Za-z0-9_]`, and nothing else.
 pub fn is_well_formed_key(key: &str) -> bool {
-    key.strip_prefix("re_").is_some_and(|rest| {
-        rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    })
+    key_problem(key).is_none()
+}
+
+/// What is wrong with the shape of a key, if anything. It never holds the
+/// key, only what a person needs to fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// It does not begin with `re_`.
+    NoPrefix,
+    /// It holds a character a key never holds (the first such one).
+    BadChar(char),
+    /// Fewer than 8 characters after `re_` (how many there are).
+    TooShort(usize),
+}
+
+/// Checks the shape of a key: [`KEY_RULE`].
+pub fn key_problem(key: &str) -> Option<KeyProblem> {
+    let Some(rest) = key.strip_prefix("re_") else {
+        return Some(KeyProblem::NoPrefix);
+    };
+    if let Some(c) = rest
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Some(KeyProblem::BadChar(c));
+    }
+    let n = rest.chars().count();
+    (n < 8).then_some(KeyProblem::TooShort(n))
+}
+
+impl std::fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyProblem::NoPrefix => f.write_str("it does not start with re_")?,
+            KeyProblem::TooShort(n) => {
+                let s = if *n == 1 { "" } else { "s" };
+                write!(f, "{n} character{s} after re_, a key has at least 8")?
+            }
+            KeyProblem::BadChar(c) => {
+                // A character people cannot see is named as well as shown.
+                let name = match c {
+                    ' ' => " (a space)",
+                    '\t' => " (a tab)",
+                    '\u{a0}' => " (a no-break space)",
+                    _ => "",
+                };
+                let shown = if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                };
+                write!(f, "it holds `{shown}`{name}, which a key never does")?
+            }
+        }
+        write!(f, " ({KEY_RULE})")
+    }
 }
 
 /// Limits as written; `0` turns a limit off.
@@ -388,6 +450,22 @@ mod tests {
     };
 
     #[test]
+    fn key_problems_are_said_without_the_key() {
+        assert_eq!(
+            key_problem("re_test").unwrap().to_string(),
+            "4 characters after re_, a key has at least 8 (re_ then at least 8 of A-Z a-z 0-9 _)"
+        );
+        assert_eq!(
+            key_problem("re_abc\tdefghij").unwrap().to_string(),
+            "it holds `\\t` (a tab), which a key never does (re_ then at least 8 of A-Z a-z 0-9 _)"
+        );
+        assert_eq!(key_problem("re_1").unwrap(), KeyProblem::TooShort(1));
+        assert_eq!(key_problem("RE_12345678"), Some(KeyProblem::NoPrefix));
+        assert_eq!(key_problem("re_12345678"), None);
+        assert_eq!(key_problem("re_a_b_c_d_e_"), None);
+    }
+
+    #[test]
     fn login_order_and_keys() {
         let any = Account::default();
         assert_eq!(
@@ -407,11 +485,15 @@ mod tests {
         );
         assert_eq!(
             any.login(b"resend", b"re_short"),
-            Err(LoginError::InvalidKey)
+            Err(LoginError::MalformedKey(KeyProblem::TooShort(5)))
         );
         assert_eq!(
             any.login(b"resend", b"hunter2hunter2"),
-            Err(LoginError::InvalidKey)
+            Err(LoginError::MalformedKey(KeyProblem::NoPrefix))
+        );
+        assert_eq!(
+            any.login(b"resend", b"re_abc-defgh-ijk"),
+            Err(LoginError::MalformedKey(KeyProblem::BadChar('-')))
         );
         let mut listed = Account::default();
         listed.apply(&AccountFile {

@@ -91,6 +91,9 @@ pub struct BenchReport {
     pub errors: usize,
     /// The first few error texts.
     pub first_errors: Vec<String>,
+    /// Messages refused as too fast (`Too many requests`, whatever the code:
+    /// 421 as Resend's docs say, 550 as seen on the wire).
+    pub rate_limited: usize,
     /// Wall time.
     pub elapsed_s: f64,
     /// Accepted messages per second.
@@ -301,6 +304,7 @@ pub async fn run(o: BenchOptions) -> Result<BenchReport, Error> {
         accepted: all.accepted,
         errors: all.errors.len(),
         first_errors: all.errors.iter().take(5).cloned().collect(),
+        rate_limited: all.errors.iter().filter(|e| is_rate_limit(e)).count(),
         elapsed_s: elapsed,
         messages_per_s: if elapsed > 0.0 {
             all.accepted as f64 / elapsed
@@ -317,4 +321,49 @@ pub async fn run(o: BenchOptions) -> Result<BenchReport, Error> {
 /// the report must not show the key.
 fn redacted(error: &str) -> String {
     crate::tape::redact::scrub(error).into_owned()
+}
+
+/// Whether a refusal is a rate limit: Resend's `Too many requests` text, as
+/// a 421 (its docs) or a 550 (the wire).
+fn is_rate_limit(error: &str) -> bool {
+    let code = error.get(..3).unwrap_or("");
+    matches!(code, "421" | "450" | "451" | "550")
+        && error.to_ascii_lowercase().contains("too many requests")
+}
+
+impl BenchReport {
+    /// One line for people when any message failed: how many, and, when
+    /// they were refused as too fast, the way out.
+    pub fn failure(&self, messages: usize) -> Option<String> {
+        if self.errors == 0 {
+            return None;
+        }
+        let mut line = format!("{} of {messages} messages failed", self.errors);
+        if self.rate_limited > 0 {
+            line.push_str(&format!(
+                ", {} refused as too fast (Too many requests): the mock's default account allows 2 a second: start it with --scenario unlimited",
+                self.rate_limited
+            ));
+        } else if let Some(first) = self.first_errors.first() {
+            line.push_str(&format!(", the first with: {first}"));
+        }
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_are_told_by_their_text_in_either_code() {
+        assert!(is_rate_limit(
+            "421 Too many requests. You can only make 2 requests per second. Please retry after a brief pause."
+        ));
+        assert!(is_rate_limit(
+            "550 Too many requests. You can only make 2 requests per second."
+        ));
+        assert!(!is_rate_limit("535 Authentication credentials invalid"));
+        assert!(!is_rate_limit("cannot be reached: too many requests"));
+    }
 }

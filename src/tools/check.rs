@@ -2,6 +2,7 @@
 //! scriptable. It connects as an app would, shows the redacted transcript,
 //! and ends with a verdict per step and an exit status per failure class.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::net::client::UpstreamTls;
-use crate::net::client::{ClientConn, Fault, TlsDetails};
+use crate::net::client::{ClientConn, Fault, TlsDetails, TlsFailure};
 use crate::net::tls::client_config;
 use crate::smtp::{DataWriter, Reply, codes};
 use crate::tape::EventKind;
@@ -51,8 +52,9 @@ pub struct CheckOptions {
     pub host: String,
     /// Server port.
     pub port: u16,
-    /// TLS mode.
-    pub tls: UpstreamTls,
+    /// TLS mode; `None` finds it: a TLS handshake first (implicit TLS),
+    /// else plain SMTP with STARTTLS if offered, else no TLS.
+    pub tls: Option<UpstreamTls>,
     /// User name.
     pub user: String,
     /// The API key (password).
@@ -80,8 +82,10 @@ pub fn warnings(o: &CheckOptions) -> Vec<String> {
             o.user
         ));
     }
-    if !o.key.starts_with("re_") {
-        w.push("the key does not start with `re_`: the password must be a Resend API key".into());
+    if let Some(problem) = crate::resend::account::key_problem(&o.key) {
+        w.push(format!(
+            "the key is not shaped like a Resend API key: {problem}; Resend will refuse it with 535"
+        ));
     }
     if o.port == 25 {
         w.push(
@@ -90,11 +94,11 @@ pub fn warnings(o: &CheckOptions) -> Vec<String> {
         );
     }
     match (o.tls, o.port) {
-        (UpstreamTls::Implicit, 587 | 2587) => w.push(format!(
+        (Some(UpstreamTls::Implicit), 587 | 2587) => w.push(format!(
             "implicit TLS on port {}: that port expects STARTTLS (--tls starttls)",
             o.port
         )),
-        (UpstreamTls::Starttls, 465 | 2465) => w.push(format!(
+        (Some(UpstreamTls::Starttls), 465 | 2465) => w.push(format!(
             "STARTTLS on port {}: that port expects implicit TLS (--tls implicit)",
             o.port
         )),
@@ -125,7 +129,7 @@ pub struct StepResult {
     /// The reply or what went wrong.
     pub detail: String,
     /// The explanation and fix, for a failure.
-    pub explain: Option<&'static str>,
+    pub explain: Option<Cow<'static, str>>,
 }
 
 /// The outcome of a check.
@@ -133,11 +137,29 @@ pub struct StepResult {
 pub struct Verdict {
     /// Every step in order.
     pub steps: Vec<StepResult>,
+    /// The TLS mode used (`implicit TLS`, `STARTTLS`, `no TLS`), given or
+    /// found; `None` when the check stopped before it was known.
+    pub tls_mode: Option<&'static str>,
+    /// Mistakes seen on the way (a server that offers no TLS).
+    pub warnings: Vec<String>,
     /// The negotiated TLS and the server's certificate.
     pub tls: Option<TlsDetails>,
     /// The exit status (see the `EXIT_` constants).
     pub exit: u8,
 }
+
+/// Hints for TLS failures, each naming the fix for its cause.
+const HINT_UNKNOWN_ISSUER: &str = "the server's certificate is signed by a CA this check does not trust: for mailtape's own, add --ca-file certs/ca.pem (made on its first run, in the folder it was started from); for another server, --ca-file with that server's CA";
+const HINT_WRONG_NAME: &str = "the server's certificate is not for the host name given: connect by a name it was issued for (mailtape's own: localhost, 127.0.0.1, ::1, smtp.resend.com)";
+const HINT_EXPIRED: &str =
+    "the server's certificate has expired or is not valid yet (or this machine's clock is wrong)";
+const HINT_PLAIN_FIRST: &str = "the server spoke plain SMTP first, not TLS: this port expects STARTTLS or no TLS: use --tls starttls, or leave --tls out and check finds the mode";
+const HINT_TLS_FIRST: &str = "the server stayed silent, and a TLS handshake on this port works: this port speaks implicit TLS: use --tls implicit, or leave --tls out and check finds the mode";
+const HINT_NO_STARTTLS: &str = "the server does not offer STARTTLS on this port: leave --tls out and check finds what it speaks (--tls none sends the key in the clear)";
+const WARN_NO_TLS: &str = "the server offers no TLS: the key crosses the network in the clear (mailtape's plain listener is for apps that cannot do TLS)";
+
+/// The longest wait for the probe that finds whether a silent port speaks TLS.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const STEPS: [&str; 6] = [
     "connection",
@@ -154,6 +176,11 @@ struct Run<'a> {
     explainer: Explainer,
     steps: Vec<StepResult>,
     tls: Option<TlsDetails>,
+    /// The mode in use, once given or found.
+    mode: Option<UpstreamTls>,
+    warnings: Vec<String>,
+    /// Built on first use: a bad --ca-file fails the TLS step, not the run.
+    config: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Text from the server as check shows it: redacted, one line.
@@ -197,7 +224,7 @@ impl Run<'_> {
             step,
             status: Status::Failed,
             detail: shown(&detail),
-            explain,
+            explain: explain.map(Cow::Borrowed),
         });
         Stop(exit)
     }
@@ -225,7 +252,20 @@ impl Run<'_> {
         } else {
             exit
         };
-        self.fail(step, last, said.map(|s| s.text), exit)
+        let stop = self.fail(step, last, said.map(|s| s.text), exit);
+        // check knows the key: a 535 for a key of the wrong shape says what
+        // is wrong with it, where the reply alone could only say "a key".
+        if step == "authentication"
+            && reply.code == 535
+            && user == crate::tools::explain::User::Resend
+            && let Some(problem) = crate::resend::account::key_problem(&self.o.key)
+            && let Some(s) = self.steps.last_mut()
+        {
+            s.explain = Some(Cow::Owned(format!(
+                "the key is not shaped like a Resend API key: {problem}; copy it again from resend.com/api-keys"
+            )));
+        }
+        stop
     }
 
     async fn cmd(
@@ -256,12 +296,27 @@ impl Run<'_> {
         }
     }
 
-    async fn tls(&mut self, conn: ClientConn) -> Result<ClientConn, Stop> {
-        let config = client_config(self.o.ca_file.as_deref()).map_err(|e| {
-            let detail = e.to_string();
-            self.fail("TLS", detail, None, EXIT_TLS)
-        })?;
-        match conn.start_tls(config, &self.o.host, self.o.timeout).await {
+    fn config(&mut self) -> Result<std::sync::Arc<rustls::ClientConfig>, Stop> {
+        if let Some(c) = &self.config {
+            return Ok(c.clone());
+        }
+        match client_config(self.o.ca_file.as_deref()) {
+            Ok(c) => {
+                self.config = Some(c.clone());
+                Ok(c)
+            }
+            Err(e) => Err(self.fail("TLS", e.to_string(), None, EXIT_TLS)),
+        }
+    }
+
+    /// The TLS handshake; on success the TLS step has passed. A failure is
+    /// handed back with what it says about the server.
+    async fn handshake(
+        &mut self,
+        conn: ClientConn,
+    ) -> Result<Result<ClientConn, (Fault, TlsFailure)>, Stop> {
+        let config = self.config()?;
+        match conn.handshake(config, &self.o.host, self.o.timeout).await {
             Ok((conn, details)) => {
                 self.event(EventKind::Note(format!("TLS {}", details.summary())));
                 let mut detail = details.summary();
@@ -273,15 +328,116 @@ impl Run<'_> {
                 }
                 self.tls = Some(details);
                 self.pass("TLS", detail);
-                Ok(conn)
+                Ok(Ok(conn))
             }
-            Err(f) => {
-                let hint = if self.o.tls == UpstreamTls::Implicit {
-                    " (if the port expects STARTTLS, use --tls starttls)"
-                } else {
-                    ""
-                };
-                Err(self.fault("TLS", Fault(format!("{}{hint}", f.0)), EXIT_TLS))
+            Err(failed) => Ok(Err(failed)),
+        }
+    }
+
+    /// The TLS handshake, a failure ending the check.
+    async fn tls(&mut self, conn: ClientConn) -> Result<ClientConn, Stop> {
+        match self.handshake(conn).await? {
+            Ok(conn) => Ok(conn),
+            Err((f, kind)) => Err(self.tls_failed(f, kind)),
+        }
+    }
+
+    fn tls_failed(&mut self, f: Fault, kind: TlsFailure) -> Stop {
+        let hint = match kind {
+            TlsFailure::UnknownIssuer => Some(HINT_UNKNOWN_ISSUER),
+            TlsFailure::WrongName => Some(HINT_WRONG_NAME),
+            TlsFailure::Expired => Some(HINT_EXPIRED),
+            // Only for implicit TLS is a plain answer a mode mix-up; after
+            // STARTTLS it is a broken server.
+            TlsFailure::NotTls if self.mode == Some(UpstreamTls::Implicit) => {
+                Some(HINT_PLAIN_FIRST)
+            }
+            _ => None,
+        };
+        if self.mode == Some(UpstreamTls::Implicit) {
+            // The connection itself was made: the greeting comes after TLS.
+            let made = format!(
+                "{}:{} connected; the greeting comes after TLS",
+                self.o.host, self.o.port
+            );
+            self.pass("connection", made);
+        }
+        let detail = format!("{}:{} {}", self.o.host, self.o.port, f.0);
+        self.event(EventKind::Note(detail.clone()));
+        self.fail("TLS", detail, hint, EXIT_TLS)
+    }
+
+    /// Whether the port answers a TLS handshake on a fresh connection: asked
+    /// when a server said nothing, to tell a TLS-first port from a silent one.
+    async fn speaks_tls_first(&mut self) -> bool {
+        let t = self.o.timeout.min(PROBE_TIMEOUT);
+        let Ok(conn) = ClientConn::connect(&self.o.host, self.o.port, t).await else {
+            return false;
+        };
+        let Some(config) = self
+            .config
+            .clone()
+            .or_else(|| client_config(self.o.ca_file.as_deref()).ok())
+        else {
+            return false;
+        };
+        match conn.handshake(config, &self.o.host, t).await {
+            Ok(_) => true,
+            Err((_, kind)) => kind.speaks_tls(),
+        }
+    }
+
+    /// Connects, and for implicit TLS (given or found) runs the handshake.
+    async fn open(&mut self) -> Result<(ClientConn, bool), Stop> {
+        let o = self.o;
+        let conn = match ClientConn::connect(&o.host, o.port, o.timeout).await {
+            Ok(c) => c,
+            Err(f) => return Err(self.fault("connection", f, EXIT_CONNECTION)),
+        };
+        match o.tls {
+            Some(UpstreamTls::Implicit) => {
+                self.mode = Some(UpstreamTls::Implicit);
+                Ok((self.tls(conn).await?, false))
+            }
+            Some(mode) => {
+                self.mode = Some(mode);
+                Ok((conn, false))
+            }
+            None => {
+                self.event(EventKind::Note(
+                    "no --tls: finding the mode, a TLS handshake first".into(),
+                ));
+                match self.handshake(conn).await? {
+                    Ok(conn) => {
+                        self.mode = Some(UpstreamTls::Implicit);
+                        Ok((conn, false))
+                    }
+                    Err((f, TlsFailure::NotTls)) => {
+                        self.event(EventKind::Note(format!(
+                            "not TLS ({}): plain SMTP, with STARTTLS if the server offers it",
+                            f.0
+                        )));
+                        self.mode = Some(UpstreamTls::Starttls);
+                        match ClientConn::connect(&o.host, o.port, o.timeout).await {
+                            Ok(c) => Ok((c, true)),
+                            Err(f) => Err(self.fault("connection", f, EXIT_CONNECTION)),
+                        }
+                    }
+                    Err((f, TlsFailure::Silent)) => {
+                        let detail = format!("{}:{} {}, and sent no greeting", o.host, o.port, f.0);
+                        self.event(EventKind::Note(detail.clone()));
+                        Err(self.fail(
+                            "connection",
+                            detail,
+                            Some(crate::tools::explain::NO_GREETING),
+                            EXIT_CONNECTION,
+                        ))
+                    }
+                    Err((f, kind)) => {
+                        self.mode = Some(UpstreamTls::Implicit);
+                        Err(self.tls_failed(f, kind))
+                    }
+                }
             }
         }
     }
@@ -289,24 +445,23 @@ impl Run<'_> {
     async fn run(&mut self) -> Result<(), Stop> {
         let o = self.o;
         let t = o.timeout;
-        let mut conn = match ClientConn::connect(&o.host, o.port, t).await {
-            Ok(c) => c,
-            Err(f) => return Err(self.fault("connection", f, EXIT_CONNECTION)),
-        };
-        if o.tls == UpstreamTls::Implicit {
-            conn = self.tls(conn).await?;
-        }
+        let (mut conn, found_plain) = self.open().await?;
         let greeting = match conn.reply(t).await {
             Ok(g) => g,
             Err(f) => {
-                let f = if o.tls != UpstreamTls::Implicit && f.0.starts_with("did not reply") {
-                    Fault(format!(
-                        "{} (a port that expects TLS first stays silent: try --tls implicit)",
-                        f.0
-                    ))
-                } else {
-                    f
-                };
+                if self.mode != Some(UpstreamTls::Implicit)
+                    && f.0.starts_with("did not reply")
+                    && self.speaks_tls_first().await
+                {
+                    let detail = format!("{}:{} {}", o.host, o.port, f.0);
+                    self.event(EventKind::Note(detail.clone()));
+                    return Err(self.fail(
+                        "connection",
+                        detail,
+                        Some(HINT_TLS_FIRST),
+                        EXIT_CONNECTION,
+                    ));
+                }
                 return Err(self.fault("connection", f, EXIT_CONNECTION));
             }
         };
@@ -323,17 +478,22 @@ impl Run<'_> {
             .cmd(&mut conn, ehlo_line, ehlo_line.into())
             .await
             .map_err(|f| self.fault("connection", f, EXIT_CONNECTION))?;
-        match o.tls {
+        let offers_starttls = ehlo
+            .lines
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("STARTTLS"));
+        if found_plain && !offers_starttls {
+            self.mode = Some(UpstreamTls::None);
+            self.warnings.push(WARN_NO_TLS.into());
+            self.event(EventKind::Note(WARN_NO_TLS.into()));
+        }
+        match self.mode.unwrap_or(UpstreamTls::None) {
             UpstreamTls::Starttls => {
-                if !ehlo
-                    .lines
-                    .iter()
-                    .any(|l| l.eq_ignore_ascii_case("STARTTLS"))
-                {
+                if !offers_starttls {
                     return Err(self.fail(
                         "TLS",
                         "the server does not offer STARTTLS".into(),
-                        None,
+                        Some(HINT_NO_STARTTLS),
                         EXIT_TLS,
                     ));
                 }
@@ -353,7 +513,11 @@ impl Run<'_> {
             UpstreamTls::None => self.steps.push(StepResult {
                 step: "TLS",
                 status: Status::Skipped,
-                detail: "no TLS asked for (--tls none)".into(),
+                detail: if found_plain {
+                    "the server offers no TLS".into()
+                } else {
+                    "no TLS asked for (--tls none)".into()
+                },
                 explain: None,
             }),
             UpstreamTls::Implicit => {}
@@ -511,6 +675,9 @@ pub async fn run(
         explainer: Explainer::new(),
         steps: Vec::new(),
         tls: None,
+        mode: None,
+        warnings: Vec::new(),
+        config: None,
     };
     let exit = match r.run().await {
         Ok(()) => EXIT_OK,
@@ -535,6 +702,8 @@ pub async fn run(
     steps.sort_by_key(|s| STEPS.iter().position(|n| *n == s.step));
     Ok(Verdict {
         steps,
+        tls_mode: r.mode.map(UpstreamTls::describe),
+        warnings: r.warnings,
         tls: r.tls,
         exit,
     })

@@ -99,7 +99,7 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         &[R(N::InvalidKey)],
-        "the password must be a Resend API key (it starts with re_), not your dashboard password; the key may be revoked, expired, or lack sending access: create one at resend.com/api-keys",
+        "the password must be a Resend API key, re_ then at least 8 of A-Z a-z 0-9 _ (not your dashboard password); a key of that shape may be revoked or lack sending access: create one at resend.com/api-keys",
     ),
     rule(
         &[R(N::TlsRequired)],
@@ -328,7 +328,7 @@ mod tests {
                 .contains("literal lowercase `resend`")
         );
         assert!(
-            says(535, "Authentication failed", User::Resend, false).contains("starts with re_")
+            says(535, "Authentication failed", User::Resend, false).contains("re_ then at least 8")
         );
         assert!(
             says(

@@ -1,5 +1,6 @@
-//! Driving the `mailtape` binary: spawn it, read its stdout line by line,
-//! stop it with SIGTERM, talk SMTP to it, and search what it wrote for keys.
+//! Driving the `mailtape` binary: spawn it, read its stdout and stderr line
+//! by line, stop it with SIGTERM, talk SMTP to it, and search what it wrote
+//! for keys.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,16 +13,39 @@ use base64::Engine;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mailtape");
 
+/// The binary with the inbox off unless a test asks for it with `--ui`:
+/// tests run in parallel, and no two may want port 8025.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_UI", "off");
+    cmd
+}
+
 pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
+    err_lines: mpsc::Receiver<String>,
     pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+/// Sends each line `from` yields into a channel, on a thread of its own.
+fn line_reader(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 impl Running {
     pub fn start(args: &[&str]) -> Running {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Running::start_with(&args, Command::new(BIN))
+        Running::start_with(&args, bin())
     }
 
     /// Starts `cmd` (the binary, with its environment set) with `args`.
@@ -33,19 +57,14 @@ impl Running {
             .env("NO_COLOR", "1")
             .spawn()
             .expect("spawn mailtape");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_reader(child.stdout.take().expect("stdout"));
+        let err_lines = line_reader(child.stderr.take().expect("stderr"));
         Running {
             child,
             lines,
+            err_lines,
             stdout: Vec::new(),
+            stderr: Vec::new(),
         }
     }
 
@@ -68,6 +87,29 @@ impl Running {
         }
     }
 
+    /// Reads stderr (the banner, warnings) until a line satisfies `f`.
+    pub fn err_until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self
+                .err_lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("a line on stderr; so far {:?}", self.stderr));
+            self.stderr.push(l.clone());
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// The plain listener's address, from the banner on stderr.
+    pub fn banner_plain_addr(&mut self) -> String {
+        let row = self.err_until(|l| l.trim_start().starts_with("plain "));
+        let addr = row.split_whitespace().nth(1).expect("address").to_string();
+        self.err_until(|l| l.trim_start().starts_with("login"));
+        addr
+    }
+
+    /// Sends SIGTERM and waits: the exit status, all of stdout, all of stderr.
     pub fn term(mut self) -> (i32, Vec<String>, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -78,19 +120,19 @@ impl Running {
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.stdout.push(l);
         }
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        while let Ok(l) = self.err_lines.recv_timeout(Duration::from_secs(2)) {
+            self.stderr.push(l);
+        }
+        let mut err = self.stderr.join("\n");
+        if !err.is_empty() {
+            err.push('\n');
+        }
         (code, std::mem::take(&mut self.stdout), err)
     }
 }
 
-/// A test that panics must not leave its mailtape running (holding ports,
-/// such as the inbox's default 8025, that later tests need).
+/// A test that panics must not leave its mailtape running (holding ports
+/// that later tests need).
 impl Drop for Running {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
@@ -304,9 +346,10 @@ pub fn ephemeral(cmd: &str, dir: &Path) -> Vec<String> {
     ]
 }
 
-/// `mock` with only the plain listener, on a free port, and `more` flags.
+/// `mock` with only the plain listener, on a free port, and `more` flags;
+/// the inbox is off (no two tests may want port 8025).
 pub fn plain_only(dir: &Path, more: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = ["mock", "--smtps", "off", "--starttls", "off"]
+    let mut args: Vec<String> = ["mock", "--ui", "off", "--smtps", "off", "--starttls", "off"]
         .iter()
         .chain(&["--plain", "127.0.0.1:0", "--certs"])
         .map(|s| s.to_string())
@@ -314,4 +357,32 @@ pub fn plain_only(dir: &Path, more: &[&str]) -> Vec<String> {
     args.push(dir.join("certs").display().to_string());
     args.extend(more.iter().map(|s| s.to_string()));
     args
+}
+
+/// Whether the argument parser takes a command line (what follows
+/// `mailtape`, a `# comment` and any shell redirection or pipe cut off):
+/// with `--help` put last, clap checks the flags and values and stops.
+/// The error is the parser's first line.
+pub fn parses(args: &str) -> Result<(), String> {
+    let words: Vec<&str> = args
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .take_while(|w| !matches!(*w, "<" | ">" | "|" | "&&" | "2>&1"))
+        .collect();
+    let out = Command::new(BIN)
+        .args(&words)
+        .arg("--help")
+        .output()
+        .expect("run mailtape");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string())
+    }
 }

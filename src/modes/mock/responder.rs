@@ -259,6 +259,12 @@ impl Mock {
             }
             Err(LoginError::InvalidUsername) => self.reply(ReplyName::InvalidUsername, &[]),
             Err(LoginError::InvalidKey) => self.reply(ReplyName::InvalidKey, &[]),
+            // Resend says no more than for a wrong key; the transcript says
+            // what is wrong with its shape (never the key itself).
+            Err(LoginError::MalformedKey(problem)) => Response {
+                notes: vec![format!("the key is refused: {problem}")],
+                ..self.reply(ReplyName::InvalidKey, &[])
+            },
         }
     }
 

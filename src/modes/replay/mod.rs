@@ -127,8 +127,12 @@ pub struct ReplayConfig {
 pub struct ReplayOutcome {
     /// Sessions in the tape.
     pub total: usize,
-    /// Sessions of the tape played.
+    /// Sessions of the tape played at least once.
     pub played: usize,
+    /// Sessions played in all (more than `total` with `--loop`).
+    pub plays: usize,
+    /// Whether the tape was looped.
+    pub looped: bool,
     /// Departures from the tape.
     pub divergences: Vec<Divergence>,
     /// Whether unplayed sessions count as a failure.
@@ -144,8 +148,24 @@ impl ReplayOutcome {
 
 impl std::fmt::Display for ReplayOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sessions = crate::modes::replay::responder::plural(self.total, "session", "sessions");
-        write!(f, "{} of {} {sessions} played", self.played, self.total)?;
+        use crate::modes::replay::responder::plural;
+        let sessions = plural(self.total, "session", "sessions");
+        if self.looped {
+            // Each connection plays the next session, round and round: count
+            // them all, and how much of the tape they covered.
+            write!(
+                f,
+                "{} {} played, looping over the tape's {} {sessions}",
+                self.plays,
+                plural(self.plays, "session", "sessions"),
+                self.total
+            )?;
+            if self.played < self.total {
+                write!(f, " ({} of {} reached)", self.played, self.total)?;
+            }
+        } else {
+            write!(f, "{} of {} {sessions} played", self.played, self.total)?;
+        }
         if !self.divergences.is_empty() {
             let n = self.divergences.len();
             write!(
@@ -261,6 +281,8 @@ impl ReplayServer {
         ReplayOutcome {
             total: self.shared.total(),
             played: self.shared.played(),
+            plays: self.shared.plays(),
+            looped: self.shared.looped(),
             divergences: self.shared.divergences(),
             strict: self.strict,
         }

@@ -137,6 +137,24 @@ impl ReplayShared {
         self.next.load(Ordering::SeqCst).min(self.tape.len())
     }
 
+    /// Sessions played in all: with `--loop`, a session of the tape counts
+    /// each time it is played.
+    pub fn plays(&self) -> usize {
+        let started = self.next.load(Ordering::SeqCst);
+        if self.tape.is_empty() {
+            0
+        } else if self.looped {
+            started
+        } else {
+            started.min(self.tape.len())
+        }
+    }
+
+    /// Whether the tape starts over after its last session.
+    pub fn looped(&self) -> bool {
+        self.looped
+    }
+
     /// Every departure so far.
     pub fn divergences(&self) -> Vec<Divergence> {
         self.divergences

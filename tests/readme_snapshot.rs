@@ -1,27 +1,32 @@
-//! The snapshot example from the README, verbatim, so it keeps compiling
-//! and keeps telling the truth.
-
 use std::time::Duration;
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::Tls;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mailtape::MockServer;
 
 #[tokio::test]
 async fn sandbox_refuses_strangers() {
+    // Resend as a new account: it may send only to its owner, you@yourcompany.com.
     let server = MockServer::builder()
         .scenario("sandbox")
         .start()
         .await
         .unwrap();
-    let addr = server.plain_addr().unwrap();
+    let addr = server.smtps_addr().unwrap(); // implicit TLS, like smtp.resend.com:465
 
+    // Trust the mock's own CA; certificate verification stays on.
+    let ca = Certificate::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
+    let tls = TlsParameters::builder("localhost".into())
+        .add_root_certificate(ca)
+        .build_rustls()
+        .unwrap();
+    // (`builder_dangerous` only means "no TLS unless told": it is told here.)
     let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
         .port(addr.port())
-        .tls(Tls::None)
+        .tls(Tls::Wrapper(tls))
         .hello_name(ClientId::Domain("app.local".into()))
         .credentials(Credentials::new(
             "resend".into(),
@@ -31,8 +36,8 @@ async fn sandbox_refuses_strangers() {
         .build();
     let msg = Message::builder()
         .from("onboarding@resend.dev".parse::<Mailbox>().unwrap())
-        .subject("Hello from mailtape tests")
         .to("someone@gmail.com".parse::<Mailbox>().unwrap())
+        .subject("Hello from mailtape tests")
         .header(ContentType::TEXT_PLAIN)
         .body(String::from("Hi,\nthis is a test.\n"))
         .unwrap();
