@@ -50,7 +50,7 @@ openssl version
 php --version | head -n1
 node --version
 node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
-node -e 'console.log("resend (npm) " + require("resend/package.json").version)'
+node -e 'console.log("resend (npm) " + JSON.parse(require("fs").readFileSync("node_modules/resend/package.json")).version)'
 python3 -c 'import importlib.metadata as m; print("resend (PyPI) " + m.version("resend"))'
 for pkg in mailpit-api playwright-core; do
   node -e 'const p = process.argv[1]; console.log(p + " " + JSON.parse(require("fs").readFileSync("node_modules/" + p + "/package.json")).version)' "$pkg"
