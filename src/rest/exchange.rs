@@ -128,10 +128,16 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             cap.server(format!("{name}: {}", String::from_utf8_lossy(v.as_bytes())));
         }
     }
-    let (parts, body) = resp.into_parts();
-    let out = axum::body::to_bytes(body, usize::MAX)
+    let (mut parts, body) = resp.into_parts();
+    let mut out = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    // An email read back holds what was sent, keys included; like the
+    // mailbox's .eml, the answer carries them redacted.
+    if let Some(clean) = scrubbed_json(&out) {
+        out = Bytes::from(clean);
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    }
     if !out.is_empty() {
         cap.server(shown_json(&out));
     }
@@ -157,9 +163,48 @@ pub fn shown_json(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) => {
             elide_attachments(&mut v);
+            scrub_strings(&mut v);
             scrub(&v.to_string()).into_owned()
         }
         Err(_) => scrub(&String::from_utf8_lossy(bytes)).into_owned(),
+    }
+}
+
+/// `bytes` again with every key in its strings redacted, if it is JSON that
+/// held one.
+fn scrubbed_json(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut v = serde_json::from_slice::<Value>(bytes).ok()?;
+    scrub_strings(&mut v).then(|| v.to_string().into_bytes())
+}
+
+/// Scrubs every string and object key of `v` on its own: in the JSON text a
+/// key after an escape (`"line\nre_…"`) is not at a word boundary and would
+/// be missed. Whether anything changed.
+fn scrub_strings(v: &mut Value) -> bool {
+    match v {
+        Value::String(s) => match scrub(s) {
+            std::borrow::Cow::Owned(clean) => {
+                *s = clean;
+                true
+            }
+            std::borrow::Cow::Borrowed(_) => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub_strings(i) | c),
+        Value::Object(map) => {
+            let dirty: Vec<String> = map
+                .keys()
+                .filter(|k| matches!(scrub(k), std::borrow::Cow::Owned(_)))
+                .cloned()
+                .collect();
+            for k in &dirty {
+                if let Some(val) = map.remove(k) {
+                    map.insert(scrub(k).into_owned(), val);
+                }
+            }
+            map.values_mut()
+                .fold(!dirty.is_empty(), |c, i| scrub_strings(i) | c)
+        }
+        _ => false,
     }
 }
 

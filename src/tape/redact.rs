@@ -102,82 +102,93 @@ pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Scrubs one line of text: Resend keys in the clear, and base64 words that
-/// decode to something holding a key (an AUTH payload sent out of turn).
+/// Scrubs one line of text: Resend keys in the clear, and base64 anywhere in
+/// it that decodes to something holding a key (an AUTH payload sent out of
+/// turn, a header value inside JSON, a path segment).
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let needs_base64 =
-        has_base64_word(text.as_bytes()) && text.split(' ').any(|w| base64_key(w).is_some());
-    if !needs_base64 {
+    let b64 = base64_keys(text.as_bytes());
+    if b64.is_empty() {
         return match scrub_bytes(text.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
             Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
         };
     }
-    let words: Vec<String> = text
-        .split(' ')
-        .map(|w| match base64_key(w) {
-            Some(r) => r,
-            None => String::from_utf8_lossy(&scrub_bytes(w.as_bytes())).into_owned(),
-        })
-        .collect();
-    Cow::Owned(words.join(" "))
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (s, e, stand_in) in b64 {
+        out.push_str(&text[last..s]);
+        out.push_str(&stand_in);
+        last = e;
+    }
+    out.push_str(&text[last..]);
+    match scrub_bytes(out.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Owned(out),
+        Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+    }
 }
 
 fn is_base64_char(b: u8) -> bool {
     BASE64_CHARS[usize::from(b)]
 }
 
-/// Which bytes may appear in base64 text (padding included), as a table:
+/// Which bytes may appear in base64 text (padding excluded), as a table:
 /// every byte of every line is looked up here.
 static BASE64_CHARS: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
+        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
         b += 1;
     }
     t
 };
 
-/// Whether some space-separated word could be a base64 key (long enough, of
-/// base64 characters only): one pass over the bytes, so that ordinary lines
-/// are not split into words and decoded.
-fn has_base64_word(text: &[u8]) -> bool {
-    let mut run = 0usize;
-    let mut clean = true;
-    for &b in text {
-        if b == b' ' {
-            if clean && run >= BASE64_KEY_MIN {
-                return true;
-            }
-            run = 0;
-            clean = true;
-        } else {
-            run += 1;
-            clean &= is_base64_char(b);
-        }
-    }
-    clean && run >= BASE64_KEY_MIN
-}
-
-/// The shortest base64 word that can hold a key: `re_` and
+/// The shortest run of base64 that can hold a key: `re_` and
 /// [`MIN_KEY_BODY`] characters are 11 bytes, 12 characters of base64 at
 /// least.
 const BASE64_KEY_MIN: usize = 12;
 
-/// If `word` is base64 that decodes to bytes holding a key, its redacted form.
-fn base64_key(word: &str) -> Option<String> {
-    if word.len() < BASE64_KEY_MIN || !word.bytes().all(is_base64_char) {
-        return None;
+/// Runs of base64 characters (with their `=` padding) that decode to bytes
+/// holding a key, as (start, end, stand-in). A run is not split on spaces
+/// only: in JSON (`"X-Auth":"Basic cmVf…"`), a path (`/emails/cmVf…`) or an
+/// address (`cmVf…@x`) it ends at the quote, and the key's bytes may start
+/// anywhere in it, so each of the four alignments is decoded.
+fn base64_keys(text: &[u8]) -> Vec<(usize, usize, String)> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !is_base64_char(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && is_base64_char(text[i]) {
+            i += 1;
+        }
+        let run = &text[start..i];
+        while i < text.len() && text[i] == b'=' {
+            i += 1;
+        }
+        if run.len() < BASE64_KEY_MIN {
+            continue;
+        }
+        if let Some(key) = (0..4).find_map(|skip| key_at_alignment(&run[skip..])) {
+            found.push((start, i, format!("<redacted base64 key={key}>")));
+        }
     }
-    let decoded = STANDARD.decode(word).ok()?;
-    let keys = find_keys(&decoded);
-    let (s, e) = *keys.first()?;
-    Some(format!(
-        "<redacted base64 key={}>",
-        redact_secret(&decoded[s..e])
-    ))
+    found
+}
+
+/// The redacted form of the first key in `run` decoded from its first
+/// character, if any.
+fn key_at_alignment(run: &[u8]) -> Option<String> {
+    let whole = &run[..run.len() - run.len() % 4];
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(whole)
+        .ok()?;
+    let (s, e) = *find_keys(&decoded).first()?;
+    Some(redact_secret(&decoded[s..e]))
 }
 
 /// Shows a user name safely: printable, bounded, no `>` to break the form.

@@ -1,0 +1,135 @@
+//! The REST API and the inbox attacked from outside over real sockets: a key
+//! `re_…`, or its base64, put where a careless user puts it (a custom header
+//! in JSON, a text body on its own line, a path) must come back out of no
+//! response, transcript or tape.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{KEY, http};
+use mailtape::MockServer;
+use serde_json::{Value, json};
+
+async fn mock() -> MockServer {
+    MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .start()
+        .await
+        .expect("mock starts")
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Every form of the key found in `hay`.
+fn leaked(hay: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if hay.contains(KEY) {
+        out.push("key");
+    }
+    if hay.contains(&b64(KEY)) {
+        out.push("base64");
+    }
+    if hay.contains(&b64(&format!("user:{KEY}"))) {
+        out.push("basic");
+    }
+    out
+}
+
+async fn call(
+    s: &MockServer,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> common::HttpResponse {
+    let a = format!("Bearer {KEY}");
+    let body = body.map(Value::to_string);
+    http(
+        &s.rest_url().unwrap(),
+        method,
+        path,
+        &[("Authorization", &a)],
+        body.as_deref(),
+    )
+    .await
+}
+
+fn all_tapes(s: &MockServer) -> String {
+    s.transcripts().iter().map(|t| t.to_tape()).collect()
+}
+
+#[tokio::test]
+async fn a_base64_key_in_json_never_reaches_the_transcript() {
+    let s = mock().await;
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Hi",
+        "text": "Hi",
+        "headers": {"X-B64": b64(KEY), "X-Basic": format!("Basic {}", b64(&format!("user:{KEY}")))},
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+    assert!(tapes.contains("<redacted base64 key=re_…"), "{tapes}");
+}
+
+#[tokio::test]
+async fn a_key_on_a_line_of_its_own_is_redacted_in_transcript_and_read_back() {
+    let s = mock().await;
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Your key",
+        "text": format!("Your key:\n{KEY}\n"),
+        "html": format!("<p>Your key:</p>\n{KEY}"),
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let one = call(&s, "GET", &format!("/emails/{id}"), None).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(leaked(&one.body), Vec::<&str>::new(), "{}", one.body);
+    assert!(
+        one.json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your key:\nre_…")
+    );
+    let list = call(&s, "GET", "/emails", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(leaked(&list.body), Vec::<&str>::new(), "{}", list.body);
+    assert!(s.wait_for_sessions(3, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+}
+
+#[tokio::test]
+async fn errors_that_quote_the_request_never_quote_a_base64_key() {
+    let s = mock().await;
+    // 405 quotes the path, 422 quotes a bad header name.
+    let r = call(&s, "DELETE", &format!("/emails/{}", b64(KEY)), None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.json()["name"], "method_not_allowed");
+    assert_eq!(leaked(&r.body), Vec::<&str>::new(), "{}", r.body);
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Hi",
+        "text": "Hi",
+        "headers": {format!("{} x", b64(KEY)): "v"},
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["name"], "validation_error");
+    assert_eq!(leaked(&r.body), Vec::<&str>::new(), "{}", r.body);
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+}
