@@ -133,3 +133,29 @@ async fn errors_that_quote_the_request_never_quote_a_base64_key() {
     let tapes = all_tapes(&s);
     assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
 }
+
+#[tokio::test]
+async fn a_header_name_with_a_line_break_is_refused_not_injected() {
+    let s = mock().await;
+    for name in ["X-A\r\nBcc", "X-A\nBcc", "X-A\rB", "X-A\tB"] {
+        let email = json!({
+            "from": "billing@acme.com",
+            "to": ["delivered@resend.dev"],
+            "subject": "Hi",
+            "text": "Hi",
+            "headers": {name: "evil@attacker.example"},
+        });
+        let r = call(&s, "POST", "/emails", Some(&email)).await;
+        assert_eq!(r.status, 422, "{name:?}: {}", r.body);
+        assert_eq!(r.json()["name"], "validation_error", "{}", r.body);
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid header name"),
+            "{}",
+            r.body
+        );
+    }
+    assert!(s.messages().is_empty(), "nothing was sent");
+}
