@@ -159,3 +159,75 @@ async fn a_header_name_with_a_line_break_is_refused_not_injected() {
     }
     assert!(s.messages().is_empty(), "nothing was sent");
 }
+
+/// Writes `head` and then up to `body` bytes of `chunk`s (stopping quietly
+/// when the server closes), and reads the response.
+async fn oversized(s: &MockServer, head: String, chunked: bool, body: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = s.rest_url().unwrap().replace("http://", "");
+    let mut c = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    c.write_all(head.as_bytes()).await.expect("head");
+    let (mut rd, mut wr) = c.into_split();
+    let writer = tokio::spawn(async move {
+        let piece = vec![b' '; 1 << 20];
+        let mut sent = 0;
+        while sent < body {
+            let chunk = if chunked {
+                let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
+                c.extend_from_slice(&piece);
+                c.extend_from_slice(b"\r\n");
+                c
+            } else {
+                piece.clone()
+            };
+            if wr.write_all(&chunk).await.is_err() {
+                return sent;
+            }
+            sent += piece.len();
+        }
+        sent
+    });
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 30 s")
+        .ok();
+    writer.abort();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_resend_shaped_413_read_no_further() {
+    let s = mock().await;
+    let host = s.rest_url().unwrap().replace("http://", "");
+    let auth = format!("Authorization: Bearer {KEY}\r\n");
+    // Declared too large: refused before a byte of it is read.
+    let head = format!(
+        "POST /emails HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+    );
+    let answer = oversized(&s, head, false, 1 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").expect("a body") + 4..];
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["statusCode"], 413, "{v}");
+    assert_eq!(v["name"], "validation_error", "{v}");
+    assert_eq!(
+        v["message"], "The request body is too large: a request may hold up to 128 MB.",
+        "{v}"
+    );
+    // Chunked, no length said: read up to the limit, then refused alike.
+    let head = format!(
+        "POST /emails/batch HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let answer = oversized(&s, head, true, 130 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("\"statusCode\":413"), "{answer}");
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert!(
+        tapes.contains("request body of 10000000000 bytes refused unread"),
+        "{tapes}"
+    );
+}

@@ -80,23 +80,42 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             cap.client(format!("{name}: {}", scrub(&v)));
         }
     }
-    // The body is read here (within the route's limit) to be shown, then
-    // handed on unchanged.
+    // The body is read here to be shown, then handed on unchanged; never
+    // more than the API takes, or a careless upload would all be buffered
+    // before the handler's own limit refused it.
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            cap.note(format!("request body unreadable: {e}"));
-            Bytes::new()
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let bytes = match declared {
+        Some(n) if n > super::BODY_LIMIT as u64 => Err(n.to_string()),
+        _ => match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+            Ok(b) => Ok(b),
+            Err(e) if is_too_large(&e) => Err(format!("more than {}", super::BODY_LIMIT)),
+            Err(e) => {
+                cap.note(format!("request body unreadable: {e}"));
+                Ok(Bytes::new())
+            }
+        },
+    };
+    let mut resp = match bytes {
+        Ok(bytes) => {
+            if !bytes.is_empty() {
+                cap.client(shown_json(&bytes));
+            }
+            req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(ExchangeId(id));
+            next.run(req).await
+        }
+        Err(size) => {
+            cap.note(format!("request body of {size} bytes refused unread"));
+            rest.error(
+                "body_too_large",
+                &[("max", &format!("{} MB", super::BODY_LIMIT >> 20))],
+            )
         }
     };
-    if !bytes.is_empty() {
-        cap.client(shown_json(&bytes));
-    }
-    req = Request::from_parts(parts, Body::from(bytes));
-    req.extensions_mut().insert(ExchangeId(id));
-
-    let mut resp = next.run(req).await;
     if let Some(w) = rest
         .shared
         .usage()
@@ -143,6 +162,19 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
     }
     cap.finish(Closer::Server);
     Response::from_parts(parts, Body::from(out))
+}
+
+/// Whether reading a body failed on its length limit (axum's error wraps
+/// http-body-util's `LengthLimitError`).
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// `Bearer <redacted key=re_…8ed6>`: the scheme and a fingerprint only.
