@@ -231,3 +231,37 @@ async fn a_body_over_the_limit_is_a_resend_shaped_413_read_no_further() {
         "{tapes}"
     );
 }
+
+#[tokio::test]
+async fn a_key_typed_as_an_address_is_redacted_in_the_mailbox_and_inbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .mailbox(dir.path())
+        .start()
+        .await
+        .expect("mock starts");
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": [format!("{KEY}@resend.dev"), format!("{}@acme.com", b64(KEY))],
+        "subject": "Hi",
+        "text": "Hi",
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let msgs = s.messages();
+    assert_eq!(msgs.len(), 1);
+    let shown = format!("{:?}", msgs[0].to);
+    assert_eq!(leaked(&shown), Vec::<&str>::new(), "{shown}");
+    let eml = common::cli::all_bytes(dir.path());
+    let eml = String::from_utf8_lossy(&eml);
+    assert_eq!(leaked(&eml), Vec::<&str>::new(), "{eml}");
+    // Both forms name the same key: one fingerprint.
+    let clear = mailtape::tape::redact::scrub(KEY).into_owned();
+    assert!(eml.contains(&format!("<{clear}@resend.dev>")), "{eml}");
+    assert!(
+        eml.contains(&format!("<<redacted base64 key={clear}>@acme.com>")),
+        "{eml}"
+    );
+}

@@ -490,6 +490,12 @@ impl Sink {
     /// Scrubs a message and queues its mailbox file (telling `ack`).
     fn queue_message(&self, mut msg: Message, ack: Option<Ack>) -> Message {
         msg.data = scrub_message(&msg.data);
+        // A key typed as an address (`re_…@x`, or its base64) would
+        // otherwise reach the mailbox, the events and the inbox.
+        msg.from = crate::tape::redact::scrub(&msg.from).into_owned();
+        for t in &mut msg.to {
+            *t = crate::tape::redact::scrub(t).into_owned();
+        }
         if let Some(dir) = &self.config.mailbox {
             let mut file = format!(
                 "X-Mailtape-Envelope-From: <{}>\r\nX-Mailtape-Envelope-To: {}\r\n",

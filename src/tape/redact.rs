@@ -180,13 +180,21 @@ fn base64_keys(text: &[u8]) -> Vec<(usize, usize, String)> {
     found
 }
 
+/// Base64 without its padding, whatever the bits left over at the end (the
+/// run may be cut anywhere in a group).
+static LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+);
+
 /// The redacted form of the first key in `run` decoded from its first
 /// character, if any.
 fn key_at_alignment(run: &[u8]) -> Option<String> {
-    let whole = &run[..run.len() - run.len() % 4];
-    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(whole)
-        .ok()?;
+    // A lone last character holds no whole byte; two or three do.
+    let whole = &run[..run.len() - usize::from(run.len() % 4 == 1)];
+    let decoded = LENIENT.decode(whole).ok()?;
     let (s, e) = *find_keys(&decoded).first()?;
     Some(redact_secret(&decoded[s..e]))
 }
