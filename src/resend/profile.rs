@@ -499,6 +499,7 @@ pub const REST_ONLY: &[&str] = &[
     "invalid_attachment",
     "invalid_scheduled_at",
     "batch_too_large",
+    "body_too_large",
     "not_found",
     "not_scheduled",
     "method_not_allowed",

@@ -80,23 +80,42 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             cap.client(format!("{name}: {}", scrub(&v)));
         }
     }
-    // The body is read here (within the route's limit) to be shown, then
-    // handed on unchanged.
+    // The body is read here to be shown, then handed on unchanged; never
+    // more than the API takes, or a careless upload would all be buffered
+    // before the handler's own limit refused it.
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            cap.note(format!("request body unreadable: {e}"));
-            Bytes::new()
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let bytes = match declared {
+        Some(n) if n > super::BODY_LIMIT as u64 => Err(n.to_string()),
+        _ => match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+            Ok(b) => Ok(b),
+            Err(e) if is_too_large(&e) => Err(format!("more than {}", super::BODY_LIMIT)),
+            Err(e) => {
+                cap.note(format!("request body unreadable: {e}"));
+                Ok(Bytes::new())
+            }
+        },
+    };
+    let mut resp = match bytes {
+        Ok(bytes) => {
+            if !bytes.is_empty() {
+                cap.client(shown_json(&bytes));
+            }
+            req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(ExchangeId(id));
+            next.run(req).await
+        }
+        Err(size) => {
+            cap.note(format!("request body of {size} bytes refused unread"));
+            rest.error(
+                "body_too_large",
+                &[("max", &format!("{} MB", super::BODY_LIMIT >> 20))],
+            )
         }
     };
-    if !bytes.is_empty() {
-        cap.client(shown_json(&bytes));
-    }
-    req = Request::from_parts(parts, Body::from(bytes));
-    req.extensions_mut().insert(ExchangeId(id));
-
-    let mut resp = next.run(req).await;
     if let Some(w) = rest
         .shared
         .usage()
@@ -128,15 +147,34 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             cap.server(format!("{name}: {}", String::from_utf8_lossy(v.as_bytes())));
         }
     }
-    let (parts, body) = resp.into_parts();
-    let out = axum::body::to_bytes(body, usize::MAX)
+    let (mut parts, body) = resp.into_parts();
+    let mut out = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    // An email read back holds what was sent, keys included; like the
+    // mailbox's .eml, the answer carries them redacted.
+    if let Some(clean) = scrubbed_json(&out) {
+        out = Bytes::from(clean);
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    }
     if !out.is_empty() {
         cap.server(shown_json(&out));
     }
     cap.finish(Closer::Server);
     Response::from_parts(parts, Body::from(out))
+}
+
+/// Whether reading a body failed on its length limit (axum's error wraps
+/// http-body-util's `LengthLimitError`).
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// `Bearer <redacted key=re_…8ed6>`: the scheme and a fingerprint only.
@@ -157,9 +195,48 @@ pub fn shown_json(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) => {
             elide_attachments(&mut v);
+            scrub_strings(&mut v);
             scrub(&v.to_string()).into_owned()
         }
         Err(_) => scrub(&String::from_utf8_lossy(bytes)).into_owned(),
+    }
+}
+
+/// `bytes` again with every key in its strings redacted, if it is JSON that
+/// held one.
+fn scrubbed_json(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut v = serde_json::from_slice::<Value>(bytes).ok()?;
+    scrub_strings(&mut v).then(|| v.to_string().into_bytes())
+}
+
+/// Scrubs every string and object key of `v` on its own: in the JSON text a
+/// key after an escape (`"line\nre_…"`) is not at a word boundary and would
+/// be missed. Whether anything changed.
+fn scrub_strings(v: &mut Value) -> bool {
+    match v {
+        Value::String(s) => match scrub(s) {
+            std::borrow::Cow::Owned(clean) => {
+                *s = clean;
+                true
+            }
+            std::borrow::Cow::Borrowed(_) => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub_strings(i) | c),
+        Value::Object(map) => {
+            let dirty: Vec<String> = map
+                .keys()
+                .filter(|k| matches!(scrub(k), std::borrow::Cow::Owned(_)))
+                .cloned()
+                .collect();
+            for k in &dirty {
+                if let Some(val) = map.remove(k) {
+                    map.insert(scrub(k).into_owned(), val);
+                }
+            }
+            map.values_mut()
+                .fold(!dirty.is_empty(), |c, i| scrub_strings(i) | c)
+        }
+        _ => false,
     }
 }
 

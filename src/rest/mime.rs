@@ -83,8 +83,13 @@ pub fn build(o: &Outgoing) -> Result<Vec<u8>, String> {
         b = b.reply_to(parse(a)?);
     }
     for (name, value) in &o.headers {
+        // RFC 5322 field names are printable ASCII but `:`; lettre lets CR
+        // and LF through, which would end the header and start another.
+        let printable = name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
         let name = HeaderName::new_from_ascii(name.clone())
-            .map_err(|_| format!("invalid header name {name:?}"))?;
+            .ok()
+            .filter(|_| printable)
+            .ok_or_else(|| format!("invalid header name {name:?}"))?;
         b = b.raw_header(HeaderValue::new(name, value.clone()));
     }
     let text = o.text.clone();

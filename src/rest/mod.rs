@@ -39,11 +39,13 @@ pub struct Rest {
     pub shared: Arc<MockShared>,
 }
 
+/// The largest request body taken: Resend takes up to 40 MB per email after
+/// base64; a batch may hold more. A larger one gets `body_too_large` (413).
+pub const BODY_LIMIT: usize = 128 << 20;
+
 /// The routes of Resend's API, on the mock's account.
 pub fn router(shared: Arc<MockShared>) -> Router {
     let rest = Arc::new(Rest { shared });
-    // Resend takes up to 40 MB per email after base64; a batch may hold more.
-    let limit = 128 << 20;
     Router::new()
         .route("/emails", post(send::one).get(read::list))
         .route("/emails/batch", post(send::batch))
@@ -57,7 +59,7 @@ pub fn router(shared: Arc<MockShared>) -> Router {
             rest.clone(),
             exchange::record,
         ))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(rest)
 }
 

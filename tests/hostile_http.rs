@@ -1,0 +1,267 @@
+//! The REST API and the inbox attacked from outside over real sockets: a key
+//! `re_…`, or its base64, put where a careless user puts it (a custom header
+//! in JSON, a text body on its own line, a path) must come back out of no
+//! response, transcript or tape.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{KEY, http};
+use mailtape::MockServer;
+use serde_json::{Value, json};
+
+async fn mock() -> MockServer {
+    MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .start()
+        .await
+        .expect("mock starts")
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Every form of the key found in `hay`.
+fn leaked(hay: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if hay.contains(KEY) {
+        out.push("key");
+    }
+    if hay.contains(&b64(KEY)) {
+        out.push("base64");
+    }
+    if hay.contains(&b64(&format!("user:{KEY}"))) {
+        out.push("basic");
+    }
+    out
+}
+
+async fn call(
+    s: &MockServer,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> common::HttpResponse {
+    let a = format!("Bearer {KEY}");
+    let body = body.map(Value::to_string);
+    http(
+        &s.rest_url().unwrap(),
+        method,
+        path,
+        &[("Authorization", &a)],
+        body.as_deref(),
+    )
+    .await
+}
+
+fn all_tapes(s: &MockServer) -> String {
+    s.transcripts().iter().map(|t| t.to_tape()).collect()
+}
+
+#[tokio::test]
+async fn a_base64_key_in_json_never_reaches_the_transcript() {
+    let s = mock().await;
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Hi",
+        "text": "Hi",
+        "headers": {"X-B64": b64(KEY), "X-Basic": format!("Basic {}", b64(&format!("user:{KEY}")))},
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(s.wait_for_sessions(1, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+    assert!(tapes.contains("<redacted base64 key=re_…"), "{tapes}");
+}
+
+#[tokio::test]
+async fn a_key_on_a_line_of_its_own_is_redacted_in_transcript_and_read_back() {
+    let s = mock().await;
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Your key",
+        "text": format!("Your key:\n{KEY}\n"),
+        "html": format!("<p>Your key:</p>\n{KEY}"),
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let one = call(&s, "GET", &format!("/emails/{id}"), None).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(leaked(&one.body), Vec::<&str>::new(), "{}", one.body);
+    assert!(
+        one.json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your key:\nre_…")
+    );
+    let list = call(&s, "GET", "/emails", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(leaked(&list.body), Vec::<&str>::new(), "{}", list.body);
+    assert!(s.wait_for_sessions(3, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+}
+
+#[tokio::test]
+async fn errors_that_quote_the_request_never_quote_a_base64_key() {
+    let s = mock().await;
+    // 405 quotes the path, 422 quotes a bad header name.
+    let r = call(&s, "DELETE", &format!("/emails/{}", b64(KEY)), None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.json()["name"], "method_not_allowed");
+    assert_eq!(leaked(&r.body), Vec::<&str>::new(), "{}", r.body);
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Hi",
+        "text": "Hi",
+        "headers": {format!("{} x", b64(KEY)): "v"},
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["name"], "validation_error");
+    assert_eq!(leaked(&r.body), Vec::<&str>::new(), "{}", r.body);
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert_eq!(leaked(&tapes), Vec::<&str>::new(), "{tapes}");
+}
+
+#[tokio::test]
+async fn a_header_name_with_a_line_break_is_refused_not_injected() {
+    let s = mock().await;
+    for name in ["X-A\r\nBcc", "X-A\nBcc", "X-A\rB", "X-A\tB"] {
+        let email = json!({
+            "from": "billing@acme.com",
+            "to": ["delivered@resend.dev"],
+            "subject": "Hi",
+            "text": "Hi",
+            "headers": {name: "evil@attacker.example"},
+        });
+        let r = call(&s, "POST", "/emails", Some(&email)).await;
+        assert_eq!(r.status, 422, "{name:?}: {}", r.body);
+        assert_eq!(r.json()["name"], "validation_error", "{}", r.body);
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid header name"),
+            "{}",
+            r.body
+        );
+    }
+    assert!(s.messages().is_empty(), "nothing was sent");
+}
+
+/// Writes `head` and then up to `body` bytes of `chunk`s (stopping quietly
+/// when the server closes), and reads the response.
+async fn oversized(s: &MockServer, head: String, chunked: bool, body: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = s.rest_url().unwrap().replace("http://", "");
+    let mut c = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    c.write_all(head.as_bytes()).await.expect("head");
+    let (mut rd, mut wr) = c.into_split();
+    let writer = tokio::spawn(async move {
+        let piece = vec![b' '; 1 << 20];
+        let mut sent = 0;
+        while sent < body {
+            let chunk = if chunked {
+                let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
+                c.extend_from_slice(&piece);
+                c.extend_from_slice(b"\r\n");
+                c
+            } else {
+                piece.clone()
+            };
+            if wr.write_all(&chunk).await.is_err() {
+                return sent;
+            }
+            sent += piece.len();
+        }
+        sent
+    });
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 30 s")
+        .ok();
+    writer.abort();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_resend_shaped_413_read_no_further() {
+    let s = mock().await;
+    let host = s.rest_url().unwrap().replace("http://", "");
+    let auth = format!("Authorization: Bearer {KEY}\r\n");
+    // Declared too large: refused before a byte of it is read.
+    let head = format!(
+        "POST /emails HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+    );
+    let answer = oversized(&s, head, false, 1 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").expect("a body") + 4..];
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["statusCode"], 413, "{v}");
+    assert_eq!(v["name"], "validation_error", "{v}");
+    assert_eq!(
+        v["message"], "The request body is too large: a request may hold up to 128 MB.",
+        "{v}"
+    );
+    // Chunked, no length said: read up to the limit, then refused alike.
+    let head = format!(
+        "POST /emails/batch HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let answer = oversized(&s, head, true, 130 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("\"statusCode\":413"), "{answer}");
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let tapes = all_tapes(&s);
+    assert!(
+        tapes.contains("request body of 10000000000 bytes refused unread"),
+        "{tapes}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_typed_as_an_address_is_redacted_in_the_mailbox_and_inbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .mailbox(dir.path())
+        .start()
+        .await
+        .expect("mock starts");
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": [format!("{KEY}@resend.dev"), format!("{}@acme.com", b64(KEY))],
+        "subject": "Hi",
+        "text": "Hi",
+    });
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let msgs = s.messages();
+    assert_eq!(msgs.len(), 1);
+    let shown = format!("{:?}", msgs[0].to);
+    assert_eq!(leaked(&shown), Vec::<&str>::new(), "{shown}");
+    let eml = common::cli::all_bytes(dir.path());
+    let eml = String::from_utf8_lossy(&eml);
+    assert_eq!(leaked(&eml), Vec::<&str>::new(), "{eml}");
+    // Both forms name the same key: one fingerprint.
+    let clear = mailtape::tape::redact::scrub(KEY).into_owned();
+    assert!(eml.contains(&format!("<{clear}@resend.dev>")), "{eml}");
+    assert!(
+        eml.contains(&format!("<<redacted base64 key={clear}>@acme.com>")),
+        "{eml}"
+    );
+}
