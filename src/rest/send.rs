@@ -302,7 +302,7 @@ pub async fn one(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let resp = send_one(&rest, &grant, json, exchange, key.as_deref(), fp);
+    let resp = send_one(&rest, &grant, json, exchange, key.as_deref(), fp).await;
     release(&rest, key.as_deref(), &resp);
     resp
 }
@@ -316,7 +316,7 @@ fn release(rest: &Rest, key: Option<&str>, resp: &Response) {
     }
 }
 
-fn send_one(
+async fn send_one(
     rest: &Rest,
     grant: &crate::resend::Grant,
     json: Value,
@@ -340,7 +340,7 @@ fn send_one(
     if let Err(r) = rest.shared.judge(Some(grant), &valid.envelope_from, &rcpts) {
         return rest.refusal(&r);
     }
-    match accept(&rest.shared, valid, exchange) {
+    match accept(&rest.shared, valid, exchange).await {
         Ok(id) => {
             if let Some(k) = key {
                 rest.shared
@@ -349,7 +349,8 @@ fn send_one(
             }
             axum::Json(json!({"id": id})).into_response()
         }
-        Err(detail) => rest.error("invalid_body", &[("detail", &detail)]),
+        Err(NotAccepted::Invalid(detail)) => rest.error("invalid_body", &[("detail", &detail)]),
+        Err(NotAccepted::NotSaved) => rest.error("temporary_failure", &[]),
     }
 }
 
@@ -372,12 +373,12 @@ pub async fn batch(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let resp = send_batch(&rest, &headers, &grant, json, exchange, key.as_deref(), fp);
+    let resp = send_batch(&rest, &headers, &grant, json, exchange, key.as_deref(), fp).await;
     release(&rest, key.as_deref(), &resp);
     resp
 }
 
-fn send_batch(
+async fn send_batch(
     rest: &Rest,
     headers: &HeaderMap,
     grant: &crate::resend::Grant,
@@ -440,9 +441,14 @@ fn send_batch(
     }
     let mut ids = Vec::new();
     for v in good {
-        match accept(&rest.shared, v, exchange) {
+        match accept(&rest.shared, v, exchange).await {
             Ok(id) => ids.push(id),
-            Err(detail) => errors.push(json!({"index": ids.len(), "message": detail})),
+            Err(NotAccepted::Invalid(detail)) => {
+                errors.push(json!({"index": ids.len(), "message": detail}))
+            }
+            Err(NotAccepted::NotSaved) => errors.push(
+                json!({"index": ids.len(), "message": "the message could not be saved; try again later"}),
+            ),
         }
     }
     if let Some(k) = key {
@@ -463,13 +469,25 @@ fn vars_of<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
     vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// Why an email valid so far was not accepted.
+enum NotAccepted {
+    /// The MIME message could not be built from it (a 422).
+    Invalid(String),
+    /// The mailbox could not keep it (a 500, as a 451/452 over SMTP).
+    NotSaved,
+}
+
 /// Builds the message, keeps the email for `GET /emails`, and delivers it
-/// now or when it is due. Returns its id, or why the message could not be
-/// built.
-fn accept(shared: &Arc<MockShared>, mut v: Valid, exchange: u64) -> Result<String, String> {
+/// now (on disk before this returns, with a mailbox) or when it is due.
+/// Returns its id, or why it was not accepted.
+async fn accept(
+    shared: &Arc<MockShared>,
+    mut v: Valid,
+    exchange: u64,
+) -> Result<String, NotAccepted> {
     let id = new_id();
     v.out.id = id.clone();
-    let mime = mime::build(&v.out)?;
+    let mime = mime::build(&v.out).map_err(NotAccepted::Invalid)?;
     let now = OffsetDateTime::now_utc();
     let due = v.scheduled_at.filter(|t| *t > now);
     let rcpts = v.recipients();
@@ -494,17 +512,30 @@ fn accept(shared: &Arc<MockShared>, mut v: Valid, exchange: u64) -> Result<Strin
         session: exchange,
         envelope_from: v.envelope_from.clone(),
     };
-    shared.emails().push(record);
     match due {
-        Some(_) => schedule(shared.clone(), id.clone()),
-        None => shared.sink().deliver(Message {
-            id: id.clone(),
-            session: exchange,
-            from: v.envelope_from,
-            to: rcpts,
-            data: mime,
-            path: None,
-        }),
+        Some(_) => {
+            shared.emails().push(record);
+            schedule(shared.clone(), id.clone());
+        }
+        None => {
+            // With a mailbox, a 200 means the message is on disk, as a 250
+            // does over SMTP; the account learns only of a message kept.
+            let sink = shared.sink().clone();
+            let saved = sink
+                .accept(Message {
+                    id: id.clone(),
+                    session: exchange,
+                    from: v.envelope_from,
+                    to: rcpts,
+                    data: mime,
+                    path: None,
+                })
+                .await;
+            if saved.is_err() {
+                return Err(NotAccepted::NotSaved);
+            }
+            shared.emails().push(record);
+        }
     }
     Ok(id)
 }
