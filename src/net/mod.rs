@@ -6,6 +6,7 @@
 //! TLS settings, used by the benchmark's byte-copying relay).
 
 pub(crate) mod client;
+pub mod http_client;
 pub(crate) mod stream;
 pub mod tls;
 
