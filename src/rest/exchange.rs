@@ -29,7 +29,9 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Rest;
+use crate::net::http::answer::{scrub_decoded, scrub_strings, scrubbed_error, scrubbed_json};
 use crate::net::http::listener::{BodyTimedOut, LocalAddr, body_timeout};
+use crate::resend::profile::RestError;
 use crate::tape::capture::Capture;
 use crate::tape::redact::{redact_secret, scrub};
 use crate::tape::{Closer, Meta};
@@ -72,7 +74,8 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         Some(q) => format!("{} {}?{}", req.method(), req.uri().path(), q),
         None => format!("{} {}", req.method(), req.uri().path()),
     };
-    cap.client(scrub(&line).into_owned());
+    // A path is kept as sent, unless decoding it shows a key.
+    cap.client(scrub_decoded(&line).unwrap_or_else(|| scrub(&line).into_owned()));
     if let Some(auth) = req.headers().get("authorization") {
         cap.client(format!("authorization: {}", redact_auth(auth.as_bytes())));
     }
@@ -177,9 +180,38 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     let mut out = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let is_json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() >= 400 && !is_json {
+        // An extractor's rejection (a path that is not UTF-8, a missing
+        // Content-Type) is plain text: the API always answers its shape.
+        let shaped = super::error_response(RestError {
+            status: status.as_u16(),
+            name: if status.is_server_error() {
+                "internal_server_error"
+            } else {
+                "validation_error"
+            }
+            .into(),
+            message: String::from_utf8_lossy(&out).trim().to_string(),
+        });
+        let (p, b) = shaped.into_parts();
+        parts.headers.extend(p.headers);
+        out = axum::body::to_bytes(b, usize::MAX)
+            .await
+            .unwrap_or_default();
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    }
     // An email read back holds what was sent, keys included; like the
     // mailbox's .eml, the answer carries them redacted.
-    if let Some(clean) = scrubbed_json(&out) {
+    let clean = if status.as_u16() >= 400 {
+        scrubbed_error(&out)
+    } else {
+        scrubbed_json(&out)
+    };
+    if let Some(clean) = clean {
         out = Bytes::from(clean);
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     }
@@ -225,44 +257,6 @@ pub fn shown_json(bytes: &[u8]) -> String {
             scrub(&v.to_string()).into_owned()
         }
         Err(_) => scrub(&String::from_utf8_lossy(bytes)).into_owned(),
-    }
-}
-
-/// `bytes` again with every key in its strings redacted, if it is JSON that
-/// held one.
-fn scrubbed_json(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut v = serde_json::from_slice::<Value>(bytes).ok()?;
-    scrub_strings(&mut v).then(|| v.to_string().into_bytes())
-}
-
-/// Scrubs every string and object key of `v` on its own: in the JSON text a
-/// key after an escape (`"line\nre_…"`) is not at a word boundary and would
-/// be missed. Whether anything changed.
-fn scrub_strings(v: &mut Value) -> bool {
-    match v {
-        Value::String(s) => match scrub(s) {
-            std::borrow::Cow::Owned(clean) => {
-                *s = clean;
-                true
-            }
-            std::borrow::Cow::Borrowed(_) => false,
-        },
-        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub_strings(i) | c),
-        Value::Object(map) => {
-            let dirty: Vec<String> = map
-                .keys()
-                .filter(|k| matches!(scrub(k), std::borrow::Cow::Owned(_)))
-                .cloned()
-                .collect();
-            for k in &dirty {
-                if let Some(val) = map.remove(k) {
-                    map.insert(scrub(k).into_owned(), val);
-                }
-            }
-            map.values_mut()
-                .fold(!dirty.is_empty(), |c, i| scrub_strings(i) | c)
-        }
-        _ => false,
     }
 }
 
