@@ -12,6 +12,7 @@ use axum::response::Response;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::tape::http::percent_decode;
 use crate::tape::redact::scrub;
 
 /// The largest error answer read back to be scrubbed; error answers are a
@@ -48,7 +49,7 @@ pub async fn scrub_error(res: Response) -> Response {
 /// too), if it held one: JSON string by string, anything else as text.
 pub fn scrubbed_error(bytes: &[u8]) -> Option<Vec<u8>> {
     if let Ok(mut v) = serde_json::from_slice::<Value>(bytes) {
-        return scrub_strings_in(&mut v, true).then(|| v.to_string().into_bytes());
+        return scrub_strings(&mut v).then(|| v.to_string().into_bytes());
     }
     let text = String::from_utf8_lossy(bytes);
     if let Some(clean) = scrub_decoded(&text) {
@@ -64,7 +65,7 @@ pub fn scrubbed_error(bytes: &[u8]) -> Option<Vec<u8>> {
 /// `text` percent-decoded and scrubbed, if the decoding shows a key: an
 /// answer or a request line quotes a path as sent (`re%5F…`), and the key
 /// is one `%5F` away from plain sight.
-pub fn scrub_decoded(text: &str) -> Option<String> {
+fn scrub_decoded(text: &str) -> Option<String> {
     if !text.contains('%') {
         return None;
     }
@@ -75,49 +76,12 @@ pub fn scrub_decoded(text: &str) -> Option<String> {
     }
 }
 
-/// `%XX` escapes decoded (others kept as they are); bytes that do not make
-/// UTF-8 are replaced.
-pub fn percent_decode(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).copied().and_then(hex),
-                b.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `bytes` again with every key in its strings redacted, if it is JSON that
-/// held one.
-pub fn scrubbed_json(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut v = serde_json::from_slice::<Value>(bytes).ok()?;
-    scrub_strings(&mut v).then(|| v.to_string().into_bytes())
-}
-
-/// Scrubs every string and object key of `v` on its own: in the JSON text a
-/// key after an escape (`"line\nre_…"`) is not at a word boundary and would
-/// be missed. Whether anything changed.
-pub fn scrub_strings(v: &mut Value) -> bool {
-    scrub_strings_in(v, false)
-}
-
-/// `decode`: also look at each string percent-decoded (error answers,
-/// which quote paths as sent).
-fn scrub_strings_in(v: &mut Value, decode: bool) -> bool {
+/// Scrubs every string and object key of `v` on its own, each also
+/// percent-decoded (`tape::http::scrub_json` does the same without the
+/// decoding, for what is not an error answer). Whether anything changed.
+fn scrub_strings(v: &mut Value) -> bool {
     let one = |s: &str| -> Option<String> {
-        if decode && let Some(clean) = scrub_decoded(s) {
+        if let Some(clean) = scrub_decoded(s) {
             return Some(clean);
         }
         match scrub(s) {
@@ -133,9 +97,7 @@ fn scrub_strings_in(v: &mut Value, decode: bool) -> bool {
             }
             None => false,
         },
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |c, i| scrub_strings_in(i, decode) | c),
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub_strings(i) | c),
         Value::Object(map) => {
             let dirty: Vec<(String, String)> = map
                 .keys()
@@ -147,7 +109,7 @@ fn scrub_strings_in(v: &mut Value, decode: bool) -> bool {
                 }
             }
             map.values_mut()
-                .fold(!dirty.is_empty(), |c, i| scrub_strings_in(i, decode) | c)
+                .fold(!dirty.is_empty(), |c, i| scrub_strings(i) | c)
         }
         _ => false,
     }
