@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::sink::{Event, LiveView, Subscription};
 use crate::tape::EventKind;
-use crate::tools::explain::Said;
+use crate::resend::explain::Said;
 
 pub(crate) const DIM: &str = "2";
 pub(crate) const CYAN: &str = "36";

@@ -27,7 +27,7 @@ use super::files::{Ack, Job, Writer};
 use super::live::LiveThread;
 use crate::tape::redact::{scrub, scrub_message};
 use crate::tape::{Meta, Transcript};
-use crate::tools::explain::Said;
+use crate::resend::explain::Said;
 
 /// How sessions are shown as they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

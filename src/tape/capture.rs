@@ -18,7 +18,7 @@ use crate::engine::budget::{BodyBudget, HeldBody};
 use crate::output::sink::{self, Sink};
 use crate::resend::ReplyName;
 use crate::smtp::{self, Command, Reply, codes};
-use crate::tools::explain::Explainer;
+use crate::resend::explain::Explainer;
 
 /// Body lines shown in the live view before the rest is summarised.
 const LIVE_BODY_LINES: usize = 20;

@@ -4,5 +4,4 @@
 
 pub mod bench;
 pub mod check;
-pub mod explain;
 pub mod show;
