@@ -29,7 +29,6 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Rest;
-use crate::tape::capture::Capture;
 use crate::tape::redact::{redact_secret, scrub};
 use crate::tape::{Closer, Meta};
 
@@ -65,7 +64,8 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         local: host,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(rest.shared.sink().clone(), meta, start);
+    let sink = rest.shared.sink().clone();
+    let mut cap = sink.capture(meta, start);
     let line = match req.uri().query() {
         Some(q) => format!("{} {}?{}", req.method(), req.uri().path(), q),
         None => format!("{} {}", req.method(), req.uri().path()),
@@ -160,7 +160,7 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
     if !out.is_empty() {
         cap.server(shown_json(&out));
     }
-    cap.finish(Closer::Server);
+    sink.finish(cap, Closer::Server);
     Response::from_parts(parts, Body::from(out))
 }
 

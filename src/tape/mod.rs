@@ -3,6 +3,8 @@
 pub mod capture;
 mod encoded;
 pub mod format;
+pub(crate) mod keys;
+pub mod printable;
 pub mod read;
 pub mod redact;
 pub mod transcript;

@@ -14,10 +14,10 @@ use crate::error::Error;
 use crate::net::client::UpstreamTls;
 use crate::net::client::{ClientConn, Fault, TlsDetails, TlsFailure};
 use crate::net::tls::client_config;
+use crate::resend::explain::{Explainer, Said};
 use crate::smtp::{DataWriter, Reply, codes};
 use crate::tape::EventKind;
 use crate::tape::redact::{AuthPart, redact_auth, scrub};
-use crate::resend::explain::{Explainer, Said};
 
 /// Exit status: the message (or, with `--no-send`, the login) was accepted.
 pub const EXIT_OK: u8 = 0;
@@ -185,7 +185,7 @@ struct Run<'a> {
 
 /// Text from the server as check shows it: redacted, one line.
 fn shown(text: &str) -> String {
-    crate::tape::transcript::printable(&scrub(text))
+    crate::tape::printable::printable(&scrub(text))
 }
 
 /// How a run stopped early: the exit status.

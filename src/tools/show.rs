@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::output::live::{DIM, GREEN, YELLOW, paint, style_of};
-use crate::tape::{Closer, Tape, Transcript};
 use crate::resend::explain::Explainer;
+use crate::tape::{Closer, Tape, Transcript};
 
 /// How to show.
 #[derive(Debug, Clone, Copy, Default)]
