@@ -29,6 +29,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Rest;
+use crate::net::http::listener::{BodyTimedOut, LocalAddr, body_timeout};
+use crate::tape::capture::Capture;
 use crate::tape::redact::{redact_secret, scrub};
 use crate::tape::{Closer, Meta};
 
@@ -49,19 +51,20 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.to_string())
         .unwrap_or_default();
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // The listener's own address, never the Host header: a Host is the
+    // client's to write (`re_….localhost` passes the rebinding guard).
+    let local = req
+        .extensions()
+        .get::<LocalAddr>()
+        .map(|l| l.0.to_string())
+        .unwrap_or_default();
     let meta = Meta {
         id,
         mode: "mock".into(),
         source: format!("{} (REST API)", rest.shared.settings().scenario),
         listener: "http".into(),
         client: peer,
-        local: host,
+        local,
         started: crate::engine::listener::now_rfc3339(),
     };
     let sink = rest.shared.sink().clone();
@@ -94,12 +97,17 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             Ok(b) => Ok(b),
             Err(e) if is_too_large(&e) => Err(format!("more than {}", super::BODY_LIMIT)),
             Err(e) => {
+                if let Some(t) = body_timeout(&e) {
+                    cap.note(format!("request body refused: {t}"));
+                    let resp = timed_out(&rest, t);
+                    return finish(&rest, cap, resp).await;
+                }
                 cap.note(format!("request body unreadable: {e}"));
                 Ok(Bytes::new())
             }
         },
     };
-    let mut resp = match bytes {
+    let resp = match bytes {
         Ok(bytes) => {
             if !bytes.is_empty() {
                 cap.client(shown_json(&bytes));
@@ -116,6 +124,25 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             )
         }
     };
+    finish(&rest, cap, resp).await
+}
+
+/// The answer to a body that fell behind its deadline: 408, and the
+/// connection closes (the rest of the body is not read).
+fn timed_out(rest: &Rest, t: &BodyTimedOut) -> Response {
+    let stall = format!("{} s", t.stall.as_secs_f64());
+    let rate = t.rate.to_string();
+    let mut resp = rest.error("body_timeout", &[("stall", &stall), ("rate", &rate)]);
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// Adds the rate-limit headers, waits the scenario's delay, and records the
+/// answer before it leaves.
+async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     if let Some(w) = rest
         .shared
         .usage()
@@ -160,7 +187,7 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
     if !out.is_empty() {
         cap.server(shown_json(&out));
     }
-    sink.finish(cap, Closer::Server);
+    rest.shared.sink().finish(cap, Closer::Server);
     Response::from_parts(parts, Body::from(out))
 }
 
