@@ -7,6 +7,7 @@
 
 pub(crate) mod client;
 pub(crate) mod http;
+pub mod http_client;
 pub(crate) mod stream;
 pub mod tls;
 

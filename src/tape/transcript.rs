@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+// Kept at its old path too: code written before it moved still builds.
+pub use super::printable::{into_printable, printable};
+
 /// Bodies larger than this are kept as a size and a hash, not line by line.
 pub const MAX_KEPT_BODY: usize = 64 * 1024;
 
