@@ -195,6 +195,9 @@ pub(crate) fn mask_volatile(t: &str) -> String {
         if i + 36 <= t.len() && is_uuid(&bytes[i..i + 36]) {
             out.push_str("[id]");
             i += 36;
+        } else if let Some(n) = date_len(&bytes[i..]) {
+            out.push_str("[date]");
+            i += n;
         } else if let Some(host) = ["127.0.0.1:", "[::1]:"]
             .iter()
             .find(|h| rest.starts_with(**h))
@@ -220,6 +223,41 @@ pub(crate) fn mask_volatile(t: &str) -> String {
         }
     }
     out
+}
+
+/// The length of a date and time at the start of `b` (`2026-12-07
+/// 08:22:38.240001+00`, `2026-12-07T08:22:38Z`), as REST answers hold
+/// them (`created_at`).
+fn date_len(b: &[u8]) -> Option<usize> {
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let at = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+    let shape = (0..4).all(digit)
+        && at(4, b"-")
+        && digit(5)
+        && digit(6)
+        && at(7, b"-")
+        && digit(8)
+        && digit(9)
+        && at(10, b"T ")
+        && digit(11)
+        && digit(12)
+        && at(13, b":")
+        && digit(14)
+        && digit(15)
+        && at(16, b":")
+        && digit(17)
+        && digit(18);
+    if !shape {
+        return None;
+    }
+    let mut n = 19;
+    while b
+        .get(n)
+        .is_some_and(|c| c.is_ascii_digit() || b".+-:Z".contains(c))
+    {
+        n += 1;
+    }
+    Some(n)
 }
 
 fn is_uuid(b: &[u8]) -> bool {
@@ -284,5 +322,11 @@ mod tests {
             "upstream 127.0.0.1:[port] implicit TLS TLSv1.3 [cipher], SNI x"
         );
         assert_eq!(tr.reply_codes(), vec![220, 250, 250]);
+        assert_eq!(
+            mask_volatile(
+                r#"{"created_at":"2026-12-07 08:22:38.240001+00","x":"2026-12-07T08:22:38Z"}"#
+            ),
+            r#"{"created_at":"[date]","x":"[date]"}"#
+        );
     }
 }

@@ -108,7 +108,13 @@ impl ReplayShared {
         realtime: bool,
     ) -> Result<ReplayShared, crate::Error> {
         Ok(ReplayShared {
-            tape: tape.sessions.iter().map(script).collect(),
+            // REST exchanges are the REST door's (`rest.rs`), not sessions.
+            tape: tape
+                .sessions
+                .iter()
+                .filter(|t| !crate::tape::http::is_http(&t.meta))
+                .map(script)
+                .collect(),
             name,
             next: AtomicUsize::new(0),
             looped,
