@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+// Kept at its old path too: code written before it moved still builds.
+pub use super::printable::{into_printable, printable};
+
 /// Bodies larger than this are kept as a size and a hash, not line by line.
 pub const MAX_KEPT_BODY: usize = 64 * 1024;
 
@@ -264,73 +267,6 @@ fn is_uuid(b: &[u8]) -> bool {
     })
 }
 
-/// Splits a message body into the `D:` lines of a transcript; large bodies
-/// (or ones not kept) become one summary line with their size and hash.
-pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> Vec<String> {
-    if overflowed || size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
-        let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
-    }
-    redacted_lines(body)
-}
-
-/// A body as transcript lines: keys are scrubbed in the whole body first
-/// (base64 wrapped across lines, quoted-printable soft breaks, folded
-/// headers), then each line is shown lossily with control characters
-/// replaced. The final CR LF leaves no empty line.
-pub(crate) fn redacted_lines(body: &[u8]) -> Vec<String> {
-    let body = super::encoded::scrub_all(body);
-    let mut lines: Vec<String> = body
-        .split(|&b| b == b'\n')
-        .map(|l| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            into_printable(String::from_utf8_lossy(l).into_owned())
-        })
-        .collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines
-}
-
-/// A line as transcripts show it: control characters (a bare CR, NUL, ESC)
-/// become U+FFFD, so a tape line is always one line of text.
-pub fn printable(text: &str) -> String {
-    if is_printable(text) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// [`printable`] for a line already owned: no copy when nothing changes.
-pub fn into_printable(text: String) -> String {
-    if is_printable(&text) {
-        text
-    } else {
-        printable(&text)
-    }
-}
-
-/// Whether `text` has no control character to replace. Printable ASCII, the
-/// common case, is settled a byte at a time; other text by characters (C1
-/// controls are two bytes in UTF-8).
-fn is_printable(text: &str) -> bool {
-    // Counted rather than searched: a loop without an early exit vectorizes.
-    let unprintable = text
-        .bytes()
-        .filter(|&b| (b < b' ' && b != b'\t') || b >= 0x7f)
-        .count();
-    unprintable == 0 || (!text.is_ascii() && !text.chars().any(|c| c.is_control() && c != '\t'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,21 +327,6 @@ mod tests {
                 r#"{"created_at":"2026-12-07 08:22:38.240001+00","x":"2026-12-07T08:22:38Z"}"#
             ),
             r#"{"created_at":"[date]","x":"[date]"}"#
-        );
-    }
-
-    #[test]
-    fn bodies() {
-        assert_eq!(
-            body_lines(b"a\r\nb\r\n", 6, false, &[0; 32]),
-            vec!["a", "b"]
-        );
-        let big = vec![b'x'; MAX_KEPT_BODY + 1];
-        let l = body_lines(&big, big.len(), false, &[0xab; 32]);
-        assert!(l[0].starts_with("<body of 65537 bytes, sha256 "), "{l:?}");
-        assert!(
-            !body_lines(b"key re_1234567890abc\r\n", 22, false, &[0; 32])[0]
-                .contains("re_1234567890abc")
         );
     }
 }
