@@ -126,6 +126,15 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         h.insert("ratelimit-remaining", HeaderValue::from(w.remaining));
         h.insert("ratelimit-reset", HeaderValue::from(w.reset_secs));
     }
+    // The team's usage: recipients sent today and this month (the used
+    // counts, not what is left).
+    let (day, month) = rest
+        .shared
+        .usage()
+        .used(crate::resend::account::Day::today());
+    let h = resp.headers_mut();
+    h.insert("x-resend-daily-quota", HeaderValue::from(day));
+    h.insert("x-resend-monthly-quota", HeaderValue::from(month));
     let delay = rest.shared.settings().behaviour.reply_delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -142,6 +151,8 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         "ratelimit-remaining",
         "ratelimit-reset",
         "retry-after",
+        "x-resend-daily-quota",
+        "x-resend-monthly-quota",
     ] {
         if let Some(v) = resp.headers().get(name) {
             cap.server(format!("{name}: {}", String::from_utf8_lossy(v.as_bytes())));
@@ -152,8 +163,14 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         .await
         .unwrap_or_default();
     // An email read back holds what was sent, keys included; like the
-    // mailbox's .eml, the answer carries them redacted.
-    if let Some(clean) = scrubbed_json(&out) {
+    // mailbox's .eml, the answer carries them redacted. A new key's token is
+    // the one secret the client is meant to get (the transcript below still
+    // shows only its fingerprint).
+    let on_purpose = parts
+        .extensions
+        .get::<super::account::CarriesSecret>()
+        .is_some();
+    if !on_purpose && let Some(clean) = scrubbed_json(&out) {
         out = Bytes::from(clean);
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     }
