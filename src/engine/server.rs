@@ -131,6 +131,10 @@ impl Service {
     }
 
     /// What the HTTP listeners share: their limits and connection cap.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
     pub(crate) fn http(&self) -> &HttpShared {
         &self.http
     }

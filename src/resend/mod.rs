@@ -4,6 +4,7 @@
 pub mod account;
 pub mod directory;
 pub mod emails;
+pub mod explain;
 pub mod idempotency;
 pub mod profile;
 pub mod reply;
