@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use super::responder::Divergence;
 use crate::net::http::listener::LocalAddr;
 use crate::output::sink::Sink;
+use crate::smtp::own::DIVERGED_PREFIX;
 use crate::tape::capture::Capture;
 use crate::tape::http::{self, Exchange};
 use crate::tape::{Closer, Meta, Tape};
@@ -304,7 +305,9 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             cap.note(format!("request body unreadable: {e}"));
-            return finish(&door.sink, cap,
+            return finish(
+                &door.sink,
+                cap,
                 departure_response(&format!("the request body could not be read: {e}")),
             )
             .await;
@@ -330,7 +333,12 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         Ok(i) => {
             let e = &tape.exchanges[i];
             let Some(a) = &e.response else {
-                return finish(&door.sink, cap, departure_response("the tape's exchange has no answer")).await;
+                return finish(
+                    &door.sink,
+                    cap,
+                    departure_response("the tape's exchange has no answer"),
+                )
+                .await;
             };
             cap.note(format!(
                 "replaying exchange {} of {} (REST)",
@@ -403,7 +411,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
 
 /// The answer to a departure (see the module doc).
 fn departure_response(why: &str) -> Response {
-    let message = crate::tape::redact::scrub(&crate::smtp::own::diverged(500, why).lines.join(" ")).into_owned();
+    let message = crate::tape::redact::scrub(&format!("{DIVERGED_PREFIX} {why}")).into_owned();
     let body = json!({"statusCode": 500, "name": "application_error", "message": message});
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
