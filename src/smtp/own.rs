@@ -7,7 +7,8 @@
 use super::Reply;
 use super::codes;
 
-/// How every reply of replay's about the tape begins.
+/// How every reply of replay's about the tape begins (its REST door
+/// starts its error messages with it too).
 pub(crate) const DIVERGED_PREFIX: &str = "mailtape replay:";
 
 /// How every reply of record's about the relay begins.

@@ -308,7 +308,12 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
                 up.timeout.as_secs_f64()
             );
             cap.note(format!("upstream fault: {what}"));
-            return answer_local(&door.sink, cap, local_error(StatusCode::GATEWAY_TIMEOUT, &what)).await;
+            return answer_local(
+                &door.sink,
+                cap,
+                local_error(StatusCode::GATEWAY_TIMEOUT, &what),
+            )
+            .await;
         }
     };
     // A 5xx that is not Resend's error JSON (a proxy's HTML page, garbage)

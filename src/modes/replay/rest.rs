@@ -30,9 +30,9 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use super::responder::Divergence;
-use crate::smtp::own::DIVERGED_PREFIX;
 use crate::net::http::listener::LocalAddr;
 use crate::output::sink::Sink;
+use crate::smtp::own::DIVERGED_PREFIX;
 use crate::tape::capture::Capture;
 use crate::tape::http::{self, Exchange};
 use crate::tape::{Closer, Meta, Tape};
@@ -333,7 +333,12 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         Ok(i) => {
             let e = &tape.exchanges[i];
             let Some(a) = &e.response else {
-                return finish(&door.sink, cap, departure_response("the tape's exchange has no answer")).await;
+                return finish(
+                    &door.sink,
+                    cap,
+                    departure_response("the tape's exchange has no answer"),
+                )
+                .await;
             };
             cap.note(format!(
                 "replaying exchange {} of {} (REST)",
