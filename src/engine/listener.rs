@@ -16,12 +16,11 @@ use super::budget::BodyBudget;
 use super::responder::{ListenerKind, Responder, SessionState};
 use super::session::{Context, Limits, Session};
 use super::shutdown::stopped;
-use crate::error::Error;
+use crate::error::{BindFailure, Error};
 use crate::net::tls::{self, AcceptError};
 use crate::net::{Conn, Io, Stream, Tls};
 use crate::output::sink::Sink;
 use crate::smtp::Reply;
-use crate::tape::capture::Capture;
 use crate::tape::{Closer, Meta};
 
 /// Makes one responder per connection, and says what it plays.
@@ -182,6 +181,7 @@ impl Listeners {
             plain: None,
         };
         let mut listeners = Vec::new();
+        let mut busy = Vec::new();
         for (kind, addr) in config.addrs.each() {
             if !config.allow_remote && !addr.ip().is_loopback() {
                 return Err(Error::Usage(format!(
@@ -202,12 +202,19 @@ impl Listeners {
                     kind.name()
                 )));
             }
-            let listener =
-                listen(addr, backlog(config.max_connections)).map_err(|e| Error::Bind {
-                    listener: kind.name(),
-                    addr,
-                    source: e,
-                })?;
+            // Every listener is tried before failing, so that one error
+            // names every port in use (issue 21), not one per start.
+            let listener = match listen(addr, backlog(config.max_connections)) {
+                Ok(l) => l,
+                Err(e) => {
+                    busy.push(BindFailure {
+                        listener: kind.name(),
+                        addr,
+                        source: e,
+                    });
+                    continue;
+                }
+            };
             let local = listener.local_addr().map_err(|e| Error::Io {
                 action: format!("read the address of the {} listener", kind.name()),
                 source: e,
@@ -218,6 +225,9 @@ impl Listeners {
                 ListenerKind::Plain => bound.plain = Some(local),
             }
             listeners.push((kind, listener));
+        }
+        if !busy.is_empty() {
+            return Err(Error::bind(busy));
         }
         let (stop, _) = super::shutdown::flag();
         let (done_tx, sessions_done) = mpsc::channel(1);
@@ -415,11 +425,11 @@ async fn serve<F: ResponderFactory>(
         local,
         started: now_rfc3339(),
     };
-    let mut capture = Capture::new(shared.sink.clone(), meta, start);
+    let mut capture = shared.sink.capture(meta, start);
     let mut stream = Stream::Plain(socket);
     if kind == ListenerKind::Smtps {
         let Some(acceptor) = &shared.tls else {
-            capture.finish(Closer::Server);
+            shared.sink.finish(capture, Closer::Server);
             return;
         };
         let Stream::Plain(plain) = stream else {
@@ -429,12 +439,12 @@ async fn serve<F: ResponderFactory>(
             Ok(tls) => stream = tls,
             Err(AcceptError::Failed(e)) => {
                 capture.note(format!("TLS handshake failed: {e}"));
-                capture.finish(Closer::Client);
+                shared.sink.finish(capture, Closer::Client);
                 return;
             }
             Err(AcceptError::TimedOut) => {
                 capture.note("TLS handshake timed out".into());
-                capture.finish(Closer::Server);
+                shared.sink.finish(capture, Closer::Server);
                 return;
             }
         }
@@ -455,6 +465,7 @@ async fn serve<F: ResponderFactory>(
             limits: &shared.limits,
             bodies: &shared.bodies,
             tls: shared.tls.as_ref(),
+            sink: &shared.sink,
         },
         capture,
         stop,

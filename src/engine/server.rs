@@ -131,6 +131,10 @@ impl Service {
     }
 
     /// What the HTTP listeners share: their limits and connection cap.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
     pub(crate) fn http(&self) -> &HttpShared {
         &self.http
     }
@@ -153,6 +157,12 @@ impl Service {
 
     fn listeners(&self) -> &Listeners {
         &self.listeners
+    }
+
+    /// The address the inbox was asked to listen on, when that port was in
+    /// use and it moved to a free one (the default `--ui` only).
+    pub fn ui_moved_from(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(Web::moved_from)
     }
 
     /// The bound addresses.

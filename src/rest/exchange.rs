@@ -68,7 +68,7 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         local,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(rest.shared.sink().clone(), meta, start);
+    let mut cap = rest.shared.sink().capture(meta, start);
     let target = req
         .uri()
         .path_and_query()
@@ -150,6 +150,15 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
         h.insert("ratelimit-remaining", HeaderValue::from(w.remaining));
         h.insert("ratelimit-reset", HeaderValue::from(w.reset_secs));
     }
+    // The team's usage: recipients sent today and this month (the used
+    // counts, not what is left).
+    let (day, month) = rest
+        .shared
+        .usage()
+        .used(crate::resend::account::Day::today());
+    let h = resp.headers_mut();
+    h.insert("x-resend-daily-quota", HeaderValue::from(day));
+    h.insert("x-resend-monthly-quota", HeaderValue::from(month));
     let delay = rest.shared.settings().behaviour.reply_delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -195,8 +204,16 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     }
     // An email read back holds what was sent, keys included; like the
     // mailbox's .eml, the answer carries them redacted; an error answer
-    // quotes the request, percent-encoded paths included.
-    let clean = if status.as_u16() >= 400 {
+    // quotes the request, percent-encoded paths included. A new key's token
+    // is the one secret the client is meant to get (the transcript below
+    // still shows only its fingerprint).
+    let on_purpose = parts
+        .extensions
+        .get::<super::account::CarriesSecret>()
+        .is_some();
+    let clean = if on_purpose {
+        None
+    } else if status.as_u16() >= 400 {
         scrubbed_error(&out)
     } else {
         scrubbed_json(&out)
@@ -208,7 +225,7 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     if !out.is_empty() {
         cap.server(http::body_line(&out));
     }
-    cap.finish(Closer::Server);
+    rest.shared.sink().finish(cap, Closer::Server);
     Response::from_parts(parts, Body::from(out))
 }
 
