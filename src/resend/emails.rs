@@ -60,6 +60,8 @@ pub struct EmailRecord {
     pub session: u64,
     /// The envelope sender used for the mailbox.
     pub envelope_from: String,
+    /// The fingerprint of the key it was sent with (`re_…a1f3`).
+    pub api_key: Option<String>,
 }
 
 impl EmailRecord {
@@ -187,6 +189,7 @@ mod tests {
             state: State::Sent,
             session: 1,
             envelope_from: "a@acme.com".into(),
+            api_key: None,
         }
     }
 

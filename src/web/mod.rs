@@ -14,11 +14,16 @@
 //! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
 
 mod api;
+pub mod extract;
+pub mod found;
 mod guard;
 mod mailpit;
 mod mime;
+pub mod query;
 pub(crate) mod store;
 mod summary;
+mod tags;
+pub mod wait;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -151,7 +156,10 @@ impl Web {
             mode: OnceLock::new(),
             control: OnceLock::new(),
         });
-        let mut router = api::routes(state.clone()).merge(mailpit::routes(state.clone()));
+        let mut router = api::routes(state.clone())
+            .merge(mailpit::routes(state.clone()))
+            .merge(wait::routes(state.clone()))
+            .merge(tags::routes(state.clone()));
         for extra in &config.routes {
             router = router.merge((extra.0)(sink));
         }
