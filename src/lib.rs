@@ -61,6 +61,7 @@ pub use modes::replay::{
     list_builtin, load_tape,
 };
 pub use net::CertSource;
+pub use net::HttpLimits;
 pub use net::client::UpstreamTls;
 pub use output::sink::{
     Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,

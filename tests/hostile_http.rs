@@ -265,3 +265,75 @@ async fn a_key_typed_as_an_address_is_redacted_in_the_mailbox_and_inbox() {
         "{eml}"
     );
 }
+
+/// Issue 25, item 1: the REST API's own listener (`--rest`) carries the
+/// inbox's guard: a page using DNS rebinding (`Host: evil.example`) reads
+/// nothing and sends nothing, even with a key; and every answer says
+/// nosniff and no caching.
+#[tokio::test]
+async fn the_rest_listener_refuses_a_foreign_host_like_the_inbox() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Reset link",
+        "text": "https://acme.com/reset?t=secret",
+    });
+    let sent = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    for h in ["nosniff", "no-store"] {
+        assert!(
+            sent.headers.iter().any(|(_, v)| v == h),
+            "{h}: {:?}",
+            sent.headers
+        );
+    }
+    assert_eq!(sent.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(sent.header("cache-control"), Some("no-store"));
+    for host in ["evil.example", "evil.example:80", "localhost.evil.example"] {
+        let read = common::http_raw(
+            &base,
+            format!(
+                "GET /emails HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(read.status, 403, "{host}: {}", read.body);
+        assert!(
+            read.body
+                .contains("is not this REST API (DNS rebinding guard)"),
+            "{}",
+            read.body
+        );
+        assert!(!read.body.contains("Reset link"), "{}", read.body);
+        assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(read.header("cache-control"), Some("no-store"));
+        let body = email.to_string();
+        let send = common::http_raw(
+            &base,
+            format!(
+                "POST /emails HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(send.status, 403, "{host}: {}", send.body);
+    }
+    // A cross-site browser write is refused too (a form post to localhost).
+    let body = email.to_string();
+    let host = base.trim_start_matches("http://");
+    let cross = common::http_raw(
+        &base,
+        format!(
+            "POST /emails HTTP/1.1\r\nHost: {host}\r\nOrigin: http://evil.example\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    assert_eq!(s.messages().len(), 1, "only the first email was sent");
+}

@@ -97,6 +97,8 @@ pub struct ServerConfig {
     pub max_body_memory: usize,
     /// How long open sessions get to finish after a shutdown request.
     pub grace: Duration,
+    /// The HTTP listeners' limits (the inbox, `--rest`).
+    pub http: crate::net::HttpLimits,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +110,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_body_memory: 256 << 20,
             grace: Duration::from_secs(5),
+            http: crate::net::HttpLimits::default(),
         }
     }
 }

@@ -355,6 +355,10 @@ pub(crate) fn redact_read(tape: &mut Tape) {
         ] {
             scrub_in_place(field);
         }
+        if super::http::is_http(&s.meta) {
+            super::http::redact_read(&mut s.events);
+            continue;
+        }
         let mut mechanism = String::new();
         let mut pending: Option<PendingAuth> = None;
         for e in &mut s.events {

@@ -3,6 +3,7 @@
 pub mod capture;
 mod encoded;
 pub mod format;
+pub mod http;
 pub mod read;
 pub mod redact;
 pub mod transcript;

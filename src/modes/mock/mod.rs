@@ -253,9 +253,10 @@ impl MockServer {
             }));
         }
         let rest = match config.rest {
-            Some(addr) => {
-                Some(RestListener::start(addr, crate::rest::router(shared.clone())).await?)
-            }
+            Some(addr) => Some(
+                RestListener::start(addr, crate::rest::router(shared.clone()), service.http())
+                    .await?,
+            ),
             None => None,
         };
         Ok(MockServer {
