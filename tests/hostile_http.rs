@@ -337,3 +337,63 @@ async fn the_rest_listener_refuses_a_foreign_host_like_the_inbox() {
     assert_eq!(cross.status, 403, "{}", cross.body);
     assert_eq!(s.messages().len(), 1, "only the first email was sent");
 }
+
+/// Issue 25, item 10: a path that is not UTF-8 gets each API's JSON error
+/// shape (not axum's plain text); a REST exchange on the inbox's listener
+/// records who called; a text-only message is not said to have HTML.
+#[tokio::test]
+async fn paths_clients_and_plain_mail_are_reported_as_they_are() {
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .expect("mock starts");
+    let base = s.rest_url().unwrap();
+    let r = call(&s, "GET", "/emails/%FF%FE", None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["statusCode"], 400, "{v}");
+    assert_eq!(v["name"], "validation_error", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("UTF-8"), "{v}");
+    for path in ["/api/messages/%FF", "/api/sessions/%C3%28/tape"] {
+        let r = common::http(&base, "GET", path, &[], None).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("UTF-8"),
+            "{}",
+            r.body
+        );
+    }
+    // Plain text over REST: no HTML body, no generated one.
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Plain",
+        "text": "Just text.",
+    });
+    let sent = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let id = sent.json()["id"].as_str().unwrap().to_string();
+    let m = common::http(&base, "GET", &format!("/api/messages/{id}"), &[], None).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.json()["has_html"], false, "{}", m.body);
+    let m = common::http(&base, "GET", &format!("/api/v1/message/{id}"), &[], None).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.json()["HTML"], "", "{}", m.body);
+    assert_eq!(m.json()["Text"], "Just text.", "{}", m.body);
+    // Both sessions were on the inbox's listener: who called is recorded.
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let ui = base.trim_start_matches("http://").to_string();
+    for t in s.transcripts() {
+        let client: std::net::SocketAddr = t
+            .meta
+            .client
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {:?}", t.meta));
+        assert!(client.ip().is_loopback(), "{:?}", t.meta);
+        assert_eq!(t.meta.local, ui, "{:?}", t.meta);
+    }
+}

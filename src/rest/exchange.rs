@@ -31,7 +31,9 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Rest;
+use crate::net::http::answer::scrubbed_error;
 use crate::net::http::listener::{BodyTimedOut, LocalAddr, body_timeout};
+use crate::resend::profile::RestError;
 use crate::tape::capture::Capture;
 use crate::tape::http;
 use crate::tape::{Closer, Meta};
@@ -167,9 +169,39 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     let mut out = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let is_json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() >= 400 && !is_json {
+        // An extractor's rejection (a path that is not UTF-8, a missing
+        // Content-Type) is plain text: the API always answers its shape.
+        let shaped = super::error_response(RestError {
+            status: status.as_u16(),
+            name: if status.is_server_error() {
+                "internal_server_error"
+            } else {
+                "validation_error"
+            }
+            .into(),
+            message: String::from_utf8_lossy(&out).trim().to_string(),
+        });
+        let (p, b) = shaped.into_parts();
+        parts.headers.extend(p.headers);
+        out = axum::body::to_bytes(b, usize::MAX)
+            .await
+            .unwrap_or_default();
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    }
     // An email read back holds what was sent, keys included; like the
-    // mailbox's .eml, the answer carries them redacted.
-    if let Some(clean) = scrubbed_json(&out) {
+    // mailbox's .eml, the answer carries them redacted; an error answer
+    // quotes the request, percent-encoded paths included.
+    let clean = if status.as_u16() >= 400 {
+        scrubbed_error(&out)
+    } else {
+        scrubbed_json(&out)
+    };
+    if let Some(clean) = clean {
         out = Bytes::from(clean);
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     }

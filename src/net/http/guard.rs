@@ -17,6 +17,7 @@
 //!   neither, and pass. A required custom header would break those SDKs.
 //! - **Headers on every answer:** `nosniff`, no referrer, no framing by
 //!   other origins, no caching.
+//! - **No key in an error answer** ([`super::answer`]).
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -139,7 +140,7 @@ async fn check(State(g): State<std::sync::Arc<Guard>>, req: Request, next: Next)
             ),
         )
     } else {
-        next.run(req).await
+        super::answer::scrub_error(next.run(req).await).await
     };
     let h = res.headers_mut();
     for (name, value) in [

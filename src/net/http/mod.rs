@@ -4,9 +4,11 @@
 //!
 //! - [`guard`]: the Host check (DNS rebinding), the cross-site check, and the
 //!   headers every answer carries (`nosniff`, no caching, no framing).
+//! - [`answer`]: every error answer scrubbed of keys, whatever route made it.
 //! - [`listener`]: accepting under a connection cap, the header and body
 //!   deadlines, the client's address for every request, a graceful stop.
 
+pub(crate) mod answer;
 pub(crate) mod guard;
 pub(crate) mod listener;
 
