@@ -51,6 +51,11 @@ pub(crate) struct MockArgs {
     /// resend.api_url = "http://ADDR".
     #[arg(long, value_name = "ADDR|off", default_value = "off")]
     pub(crate) rest: String,
+    /// Serve --rest over HTTPS with the server's certificate (the generated
+    /// CA's, certs/ca.pem): the mock stands in for https://api.resend.com,
+    /// e.g. as the upstream of `record --rest-upstream`.
+    #[arg(long, requires = "rest")]
+    pub(crate) rest_tls: bool,
 }
 
 pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
@@ -82,6 +87,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             web,
         },
         rest: parse_addr("rest", &args.rest)?,
+        rest_tls: args.rest_tls,
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;

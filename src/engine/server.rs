@@ -144,6 +144,10 @@ impl Service {
     }
 
     /// What the HTTP listeners share: their limits and connection cap.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
     pub(crate) fn http(&self) -> &HttpShared {
         &self.http
     }

@@ -68,7 +68,7 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         local,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(rest.shared.sink().clone(), meta, start);
+    let mut cap = rest.shared.sink().capture(meta, start);
     let target = req
         .uri()
         .path_and_query()
@@ -208,7 +208,7 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     if !out.is_empty() {
         cap.server(http::body_line(&out));
     }
-    cap.finish(Closer::Server);
+    rest.shared.sink().finish(cap, Closer::Server);
     Response::from_parts(parts, Body::from(out))
 }
 

@@ -18,6 +18,8 @@ use crate::net::http::{Guard, HttpListener};
 pub struct RestListener {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Whether it speaks HTTPS.
+    pub tls: bool,
     listener: HttpListener,
 }
 
@@ -28,6 +30,17 @@ impl RestListener {
         addr: SocketAddr,
         router: Router,
         http: &HttpShared,
+    ) -> Result<RestListener, Error> {
+        RestListener::start_tls(addr, router, http, None).await
+    }
+
+    /// [`RestListener::start`] over HTTPS with `tls` (`mock --rest-tls`:
+    /// the mock then stands in for `https://api.resend.com`).
+    pub(crate) async fn start_tls(
+        addr: SocketAddr,
+        router: Router,
+        http: &HttpShared,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     ) -> Result<RestListener, Error> {
         if !addr.ip().is_loopback() {
             return Err(Error::Usage(format!(
@@ -51,12 +64,24 @@ impl RestListener {
             serves: "REST API",
         };
         // Requests in flight get the SMTP listeners' usual grace.
-        let listener = HttpListener::serve(listener, router, guard, http, Duration::from_secs(5))
-            .map_err(|e| Error::Io {
-            action: "serve the REST API".into(),
-            source: e,
-        })?;
-        Ok(RestListener { addr, listener })
+        let https = tls.is_some();
+        let tls = tls.map(|config| {
+            // HTTP/1.1 only, said in the handshake.
+            let mut config = (*config).clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            std::sync::Arc::new(config)
+        });
+        let listener =
+            HttpListener::serve_tls(listener, router, guard, http, Duration::from_secs(5), tls)
+                .map_err(|e| Error::Io {
+                    action: "serve the REST API".into(),
+                    source: e,
+                })?;
+        Ok(RestListener {
+            addr,
+            tls: https,
+            listener,
+        })
     }
 
     /// Stops taking requests and waits for those in flight.

@@ -15,7 +15,7 @@
 //!
 //! Each line of a session is `[+SECONDS ]TAG: text` with TAG `C` (client),
 //! `S` (server), `D` (body line) or `*` (a note: TLS, a timeout, a close).
-//! Text never holds control characters (see [`super::transcript::printable`]).
+//! Text never holds control characters (see [`super::printable::printable`]).
 
 use std::fmt;
 use std::fmt::Write as _;

@@ -75,7 +75,7 @@ pub fn request_line(method: &str, target: &str) -> String {
         Cow::Owned(clean) => clean,
         Cow::Borrowed(_) => scrub(target).into_owned(),
     };
-    super::transcript::printable(&format!("{method} {target}"))
+    super::printable::printable(&format!("{method} {target}"))
 }
 
 /// A kept request header as a tape line, redacted; `None` for a header not
@@ -90,7 +90,7 @@ pub fn request_header(name: &str, value: &[u8]) -> Option<String> {
     } else {
         scrub(&String::from_utf8_lossy(value)).into_owned()
     };
-    Some(super::transcript::printable(&format!("{name}: {value}")))
+    Some(super::printable::printable(&format!("{name}: {value}")))
 }
 
 /// A kept response header as a tape line, scrubbed; `None` for one not kept.
@@ -99,7 +99,7 @@ pub fn response_header(name: &str, value: &[u8]) -> Option<String> {
         return None;
     }
     let value = String::from_utf8_lossy(value);
-    Some(super::transcript::printable(&format!(
+    Some(super::printable::printable(&format!(
         "{}: {}",
         name.to_ascii_lowercase(),
         scrub(&value)
@@ -313,12 +313,12 @@ pub(crate) fn redact_read(events: &mut [super::Event]) {
                     }
                 }
                 if let Cow::Owned(clean) = scrub(t) {
-                    *t = super::transcript::printable(&clean);
+                    *t = super::printable::printable(&clean);
                 }
             }
             EventKind::Data(t) | EventKind::Note(t) | EventKind::Comment(t) => {
                 if let Cow::Owned(clean) = scrub(t) {
-                    *t = super::transcript::printable(&clean);
+                    *t = super::printable::printable(&clean);
                 }
             }
         }

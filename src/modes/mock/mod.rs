@@ -61,6 +61,10 @@ pub struct MockConfig {
     /// Where to serve Resend's REST API on a listener of its own (port 0:
     /// any free port); `None` leaves it to the inbox's listener.
     pub rest: Option<SocketAddr>,
+    /// Serve that listener over HTTPS with the server's certificate (the
+    /// generated CA's, by default): the mock then stands in for
+    /// `https://api.resend.com`, as a REST upstream for `record`.
+    pub rest_tls: bool,
 }
 
 impl MockConfig {
@@ -70,6 +74,7 @@ impl MockConfig {
             mock: MockOptions::default(),
             service: ServiceConfig::for_tests(),
             rest: None,
+            rest_tls: false,
         }
     }
 }
@@ -195,6 +200,13 @@ impl MockBuilder {
         self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         self
     }
+    /// Serve the REST API over HTTPS on its own listener, with the server's
+    /// certificate ([`MockServer::rest_url`] is then `https://…`).
+    pub fn rest_tls(mut self) -> Self {
+        self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self.config.rest_tls = true;
+        self
+    }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.service.output.mailbox = Some(dir.into());
@@ -227,6 +239,7 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(mut config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
+        let certs = config.service.certs.clone();
         // Resend's REST API is served on the inbox's listener too: the routes
         // are made when the inbox starts, after the account state exists.
         let account: Arc<OnceLock<Arc<MockShared>>> = Arc::new(OnceLock::new());
@@ -252,10 +265,26 @@ impl MockServer {
                 options: config.mock.clone(),
             }));
         }
+        let tls = match (config.rest_tls, service.tls()) {
+            (false, _) => None,
+            (true, Some(t)) => Some(t.config.clone()),
+            // No SMTP listener with TLS: the certificates are loaded for the REST one.
+            (true, None) => Some(crate::net::Tls::load(&certs)?.config),
+        };
+        if tls.is_some() && config.rest.is_none() {
+            return Err(Error::Usage(
+                "--rest-tls is for the REST API's own listener: add --rest ADDR".into(),
+            ));
+        }
         let rest = match config.rest {
             Some(addr) => Some(
-                RestListener::start(addr, crate::rest::router(shared.clone()), service.http())
-                    .await?,
+                RestListener::start_tls(
+                    addr,
+                    crate::rest::router(shared.clone()),
+                    service.http(),
+                    tls,
+                )
+                .await?,
             ),
             None => None,
         };
@@ -272,6 +301,7 @@ impl MockServer {
     /// its own listener (`--rest`) if it has one, else the inbox's.
     pub fn rest_url(&self) -> Option<String> {
         match &self.rest {
+            Some(r) if r.tls => Some(format!("https://{}", r.addr)),
             Some(r) => Some(format!("http://{}", r.addr)),
             None => self
                 .service

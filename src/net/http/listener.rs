@@ -84,9 +84,23 @@ impl HttpListener {
         shared: &HttpShared,
         grace: Duration,
     ) -> std::io::Result<HttpListener> {
+        HttpListener::serve_tls(listener, router, guard, shared, grace, None)
+    }
+
+    /// [`HttpListener::serve`] over TLS when `tls` is given (HTTPS): the
+    /// handshake must end within the header deadline.
+    pub fn serve_tls(
+        listener: TcpListener,
+        router: Router,
+        guard: Guard,
+        shared: &HttpShared,
+        grace: Duration,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<HttpListener> {
         let addr = listener.local_addr()?;
         let router = super::guard::wrap(router, guard);
         let (stop, stopped) = watch::channel(false);
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(accept_loop(
             listener,
             router,
@@ -94,6 +108,7 @@ impl HttpListener {
             addr,
             stopped,
             grace,
+            tls,
         ));
         Ok(HttpListener {
             stop,
@@ -125,6 +140,7 @@ async fn accept_loop(
     local: SocketAddr,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -155,9 +171,22 @@ async fn accept_loop(
         let router = router.clone();
         let limits = shared.limits.clone();
         let stopped = stopped.clone();
+        let tls = tls.clone();
         conns.spawn(async move {
             let _permit = permit;
-            serve_connection(socket, peer, local, router, limits, stopped).await;
+            match tls {
+                None => serve_connection(socket, peer, local, router, limits, stopped).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(socket);
+                    match tokio::time::timeout(limits.header_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, local, router, limits, stopped).await
+                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake from {peer}: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake from {peer}: timed out"),
+                    }
+                }
+            }
         });
         // Reap finished connections so the set does not grow.
         while conns.try_join_next().is_some() {}
@@ -169,14 +198,16 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(
-    socket: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    socket: S,
     peer: SocketAddr,
     local: SocketAddr,
     router: Router,
     limits: HttpLimits,
     mut stopped: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let body_limits = limits.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let mut req = req.map(|b| Body::new(TimedBody::new(b, &body_limits)));
