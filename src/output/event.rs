@@ -30,7 +30,7 @@ pub enum LiveView {
 }
 
 /// A message accepted by the mock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Message {
     /// The id given in the 250 reply.
     pub id: String,
@@ -45,6 +45,14 @@ pub struct Message {
     pub data: Vec<u8>,
     /// Where it was written, with `--mailbox`.
     pub path: Option<PathBuf>,
+    /// The API key it was sent with, as its fingerprint (`re_…a1f3`):
+    /// which app sent it. Never the key.
+    pub key: Option<String>,
+    /// The SMTP user of the session (`resend`), when it logged in.
+    pub user: Option<String>,
+    /// Tags given with it: Resend's `tags` of a REST send as `name=value`
+    /// (a header such as `X-Tags` is read by the inbox itself).
+    pub tags: Vec<String>,
 }
 
 /// What subscribers receive. Lines come in the order a session produced
