@@ -9,6 +9,7 @@ use mailtape::{Error, MockConfig, MockOptions, MockServer, ServiceConfig};
 
 use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::serve::serve_until_signal;
+use super::webhook::WebhookArgs;
 use super::{make_dir, runtime};
 
 #[derive(Args, Debug)]
@@ -51,6 +52,8 @@ pub(crate) struct MockArgs {
     /// resend.api_url = "http://ADDR".
     #[arg(long, value_name = "ADDR|off", default_value = "off")]
     pub(crate) rest: String,
+    #[command(flatten)]
+    pub(crate) webhook: WebhookArgs,
 }
 
 pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
@@ -82,6 +85,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             web,
         },
         rest: parse_addr("rest", &args.rest)?,
+        webhooks: Some(args.webhook.config()?),
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;
@@ -95,7 +99,14 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             "user `resend`, password {} (re_12345678 will do)",
             mailtape::resend::account::KEY_RULE
         );
-        serve_until_signal(&server, &title, &login, rest.as_deref()).await;
+        serve_until_signal(
+            &server,
+            &title,
+            &login,
+            rest.as_deref(),
+            Some(server.webhooks()),
+        )
+        .await;
         server.shutdown().await;
         Ok(())
     })

@@ -64,7 +64,7 @@ pub(crate) fn run(args: RecordArgs) -> Result<(), Error> {
             args.tape.display()
         );
         let login = "your real user and key; only the redacted form is written";
-        serve_until_signal(&server, &title, login, None).await;
+        serve_until_signal(&server, &title, login, None, None).await;
         server.shutdown().await;
         Ok(())
     })

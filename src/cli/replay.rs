@@ -65,7 +65,14 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             o.total,
             if o.total == 1 { "session" } else { "sessions" }
         );
-        serve_until_signal(&server, &title, "any user and key: the tape decides", None).await;
+        serve_until_signal(
+            &server,
+            &title,
+            "any user and key: the tape decides",
+            None,
+            None,
+        )
+        .await;
         Ok::<_, Error>(server.shutdown().await)
     })?;
     if outcome.ok() {

@@ -59,6 +59,9 @@ pub struct Message {
     pub data: Vec<u8>,
     /// Where it was written, with `--mailbox`.
     pub path: Option<PathBuf>,
+    /// Tags given with a REST send (`name`, `value`): webhook events carry them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// Settings of the outputs.
@@ -131,6 +134,27 @@ pub enum Event {
     },
     /// A line of the server's own for people (the banner, "stopping").
     Said(String),
+    /// An email accepted to be sent later (REST `scheduled_at`): not
+    /// delivered yet; [`Event::MessageAccepted`] follows when it is due.
+    MessageScheduled(Arc<Message>),
+    /// An accepted email that Resend would not send after all (a scheduled
+    /// email due while the quota is spent): `reason` as Resend's
+    /// `email.failed` gives it.
+    MessageFailed {
+        /// The email.
+        message: Arc<Message>,
+        /// `reached_daily_quota`, …
+        reason: String,
+    },
+    /// A webhook event was emitted or an attempt made: for the live view.
+    Webhook {
+        /// The session or REST exchange of the email.
+        session: u64,
+        /// One line for people.
+        text: String,
+        /// The same as one JSON object (`--json`).
+        json: serde_json::Value,
+    },
     /// A tape or a message could not be written (the client was told `451`
     /// or `452` for a message; a session's tape failing is said only here
     /// and on stderr).
@@ -334,7 +358,10 @@ impl Sink {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
             let per_line = matches!(
                 *event,
-                Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
+                Event::Lines { .. }
+                    | Event::Explained { .. }
+                    | Event::Said(_)
+                    | Event::Webhook { .. }
             );
             for s in subs.iter().filter(|s| s.lines || !per_line) {
                 match s.tx.try_send(event.clone()) {

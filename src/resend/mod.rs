@@ -10,7 +10,7 @@ pub mod scenario;
 
 pub use account::{
     Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,
-    Usage,
+    Usage, WebhookSpec,
 };
 pub use profile::{Profile, ProfileFile, ReplySpec, Source, TestOutcome};
 pub use reply::{ReplyName, recognise};

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::Rest;
 use crate::tape::capture::Capture;
-use crate::tape::redact::{redact_secret, scrub};
+use crate::tape::redact::{redact_secret, redact_webhook_secrets, scrub};
 use crate::tape::{Closer, Meta};
 
 /// The session number of the exchange a handler answers (for its messages).
@@ -196,9 +196,9 @@ pub fn shown_json(bytes: &[u8]) -> String {
         Ok(mut v) => {
             elide_attachments(&mut v);
             scrub_strings(&mut v);
-            scrub(&v.to_string()).into_owned()
+            redact_webhook_secrets(&scrub(&v.to_string())).into_owned()
         }
-        Err(_) => scrub(&String::from_utf8_lossy(bytes)).into_owned(),
+        Err(_) => redact_webhook_secrets(&scrub(&String::from_utf8_lossy(bytes))).into_owned(),
     }
 }
 

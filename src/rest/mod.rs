@@ -45,7 +45,18 @@ pub const BODY_LIMIT: usize = 128 << 20;
 
 /// The routes of Resend's API, on the mock's account.
 pub fn router(shared: Arc<MockShared>) -> Router {
+    router_with(shared, Router::new())
+}
+
+/// [`router`] and `more` routes of the same API served by other parts (the
+/// webhooks' `/webhooks…`): each call of those needs a full-access key and
+/// counts against the rate, and is recorded like the others.
+pub fn router_with(shared: Arc<MockShared>, more: Router) -> Router {
     let rest = Arc::new(Rest { shared });
+    let more = more.route_layer(axum::middleware::from_fn_with_state(
+        rest.clone(),
+        admit_call,
+    ));
     Router::new()
         .route("/emails", post(send::one).get(read::list))
         .route("/emails/batch", post(send::batch))
@@ -55,12 +66,28 @@ pub fn router(shared: Arc<MockShared>) -> Router {
         .route("/domains/{id}", get(read::domain))
         .route("/api-keys", get(read::api_keys))
         .method_not_allowed_fallback(not_allowed)
+        .with_state(rest.clone())
+        .merge(more)
         .layer(axum::middleware::from_fn_with_state(
             rest.clone(),
             exchange::record,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(rest)
+}
+
+/// The key check and rate count of a call of another part's routes.
+async fn admit_call(
+    axum::extract::State(rest): axum::extract::State<Arc<Rest>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Err(r) = rest.authorize(req.headers(), false) {
+        return r;
+    }
+    if let Err(r) = rest.count_call() {
+        return r;
+    }
+    next.run(req).await
 }
 
 async fn not_allowed(

@@ -23,7 +23,9 @@ use super::Rest;
 use super::exchange::ExchangeId;
 use super::mime::{self, AttachmentBody, OutAttachment, Outgoing};
 use crate::modes::mock::responder::{MockShared, outcome_of};
-use crate::output::sink::Message;
+use crate::output::sink::{Event as SinkEvent, Message};
+use crate::resend::Exceeded;
+use crate::resend::account::Day;
 use crate::resend::emails::{EmailRecord, State as EmailState};
 use crate::resend::idempotency::{self, Seen};
 use crate::resend::new_id;
@@ -501,7 +503,7 @@ async fn accept(
         subject: v.out.subject.clone(),
         html: v.out.html.clone(),
         text: v.out.text.clone(),
-        tags: v.tags,
+        tags: v.tags.clone(),
         created_at: now,
         scheduled_at: v.scheduled_at,
         outcome: outcome_of(&shared.settings().profile, &rcpts),
@@ -515,6 +517,18 @@ async fn accept(
     match due {
         Some(_) => {
             shared.emails().push(record);
+            // Webhooks send email.scheduled now, the rest when it is due.
+            shared
+                .sink()
+                .publish(SinkEvent::MessageScheduled(Arc::new(Message {
+                    id: id.clone(),
+                    session: exchange,
+                    from: v.envelope_from.clone(),
+                    to: rcpts,
+                    data: mime,
+                    path: None,
+                    tags: v.tags,
+                })));
             schedule(shared.clone(), id.clone());
         }
         None => {
@@ -529,6 +543,7 @@ async fn accept(
                     to: rcpts,
                     data: mime,
                     path: None,
+                    tags: v.tags,
                 })
                 .await;
             if saved.is_err() {
@@ -571,7 +586,7 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     EmailState::Scheduled { mime } => {
                         let to: Vec<String> =
                             e.to.iter().chain(&e.cc).chain(&e.bcc).cloned().collect();
-                        Some((mime, e.session, e.envelope_from.clone(), to))
+                        Some((mime, e.session, e.envelope_from.clone(), to, e.tags.clone()))
                     }
                     other => {
                         e.state = other;
@@ -579,19 +594,42 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     }
                 }
             };
-            if let Some((mime, session, from, to)) = sent {
+            if let Some((mime, session, from, to, tags)) = sent {
                 let to = to
                     .iter()
                     .filter_map(|a| mime::mailbox(a).map(|m| m.email.to_string()))
                     .collect();
-                shared.sink().deliver(Message {
+                let message = Message {
                     id: id.clone(),
                     session,
                     from,
                     to,
                     data: mime,
                     path: None,
-                });
+                    tags,
+                };
+                // Due while the team's quota is spent: Resend does not send
+                // it, and says so with email.failed.
+                let spent = {
+                    let limits = shared.settings().limits;
+                    shared.usage().exhausted(&limits, Day::today())
+                };
+                match spent {
+                    Some(quota) => {
+                        let reason = match quota {
+                            Exceeded::Monthly => "reached_monthly_quota",
+                            _ => "reached_daily_quota",
+                        };
+                        if let Some(e) = shared.emails().get_mut(&id) {
+                            e.state = EmailState::Failed;
+                        }
+                        shared.sink().publish(SinkEvent::MessageFailed {
+                            message: Arc::new(message),
+                            reason: reason.into(),
+                        });
+                    }
+                    None => shared.sink().deliver(message),
+                }
             }
             return;
         }

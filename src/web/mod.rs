@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::output::sink::Sink;
 pub use store::Store;
-pub use summary::{Outcome, SessionSummary};
+pub use summary::{Outcome, SessionSummary, TapedMessage, accepted_messages};
 
 /// Sessions and messages kept by default (`--keep`).
 pub const DEFAULT_KEEP: usize = 1000;

@@ -254,6 +254,7 @@ impl Store {
                     to: m.to,
                     data: m.data,
                     path: None,
+                    tags: Vec::new(),
                 });
             }
         }

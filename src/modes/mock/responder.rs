@@ -539,6 +539,7 @@ impl Responder for Mock {
                 to: tx.rcpts,
                 data: data.body,
                 path: None,
+                tags: Vec::new(),
             })
             .await;
         match saved {
