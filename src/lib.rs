@@ -56,12 +56,14 @@ pub use engine::session::Limits;
 pub use error::Error;
 pub use modes::mock::options::{MockOptions, MockSettings};
 pub use modes::mock::{MockBuilder, MockConfig, MockServer};
+pub use modes::record::rest::{DEFAULT_REST_UPSTREAM, RestUpstreamOptions};
 pub use modes::record::{RecordBuilder, RecordConfig, RecordServer, UpstreamOptions};
 pub use modes::replay::{
     BUILTIN_TAPES, ReplayBuilder, ReplayConfig, ReplayOptions, ReplayOutcome, ReplayServer,
     list_builtin, load_tape,
 };
 pub use net::CertSource;
+pub use net::HttpLimits;
 pub use net::client::UpstreamTls;
 pub use output::sink::{
     Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,

@@ -67,7 +67,7 @@ async fn a_malformed_key_is_refused_as_resend_does_and_the_note_says_what_is_wro
 
 #[test]
 fn the_explanation_of_a_refused_key_states_the_rule_not_just_the_prefix() {
-    use mailtape::tools::explain::{User, explain};
+    use mailtape::resend::explain::{User, explain};
     let said = explain(
         535,
         "Authentication credentials invalid",

@@ -265,3 +265,135 @@ async fn a_key_typed_as_an_address_is_redacted_in_the_mailbox_and_inbox() {
         "{eml}"
     );
 }
+
+/// Issue 25, item 1: the REST API's own listener (`--rest`) carries the
+/// inbox's guard: a page using DNS rebinding (`Host: evil.example`) reads
+/// nothing and sends nothing, even with a key; and every answer says
+/// nosniff and no caching.
+#[tokio::test]
+async fn the_rest_listener_refuses_a_foreign_host_like_the_inbox() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Reset link",
+        "text": "https://acme.com/reset?t=secret",
+    });
+    let sent = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    for h in ["nosniff", "no-store"] {
+        assert!(
+            sent.headers.iter().any(|(_, v)| v == h),
+            "{h}: {:?}",
+            sent.headers
+        );
+    }
+    assert_eq!(sent.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(sent.header("cache-control"), Some("no-store"));
+    for host in ["evil.example", "evil.example:80", "localhost.evil.example"] {
+        let read = common::http_raw(
+            &base,
+            format!(
+                "GET /emails HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(read.status, 403, "{host}: {}", read.body);
+        assert!(
+            read.body
+                .contains("is not this REST API (DNS rebinding guard)"),
+            "{}",
+            read.body
+        );
+        assert!(!read.body.contains("Reset link"), "{}", read.body);
+        assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(read.header("cache-control"), Some("no-store"));
+        let body = email.to_string();
+        let send = common::http_raw(
+            &base,
+            format!(
+                "POST /emails HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(send.status, 403, "{host}: {}", send.body);
+    }
+    // A cross-site browser write is refused too (a form post to localhost).
+    let body = email.to_string();
+    let host = base.trim_start_matches("http://");
+    let cross = common::http_raw(
+        &base,
+        format!(
+            "POST /emails HTTP/1.1\r\nHost: {host}\r\nOrigin: http://evil.example\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    assert_eq!(s.messages().len(), 1, "only the first email was sent");
+}
+
+/// Issue 25, item 10: a path that is not UTF-8 gets each API's JSON error
+/// shape (not axum's plain text); a REST exchange on the inbox's listener
+/// records who called; a text-only message is not said to have HTML.
+#[tokio::test]
+async fn paths_clients_and_plain_mail_are_reported_as_they_are() {
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .expect("mock starts");
+    let base = s.rest_url().unwrap();
+    let r = call(&s, "GET", "/emails/%FF%FE", None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["statusCode"], 400, "{v}");
+    assert_eq!(v["name"], "validation_error", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("UTF-8"), "{v}");
+    for path in ["/api/messages/%FF", "/api/sessions/%C3%28/tape"] {
+        let r = common::http(&base, "GET", path, &[], None).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("UTF-8"),
+            "{}",
+            r.body
+        );
+    }
+    // Plain text over REST: no HTML body, no generated one.
+    let email = json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Plain",
+        "text": "Just text.",
+    });
+    let sent = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let id = sent.json()["id"].as_str().unwrap().to_string();
+    let m = common::http(&base, "GET", &format!("/api/messages/{id}"), &[], None).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.json()["has_html"], false, "{}", m.body);
+    let m = common::http(&base, "GET", &format!("/api/v1/message/{id}"), &[], None).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.json()["HTML"], "", "{}", m.body);
+    assert_eq!(m.json()["Text"], "Just text.", "{}", m.body);
+    // Both sessions were on the inbox's listener: who called is recorded.
+    assert!(s.wait_for_sessions(2, Duration::from_secs(5)).await);
+    let ui = base.trim_start_matches("http://").to_string();
+    for t in s.transcripts() {
+        let client: std::net::SocketAddr = t
+            .meta
+            .client
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {:?}", t.meta));
+        assert!(client.ip().is_loopback(), "{:?}", t.meta);
+        assert_eq!(t.meta.local, ui, "{:?}", t.meta);
+    }
+}

@@ -967,3 +967,200 @@ async fn the_inbox_redacts_files_it_reads_from_disk() {
     server.shutdown().await;
     assert_clean(&outputs);
 }
+
+/// One request over a fresh connection, as raw bytes; the answer, raw.
+async fn http_bytes(addr: &str, request: String) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    out
+}
+
+/// Issue 25, items 6 and 7: no error answer of either HTTP listener quotes
+/// a key — not-found paths (clear and percent-encoded), `?outcome=`, the
+/// scenario name, JSON-body errors of mailtape's and Mailpit's API, the
+/// Host and Origin refusals, the REST API's 404 and 405 — and a Host of
+/// `re_….localhost` (which passes the rebinding guard) is not kept in the
+/// REST session's metadata: tapes, the session API, transcripts.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_http_error_answer_or_rest_session_metadata_holds_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    std::fs::create_dir_all(&tapes).unwrap();
+    let server = mailtape::MockServer::builder()
+        .scenario("unlimited")
+        .tapes(&tapes)
+        .ui("127.0.0.1:0".parse().unwrap())
+        .rest()
+        .start()
+        .await
+        .unwrap();
+    let ui = server
+        .ui_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let rest = server
+        .rest_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let pct = K.replace('_', "%5F");
+    let get = |path: &str, host: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {K}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let with_body = |method: &str, path: &str, host: &str, extra: &str, body: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Authorization: Bearer {K}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut requests = Vec::new();
+    for key in [K, pct.as_str()] {
+        for path in [
+            format!("/api/sessions/{key}"),
+            format!("/api/sessions/{key}/tape"),
+            format!("/api/messages/{key}"),
+            format!("/api/messages/{key}/raw"),
+            format!("/api/messages/{key}/html"),
+            format!("/api/messages/1/parts/{key}"),
+            format!("/api/v1/message/{key}"),
+            format!("/api/v1/message/{key}/headers"),
+            format!("/api/v1/message/{key}/part/{key}"),
+            format!("/view/{key}.html"),
+            format!("/api/sessions?outcome={key}"),
+            format!("/api/messages?start={key}"),
+            format!("/api/v1/messages?limit={key}"),
+            format!("/{key}"),
+        ] {
+            requests.push((ui.clone(), get(&path, &ui)));
+        }
+        for path in [format!("/emails/{key}"), format!("/domains/{key}")] {
+            requests.push((ui.clone(), get(&path, &ui)));
+            requests.push((rest.clone(), get(&path, &rest)));
+        }
+        requests.push((
+            rest.clone(),
+            with_body("DELETE", &format!("/emails/{key}"), &rest, "", ""),
+        ));
+    }
+    for body in [
+        format!(r#"{{"scenario":"{K}"}}"#),
+        format!(r#"{{"scenario":1,"{K}":2}}"#),
+        format!(r#"{{"{K}""#),
+    ] {
+        requests.push((
+            ui.clone(),
+            with_body("PUT", "/api/scenario", &ui, "", &body),
+        ));
+    }
+    for body in [
+        format!(r#"{{"IDs":["{K}"],"Read":"{K}"}}"#),
+        format!(r#"{{"IDs":"{K}"}}"#),
+        K.to_string(),
+    ] {
+        requests.push((
+            ui.clone(),
+            with_body("PUT", "/api/v1/messages", &ui, "", &body),
+        ));
+        requests.push((
+            ui.clone(),
+            with_body("DELETE", "/api/v1/messages", &ui, "", &body),
+        ));
+    }
+    for (addr, host) in [
+        (&ui, format!("{K}.evil.example")),
+        (&rest, format!("{K}.evil.example:1")),
+    ] {
+        requests.push((addr.clone(), get("/api/sessions", &host)));
+        requests.push((addr.clone(), get("/emails", &host)));
+    }
+    for addr in [&ui, &rest] {
+        let origin = format!("Origin: http://{K}.evil.example\r\n");
+        requests.push((
+            addr.clone(),
+            with_body("POST", "/emails", addr, &origin, "{}"),
+        ));
+        let site = format!("Sec-Fetch-Site: {K}\r\n");
+        requests.push((
+            addr.clone(),
+            with_body("POST", "/api/clear", addr, &site, "{}"),
+        ));
+    }
+    // A Host of `re_….localhost` passes the guard: REST sessions must not
+    // keep it.
+    let email =
+        r#"{"from":"billing@acme.com","to":["delivered@resend.dev"],"subject":"Hi","text":"Hi"}"#;
+    for addr in [&ui, &rest] {
+        let host = format!("{K}.localhost:{}", addr.rsplit(':').next().unwrap());
+        requests.push((addr.clone(), with_body("POST", "/emails", &host, "", email)));
+        requests.push((addr.clone(), get("/emails", &host)));
+    }
+    let mut outputs = Vec::new();
+    let mut statuses = Vec::new();
+    for (addr, req) in &requests {
+        let answer = http_bytes(addr, req.clone()).await;
+        let line = String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        statuses.push(line.clone());
+        outputs.push((format!("{} → {line}", req.lines().next().unwrap()), answer));
+    }
+    // Most are refusals (4xx): the point is that they quote the request.
+    let refused = statuses.iter().filter(|l| l.contains(" 4")).count();
+    assert!(refused >= requests.len() - 8, "{statuses:#?}");
+    assert_eq!(
+        server.messages().len(),
+        2,
+        "the two emails sent with that Host"
+    );
+    // What the REST sessions kept: transcripts, the session API, tapes.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.transcripts().len() < 10 && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for t in server.transcripts() {
+        outputs.push((
+            format!("transcript {}", t.meta.id),
+            t.to_tape().into_bytes(),
+        ));
+        outputs.push((
+            format!("transcript {} meta", t.meta.id),
+            format!("{:?}", t.meta).into_bytes(),
+        ));
+    }
+    let list = http_bytes(&ui, get("/api/sessions?protocol=http&limit=1000", &ui)).await;
+    let text = String::from_utf8_lossy(&list).into_owned();
+    let json: serde_json::Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap();
+    let keys: Vec<u64> = json["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|s| s["key"].as_u64())
+        .collect();
+    assert!(
+        keys.len() > 4,
+        "the session API shows the REST sessions: {json}"
+    );
+    outputs.push(("/api/sessions".into(), list));
+    for k in keys {
+        for p in [
+            format!("/api/sessions/{k}"),
+            format!("/api/sessions/{k}/tape"),
+        ] {
+            let answer = http_bytes(&ui, get(&p, &ui)).await;
+            outputs.push((p, answer));
+        }
+    }
+    server.shutdown().await;
+    outputs.push(("tapes".into(), all_bytes(&tapes)));
+    assert_clean(&outputs);
+}

@@ -138,7 +138,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8, Error> {
     }
     let json = args.json;
     let mut on = move |kind: &mailtape::tape::EventKind,
-                       said: Option<mailtape::tools::explain::Said>| {
+                       said: Option<mailtape::resend::explain::Said>| {
         if json {
             return;
         }

@@ -54,6 +54,11 @@ pub(crate) struct MockArgs {
     pub(crate) rest: String,
     #[command(flatten)]
     pub(crate) webhook: WebhookArgs,
+    /// Serve --rest over HTTPS with the server's certificate (the generated
+    /// CA's, certs/ca.pem): the mock stands in for https://api.resend.com,
+    /// e.g. as the upstream of `record --rest-upstream`.
+    #[arg(long, requires = "rest")]
+    pub(crate) rest_tls: bool,
 }
 
 pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
@@ -86,6 +91,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
         },
         rest: parse_addr("rest", &args.rest)?,
         webhooks: Some(args.webhook.config()?),
+        rest_tls: args.rest_tls,
     };
     runtime()?.block_on(async move {
         let server = MockServer::start(config).await?;

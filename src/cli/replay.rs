@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use mailtape::{Error, ReplayConfig, ReplayOptions, ReplayServer, ServiceConfig, list_builtin};
 
-use super::listen::{ListenArgs, OutputArgs, output_config, server_config, web_config};
+use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::runtime;
 use super::serve::serve_until_signal;
 
@@ -27,9 +27,20 @@ pub(crate) struct ReplayArgs {
     /// Wait as long as the recording did before each reply (timeouts need it).
     #[arg(long)]
     pub(crate) realtime: bool,
-    /// Start over at the first session after the last.
+    /// Start over at the first session after the last (and REST exchanges
+    /// that were all played answer again, the least played first).
     #[arg(long = "loop")]
     pub(crate) looped: bool,
+    /// A JSON field to leave out when REST request bodies are matched
+    /// (repeatable): a name at any depth (`subject`), or a dotted path from
+    /// the top (`headers.X-Entity-Ref-ID`). Ids and dates match any id or
+    /// date already.
+    #[arg(long = "match-ignore", value_name = "FIELD")]
+    pub(crate) match_ignore: Vec<String>,
+    /// A listener of its own for the tape's REST exchanges (e.g.
+    /// 127.0.0.1:3000), besides the inbox's.
+    #[arg(long, value_name = "ADDR|off", default_value = "off")]
+    pub(crate) rest: String,
 }
 
 pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
@@ -49,6 +60,8 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             looped: args.looped,
             realtime: args.realtime,
             strict: args.strict,
+            match_ignore: args.match_ignore.clone(),
+            rest: parse_addr("rest", &args.rest)?,
         },
         service: ServiceConfig {
             server,
@@ -60,16 +73,30 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
         let o = server.outcome();
-        let title = format!(
+        let mut title = format!(
             "mailtape replay · {tape} · {} {}",
             o.total,
             if o.total == 1 { "session" } else { "sessions" }
         );
+        if o.rest_total > 0 {
+            title.push_str(&format!(
+                " · {} REST {}",
+                o.rest_total,
+                if o.rest_total == 1 {
+                    "exchange"
+                } else {
+                    "exchanges"
+                }
+            ));
+        }
+        let rest = (o.rest_total > 0 || server.rest_url().is_some() && args.rest != "off")
+            .then(|| server.rest_url())
+            .flatten();
         serve_until_signal(
             &server,
             &title,
             "any user and key: the tape decides",
-            None,
+            rest.as_deref(),
             None,
         )
         .await;

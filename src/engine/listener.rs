@@ -21,7 +21,6 @@ use crate::net::tls::{self, AcceptError};
 use crate::net::{Conn, Io, Stream, Tls};
 use crate::output::sink::Sink;
 use crate::smtp::Reply;
-use crate::tape::capture::Capture;
 use crate::tape::{Closer, Meta};
 
 /// Makes one responder per connection, and says what it plays.
@@ -97,6 +96,8 @@ pub struct ServerConfig {
     pub max_body_memory: usize,
     /// How long open sessions get to finish after a shutdown request.
     pub grace: Duration,
+    /// The HTTP listeners' limits (the inbox, `--rest`).
+    pub http: crate::net::HttpLimits,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +109,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_body_memory: 256 << 20,
             grace: Duration::from_secs(5),
+            http: crate::net::HttpLimits::default(),
         }
     }
 }
@@ -412,11 +414,11 @@ async fn serve<F: ResponderFactory>(
         local,
         started: now_rfc3339(),
     };
-    let mut capture = Capture::new(shared.sink.clone(), meta, start);
+    let mut capture = shared.sink.capture(meta, start);
     let mut stream = Stream::Plain(socket);
     if kind == ListenerKind::Smtps {
         let Some(acceptor) = &shared.tls else {
-            capture.finish(Closer::Server);
+            shared.sink.finish(capture, Closer::Server);
             return;
         };
         let Stream::Plain(plain) = stream else {
@@ -426,12 +428,12 @@ async fn serve<F: ResponderFactory>(
             Ok(tls) => stream = tls,
             Err(AcceptError::Failed(e)) => {
                 capture.note(format!("TLS handshake failed: {e}"));
-                capture.finish(Closer::Client);
+                shared.sink.finish(capture, Closer::Client);
                 return;
             }
             Err(AcceptError::TimedOut) => {
                 capture.note("TLS handshake timed out".into());
-                capture.finish(Closer::Server);
+                shared.sink.finish(capture, Closer::Server);
                 return;
             }
         }
@@ -452,6 +454,7 @@ async fn serve<F: ResponderFactory>(
             limits: &shared.limits,
             bodies: &shared.bodies,
             tls: shared.tls.as_ref(),
+            sink: &shared.sink,
         },
         capture,
         stop,

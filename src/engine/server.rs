@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::listener::{Addrs, Listeners, ResponderFactory, ServerConfig};
 use crate::error::Error;
+use crate::net::http::listener::HttpShared;
 use crate::net::{CertSource, Tls};
 use crate::output::sink::{LiveView, Message, OutputConfig, Sink};
 use crate::tape::Transcript;
@@ -52,6 +53,7 @@ pub struct Service {
     listeners: Listeners,
     tls: Option<Tls>,
     web: Option<Web>,
+    http: HttpShared,
 }
 
 impl Service {
@@ -106,11 +108,12 @@ impl Service {
         };
         let (factory, mine) = make(sink.clone());
         let mode = factory.mode();
+        let http = HttpShared::new(config.server.http.clone());
         let listeners =
             Listeners::start(config.server, tls.as_ref(), sink.clone(), factory).await?;
         let web = match inbox {
             Some((w, listener, store)) => {
-                let web = Web::serve(listener, w, store, &sink)?;
+                let web = Web::serve(listener, w, store, &sink, &http)?;
                 web.set_mode(mode);
                 Some(web)
             }
@@ -121,9 +124,25 @@ impl Service {
                 listeners,
                 tls,
                 web,
+                http,
             },
             mine,
         ))
+    }
+
+    /// What the HTTP listeners share: their limits and connection cap.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    pub(crate) fn http(&self) -> &HttpShared {
+        &self.http
+    }
+
+    /// HTTP connections open right now, over the inbox's and the REST
+    /// API's listeners.
+    pub fn http_connections(&self) -> usize {
+        self.http.open_connections()
     }
 
     /// The inbox, when it is on.
@@ -264,6 +283,11 @@ macro_rules! service_builder_methods {
         /// Octets of message bodies all sessions may hold in memory at once.
         pub fn max_body_memory(mut self, octets: usize) -> Self {
             self.config.service.server.max_body_memory = octets;
+            self
+        }
+        /// The HTTP listeners' limits (deadlines, connection cap).
+        pub fn http_limits(mut self, limits: $crate::net::HttpLimits) -> Self {
+            self.config.service.server.http = limits;
             self
         }
         /// Write each session's tape into this folder.

@@ -13,6 +13,7 @@ use crate::engine::budget::BodyBudget;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::net::Conn;
 use crate::net::tls::AcceptError;
+use crate::output::sink::Sink;
 use crate::smtp::{self, Command, DataReader, Line, codes};
 use crate::tape::Closer;
 use crate::tape::capture::{BodyCapture, Capture, PendingAuth, next_auth};
@@ -71,6 +72,8 @@ pub struct Context<'a> {
     pub bodies: &'a BodyBudget,
     /// TLS for STARTTLS, where the listener offers it.
     pub tls: Option<&'a TlsAcceptor>,
+    /// Where the finished transcript goes.
+    pub sink: &'a Sink,
 }
 
 /// Drives one session to its end.
@@ -81,6 +84,7 @@ pub struct Session<'a, R: Responder> {
     limits: &'a Limits,
     bodies: &'a BodyBudget,
     tls: Option<&'a TlsAcceptor>,
+    sink: &'a Sink,
     capture: Capture,
     shutdown: watch::Receiver<bool>,
     errors: usize,
@@ -110,6 +114,7 @@ impl<'a, R: Responder> Session<'a, R> {
             limits: context.limits,
             bodies: context.bodies,
             tls: context.tls,
+            sink: context.sink,
             capture,
             shutdown,
             errors: 0,
@@ -126,7 +131,7 @@ impl<'a, R: Responder> Session<'a, R> {
         // The last reply (221 to QUIT, a 421) is still unsent: with tape
         // files, it goes once the session's tape is on disk, so that a 221
         // means the session is written.
-        self.capture.finish_written(closer).await;
+        self.sink.finish_written(self.capture, closer).await;
         // Best effort: the peer may be gone already, or not reading.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.flush()).await;
         let _ = tokio::time::timeout(

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::sink::{Event, LiveView, Subscription};
+use super::event::{Event, LiveView, Subscription};
+use crate::resend::explain::Said;
 use crate::tape::EventKind;
-use crate::tools::explain::Said;
 
 pub(crate) const DIM: &str = "2";
 pub(crate) const CYAN: &str = "36";

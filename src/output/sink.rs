@@ -19,50 +19,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
+pub use super::event::{Event, LiveView, Message, Subscription};
 pub use super::files::SaveError;
 use super::files::{Ack, Job, Writer};
 use super::live::LiveThread;
+use crate::resend::explain::Said;
+use crate::tape::capture::{Capture, Watch};
 use crate::tape::redact::{scrub, scrub_message};
-use crate::tape::{Meta, Transcript};
-use crate::tools::explain::Said;
-
-/// How sessions are shown as they happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveView {
-    /// Nothing on stdout, and no lines for people on stderr.
-    Quiet,
-    /// `C:`/`S:` lines for people; `color` adds ANSI colours.
-    Human {
-        /// Whether to colour the output.
-        color: bool,
-    },
-    /// One JSON object per line.
-    Json,
-}
-
-/// A message accepted by the mock.
-#[derive(Debug, Clone, Serialize)]
-pub struct Message {
-    /// The id given in the 250 reply.
-    pub id: String,
-    /// The session it came in.
-    pub session: u64,
-    /// The envelope sender.
-    pub from: String,
-    /// The envelope recipients.
-    pub to: Vec<String>,
-    /// The message as received (headers and body), any API key scrubbed.
-    #[serde(skip)]
-    pub data: Vec<u8>,
-    /// Where it was written, with `--mailbox`.
-    pub path: Option<PathBuf>,
-    /// Tags given with a REST send (`name`, `value`): webhook events carry them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<(String, String)>,
-}
+use crate::tape::{Closer, Meta, Transcript};
 
 /// Settings of the outputs.
 #[derive(Debug, Clone)]
@@ -96,102 +62,6 @@ impl Default for OutputConfig {
             keep: false,
             view_queue: 16 * 1024,
         }
-    }
-}
-
-/// What subscribers receive. Lines come in the order a session produced
-/// them; events of different sessions interleave.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A session began (a connection was accepted).
-    SessionStarted(Meta),
-    /// Lines as the live view shows them, in order: every line of the
-    /// transcript except long bodies past their first lines (summarised by
-    /// one note). A capture hands them over a few at a time — a command, a
-    /// whole reply, a body — so that watching costs a session one event per
-    /// step rather than per line.
-    Lines {
-        /// The session.
-        session: u64,
-        /// The lines.
-        events: Vec<crate::tape::Event>,
-    },
-    /// What a reply means, said under it.
-    Explained {
-        /// The session.
-        session: u64,
-        /// The explanation.
-        said: Said,
-    },
-    /// A message was accepted.
-    MessageAccepted(Arc<Message>),
-    /// A session ended; its whole transcript.
-    SessionFinished {
-        /// The transcript, redacted (shared with the tape writer: never copied).
-        transcript: Arc<Transcript>,
-        /// How long the session lasted.
-        lasted: Duration,
-    },
-    /// A line of the server's own for people (the banner, "stopping").
-    Said(String),
-    /// An email accepted to be sent later (REST `scheduled_at`): not
-    /// delivered yet; [`Event::MessageAccepted`] follows when it is due.
-    MessageScheduled(Arc<Message>),
-    /// An accepted email that Resend would not send after all (a scheduled
-    /// email due while the quota is spent): `reason` as Resend's
-    /// `email.failed` gives it.
-    MessageFailed {
-        /// The email.
-        message: Arc<Message>,
-        /// `reached_daily_quota`, …
-        reason: String,
-    },
-    /// A webhook event was emitted or an attempt made: for the live view.
-    Webhook {
-        /// The session or REST exchange of the email.
-        session: u64,
-        /// One line for people.
-        text: String,
-        /// The same as one JSON object (`--json`).
-        json: serde_json::Value,
-    },
-    /// A tape or a message could not be written (the client was told `451`
-    /// or `452` for a message; a session's tape failing is said only here
-    /// and on stderr).
-    WriteFailed {
-        /// The session it belonged to.
-        session: u64,
-        /// What failed.
-        error: SaveError,
-    },
-}
-
-/// A subscriber's end: events in order, and how many did not fit its queue.
-pub struct Subscription {
-    rx: mpsc::Receiver<Arc<Event>>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl Subscription {
-    /// The next event; `None` once the sink is closed.
-    pub async fn recv(&mut self) -> Option<Arc<Event>> {
-        self.rx.recv().await
-    }
-
-    /// The next event, from a thread outside the async runtime.
-    pub fn blocking_recv(&mut self) -> Option<Arc<Event>> {
-        self.rx.blocking_recv()
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Lines dropped because the queue was full, since the last call (an
-    /// event of several lines counts each).
-    pub fn take_dropped(&self) -> u64 {
-        self.dropped.swap(0, Ordering::Relaxed)
     }
 }
 
@@ -425,6 +295,28 @@ impl Sink {
         }
     }
 
+    /// A session began: says so, and returns the capture that builds its
+    /// transcript, handing its steps to this sink as they happen. End it
+    /// with [`Sink::finish`] or [`Sink::finish_written`].
+    pub fn capture(self: &Arc<Self>, meta: Meta, start: std::time::Instant) -> Capture {
+        self.session_started(&meta);
+        Capture::new(self.clone(), meta, start)
+    }
+
+    /// Ends a capture started with [`Sink::capture`]: its transcript is
+    /// kept, queued for the tape files and published.
+    pub fn finish(&self, capture: Capture, closer: Closer) {
+        let (t, lasted) = capture.finish(closer);
+        self.session_finished(t, lasted);
+    }
+
+    /// As [`Sink::finish`], and returns once the session's tapes are on
+    /// disk (see [`Sink::session_finished_written`]).
+    pub async fn finish_written(&self, capture: Capture, closer: Closer) {
+        let (t, lasted) = capture.finish(closer);
+        self.session_finished_written(t, lasted).await;
+    }
+
     /// A session began.
     pub fn session_started(&self, meta: &Meta) {
         if self.watched() {
@@ -600,6 +492,21 @@ impl Sink {
     }
 }
 
+/// A capture hands its steps to the sink, which publishes them.
+impl Watch for Sink {
+    fn watches_lines(&self) -> bool {
+        Sink::watches_lines(self)
+    }
+
+    fn lines(&self, session: u64, events: Vec<crate::tape::Event>) {
+        self.publish(Event::Lines { session, events });
+    }
+
+    fn explained(&self, session: u64, said: Said) {
+        self.publish(Event::Explained { session, said });
+    }
+}
+
 /// Refuses to start on a mailbox or tapes folder, or a tape file's folder,
 /// that nothing can be written in (read-only, not a folder, `/proc`):
 /// otherwise every message would be answered `451` at the first try.
@@ -676,10 +583,9 @@ mod tests {
         let sink = Sink::new(OutputConfig::default()).unwrap();
         let mut sessions = sink.subscribe_sessions(10);
         assert!(sink.watched() && !sink.watches_lines());
-        let mut c =
-            crate::tape::capture::Capture::new(sink.clone(), meta(1), std::time::Instant::now());
+        let mut c = sink.capture(meta(1), std::time::Instant::now());
         c.client("EHLO a".into());
-        c.finish(crate::tape::Closer::Client);
+        sink.finish(c, crate::tape::Closer::Client);
         let kinds: Vec<_> = std::iter::from_fn(|| sessions.try_recv())
             .map(|e| match &*e {
                 Event::SessionStarted(_) => "started",

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod emails;
+pub mod explain;
 pub mod idempotency;
 pub mod profile;
 pub mod reply;

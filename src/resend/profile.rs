@@ -500,6 +500,7 @@ pub const REST_ONLY: &[&str] = &[
     "invalid_scheduled_at",
     "batch_too_large",
     "body_too_large",
+    "body_timeout",
     "not_found",
     "not_scheduled",
     "method_not_allowed",

@@ -5,15 +5,17 @@
 //! C: POST /emails
 //! C: authorization: Bearer <redacted key=re_…8ed6>
 //! C: idempotency-key: welcome/42
-//! C: {"from":"…","attachments":[{"content":"<2048 bytes elided>", …}], …}
+//! C: {"from":"…","attachments":[{"content":"<2048 bytes elided, sha256 3f0a…>", …}], …}
 //! S: 200 OK
+//! S: content-type: application/json
 //! S: ratelimit-limit: 2
 //! S: ratelimit-remaining: 1
 //! S: ratelimit-reset: 1
 //! S: {"id":"…"}
 //! ```
 //!
-//! The key is never written (only its fingerprint), attachment bodies are
+//! The lines are those of every HTTP exchange on tape ([`crate::tape::http`]):
+//! the key is never written (only its fingerprint), attachment bodies are
 //! elided, and any key left in the JSON is scrubbed like in SMTP transcripts.
 //! The rate-limit headers are added here, to every response.
 
@@ -29,16 +31,16 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Rest;
+use crate::net::http::answer::scrubbed_error;
+use crate::net::http::listener::{BodyTimedOut, LocalAddr, body_timeout};
+use crate::resend::profile::RestError;
 use crate::tape::capture::Capture;
-use crate::tape::redact::{redact_secret, redact_webhook_secrets, scrub};
+use crate::tape::http;
 use crate::tape::{Closer, Meta};
 
 /// The session number of the exchange a handler answers (for its messages).
 #[derive(Debug, Clone, Copy)]
 pub struct ExchangeId(pub u64);
-
-/// Request headers worth keeping in the transcript (others are noise).
-const KEPT_HEADERS: &[&str] = &["idempotency-key", "x-batch-validation", "content-type"];
 
 /// The middleware: numbers the exchange, runs the handler, adds the
 /// rate-limit headers, and publishes the transcript.
@@ -50,34 +52,32 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.to_string())
         .unwrap_or_default();
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // The listener's own address, never the Host header: a Host is the
+    // client's to write (`re_….localhost` passes the rebinding guard).
+    let local = req
+        .extensions()
+        .get::<LocalAddr>()
+        .map(|l| l.0.to_string())
+        .unwrap_or_default();
     let meta = Meta {
         id,
         mode: "mock".into(),
         source: format!("{} (REST API)", rest.shared.settings().scenario),
         listener: "http".into(),
         client: peer,
-        local: host,
+        local,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(rest.shared.sink().clone(), meta, start);
-    let line = match req.uri().query() {
-        Some(q) => format!("{} {}?{}", req.method(), req.uri().path(), q),
-        None => format!("{} {}", req.method(), req.uri().path()),
-    };
-    cap.client(scrub(&line).into_owned());
-    if let Some(auth) = req.headers().get("authorization") {
-        cap.client(format!("authorization: {}", redact_auth(auth.as_bytes())));
-    }
-    for name in KEPT_HEADERS {
-        if let Some(v) = req.headers().get(*name) {
-            let v = String::from_utf8_lossy(v.as_bytes());
-            cap.client(format!("{name}: {}", scrub(&v)));
+    let mut cap = rest.shared.sink().capture(meta, start);
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    cap.client(http::request_line(req.method().as_str(), &target));
+    for (name, value) in req.headers() {
+        if let Some(line) = http::request_header(name.as_str(), value.as_bytes()) {
+            cap.client(line);
         }
     }
     // The body is read here to be shown, then handed on unchanged; never
@@ -94,15 +94,20 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             Ok(b) => Ok(b),
             Err(e) if is_too_large(&e) => Err(format!("more than {}", super::BODY_LIMIT)),
             Err(e) => {
+                if let Some(t) = body_timeout(&e) {
+                    cap.note(format!("request body refused: {t}"));
+                    let resp = timed_out(&rest, t);
+                    return finish(&rest, cap, resp).await;
+                }
                 cap.note(format!("request body unreadable: {e}"));
                 Ok(Bytes::new())
             }
         },
     };
-    let mut resp = match bytes {
+    let resp = match bytes {
         Ok(bytes) => {
             if !bytes.is_empty() {
-                cap.client(shown_json(&bytes));
+                cap.client(http::body_line(&bytes));
             }
             req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(ExchangeId(id));
@@ -116,6 +121,25 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
             )
         }
     };
+    finish(&rest, cap, resp).await
+}
+
+/// The answer to a body that fell behind its deadline: 408, and the
+/// connection closes (the rest of the body is not read).
+fn timed_out(rest: &Rest, t: &BodyTimedOut) -> Response {
+    let stall = format!("{} s", t.stall.as_secs_f64());
+    let rate = t.rate.to_string();
+    let mut resp = rest.error("body_timeout", &[("stall", &stall), ("rate", &rate)]);
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// Adds the rate-limit headers, waits the scenario's delay, and records the
+/// answer before it leaves.
+async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     if let Some(w) = rest
         .shared
         .usage()
@@ -132,35 +156,59 @@ pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next)
     }
 
     let status = resp.status();
-    cap.server(format!(
-        "{} {}",
+    cap.server(http::status_line(
         status.as_u16(),
-        status.canonical_reason().unwrap_or("")
+        status.canonical_reason().unwrap_or(""),
     ));
-    for name in [
-        "ratelimit-limit",
-        "ratelimit-remaining",
-        "ratelimit-reset",
-        "retry-after",
-    ] {
-        if let Some(v) = resp.headers().get(name) {
-            cap.server(format!("{name}: {}", String::from_utf8_lossy(v.as_bytes())));
+    for (name, value) in resp.headers() {
+        if let Some(line) = http::response_header(name.as_str(), value.as_bytes()) {
+            cap.server(line);
         }
     }
     let (mut parts, body) = resp.into_parts();
     let mut out = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let is_json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() >= 400 && !is_json {
+        // An extractor's rejection (a path that is not UTF-8, a missing
+        // Content-Type) is plain text: the API always answers its shape.
+        let shaped = super::error_response(RestError {
+            status: status.as_u16(),
+            name: if status.is_server_error() {
+                "internal_server_error"
+            } else {
+                "validation_error"
+            }
+            .into(),
+            message: String::from_utf8_lossy(&out).trim().to_string(),
+        });
+        let (p, b) = shaped.into_parts();
+        parts.headers.extend(p.headers);
+        out = axum::body::to_bytes(b, usize::MAX)
+            .await
+            .unwrap_or_default();
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    }
     // An email read back holds what was sent, keys included; like the
-    // mailbox's .eml, the answer carries them redacted.
-    if let Some(clean) = scrubbed_json(&out) {
+    // mailbox's .eml, the answer carries them redacted; an error answer
+    // quotes the request, percent-encoded paths included.
+    let clean = if status.as_u16() >= 400 {
+        scrubbed_error(&out)
+    } else {
+        scrubbed_json(&out)
+    };
+    if let Some(clean) = clean {
         out = Bytes::from(clean);
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     }
     if !out.is_empty() {
-        cap.server(shown_json(&out));
+        cap.server(http::body_line(&out));
     }
-    cap.finish(Closer::Server);
+    rest.shared.sink().finish(cap, Closer::Server);
     Response::from_parts(parts, Body::from(out))
 }
 
@@ -177,104 +225,9 @@ fn is_too_large(e: &axum::Error) -> bool {
     false
 }
 
-/// `Bearer <redacted key=re_…8ed6>`: the scheme and a fingerprint only.
-fn redact_auth(value: &[u8]) -> String {
-    let text = String::from_utf8_lossy(value);
-    match text.split_once(' ') {
-        Some((scheme, key)) => format!(
-            "{scheme} <redacted key={}>",
-            redact_secret(key.trim().as_bytes())
-        ),
-        None => format!("<redacted {}>", redact_secret(value)),
-    }
-}
-
-/// A JSON body on one line with attachment contents elided and any key
-/// scrubbed; a body that is not JSON is shown as text, scrubbed.
-pub fn shown_json(bytes: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(mut v) => {
-            elide_attachments(&mut v);
-            scrub_strings(&mut v);
-            redact_webhook_secrets(&scrub(&v.to_string())).into_owned()
-        }
-        Err(_) => redact_webhook_secrets(&scrub(&String::from_utf8_lossy(bytes))).into_owned(),
-    }
-}
-
 /// `bytes` again with every key in its strings redacted, if it is JSON that
 /// held one.
 fn scrubbed_json(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut v = serde_json::from_slice::<Value>(bytes).ok()?;
-    scrub_strings(&mut v).then(|| v.to_string().into_bytes())
-}
-
-/// Scrubs every string and object key of `v` on its own: in the JSON text a
-/// key after an escape (`"line\nre_…"`) is not at a word boundary and would
-/// be missed. Whether anything changed.
-fn scrub_strings(v: &mut Value) -> bool {
-    match v {
-        Value::String(s) => match scrub(s) {
-            std::borrow::Cow::Owned(clean) => {
-                *s = clean;
-                true
-            }
-            std::borrow::Cow::Borrowed(_) => false,
-        },
-        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub_strings(i) | c),
-        Value::Object(map) => {
-            let dirty: Vec<String> = map
-                .keys()
-                .filter(|k| matches!(scrub(k), std::borrow::Cow::Owned(_)))
-                .cloned()
-                .collect();
-            for k in &dirty {
-                if let Some(val) = map.remove(k) {
-                    map.insert(scrub(k).into_owned(), val);
-                }
-            }
-            map.values_mut()
-                .fold(!dirty.is_empty(), |c, i| scrub_strings(i) | c)
-        }
-        _ => false,
-    }
-}
-
-fn elide_attachments(v: &mut Value) {
-    match v {
-        Value::Array(items) => items.iter_mut().for_each(elide_attachments),
-        Value::Object(map) => {
-            if let Some(Value::Array(atts)) = map.get_mut("attachments") {
-                for a in atts {
-                    if let Some(c) = a.get_mut("content") {
-                        let n = match &*c {
-                            Value::String(s) => s.len(),
-                            other => other.to_string().len(),
-                        };
-                        *c = Value::String(format!("<{n} bytes elided>"));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_and_attachments_never_shown() {
-        let body = br#"{"from":"a@b.co","text":"re_Secret1234_abcd","attachments":[{"filename":"x.pdf","content":"QUJDRA=="}]}"#;
-        let shown = shown_json(body);
-        assert!(!shown.contains("re_Secret1234_abcd"), "{shown}");
-        assert!(!shown.contains("QUJDRA=="), "{shown}");
-        assert!(shown.contains("<8 bytes elided>"), "{shown}");
-        let batch = br#"[{"attachments":[{"content":"QUJD"}]}]"#;
-        assert!(shown_json(batch).contains("<4 bytes elided>"));
-        let auth = redact_auth(b"Bearer re_Secret1234_abcd");
-        assert!(auth.starts_with("Bearer <redacted key=re_"), "{auth}");
-        assert!(!auth.contains("Secret"));
-    }
+    http::scrub_json(&mut v).then(|| v.to_string().into_bytes())
 }

@@ -5,6 +5,7 @@ pub mod codes;
 pub mod command;
 pub mod data;
 pub mod line;
+pub mod own;
 pub mod reply;
 
 pub use command::{Command, Param, ParseError, is_valid_mailbox, params, parse_command};

@@ -1,32 +1,51 @@
 //! Everything that builds a redacted transcript as a session happens: the
 //! text of a client line (AUTH payloads, keys, stray base64), what the next
 //! line of a SASL exchange is, the hash that names a large body, and the
-//! [`Capture`] that holds the transcript and hands each line to the sink.
+//! [`Capture`] that holds the transcript, hands each step to whoever
+//! watches (a [`Watch`]: the server's sink) and gives the finished
+//! transcript back to whoever drives it (the engine, the REST exchange).
+//! Capture knows nothing of the outputs: it is handed a watcher and
+//! returns its work.
 //!
 //! Redaction happens here, at capture, once: nothing after this point (the
 //! live view, tape files, the test API, subscribers) ever sees a secret.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use super::redact::{AuthPart, redact_auth, redact_auth_command, scrub};
-use super::transcript::{MAX_KEPT_BODY, body_lines, into_printable, printable, redacted_lines};
+use super::printable::{into_printable, printable};
+use super::redact::{
+    AuthPart, body_lines, redact_auth, redact_auth_command, redacted_lines, scrub,
+};
+use super::transcript::MAX_KEPT_BODY;
 use super::{Closer, Event, EventKind, Meta, Tape, Transcript};
 use crate::engine::budget::{BodyBudget, HeldBody};
-use crate::output::sink::{self, Sink};
 use crate::resend::ReplyName;
+use crate::resend::explain::{Explainer, Said};
 use crate::smtp::{self, Command, Reply, codes};
-use crate::tools::explain::Explainer;
 
 /// Body lines shown in the live view before the rest is summarised.
 const LIVE_BODY_LINES: usize = 20;
 
+/// Who watches a session as it is captured (the server's sink): it is
+/// handed each step — a command, a whole reply, a body's first lines — and
+/// what a reply means, as they happen.
+pub trait Watch: Send + Sync {
+    /// Whether anyone wants lines now: with nobody, none are handed over
+    /// (nor built).
+    fn watches_lines(&self) -> bool;
+    /// The lines of one step of `session`, redacted.
+    fn lines(&self, session: u64, events: Vec<Event>);
+    /// What the reply just captured in `session` means.
+    fn explained(&self, session: u64, said: Said);
+}
+
 /// The transcript of one session as it is being captured. Every line is
 /// redacted before it is stored or shown.
 pub struct Capture {
-    sink: Arc<Sink>,
+    watch: Arc<dyn Watch>,
     transcript: Transcript,
     /// Lines for subscribers not handed over yet.
     live: Vec<Event>,
@@ -35,11 +54,12 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Starts capturing a session (and tells the sink it began).
-    pub fn new(sink: Arc<Sink>, meta: Meta, start: Instant) -> Capture {
-        sink.session_started(&meta);
+    /// Starts capturing a session that began at `start`; `watch` is handed
+    /// its steps as they happen (telling anyone that it began is the
+    /// caller's business: see `Sink::capture`).
+    pub fn new(watch: Arc<dyn Watch>, meta: Meta, start: Instant) -> Capture {
         Capture {
-            sink,
+            watch,
             transcript: Transcript {
                 meta,
                 events: Vec::new(),
@@ -62,7 +82,7 @@ impl Capture {
             at: Some(self.start.elapsed()),
             kind,
         };
-        let watched = self.sink.watches_lines();
+        let watched = self.watch.watches_lines();
         let said = self.explainer.observe_named(&e.kind, name);
         if watched {
             // A step is handed over whole: a command, a reply once its last
@@ -79,10 +99,7 @@ impl Capture {
                 self.hand_over();
             }
             if let Some(said) = said {
-                self.sink.publish(sink::Event::Explained {
-                    session: self.transcript.meta.id,
-                    said,
-                });
+                self.watch.explained(self.transcript.meta.id, said);
             }
         }
         self.transcript.events.push(e);
@@ -91,10 +108,8 @@ impl Capture {
     /// Publishes the lines not handed over yet, in one event.
     fn hand_over(&mut self) {
         if !self.live.is_empty() {
-            self.sink.publish(sink::Event::Lines {
-                session: self.transcript.meta.id,
-                events: std::mem::take(&mut self.live),
-            });
+            self.watch
+                .lines(self.transcript.meta.id, std::mem::take(&mut self.live));
         }
     }
 
@@ -139,7 +154,7 @@ impl Capture {
         for (i, line) in lines.into_iter().enumerate() {
             self.push(EventKind::Data(line), i < LIVE_BODY_LINES, None);
         }
-        if self.sink.watches_lines() {
+        if self.watch.watches_lines() {
             if total > LIVE_BODY_LINES {
                 self.live.push(Event {
                     at: Some(self.start.elapsed()),
@@ -160,22 +175,13 @@ impl Capture {
         self.push(EventKind::Note(text), true, None);
     }
 
-    /// Ends the session and hands the transcript to the sink.
-    pub fn finish(mut self, closer: Closer) {
+    /// Ends the session: the lines not handed over yet go to the watcher,
+    /// and the transcript, closed by `closer`, goes back to the caller with
+    /// how long the session lasted (for it to keep, write or publish).
+    pub fn finish(mut self, closer: Closer) -> (Transcript, Duration) {
         self.hand_over();
         self.transcript.closed_by = Some(closer);
-        self.sink
-            .session_finished(self.transcript, self.start.elapsed());
-    }
-
-    /// Ends the session as [`Capture::finish`] does, and returns once its
-    /// tapes are on disk (see [`Sink::session_finished_written`]).
-    pub async fn finish_written(mut self, closer: Closer) {
-        self.transcript.closed_by = Some(closer);
-        let lasted = self.start.elapsed();
-        self.sink
-            .session_finished_written(self.transcript, lasted)
-            .await;
+        (self.transcript, self.start.elapsed())
     }
 }
 
@@ -354,6 +360,10 @@ pub(crate) fn redact_read(tape: &mut Tape) {
             &mut m.started,
         ] {
             scrub_in_place(field);
+        }
+        if super::http::is_http(&s.meta) {
+            super::http::redact_read(&mut s.events);
+            continue;
         }
         let mut mechanism = String::new();
         let mut pending: Option<PendingAuth> = None;

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use memchr::memmem::Finder;
 
-use super::redact::{find_keys, key_end, redact_secret, scrub_bytes};
+use super::keys::{find_keys, key_end, redact_secret, scrub_bytes};
 
 /// Decodes what a mail client would: padding optional, stray bits ignored.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -311,7 +311,7 @@ fn redacted_run(run: &[u8]) -> Vec<u8> {
     // what it held. A single run is shown as a marker.
     let wrapped = width < run.len();
     if wrapped && let Ok(decoded) = STANDARD.decode(&squeezed) {
-        let clean = super::redact::scrub_bytes(&decoded);
+        let clean = scrub_bytes(&decoded);
         if !find_keys(&decoded).is_empty() {
             let enc = STANDARD.encode(&clean);
             let mut out = Vec::with_capacity(enc.len() + enc.len() / width.max(1) * 2);

@@ -15,7 +15,7 @@
 //!
 //! Each line of a session is `[+SECONDS ]TAG: text` with TAG `C` (client),
 //! `S` (server), `D` (body line) or `*` (a note: TLS, a timeout, a close).
-//! Text never holds control characters (see [`super::transcript::printable`]).
+//! Text never holds control characters (see [`super::printable::printable`]).
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -214,11 +214,37 @@ impl Tape {
             None => return Err(err(1, &format!("`{VERSION_LINE}`"), "")),
         }
         let mut tape = Tape::default();
+        // The line of each event of the last session, and the line after
+        // it: an HTTP exchange is checked whole, then named by line.
+        let mut event_lines: Vec<usize> = Vec::new();
+        let mut last_line = 1;
+        let check_http = |tape: &Tape, event_lines: &[usize], end: usize| {
+            let Some(t) = tape.sessions.last() else {
+                return Ok(());
+            };
+            if !super::http::is_http(&t.meta) {
+                return Ok(());
+            }
+            super::http::Exchange::from_transcript(t)
+                .map(|_| ())
+                .map_err(|(i, expected)| {
+                    let n = event_lines.get(i).copied().unwrap_or(end);
+                    let found = text
+                        .split('\n')
+                        .nth(n - 1)
+                        .unwrap_or("")
+                        .trim_end_matches('\r');
+                    err(n, &format!("{expected} (a REST exchange)"), found)
+                })
+        };
         for (n, line) in lines {
+            last_line = n;
             if line.trim().is_empty() {
                 continue;
             }
             if let Some(rest) = line.strip_prefix(SESSION_PREFIX) {
+                check_http(&tape, &event_lines, n)?;
+                event_lines.clear();
                 tape.sessions.push(Transcript {
                     // A header is one line of text: a CR reads as the space the writer makes of it.
                     meta: parse_meta(&rest.replace('\r', " ")).map_err(|e| err(n, &e, line))?,
@@ -251,6 +277,7 @@ impl Tape {
                     at,
                     kind: EventKind::Comment(c),
                 });
+                event_lines.push(n);
                 continue;
             }
             let (tag, text) = rest
@@ -274,7 +301,7 @@ impl Tape {
                 });
                 continue;
             }
-            if tag == "S" && !valid_reply_line(&text) {
+            if tag == "S" && !super::http::is_http(&session.meta) && !valid_reply_line(&text) {
                 return Err(err(
                     n,
                     "a reply line: three digits from 200 to 599, then a space or `-`",
@@ -288,7 +315,9 @@ impl Tape {
                 _ => EventKind::Note(text),
             };
             session.events.push(Event { at, kind });
+            event_lines.push(n);
         }
+        check_http(&tape, &event_lines, last_line)?;
         super::capture::redact_read(&mut tape);
         Ok(tape)
     }

@@ -3,6 +3,9 @@
 pub mod capture;
 mod encoded;
 pub mod format;
+pub mod http;
+pub(crate) mod keys;
+pub mod printable;
 pub mod read;
 pub mod redact;
 pub mod transcript;

@@ -1,112 +1,19 @@
 //! Redaction at capture: secrets are replaced before a line is stored,
 //! printed or written anywhere.
 //!
-//! Resend API keys are `re_` followed by letters, digits and underscores. A
-//! redacted key keeps the prefix and a short SHA-256 fingerprint, so two keys
-//! can be told apart in a transcript without either being recoverable.
-//!
-//! What counts as a key: `re_` and at least [`MIN_KEY_BODY`] key characters.
-//! At the start of a word that is enough. Glued to a word (`xre_…`,
-//! `1re_…`, `_re_…`) the rest must also look random — hold a digit or a
-//! capital — so that `are_you_there_friend` stays readable while a key
-//! pasted after other text does not (a real key has both almost surely).
-//! Keys inside base64, quoted-printable and RFC 2047 words are found by
-//! `tape/encoded.rs`.
+//! What a key is (`tape/keys.rs`) and where encoded keys hide
+//! (`tape/encoded.rs`) are below this file; here are the rules of a
+//! transcript: a line, a message, an AUTH exchange.
 
 use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-/// Shortest run of key characters after `re_` that counts as a key.
-pub const MIN_KEY_BODY: usize = 8;
-
-/// A short fingerprint of a secret: the first 4 hex digits of its SHA-256.
-pub fn fingerprint(secret: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, secret);
-    digest.as_ref()[..2]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The redacted stand-in for a password or key: `re_…a1f3` for a Resend key,
-/// `…a1f3` for anything else.
-pub fn redact_secret(secret: &[u8]) -> String {
-    let prefix = if secret.starts_with(b"re_") {
-        "re_"
-    } else {
-        ""
-    };
-    format!("{prefix}…{}", fingerprint(secret))
-}
-
-fn is_key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// Finds Resend keys in `text`: (start, end) byte ranges (see the module
-/// doc for the rule). Every line and body goes through here, so the search
-/// for `re_` is memchr's, not a byte loop.
-pub(super) fn find_keys(text: &[u8]) -> Vec<(usize, usize)> {
-    let mut found = Vec::new();
-    let mut next = 0;
-    static RE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"re_"));
-    for start in RE.find_iter(text) {
-        if start < next {
-            continue; // inside a key already found
-        }
-        let glued = start > 0 && is_key_char(text[start - 1]);
-        let Some(end) = key_end(text, start) else {
-            continue;
-        };
-        let body = &text[start + 3..end];
-        if !glued
-            || body
-                .iter()
-                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        {
-            found.push((start, end));
-            next = end;
-        }
-    }
-    found
-}
-
-/// Where the key that starts with the `re_` at `start` ends, if what
-/// follows is long enough to be one (what comes before is not looked at).
-pub(super) fn key_end(text: &[u8], start: usize) -> Option<usize> {
-    let body_start = start + 3;
-    let end = text
-        .get(body_start..)?
-        .iter()
-        .position(|&b| !is_key_char(b))
-        .map_or(text.len(), |n| body_start + n);
-    (end - body_start >= MIN_KEY_BODY).then_some(end)
-}
-
-/// Whether `bytes` hold a Resend key anywhere.
-pub fn contains_key(bytes: &[u8]) -> bool {
-    !find_keys(bytes).is_empty()
-}
-
-/// Replaces every Resend key in `bytes`.
-pub fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let keys = find_keys(bytes);
-    if keys.is_empty() {
-        return Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut last = 0;
-    for (s, e) in keys {
-        out.extend_from_slice(&bytes[last..s]);
-        out.extend_from_slice(redact_secret(&bytes[s..e]).as_bytes());
-        last = e;
-    }
-    out.extend_from_slice(&bytes[last..]);
-    Cow::Owned(out)
-}
+use super::keys::find_keys;
+pub use super::keys::{MIN_KEY_BODY, contains_key, fingerprint, redact_secret, scrub_bytes};
+use super::printable::{into_printable, printable};
+use super::transcript::MAX_KEPT_BODY;
 
 /// Scrubs a whole message for the mailbox and the transcript: keys in the
 /// clear anywhere, and keys inside base64 (wrapped attachments included),
@@ -319,11 +226,11 @@ pub fn redact_auth_command(line: &str) -> Option<String> {
     if !verb.eq_ignore_ascii_case("AUTH") {
         return None;
     }
-    let verb = super::transcript::printable(verb);
+    let verb = printable(verb);
     let Some(mechanism) = words.next() else {
         return Some(verb);
     };
-    let mechanism = super::transcript::printable(mechanism);
+    let mechanism = printable(mechanism);
     let mechanism = match scrub_bytes(mechanism.as_bytes()) {
         Cow::Borrowed(_) => mechanism,
         Cow::Owned(v) => String::from_utf8_lossy(&v).into_owned(),
@@ -341,6 +248,35 @@ pub fn redact_auth_command(line: &str) -> Option<String> {
         "{verb} {mechanism} {}",
         redact_auth(part, &payload)
     ))
+}
+
+/// Splits a message body into the `D:` lines of a transcript; large bodies
+/// (or ones not kept) become one summary line with their size and hash.
+pub fn body_lines(body: &[u8], size: usize, overflowed: bool, sha256: &[u8]) -> Vec<String> {
+    if overflowed || size > MAX_KEPT_BODY || body.len() > MAX_KEPT_BODY {
+        let hex: String = sha256.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        return vec![format!("<body of {size} bytes, sha256 {hex}…>")];
+    }
+    redacted_lines(body)
+}
+
+/// A body as transcript lines: keys are scrubbed in the whole body first
+/// (base64 wrapped across lines, quoted-printable soft breaks, folded
+/// headers), then each line is shown lossily with control characters
+/// replaced. The final CR LF leaves no empty line.
+pub(crate) fn redacted_lines(body: &[u8]) -> Vec<String> {
+    let body = super::encoded::scrub_all(body);
+    let mut lines: Vec<String> = body
+        .split(|&b| b == b'\n')
+        .map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            into_printable(String::from_utf8_lossy(l).into_owned())
+        })
+        .collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -412,5 +348,20 @@ mod tests {
         assert!(!redact_auth(AuthPart::LoginUser, &STANDARD.encode(KEY)).contains(KEY));
         // two keys are told apart
         assert_ne!(fingerprint(b"re_aaaaaaaaaa"), fingerprint(b"re_bbbbbbbbbb"));
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(
+            body_lines(b"a\r\nb\r\n", 6, false, &[0; 32]),
+            vec!["a", "b"]
+        );
+        let big = vec![b'x'; MAX_KEPT_BODY + 1];
+        let l = body_lines(&big, big.len(), false, &[0xab; 32]);
+        assert!(l[0].starts_with("<body of 65537 bytes, sha256 "), "{l:?}");
+        assert!(
+            !body_lines(b"key re_1234567890abc\r\n", 22, false, &[0; 32])[0]
+                .contains("re_1234567890abc")
+        );
     }
 }

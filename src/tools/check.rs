@@ -14,10 +14,10 @@ use crate::error::Error;
 use crate::net::client::UpstreamTls;
 use crate::net::client::{ClientConn, Fault, TlsDetails, TlsFailure};
 use crate::net::tls::client_config;
+use crate::resend::explain::{Explainer, Said};
 use crate::smtp::{DataWriter, Reply, codes};
 use crate::tape::EventKind;
 use crate::tape::redact::{AuthPart, redact_auth, scrub};
-use crate::tools::explain::{Explainer, Said};
 
 /// Exit status: the message (or, with `--no-send`, the login) was accepted.
 pub const EXIT_OK: u8 = 0;
@@ -185,7 +185,7 @@ struct Run<'a> {
 
 /// Text from the server as check shows it: redacted, one line.
 fn shown(text: &str) -> String {
-    crate::tape::transcript::printable(&scrub(text))
+    crate::tape::printable::printable(&scrub(text))
 }
 
 /// How a run stopped early: the exit status.
@@ -233,15 +233,15 @@ impl Run<'_> {
         let detail = format!("{}:{} {}", self.o.host, self.o.port, f.0);
         self.event(EventKind::Note(detail.clone()));
         let explain = (f.0.starts_with("did not reply") && step == "connection")
-            .then_some(crate::tools::explain::NO_GREETING);
+            .then_some(crate::resend::explain::NO_GREETING);
         self.fail(step, detail, explain, exit)
     }
 
     /// A reply that ends a step in failure: 4xx is temporary whatever the step.
     fn refused(&mut self, step: &'static str, reply: &Reply, exit: u8) -> Stop {
-        let user = crate::tools::explain::User::of(&self.o.user);
+        let user = crate::resend::explain::User::of(&self.o.user);
         let last = reply.wire_lines().last().unwrap_or_default();
-        let said = crate::tools::explain::explain(
+        let said = crate::resend::explain::explain(
             reply.code,
             last.get(4..).unwrap_or(""),
             user,
@@ -257,7 +257,7 @@ impl Run<'_> {
         // is wrong with it, where the reply alone could only say "a key".
         if step == "authentication"
             && reply.code == 535
-            && user == crate::tools::explain::User::Resend
+            && user == crate::resend::explain::User::Resend
             && let Some(problem) = crate::resend::account::key_problem(&self.o.key)
             && let Some(s) = self.steps.last_mut()
         {
@@ -429,7 +429,7 @@ impl Run<'_> {
                         Err(self.fail(
                             "connection",
                             detail,
-                            Some(crate::tools::explain::NO_GREETING),
+                            Some(crate::resend::explain::NO_GREETING),
                             EXIT_CONNECTION,
                         ))
                     }

@@ -1,8 +1,7 @@
 //! Client-side tools, read only: `check` (a test send through a relay),
-//! `bench` (a load generator), `show` (a tape for people) and `explain`
-//! (what a reply means).
+//! `bench` (a load generator) and `show` (a tape for people). What a reply
+//! means is `resend::explain`.
 
 pub mod bench;
 pub mod check;
-pub mod explain;
 pub mod show;

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::output::live::{DIM, GREEN, YELLOW, paint, style_of};
+use crate::resend::explain::Explainer;
 use crate::tape::{Closer, Tape, Transcript};
-use crate::tools::explain::Explainer;
 
 /// How to show.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,7 +90,7 @@ pub fn line(kind: &crate::tape::EventKind, color: bool) -> String {
 }
 
 /// An explanation line, indented under its reply.
-pub fn explanation(said: crate::tools::explain::Said, color: bool) -> String {
+pub fn explanation(said: crate::resend::explain::Said, color: bool) -> String {
     let (mark, style) = if said.ok {
         ("✓", GREEN)
     } else {

@@ -59,7 +59,28 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/api/clear", post(clear))
         .route("/api/events", get(events))
         .route("/view/{file}", get(view))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// An error under `/api/` is `{"error": …}` whoever made it: an extractor's
+/// rejection (a path that is not UTF-8, a bad query) is plain text otherwise.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !api || res.status().as_u16() < 400 || is_json {
+        return res;
+    }
+    let status = res.status();
+    let text = match axum::body::to_bytes(res.into_body(), 64 << 10).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    error(status, text)
 }
 
 /// A JSON error with a status.

@@ -141,8 +141,9 @@ pub fn parse(raw: &[u8]) -> Parsed {
     };
     // mail-parser converts an HTML-only message to text for body_text; keep
     // that (it is what a text view should show), but a text-only message
-    // converted to HTML is not an HTML body.
-    if m.html_body_count() == 0 {
+    // converted to HTML is not an HTML body: its "HTML body" is the text
+    // part itself (issue 25: the page showed an HTML tab for plain mail).
+    if !m.html_part(0).is_some_and(|part| part.is_text_html()) {
         p.html.clear();
     }
     p.headers = m

@@ -7,14 +7,15 @@
 //!   live events.
 //! - [`api`]: mailtape's own API (`/api/…`), the page and its assets (`/`).
 //! - [`mailpit`]: the Mailpit-compatible subset (`/api/v1/…`).
-//! - [`guard`]: the Host check (DNS rebinding) and the cross-site check on
-//!   every request, merged routes included.
+//!
+//! The listener itself — the Host and cross-site guard, the connection cap,
+//! the header and body deadlines — is `net::http`'s, shared with the REST
+//! API's own listener.
 //!
 //! Other parts of mailtape (Resend's REST API) serve on the same listener
 //! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
 
 mod api;
-mod guard;
 mod mailpit;
 mod mime;
 pub(crate) mod store;
@@ -26,6 +27,8 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::net::http::listener::HttpShared;
+use crate::net::http::{Guard, HttpListener};
 use crate::output::sink::Sink;
 pub use store::Store;
 pub use summary::{Outcome, SessionSummary, TapedMessage, accepted_messages};
@@ -112,8 +115,7 @@ pub struct AppState {
 pub struct Web {
     addr: SocketAddr,
     state: Arc<AppState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    listener: HttpListener,
 }
 
 /// Binds the inbox's listener; refused non-loopback addresses and a port in
@@ -135,12 +137,13 @@ pub async fn bind(config: &WebConfig) -> Result<tokio::net::TcpListener, Error> 
 }
 
 impl Web {
-    /// Serves the inbox on a bound listener.
-    pub fn serve(
+    /// Serves the inbox on a bound listener, within the server's HTTP limits.
+    pub(crate) fn serve(
         listener: tokio::net::TcpListener,
         config: &WebConfig,
         store: Arc<Store>,
         sink: &Arc<Sink>,
+        http: &HttpShared,
     ) -> Result<Web, Error> {
         let addr = listener.local_addr().map_err(|e| Error::Io {
             action: "read the inbox's bound address".into(),
@@ -155,27 +158,22 @@ impl Web {
         for extra in &config.routes {
             router = router.merge((extra.0)(sink));
         }
-        let guard = Arc::new(guard::Guard {
+        let guard = Guard {
             bound: addr,
             allow_remote: config.allow_remote,
-        });
-        let router = router.layer(axum::middleware::from_fn_with_state(guard, guard::check));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!("inbox: the web server stopped: {e}");
-            }
-        });
+            serves: "inbox",
+        };
+        // Event streams never end on their own: a second is their grace.
+        let grace = std::time::Duration::from_secs(1);
+        let listener =
+            HttpListener::serve(listener, router, guard, http, grace).map_err(|e| Error::Io {
+                action: "serve the inbox".into(),
+                source: e,
+            })?;
         Ok(Web {
             addr,
             state,
-            stop: Some(stop),
-            task: Some(task),
+            listener,
         })
     }
 
@@ -205,19 +203,7 @@ impl Web {
     }
 
     /// Stops serving; open event streams end. Waits at most a second.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            // SSE streams never end on their own: do not wait for them long.
-            let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(1), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
+    pub async fn shutdown(self) {
+        self.listener.stop().await;
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! - [`management`]: Resend's API on the REST door — `POST /webhooks`
 //!   (201 with `signing_secret`), `GET /webhooks`, `GET/PATCH/DELETE
-//!   /webhooks/{id}`, and (paths mailtape's own: Resend's are not
-//!   confirmed) `GET /webhooks/{id}/events`, `GET /webhooks/{id}/attempts`,
-//!   `POST /webhooks/{id}/events/{event_id}/replay`,
-//!   `POST /webhooks/{id}/rotate`. The REST door checks the key first.
+//!   /webhooks/{id}`, `GET /webhooks/{id}/events[/{event_id}[/attempts]]`,
+//!   `POST /webhooks/{id}/events/{event_id}/replay` and
+//!   `POST /webhooks/{id}/signing-secret/rotate` (the paths and shapes of
+//!   Resend's Node SDK). The REST door checks the key first.
 //! - [`inbox`]: mailtape's `/api/webhooks…` on the inbox's listener, for
 //!   the page and for tests in any language: endpoints, events with their
 //!   attempts, replay, and opens and clicks on demand.
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::{self, EventType};
-use super::{EndpointSpec, Webhooks};
+use super::{DeliveryState, EndpointSpec, Webhooks};
 
 type Hooks = State<Arc<Webhooks>>;
 
@@ -33,12 +33,16 @@ pub fn management(hooks: Arc<Webhooks>) -> Router {
         .route("/webhooks", post(create).get(list))
         .route("/webhooks/{id}", get(read_one).patch(update).delete(remove))
         .route("/webhooks/{id}/events", get(endpoint_events))
-        .route("/webhooks/{id}/attempts", get(endpoint_attempts))
+        .route("/webhooks/{id}/events/{event_id}", get(endpoint_event_one))
+        .route(
+            "/webhooks/{id}/events/{event_id}/attempts",
+            get(endpoint_attempts),
+        )
         .route(
             "/webhooks/{id}/events/{event_id}/replay",
             post(endpoint_replay),
         )
-        .route("/webhooks/{id}/rotate", post(rotate))
+        .route("/webhooks/{id}/signing-secret/rotate", post(rotate))
         .with_state(hooks)
 }
 
@@ -190,6 +194,19 @@ async fn remove(State(hooks): Hooks, Path(id): Path<String>) -> Response {
     }
 }
 
+/// How Resend's API names where an event stands for an endpoint.
+fn log_status(v: &super::WebhookEvent, endpoint: &str) -> Option<&'static str> {
+    let state = v.deliveries.iter().find(|(e, _)| e == endpoint)?.1;
+    let tried = v.attempts.iter().any(|a| a.webhook_id == endpoint);
+    Some(match state {
+        DeliveryState::Delivered => "success",
+        DeliveryState::Pending if tried => "attempting",
+        DeliveryState::Pending => "pending",
+        DeliveryState::Failed | DeliveryState::Aborted | DeliveryState::Dropped => "failed",
+    })
+}
+
+/// `GET /webhooks/{id}/events`: newest first.
 async fn endpoint_events(State(hooks): Hooks, Path(id): Path<String>) -> Response {
     if hooks.endpoint(&id).is_none() {
         return not_found("Webhook");
@@ -200,77 +217,97 @@ async fn endpoint_events(State(hooks): Hooks, Path(id): Path<String>) -> Respons
         .rev()
         .filter_map(|r| {
             let v = r.view();
-            let state = v.deliveries.iter().find(|(e, _)| *e == id)?.1;
-            Some(json!({
-                "object": "webhook_event",
-                "id": v.id,
-                "type": v.kind,
-                "email_id": v.email_id,
-                "created_at": v.created_at,
-                "status": state,
-                "attempts": v.attempts.iter().filter(|a| a.webhook_id == id).count(),
-            }))
+            let status = log_status(&v, &id)?;
+            Some(json!({"id": v.id, "type": v.kind, "created_at": v.created_at, "status": status}))
         })
         .collect();
     axum::Json(json!({"object": "list", "has_more": false, "data": data})).into_response()
 }
 
-async fn endpoint_attempts(State(hooks): Hooks, Path(id): Path<String>) -> Response {
-    if hooks.endpoint(&id).is_none() {
-        return not_found("Webhook");
+/// The event `event_id` as sent to endpoint `id`, if it was.
+#[allow(clippy::result_large_err)]
+fn endpoint_event(
+    hooks: &Webhooks,
+    id: &str,
+    event_id: &str,
+) -> Result<(super::WebhookEvent, &'static str), Response> {
+    if hooks.endpoint(id).is_none() {
+        return Err(not_found("Webhook"));
     }
-    let data: Vec<Value> = hooks
-        .records()
+    let v = hooks
+        .event(event_id)
+        .map(|r| r.view())
+        .ok_or_else(|| not_found("Webhook event"))?;
+    let status = log_status(&v, id).ok_or_else(|| not_found("Webhook event"))?;
+    Ok((v, status))
+}
+
+/// `GET /webhooks/{id}/events/{event_id}`.
+async fn endpoint_event_one(
+    State(hooks): Hooks,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Response {
+    match endpoint_event(&hooks, &id, &event_id) {
+        Ok((v, status)) => axum::Json(json!({
+            "object": "webhook_event",
+            "id": v.id,
+            "type": v.kind,
+            "created_at": v.created_at,
+            "status": status,
+            "next_attempt_at": Value::Null,
+            "payload": v.payload,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /webhooks/{id}/events/{event_id}/attempts`: newest first.
+async fn endpoint_attempts(
+    State(hooks): Hooks,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Response {
+    let (v, _) = match endpoint_event(&hooks, &id, &event_id) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let data: Vec<Value> = v
+        .attempts
         .iter()
         .rev()
-        .flat_map(|r| {
-            let v = r.view();
-            v.attempts
-                .into_iter()
-                .filter(|a| a.webhook_id == id)
-                .map(move |a| {
-                    json!({
-                        "object": "webhook_attempt",
-                        "event_id": v.id,
-                        "type": v.kind,
-                        "attempt": a.attempt,
-                        "created_at": events::timestamp(a.at),
-                        "status_code": a.status,
-                        "error": a.error,
-                        "latency_ms": a.latency_ms,
-                        "response_body": a.response_body,
-                        "ok": a.ok,
-                    })
-                })
-                .collect::<Vec<_>>()
+        .filter(|a| a.webhook_id == id)
+        .map(|a| {
+            json!({
+                "id": format!("{}_{}", v.id.replacen("msg_", "atmpt_", 1), a.attempt),
+                "http_status_code": a.status.unwrap_or(0),
+                "response": if a.response_body.is_empty() { a.error.clone().unwrap_or_default() } else { a.response_body.clone() },
+                "sent_at": events::timestamp(a.at),
+            })
         })
         .collect();
     axum::Json(json!({"object": "list", "has_more": false, "data": data})).into_response()
 }
 
+/// `POST /webhooks/{id}/events/{event_id}/replay`: the same event (id and
+/// body) again, to this endpoint.
 async fn endpoint_replay(
     State(hooks): Hooks,
     Path((id, event_id)): Path<(String, String)>,
 ) -> Response {
-    if hooks.endpoint(&id).is_none() {
-        return not_found("Webhook");
+    if let Err(r) = endpoint_event(&hooks, &id, &event_id) {
+        return r;
     }
     match hooks.replay(&event_id, Some(&id)) {
-        Some(r) => (
-            StatusCode::ACCEPTED,
-            axum::Json(json!({"object": "webhook_event", "id": r.id, "replayed": true})),
-        )
-            .into_response(),
+        Some(r) => axum::Json(json!({"object": "webhook_event", "id": r.id})).into_response(),
         None => not_found("Webhook event"),
     }
 }
 
+/// `POST /webhooks/{id}/signing-secret/rotate`.
 async fn rotate(State(hooks): Hooks, Path(id): Path<String>) -> Response {
     match hooks.rotate(&id) {
-        Some(e) => {
-            axum::Json(json!({"object": "webhook", "id": e.id(), "signing_secret": e.secret()}))
-                .into_response()
-        }
+        Some(e) => axum::Json(json!({"object": "webhook", "id": e.id(), "signing_secret": e.secret()}))
+            .into_response(),
         None => not_found("Webhook"),
     }
 }

@@ -384,7 +384,6 @@ pub async fn http(
     body: Option<&str>,
 ) -> HttpResponse {
     let host = base.strip_prefix("http://").expect("http:// base");
-    let mut s = TcpStream::connect(host).await.expect("connect");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -399,7 +398,15 @@ pub async fn http(
     if let Some(b) = body {
         req.push_str(b);
     }
-    s.write_all(req.as_bytes()).await.expect("write");
+    http_raw(base, req.as_bytes()).await
+}
+
+/// Sends `request` as it is (any Host, any header) over a fresh
+/// connection and reads the response to the end.
+pub async fn http_raw(base: &str, request: &[u8]) -> HttpResponse {
+    let host = base.strip_prefix("http://").expect("http:// base");
+    let mut s = TcpStream::connect(host).await.expect("connect");
+    s.write_all(request).await.expect("write");
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
         .await

@@ -65,6 +65,10 @@ pub struct MockConfig {
     /// Webhooks: endpoints to send Resend's events to (`None`: none, but
     /// the management API can still add some).
     pub webhooks: Option<WebhookConfig>,
+    /// Serve that listener over HTTPS with the server's certificate (the
+    /// generated CA's, by default): the mock then stands in for
+    /// `https://api.resend.com`, as a REST upstream for `record`.
+    pub rest_tls: bool,
 }
 
 impl MockConfig {
@@ -75,6 +79,7 @@ impl MockConfig {
             service: ServiceConfig::for_tests(),
             rest: None,
             webhooks: None,
+            rest_tls: false,
         }
     }
 }
@@ -201,6 +206,13 @@ impl MockBuilder {
         self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         self
     }
+    /// Serve the REST API over HTTPS on its own listener, with the server's
+    /// certificate ([`MockServer::rest_url`] is then `https://…`).
+    pub fn rest_tls(mut self) -> Self {
+        self.config.rest = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self.config.rest_tls = true;
+        self
+    }
     /// Write accepted messages here as `.eml` files.
     pub fn mailbox(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.service.output.mailbox = Some(dir.into());
@@ -276,6 +288,7 @@ impl MockServer {
             });
         }
         let hooks = Webhooks::new(hooks_config)?;
+        let certs = config.service.certs.clone();
         // Resend's REST API is served on the inbox's listener too: the routes
         // are made when the inbox starts, after the account state exists.
         let account: Arc<OnceLock<Arc<MockShared>>> = Arc::new(OnceLock::new());
@@ -321,14 +334,27 @@ impl MockServer {
                 options: config.mock.clone(),
             }));
         }
+        let tls = match (config.rest_tls, service.tls()) {
+            (false, _) => None,
+            (true, Some(t)) => Some(t.config.clone()),
+            // No SMTP listener with TLS: the certificates are loaded for the REST one.
+            (true, None) => Some(crate::net::Tls::load(&certs)?.config),
+        };
+        if tls.is_some() && config.rest.is_none() {
+            return Err(Error::Usage(
+                "--rest-tls is for the REST API's own listener: add --rest ADDR".into(),
+            ));
+        }
         let rest = match config.rest {
             Some(addr) => Some(
-                RestListener::start(
+                RestListener::start_tls(
                     addr,
                     crate::rest::router_with(
                         shared.clone(),
                         crate::webhook::api::management(hooks.clone()),
                     ),
+                    service.http(),
+                    tls,
                 )
                 .await?,
             ),
@@ -348,6 +374,7 @@ impl MockServer {
     /// its own listener (`--rest`) if it has one, else the inbox's.
     pub fn rest_url(&self) -> Option<String> {
         match &self.rest {
+            Some(r) if r.tls => Some(format!("https://{}", r.addr)),
             Some(r) => Some(format!("http://{}", r.addr)),
             None => self
                 .service

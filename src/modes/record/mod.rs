@@ -1,7 +1,9 @@
 //! Record mode as a library: a proxy in front of an upstream relay that
-//! keeps every session, redacted, as a tape.
+//! keeps every session, redacted, as a tape; with a REST upstream, a proxy
+//! in front of Resend's API too ([`rest`]), its exchanges on the same tape.
 
 pub mod relay;
+pub mod rest;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
 use crate::modes::record::relay::{Upstream, UpstreamConfig};
+use crate::modes::record::rest::{RestUpstream, RestUpstreamOptions};
 use crate::net::client::UpstreamTls;
 use crate::net::tls::client_config;
 use crate::resend::Profile;
 use crate::resend::ReplyName;
+use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
 
 /// Where the proxy forwards to.
@@ -107,6 +111,8 @@ impl ResponderFactory for UpstreamFactory {
 pub struct RecordConfig {
     /// The upstream.
     pub upstream: UpstreamOptions,
+    /// Resend's API to forward the REST door to, if it is recorded too.
+    pub rest: Option<RestUpstreamOptions>,
     /// Listeners, certificates, outputs.
     pub service: ServiceConfig,
 }
@@ -115,6 +121,8 @@ pub struct RecordConfig {
 pub struct RecordServer {
     service: Service,
     upstream: Arc<UpstreamConfig>,
+    rest_upstream: Option<Arc<RestUpstream>>,
+    rest: Option<RestListener>,
 }
 
 impl crate::engine::server::Served for RecordServer {
@@ -162,6 +170,30 @@ impl RecordBuilder {
         self.config.upstream.connect_timeout = d;
         self
     }
+    /// Record the REST door too, forwarding to `url` (`https://…`), served
+    /// on a listener of its own on a free loopback port
+    /// ([`RecordServer::rest_url`]) and on the inbox's if it is on.
+    pub fn rest_upstream(mut self, url: impl Into<String>) -> Self {
+        let rest = self.config.rest.get_or_insert_with(|| RestUpstreamOptions {
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..RestUpstreamOptions::default()
+        });
+        rest.url = url.into();
+        self
+    }
+    /// A CA certificate file to trust for the REST upstream (with
+    /// [`RecordBuilder::rest_upstream`]).
+    pub fn rest_upstream_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        if let Some(rest) = &mut self.config.rest {
+            rest.ca = Some(path.into());
+        }
+        self
+    }
+    /// The whole configuration, for what the helpers above do not cover.
+    pub fn config(mut self, f: impl FnOnce(&mut RecordConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
     service_builder_methods!();
     /// Starts the proxy (inside a tokio runtime).
     pub async fn start(self) -> Result<RecordServer, Error> {
@@ -179,6 +211,7 @@ impl RecordServer {
         RecordBuilder {
             config: RecordConfig {
                 upstream: UpstreamOptions::default(),
+                rest: None,
                 service: ServiceConfig::for_tests(),
             },
         }
@@ -187,15 +220,45 @@ impl RecordServer {
     /// Starts a proxy from a whole configuration.
     pub async fn start(mut config: RecordConfig) -> Result<RecordServer, Error> {
         let upstream = Arc::new(config.upstream.resolve()?);
+        let rest_upstream = match &config.rest {
+            Some(o) => Some(Arc::new(RestUpstream::new(o)?)),
+            None => None,
+        };
         if config.service.output.tape_comments.is_empty() {
-            config.service.output.tape_comments = vec![format!(
-                "recorded by mailtape record from {}",
-                upstream.describe()
-            )];
+            let mut line = format!("recorded by mailtape record from {}", upstream.describe());
+            if let Some(r) = &rest_upstream {
+                line.push_str(&format!(" and, for the REST API, {}", r.describe()));
+            }
+            config.service.output.tape_comments = vec![line];
+        }
+        // The REST door is served on the inbox's listener too, as the
+        // mock's is (RESEND_BASE_URL=http://127.0.0.1:8025).
+        if let (Some(web), Some(r)) = (&mut config.service.web, &rest_upstream) {
+            let r = r.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |sink| {
+                    rest::router(r.clone(), sink.clone())
+                })));
         }
         let factory = UpstreamFactory(upstream.clone());
         let (service, ()) = Service::start(config.service, |_| (factory, ())).await?;
-        Ok(RecordServer { service, upstream })
+        let rest = match (config.rest.as_ref().and_then(|o| o.listen), &rest_upstream) {
+            (Some(addr), Some(r)) => Some(
+                RestListener::start(
+                    addr,
+                    rest::router(r.clone(), service.sink().clone()),
+                    service.http(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
+        Ok(RecordServer {
+            service,
+            upstream,
+            rest_upstream,
+            rest,
+        })
     }
 
     /// The upstream, as transcripts name it.
@@ -203,8 +266,30 @@ impl RecordServer {
         self.upstream.describe()
     }
 
+    /// The REST upstream (`https://api.resend.com`), when the REST door is recorded.
+    pub fn rest_upstream(&self) -> Option<String> {
+        self.rest_upstream.as_ref().map(|r| r.describe())
+    }
+
+    /// The base URL of the recorded REST door (`RESEND_BASE_URL`): its own
+    /// listener if it has one, else the inbox's; `None` when the REST door
+    /// is not recorded.
+    pub fn rest_url(&self) -> Option<String> {
+        self.rest_upstream.as_ref()?;
+        match &self.rest {
+            Some(r) => Some(format!("http://{}", r.addr)),
+            None => self
+                .service
+                .ui_url()
+                .map(|u| u.trim_end_matches('/').to_string()),
+        }
+    }
+
     /// Stops the proxy: open sessions get `421`, the tape is complete after.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.rest.take() {
+            r.stop().await;
+        }
         self.service.shutdown().await;
     }
 }

@@ -11,10 +11,6 @@ use crate::resend::Profile;
 use crate::resend::ReplyName;
 use crate::smtp::{Command, DataWriter, ParseError, Reply, codes};
 
-/// How every reply of mailtape's own about the relay begins (`explain`
-/// knows them by it).
-pub(crate) const UPSTREAM_PREFIX: &str = "mailtape: upstream ";
-
 /// Where and how to reach the upstream relay.
 #[derive(Clone)]
 pub struct UpstreamConfig {
@@ -93,20 +89,17 @@ impl Upstream {
     fn fault(&mut self, Fault(what): Fault) -> Response {
         self.dead = true;
         self.conn = None;
-        let text = format!(
-            "{UPSTREAM_PREFIX}{}:{} {what}",
-            self.cfg.host, self.cfg.port
-        );
+        let reply = |code| crate::smtp::own::upstream(code, &self.cfg.host, self.cfg.port, &what);
         let note = format!("upstream fault: {what}");
         if std::mem::take(&mut self.in_transaction) {
             Response {
-                reply: Some(Reply::new(codes::LOCAL_ERROR, text)),
+                reply: Some(reply(codes::LOCAL_ERROR)),
                 notes: vec![note],
                 ..Response::default()
             }
         } else {
             Response {
-                reply: Some(Reply::new(codes::SERVICE_UNAVAILABLE, text)),
+                reply: Some(reply(codes::SERVICE_UNAVAILABLE)),
                 close: true,
                 notes: vec![note],
                 ..Response::default()
@@ -116,12 +109,11 @@ impl Upstream {
 
     fn gone(&self) -> Response {
         Response {
-            reply: Some(Reply::new(
+            reply: Some(crate::smtp::own::upstream(
                 codes::SERVICE_UNAVAILABLE,
-                format!(
-                    "{UPSTREAM_PREFIX}{}:{} is gone for this session",
-                    self.cfg.host, self.cfg.port
-                ),
+                &self.cfg.host,
+                self.cfg.port,
+                "is gone for this session",
             )),
             close: true,
             ..Response::default()

@@ -2,6 +2,7 @@
 //! they did what the tape says.
 
 pub mod responder;
+pub mod rest;
 
 use std::sync::Arc;
 
@@ -10,6 +11,8 @@ use crate::engine::responder::SessionState;
 use crate::engine::server::{Service, ServiceConfig, service_builder_methods};
 use crate::error::Error;
 use crate::modes::replay::responder::{Divergence, Replay, ReplayShared};
+use crate::modes::replay::rest::RestTape;
+use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
 use crate::tape::Tape;
 
@@ -111,6 +114,12 @@ pub struct ReplayOptions {
     pub realtime: bool,
     /// Sessions of the tape never played fail the run too.
     pub strict: bool,
+    /// JSON fields left out when REST request bodies are matched (a name
+    /// at any depth, or a dotted path such as `headers.X-Entity-Ref-ID`).
+    pub match_ignore: Vec<String>,
+    /// A listener of its own for the REST door (`--rest ADDR`), besides
+    /// the inbox's; port 0 for any free port.
+    pub rest: Option<std::net::SocketAddr>,
 }
 
 /// Everything a replay server is started from.
@@ -133,57 +142,95 @@ pub struct ReplayOutcome {
     pub plays: usize,
     /// Whether the tape was looped.
     pub looped: bool,
-    /// Departures from the tape.
+    /// Departures from the tape, SMTP and REST.
     pub divergences: Vec<Divergence>,
     /// Whether unplayed sessions count as a failure.
     pub strict: bool,
+    /// REST exchanges in the tape.
+    pub rest_total: usize,
+    /// REST exchanges of the tape played at least once.
+    pub rest_played: usize,
+    /// REST requests answered from the tape (more than `rest_total` with `--loop`).
+    pub rest_plays: usize,
 }
 
 impl ReplayOutcome {
     /// True when clients did what the tape says (and, with `strict`, played all of it).
     pub fn ok(&self) -> bool {
-        self.divergences.is_empty() && (!self.strict || self.played == self.total)
+        self.divergences.is_empty()
+            && (!self.strict || (self.played == self.total && self.rest_played == self.rest_total))
     }
 }
 
 impl std::fmt::Display for ReplayOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use crate::modes::replay::responder::plural;
-        let sessions = plural(self.total, "session", "sessions");
-        if self.looped {
-            // Each connection plays the next session, round and round: count
-            // them all, and how much of the tape they covered.
-            write!(
-                f,
-                "{} {} played, looping over the tape's {} {sessions}",
-                self.plays,
-                plural(self.plays, "session", "sessions"),
-                self.total
-            )?;
-            if self.played < self.total {
-                write!(f, " ({} of {} reached)", self.played, self.total)?;
+        let mut parts = Vec::new();
+        let doors = [
+            (self.total, self.played, self.plays, "session", "sessions"),
+            (
+                self.rest_total,
+                self.rest_played,
+                self.rest_plays,
+                "REST exchange",
+                "REST exchanges",
+            ),
+        ];
+        for (i, (total, played, plays, one, many)) in doors.into_iter().enumerate() {
+            // The sessions are always said (a tape of REST only: "0 of 0");
+            // the REST exchanges when the tape has some.
+            if i == 1 && total == 0 {
+                continue;
             }
-        } else {
-            write!(f, "{} of {} {sessions} played", self.played, self.total)?;
+            let noun = plural(total, one, many);
+            parts.push(if self.looped {
+                // Each connection plays the next session, round and round:
+                // count them all, and how much of the tape they covered.
+                let mut s = format!(
+                    "{plays} {} played, looping over the tape's {total} {noun}",
+                    plural(plays, one, many)
+                );
+                if played < total {
+                    s.push_str(&format!(" ({played} of {total} reached)"));
+                }
+                s
+            } else {
+                format!("{played} of {total} {noun} played")
+            });
         }
+        write!(f, "{}", parts.join(", "))?;
         if !self.divergences.is_empty() {
             let n = self.divergences.len();
-            write!(
-                f,
-                ", {n} {}:",
-                crate::modes::replay::responder::plural(n, "divergence", "divergences")
-            )?;
+            write!(f, ", {n} {}:", plural(n, "divergence", "divergences"))?;
             for d in &self.divergences {
-                write!(
-                    f,
-                    "\n  session {} (tape session {}): expected `{}`, received `{}`",
-                    d.session, d.tape_session, d.expected, d.received
-                )?;
+                if d.session > 1_000_000 {
+                    write!(
+                        f,
+                        "\n  REST exchange {}: expected `{}`, received `{}`",
+                        d.session, d.expected, d.received
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "\n  session {} (tape session {}): expected `{}`, received `{}`",
+                        d.session, d.tape_session, d.expected, d.received
+                    )?;
+                }
             }
-        } else if self.strict && self.played < self.total {
-            let n = self.total - self.played;
-            let sessions = crate::modes::replay::responder::plural(n, "session", "sessions");
-            write!(f, "; --strict: {n} {sessions} never played")?;
+        } else if self.strict && (self.played < self.total || self.rest_played < self.rest_total) {
+            let mut unplayed = Vec::new();
+            if self.played < self.total {
+                let n = self.total - self.played;
+                unplayed.push(format!("{n} {}", plural(n, "session", "sessions")));
+            }
+            if self.rest_played < self.rest_total {
+                let n = self.rest_total - self.rest_played;
+                unplayed.push(format!(
+                    "{n} {}",
+                    plural(n, "REST exchange", "REST exchanges")
+                ));
+            }
+            write!(f, "; --strict: {} never played", unplayed.join(" and "))?;
         }
         Ok(())
     }
@@ -193,6 +240,8 @@ impl std::fmt::Display for ReplayOutcome {
 pub struct ReplayServer {
     service: Service,
     shared: Arc<ReplayShared>,
+    rest_tape: Arc<RestTape>,
+    rest: Option<RestListener>,
     strict: bool,
 }
 
@@ -231,6 +280,23 @@ impl ReplayBuilder {
         self.config.replay.strict = on;
         self
     }
+    /// Serve the tape's REST exchanges on a listener of their own, on a
+    /// free loopback port ([`ReplayServer::rest_url`]).
+    pub fn rest(mut self) -> Self {
+        self.config.replay.rest = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        self
+    }
+    /// Leave this JSON field out when matching REST request bodies (a name
+    /// at any depth, or a dotted path from the top).
+    pub fn match_ignore(mut self, field: impl Into<String>) -> Self {
+        self.config.replay.match_ignore.push(field.into());
+        self
+    }
+    /// The whole configuration, for what the helpers above do not cover.
+    pub fn config(mut self, f: impl FnOnce(&mut ReplayConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
     service_builder_methods!();
     /// Starts the server (inside a tokio runtime).
     pub async fn start(self) -> Result<ReplayServer, Error> {
@@ -252,6 +318,8 @@ impl ReplayServer {
                     looped: false,
                     realtime: false,
                     strict: false,
+                    match_ignore: Vec::new(),
+                    rest: None,
                 },
                 service: ServiceConfig::for_tests(),
             },
@@ -259,41 +327,93 @@ impl ReplayServer {
     }
 
     /// Starts a replay from a whole configuration.
-    pub async fn start(config: ReplayConfig) -> Result<ReplayServer, Error> {
+    pub async fn start(mut config: ReplayConfig) -> Result<ReplayServer, Error> {
         let (name, tape) = load_tape(&config.replay.tape)?;
         let shared = Arc::new(ReplayShared::new(
+            &tape,
+            name.clone(),
+            config.replay.looped,
+            config.replay.realtime,
+        )?);
+        let rest_tape = Arc::new(RestTape::new(
             &tape,
             name,
             config.replay.looped,
             config.replay.realtime,
-        )?);
+            config.replay.match_ignore.clone(),
+        ));
+        // The REST door is on the inbox's listener too, as the mock's is.
+        if let Some(web) = &mut config.service.web {
+            let r = rest_tape.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |sink| {
+                    rest::router(r.clone(), sink.clone())
+                })));
+        }
         let factory = ReplayFactory(shared.clone());
         let (service, ()) = Service::start(config.service, |_| (factory, ())).await?;
+        let rest = match config.replay.rest {
+            Some(addr) => Some(
+                RestListener::start(
+                    addr,
+                    rest::router(rest_tape.clone(), service.sink().clone()),
+                    service.http(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(ReplayServer {
             service,
             shared,
+            rest_tape,
+            rest,
             strict: config.replay.strict,
         })
     }
 
+    /// The base URL of the REST door (`RESEND_BASE_URL`): its own listener
+    /// if it has one, else the inbox's.
+    pub fn rest_url(&self) -> Option<String> {
+        match &self.rest {
+            Some(r) => Some(format!("http://{}", r.addr)),
+            None => self
+                .service
+                .ui_url()
+                .map(|u| u.trim_end_matches('/').to_string()),
+        }
+    }
+
     /// How it went so far.
     pub fn outcome(&self) -> ReplayOutcome {
+        let mut divergences = self.shared.divergences();
+        divergences.extend(self.rest_tape.departures());
         ReplayOutcome {
             total: self.shared.total(),
             played: self.shared.played(),
             plays: self.shared.plays(),
             looped: self.shared.looped(),
-            divergences: self.shared.divergences(),
+            divergences,
             strict: self.strict,
+            rest_total: self.rest_tape.total(),
+            rest_played: self.rest_tape.played(),
+            rest_plays: self.rest_tape.plays(),
         }
     }
 
     /// Stops the server and says how it went.
-    pub async fn shutdown(self) -> ReplayOutcome {
+    pub async fn shutdown(mut self) -> ReplayOutcome {
+        if let Some(r) = self.rest.take() {
+            r.stop().await;
+        }
         let outcome = self.outcome();
+        let (shared, rest_tape) = (self.shared.clone(), self.rest_tape.clone());
         self.service.shutdown().await;
+        // Sessions that ended while stopping may have departed too.
+        let mut divergences = shared.divergences();
+        divergences.extend(rest_tape.departures());
         ReplayOutcome {
-            divergences: self.shared.divergences(),
+            divergences,
             ..outcome
         }
     }

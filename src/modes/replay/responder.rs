@@ -45,10 +45,6 @@ struct Script {
     server_closed: bool,
 }
 
-/// How every reply of mailtape's own about the tape begins (`explain`
-/// knows a departure from the tape by it).
-pub(crate) const DIVERGED_PREFIX: &str = "mailtape replay:";
-
 fn script(t: &Transcript) -> Script {
     let mut steps = Vec::new();
     let mut pending = String::new();
@@ -112,7 +108,13 @@ impl ReplayShared {
         realtime: bool,
     ) -> Result<ReplayShared, crate::Error> {
         Ok(ReplayShared {
-            tape: tape.sessions.iter().map(script).collect(),
+            // REST exchanges are the REST door's (`rest.rs`), not sessions.
+            tape: tape
+                .sessions
+                .iter()
+                .filter(|t| !crate::tape::http::is_http(&t.meta))
+                .map(script)
+                .collect(),
             name,
             next: AtomicUsize::new(0),
             looped,
@@ -285,9 +287,9 @@ impl Replay {
                 received,
             });
         Response {
-            reply: Some(Reply::new(
+            reply: Some(crate::smtp::own::diverged(
                 codes::LOCAL_ERROR,
-                format!("{DIVERGED_PREFIX} the tape expected `{expected}` here"),
+                &format!("the tape expected `{expected}` here"),
             )),
             notes: vec![note],
             ..Response::default()
@@ -450,10 +452,10 @@ impl Responder for Replay {
         if self.script.is_none() {
             let played = self.shared.played();
             return Response {
-                reply: Some(Reply::new(
+                reply: Some(crate::smtp::own::diverged(
                     codes::SERVICE_UNAVAILABLE,
-                    format!(
-                        "{DIVERGED_PREFIX} all {played} sessions of the tape have been played (use --loop to start over)"
+                    &format!(
+                        "all {played} sessions of the tape have been played (use --loop to start over)"
                     ),
                 )),
                 close: true,

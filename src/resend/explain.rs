@@ -1,10 +1,11 @@
 //! Plain-language explanations of what a relay said, with the fix, from what
 //! Resend's users actually run into. One table, shared by `show`, `check`
-//! and the live view.
+//! and the live view: what a reply means is Resend knowledge, keyed by the
+//! reply's name ([`ReplyName`]), so it lives here beside the profile rather
+//! than with the tools that print it.
 
-use crate::modes::record::relay::UPSTREAM_PREFIX;
-use crate::modes::replay::responder::DIVERGED_PREFIX;
 use crate::resend::{ReplyName, recognise};
+use crate::smtp::own::{self, Own};
 use crate::tape::EventKind;
 
 /// Who the explanation applies to, by the user name of the last AUTH.
@@ -201,11 +202,10 @@ pub const RULES: &[Rule] = &[
 /// What a reply from elsewhere (a relay, a tape) is about: mailtape's own
 /// replies by the prefix their code writes, Resend's by [`recognise`].
 pub fn topic_of(code: u16, text: &str, after_data: bool) -> Option<Topic> {
-    if code == crate::smtp::codes::LOCAL_ERROR && text.starts_with(DIVERGED_PREFIX) {
-        return Some(Topic::ReplayDiverged);
-    }
-    if code == crate::smtp::codes::SERVICE_UNAVAILABLE && text.starts_with(UPSTREAM_PREFIX) {
-        return Some(Topic::UpstreamFailed);
+    match own::recognise(code, text) {
+        Some(Own::Diverged) => return Some(Topic::ReplayDiverged),
+        Some(Own::Upstream) => return Some(Topic::UpstreamFailed),
+        None => {}
     }
     recognise(code, text, after_data).map(Topic::Reply)
 }

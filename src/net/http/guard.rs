@@ -1,5 +1,6 @@
-//! What every request to the inbox's listener passes first (the page, the
-//! API, Mailpit's, and routes merged in such as Resend's REST API):
+//! What every request to an HTTP listener of mailtape passes first — the
+//! inbox's (the page, the API, Mailpit's, and Resend's REST API merged in)
+//! and the REST API's own (`mock --rest`) alike:
 //!
 //! - **DNS rebinding.** A page on `evil.example` whose name resolves to
 //!   127.0.0.1 could otherwise read mail from the browser. Its requests
@@ -16,11 +17,15 @@
 //!   neither, and pass. A required custom header would break those SDKs.
 //! - **Headers on every answer:** `nosniff`, no referrer, no framing by
 //!   other origins, no caching.
+//! - **No key in an error answer** ([`super::answer`]).
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use crate::tape::redact::scrub;
 
 /// What the guard allows.
 #[derive(Debug, Clone)]
@@ -29,6 +34,16 @@ pub struct Guard {
     pub bound: std::net::SocketAddr,
     /// Any IP literal passes (`--allow-remote`).
     pub allow_remote: bool,
+    /// What the listener serves, as its refusals name it ("inbox").
+    pub serves: &'static str,
+}
+
+/// `router` with the guard in front of every route.
+pub fn wrap(router: Router, guard: Guard) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        std::sync::Arc::new(guard),
+        check,
+    ))
 }
 
 fn host_name(host: &str) -> &str {
@@ -86,7 +101,10 @@ pub fn cross_site(headers: &HeaderMap) -> Option<String> {
     None
 }
 
+/// A refusal in text; whatever of the request it quotes (a Host, an
+/// Origin) is scrubbed of keys first.
 fn refuse(status: StatusCode, text: String) -> Response {
+    let text = scrub(&text).into_owned();
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -96,7 +114,7 @@ fn refuse(status: StatusCode, text: String) -> Response {
 }
 
 /// The middleware.
-pub async fn check(State(g): State<std::sync::Arc<Guard>>, req: Request, next: Next) -> Response {
+async fn check(State(g): State<std::sync::Arc<Guard>>, req: Request, next: Next) -> Response {
     let host = req
         .headers()
         .get(header::HOST)
@@ -107,8 +125,8 @@ pub async fn check(State(g): State<std::sync::Arc<Guard>>, req: Request, next: N
         refuse(
             StatusCode::FORBIDDEN,
             format!(
-                "mailtape: Host {host:?} is not this inbox (DNS rebinding guard); open http://{}/ instead\n",
-                g.bound
+                "mailtape: Host {host:?} is not this {} (DNS rebinding guard); open http://{}/ instead\n",
+                g.serves, g.bound
             ),
         )
     } else if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
@@ -122,7 +140,7 @@ pub async fn check(State(g): State<std::sync::Arc<Guard>>, req: Request, next: N
             ),
         )
     } else {
-        next.run(req).await
+        super::answer::scrub_error(next.run(req).await).await
     };
     let h = res.headers_mut();
     for (name, value) in [
@@ -146,6 +164,7 @@ mod tests {
         Guard {
             bound: "127.0.0.1:8025".parse().expect("addr"),
             allow_remote: remote,
+            serves: "inbox",
         }
     }
 
