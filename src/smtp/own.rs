@@ -7,8 +7,9 @@
 use super::Reply;
 use super::codes;
 
-/// How every reply of replay's about the tape begins.
-const DIVERGED_PREFIX: &str = "mailtape replay:";
+/// How every reply of replay's about the tape begins (its REST door
+/// starts its error messages with it too).
+pub(crate) const DIVERGED_PREFIX: &str = "mailtape replay:";
 
 /// How every reply of record's about the relay begins.
 const UPSTREAM_PREFIX: &str = "mailtape: upstream ";

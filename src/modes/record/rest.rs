@@ -211,7 +211,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
         local,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(door.sink.clone(), meta, start);
+    let mut cap = door.sink.capture(meta, start);
     let (parts, body) = req.into_parts();
     let target = parts
         .uri
@@ -243,7 +243,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
     let bytes = match declared {
         Some(n) if n > limit as u64 => {
             let resp = too_large(&mut cap, n.to_string());
-            return answer_local(cap, resp).await;
+            return answer_local(&door.sink, cap, resp).await;
         }
         _ => match Limited::new(body, limit).collect().await {
             Ok(b) => b.to_bytes(),
@@ -260,7 +260,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
                         &format!("the request body could not be read: {e}"),
                     )
                 };
-                return answer_local(cap, resp).await;
+                return answer_local(&door.sink, cap, resp).await;
             }
         },
     };
@@ -275,7 +275,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
                 StatusCode::BAD_REQUEST,
                 &format!("the request target cannot be forwarded: {e}"),
             );
-            return answer_local(cap, resp).await;
+            return answer_local(&door.sink, cap, resp).await;
         }
     };
     let mut upstream_req = hyper::Request::new(Full::new(bytes));
@@ -299,7 +299,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
         Ok(Err(fault)) => {
             let (status, what) = fault.describe(up);
             cap.note(format!("upstream fault: {what}"));
-            return answer_local(cap, local_error(status, &what)).await;
+            return answer_local(&door.sink, cap, local_error(status, &what)).await;
         }
         Err(_) => {
             let what = format!(
@@ -308,7 +308,12 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
                 up.timeout.as_secs_f64()
             );
             cap.note(format!("upstream fault: {what}"));
-            return answer_local(cap, local_error(StatusCode::GATEWAY_TIMEOUT, &what)).await;
+            return answer_local(
+                &door.sink,
+                cap,
+                local_error(StatusCode::GATEWAY_TIMEOUT, &what),
+            )
+            .await;
         }
     };
     // A 5xx that is not Resend's error JSON (a proxy's HTML page, garbage)
@@ -329,13 +334,13 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
             "upstream fault: {what}: {}",
             http::body_line(&body)
         ));
-        return answer_local(cap, local_error(StatusCode::BAD_GATEWAY, &what)).await;
+        return answer_local(&door.sink, cap, local_error(StatusCode::BAD_GATEWAY, &what)).await;
     }
     let mut resp = Response::new(Body::from(body.clone()));
     *resp.status_mut() = head.status;
     forwarded_headers(&head.headers, resp.headers_mut());
     capture_answer(&mut cap, &resp, &body);
-    cap.finish_written(Closer::Server).await;
+    door.sink.finish_written(cap, Closer::Server).await;
     resp
 }
 
@@ -395,14 +400,14 @@ fn local_error(status: StatusCode, what: &str) -> Response {
 }
 
 /// Captures a local answer and sends it once the exchange is on tape.
-async fn answer_local(mut cap: Capture, resp: Response) -> Response {
+async fn answer_local(sink: &Sink, mut cap: Capture, resp: Response) -> Response {
     let (parts, body) = resp.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
     let resp = Response::from_parts(parts, Body::from(bytes.clone()));
     capture_answer(&mut cap, &resp, &bytes);
-    cap.finish_written(Closer::Server).await;
+    sink.finish_written(cap, Closer::Server).await;
     resp
 }
 

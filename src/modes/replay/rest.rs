@@ -29,9 +29,10 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
-use super::responder::{DIVERGED_PREFIX, Divergence};
+use super::responder::Divergence;
 use crate::net::http::listener::LocalAddr;
 use crate::output::sink::Sink;
+use crate::smtp::own::DIVERGED_PREFIX;
 use crate::tape::capture::Capture;
 use crate::tape::http::{self, Exchange};
 use crate::tape::{Closer, Meta, Tape};
@@ -286,7 +287,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         local,
         started: crate::engine::listener::now_rfc3339(),
     };
-    let mut cap = Capture::new(door.sink.clone(), meta, start);
+    let mut cap = door.sink.capture(meta, start);
     let (parts, body) = req.into_parts();
     let target = parts
         .uri
@@ -305,6 +306,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         Err(e) => {
             cap.note(format!("request body unreadable: {e}"));
             return finish(
+                &door.sink,
                 cap,
                 departure_response(&format!("the request body could not be read: {e}")),
             )
@@ -331,7 +333,12 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
         Ok(i) => {
             let e = &tape.exchanges[i];
             let Some(a) = &e.response else {
-                return finish(cap, departure_response("the tape's exchange has no answer")).await;
+                return finish(
+                    &door.sink,
+                    cap,
+                    departure_response("the tape's exchange has no answer"),
+                )
+                .await;
             };
             cap.note(format!(
                 "replaying exchange {} of {} (REST)",
@@ -354,7 +361,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
                     resp.headers_mut().append(n, v);
                 }
             }
-            finish(cap, resp).await
+            finish(&door.sink, cap, resp).await
         }
         Err(miss) => {
             let (expected, why, tape_session) = match miss {
@@ -397,7 +404,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
                     expected,
                     received,
                 });
-            finish(cap, departure_response(&why)).await
+            finish(&door.sink, cap, departure_response(&why)).await
         }
     }
 }
@@ -409,7 +416,7 @@ fn departure_response(why: &str) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-async fn finish(mut cap: Capture, resp: Response) -> Response {
+async fn finish(sink: &Sink, mut cap: Capture, resp: Response) -> Response {
     let (parts, body) = resp.into_parts();
     let bytes: Bytes = axum::body::to_bytes(body, usize::MAX)
         .await
@@ -426,7 +433,7 @@ async fn finish(mut cap: Capture, resp: Response) -> Response {
     if !bytes.is_empty() {
         cap.server(http::body_line(&bytes));
     }
-    cap.finish_written(Closer::Server).await;
+    sink.finish_written(cap, Closer::Server).await;
     Response::from_parts(parts, Body::from(bytes))
 }
 
