@@ -503,7 +503,9 @@ async fn the_management_api_on_the_rest_door() {
     assert!(got.iter().all(|g| verify(&secret, g)));
     // Events and attempts of this endpoint (the paths and shapes of
     // Resend's Node SDK); replay one.
-    let events = call("GET", format!("/webhooks/{id}/events"), None).await.json();
+    let events = call("GET", format!("/webhooks/{id}/events"), None)
+        .await
+        .json();
     let list = events["data"].as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["type"], "email.bounced", "newest first");
@@ -523,18 +525,32 @@ async fn the_management_api_on_the_rest_door() {
     .json();
     assert_eq!(attempts["data"][0]["http_status_code"], 200);
     assert_eq!(attempts["data"][0]["response"], "ok");
-    let r = call("POST", format!("/webhooks/{id}/events/{event_id}/replay"), None).await;
+    let r = call(
+        "POST",
+        format!("/webhooks/{id}/events/{event_id}/replay"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["id"], event_id.as_str());
     let got = rx.wait_for(3).await;
     assert_eq!(got[2].header("svix-id"), event_id);
     // Rotation: both secrets sign for the window.
-    let rotated = call("POST", format!("/webhooks/{id}/signing-secret/rotate"), None)
-        .await
-        .json();
+    let rotated = call(
+        "POST",
+        format!("/webhooks/{id}/signing-secret/rotate"),
+        None,
+    )
+    .await
+    .json();
     let new_secret = rotated["signing_secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, secret);
-    call("POST", format!("/webhooks/{id}/events/{event_id}/replay"), None).await;
+    call(
+        "POST",
+        format!("/webhooks/{id}/events/{event_id}/replay"),
+        None,
+    )
+    .await;
     let got = rx.wait_for(4).await;
     assert!(verify(&new_secret, &got[3]) && verify(&secret, &got[3]));
     assert_eq!(got[3].header("svix-signature").split(' ').count(), 2);

@@ -306,8 +306,10 @@ async fn endpoint_replay(
 /// `POST /webhooks/{id}/signing-secret/rotate`.
 async fn rotate(State(hooks): Hooks, Path(id): Path<String>) -> Response {
     match hooks.rotate(&id) {
-        Some(e) => axum::Json(json!({"object": "webhook", "id": e.id(), "signing_secret": e.secret()}))
-            .into_response(),
+        Some(e) => {
+            axum::Json(json!({"object": "webhook", "id": e.id(), "signing_secret": e.secret()}))
+                .into_response()
+        }
         None => not_found("Webhook"),
     }
 }
