@@ -18,8 +18,9 @@ pub(crate) struct ProfileArgs {
     pub(crate) profile: Option<PathBuf>,
     /// List only the replies from this source: seen (pasted from a real
     /// session), docs, library (the default of the SMTP library every seen
-    /// text matches), brief, or guess (what is still not known).
-    #[arg(long, value_name = "SOURCE", value_parser = ["seen", "docs", "library", "brief", "guess"])]
+    /// text matches), brief, guess (what is still not known), or local
+    /// (mailtape's own replies, for limits Resend does not have).
+    #[arg(long, value_name = "SOURCE", value_parser = ["seen", "docs", "library", "brief", "guess", "local"])]
     pub(crate) source: Option<String>,
     /// Print JSON.
     #[arg(long)]
@@ -70,6 +71,7 @@ pub(crate) fn run(args: ProfileArgs) -> Result<(), Error> {
             .map(|(name, spec)| (name.to_string(), serde_json::json!(spec)))
             .collect();
         let v = serde_json::json!({
+            "evidence": evidence(&counts, &rest_counts),
             "hostname": profile.hostname,
             "variant": profile.variant,
             "ehlo": profile.ehlo,
@@ -126,9 +128,44 @@ pub(crate) fn run(args: ProfileArgs) -> Result<(), Error> {
     if only.is_some() {
         out!("(listed: {} of them)", rest.len());
     }
+    let e = evidence(&counts, &rest_counts);
+    out!();
+    out!(
+        "Together: {} of {} replies rest on evidence (seen, docs or library), {}% of the {} that claim something about Resend; {} are mailtape's own (local)",
+        e["evidence"],
+        e["total"],
+        e["percent"],
+        e["claims"],
+        e["local"]
+    );
     out!();
     for (name, desc) in Profile::builtin_variants() {
         out!("--variant {name:<8} {desc}");
     }
     Ok(())
+}
+
+/// How many SMTP and REST replies together rest on evidence about Resend,
+/// and what share of the replies that make a claim about it that is
+/// (`local` replies are mailtape's own and claim nothing).
+fn evidence(smtp: &[(Source, usize)], rest: &[(Source, usize)]) -> serde_json::Value {
+    let sum = |keep: &dyn Fn(Source) -> bool| -> usize {
+        smtp.iter()
+            .chain(rest)
+            .filter(|(s, _)| keep(*s))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let total = sum(&|_| true);
+    let local = sum(&|s| s == Source::Local);
+    let evidence = sum(&|s| s.is_evidence());
+    let claims = total - local;
+    let percent = (evidence * 100).checked_div(claims).unwrap_or(0);
+    serde_json::json!({
+        "total": total,
+        "local": local,
+        "claims": claims,
+        "evidence": evidence,
+        "percent": percent,
+    })
 }

@@ -6,6 +6,17 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+/// A key's SHA-256: how a key is known without being kept.
+pub type KeyDigest = [u8; 32];
+
+/// The SHA-256 of a key.
+pub fn digest(key: &[u8]) -> KeyDigest {
+    let d = ring::digest::digest(&ring::digest::SHA256, key);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// The only user name Resend accepts.
 pub const USERNAME: &str = "resend";
 
@@ -143,6 +154,7 @@ impl Account {
             return Ok(Grant {
                 domain,
                 sending_only: k.permission == Permission::SendingAccess,
+                digest: digest(password.as_bytes()),
             });
         }
         let policy = self.unlisted_keys.unwrap_or(if self.keys.is_empty() {
@@ -158,6 +170,7 @@ impl Account {
             return Ok(Grant {
                 domain: self.unlisted_key_domain.clone(),
                 sending_only: self.unlisted_key_domain.is_some(),
+                digest: digest(password.as_bytes()),
             });
         }
         Err(LoginError::InvalidKey)
@@ -185,6 +198,9 @@ pub struct Grant {
     pub domain: Option<String>,
     /// A `sending_access` key: it may send, and nothing else over the API.
     pub sending_only: bool,
+    /// The key's SHA-256: a key deleted through the API stops working in
+    /// sessions that logged in with it before.
+    pub digest: KeyDigest,
 }
 
 /// Why AUTH failed.
@@ -423,22 +439,29 @@ impl Usage {
         Ok(())
     }
 
-    /// Which quota is already spent, without counting anything: a
-    /// scheduled email due then fails (`email.failed`, reached_daily_quota).
-    pub fn exhausted(&self, limits: &Limits, today: Day) -> Option<Exceeded> {
-        let day_used = match self.day {
+    /// Recipients sent today and this month (UTC), as the REST API's
+    /// `x-resend-daily-quota` and `x-resend-monthly-quota` headers tell them.
+    pub fn used(&self, today: Day) -> (u64, u64) {
+        let day = match self.day {
             Some((d, n)) if d == today.index => n,
             Some(_) => 0,
             None => self.preset_day,
         };
-        let month_used = match self.month {
+        let month = match self.month {
             Some((m, n)) if m == today.month => n,
             Some(_) => 0,
             None => self.preset_month,
         };
-        if limits.per_day > 0 && day_used >= limits.per_day {
+        (day, month)
+    }
+
+    /// Which quota is already spent, without counting anything: a
+    /// scheduled email due then fails (`email.failed`, reached_daily_quota).
+    pub fn exhausted(&self, limits: &Limits, today: Day) -> Option<Exceeded> {
+        let (day, month) = self.used(today);
+        if limits.per_day > 0 && day >= limits.per_day {
             Some(Exceeded::Daily)
-        } else if limits.per_month > 0 && month_used >= limits.per_month {
+        } else if limits.per_month > 0 && month >= limits.per_month {
             Some(Exceeded::Monthly)
         } else {
             None
@@ -519,7 +542,8 @@ mod tests {
             any.login(b"resend", b"re_12345678"),
             Ok(Grant {
                 domain: None,
-                sending_only: false
+                sending_only: false,
+                digest: digest(b"re_12345678"),
             })
         );
         assert_eq!(
@@ -579,7 +603,8 @@ mod tests {
             listed.login(b"resend", b"re_send_only_3"),
             Ok(Grant {
                 domain: Some("a.com".into()),
-                sending_only: true
+                sending_only: true,
+                digest: digest(b"re_send_only_3"),
             })
         );
     }

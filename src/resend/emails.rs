@@ -10,6 +10,62 @@ use time::OffsetDateTime;
 /// Emails kept per account; the oldest go first.
 pub const KEEP: usize = 10_000;
 
+/// Attachment contents kept for `download_url`, all emails together; past
+/// it the oldest emails' contents go (their metadata stays listed).
+pub const ATTACHMENT_BYTES: usize = 64 << 20;
+
+/// One attachment of an email, as `GET /emails/{id}/attachments` lists it.
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    /// Its id (a UUID).
+    pub id: String,
+    /// File name, if it had one.
+    pub filename: Option<String>,
+    /// Content type.
+    pub content_type: String,
+    /// Content-ID of an inline part.
+    pub content_id: Option<String>,
+    /// Size in bytes (decoded).
+    pub size: usize,
+    /// The content, while kept ([`ATTACHMENT_BYTES`]); `None` once dropped
+    /// or for a `path` attachment mailtape never fetched.
+    pub content: Option<std::sync::Arc<Vec<u8>>>,
+    /// A `path` attachment's URL.
+    pub url: Option<String>,
+}
+
+impl AttachmentRecord {
+    /// `inline` for a part with a Content-ID, else `attachment`.
+    pub fn disposition(&self) -> &'static str {
+        if self.content_id.is_some() {
+            "inline"
+        } else {
+            "attachment"
+        }
+    }
+
+    /// The attachment as the API gives it; `download_url` is where its
+    /// content can be fetched (a `path` attachment: its own URL).
+    pub fn to_json(&self, download_url: &str, expires_at: OffsetDateTime) -> Value {
+        let mut v = json!({
+            "object": "attachment",
+            "id": self.id,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "content_disposition": self.disposition(),
+            "download_url": self.url.as_deref().unwrap_or(download_url),
+            "expires_at": expires_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            "size": self.size,
+        });
+        if let Some(c) = &self.content_id {
+            v["content_id"] = json!(c);
+        }
+        v
+    }
+}
+
 /// Where an email stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -62,6 +118,10 @@ pub struct EmailRecord {
     pub session: u64,
     /// The envelope sender used for the mailbox.
     pub envelope_from: String,
+    /// The message's Message-ID.
+    pub message_id: String,
+    /// Its attachments.
+    pub attachments: Vec<AttachmentRecord>,
 }
 
 impl EmailRecord {
@@ -80,6 +140,7 @@ impl EmailRecord {
         json!({
             "object": "email",
             "id": self.id,
+            "message_id": self.message_id,
             "to": self.to,
             "from": self.from,
             "created_at": api_time(self.created_at),
@@ -124,6 +185,18 @@ impl Emails {
             self.list.pop_front();
         }
         self.list.push_back(e);
+        // Newest first, the contents that fit stay; older ones go.
+        let mut kept = 0usize;
+        for e in self.list.iter_mut().rev() {
+            for a in &mut e.attachments {
+                if let Some(c) = &a.content {
+                    kept += c.len();
+                    if kept > ATTACHMENT_BYTES {
+                        a.content = None;
+                    }
+                }
+            }
+        }
     }
 
     /// The email with this id.
@@ -190,6 +263,8 @@ mod tests {
             state: State::Sent,
             session: 1,
             envelope_from: "a@acme.com".into(),
+            message_id: format!("<{id}@resend.dev>"),
+            attachments: vec![],
         }
     }
 

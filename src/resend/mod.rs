@@ -2,12 +2,14 @@
 //! (keys, domains, owner), limits and usage, and named scenarios.
 
 pub mod account;
+pub mod directory;
 pub mod emails;
 pub mod explain;
 pub mod idempotency;
 pub mod profile;
 pub mod reply;
 pub mod scenario;
+pub mod when;
 
 pub use account::{
     Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,

@@ -26,6 +26,9 @@ pub enum Source {
     Brief,
     /// The most likely value; configurable.
     Guess,
+    /// mailtape's own reply, for a limit Resend does not have (a full
+    /// mailbox, the memory budget, a plain listener): no claim about Resend.
+    Local,
 }
 
 /// One reply of the profile.
@@ -77,6 +80,11 @@ pub struct VariantFile {
     /// The replies it replaces.
     #[serde(default)]
     pub replies: BTreeMap<String, ReplySpec>,
+    /// The REST errors it replaces.
+    #[serde(default)]
+    pub rest: BTreeMap<String, RestSpec>,
+    /// The limits it changes (an older team's rate, say).
+    pub limits: Option<super::LimitsFile>,
 }
 
 /// A profile file as written; every part optional so that a user's file
@@ -204,6 +212,8 @@ pub struct Profile {
     pub rest: BTreeMap<String, RestSpec>,
     /// The variant applied (`default` if none).
     pub variant: String,
+    /// The limits the variant changes, applied over the profile's own.
+    pub variant_limits: Option<super::LimitsFile>,
 }
 
 impl Profile {
@@ -222,6 +232,7 @@ impl Profile {
             replies: BTreeMap::new(),
             rest: base.rest.clone(),
             variant: variant.to_string(),
+            variant_limits: None,
         };
         if let Some(o) = overlay {
             for (name, spec) in &o.replies {
@@ -245,11 +256,12 @@ impl Profile {
                 p.rest.insert(name.clone(), spec.clone());
             }
             for (name, v) in &o.variants {
-                variants
-                    .entry(name.clone())
-                    .or_default()
-                    .replies
-                    .extend(v.replies.clone());
+                let slot = variants.entry(name.clone()).or_default();
+                slot.replies.extend(v.replies.clone());
+                slot.rest.extend(v.rest.clone());
+                if v.limits.is_some() {
+                    slot.limits = v.limits.clone();
+                }
             }
             if let Some(h) = &o.hostname {
                 p.hostname = h.clone();
@@ -278,6 +290,17 @@ impl Profile {
             for (name, spec) in &v.replies {
                 replies.insert(name.clone(), spec.clone());
             }
+            for (name, spec) in &v.rest {
+                if !p.rest.contains_key(name) {
+                    return Err(Error::Unknown {
+                        what: "REST error name in the variant",
+                        name: name.clone(),
+                        known: p.rest.keys().cloned().collect(),
+                    });
+                }
+                p.rest.insert(name.clone(), spec.clone());
+            }
+            p.variant_limits = v.limits.clone();
         }
         p.replies = replies;
         Ok(p)
@@ -322,6 +345,9 @@ pub enum TestOutcome {
     Bounced,
     /// `complained@resend.dev`: delivered, then marked as spam, a `complained` event.
     Complained,
+    /// `suppressed@resend.dev`: not sent, the address is on the account's
+    /// suppression list, a `suppressed` event.
+    Suppressed,
 }
 
 impl TestOutcome {
@@ -331,6 +357,7 @@ impl TestOutcome {
             TestOutcome::Delivered => "delivered",
             TestOutcome::Bounced => "bounced",
             TestOutcome::Complained => "complained",
+            TestOutcome::Suppressed => "suppressed",
         }
     }
 
@@ -345,6 +372,9 @@ impl TestOutcome {
             }
             TestOutcome::Complained => {
                 "Resend test address: Resend would deliver it, then report a spam complaint (event email.complained)"
+            }
+            TestOutcome::Suppressed => {
+                "Resend test address: Resend would not send it, as the address is on the suppression list (event email.suppressed)"
             }
         }
     }
@@ -371,6 +401,7 @@ impl Profile {
             "delivered" => Some(TestOutcome::Delivered),
             "bounced" => Some(TestOutcome::Bounced),
             "complained" => Some(TestOutcome::Complained),
+            "suppressed" => Some(TestOutcome::Suppressed),
             // A test address added in a profile file: Resend's default is delivery.
             _ => Some(TestOutcome::Delivered),
         }
@@ -427,17 +458,25 @@ impl Source {
             Source::Library => "library",
             Source::Brief => "brief",
             Source::Guess => "guess",
+            Source::Local => "local",
         }
     }
 
     /// Every source, from the surest.
-    pub const ALL: [Source; 5] = [
+    pub const ALL: [Source; 6] = [
         Source::Seen,
         Source::Docs,
         Source::Library,
         Source::Brief,
         Source::Guess,
+        Source::Local,
     ];
+
+    /// Whether the wording rests on evidence about Resend (seen on the
+    /// wire, in its docs, or its SMTP library's default).
+    pub fn is_evidence(self) -> bool {
+        matches!(self, Source::Seen | Source::Docs | Source::Library)
+    }
 
     /// A source by its name.
     pub fn parse(name: &str) -> Option<Source> {
@@ -504,6 +543,13 @@ pub const REST_ONLY: &[&str] = &[
     "not_found",
     "not_scheduled",
     "method_not_allowed",
+    "invalid_api_key_elsewhere",
+    "invalid_tag",
+    "unknown_endpoint",
+    "invalid_parameter",
+    "invalid_paging",
+    "domain_exists",
+    "mailbox_failed",
 ];
 
 /// Replies given at the final dot of DATA, where a guess matters most.
@@ -545,6 +591,7 @@ pub fn builtin() -> &'static Profile {
         replies: BTreeMap::new(),
         rest: BTreeMap::new(),
         variant: "default".into(),
+        variant_limits: None,
     });
     P.as_ref().unwrap_or(&EMPTY)
 }
@@ -643,6 +690,10 @@ mod tests {
         assert_eq!(
             p.test_address("Complained@Resend.dev"),
             Some(TestOutcome::Complained)
+        );
+        assert_eq!(
+            p.test_address("suppressed+x@resend.dev"),
+            Some(TestOutcome::Suppressed)
         );
         assert_eq!(p.test_address("someone@resend.dev"), None);
         assert_eq!(p.test_address("delivered@example.com"), None);

@@ -34,6 +34,8 @@ builtin!(
     "slow",
     "silent",
     "drop-after-data",
+    "domains-verify-slowly",
+    "domains-never-verify",
 );
 
 /// How the server behaves apart from its replies.
@@ -53,6 +55,24 @@ pub struct BehaviourFile {
     /// Accept AUTH, then refuse every message as the API does a key it no
     /// longer takes (a key revoked while a connection stays open).
     pub key_invalid_at_send: Option<bool>,
+    /// How `POST /domains/{id}/verify` goes: `at_once` (the default),
+    /// `delayed` (pending, then verified), or `never` (pending for good).
+    pub domain_verification: Option<VerificationFile>,
+    /// With `delayed`: how long verification takes, in milliseconds (10 s
+    /// unless given).
+    pub domain_verification_delay_ms: Option<u64>,
+}
+
+/// `domain_verification` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationFile {
+    /// Verified at once.
+    AtOnce,
+    /// Pending, then verified after the delay.
+    Delayed,
+    /// Pending for good.
+    Never,
 }
 
 /// The server's behaviour in force.
@@ -70,6 +90,8 @@ pub struct Behaviour {
     pub rate_limited: bool,
     /// Refuse every message with "API key is invalid" after AUTH accepted it.
     pub key_invalid_at_send: bool,
+    /// How domains created through the API get verified.
+    pub domain_verification: super::directory::Verification,
 }
 
 impl Behaviour {
@@ -92,6 +114,23 @@ impl Behaviour {
         }
         if let Some(v) = f.key_invalid_at_send {
             self.key_invalid_at_send = v;
+        }
+        use super::directory::Verification;
+        let delay =
+            std::time::Duration::from_millis(f.domain_verification_delay_ms.unwrap_or(10_000));
+        match f.domain_verification {
+            Some(VerificationFile::AtOnce) => self.domain_verification = Verification::AtOnce,
+            Some(VerificationFile::Delayed) => {
+                self.domain_verification = Verification::After(delay)
+            }
+            Some(VerificationFile::Never) => self.domain_verification = Verification::Never,
+            None => {
+                if let (Verification::After(_), Some(_)) =
+                    (self.domain_verification, f.domain_verification_delay_ms)
+                {
+                    self.domain_verification = Verification::After(delay);
+                }
+            }
         }
     }
 }

@@ -150,6 +150,15 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
         h.insert("ratelimit-remaining", HeaderValue::from(w.remaining));
         h.insert("ratelimit-reset", HeaderValue::from(w.reset_secs));
     }
+    // The team's usage: recipients sent today and this month (the used
+    // counts, not what is left).
+    let (day, month) = rest
+        .shared
+        .usage()
+        .used(crate::resend::account::Day::today());
+    let h = resp.headers_mut();
+    h.insert("x-resend-daily-quota", HeaderValue::from(day));
+    h.insert("x-resend-monthly-quota", HeaderValue::from(month));
     let delay = rest.shared.settings().behaviour.reply_delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -195,8 +204,16 @@ async fn finish(rest: &Rest, mut cap: Capture, mut resp: Response) -> Response {
     }
     // An email read back holds what was sent, keys included; like the
     // mailbox's .eml, the answer carries them redacted; an error answer
-    // quotes the request, percent-encoded paths included.
-    let clean = if status.as_u16() >= 400 {
+    // quotes the request, percent-encoded paths included. A new key's token
+    // is the one secret the client is meant to get (the transcript below
+    // still shows only its fingerprint).
+    let on_purpose = parts
+        .extensions
+        .get::<super::account::CarriesSecret>()
+        .is_some();
+    let clean = if on_purpose {
+        None
+    } else if status.as_u16() >= 400 {
         scrubbed_error(&out)
     } else {
         scrubbed_json(&out)

@@ -5,17 +5,21 @@
 //! - [`send`]: `POST /emails` and `POST /emails/batch`: validation, the
 //!   account's checks ([`crate::modes::mock::judge`]), a real MIME message.
 //! - [`read`]: `GET /emails`, `GET /emails/{id}`, `PATCH /emails/{id}`,
-//!   `POST /emails/{id}/cancel`, and the read side of `/domains` and
-//!   `/api-keys`.
+//!   `POST /emails/{id}/cancel`, an email's attachments.
+//! - [`account`]: `/domains` and `/api-keys`, read and written.
+//! - [`reject`]: malformed ids and paging, unknown paths and methods, in
+//!   Resend's JSON error shape.
 //! - [`exchange`]: every request and response becomes a redacted
 //!   transcript, published like an SMTP session.
 //!
 //! [`router`] gives an `axum::Router` for `/emails…`, `/domains…` and
 //! `/api-keys…`, served on the inbox's HTTP listener.
 
+pub mod account;
 pub mod exchange;
 pub mod mime;
 pub mod read;
+pub mod reject;
 pub mod send;
 pub mod serve;
 
@@ -23,7 +27,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -43,7 +47,9 @@ pub struct Rest {
 /// base64; a batch may hold more. A larger one gets `body_too_large` (413).
 pub const BODY_LIMIT: usize = 128 << 20;
 
-/// The routes of Resend's API, on the mock's account.
+/// The routes of Resend's API, on the mock's account. Any other path is
+/// Resend's JSON `not_found` (not recorded as an exchange: a browser's
+/// `/favicon.ico` on the inbox's listener is no API call).
 pub fn router(shared: Arc<MockShared>) -> Router {
     router_with(shared, Router::new())
 }
@@ -57,22 +63,53 @@ pub fn router_with(shared: Arc<MockShared>, more: Router) -> Router {
         rest.clone(),
         admit_call,
     ));
-    Router::new()
+    let api = Router::new()
         .route("/emails", post(send::one).get(read::list))
         .route("/emails/batch", post(send::batch))
-        .route("/emails/{id}", get(read::email).patch(read::update))
-        .route("/emails/{id}/cancel", post(read::cancel))
-        .route("/domains", get(read::domains))
-        .route("/domains/{id}", get(read::domain))
-        .route("/api-keys", get(read::api_keys))
-        .method_not_allowed_fallback(not_allowed)
+        .route("/emails/{email_id}", get(read::email).patch(read::update))
+        .route("/emails/{email_id}/cancel", post(read::cancel))
+        .route("/emails/{email_id}/attachments", get(read::attachments))
+        .route(
+            "/emails/{email_id}/attachments/{attachment_id}",
+            get(read::attachment),
+        )
+        .route(
+            "/domains",
+            get(account::list_domains).post(account::create_domain),
+        )
+        .route(
+            "/domains/{domain_id}",
+            get(account::get_domain)
+                .patch(account::update_domain)
+                .delete(account::delete_domain),
+        )
+        .route("/domains/{domain_id}/verify", post(account::verify_domain))
+        .route(
+            "/api-keys",
+            get(account::list_keys).post(account::create_key),
+        )
+        .route(
+            "/api-keys/{api_key_id}",
+            axum::routing::delete(account::delete_key),
+        )
+        .method_not_allowed_fallback(reject::not_allowed)
         .with_state(rest.clone())
         .merge(more)
         .layer(axum::middleware::from_fn_with_state(
             rest.clone(),
             exchange::record,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    // Not an API call: the `download_url` of an attachment, like
+    // Resend's signed URLs, and the JSON 404 for any other path.
+    let open = Router::new()
+        .route(
+            "/emails/{email_id}/attachments/{attachment_id}/content",
+            get(read::download),
+        )
+        .fallback(reject::unknown_endpoint)
+        .with_state(rest);
+    api.merge(open)
 }
 
 /// The key check and rate count of a call of another part's routes.
@@ -88,17 +125,6 @@ async fn admit_call(
         return r;
     }
     next.run(req).await
-}
-
-async fn not_allowed(
-    axum::extract::State(rest): axum::extract::State<Arc<Rest>>,
-    method: Method,
-    uri: Uri,
-) -> Response {
-    rest.error(
-        "method_not_allowed",
-        &[("method", method.as_str()), ("path", uri.path())],
-    )
 }
 
 impl Rest {
@@ -126,12 +152,16 @@ impl Rest {
         let Some(key) = bearer(headers) else {
             return Err(self.error("missing_api_key", &[]));
         };
+        // On the sending endpoints a bad key is a 401, elsewhere a 400.
+        let invalid = if sending {
+            "invalid_api_key"
+        } else {
+            "invalid_api_key_elsewhere"
+        };
         let grant = self
             .shared
-            .settings()
-            .account
             .login(crate::resend::account::USERNAME.as_bytes(), key.as_bytes())
-            .map_err(|_| self.error("invalid_api_key", &[]))?;
+            .map_err(|_| self.error(invalid, &[]))?;
         if !sending && grant.sending_only {
             return Err(self.error("restricted_api_key", &[]));
         }

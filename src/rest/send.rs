@@ -17,7 +17,6 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Rest;
 use super::exchange::ExchangeId;
@@ -26,7 +25,7 @@ use crate::modes::mock::responder::{MockShared, outcome_of};
 use crate::output::sink::{Event as SinkEvent, Message};
 use crate::resend::Exceeded;
 use crate::resend::account::Day;
-use crate::resend::emails::{EmailRecord, State as EmailState};
+use crate::resend::emails::{AttachmentRecord, EmailRecord, State as EmailState};
 use crate::resend::idempotency::{self, Seen};
 use crate::resend::new_id;
 
@@ -62,6 +61,7 @@ struct AttachmentIn {
 #[derive(Debug, Clone, Deserialize)]
 struct TagIn {
     name: String,
+    #[serde(default)]
     value: String,
 }
 
@@ -189,10 +189,19 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
     let scheduled_at = match r.scheduled_at {
         None => None,
         Some(s) => Some(
-            OffsetDateTime::parse(s.trim(), &Rfc3339)
-                .map_err(|_| invalid("invalid_scheduled_at", &[]))?,
+            crate::resend::when::parse(&s, OffsetDateTime::now_utc())
+                .ok_or_else(|| invalid("invalid_scheduled_at", &[]))?,
         ),
     };
+    let tags: Vec<(String, String)> = r
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.name, t.value))
+        .collect();
+    for (name, value) in &tags {
+        check_tag(name, value)?;
+    }
     Ok(Valid {
         envelope_from: from_box.email.to_string(),
         out: Outgoing {
@@ -208,14 +217,31 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
             headers,
             attachments,
         },
-        tags: r
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.name, t.value))
-            .collect(),
+        tags,
         scheduled_at,
     })
+}
+
+/// The longest tag name or value Resend takes.
+pub const MAX_TAG: usize = 256;
+
+/// A tag as Resend takes it: a name and a value of ASCII letters, numbers,
+/// underscores or dashes (a name may not be empty), each at most 256.
+fn check_tag(name: &str, value: &str) -> Result<(), Invalid> {
+    let ok = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if name.is_empty() || !ok(name) || !ok(value) {
+        return Err(invalid("invalid_tag", &[]));
+    }
+    if name.len() > MAX_TAG || value.len() > MAX_TAG {
+        return Err(invalid(
+            "invalid_body",
+            &[("detail", "a tag name or value is at most 256 characters")],
+        ));
+    }
+    Ok(())
 }
 
 /// The idempotency key of a request, if any; a bad one is refused.
@@ -490,6 +516,29 @@ async fn accept(
     let id = new_id();
     v.out.id = id.clone();
     let mime = mime::build(&v.out).map_err(NotAccepted::Invalid)?;
+    let attachments = v
+        .out
+        .attachments
+        .iter()
+        .map(|a| {
+            let (content, url, size) = match &a.body {
+                AttachmentBody::Bytes(b) => (Some(Arc::new(b.clone())), None, b.len()),
+                AttachmentBody::Url(u) => (None, Some(u.clone()), 0),
+            };
+            AttachmentRecord {
+                id: new_id(),
+                filename: Some(a.filename.clone()),
+                content_type: a
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| mime::type_of(&a.filename).to_string()),
+                content_id: a.content_id.clone(),
+                size,
+                content,
+                url,
+            }
+        })
+        .collect();
     let now = OffsetDateTime::now_utc();
     let due = v.scheduled_at.filter(|t| *t > now);
     let rcpts = v.recipients();
@@ -513,6 +562,8 @@ async fn accept(
         },
         session: exchange,
         envelope_from: v.envelope_from.clone(),
+        message_id: format!("<{id}@resend.dev>"),
+        attachments,
     };
     match due {
         Some(_) => {

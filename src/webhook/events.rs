@@ -147,6 +147,7 @@ impl Fate {
             Some(TestOutcome::Bounced) => return Fate::Bounced,
             Some(TestOutcome::Complained) => return Fate::Complained,
             Some(TestOutcome::Delivered) => return Fate::Delivered,
+            Some(TestOutcome::Suppressed) => return Fate::Suppressed,
             None => {}
         }
         let Some((local, domain)) = addr.rsplit_once('@') else {

@@ -67,16 +67,15 @@ impl MockShared {
         if !is_valid_mailbox(from) {
             return Err(Refusal::of(ReplyName::InvalidFrom));
         }
-        if st.behaviour.key_invalid_at_send {
+        // A key deleted through the API after this session logged in with it.
+        let deleted = grant.is_some_and(|g| self.directory().is_deleted(&g.digest));
+        if st.behaviour.key_invalid_at_send || deleted {
             return Err(Refusal::of(ReplyName::ApiKeyInvalid));
         }
         let from_domain = domain_of(from).unwrap_or_default();
         // A key tied to one domain: judged before anything about the message.
         if let Some(key_domain) = grant.and_then(|g| g.domain.as_ref()) {
-            if !st
-                .account
-                .domain_verified(key_domain, &st.profile.shared_domains)
-            {
+            if !self.domain_verified(key_domain) {
                 return Err(Refusal::of(ReplyName::KeyDomainUnverified));
             }
             if *key_domain != from_domain && !from_domain.ends_with(&format!(".{key_domain}")) {
@@ -102,10 +101,7 @@ impl MockShared {
                 ));
             }
         }
-        if !st
-            .account
-            .domain_verified(&from_domain, &st.profile.shared_domains)
-        {
+        if !self.domain_verified(&from_domain) {
             return Err(Refusal::with(
                 ReplyName::UnverifiedDomain,
                 "domain",

@@ -107,6 +107,10 @@ impl MockSettings {
                 limits.apply(l);
             }
         }
+        // A variant's limits (an older team's rate) stand over the profile's.
+        if let Some(l) = &profile.variant_limits {
+            limits.apply(l);
+        }
         if let Some(a) = &scenario.file.account {
             account.apply(a);
         }

@@ -12,6 +12,7 @@ use super::options::MockSettings;
 use crate::engine::responder::{DataOutcome, LocalEvent, Responder, Response, SessionState};
 use crate::modes::mock::headers::{first_address, header};
 use crate::output::sink::{Message, Sink};
+use crate::resend::directory::{Directory, DomainVerdict, KeyVerdict};
 use crate::resend::emails::{EmailRecord, Emails, State};
 use crate::resend::idempotency::{self, Idempotency, Seen};
 use crate::resend::{Grant, LoginError, Profile, ReplyName, Source, Usage};
@@ -35,6 +36,7 @@ pub struct MockShared {
     usage: Mutex<Usage>,
     idempotency: Mutex<Idempotency>,
     emails: Mutex<Emails>,
+    directory: Mutex<Directory>,
     rest_exchanges: AtomicU64,
     temporary_failures: AtomicU32,
     sink: Arc<Sink>,
@@ -47,6 +49,7 @@ impl MockShared {
             usage: Mutex::new(settings.usage.clone()),
             idempotency: Mutex::new(Idempotency::default()),
             emails: Mutex::new(Emails::default()),
+            directory: Mutex::new(Directory::default()),
             rest_exchanges: AtomicU64::new(0),
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings: std::sync::RwLock::new(Arc::new(settings)),
@@ -89,6 +92,46 @@ impl MockShared {
     /// The emails the account sent (both doors).
     pub fn emails(&self) -> MutexGuard<'_, Emails> {
         self.emails.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The keys and domains the API created, changed or deleted (both doors).
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks credentials as Resend does, on both doors: the user name,
+    /// then the key, where a key the API created or deleted counts before
+    /// the account the mock started with.
+    pub fn login(&self, user: &[u8], key: &[u8]) -> Result<Grant, LoginError> {
+        if user != crate::resend::account::USERNAME.as_bytes() {
+            return Err(LoginError::InvalidUsername);
+        }
+        let verdict = self.directory().key(key);
+        let grant = match verdict {
+            KeyVerdict::Created(g) => g,
+            KeyVerdict::Deleted => return Err(LoginError::InvalidKey),
+            KeyVerdict::Unknown => self.settings().account.login(user, key)?,
+        };
+        self.directory()
+            .touch(&grant.digest, time::OffsetDateTime::now_utc());
+        Ok(grant)
+    }
+
+    /// Whether mail from `domain` may be sent: the API's changes first,
+    /// then the account's verified domains.
+    pub fn domain_verified(&self, domain: &str) -> bool {
+        let verdict = self
+            .directory()
+            .domain(domain, time::OffsetDateTime::now_utc());
+        match verdict {
+            DomainVerdict::Verified => true,
+            DomainVerdict::NotVerified => false,
+            DomainVerdict::Unknown => {
+                let st = self.settings();
+                st.account
+                    .domain_verified(domain, &st.profile.shared_domains)
+            }
+        }
     }
 
     /// Takes one of the queued temporary failures, if any are left.
@@ -252,7 +295,7 @@ impl Mock {
     }
 
     fn login(&mut self, user: &[u8], pass: &[u8]) -> Response {
-        match self.settings.account.login(user, pass) {
+        match self.shared.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
                 self.reply(ReplyName::AuthOk, &[])
@@ -632,7 +675,43 @@ fn smtp_record(
         state: State::Sent,
         session,
         envelope_from: tx.from.clone(),
+        message_id: header(body, "message-id")
+            .map(|m| m.trim().to_string())
+            .unwrap_or_else(|| format!("<{id}@resend.dev>")),
+        attachments: attachments_of(body),
     }
+}
+
+/// The attachments of a message sent over SMTP, for
+/// `GET /emails/{id}/attachments` (parsed with mail-parser, as the inbox does).
+fn attachments_of(body: &[u8]) -> Vec<crate::resend::emails::AttachmentRecord> {
+    use mail_parser::MimeHeaders;
+    let Some(msg) = mail_parser::MessageParser::default().parse(body) else {
+        return Vec::new();
+    };
+    msg.attachments()
+        .map(|part| {
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let contents = part.contents().to_vec();
+            crate::resend::emails::AttachmentRecord {
+                id: crate::resend::new_id(),
+                filename: part.attachment_name().map(String::from),
+                content_type,
+                content_id: part
+                    .content_id()
+                    .map(|c| c.trim_matches(['<', '>']).to_string()),
+                size: contents.len(),
+                content: Some(Arc::new(contents)),
+                url: None,
+            }
+        })
+        .collect()
 }
 
 /// The `last_event` Resend would report for mail to `rcpts`: a test
@@ -675,7 +754,7 @@ mod tests {
         let s = MockSettings::resolve(&MockOptions::default()).unwrap();
         assert_eq!(
             (s.limits.per_second, s.limits.per_day, s.limits.recipients),
-            (2, 100, 50)
+            (5, 100, 50)
         );
         assert!(s.account.verified_domains.is_none());
         let sandbox = MockSettings::resolve(&MockOptions {
