@@ -8,6 +8,10 @@
 #   bash benches/callgrind.sh mock --json            # the mock with a live view (to /dev/null)
 #   bash benches/callgrind.sh mock human             # the human view (NO_COLOR=1)
 #   MAILTAPE=other/mailtape bash benches/callgrind.sh mock   # another build
+#
+# The binary is the `profiling` profile's (`cargo build --profile profiling`):
+# the release build with symbols and line tables, so callgrind_annotate names
+# functions; the shipped `release` profile is stripped (issue 21).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The inbox is off: benchmarks measure SMTP, and port 8025 may be taken.
@@ -16,7 +20,7 @@ mode=${1:-mock}
 view=${2:---quiet}
 # `human`: the human view (no flag), plain text.
 flags=("$view"); [ "$view" = human ] && flags=() && export NO_COLOR=1
-bin=${MAILTAPE:-target/release/mailtape}
+bin=${MAILTAPE:-target/profiling/mailtape}
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$out/cg" "$KEEP"; rm -rf "$out"' EXIT
 wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-MT = os.environ.get("MAILTAPE", "target/release/mailtape")
+MT = os.environ.get("MAILTAPE", "target/profiling/mailtape")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 TMP = tempfile.mkdtemp(prefix="mailtape-bench-")
 CERTS = os.path.join(TMP, "certs")
@@ -91,7 +91,7 @@ def main():
                       "--upstream-ca", CA, "--tape", os.path.join(TMP, "mock.tape"), "--certs", CERTS,
                       "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:3826"])
     # The floor: a relay that only copies bytes (examples/relay_floor.rs).
-    FLOOR = os.environ.get("RELAY_FLOOR", "target/release/examples/relay_floor")
+    FLOOR = os.environ.get("RELAY_FLOOR", "target/profiling/examples/relay_floor")
     start([FLOOR, "127.0.0.1:3925", "127.0.0.1:3625"])
     start([FLOOR, "127.0.0.1:3926", "127.0.0.1:3465", "--tls-ca", CA])
     wait_port(3825)

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = live ]; then
-    cargo build --release --quiet
+    cargo build --profile profiling --quiet
     exec python3 benches/live_view.py
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -22,8 +22,8 @@ if ! command -v smtp-sink >/dev/null; then
     apt-get install -y -qq postfix >/dev/null
 fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
-cargo build --release --quiet
-cargo build --release --quiet --example relay_floor
+cargo build --profile profiling --quiet
+cargo build --profile profiling --quiet --example relay_floor
 # 10,000 idle connections need as many file descriptors, on both sides.
 ulimit -n "$(ulimit -Hn)"
 python3 benches/compare.py "$@"

@@ -22,7 +22,7 @@ import tempfile
 # The inbox is off: this measures SMTP, and port 8025 may be taken.
 os.environ.setdefault("MAILTAPE_UI", "off")
 
-NEW = os.environ.get("MAILTAPE", "target/release/mailtape")
+NEW = os.environ.get("MAILTAPE", "target/profiling/mailtape")
 BASE = os.environ.get("BASE")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 # ONLY=text runs the cases whose name holds it.

@@ -3,7 +3,7 @@ SSE subscriber attached against `mock --ui off`, A/B interleaved; the
 message list APIs' latency with 10,000 kept messages; and the memory of
 10,000 kept 1 KiB messages.
 
-    cargo build --release && python3 benches/inbox.py       # ROUNDS=5 for more rounds
+    cargo build --profile profiling && python3 benches/inbox.py       # ROUNDS=5 for more rounds
 
 Also run by benches/compare.sh after the main table. Loopback only.
 """
@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-MT = os.environ.get("MAILTAPE", "target/release/mailtape")
+MT = os.environ.get("MAILTAPE", "target/profiling/mailtape")
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 TMP = tempfile.mkdtemp(prefix="mailtape-inbox-bench-")
 UI_PORT, ON_PORT, OFF_PORT = 3880, 3527, 3528

@@ -20,7 +20,7 @@ import time
 # The inbox is off: this measures SMTP, and port 8025 may be taken.
 os.environ.setdefault("MAILTAPE_UI", "off")
 
-MT = os.environ.get("MAILTAPE", "target/release/mailtape")
+MT = os.environ.get("MAILTAPE", "target/profiling/mailtape")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 TMP = tempfile.mkdtemp(prefix="mailtape-live-")
 procs = []

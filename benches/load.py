@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 
-MT = os.environ.get("MAILTAPE", "target/release/mailtape")
+MT = os.environ.get("MAILTAPE", "target/profiling/mailtape")
 TMP = tempfile.mkdtemp(prefix="mailtape-load-")
 CERTS = os.path.join(TMP, "certs")
 

@@ -22,6 +22,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Several listeners could not bind their addresses (each SMTP port in
+    /// use, named in one error).
+    BindMany(Vec<BindFailure>),
     /// A certificate or key file is unusable.
     Certificate {
         /// The file.
@@ -67,6 +70,32 @@ impl std::fmt::Display for Error {
                 f,
                 "cannot listen for {listener} on {addr}: {source} (is another mailtape running? use --{listener} 127.0.0.1:0 for any free port, or --{listener} off)"
             ),
+            Error::BindMany(failures) => {
+                // one cause said once when every port has it (in use, mostly)
+                let same = failures
+                    .windows(2)
+                    .all(|w| w[0].source.to_string() == w[1].source.to_string());
+                let names: Vec<String> = failures
+                    .iter()
+                    .map(|b| match same {
+                        true => format!("{} on {}", b.listener, b.addr),
+                        false => format!("{} on {} ({})", b.listener, b.addr, b.source),
+                    })
+                    .collect();
+                let flags: Vec<String> = failures
+                    .iter()
+                    .map(|b| format!("--{} 127.0.0.1:0", b.listener))
+                    .collect();
+                write!(f, "cannot listen for {}", names.join(", "))?;
+                if let (true, Some(first)) = (same, failures.first()) {
+                    write!(f, ": {}", first.source)?;
+                }
+                write!(
+                    f,
+                    " (is another mailtape running? use {} for free ports, or turn a listener off with --smtps off, --starttls off or --plain off)",
+                    flags.join(" ")
+                )
+            }
             Error::Certificate { path, reason } => {
                 write!(f, "certificate file {}: {reason}", path.display())
             }
@@ -78,6 +107,34 @@ impl std::fmt::Display for Error {
             Error::Usage(reason) => f.write_str(reason),
             Error::Diverged(summary) => write!(f, "replay failed: {summary}"),
             Error::BenchFailed(summary) => write!(f, "bench: {summary}"),
+        }
+    }
+}
+
+/// A listener that could not bind its address.
+#[derive(Debug)]
+pub struct BindFailure {
+    /// Which listener (smtps, starttls, plain).
+    pub listener: &'static str,
+    /// The address asked for.
+    pub addr: std::net::SocketAddr,
+    /// The underlying error.
+    pub source: std::io::Error,
+}
+
+impl Error {
+    /// The error for listeners that could not bind: one names its listener
+    /// and the way out as ever; several are named together.
+    pub(crate) fn bind(mut failures: Vec<BindFailure>) -> Error {
+        if failures.len() == 1 {
+            let f = failures.remove(0);
+            Error::Bind {
+                listener: f.listener,
+                addr: f.addr,
+                source: f.source,
+            }
+        } else {
+            Error::BindMany(failures)
         }
     }
 }

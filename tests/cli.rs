@@ -5,6 +5,7 @@ mod common;
 
 use base64::Engine;
 use common::cli::{Running, Smtp, all_bytes, ephemeral, leaks, plain};
+use std::process::Command;
 const KEY: &str = "re_Cli9876_zyxwVUTS4321";
 
 #[test]
@@ -583,4 +584,120 @@ fn listening_beyond_loopback_needs_a_flag_and_warns() {
         stderr.contains("warning: the plain listener on 0.0.0.0:0 is reachable from other hosts"),
         "{stderr}"
     );
+}
+
+/// Issue 21: every SMTP port in use is named in one error, not one per start.
+#[test]
+fn every_busy_smtp_port_is_named_in_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let port = |i: usize| taken[i].local_addr().unwrap().to_string();
+    let mut args = common::cli::ephemeral("mock", dir.path());
+    for (i, flag) in ["--smtps", "--starttls", "--plain"].iter().enumerate() {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1] = port(i);
+    }
+    let out = common::cli::bin().args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.starts_with(&format!(
+            "mailtape: cannot listen for smtps on {}, starttls on {}, plain on {}: ",
+            port(0),
+            port(1),
+            port(2)
+        )) && e.contains("--smtps 127.0.0.1:0 --starttls 127.0.0.1:0 --plain 127.0.0.1:0"),
+        "{e}"
+    );
+}
+
+/// Issue 21: the default inbox port (8025, Mailpit's) in use moves the
+/// inbox — and the REST API on it — to a free port, said in the banner and
+/// the ready line, in mock, record and replay; an address asked for with
+/// `--ui` or MAILTAPE_UI is never moved.
+#[test]
+fn a_taken_default_inbox_port_moves_and_says_so() {
+    let _lock = common::cli::default_ports();
+    let _held = common::cli::hold_8025();
+    let dir = tempfile::tempdir().unwrap();
+    let default_ui = |mode: &[&str]| {
+        let mut args: Vec<String> = common::cli::ephemeral(mode[0], dir.path());
+        let at = args.iter().position(|a| a == "--ui").unwrap();
+        args.drain(at..at + 2);
+        args.extend(mode[1..].iter().map(|s| s.to_string()));
+        let mut cmd = Command::new(common::cli::BIN);
+        cmd.env_remove("MAILTAPE_UI");
+        (args, cmd)
+    };
+    let tape = dir.path().join("unused.tape").display().to_string();
+    for mode in [
+        &["mock", "--json"][..],
+        &["replay", "builtin:success-plain", "--json"],
+        &[
+            "record",
+            "--json",
+            "--tape",
+            &tape,
+            "--upstream",
+            "127.0.0.1:9",
+            "--upstream-tls",
+            "none",
+        ],
+    ] {
+        let (args, cmd) = default_ui(mode);
+        let mut m = Running::start_with(&args, cmd);
+        let ready: serde_json::Value = serde_json::from_str(&m.line()).unwrap();
+        m.term();
+        let ui = ready["ui"].as_str().unwrap();
+        assert_eq!(
+            ready["ui_moved_from"], "127.0.0.1:8025",
+            "{mode:?}: {ready}"
+        );
+        assert!(
+            ui.starts_with("http://127.0.0.1:") && ui != "http://127.0.0.1:8025/",
+            "{ready}"
+        );
+        if mode[0] == "mock" {
+            assert_eq!(ready["rest"].as_str().unwrap(), ui.trim_end_matches('/'));
+        }
+    }
+    // the banner says it under the rows it changed
+    let (args, cmd) = default_ui(&["mock"]);
+    let mut m = Running::start_with(&args, cmd);
+    m.err_until(|l| l.trim_start().starts_with("login"));
+    let banner = m.stderr.join("\n");
+    m.term();
+    let inbox = banner
+        .lines()
+        .find(|l| l.trim_start().starts_with("inbox "))
+        .unwrap();
+    assert!(!inbox.contains(":8025"), "{banner}");
+    assert!(
+        banner.contains("            127.0.0.1:8025 is in use (Mailpit? another mailtape?), so the inbox and the REST API moved to a free port; --ui ADDR picks one"),
+        "{banner}"
+    );
+    // asked for by flag or by MAILTAPE_UI: used as given, or one line and status 1
+    for env in [false, true] {
+        let mut args = common::cli::ephemeral("mock", dir.path());
+        let at = args.iter().position(|a| a == "--ui").unwrap();
+        args.drain(at..at + 2);
+        let mut cmd = Command::new(common::cli::BIN);
+        if env {
+            cmd.env("MAILTAPE_UI", "127.0.0.1:8025");
+        } else {
+            cmd.env_remove("MAILTAPE_UI");
+            args.extend(["--ui".into(), "127.0.0.1:8025".into()]);
+        }
+        let out = cmd.args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let e = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(
+            e.starts_with("mailtape: cannot listen for ui on 127.0.0.1:8025: "),
+            "{e}"
+        );
+    }
 }

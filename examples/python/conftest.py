@@ -1,40 +1,21 @@
-"""A pytest fixture that runs `mailtape replay` for a test and hands it the
-addresses from the JSON ready line.
+"""The fixtures come from the pytest plugin in mailtape's wheel
+(`pip install mailtape`, or a wheel from `bash packaging/build.sh`): nothing
+to write here. From a checkout without the wheel, the plugin is loaded from
+packaging/python and MAILTAPE names the binary:
 
-    MAILTAPE=target/debug/mailtape python3 -m pytest examples/python
-
-Use it in your own suite: copy this file, point MAILTAPE at the binary, and
-parametrize `replay` with the tape you need (`builtin:NAME` or a path).
+    cargo build && MAILTAPE=target/debug/mailtape python3 -m pytest examples/python
 """
 
-import json
 import os
-import subprocess
+import sys
 
-import pytest
-
-MAILTAPE = os.environ.get("MAILTAPE", "mailtape")
-
-
-@pytest.fixture
-def replay(request, tmp_path):
-    tape = getattr(request, "param", "builtin:success-plain")
-    proc = subprocess.Popen(
-        [
-            MAILTAPE, "replay", tape, "--json", "--ui", "off",
-            "--smtps", "127.0.0.1:0", "--starttls", "127.0.0.1:0", "--plain", "127.0.0.1:0",
-            "--certs", str(tmp_path / "certs"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+try:
+    import mailtape.pytest_plugin  # noqa: F401  (installed: pytest loaded it already)
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "python"))
+    from mailtape.pytest_plugin import (  # noqa: F401
+        mailtape,
+        mailtape_certs,
+        mailtape_replay,
+        pytest_configure,
     )
-    # The first stdout line says where mailtape listens and which CA to trust.
-    ready = json.loads(proc.stdout.readline())
-    ready["host"], ready["port"] = ready["plain"].rsplit(":", 1)
-    ready["port"] = int(ready["port"])
-    yield ready
-    proc.terminate()
-    _, err = proc.communicate(timeout=10)
-    # A client that departed from the tape makes the replay exit non-zero.
-    assert proc.returncode == 0, err

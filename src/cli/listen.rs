@@ -22,14 +22,17 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:2525")]
     pub(crate) plain: String,
     /// The inbox: a web page and an HTTP API (Mailpit-compatible at /api/v1)
-    /// showing sessions, transcripts and messages live, or `off`.
+    /// showing sessions, transcripts and messages live, or `off` [default:
+    /// 127.0.0.1:8025, or a free port when 8025 is in use].
     ///
-    /// Port 8025 is Mailpit's, so its clients and bookmarks work; use
-    /// 127.0.0.1:0 for any free port (the banner and the JSON ready line say which).
-    /// MAILTAPE_UI sets it too (e.g. MAILTAPE_UI=off in a test suite that starts
-    /// several mailtapes at once).
-    #[arg(long, value_name = "ADDR|off", env = "MAILTAPE_UI", default_value = mailtape::web::DEFAULT_ADDR)]
-    pub(crate) ui: String,
+    /// Port 8025 is Mailpit's, so its clients and bookmarks work; when it is
+    /// taken (Mailpit, another mailtape) the inbox moves to a free port and the
+    /// banner and the JSON ready line say so. An address given here (or in
+    /// MAILTAPE_UI) is used as given: in use, mailtape stops with an error.
+    /// 127.0.0.1:0 is any free port; MAILTAPE_UI=off suits a test suite that
+    /// starts several mailtapes at once.
+    #[arg(long, value_name = "ADDR|off", env = "MAILTAPE_UI")]
+    pub(crate) ui: Option<String>,
     /// Sessions and messages the inbox keeps in memory; older ones are dropped (and counted).
     #[arg(long, value_name = "N", default_value_t = mailtape::web::DEFAULT_KEEP)]
     pub(crate) keep: usize,
@@ -101,11 +104,15 @@ pub(crate) fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, 
     })
 }
 
-/// The inbox's settings from `--ui`, `--keep` and `--allow-remote`.
+/// The inbox's settings from `--ui`, `--keep` and `--allow-remote`. Only
+/// the default address moves to a free port when it is in use (issue 21).
 pub(crate) fn web_config(l: &ListenArgs) -> Result<Option<WebConfig>, Error> {
-    Ok(parse_addr("ui", &l.ui)?.map(|addr| WebConfig {
+    let asked = l.ui.as_deref();
+    let value = asked.unwrap_or(mailtape::web::DEFAULT_ADDR);
+    Ok(parse_addr("ui", value)?.map(|addr| WebConfig {
         allow_remote: l.allow_remote,
         keep: l.keep.max(1),
+        move_if_taken: asked.is_none(),
         ..WebConfig::at(addr)
     }))
 }

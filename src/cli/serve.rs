@@ -55,6 +55,10 @@ pub(crate) fn announce(
             if let Some(ui) = server.ui_url() {
                 ready.insert("ui".into(), ui.into());
             }
+            if let Some(from) = server.ui_moved_from() {
+                // the default port was in use: where the inbox was meant to be
+                ready.insert("ui_moved_from".into(), from.to_string().into());
+            }
             if let Some(url) = rest {
                 ready.insert("rest".into(), url.into());
             }
@@ -99,9 +103,19 @@ pub(crate) fn announce(
                     "  inbox     {ui:<22} sessions and messages live; Mailpit's API at /api/v1\n"
                 ));
             }
+
             if let Some(url) = rest {
                 out.push_str(&format!(
                     "  rest      {url:<22} Resend's REST API: RESEND_BASE_URL={url}\n"
+                ));
+            }
+            if let (Some(from), Some(ui)) = (server.ui_moved_from(), server.ui_url()) {
+                let what = match rest {
+                    Some(url) if ui.starts_with(url) => "the inbox and the REST API",
+                    _ => "the inbox",
+                };
+                out.push_str(&format!(
+                    "            {from} is in use (Mailpit? another mailtape?), so {what} moved to a free port; --ui ADDR picks one\n"
                 ));
             }
             if let Some(ca) = &ca {

@@ -16,7 +16,7 @@ use super::budget::BodyBudget;
 use super::responder::{ListenerKind, Responder, SessionState};
 use super::session::{Context, Limits, Session};
 use super::shutdown::stopped;
-use crate::error::Error;
+use crate::error::{BindFailure, Error};
 use crate::net::tls::{self, AcceptError};
 use crate::net::{Conn, Io, Stream, Tls};
 use crate::output::sink::Sink;
@@ -181,6 +181,7 @@ impl Listeners {
             plain: None,
         };
         let mut listeners = Vec::new();
+        let mut busy = Vec::new();
         for (kind, addr) in config.addrs.each() {
             if !config.allow_remote && !addr.ip().is_loopback() {
                 return Err(Error::Usage(format!(
@@ -201,12 +202,19 @@ impl Listeners {
                     kind.name()
                 )));
             }
-            let listener =
-                listen(addr, backlog(config.max_connections)).map_err(|e| Error::Bind {
-                    listener: kind.name(),
-                    addr,
-                    source: e,
-                })?;
+            // Every listener is tried before failing, so that one error
+            // names every port in use (issue 21), not one per start.
+            let listener = match listen(addr, backlog(config.max_connections)) {
+                Ok(l) => l,
+                Err(e) => {
+                    busy.push(BindFailure {
+                        listener: kind.name(),
+                        addr,
+                        source: e,
+                    });
+                    continue;
+                }
+            };
             let local = listener.local_addr().map_err(|e| Error::Io {
                 action: format!("read the address of the {} listener", kind.name()),
                 source: e,
@@ -217,6 +225,9 @@ impl Listeners {
                 ListenerKind::Plain => bound.plain = Some(local),
             }
             listeners.push((kind, listener));
+        }
+        if !busy.is_empty() {
+            return Err(Error::bind(busy));
         }
         let (stop, _) = super::shutdown::flag();
         let (done_tx, sessions_done) = mpsc::channel(1);

@@ -159,6 +159,12 @@ impl Service {
         &self.listeners
     }
 
+    /// The address the inbox was asked to listen on, when that port was in
+    /// use and it moved to a free one (the default `--ui` only).
+    pub fn ui_moved_from(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(Web::moved_from)
+    }
+
     /// The bound addresses.
     pub fn addrs(&self) -> Addrs {
         self.listeners().addrs()

@@ -92,7 +92,17 @@ impl std::fmt::Debug for Tls {
 /// explicitly: with two providers in a dependency tree, the process default
 /// is ambiguous and rustls panics.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(ring_provider())
+}
+
+/// rustls's *ring* provider. rustls 0.23.48 deprecated it for lacking
+/// post-quantum key exchange, which a loopback mock does not need; *ring*
+/// is kept because it builds with a C compiler alone (aws-lc-rs wants more).
+/// Allowed here, in one place, so that a crate depending on mailtape builds
+/// with `-D warnings` (issue 21; `tests/downstream`).
+#[allow(deprecated)]
+fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// The negotiated version (`TLSv1.3`) and cipher suite of a connection,
@@ -181,7 +191,7 @@ fn server_config(
     // The server picks the suite: AES-128-GCM with SHA-256 first. Its key
     // schedule runs on the CPU's SHA extensions, where SHA-384's does not;
     // handshakes (one per message for many apps) cost noticeably less.
-    let mut p = rustls::crypto::ring::default_provider();
+    let mut p = ring_provider();
     p.cipher_suites.sort_by_key(|s| {
         let name = format!("{:?}", s.suite());
         !(name.contains("AES_128_GCM") && name.contains("SHA256"))

@@ -62,6 +62,10 @@ pub struct WebConfig {
     pub keep: usize,
     /// Routes of other parts served on the same listener.
     pub routes: Vec<RouteMaker>,
+    /// When `addr`'s port is in use, listen on a free port of the same IP
+    /// instead of failing: set for the default address (Mailpit may hold
+    /// 8025), never for one the user asked for.
+    pub move_if_taken: bool,
 }
 
 impl WebConfig {
@@ -72,6 +76,7 @@ impl WebConfig {
             allow_remote: false,
             keep: DEFAULT_KEEP,
             routes: Vec::new(),
+            move_if_taken: false,
         }
     }
 }
@@ -114,6 +119,7 @@ pub struct AppState {
 /// A running inbox.
 pub struct Web {
     addr: SocketAddr,
+    moved_from: Option<SocketAddr>,
     state: Arc<AppState>,
     listener: HttpListener,
 }
@@ -127,13 +133,17 @@ pub async fn bind(config: &WebConfig) -> Result<tokio::net::TcpListener, Error> 
             config.addr
         )));
     }
-    tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| Error::Bind {
-            listener: "ui",
-            addr: config.addr,
-            source: e,
-        })
+    let bound = match tokio::net::TcpListener::bind(config.addr).await {
+        Err(e) if config.move_if_taken && e.kind() == std::io::ErrorKind::AddrInUse => {
+            tokio::net::TcpListener::bind(SocketAddr::new(config.addr.ip(), 0)).await
+        }
+        other => other,
+    };
+    bound.map_err(|e| Error::Bind {
+        listener: "ui",
+        addr: config.addr,
+        source: e,
+    })
 }
 
 impl Web {
@@ -170,8 +180,12 @@ impl Web {
                 action: "serve the inbox".into(),
                 source: e,
             })?;
+        // A listener on another port than the one asked for (not 0) was
+        // moved there because that one was in use.
+        let moved_from = (config.addr.port() != 0 && config.addr != addr).then_some(config.addr);
         Ok(Web {
             addr,
+            moved_from,
             state,
             listener,
         })
@@ -180,6 +194,12 @@ impl Web {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address asked for, when it was in use and the inbox moved to a
+    /// free port ([`WebConfig::move_if_taken`]).
+    pub fn moved_from(&self) -> Option<SocketAddr> {
+        self.moved_from
     }
 
     /// The page's URL.

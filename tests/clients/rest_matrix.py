@@ -9,11 +9,17 @@ as its SMTP door.
 Clients: the Node SDK (npm `resend`, through RESEND_BASE_URL), the Python SDK
 (PyPI `resend`, through `resend.api_url`), and curl. Checks, each on a mock of
 its own: send (and the message in --mailbox), batch, get, an invalid key
-(403 invalid_api_key), sandbox (403 validation_error), a burst of three
-(429 rate_limit_exceeded with its headers), an idempotent retry (same id,
-then 409 for another body), and the cross-door check: two REST sends and one
-SMTP send (Python smtplib) within a second on the default account, the third
-refused at its own door in its own form (550 Too many requests). Install the
+(401 validation_error; 403 invalid_api_key with --variant legacy), sandbox
+(403 validation_error), a burst of three on an older team's 2/s (429
+rate_limit_exceeded with its headers), an idempotent retry (same id, then 409
+for another body), the cross-door check: two REST sends and one SMTP send
+(Python smtplib) within a second, the third refused at its own door in its
+own form (550 Too many requests); and, for the two SDKs, every endpoint
+mailtape serves with the shape each SDK returns: `account` (domains: create,
+get, list, update, verify, remove; api-keys: create, list, remove, the new
+key sending and then refused) and `emails` (send with an attachment and a
+tag, get, list, attachments list and get, a scheduled email moved and
+canceled, batch). Install the
 clients with `bash tests/clients/install.sh`. Prints a table, then
 `N passed, N failed`; exit status 1 if any cell failed.
 """
@@ -43,10 +49,12 @@ FROM = "Acme <billing@acme.com>"
 TO = "delivered@resend.dev"
 SANDBOX_TEXT = ("You can only send testing emails to your own email address (you@yourcompany.com). To send "
                 "emails to other recipients, please verify a domain at resend.com/domains")
-RATE_TEXT = ("Too many requests. You can only make 2 requests per second. See rate limit response headers for "
-             "more information. Or contact support to increase rate limit.")
-CHECKS = ["send", "batch", "get", "invalid-key", "sandbox", "rate-limit", "idempotent", "cross-door"]
+RATE_TEXT = "Too many requests. You can only make 2 requests per second."
+CHECKS = ["send", "batch", "get", "invalid-key", "legacy-key", "sandbox", "rate-limit", "idempotent", "cross-door",
+          "account", "emails"]
 CLIENTS = ["node-sdk", "python-sdk", "curl"]
+# The tours of every endpoint are the SDKs' own calls; curl has no such calls.
+SDK_ONLY = {"account", "emails"}
 
 
 # --------------------------------------------------------------------------
@@ -60,8 +68,8 @@ def norm_node(r: dict) -> dict:
         return {"status": e.get("statusCode"), "name": e.get("name"), "message": e.get("message"),
                 "headers": r.get("headers") or {}}
     d = r.get("data") or {}
-    if "data" in d:
-        return {"ids": [x["id"] for x in d["data"]]}
+    if isinstance(d.get("data"), list):
+        return {"ids": [x.get("id") for x in d["data"]], "body": d}
     return {"id": d.get("id"), "body": d}
 
 
@@ -70,8 +78,8 @@ def norm_python(r: dict) -> dict:
         e = r["error"]
         return {"status": int(e["code"]), "name": e["name"], "message": e["message"], "headers": e["headers"]}
     d = r["data"]
-    if "data" in d:
-        return {"ids": [x["id"] for x in d["data"]]}
+    if isinstance(d.get("data"), list):
+        return {"ids": [x.get("id") for x in d["data"]], "body": d}
     return {"id": d.get("id"), "body": d}
 
 
@@ -184,6 +192,68 @@ def want_error(r: dict, status: int, name: str, message: str, what: str, problem
         problems.append(f"{what}: wanted {(status, name, message)}, got {got}")
 
 
+def want(cond: bool, what: str, got, problems: list[str]):
+    if not cond:
+        problems.append(f"{what}: got {json.dumps(got, default=str)[:600]}")
+
+
+def is_uuid(v) -> bool:
+    return isinstance(v, str) and len(v) == 36 and v.count("-") == 4
+
+
+def tour_account(r: dict, problems: list[str]):
+    """The shapes the SDK returned for every domains and api-keys call."""
+    c = r["domainCreate"]
+    did = c.get("id")
+    body = c.get("body", {})
+    want(is_uuid(did) and body.get("status") == "not_started" and len(body.get("records", [])) == 3
+         and body["records"][0].get("record") == "SPF", "domains.create", c, problems)
+    g = r["domainGet"].get("body", {})
+    want(g.get("object") == "domain" and g.get("id") == did and len(g.get("records", [])) == 3,
+         "domains.get", r["domainGet"], problems)
+    want(did in r["domainList"].get("ids", []) and r["domainList"]["body"].get("object") == "list",
+         "domains.list", r["domainList"], problems)
+    for step in ("domainUpdate", "domainVerify"):
+        b = r[step].get("body", {})
+        want((b.get("object"), b.get("id")) == ("domain", did), step, r[step], problems)
+    a = r["domainAfter"].get("body", {})
+    want(a.get("status") == "verified" and a.get("open_tracking") is True, "domains.get after verify",
+         r["domainAfter"], problems)
+    k = r["keyCreate"]
+    want(is_uuid(k.get("id")) and k.get("body", {}).get("token") == "<a key>", "api_keys.create", k, problems)
+    want(k.get("id") in r["keyList"].get("ids", []), "api_keys.list", r["keyList"], problems)
+    want_id(r["sendWithKey"], "send with the new sending key", problems)
+    want(r["keyRemove"].get("status") is None, "api_keys.remove", r["keyRemove"], problems)
+    want_error(r["sendAfterRemove"], 401, "validation_error", "API key is invalid", "send with the removed key",
+               problems)
+    want(r["domainRemove"].get("body", {}).get("deleted") is True, "domains.remove", r["domainRemove"], problems)
+
+
+def tour_emails(r: dict, problems: list[str]):
+    """The shapes the SDK returned for every emails call."""
+    want_id(r["send"], "emails.send", problems)
+    eid = r["send"].get("id")
+    g = r["get"].get("body", {})
+    want(g.get("object") == "email" and g.get("id") == eid and g.get("message_id") == f"<{eid}@resend.dev>",
+         "emails.get", r["get"], problems)
+    lst = r["list"]
+    want(lst.get("body", {}).get("object") == "list" and 1 <= len(lst.get("ids", [])) <= 2
+         and isinstance(lst["body"].get("has_more"), bool), "emails.list", lst, problems)
+    atts = r["attachments"].get("body", {}).get("data") or [{}]
+    want(atts[0].get("filename") == "a.txt" and atts[0].get("size") == 5, "attachments.list", r["attachments"],
+         problems)
+    one = r["attachment"].get("body", {})
+    want(one.get("object") == "attachment" and str(one.get("download_url", "")).endswith("/content"),
+         "attachments.get", r["attachment"], problems)
+    want_id(r["scheduled"], "emails.send scheduled_at 'in 1 min'", problems)
+    later = r["scheduled"].get("id")
+    for step in ("update", "cancel"):
+        want(r[step].get("body", {}).get("id") == later, f"emails.{step}", r[step], problems)
+    want(r["canceled"].get("body", {}).get("last_event") == "canceled", "emails.get canceled", r["canceled"],
+         problems)
+    want(len(r["batch"].get("ids", [])) == 2, "batch.send", r["batch"], problems)
+
+
 def wait_for_files(folder: str, n: int, timeout: float = 5) -> list[str]:
     """The .eml files in `folder` once there are `n` (the writer thread puts
     them there a moment after the reply), or what is there at the timeout."""
@@ -200,8 +270,13 @@ def check(client: str, name: str, mailtape: str, workdir: str) -> list[str]:
     mailbox = os.path.join(workdir, "mailbox")
     args = ["mock", "--json", "--smtps", "off", "--starttls", "off", "--plain", "127.0.0.1:0",
             "--ui", "127.0.0.1:0", "--mailbox", mailbox, "--certs", os.path.join(workdir, "certs")]
-    if name == "invalid-key":
+    if name in ("invalid-key", "legacy-key"):
         args += ["--key", KEY]
+    if name in ("legacy-key", "rate-limit", "cross-door"):
+        # An older team: 2 requests per second, 403 invalid_api_key.
+        args += ["--variant", "legacy"]
+    if name in ("account", "emails"):
+        args += ["--scenario", "unlimited"]
     if name == "sandbox":
         args += ["--scenario", "sandbox", "--owner", "you@yourcompany.com"]
     if name == "idempotent":
@@ -229,7 +304,14 @@ def check(client: str, name: str, mailtape: str, workdir: str) -> list[str]:
                 problems.append(f"get: wanted the email with last_event delivered, got {r['got']}")
         elif name == "invalid-key":
             r = do(client, "send", base, key=OTHER_KEY)
-            want_error(r, 403, "invalid_api_key", "API key is invalid.", "invalid key", problems)
+            want_error(r, 401, "validation_error", "API key is invalid", "invalid key", problems)
+        elif name == "legacy-key":
+            r = do(client, "send", base, key=OTHER_KEY)
+            want_error(r, 403, "invalid_api_key", "API key is invalid.", "invalid key (legacy)", problems)
+        elif name == "account":
+            tour_account(do(client, "account", base, to=f"{client}.example-{secrets.token_hex(3)}.io"), problems)
+        elif name == "emails":
+            tour_emails(do(client, "emails", base), problems)
         elif name == "sandbox":
             r = do(client, "send", base, sender="onboarding@resend.dev", to="someone@gmail.com")
             want_error(r, 403, "validation_error", SANDBOX_TEXT, "sandbox", problems)
@@ -315,7 +397,7 @@ def main() -> int:
     args = ap.parse_args()
     mailtape = os.path.abspath(args.mailtape)
     tmp = tempfile.mkdtemp(prefix="mailtape-rest-")
-    cells = [(c, n) for c in CLIENTS for n in CHECKS]
+    cells = [(c, n) for c in CLIENTS for n in CHECKS if not (c == "curl" and n in SDK_ONLY)]
     results: dict[tuple[str, str], list[str]] = {}
     start = time.monotonic()
 
@@ -338,7 +420,8 @@ def main() -> int:
     width = max(len(c) for c in CHECKS)
     print(f"{'check':<{width}}  " + "  ".join(f"{c:<10}" for c in CLIENTS))
     for name in CHECKS:
-        print(f"{name:<{width}}  " + "  ".join(f"{'✓' if not results[(c, name)] else '✗':<10}" for c in CLIENTS))
+        marks = ["—" if (c, name) not in results else "✓" if not results[(c, name)] else "✗" for c in CLIENTS]
+        print(f"{name:<{width}}  " + "  ".join(f"{m:<10}" for m in marks))
     failed = sum(1 for p in results.values() if p)
     print(f"time: {time.monotonic() - start:.1f}s")
     print(f"{len(results) - failed} passed, {failed} failed")

@@ -386,3 +386,29 @@ pub fn parses(args: &str) -> Result<(), String> {
             .to_string())
     }
 }
+
+/// The lock on mailtape's default ports (2465, 2587, 2525, 8025, and the
+/// README recipe's 3465), held while a test uses them as a user would:
+/// tests that run the README as written take it in turn, across test
+/// threads and across every checkout and test process on this machine
+/// (`flock` on a file in the temporary folder; released when dropped).
+pub struct DefaultPorts(#[allow(dead_code)] std::fs::File);
+
+pub fn default_ports() -> DefaultPorts {
+    let path = std::env::temp_dir().join("mailtape-default-ports.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .expect("the default ports' lock file");
+    file.lock().expect("lock the default ports");
+    DefaultPorts(file)
+}
+
+/// Holds port 8025 as Mailpit (or another mailtape) would, for as long as
+/// it lives: bound here, or already held by another process (then nothing
+/// to do: it is taken either way).
+pub fn hold_8025() -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind("127.0.0.1:8025").ok()
+}

@@ -278,6 +278,14 @@ impl Raw {
     }
 }
 
+/// rustls's *ring* provider, deprecated in rustls 0.23.48 for lacking
+/// post-quantum key exchange (which tests on loopback do not need), as
+/// `src/net/tls.rs` allows it too.
+#[allow(deprecated)]
+pub fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 async fn tls_client(tcp: TcpStream, ca_pem: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -285,13 +293,11 @@ async fn tls_client(tcp: TcpStream, ca_pem: &str) -> tokio_rustls::client::TlsSt
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.expect("pem")).expect("root");
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(ring_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     connector
         .connect("localhost".try_into().expect("name"), tcp)
