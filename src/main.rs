@@ -65,6 +65,13 @@ enum Cmd {
     /// account file's [[webhooks]], or over Resend's API (POST /webhooks).
     #[command(after_help = cli::help::WEBHOOKS)]
     Webhooks(cli::webhook::WebhooksArgs),
+    /// Wait for a message (or session) in a running mailtape's inbox, server-side,
+    /// and print it, its one-time code or its link.
+    ///
+    /// For shell tests: no polling, no sleep. The query is Mailpit's
+    /// (to:, from:, subject:, tag:, key:, is:unread, free words).
+    #[command(after_help = cli::help::WAIT)]
+    Wait(cli::wait::WaitArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +95,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => cli::bench::run(args),
         Cmd::Profile(args) => cli::profile::run(args),
         Cmd::Webhooks(args) => cli::webhook::run(args),
+        Cmd::Wait(args) => return cli::wait::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

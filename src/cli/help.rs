@@ -48,3 +48,9 @@ Examples:
   mailtape webhooks                                        # the events and what sends each
   mailtape mock --webhook http://127.0.0.1:4000/hooks      # every event, a new whsec_ secret
   mailtape mock --webhook http://127.0.0.1:4000/hooks,email.bounced --webhook-retry-scale 0.001";
+pub(crate) const WAIT: &str = "\
+Examples:
+  mailtape wait --to bob@acme.com --print code            # the newest mail to bob, else the next: its code
+  mailtape wait --to bob@acme.com --link /reset --print link --since now   # the next one's reset link
+  mailtape wait --session --query outcome:refused --timeout 5s --json     # a refused session, as JSON
+Exit status: 0 found, 124 timed out, 3 found without the code or link asked for, 1 error.";

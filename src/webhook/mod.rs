@@ -544,7 +544,15 @@ impl Webhooks {
 
     fn facts(m: &Message) -> EmailFacts {
         let mut f = events::facts_from_mime(&m.id, m.session, &m.data);
-        f.tags = m.tags.clone();
+        // Tags travel as `name=value`.
+        f.tags = m
+            .tags
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (t.clone(), String::new()),
+            })
+            .collect();
         f.created_at = Some(OffsetDateTime::now_utc());
         f
     }
@@ -597,8 +605,7 @@ impl Webhooks {
                 from: m.from,
                 to: m.to,
                 data: m.data,
-                path: None,
-                tags: Vec::new(),
+                ..Message::default()
             };
             self.on_message(&msg, None);
         }
