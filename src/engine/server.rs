@@ -104,7 +104,7 @@ impl Service {
         let inbox = match (&config.web, web_listener) {
             (Some(w), Some(listener)) => {
                 let store =
-                    Store::start(w.keep, sink.subscribe_sessions(crate::web::store::QUEUE))?;
+                    Store::start(w.keep, sink.subscribe_confirmed(crate::web::store::QUEUE))?;
                 load_disk(&store, on_disk);
                 Some((w, listener, store))
             }

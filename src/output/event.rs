@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::resend::explain::Said;
 use crate::tape::{Meta, Transcript};
@@ -105,6 +105,9 @@ pub enum Event {
 pub struct Subscription {
     pub(super) rx: mpsc::Receiver<Arc<Event>>,
     pub(super) dropped: Arc<AtomicU64>,
+    /// Events handled, for a subscription that confirms them
+    /// (`Sink::subscribe_confirmed`).
+    pub(super) handled: Option<watch::Sender<u64>>,
 }
 
 impl Subscription {
@@ -127,5 +130,13 @@ impl Subscription {
     /// event of several lines counts each).
     pub fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// Says the event last received is handled (a confirmed subscription:
+    /// `Sink::accept` waits for it on a message). Nothing otherwise.
+    pub fn handled(&self) {
+        if let Some(h) = &self.handled {
+            h.send_modify(|n| *n += 1);
+        }
     }
 }

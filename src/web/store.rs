@@ -4,7 +4,9 @@
 //! The store is a subscriber of the sink with its own bounded queue, drained
 //! by a thread of its own, so taking a message apart or a browser reading
 //! slowly never holds up an SMTP session. A full queue drops the event and
-//! counts it (`dropped_queue`).
+//! counts it (`dropped_queue`). The subscription is a confirmed one: a
+//! session's `250` (a REST `200`) waits until the message is listed here,
+//! so an app's test that sends and then reads the inbox finds it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -334,6 +336,8 @@ impl Store {
                         SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
                         _ => {}
                     }
+                    // The message is listed: its 250 (or 200) may go.
+                    feed.handled();
                     let missed = feed.take_dropped();
                     if missed > 0 {
                         s.queue_dropped.fetch_add(missed, Ordering::Relaxed);
