@@ -48,6 +48,7 @@ pub mod smtp;
 pub mod tape;
 pub mod tools;
 pub mod web;
+pub mod webhook;
 
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};
@@ -68,4 +69,5 @@ pub use output::sink::{
     Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,
 };
 pub use tape::{Tape, Transcript};
+pub use web::found::{FoundMessage, WaitError};
 pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

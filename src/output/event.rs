@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::resend::explain::Said;
 use crate::tape::{Meta, Transcript};
@@ -30,7 +30,7 @@ pub enum LiveView {
 }
 
 /// A message accepted by the mock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Message {
     /// The id given in the 250 reply.
     pub id: String,
@@ -45,6 +45,14 @@ pub struct Message {
     pub data: Vec<u8>,
     /// Where it was written, with `--mailbox`.
     pub path: Option<PathBuf>,
+    /// The API key it was sent with, as its fingerprint (`re_…a1f3`):
+    /// which app sent it. Never the key.
+    pub key: Option<String>,
+    /// The SMTP user of the session (`resend`), when it logged in.
+    pub user: Option<String>,
+    /// Tags given with it: Resend's `tags` of a REST send as `name=value`
+    /// (a header such as `X-Tags` is read by the inbox itself).
+    pub tags: Vec<String>,
 }
 
 /// What subscribers receive. Lines come in the order a session produced
@@ -82,6 +90,27 @@ pub enum Event {
     },
     /// A line of the server's own for people (the banner, "stopping").
     Said(String),
+    /// An email accepted to be sent later (REST `scheduled_at`): not
+    /// delivered yet; [`Event::MessageAccepted`] follows when it is due.
+    MessageScheduled(Arc<Message>),
+    /// An accepted email that Resend would not send after all (a scheduled
+    /// email due while the quota is spent): `reason` as Resend's
+    /// `email.failed` gives it.
+    MessageFailed {
+        /// The email.
+        message: Arc<Message>,
+        /// `reached_daily_quota`, …
+        reason: String,
+    },
+    /// A webhook event was emitted or an attempt made: for the live view.
+    Webhook {
+        /// The session or REST exchange of the email.
+        session: u64,
+        /// One line for people.
+        text: String,
+        /// The same as one JSON object (`--json`).
+        json: serde_json::Value,
+    },
     /// A tape or a message could not be written (the client was told `451`
     /// or `452` for a message; a session's tape failing is said only here
     /// and on stderr).
@@ -97,6 +126,9 @@ pub enum Event {
 pub struct Subscription {
     pub(super) rx: mpsc::Receiver<Arc<Event>>,
     pub(super) dropped: Arc<AtomicU64>,
+    /// Events handled, for a subscription that confirms them
+    /// (`Sink::subscribe_confirmed`).
+    pub(super) handled: Option<watch::Sender<u64>>,
 }
 
 impl Subscription {
@@ -119,5 +151,13 @@ impl Subscription {
     /// event of several lines counts each).
     pub fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// Says the event last received is handled (a confirmed subscription:
+    /// `Sink::accept` waits for it on a message). Nothing otherwise.
+    pub fn handled(&self) {
+        if let Some(h) = &self.handled {
+            h.send_modify(|n| *n += 1);
+        }
     }
 }

@@ -76,6 +76,8 @@ pub enum State {
     },
     /// Canceled before it was due.
     Canceled,
+    /// Due while the team's quota was spent: not sent (`email.failed`).
+    Failed,
     /// Sent; `last_event` says what Resend would report.
     Sent,
 }
@@ -116,6 +118,8 @@ pub struct EmailRecord {
     pub session: u64,
     /// The envelope sender used for the mailbox.
     pub envelope_from: String,
+    /// The fingerprint of the key it was sent with (`re_…a1f3`).
+    pub api_key: Option<String>,
     /// The message's Message-ID.
     pub message_id: String,
     /// Its attachments.
@@ -128,6 +132,7 @@ impl EmailRecord {
         match self.state {
             State::Scheduled { .. } => "scheduled",
             State::Canceled => "canceled",
+            State::Failed => "failed",
             State::Sent => self.outcome,
         }
     }
@@ -260,6 +265,7 @@ mod tests {
             state: State::Sent,
             session: 1,
             envelope_from: "a@acme.com".into(),
+            api_key: None,
             message_id: format!("<{id}@resend.dev>"),
             attachments: vec![],
         }
