@@ -351,6 +351,54 @@ fn quoted_printable_then_base64_and_a_folded_header_are_redacted_everywhere() {
     assert!(eml.contains("X-Key: re_…"), "{eml}");
 }
 
+/// Issue 25, item 14: a key that can never authenticate (a space, junk
+/// before `re_`, a trailing `!`) is refused when the mock starts, from
+/// `--key` or an account file, in one line that never quotes the key.
+#[test]
+fn a_key_that_can_never_authenticate_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            format!("{}{}", &K[..12], &K[12..]).replacen("3y_", "3y _", 1),
+            "(a space)",
+        ),
+        (format!("xx{K}"), "does not start with re_"),
+        (format!("{K}!"), "`!`"),
+    ];
+    for (key, why) in &cases {
+        let mut cmd = Command::new(BIN);
+        cmd.args(mock(&["--key", "re_fine_key_123", "--key", key]));
+        let o = refused(cmd);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "{key:?} accepted: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("mailtape: --key: the 2nd key can never authenticate: ")
+                && err.contains(why),
+            "{err}"
+        );
+        assert_clean(&[("stderr".into(), o.stderr), ("stdout".into(), o.stdout)]);
+    }
+    // an account file
+    let account = dir.path().join("account.toml");
+    std::fs::write(
+        &account,
+        format!("[[keys]]\nkey = \"{}\"\n", K.replacen("3y_", "3y _", 1)),
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(mock(&["--account"])).arg(&account);
+    let o = refused(cmd);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "accepted: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("account.toml: the 1st key can never authenticate: it holds ` ` (a space)"),
+        "{err}"
+    );
+    assert_clean(&[("stderr".into(), o.stderr)]);
+}
+
 /// The message `encoded_and_split_keys_in_a_message_are_redacted` sends.
 fn encoded_message() -> String {
     let q = K.replace('_', "=5F");
@@ -692,6 +740,21 @@ fn a_profile_that_would_break_the_protocol_is_refused_on_load() {
             "p.toml:2:",
         ),
         ("hostname = \"\"\n", "p.toml:1:12: "),
+        // issue 25, item 15: a reply line is at most 512 octets
+        (
+            &*Box::leak(
+                format!(
+                    "[replies]\nquit = {{ code = 221, text = \"{}\", source = \"guess\" }}\n",
+                    "x".repeat(10_000)
+                )
+                .into_boxed_str(),
+            ),
+            "p.toml:2:",
+        ),
+        (
+            &*Box::leak(format!("hostname = \"{}\"\n", "h".repeat(600)).into_boxed_str()),
+            "p.toml:1:12: hostname of 600 octets",
+        ),
     ];
     for (text, want) in cases {
         let p = dir.path().join("p.toml");
@@ -1208,5 +1271,147 @@ async fn no_http_error_answer_or_rest_session_metadata_holds_the_key() {
     }
     server.shutdown().await;
     outputs.push(("tapes".into(), all_bytes(&tapes)));
+    assert_clean(&outputs);
+}
+
+/// One HTTP/1.1 request over a fresh connection; the whole answer.
+fn http_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The REST requests a careless or hostile app makes with the key in them:
+/// the bearer header, another header, the JSON (a string, an object key,
+/// base64 of it, after an escape), the query (clear and percent-encoded),
+/// the path (base64). Returns how many were sent.
+fn hostile_rest(addr: &str) -> usize {
+    let bearer = format!("Bearer {K}");
+    let auth = [("Authorization", bearer.as_str()), ("Idempotency-Key", K)];
+    let body = serde_json::json!({
+        "from": "Acme <billing@acme.com>",
+        "to": ["delivered@resend.dev"],
+        "subject": format!("key {K}"),
+        "text": format!("line\n{K}"),
+        "headers": {"X-Key": b64(K), K: "as a name"},
+        "attachments": [{"filename": "k.txt", "content": b64(format!("the key is {K}"))}],
+    })
+    .to_string();
+    let encoded = K.replace('_', "%5F");
+    let path = format!("/emails/{}", b64(K));
+    let requests: Vec<(&str, String, String)> = vec![
+        ("POST", "/emails".into(), body),
+        ("GET", format!("/emails?after={K}"), String::new()),
+        ("GET", format!("/emails?after={encoded}"), String::new()),
+        ("GET", path, String::new()),
+    ];
+    for (method, target, body) in &requests {
+        let answer = http_request(addr, method, target, &auth, body);
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    requests.len()
+}
+
+/// The REST door recorded (in front of a mock over HTTPS) and replayed:
+/// the tape, `show` of it in every form, the live views and stderr hold no
+/// key, whatever the app put where.
+#[test]
+fn rest_record_and_replay_write_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let certs_arg = certs.display().to_string();
+    let mut args = mock(&["--json", "--scenario", "unlimited", "--certs", &certs_arg]);
+    args.extend(["--rest", "127.0.0.1:0", "--rest-tls"].map(String::from));
+    let mut upstream = Running::start_with(&args, Command::new(BIN));
+    let ready: serde_json::Value = serde_json::from_str(&upstream.line()).unwrap();
+    let rest_upstream = ready["rest"].as_str().unwrap().to_string();
+    assert!(rest_upstream.starts_with("https://"), "{ready}");
+
+    let tape = dir.path().join("rest.tape");
+    let tape_arg = tape.display().to_string();
+    let ca = certs.join("ca.pem").display().to_string();
+    let mut args = vec![
+        "record",
+        "--json",
+        "--upstream",
+        "127.0.0.1:9",
+        "--tape",
+        &tape_arg,
+    ];
+    args.extend(["--certs", &certs_arg, "--rest", "127.0.0.1:0"]);
+    args.extend(["--rest-upstream", &rest_upstream, "--rest-upstream-ca", &ca]);
+    args.extend(PLAIN_ONLY);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_LOG", "trace");
+    let mut rec = Running::start_with(&args, cmd);
+    let ready: serde_json::Value = serde_json::from_str(&rec.line()).unwrap();
+    let base = ready["rest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let n = hostile_rest(&base);
+    for _ in 0..n {
+        rec.until(|l| l.contains("\"type\":\"end\""));
+    }
+    let (code, stdout, stderr) = rec.term();
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&tape).unwrap();
+    assert_eq!(text.matches("listener http").count(), n, "{text}");
+    let mut outputs = vec![
+        ("record --json".to_string(), stdout.join("\n").into_bytes()),
+        ("record stderr (trace)".to_string(), stderr.into_bytes()),
+        ("recorded REST tape".to_string(), text.into_bytes()),
+    ];
+    outputs.extend(shows(&tape));
+    let (_, up_out, up_err) = upstream.term();
+    drop(up_out);
+    drop(up_err);
+
+    // Replayed with the same requests: matched, and still nothing leaks.
+    let mut args = vec!["replay", "--json", &tape_arg, "--rest", "127.0.0.1:0"];
+    args.extend(PLAIN_ONLY);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_LOG", "trace");
+    let mut rep = Running::start_with(&args, cmd);
+    let ready: serde_json::Value = serde_json::from_str(&rep.line()).unwrap();
+    let base = ready["rest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    hostile_rest(&base);
+    for _ in 0..n {
+        rep.until(|l| l.contains("\"type\":\"end\""));
+    }
+    let (code, stdout, stderr) = rep.term();
+    let live = stdout.join("\n");
+    assert!(!live.contains("diverged"), "{live}");
+    assert_eq!(code, 0, "{stderr}");
+    outputs.push(("replay --json".to_string(), live.into_bytes()));
+    outputs.push(("replay stderr (trace)".to_string(), stderr.into_bytes()));
     assert_clean(&outputs);
 }
