@@ -68,4 +68,5 @@ pub use output::sink::{
     Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,
 };
 pub use tape::{Tape, Transcript};
+pub use web::found::{FoundMessage, WaitError};
 pub use web::{Control, RouteMaker, ScenarioState, Web, WebConfig};

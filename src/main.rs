@@ -58,6 +58,13 @@ enum Cmd {
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     #[command(after_help = cli::help::PROFILE)]
     Profile(cli::profile::ProfileArgs),
+    /// Wait for a message (or session) in a running mailtape's inbox, server-side,
+    /// and print it, its one-time code or its link.
+    ///
+    /// For shell tests: no polling, no sleep. The query is Mailpit's
+    /// (to:, from:, subject:, tag:, key:, is:unread, free words).
+    #[command(after_help = cli::help::WAIT)]
+    Wait(cli::wait::WaitArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +87,7 @@ fn main() -> ExitCode {
         Cmd::Check(args) => return cli::check::run(args),
         Cmd::Bench(args) => cli::bench::run(args),
         Cmd::Profile(args) => cli::profile::run(args),
+        Cmd::Wait(args) => return cli::wait::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

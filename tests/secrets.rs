@@ -305,6 +305,52 @@ fn encoded_and_split_keys_in_a_message_are_redacted() {
     );
 }
 
+/// Issue 25, items 12 and 13: a quoted-printable line with the key then a
+/// line of base64 of it (each was redacted alone, not together: the second
+/// detector missed what the first changed), and the key cut by a header
+/// fold. Every output — live view, tape, mailbox, `show` — is clean.
+#[test]
+fn quoted_printable_then_base64_and_a_folded_header_are_redacted_everywhere() {
+    let m = Mock::start(&[]);
+    let mut c = m.client();
+    assert!(
+        c.cmd(&format!("AUTH PLAIN {}", b64(format!("\0resend\0{K}"))))
+            .starts_with("235")
+    );
+    assert_eq!(c.cmd("MAIL FROM:<a@acme.com>"), "250 Accepted");
+    assert_eq!(c.cmd("RCPT TO:<delivered@resend.dev>"), "250 Accepted");
+    assert!(c.cmd("DATA").starts_with("354"));
+    let q = K.replace('_', "=5F");
+    let message = format!(
+        "From: a@acme.com\r\n\
+         To: delivered@resend.dev\r\n\
+         Subject: folded\r\n\
+         X-Key: {}\r\n {}\r\n\
+         X-Other: {}\r\n\t{}\r\n\
+         Content-Type: text/plain\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\
+         \r\n\
+         k={q}\r\n\
+         {}\r\n\
+         k=3D{q}\r\n\
+         {}\r\n",
+        &K[..11],
+        &K[11..],
+        &K[..1],
+        &K[1..],
+        b64(K),
+        b64(format!("{K}!")),
+    );
+    let reply = c.cmd(&format!("{message}."));
+    assert!(reply.starts_with("250 OK"), "{reply}");
+    assert_eq!(c.cmd("QUIT"), "221 Bye");
+    let outputs = m.finish(1);
+    assert_clean(&outputs);
+    let eml = String::from_utf8_lossy(&outputs[3].1).into_owned();
+    assert!(eml.contains("<redacted base64 key=re_…"), "{eml}");
+    assert!(eml.contains("X-Key: re_…"), "{eml}");
+}
+
 /// The message `encoded_and_split_keys_in_a_message_are_redacted` sends.
 fn encoded_message() -> String {
     let q = K.replace('_', "=5F");

@@ -41,3 +41,10 @@ Examples:
   mailtape profile                            # every reply, its code, text and source
   mailtape profile --variant wire             # the wording seen on the wire
   mailtape profile --profile my-profile.toml --json";
+
+pub(crate) const WAIT: &str = "\
+Examples:
+  mailtape wait --to bob@acme.com --print code            # the newest mail to bob, else the next: its code
+  mailtape wait --to bob@acme.com --link /reset --print link --since now   # the next one's reset link
+  mailtape wait --session --query outcome:refused --timeout 5s --json     # a refused session, as JSON
+Exit status: 0 found, 124 timed out, 3 found without the code or link asked for, 1 error.";

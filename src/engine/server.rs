@@ -53,6 +53,9 @@ pub struct Service {
     listeners: Listeners,
     tls: Option<Tls>,
     web: Option<Web>,
+    /// The inbox's store: the inbox's, or one of its own for the test API
+    /// (`output.keep`), so `wait_for_message` works without a page.
+    store: Option<Arc<Store>>,
     http: HttpShared,
 }
 
@@ -73,6 +76,7 @@ impl Service {
         };
         let certs = config.certs;
         let output = config.output;
+        let keep = output.keep;
         let on_disk = OnDisk {
             tapes: [&output.tapes, &output.tape_file]
                 .into_iter()
@@ -100,11 +104,19 @@ impl Service {
         let inbox = match (&config.web, web_listener) {
             (Some(w), Some(listener)) => {
                 let store =
-                    Store::start(w.keep, sink.subscribe_sessions(crate::web::store::QUEUE))?;
+                    Store::start(w.keep, sink.subscribe_confirmed(crate::web::store::QUEUE))?;
                 load_disk(&store, on_disk);
                 Some((w, listener, store))
             }
             _ => None,
+        };
+        let store = match &inbox {
+            Some((_, _, store)) => Some(store.clone()),
+            None if keep => Some(Store::start(
+                crate::web::DEFAULT_KEEP,
+                sink.subscribe_sessions(crate::web::store::QUEUE),
+            )?),
+            None => None,
         };
         let (factory, mine) = make(sink.clone());
         let mode = factory.mode();
@@ -124,6 +136,7 @@ impl Service {
                 listeners,
                 tls,
                 web,
+                store,
                 http,
             },
             mine,
@@ -217,6 +230,53 @@ impl Service {
     pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> bool {
         self.sink().wait_for_sessions(n, timeout).await
     }
+    /// Waits until a message matching `query` (Mailpit's search language:
+    /// `to:bob@x.org subject:"Reset" tag:signup key:a1f3 link:/reset`, free
+    /// words) is in the inbox: the newest kept one that matches answers at
+    /// once, else the next to arrive. For "the next one after this point",
+    /// take [`Service::inbox_cursor`] first and use
+    /// [`Service::wait_for_message_after`]. Errors name a bad query, a
+    /// timeout over 5 minutes, or what arrived instead.
+    pub async fn wait_for_message(
+        &self,
+        query: &str,
+        timeout: Duration,
+    ) -> Result<crate::web::found::FoundMessage, crate::web::found::WaitError> {
+        let store = self
+            .store
+            .as_ref()
+            .ok_or(crate::web::found::WaitError::NoInbox)?;
+        crate::web::found::wait_message(store, query, crate::web::wait::Since::Any, timeout).await
+    }
+
+    /// Waits for the first message matching `query` that arrives after
+    /// `cursor` (from [`Service::inbox_cursor`], or a found message's
+    /// `cursor`): an earlier message never answers.
+    pub async fn wait_for_message_after(
+        &self,
+        cursor: u64,
+        query: &str,
+        timeout: Duration,
+    ) -> Result<crate::web::found::FoundMessage, crate::web::found::WaitError> {
+        let store = self
+            .store
+            .as_ref()
+            .ok_or(crate::web::found::WaitError::NoInbox)?;
+        crate::web::found::wait_message(
+            store,
+            query,
+            crate::web::wait::Since::Cursor(cursor),
+            timeout,
+        )
+        .await
+    }
+
+    /// Where the inbox stands now (every message and session moves it on):
+    /// a wait after it sees only what comes later. `None` without an inbox.
+    pub fn inbox_cursor(&self) -> Option<u64> {
+        self.store.as_ref().map(|s| s.cursor())
+    }
+
     /// Transcripts of finished sessions, in the order they finished.
     pub fn transcripts(&self) -> Vec<Transcript> {
         self.sink().transcripts()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::resend::explain::Said;
 use crate::tape::{Meta, Transcript};
@@ -30,7 +30,7 @@ pub enum LiveView {
 }
 
 /// A message accepted by the mock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Message {
     /// The id given in the 250 reply.
     pub id: String,
@@ -45,6 +45,14 @@ pub struct Message {
     pub data: Vec<u8>,
     /// Where it was written, with `--mailbox`.
     pub path: Option<PathBuf>,
+    /// The API key it was sent with, as its fingerprint (`re_…a1f3`):
+    /// which app sent it. Never the key.
+    pub key: Option<String>,
+    /// The SMTP user of the session (`resend`), when it logged in.
+    pub user: Option<String>,
+    /// Tags given with it: Resend's `tags` of a REST send as `name=value`
+    /// (a header such as `X-Tags` is read by the inbox itself).
+    pub tags: Vec<String>,
 }
 
 /// What subscribers receive. Lines come in the order a session produced
@@ -97,6 +105,9 @@ pub enum Event {
 pub struct Subscription {
     pub(super) rx: mpsc::Receiver<Arc<Event>>,
     pub(super) dropped: Arc<AtomicU64>,
+    /// Events handled, for a subscription that confirms them
+    /// (`Sink::subscribe_confirmed`).
+    pub(super) handled: Option<watch::Sender<u64>>,
 }
 
 impl Subscription {
@@ -119,5 +130,13 @@ impl Subscription {
     /// event of several lines counts each).
     pub fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// Says the event last received is handled (a confirmed subscription:
+    /// `Sink::accept` waits for it on a message). Nothing otherwise.
+    pub fn handled(&self) {
+        if let Some(h) = &self.handled {
+            h.send_modify(|n| *n += 1);
+        }
     }
 }

@@ -71,6 +71,22 @@ struct Subscriber {
     /// (the inbox).
     lines: bool,
     dropped: Arc<AtomicU64>,
+    confirms: Option<Confirms>,
+}
+
+/// A subscriber that confirms what it has handled: events queued (counted
+/// under the lock, so that the count is each event's place in the queue)
+/// and events handled, as it says.
+struct Confirms {
+    queued: Mutex<u64>,
+    handled: watch::Receiver<u64>,
+}
+
+/// An event's place in a confirmed subscriber's queue: handled once the
+/// subscriber has handled that many.
+struct Receipt {
+    handled: watch::Receiver<u64>,
+    place: u64,
 }
 
 #[derive(Default)]
@@ -172,7 +188,7 @@ impl Sink {
     /// A new subscriber with room for `capacity` events: it gets every event
     /// published from now on that fits.
     pub fn subscribe(&self, capacity: usize) -> Subscription {
-        self.add_subscriber(capacity, true)
+        self.add_subscriber(capacity, true, false)
     }
 
     /// A subscriber of whole sessions and messages only (`SessionStarted`,
@@ -180,20 +196,46 @@ impl Sink {
     /// server cannot crowd them out of its queue, and are not even built
     /// when no subscriber wants them (the web inbox with `--quiet`).
     pub fn subscribe_sessions(&self, capacity: usize) -> Subscription {
-        self.add_subscriber(capacity, false)
+        self.add_subscriber(capacity, false, false)
     }
 
-    fn add_subscriber(&self, capacity: usize, lines: bool) -> Subscription {
+    /// As [`Sink::subscribe_sessions`], for a subscriber that keeps messages
+    /// and must have each before its `250` (or REST `200`) is sent: it calls
+    /// [`Subscription::handled`] after each event, and [`Sink::accept`]
+    /// waits for it (the inbox: a test that sends and then reads must find
+    /// the message, as it finds the mailbox's file).
+    pub fn subscribe_confirmed(&self, capacity: usize) -> Subscription {
+        self.add_subscriber(capacity, false, true)
+    }
+
+    fn add_subscriber(&self, capacity: usize, lines: bool, confirms: bool) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let (handled, confirms) = if confirms {
+            let (h, r) = watch::channel(0);
+            (
+                Some(h),
+                Some(Confirms {
+                    queued: Mutex::new(0),
+                    handled: r,
+                }),
+            )
+        } else {
+            (None, None)
+        };
         let mut subs = self.subscribers.write().unwrap_or_else(|p| p.into_inner());
         subs.push(Subscriber {
             tx,
             lines,
             dropped: dropped.clone(),
+            confirms,
         });
         self.count(&subs);
-        Subscription { rx, dropped }
+        Subscription {
+            rx,
+            dropped,
+            handled,
+        }
     }
 
     fn count(&self, subs: &[Subscriber]) {
@@ -214,8 +256,15 @@ impl Sink {
 
     /// Hands an event to every subscriber that has room; never waits.
     pub fn publish(&self, event: Event) {
+        self.publish_receipted(event);
+    }
+
+    /// As [`Sink::publish`]; the places of the event in the queues of the
+    /// confirmed subscribers that took it.
+    fn publish_receipted(&self, event: Event) -> Vec<Receipt> {
+        let mut receipts = Vec::new();
         if !self.watched() {
-            return;
+            return receipts;
         }
         // A drop is counted in lines, as the live view would have shown them.
         let lines = match &event {
@@ -231,7 +280,22 @@ impl Sink {
                 Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
             );
             for s in subs.iter().filter(|s| s.lines || !per_line) {
-                match s.tx.try_send(event.clone()) {
+                let sent = match &s.confirms {
+                    Some(c) => {
+                        let mut queued = c.queued.lock().unwrap_or_else(|p| p.into_inner());
+                        let sent = s.tx.try_send(event.clone());
+                        if sent.is_ok() {
+                            *queued += 1;
+                            receipts.push(Receipt {
+                                handled: c.handled.clone(),
+                                place: *queued,
+                            });
+                        }
+                        sent
+                    }
+                    None => s.tx.try_send(event.clone()),
+                };
+                match sent {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         s.dropped.fetch_add(lines, Ordering::Relaxed);
@@ -245,6 +309,7 @@ impl Sink {
             subs.retain(|s| !s.tx.is_closed());
             self.count(&subs);
         }
+        receipts
     }
 
     /// Waits (at most `timeout`) until the live view has written everything
@@ -375,7 +440,7 @@ impl Sink {
     /// API. Does not wait for the file: see [`Sink::accept`].
     pub fn deliver(&self, msg: Message) {
         let msg = self.queue_message(msg, None);
-        self.delivered(msg);
+        let _ = self.delivered(msg);
     }
 
     /// Records a message as [`Sink::deliver`] does, and returns once it is
@@ -406,7 +471,18 @@ impl Sink {
                 }
             }
         }
-        self.delivered(msg);
+        let receipts = self.delivered(msg);
+        // The inbox has it before the reply goes: a subscriber that stopped
+        // (or a message so large it takes long to take apart) does not hold
+        // the reply beyond a few seconds.
+        let handled = receipts.into_iter().map(|mut r| async move {
+            let _ = r.handled.wait_for(|n| *n >= r.place).await;
+        });
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            futures_util::future::join_all(handled),
+        )
+        .await;
         Ok(())
     }
 
@@ -449,15 +525,14 @@ impl Sink {
         msg
     }
 
-    /// Keeps and publishes a message that was accepted.
-    fn delivered(&self, msg: Message) {
+    /// Keeps and publishes a message that was accepted; the receipts of
+    /// the confirmed subscribers that took it.
+    fn delivered(&self, msg: Message) -> Vec<Receipt> {
         let msg = Arc::new(msg);
         if self.config.keep {
             self.kept().messages.push(msg.clone());
         }
-        if self.watched() {
-            self.publish(Event::MessageAccepted(msg));
-        }
+        self.publish_receipted(Event::MessageAccepted(msg))
     }
 
     /// Sessions finished so far.

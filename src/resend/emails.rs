@@ -116,6 +116,8 @@ pub struct EmailRecord {
     pub session: u64,
     /// The envelope sender used for the mailbox.
     pub envelope_from: String,
+    /// The fingerprint of the key it was sent with (`re_…a1f3`).
+    pub api_key: Option<String>,
     /// The message's Message-ID.
     pub message_id: String,
     /// Its attachments.
@@ -260,6 +262,7 @@ mod tests {
             state: State::Sent,
             session: 1,
             envelope_from: "a@acme.com".into(),
+            api_key: None,
             message_id: format!("<{id}@resend.dev>"),
             attachments: vec![],
         }

@@ -26,6 +26,7 @@ use crate::output::sink::Message;
 use crate::resend::emails::{AttachmentRecord, EmailRecord, State as EmailState};
 use crate::resend::idempotency::{self, Seen};
 use crate::resend::new_id;
+use crate::tape::redact::redact_secret;
 
 /// Emails one batch may hold.
 pub const MAX_BATCH: usize = 100;
@@ -328,7 +329,8 @@ pub async fn one(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let resp = send_one(&rest, &grant, json, exchange, key.as_deref(), fp).await;
+    let sender = Sender::of(&headers, exchange);
+    let resp = send_one(&rest, &grant, json, &sender, key.as_deref(), fp).await;
     release(&rest, key.as_deref(), &resp);
     resp
 }
@@ -346,7 +348,7 @@ async fn send_one(
     rest: &Rest,
     grant: &crate::resend::Grant,
     json: Value,
-    exchange: u64,
+    sender: &Sender,
     key: Option<&str>,
     fp: idempotency::Fingerprint,
 ) -> Response {
@@ -366,7 +368,7 @@ async fn send_one(
     if let Err(r) = rest.shared.judge(Some(grant), &valid.envelope_from, &rcpts) {
         return rest.refusal(&r);
     }
-    match accept(&rest.shared, valid, exchange).await {
+    match accept(&rest.shared, valid, sender).await {
         Ok(id) => {
             if let Some(k) = key {
                 rest.shared
@@ -399,7 +401,8 @@ pub async fn batch(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let resp = send_batch(&rest, &headers, &grant, json, exchange, key.as_deref(), fp).await;
+    let sender = Sender::of(&headers, exchange);
+    let resp = send_batch(&rest, &headers, &grant, json, &sender, key.as_deref(), fp).await;
     release(&rest, key.as_deref(), &resp);
     resp
 }
@@ -409,7 +412,7 @@ async fn send_batch(
     headers: &HeaderMap,
     grant: &crate::resend::Grant,
     json: Value,
-    exchange: u64,
+    sender: &Sender,
     key: Option<&str>,
     fp: idempotency::Fingerprint,
 ) -> Response {
@@ -467,7 +470,7 @@ async fn send_batch(
     }
     let mut ids = Vec::new();
     for v in good {
-        match accept(&rest.shared, v, exchange).await {
+        match accept(&rest.shared, v, sender).await {
             Ok(id) => ids.push(id),
             Err(NotAccepted::Invalid(detail)) => {
                 errors.push(json!({"index": ids.len(), "message": detail}))
@@ -503,14 +506,36 @@ enum NotAccepted {
     NotSaved,
 }
 
+/// Who sent a request: its exchange, and the key's fingerprint (which app
+/// sent it; never the key).
+struct Sender {
+    exchange: u64,
+    key: Option<String>,
+}
+
+impl Sender {
+    fn of(headers: &HeaderMap, exchange: u64) -> Sender {
+        Sender {
+            exchange,
+            key: super::bearer(headers).map(|k| redact_secret(k.as_bytes())),
+        }
+    }
+}
+
+/// Resend's tags as the inbox keeps them: `name=value`.
+fn tag_texts(tags: &[(String, String)]) -> Vec<String> {
+    tags.iter().map(|(n, v)| format!("{n}={v}")).collect()
+}
+
 /// Builds the message, keeps the email for `GET /emails`, and delivers it
 /// now (on disk before this returns, with a mailbox) or when it is due.
 /// Returns its id, or why it was not accepted.
 async fn accept(
     shared: &Arc<MockShared>,
     mut v: Valid,
-    exchange: u64,
+    sender: &Sender,
 ) -> Result<String, NotAccepted> {
+    let exchange = sender.exchange;
     let id = new_id();
     v.out.id = id.clone();
     let mime = mime::build(&v.out).map_err(NotAccepted::Invalid)?;
@@ -560,9 +585,11 @@ async fn accept(
         },
         session: exchange,
         envelope_from: v.envelope_from.clone(),
+        api_key: sender.key.clone(),
         message_id: format!("<{id}@resend.dev>"),
         attachments,
     };
+    let tags = tag_texts(&record.tags);
     match due {
         Some(_) => {
             shared.emails().push(record);
@@ -580,6 +607,9 @@ async fn accept(
                     to: rcpts,
                     data: mime,
                     path: None,
+                    key: sender.key.clone(),
+                    user: None,
+                    tags,
                 })
                 .await;
             if saved.is_err() {
@@ -622,7 +652,9 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     EmailState::Scheduled { mime } => {
                         let to: Vec<String> =
                             e.to.iter().chain(&e.cc).chain(&e.bcc).cloned().collect();
-                        Some((mime, e.session, e.envelope_from.clone(), to))
+                        let tags = tag_texts(&e.tags);
+                        let key = e.api_key.clone();
+                        Some((mime, e.session, e.envelope_from.clone(), to, key, tags))
                     }
                     other => {
                         e.state = other;
@@ -630,7 +662,7 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     }
                 }
             };
-            if let Some((mime, session, from, to)) = sent {
+            if let Some((mime, session, from, to, key, tags)) = sent {
                 let to = to
                     .iter()
                     .filter_map(|a| mime::mailbox(a).map(|m| m.email.to_string()))
@@ -642,6 +674,9 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     to,
                     data: mime,
                     path: None,
+                    key,
+                    user: None,
+                    tags,
                 });
             }
             return;

@@ -1,8 +1,17 @@
-//! Keys hidden in an encoding (issue 16, finding 7): base64 (an attachment
-//! wrapped at 76 columns, an AUTH payload out of turn, one split by a
-//! space), quoted-printable (`re=5F…`, a soft line break inside the key)
+//! The one detector of keys, in the clear or hidden in an encoding: base64
+//! (an attachment wrapped at 76 columns, an AUTH payload out of turn, one
+//! split by a space, a run inside JSON, a path or an address, at any
+//! alignment), quoted-printable (`re=5F…`, a soft line break inside the key)
 //! and RFC 2047 encoded words (`=?utf-8?B?…?=`, `=?utf-8?Q?…?=`, a key
 //! split across the words of a folded header).
+//!
+//! One pass (issue 25, item 12): every form is looked for in the text as it
+//! came, each hit becomes an edit (a span and its clean replacement), and
+//! the text is rewritten once. No search ever runs over another's output,
+//! so none can miss what another changed (a quoted-printable line followed
+//! by a base64 line used to hide the second from the second pass). What a
+//! hit decodes to goes through this same detector (a base64 key inside a
+//! quoted-printable line, say), a few levels deep at most.
 //!
 //! Every line and body goes through here, so nothing is decoded on spec:
 //! each encoding is searched (memchr's SIMD search) for what `re_` becomes
@@ -25,7 +34,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use memchr::memmem::Finder;
 
-use super::keys::{find_keys, key_end, redact_secret, scrub_bytes};
+use super::keys::{find_keys, key_end, redact_secret, stand_in};
 
 /// Decodes what a mail client would: padding optional, stray bits ignored.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -55,40 +64,65 @@ struct Edit {
     with: Vec<u8>,
 }
 
-/// Redacts every key in `text`, encoded or in the clear. `text` may be one
-/// line or a whole message (line breaks join wrapped base64, soft breaks
-/// and folded headers).
+/// How many times decoded content is looked into again (base64 inside
+/// quoted-printable inside an encoded word…); deeper, only clear keys.
+const MAX_DEPTH: usize = 3;
+
+/// Redacts every key in `text`, encoded or in the clear, in one pass. `text`
+/// may be one line or a whole message (line breaks join wrapped base64,
+/// soft breaks and folded headers).
 pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
-    // In order of precedence where two overlap: an encoded word's payload
-    // is base64 or quoted-printable too, and its rewrite covers them.
-    let (equals, base64) = worth_a_look(text);
+    scrub_at(text, 0)
+}
+
+fn scrub_at(text: &[u8], depth: usize) -> Cow<'_, [u8]> {
     let mut edits = Vec::new();
-    if equals {
-        encoded_word_edits(text, &mut edits);
-        quoted_printable_edits(text, &mut edits);
-    }
-    if base64 {
-        base64_edits(text, &mut edits);
-    }
-    if edits.is_empty() {
-        return scrub_bytes(text);
-    }
-    let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
-    for e in edits {
-        if kept.iter().all(|k| e.end <= k.start || e.start >= k.end) {
-            kept.push(e);
+    if depth < MAX_DEPTH {
+        let (equals, base64) = worth_a_look(text);
+        // Spans of every encoded word: quoted-printable hits inside one
+        // (`=5F` in a Q word, the `?=` before a fold) are the word's.
+        let mut words = Vec::new();
+        if equals {
+            encoded_word_edits(text, depth, &mut edits, &mut words);
+            quoted_printable_edits(text, depth, &words, &mut edits);
+        }
+        if base64 {
+            base64_edits(text, depth, &mut edits);
         }
     }
-    kept.sort_by_key(|e| e.start);
+    for (start, end) in find_keys(text) {
+        edits.push(Edit {
+            start,
+            end,
+            with: stand_in(&text[start..end]).into_bytes(),
+        });
+    }
+    if edits.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(apply(text, edits))
+}
+
+/// Rewrites `text` with `edits`. Every replacement is clean, so an edit
+/// inside one already made is dropped; where two overlap only in part
+/// (a base64 run ending where a clear key begins), the span they cover
+/// together gets both replacements: nothing of either survives.
+fn apply(text: &[u8], mut edits: Vec<Edit>) -> Vec<u8> {
+    edits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out = Vec::with_capacity(text.len());
     let mut last = 0;
-    for e in kept {
-        out.extend_from_slice(&text[last..e.start]);
+    for e in edits {
+        if e.end <= last {
+            continue;
+        }
+        if e.start >= last {
+            out.extend_from_slice(&text[last..e.start]);
+        }
         out.extend_from_slice(&e.with);
         last = e.end;
     }
     out.extend_from_slice(&text[last..]);
-    Cow::Owned(scrub_bytes(&out).into_owned())
+    out
 }
 
 /// Texts up to this long (command lines, replies) are looked at in one
@@ -121,8 +155,11 @@ fn is_b64(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
 }
 
-/// The length of a line break at `i` that sits between two base64
-/// characters (so a wrapped run goes on across it): 1 for LF, 2 for CR LF.
+/// The length of a line break at `i` inside a wrapped base64 block (so a
+/// run goes on across it): 1 for LF, 2 for CR LF. Both lines must be base64
+/// and nothing else (the second may end in padding): a line of other text
+/// that happens to end in letters (`k=re=5F…`) is not part of the block
+/// below it.
 fn break_at(text: &[u8], i: usize) -> Option<usize> {
     let len = match text.get(i..)? {
         [b'\r', b'\n', ..] => 2,
@@ -131,7 +168,17 @@ fn break_at(text: &[u8], i: usize) -> Option<usize> {
     };
     let before = i.checked_sub(1).map(|j| text[j]);
     let after = text.get(i + len).copied();
-    (before.is_some_and(is_b64) && after.is_some_and(is_b64)).then_some(len)
+    if !(before.is_some_and(is_b64) && after.is_some_and(is_b64)) {
+        return None;
+    }
+    let line_start = memchr::memrchr(b'\n', &text[..i]).map_or(0, |n| n + 1);
+    let next = &text[i + len..];
+    let next = &next[..memchr::memchr(b'\n', next).unwrap_or(next.len())];
+    let next = next.strip_suffix(b"\r").unwrap_or(next);
+    let padding = next.iter().rev().take_while(|&&b| b == b'=').count().min(2);
+    let pure = text[line_start..i].iter().all(|&b| is_b64(b))
+        && next[..next.len() - padding].iter().all(|&b| is_b64(b));
+    pure.then_some(len)
 }
 
 /// The position of the base64 character before `i` in the same run
@@ -164,7 +211,7 @@ fn next_b64(text: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-fn base64_edits(text: &[u8], edits: &mut Vec<Edit>) {
+fn base64_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
     // Where the group holding `re_` starts, for each hit.
     let mut hits = Vec::new();
     for (finder, (_, back)) in FINDERS.iter().zip(PATTERNS) {
@@ -225,23 +272,28 @@ fn base64_edits(text: &[u8], edits: &mut Vec<Edit>) {
     hits.sort_unstable();
     let mut covered = 0;
     for (at, back) in hits {
-        if at < covered || !window_has_key(text, at, back) {
+        if at < covered {
             continue;
         }
+        let Some(key) = key_at(text, at, back) else {
+            continue;
+        };
         let (start, end) = run_around(text, at);
         edits.push(Edit {
             start,
             end,
-            with: redacted_run(&text[start..end]),
+            with: redacted_run(&text[start..end], &key, depth),
         });
         covered = end;
     }
 }
 
-/// Whether the base64 around a hit at `at` decodes to a key: the group
-/// holding `re_` (missing characters of a run cut mid-group read as zero
-/// bits, which only touch the bytes before `re_`) and [`WINDOW`] more.
-fn window_has_key(text: &[u8], at: usize, back: usize) -> bool {
+/// The key the base64 around a hit at `at` decodes to, if it is one: the
+/// group holding `re_` (missing characters of a run cut mid-group read as
+/// zero bits, which only touch the bytes before `re_`) and [`WINDOW`] more,
+/// decoded to its last whole byte (so a key cut mid-group at the run's end
+/// gets the fingerprint of its clear form).
+fn key_at(text: &[u8], at: usize, back: usize) -> Option<Vec<u8>> {
     let mut before = Vec::with_capacity(back);
     let mut i = at;
     while before.len() < back {
@@ -263,13 +315,14 @@ fn window_has_key(text: &[u8], at: usize, back: usize) -> bool {
         window.push(text[j]);
         i = j;
     }
-    window.truncate(window.len() - window.len() % 4);
-    let Ok(decoded) = LENIENT.decode(&window) else {
-        return false;
-    };
+    // A lone last character holds no whole byte; two or three do.
+    window.truncate(window.len() - usize::from(window.len() % 4 == 1));
+    let decoded = LENIENT.decode(&window).ok()?;
     // `re_` is in the first group; what comes before it is an artefact of
     // the alignment, so the key is judged from `re_` on.
-    memchr::memmem::find(&decoded, b"re_").is_some_and(|s| key_end(&decoded, s).is_some())
+    let s = memchr::memmem::find(&decoded, b"re_")?;
+    let e = key_end(&decoded, s)?;
+    Some(super::keys::unfolded(&decoded[s..e]).into_owned())
 }
 
 /// The whole base64 run (across line breaks) holding position `at`, with
@@ -292,10 +345,10 @@ fn run_around(text: &[u8], at: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// The replacement for a base64 run holding a key: re-encoded from its
-/// redacted content at the same line width when it decodes as a whole,
-/// else a marker naming the key.
-fn redacted_run(run: &[u8]) -> Vec<u8> {
+/// The replacement for a base64 run holding `key`: re-encoded from its
+/// redacted content at the same line width when it is a wrapped block that
+/// decodes as a whole, else a marker naming the key.
+fn redacted_run(run: &[u8], key: &[u8], depth: usize) -> Vec<u8> {
     let width = memchr::memchr2(b'\r', b'\n', run).unwrap_or(run.len());
     let eol: &[u8] = if memchr::memmem::find(run, b"\r\n").is_some() {
         b"\r\n"
@@ -310,9 +363,11 @@ fn redacted_run(run: &[u8]) -> Vec<u8> {
     // A wrapped block is mail content (an attachment): it stays base64 of
     // what it held. A single run is shown as a marker.
     let wrapped = width < run.len();
-    if wrapped && let Ok(decoded) = STANDARD.decode(&squeezed) {
-        let clean = scrub_bytes(&decoded);
-        if !find_keys(&decoded).is_empty() {
+    if wrapped
+        && let Ok(decoded) = STANDARD.decode(&squeezed)
+        && let Cow::Owned(clean) = scrub_at(&decoded, depth + 1)
+    {
+        {
             let enc = STANDARD.encode(&clean);
             let mut out = Vec::with_capacity(enc.len() + enc.len() / width.max(1) * 2);
             for (i, line) in enc.as_bytes().chunks(width.max(4)).enumerate() {
@@ -324,49 +379,42 @@ fn redacted_run(run: &[u8]) -> Vec<u8> {
             return out;
         }
     }
-    // Not whole base64, or a key only at an alignment the run's start
-    // hides: name the key found around the hit.
-    let keys = LENIENT
-        .decode(&squeezed[..squeezed.len() - squeezed.len() % 4])
-        .ok()
-        .and_then(|d| find_keys(&d).first().map(|&(s, e)| d[s..e].to_vec()));
-    match keys {
-        Some(k) => format!("<redacted base64 key={}>", redact_secret(&k)).into_bytes(),
-        None => b"<redacted base64 key>".to_vec(),
-    }
+    // A single run, or not whole base64: name the key found at the hit.
+    format!("<redacted base64 key={}>", redact_secret(key)).into_bytes()
 }
 
 /// Quoted-printable: a line with `=5F` (an encoded `_`) or a soft line
 /// break is decoded, joined with the lines its soft breaks continue into,
-/// and re-encoded without the key if it held one.
-fn quoted_printable_edits(text: &[u8], edits: &mut Vec<Edit>) {
+/// looked into by this same detector (a key in the clear once decoded, or
+/// base64 of one), and re-encoded clean if it held a key. A hit inside an
+/// encoded word (`words`) is the word's, not quoted-printable's.
+fn quoted_printable_edits(
+    text: &[u8],
+    depth: usize,
+    words: &[(usize, usize)],
+    edits: &mut Vec<Edit>,
+) {
     // `=5F`, `=5f`, or `=` before a line break (a soft break).
-    let hits = memchr::memchr_iter(b'=', text).filter(|&i| {
-        matches!(
-            text.get(i + 1..),
-            Some([b'5', b'F' | b'f', ..] | [b'\n', ..] | [b'\r', b'\n', ..])
-        )
+    let hits = memchr::memchr_iter(b'=', text).filter(|&i| match text.get(i + 1..) {
+        Some([b'5', b'F' | b'f', ..]) => true,
+        Some([b'\n', ..] | [b'\r', b'\n', ..]) => !base64_padding(text, i),
+        _ => false,
     });
     let mut covered = 0;
     for at in hits {
-        if at < covered {
+        if at < covered || words.iter().any(|&(s, e)| (s..e).contains(&at)) {
             continue;
         }
         let (start, end) = soft_line(text, at);
         covered = end.max(at + 1);
-        // No `_`, however encoded, means no `re_`: not worth decoding.
         let line = &text[start..end];
-        if memchr::memchr(b'_', line).is_none()
-            && memchr::memmem::find(line, b"=5F").is_none()
-            && memchr::memmem::find(line, b"=5f").is_none()
-        {
+        if !qp_may_hide_key(line) {
             continue;
         }
-        let decoded = qp_decode(line);
-        if find_keys(&decoded).is_empty() {
+        let Cow::Owned(clean) = scrub_at(&qp_decode(line), depth + 1) else {
             continue;
-        }
-        let eol: &[u8] = if memchr::memmem::find(&text[start..end], b"\r\n").is_some() {
+        };
+        let eol: &[u8] = if memchr::memmem::find(line, b"\r\n").is_some() {
             b"\r\n"
         } else {
             b"\n"
@@ -374,9 +422,47 @@ fn quoted_printable_edits(text: &[u8], edits: &mut Vec<Edit>) {
         edits.push(Edit {
             start,
             end,
-            with: qp_encode(&scrub_bytes(&decoded), eol),
+            with: qp_encode(&clean, eol),
         });
     }
+}
+
+/// Whether decoding these quoted-printable lines could show a key: an `_`
+/// however encoded (for `re_`), base64 of `re_`, or a soft break right
+/// after one of the letters base64 of `re_` starts with (the pattern may
+/// go on past the break). Most quoted-printable lines (HTML with a soft
+/// break on each) have none, and are not decoded.
+fn qp_may_hide_key(line: &[u8]) -> bool {
+    if memchr::memchr(b'_', line).is_some()
+        || memchr::memmem::find(line, b"=5F").is_some()
+        || memchr::memmem::find(line, b"=5f").is_some()
+        || PATTERNS
+            .iter()
+            .any(|(p, _)| memchr::memmem::find(line, p).is_some())
+    {
+        return true;
+    }
+    memchr::memchr_iter(b'\n', line).any(|nl| {
+        let before = line[..nl].strip_suffix(b"\r").unwrap_or(&line[..nl]);
+        before.strip_suffix(b"=").is_some_and(|b| {
+            b[b.len().saturating_sub(3)..]
+                .iter()
+                .any(|c| matches!(c, b'c' | b'J' | b'y'))
+        })
+    })
+}
+
+/// Whether the `=` at `i`, at the end of a line, is the padding of a base64
+/// line (its line is base64 characters then one or two `=`, a whole number
+/// of 4-character groups) rather than a quoted-printable soft break.
+fn base64_padding(text: &[u8], i: usize) -> bool {
+    let start = memchr::memrchr(b'\n', &text[..i]).map_or(0, |n| n + 1);
+    let line = &text[start..=i];
+    let padding = line.iter().rev().take_while(|&&b| b == b'=').count();
+    (1..=2).contains(&padding)
+        && line.len() >= 4
+        && line.len().is_multiple_of(4)
+        && line[..line.len() - padding].iter().all(|&b| is_b64(b))
 }
 
 fn ends_soft(line: &[u8]) -> bool {
@@ -497,7 +583,12 @@ fn encoded_word(text: &[u8], at: usize) -> Option<(usize, &[u8], Vec<u8>)> {
 /// RFC 2047: adjacent encoded words (whitespace and folds between them do
 /// not count) are decoded together, as a mail reader shows them; a group
 /// that holds a key becomes one encoded word of the redacted text.
-fn encoded_word_edits(text: &[u8], edits: &mut Vec<Edit>) {
+fn encoded_word_edits(
+    text: &[u8],
+    depth: usize,
+    edits: &mut Vec<Edit>,
+    words: &mut Vec<(usize, usize)>,
+) {
     let mut next = 0;
     for at in memchr::memchr_iter(b'=', text) {
         if at < next || text.get(at + 1) != Some(&b'?') {
@@ -520,13 +611,14 @@ fn encoded_word_edits(text: &[u8], edits: &mut Vec<Edit>) {
             }
         }
         next = end;
-        if find_keys(&decoded).is_empty() {
+        words.push((at, end));
+        let Cow::Owned(clean) = scrub_at(&decoded, depth + 1) else {
             continue;
-        }
+        };
         let mut with = b"=?".to_vec();
         with.extend_from_slice(charset);
         with.extend_from_slice(b"?B?");
-        with.extend_from_slice(STANDARD.encode(scrub_bytes(&decoded)).as_bytes());
+        with.extend_from_slice(STANDARD.encode(clean).as_bytes());
         with.extend_from_slice(b"?=");
         edits.push(Edit {
             start: at,
@@ -663,5 +755,49 @@ mod tests {
     fn text_without_a_hit_is_borrowed() {
         let text = b"Subject: hello\r\n\r\nJust a line with re_ and =?x and cmV.\r\n";
         assert!(matches!(scrub_all(text), Cow::Borrowed(_)));
+    }
+
+    /// Issue 25, item 12: a quoted-printable line with a key, then a line
+    /// of base64 of a key. The base64 run used to be taken across the line
+    /// break into the quoted-printable line, lose to its edit, and stay in
+    /// the clear.
+    #[test]
+    fn quoted_printable_then_base64_of_a_key() {
+        let qp = KEY.replace('_', "=5F");
+        let b64 = STANDARD.encode(KEY);
+        for eol in ["\r\n", "\n"] {
+            for text in [
+                format!("k={qp}{eol}{b64}{eol}"),
+                format!("k={qp}{eol}{b64}"),
+                format!(
+                    "Content-Transfer-Encoding: quoted-printable{eol}{eol}k={qp}{eol}{b64}{eol}.{eol}"
+                ),
+                // a soft break joins them: base64 inside quoted-printable
+                format!("k={qp} =\r\n{b64}{eol}"),
+                // and the other way round
+                format!("{b64}{eol}k={qp}{eol}"),
+            ] {
+                let out = scrubbed(&text);
+                assert!(clean(&out) && !out.contains(&b64), "{text:?} → {out:?}");
+                let shown = String::from_utf8_lossy(&qp_decode(out.as_bytes())).into_owned();
+                assert!(shown.contains("re_…"), "{out:?}");
+            }
+        }
+    }
+
+    /// Every form of a key gets the fingerprint of its clear form: one key,
+    /// one stand-in, however it was written.
+    #[test]
+    fn one_key_one_fingerprint_in_every_form() {
+        let fp = redact_secret(KEY.as_bytes());
+        for text in [
+            KEY.to_string(),
+            STANDARD.encode(KEY),
+            format!("\"{}\"", STANDARD.encode(format!("x{KEY}"))),
+            format!("/emails/{}", STANDARD.encode(format!("xy{KEY}"))),
+        ] {
+            let out = scrubbed(&text);
+            assert!(clean(&out) && out.contains(&fp), "{text} → {out}");
+        }
     }
 }

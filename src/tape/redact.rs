@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::keys::find_keys;
 pub use super::keys::{MIN_KEY_BODY, contains_key, fingerprint, redact_secret, scrub_bytes};
 use super::printable::{into_printable, printable};
 use super::transcript::MAX_KEPT_BODY;
@@ -25,99 +24,13 @@ pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
 /// Scrubs one line of text: Resend keys in the clear, and keys inside
 /// base64 (an AUTH payload sent out of turn, echoed in a reply, a header
 /// value inside JSON, a path segment, an address), quoted-printable or an
-/// RFC 2047 word.
+/// RFC 2047 word. The same one pass as [`scrub_message`]: a line and a
+/// message are redacted alike.
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let first = match super::encoded::scrub_all(text.as_bytes()) {
+    match super::encoded::scrub_all(text.as_bytes()) {
         Cow::Borrowed(_) => Cow::Borrowed(text),
         Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
-    };
-    // Base64 runs that are not words of their own (inside JSON, a path,
-    // before `@`): the key may start at any of the four alignments.
-    let b64 = base64_keys(first.as_bytes());
-    if b64.is_empty() {
-        return first;
     }
-    let mut out = String::with_capacity(first.len());
-    let mut last = 0;
-    for (s, e, stand_in) in b64 {
-        out.push_str(&first[last..s]);
-        out.push_str(&stand_in);
-        last = e;
-    }
-    out.push_str(&first[last..]);
-    Cow::Owned(out)
-}
-
-fn is_base64_char(b: u8) -> bool {
-    BASE64_CHARS[usize::from(b)]
-}
-
-/// Which bytes may appear in base64 text (padding excluded), as a table:
-/// every byte of every line is looked up here.
-static BASE64_CHARS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
-        b += 1;
-    }
-    t
-};
-
-/// The shortest run of base64 that can hold a key: `re_` and
-/// [`MIN_KEY_BODY`] characters are 11 bytes, 12 characters of base64 at
-/// least.
-const BASE64_KEY_MIN: usize = 12;
-
-/// Runs of base64 characters (with their `=` padding) that decode to bytes
-/// holding a key, as (start, end, stand-in). A run is not split on spaces
-/// only: in JSON (`"X-Auth":"Basic cmVf…"`), a path (`/emails/cmVf…`) or an
-/// address (`cmVf…@x`) it ends at the quote, and the key's bytes may start
-/// anywhere in it, so each of the four alignments is decoded.
-fn base64_keys(text: &[u8]) -> Vec<(usize, usize, String)> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        if !is_base64_char(text[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len() && is_base64_char(text[i]) {
-            i += 1;
-        }
-        let run = &text[start..i];
-        while i < text.len() && text[i] == b'=' {
-            i += 1;
-        }
-        if run.len() < BASE64_KEY_MIN {
-            continue;
-        }
-        if let Some(key) = (0..4).find_map(|skip| key_at_alignment(&run[skip..])) {
-            found.push((start, i, format!("<redacted base64 key={key}>")));
-        }
-    }
-    found
-}
-
-/// Base64 without its padding, whatever the bits left over at the end (the
-/// run may be cut anywhere in a group).
-static LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
-);
-
-/// The redacted form of the first key in `run` decoded from its first
-/// character, if any.
-fn key_at_alignment(run: &[u8]) -> Option<String> {
-    // A lone last character holds no whole byte; two or three do.
-    let whole = &run[..run.len() - usize::from(run.len() % 4 == 1)];
-    let decoded = LENIENT.decode(whole).ok()?;
-    let (s, e) = *find_keys(&decoded).first()?;
-    Some(redact_secret(&decoded[s..e]))
 }
 
 /// Shows a user name safely: printable, bounded, no `>` to break the form.

@@ -149,6 +149,25 @@ pub struct ListQuery {
     pub outcome: Option<String>,
     /// `smtp` or `http`.
     pub protocol: Option<String>,
+    /// Only what was sent with this API key (its fingerprint, `re_…a1f3`
+    /// or `a1f3`): one app's mail when several share mailtape.
+    pub key: Option<String>,
+    /// Only messages with this tag.
+    pub tag: Option<String>,
+}
+
+impl ListQuery {
+    /// The key filter as a fingerprint.
+    fn key(&self) -> Option<String> {
+        self.key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .map(super::query::key_fingerprint)
+    }
+}
+
+fn same_key(key: Option<&str>, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|w| key.is_some_and(|k| super::query::key_fingerprint(k) == w))
 }
 
 impl ListQuery {
@@ -182,9 +201,11 @@ async fn sessions(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
         );
     }
     let protocol = q.protocol.clone().filter(|p| !p.is_empty());
+    let key = q.key();
     let page = s.store.sessions(q.start(), q.limit(), |r: &SessionRec| {
         let sum = &r.summary;
-        outcome.as_deref().is_none_or(|o| sum.outcome.matches(o))
+        same_key(sum.api_key.as_deref(), key.as_deref())
+            && outcome.as_deref().is_none_or(|o| sum.outcome.matches(o))
             && protocol.as_deref().is_none_or(|p| sum.protocol == p)
             && search.as_deref().is_none_or(|t| sum.matches(t))
     });
@@ -264,8 +285,18 @@ async fn session_tape(State(s): Shared, Path(key): Path<String>) -> Response {
 
 async fn messages(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
     let search = q.q();
+    let key = q.key();
+    let tag = q
+        .tag
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|t| !t.is_empty());
     let page = s.store.messages(q.start(), q.limit(), |m: &MessageRec| {
-        search.as_deref().is_none_or(|t| m.matches(t))
+        same_key(m.key.as_deref(), key.as_deref())
+            && tag
+                .as_deref()
+                .is_none_or(|t| m.tags().iter().any(|x| super::query::tag_matches(x, t)))
+            && search.as_deref().is_none_or(|t| m.matches(t))
     });
     let counts = s.store.counts();
     let rows: Vec<_> = page.items.iter().map(|m| m.row()).collect();
@@ -298,10 +329,15 @@ fn part_row(p: &Part) -> serde_json::Value {
 }
 
 async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
-    let m = match one_message(&s, &id) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
-    };
+    match one_message(&s, &id) {
+        Ok(m) => Json(message_json(&m)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A message as `GET /api/messages/ID` gives it: its row, the headers and
+/// bodies, the links and the codes found in it (with their context).
+pub fn message_json(m: &MessageRec) -> serde_json::Value {
     let p = &m.parsed;
     let mut v = m.row();
     let extra = json!({
@@ -317,11 +353,12 @@ async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
         "has_html": !p.html.is_empty(),
         "attachments": p.attachments.iter().chain(&p.inline).map(part_row).collect::<Vec<_>>(),
         "links": p.links,
+        "codes": m.codes,
     });
     if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
         v.extend(extra);
     }
-    Json(v).into_response()
+    v
 }
 
 /// The raw message as an `.eml` download.

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::api::{html_view, part_download, raw_eml};
 use super::mime::Addr;
+use super::query::{self, Target};
 use super::store::MessageRec;
+use super::wait::{self, Wait, WaitParams, Waited, wait_for};
 
 type Shared = State<Arc<AppState>>;
 
@@ -122,7 +124,7 @@ fn summary(s: &AppState, m: &MessageRec) -> Value {
         "Subject": m.parsed.subject,
         "Created": m.created,
         "Username": username(s, m),
-        "Tags": [],
+        "Tags": *m.tags(),
         "Size": m.raw.len(),
         "Attachments": m.parsed.attachments.len(),
         "Snippet": m.snippet(),
@@ -166,7 +168,7 @@ fn listing(s: &AppState, p: &Paging, keep: impl Fn(&MessageRec) -> bool) -> Resp
         "messages_count": page.matched,
         "messages_unread": counts.unread,
         "start": start,
-        "tags": [],
+        "tags": s.store.tag_counts().into_keys().collect::<Vec<_>>(),
         "messages": rows,
     }))
     .into_response()
@@ -181,8 +183,10 @@ async fn search(State(s): Shared, Query(p): Query<Paging>) -> Response {
     if query.trim().is_empty() {
         return text_error(StatusCode::BAD_REQUEST, "Error: no search query");
     }
-    let terms = parse_search(&query);
-    listing(&s, &p, |m| terms.iter().all(|t| t.matches(m)))
+    match query::parse(&query, Target::Messages) {
+        Ok(q) => listing(&s, &p, |m| q.matches_message(m)),
+        Err(e) => text_error(StatusCode::BAD_REQUEST, format!("Error: {e}")),
+    }
 }
 
 async fn delete_search(State(s): Shared, Query(p): Query<Paging>) -> Response {
@@ -190,22 +194,27 @@ async fn delete_search(State(s): Shared, Query(p): Query<Paging>) -> Response {
     if query.trim().is_empty() {
         return text_error(StatusCode::BAD_REQUEST, "Error: no search query");
     }
-    let ids = matching_ids(&s, &query);
+    let ids = match matching_ids(&s, &query) {
+        Ok(ids) => ids,
+        Err(e) => return e,
+    };
     if !ids.is_empty() {
         s.store.delete_messages(&ids);
     }
     ok()
 }
 
-/// The ids of every kept message a Mailpit search matches.
-fn matching_ids(s: &AppState, query: &str) -> Vec<String> {
-    let terms = parse_search(query);
-    s.store
-        .messages(0, usize::MAX, |m| terms.iter().all(|t| t.matches(m)))
+/// The ids of every kept message a Mailpit search matches, or a 400.
+#[allow(clippy::result_large_err)]
+fn matching_ids(s: &AppState, text: &str) -> Result<Vec<String>, Response> {
+    let q = query::parse(text, Target::Messages)
+        .map_err(|e| text_error(StatusCode::BAD_REQUEST, format!("Error: {e}")))?;
+    Ok(s.store
+        .messages(0, usize::MAX, |m| q.matches_message(m))
         .items
         .iter()
         .map(|m| m.id.clone())
-        .collect()
+        .collect())
 }
 
 #[derive(Deserialize, Default)]
@@ -259,7 +268,10 @@ async fn set_read(State(s): Shared, body: Bytes) -> Response {
     let ids = if b.search.is_empty() {
         b.ids
     } else {
-        let ids = matching_ids(&s, &b.search);
+        let ids = match matching_ids(&s, &b.search) {
+            Ok(ids) => ids,
+            Err(e) => return e,
+        };
         if ids.is_empty() {
             return ok();
         }
@@ -269,14 +281,58 @@ async fn set_read(State(s): Shared, body: Bytes) -> Response {
     ok()
 }
 
-/// Mailpit's `Message`.
-async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
-    let m = match find(&s, &id) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
+/// Mailpit's `Message`. `latest` with `query`, `since` or `timeout` waits
+/// for it (mailtape's extension; see `wait.rs`): a 400 for a bad wait, a
+/// 408 naming what arrived instead when none matched in time.
+async fn message(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(w): Query<WaitParams>,
+) -> Response {
+    if id == "latest" && w.any() {
+        return latest(&s, &w).await;
+    }
+    match find(&s, &id) {
+        Ok(m) => Json(message_json(&s, &m)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn latest(s: &AppState, p: &WaitParams) -> Response {
+    let w = match Wait::from_params(p, Target::Messages, &s.store) {
+        Ok(w) => w,
+        Err(e) => return text_error(StatusCode::BAD_REQUEST, format!("Error: {}", e.0)),
     };
+    match wait_for::<MessageRec>(&s.store, &w).await {
+        Waited::Found(m) => Json(message_json(s, &m)).into_response(),
+        Waited::TimedOut(arrived) => {
+            let mut text = format!(
+                "Error: no message matched {:?} within {}",
+                p.query.as_deref().unwrap_or(""),
+                wait::human(w.timeout)
+            );
+            if arrived.is_empty() {
+                text.push_str("; none arrived meanwhile");
+            } else {
+                text.push_str(&format!("; {} arrived meanwhile:", arrived.len()));
+                for m in arrived.iter().rev().take(10) {
+                    text.push_str(&format!(
+                        "\n  {} to {} subject {:?}",
+                        m.id,
+                        m.env_to.join(", "),
+                        m.parsed.subject
+                    ));
+                }
+            }
+            text_error(StatusCode::REQUEST_TIMEOUT, text)
+        }
+    }
+}
+
+/// Mailpit's `Message` JSON.
+fn message_json(s: &AppState, m: &MessageRec) -> Value {
     let p = &m.parsed;
-    let (from, to, cc, bcc) = people(&m);
+    let (from, to, cc, bcc) = people(m);
     let links: Vec<String> = p
         .list_unsubscribe
         .split(',')
@@ -289,7 +345,7 @@ async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
         .find(|(n, _)| n.eq_ignore_ascii_case("list-unsubscribe-post"))
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    Json(json!({
+    json!({
         "ID": m.id,
         "MessageID": p.message_id,
         "From": from,
@@ -306,15 +362,14 @@ async fn message(State(s): Shared, Path(id): Path<String>) -> Response {
             "HeaderPost": post,
         },
         "Date": p.date.clone().unwrap_or_else(|| m.created.clone()),
-        "Tags": [],
-        "Username": username(&s, &m),
+        "Tags": *m.tags(),
+        "Username": username(s, m),
         "Text": p.text,
         "HTML": p.html,
         "Size": m.raw.len(),
         "Inline": p.inline,
         "Attachments": p.attachments,
-    }))
-    .into_response()
+    })
 }
 
 /// Go's canonical header key (`message-id` → `Message-Id`), as Mailpit
@@ -384,7 +439,7 @@ async fn info(State(s): Shared) -> Response {
         "DatabaseSize": 0,
         "Messages": c.messages,
         "Unread": c.unread,
-        "Tags": {},
+        "Tags": s.store.tag_counts(),
         "RuntimeStats": {
             "Uptime": s.store.uptime(),
             "Memory": 0,
@@ -419,111 +474,9 @@ async fn webui() -> Response {
     .into_response()
 }
 
-/// One term of a Mailpit search: `field:value` or a bare word, `-` or `!`
-/// in front to negate.
-#[derive(Debug, PartialEq)]
-struct Term {
-    field: String,
-    value: String,
-    negate: bool,
-}
-
-fn parse_search(q: &str) -> Vec<Term> {
-    let mut terms = Vec::new();
-    let mut chars = q.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            break;
-        }
-        let mut token = String::new();
-        let mut quoted = false;
-        while let Some(&c) = chars.peek() {
-            if c == '"' {
-                quoted = !quoted;
-                chars.next();
-                continue;
-            }
-            if c.is_whitespace() && !quoted {
-                break;
-            }
-            token.push(c);
-            chars.next();
-        }
-        let (negate, token) = match token.strip_prefix(['-', '!']) {
-            Some(rest) if !rest.is_empty() => (true, rest.to_string()),
-            _ => (false, token),
-        };
-        let (field, value) = match token.split_once(':') {
-            Some((f, v))
-                if matches!(
-                    f.to_ascii_lowercase().as_str(),
-                    "from" | "to" | "cc" | "bcc" | "subject" | "message-id" | "is" | "has"
-                ) =>
-            {
-                (f.to_ascii_lowercase(), v.to_string())
-            }
-            _ => (String::new(), token),
-        };
-        terms.push(Term {
-            field,
-            value: value.to_lowercase(),
-            negate,
-        });
-    }
-    terms
-}
-
-impl Term {
-    fn matches(&self, m: &MessageRec) -> bool {
-        let p = &m.parsed;
-        let v = self.value.as_str();
-        let addr_has = |list: &[Addr]| {
-            list.iter()
-                .any(|a| a.address.to_lowercase().contains(v) || a.name.to_lowercase().contains(v))
-        };
-        let hit = match self.field.as_str() {
-            "from" => {
-                p.from
-                    .as_ref()
-                    .is_some_and(|a| addr_has(std::slice::from_ref(a)))
-                    || m.env_from.to_lowercase().contains(v)
-            }
-            "to" => addr_has(&p.to) || m.env_to.iter().any(|r| r.to_lowercase().contains(v)),
-            "cc" => addr_has(&p.cc),
-            "bcc" => addr_has(&people(m).3),
-            "subject" => p.subject.to_lowercase().contains(v),
-            "message-id" => p.message_id.to_lowercase() == v.trim_matches(['<', '>']),
-            "is" => match v {
-                "read" => !super::api::unread(m),
-                "unread" => super::api::unread(m),
-                _ => false,
-            },
-            "has" => match v {
-                "attachment" | "attachments" => !p.attachments.is_empty(),
-                _ => false,
-            },
-            _ => m.matches(v),
-        };
-        hit != self.negate
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn search_terms_parse_as_mailpit_writes_them() {
-        let t = parse_search("to:bob@x.org subject:\"reset your\" -from:spam hello");
-        assert_eq!(t.len(), 4);
-        assert_eq!(t[0].field, "to");
-        assert_eq!(t[1].value, "reset your");
-        assert!(t[2].negate);
-        assert_eq!(t[3].field, "");
-    }
 
     #[test]
     fn header_keys_are_canonical_as_in_go() {

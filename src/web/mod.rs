@@ -16,10 +16,15 @@
 //! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
 
 mod api;
+pub mod extract;
+pub mod found;
 mod mailpit;
 mod mime;
+pub mod query;
 pub(crate) mod store;
 mod summary;
+mod tags;
+pub mod wait;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -164,7 +169,10 @@ impl Web {
             mode: OnceLock::new(),
             control: OnceLock::new(),
         });
-        let mut router = api::routes(state.clone()).merge(mailpit::routes(state.clone()));
+        let mut router = api::routes(state.clone())
+            .merge(mailpit::routes(state.clone()))
+            .merge(wait::routes(state.clone()))
+            .merge(tags::routes(state.clone()));
         for extra in &config.routes {
             router = router.merge((extra.0)(sink));
         }

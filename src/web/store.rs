@@ -4,17 +4,20 @@
 //! The store is a subscriber of the sink with its own bounded queue, drained
 //! by a thread of its own, so taking a message apart or a browser reading
 //! slowly never holds up an SMTP session. A full queue drops the event and
-//! counts it (`dropped_queue`).
+//! counts it (`dropped_queue`). The subscription is a confirmed one: a
+//! session's `250` (a REST `200`) waits until the message is listed here,
+//! so an app's test that sends and then reads the inbox finds it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
+use super::extract::{self, Code};
 use super::mime::{self, Parsed};
 use super::summary::{SessionSummary, accepted_messages, summarise};
 use crate::output::sink::{Event as SinkEvent, Message, Subscription};
@@ -31,6 +34,8 @@ pub type Event = (&'static str, Arc<str>);
 
 /// A session kept by the inbox.
 pub struct SessionRec {
+    /// Its place in the inbox's order of arrival (see [`Store::cursor`]).
+    pub seq: u64,
     /// Its row in the list.
     pub summary: SessionSummary,
     /// The redacted transcript (shared with the sink's other readers).
@@ -62,9 +67,47 @@ pub struct MessageRec {
     /// `http` when its session was a REST API call (known once the
     /// session ends); `smtp` otherwise.
     pub protocol: OnceLock<&'static str>,
+    /// Its place in the inbox's order of arrival (see [`Store::cursor`]).
+    pub seq: u64,
+    /// When it reached the inbox.
+    pub received: SystemTime,
+    /// The fingerprint of the API key it was sent with (which app).
+    pub key: Option<String>,
+    /// The SMTP user of its session.
+    pub user: Option<String>,
+    /// One-time codes in its subject and text.
+    pub codes: Vec<Code>,
+    /// Its tags: `X-Tags`, Resend's `tags` (`name=value`), and those set
+    /// through Mailpit's tag API. Sorted, each once.
+    tags: RwLock<Vec<String>>,
 }
 
 impl MessageRec {
+    /// Whether it was marked read.
+    pub fn is_read(&self) -> bool {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// `smtp` or `http`.
+    pub fn protocol(&self) -> &'static str {
+        self.protocol.get().copied().unwrap_or("smtp")
+    }
+
+    /// Its tags, sorted.
+    pub fn tags(&self) -> RwLockReadGuard<'_, Vec<String>> {
+        self.tags.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces its tags (cleaned, sorted, each once).
+    pub fn set_tags(&self, tags: Vec<String>) {
+        *self.tags.write().unwrap_or_else(|p| p.into_inner()) = clean_tags(tags);
+    }
+
+    /// The page's link to it.
+    pub fn url(&self) -> String {
+        format!("/#/message/{}", self.id)
+    }
+
     /// The first text of the body, for lists.
     pub fn snippet(&self) -> String {
         let text = if self.parsed.text.is_empty() {
@@ -108,8 +151,87 @@ impl MessageRec {
             "attachments": self.parsed.attachments.len(),
             "snippet": self.snippet(),
             "read": self.read.load(Ordering::Relaxed),
+            "tags": *self.tags(),
+            "key": self.key,
+            "user": self.user,
+            "codes": self.codes.iter().map(|c| &c.code).collect::<Vec<_>>(),
+            "cursor": self.seq,
+            "url": self.url(),
         })
     }
+
+    fn new(
+        id: String,
+        session_number: u64,
+        from: String,
+        to: Vec<String>,
+        raw: Vec<u8>,
+    ) -> MessageRec {
+        let parsed = mime::parse(&raw);
+        let tags = header_tags(&parsed);
+        MessageRec {
+            haystack: MessageRec::haystack(&id, &from, &to, &parsed),
+            codes: extract::codes(&parsed.subject, &parsed.text),
+            id,
+            session: OnceLock::new(),
+            session_number,
+            env_from: from,
+            env_to: to,
+            created: now_rfc3339(),
+            parsed,
+            raw,
+            read: AtomicBool::new(false),
+            protocol: OnceLock::new(),
+            seq: 0,
+            received: SystemTime::now(),
+            key: None,
+            user: None,
+            tags: RwLock::new(clean_tags(tags)),
+        }
+    }
+}
+
+/// The tags a message names itself: `X-Tags: a, b` (Mailpit's header).
+fn header_tags(p: &Parsed) -> Vec<String> {
+    p.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-tags"))
+        .flat_map(|(_, v)| v.split(',').map(str::to_string))
+        .collect()
+}
+
+/// Tags as Mailpit keeps them: letters, digits, `-`, `_`, `.`, spaces (and
+/// `=` for Resend's `name=value`), trimmed, sorted, each once.
+pub fn clean_tags(tags: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = tags
+        .into_iter()
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '='))
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    out.sort_by_key(|t| t.to_lowercase());
+    out.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    out
+}
+
+/// An item of the generic feed (see [`Store::record`]): what other parts
+/// (webhook deliveries) let tests wait for.
+pub struct FeedItem {
+    /// Its place in the inbox's order of arrival.
+    pub seq: u64,
+    /// Its kind (`webhook`, …).
+    pub kind: &'static str,
+    /// What it says, as JSON.
+    pub data: serde_json::Value,
+    /// `data` as text, lower case, for free-text queries.
+    pub text: String,
+    /// When it was recorded.
+    pub received: SystemTime,
 }
 
 #[derive(Default)]
@@ -122,6 +244,10 @@ struct Inner {
     deleted: u64,
     /// Messages of live sessions that have not ended yet, by session number.
     waiting: HashMap<u64, Vec<Arc<MessageRec>>>,
+    /// The last place given (messages, sessions and feed items share it).
+    cursor: u64,
+    /// The generic feed, oldest first.
+    feed: VecDeque<Arc<FeedItem>>,
 }
 
 /// Counts shown in the page's header and in `/api/info`.
@@ -145,6 +271,8 @@ pub struct Counts {
     pub deleted: u64,
     /// How many of each the store keeps.
     pub keep: usize,
+    /// Waits (`/api/wait/…`) in progress.
+    pub waiters: usize,
 }
 
 /// The inbox's store.
@@ -155,6 +283,18 @@ pub struct Store {
     queue_dropped: Arc<AtomicU64>,
     events_dropped: AtomicU64,
     started: Instant,
+    /// The cursor after each change, for waiters.
+    changed: watch::Sender<u64>,
+    waiters: AtomicUsize,
+}
+
+/// Counts a wait in progress while it lives (see [`Store::waiter`]).
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A page of a list, newest first.
@@ -180,6 +320,8 @@ impl Store {
             queue_dropped: dropped.clone(),
             events_dropped: AtomicU64::new(0),
             started: Instant::now(),
+            changed: watch::channel(0).0,
+            waiters: AtomicUsize::new(0),
         });
         let s = store.clone();
         std::thread::Builder::new()
@@ -194,6 +336,8 @@ impl Store {
                         SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
                         _ => {}
                     }
+                    // The message is listed: its 250 (or 200) may go.
+                    feed.handled();
                     let missed = feed.take_dropped();
                     if missed > 0 {
                         s.queue_dropped.fetch_add(missed, Ordering::Relaxed);
@@ -233,6 +377,145 @@ impl Store {
         self.events_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The place of the last item that arrived: a wait `since` it sees only
+    /// what comes after.
+    pub fn cursor(&self) -> u64 {
+        self.read().cursor
+    }
+
+    /// Told the cursor after every arrival.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Counts a wait until the returned value is dropped (a wait whose
+    /// client went away is dropped with its request).
+    pub fn waiter(&self) -> Waiting<'_> {
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        Waiting(&self.waiters)
+    }
+
+    /// Waits in progress.
+    pub fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self, cursor: u64) {
+        self.changed.send_replace(cursor);
+    }
+
+    /// Messages that arrived after `cursor`, oldest first.
+    pub fn messages_after(&self, cursor: u64) -> Vec<Arc<MessageRec>> {
+        let inner = self.read();
+        let newer = inner
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| m.seq > cursor)
+            .count();
+        inner
+            .messages
+            .iter()
+            .skip(inner.messages.len() - newer)
+            .cloned()
+            .collect()
+    }
+
+    /// Sessions that ended after `cursor`, oldest first.
+    pub fn sessions_after(&self, cursor: u64) -> Vec<Arc<SessionRec>> {
+        let inner = self.read();
+        let newer = inner
+            .sessions
+            .iter()
+            .rev()
+            .take_while(|s| s.seq > cursor)
+            .count();
+        inner
+            .sessions
+            .iter()
+            .skip(inner.sessions.len() - newer)
+            .cloned()
+            .collect()
+    }
+
+    /// Feed items recorded after `cursor`, oldest first.
+    pub fn feed_after(&self, cursor: u64) -> Vec<Arc<FeedItem>> {
+        let inner = self.read();
+        let newer = inner
+            .feed
+            .iter()
+            .rev()
+            .take_while(|s| s.seq > cursor)
+            .count();
+        inner
+            .feed
+            .iter()
+            .skip(inner.feed.len() - newer)
+            .cloned()
+            .collect()
+    }
+
+    /// Records an item of another part (a webhook delivery, say) that tests
+    /// can wait for with `GET /api/wait/event` (the last `keep` are kept);
+    /// returns its cursor.
+    pub fn record(&self, kind: &'static str, data: serde_json::Value) -> u64 {
+        let text = data.to_string().to_lowercase();
+        let mut inner = self.write();
+        inner.cursor += 1;
+        let seq = inner.cursor;
+        inner.feed.push_back(Arc::new(FeedItem {
+            seq,
+            kind,
+            data,
+            text,
+            received: SystemTime::now(),
+        }));
+        while inner.feed.len() > self.keep {
+            inner.feed.pop_front();
+        }
+        drop(inner);
+        self.changed(seq);
+        seq
+    }
+
+    /// The live session with this number in the server's run (deep links
+    /// name live sessions by it).
+    pub fn live_session(&self, number: u64) -> Option<Arc<SessionRec>> {
+        let inner = self.read();
+        inner
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| s.summary.origin == "live" && s.summary.session == number)
+            .cloned()
+    }
+
+    /// Gives each message the tags `change` returns for it (`None`: left
+    /// as they are), and tells the pages.
+    pub fn update_tags(&self, change: impl Fn(&MessageRec) -> Option<Vec<String>>) {
+        let mut changed = Vec::new();
+        for m in self.read().messages.iter() {
+            if let Some(tags) = change(m) {
+                m.set_tags(tags);
+                changed.push(m.id.clone());
+            }
+        }
+        if !changed.is_empty() {
+            self.publish("tags", json!({"ids": changed}));
+        }
+    }
+
+    /// Every tag in use and how many messages carry it.
+    pub fn tag_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for m in self.read().messages.iter() {
+            for t in m.tags().iter() {
+                *out.entry(t.clone()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// Seconds since the store started.
     pub fn uptime(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -253,7 +536,7 @@ impl Store {
                     from: m.from,
                     to: m.to,
                     data: m.data,
-                    path: None,
+                    ..Message::default()
                 });
             }
         }
@@ -271,7 +554,10 @@ impl Store {
             }
         }
         let row = serde_json::to_value(&summary).unwrap_or_default();
+        inner.cursor += 1;
+        let seq = inner.cursor;
         inner.sessions.push_back(Arc::new(SessionRec {
+            seq,
             summary,
             transcript: t,
         }));
@@ -280,34 +566,29 @@ impl Store {
             inner.dropped_sessions += 1;
         }
         drop(inner);
+        self.changed(seq);
         self.publish("session", row);
     }
 
     /// Adds an accepted message.
     pub fn add_message(&self, m: Message) {
-        let parsed = mime::parse(&m.data);
-        self.insert_message(
-            MessageRec {
-                haystack: MessageRec::haystack(&m.id, &m.from, &m.to, &parsed),
-                id: m.id,
-                session: OnceLock::new(),
-                session_number: m.session,
-                env_from: m.from,
-                env_to: m.to,
-                created: now_rfc3339(),
-                parsed,
-                raw: m.data,
-                read: AtomicBool::new(false),
-                protocol: OnceLock::new(),
-            },
-            true,
-        );
+        let mut rec = MessageRec::new(m.id, m.session, m.from, m.to, m.data);
+        rec.key = m.key;
+        rec.user = m.user;
+        if !m.tags.is_empty() {
+            let mut tags = rec.tags().clone();
+            tags.extend(m.tags);
+            rec.set_tags(tags);
+        }
+        self.insert_message(rec, true);
     }
 
-    fn insert_message(&self, rec: MessageRec, live: bool) {
-        let rec = Arc::new(rec);
-        let row = rec.row();
+    fn insert_message(&self, mut rec: MessageRec, live: bool) {
         let mut inner = self.write();
+        inner.cursor += 1;
+        rec.seq = inner.cursor;
+        let seq = rec.seq;
+        let rec = Arc::new(rec);
         if live {
             inner
                 .waiting
@@ -315,12 +596,14 @@ impl Store {
                 .or_default()
                 .push(rec.clone());
         }
+        let row = rec.row();
         inner.messages.push_back(rec);
         while inner.messages.len() > self.keep {
             inner.messages.pop_front();
             inner.dropped_messages += 1;
         }
         drop(inner);
+        self.changed(seq);
         self.publish("message", row);
     }
 
@@ -419,6 +702,7 @@ impl Store {
             dropped_events: self.events_dropped.load(Ordering::Relaxed),
             deleted: inner.deleted,
             keep: self.keep,
+            waiters: self.waiters(),
         }
     }
 
@@ -529,24 +813,12 @@ fn eml_record(path: &std::path::Path, bytes: Vec<u8>) -> MessageRec {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let parsed = mime::parse(&raw);
-    MessageRec {
-        haystack: MessageRec::haystack(&id, &from, &to, &parsed),
-        id,
-        session: OnceLock::new(),
-        session_number: 0,
-        env_from: from,
-        env_to: to,
-        created: std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(rfc3339)
-            .unwrap_or_else(now_rfc3339),
-        parsed,
-        raw,
-        read: AtomicBool::new(false),
-        protocol: OnceLock::new(),
+    let mut rec = MessageRec::new(id, 0, from, to, raw);
+    if let Ok(t) = std::fs::metadata(path).and_then(|m| m.modified()) {
+        rec.created = rfc3339(t);
+        rec.received = t;
     }
+    rec
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {

@@ -86,6 +86,9 @@ pub struct SessionSummary {
     pub tls: Option<String>,
     /// The user name of the last AUTH (never a key).
     pub user: Option<String>,
+    /// The fingerprint of the API key it logged in with (`re_…a1f3`): which
+    /// app it was. From the AUTH line or the REST request's Authorization.
+    pub api_key: Option<String>,
     /// Envelope sender of the first transaction.
     pub from: Option<String>,
     /// Envelope recipients, in order, each once.
@@ -136,6 +139,15 @@ fn angle(line: &str) -> Option<String> {
     Some(line[start + 1..end].to_string())
 }
 
+/// The key's fingerprint in a redacted line: `key=re_…a1f3`.
+fn key_in(line: &str) -> Option<String> {
+    let i = line.find("key=")?;
+    let rest = &line[i + 4..];
+    let end = rest.find([' ', '>']).unwrap_or(rest.len());
+    let key = &rest[..end];
+    key.contains('…').then(|| key.to_string())
+}
+
 fn user_in(line: &str) -> Option<String> {
     let i = line.find("user=")?;
     let rest = &line[i + 5..];
@@ -156,6 +168,7 @@ pub fn summarise(key: u64, origin: &str, t: &Transcript) -> SessionSummary {
         listener: t.meta.listener.clone(),
         tls: None,
         user: None,
+        api_key: None,
         from: None,
         to: Vec::new(),
         subjects: Vec::new(),
@@ -192,6 +205,9 @@ pub fn summarise(key: u64, origin: &str, t: &Transcript) -> SessionSummary {
                 if v == "AUTH" || line.starts_with('<') {
                     if let Some(u) = user_in(line) {
                         s.user = Some(u);
+                    }
+                    if let Some(k) = key_in(line) {
+                        s.api_key = Some(k);
                     }
                 } else if v == "MAIL" && s.from.is_none() {
                     s.from = angle(line);
@@ -302,6 +318,9 @@ fn summarise_http(mut s: SessionSummary, t: &Transcript) -> SessionSummary {
     for e in &t.events {
         match &e.kind {
             EventKind::Client(line) if request.is_empty() => request = line.clone(),
+            EventKind::Client(line) if line.starts_with("authorization:") => {
+                s.api_key = key_in(line);
+            }
             EventKind::Client(line) if line.starts_with('{') || line.starts_with('[') => {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                     continue;

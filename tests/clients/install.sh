@@ -39,8 +39,8 @@ ls .cache/wordpress_*.deb
 echo "== npm ci (nodemailer, Resend's Node SDK, mailpit-api, playwright-core into tests/clients/node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
 
-echo "== pip install resend (Resend's Python SDK, for rest_matrix.py)"
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3"
+echo "== pip install resend requests (Resend's Python SDK for rest_matrix.py; requests for test_wait_python.py)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3" "requests>=2.28,<3"
 
 echo "== client versions"
 swaks --version | head -n1

@@ -36,6 +36,7 @@ try {
   }));
   await step("sendMail (welcome)", () => smtp.sendMail({
     from: "billing@acme.com", to: "delivered+ann@resend.dev", subject: "Welcome aboard", text: "Hi Ann\n",
+    headers: { "X-Tags": "onboarding" },
   }));
 
   const found = await step("waitForMessage", () => mailpit.waitForMessage({ query: "subject:\"Reset your password\"" }, { timeout: 5000, interval: 100 }));
@@ -84,6 +85,19 @@ try {
   assert.match(text, /token=abc123/);
   const html = await step("renderMessageHTML", () => mailpit.renderMessageHTML(found.ID));
   assert.match(html, /Reset<\/a>/);
+
+  // Tags (issue 26): X-Tags on SMTP and Mailpit's tag calls are one thing.
+  assert.equal(await step("setTags", () => mailpit.setTags({ IDs: [found.ID], Tags: ["reset", "Flow 1"] })), "ok");
+  assert.deepEqual(await step("getTags", () => mailpit.getTags()), ["Flow 1", "onboarding", "reset"]);
+  assert.equal(await step("renameTag", () => mailpit.renameTag("Flow 1", "flow-2")), "ok");
+  const byTag = await step("searchMessages tag:", () => mailpit.searchMessages({ query: "tag:flow-2" }));
+  assert.equal(byTag.messages_count, 1);
+  assert.deepEqual(byTag.messages[0].Tags, ["flow-2", "reset"]);
+  assert.deepEqual((await mailpit.searchMessages({ query: "tag:onboarding" })).messages[0].Subject, "Welcome aboard");
+  assert.equal(await step("deleteTag", () => mailpit.deleteTag("reset")), "ok");
+  assert.deepEqual(await mailpit.getTags(), ["flow-2", "onboarding"]);
+  const tagged = await step("waitForMessage tag:", () => mailpit.waitForMessage({ query: "tag:onboarding" }, { timeout: 5000, interval: 100 }));
+  assert.deepEqual(tagged.Tags, ["onboarding"]);
 
   assert.equal(await step("setReadStatus", () => mailpit.setReadStatus({ IDs: [found.ID], Read: true })), "ok");
   const unread = await mailpit.searchMessages({ query: "is:unread" });

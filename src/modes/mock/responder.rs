@@ -166,6 +166,8 @@ pub struct Mock {
     session: u64,
     helo: bool,
     grant: Option<Grant>,
+    /// Who logged in: the user and the key's fingerprint (which app).
+    login: Option<(String, String)>,
     flow: Option<AuthFlow>,
     tx: Option<Transaction>,
     unauthenticated: u32,
@@ -181,6 +183,7 @@ impl Mock {
             session,
             helo: false,
             grant: None,
+            login: None,
             flow: None,
             tx: None,
             unauthenticated: 0,
@@ -298,6 +301,10 @@ impl Mock {
         match self.shared.login(user, pass) {
             Ok(grant) => {
                 self.grant = Some(grant);
+                self.login = Some((
+                    String::from_utf8_lossy(user).into_owned(),
+                    crate::tape::redact::redact_secret(pass),
+                ));
                 self.reply(ReplyName::AuthOk, &[])
             }
             Err(LoginError::InvalidUsername) => self.reply(ReplyName::InvalidUsername, &[]),
@@ -582,6 +589,9 @@ impl Responder for Mock {
                 to: tx.rcpts,
                 data: data.body,
                 path: None,
+                key: self.login.as_ref().map(|l| l.1.clone()),
+                user: self.login.as_ref().map(|l| l.0.clone()),
+                tags: Vec::new(),
             })
             .await;
         match saved {
@@ -611,6 +621,7 @@ impl Responder for Mock {
     fn tls_started(&mut self, _s: &SessionState) {
         self.helo = false;
         self.grant = None;
+        self.login = None;
         self.flow = None;
         self.tx = None;
     }
@@ -674,6 +685,7 @@ fn smtp_record(
         state: State::Sent,
         session,
         envelope_from: tx.from.clone(),
+        api_key: None,
         message_id: header(body, "message-id")
             .map(|m| m.trim().to_string())
             .unwrap_or_else(|| format!("<{id}@resend.dev>")),
