@@ -1210,3 +1210,145 @@ async fn no_http_error_answer_or_rest_session_metadata_holds_the_key() {
     outputs.push(("tapes".into(), all_bytes(&tapes)));
     assert_clean(&outputs);
 }
+
+/// One HTTP/1.1 request over a fresh connection; the whole answer.
+fn http_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The REST requests a careless or hostile app makes with the key in them:
+/// the bearer header, another header, the JSON (a string, an object key,
+/// base64 of it, after an escape), the query (clear and percent-encoded),
+/// the path (base64). Returns how many were sent.
+fn hostile_rest(addr: &str) -> usize {
+    let bearer = format!("Bearer {K}");
+    let auth = [("Authorization", bearer.as_str()), ("Idempotency-Key", K)];
+    let body = serde_json::json!({
+        "from": "Acme <billing@acme.com>",
+        "to": ["delivered@resend.dev"],
+        "subject": format!("key {K}"),
+        "text": format!("line\n{K}"),
+        "headers": {"X-Key": b64(K), K: "as a name"},
+        "attachments": [{"filename": "k.txt", "content": b64(format!("the key is {K}"))}],
+    })
+    .to_string();
+    let encoded = K.replace('_', "%5F");
+    let path = format!("/emails/{}", b64(K));
+    let requests: Vec<(&str, String, String)> = vec![
+        ("POST", "/emails".into(), body),
+        ("GET", format!("/emails?after={K}"), String::new()),
+        ("GET", format!("/emails?after={encoded}"), String::new()),
+        ("GET", path, String::new()),
+    ];
+    for (method, target, body) in &requests {
+        let answer = http_request(addr, method, target, &auth, body);
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    requests.len()
+}
+
+/// The REST door recorded (in front of a mock over HTTPS) and replayed:
+/// the tape, `show` of it in every form, the live views and stderr hold no
+/// key, whatever the app put where.
+#[test]
+fn rest_record_and_replay_write_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let certs_arg = certs.display().to_string();
+    let mut args = mock(&["--json", "--scenario", "unlimited", "--certs", &certs_arg]);
+    args.extend(["--rest", "127.0.0.1:0", "--rest-tls"].map(String::from));
+    let mut upstream = Running::start_with(&args, Command::new(BIN));
+    let ready: serde_json::Value = serde_json::from_str(&upstream.line()).unwrap();
+    let rest_upstream = ready["rest"].as_str().unwrap().to_string();
+    assert!(rest_upstream.starts_with("https://"), "{ready}");
+
+    let tape = dir.path().join("rest.tape");
+    let tape_arg = tape.display().to_string();
+    let ca = certs.join("ca.pem").display().to_string();
+    let mut args = vec![
+        "record",
+        "--json",
+        "--upstream",
+        "127.0.0.1:9",
+        "--tape",
+        &tape_arg,
+    ];
+    args.extend(["--certs", &certs_arg, "--rest", "127.0.0.1:0"]);
+    args.extend(["--rest-upstream", &rest_upstream, "--rest-upstream-ca", &ca]);
+    args.extend(PLAIN_ONLY);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_LOG", "trace");
+    let mut rec = Running::start_with(&args, cmd);
+    let ready: serde_json::Value = serde_json::from_str(&rec.line()).unwrap();
+    let base = ready["rest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let n = hostile_rest(&base);
+    for _ in 0..n {
+        rec.until(|l| l.contains("\"type\":\"end\""));
+    }
+    let (code, stdout, stderr) = rec.term();
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&tape).unwrap();
+    assert_eq!(text.matches("listener http").count(), n, "{text}");
+    let mut outputs = vec![
+        ("record --json".to_string(), stdout.join("\n").into_bytes()),
+        ("record stderr (trace)".to_string(), stderr.into_bytes()),
+        ("recorded REST tape".to_string(), text.into_bytes()),
+    ];
+    outputs.extend(shows(&tape));
+    let (_, up_out, up_err) = upstream.term();
+    drop(up_out);
+    drop(up_err);
+
+    // Replayed with the same requests: matched, and still nothing leaks.
+    let mut args = vec!["replay", "--json", &tape_arg, "--rest", "127.0.0.1:0"];
+    args.extend(PLAIN_ONLY);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.env("MAILTAPE_LOG", "trace");
+    let mut rep = Running::start_with(&args, cmd);
+    let ready: serde_json::Value = serde_json::from_str(&rep.line()).unwrap();
+    let base = ready["rest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    hostile_rest(&base);
+    for _ in 0..n {
+        rep.until(|l| l.contains("\"type\":\"end\""));
+    }
+    let (code, stdout, stderr) = rep.term();
+    let live = stdout.join("\n");
+    assert!(!live.contains("diverged"), "{live}");
+    assert_eq!(code, 0, "{stderr}");
+    outputs.push(("replay --json".to_string(), live.into_bytes()));
+    outputs.push(("replay stderr (trace)".to_string(), stderr.into_bytes()));
+    assert_clean(&outputs);
+}

@@ -69,13 +69,30 @@ pub fn is_http(meta: &Meta) -> bool {
 /// The request line as a tape holds it: the method and the target with any
 /// key scrubbed, in the clear or percent-encoded (`re%5F…`).
 pub fn request_line(method: &str, target: &str) -> String {
-    let decoded = percent_decode(target);
-    let target = match scrub(&decoded) {
-        // A key was there: the decoded form, scrubbed, is what is kept.
-        Cow::Owned(clean) => clean,
-        Cow::Borrowed(_) => scrub(target).into_owned(),
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
     };
-    super::printable::printable(&format!("{method} {target}"))
+    // Each segment on its own: a path is letters and slashes, which base64
+    // is made of too, and a key found in it must not swallow the path.
+    let mut out: Vec<String> = path.split('/').map(scrub_part).collect();
+    let mut line = format!("{method} {}", out.join("/"));
+    if let Some(q) = query {
+        out = q.split('&').map(scrub_part).collect();
+        line.push('?');
+        line.push_str(&out.join("&"));
+    }
+    super::printable::printable(&line)
+}
+
+/// A part of a target, scrubbed: when a key is there (in the clear or
+/// percent-encoded, `re%5F…`), the decoded form, scrubbed, is what is kept.
+fn scrub_part(part: &str) -> String {
+    let decoded = percent_decode(part);
+    match scrub(&decoded) {
+        Cow::Owned(clean) => clean,
+        Cow::Borrowed(_) => scrub(part).into_owned(),
+    }
 }
 
 /// A kept request header as a tape line, redacted; `None` for a header not
@@ -535,10 +552,10 @@ fn is_json(line: &str) -> bool {
 
 fn parse_request_line(line: &str) -> Option<(String, String)> {
     let (method, target) = line.split_once(' ')?;
+    // The target may hold a redacted key's stand-in, spaces and all.
     let ok = !method.is_empty()
         && method.bytes().all(|b| b.is_ascii_uppercase())
-        && target.starts_with('/')
-        && !target.contains(' ');
+        && target.starts_with('/');
     ok.then(|| (method.to_string(), target.to_string()))
 }
 
