@@ -206,7 +206,14 @@ fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
             ),
         ),
         // Said on stderr by the sink: stdout is for sessions.
-        Event::Said(_) | Event::MessageAccepted(_) => return,
+        Event::Said(_)
+        | Event::MessageAccepted(_)
+        | Event::MessageScheduled(_)
+        | Event::MessageFailed { .. } => return,
+        Event::Webhook { session, text, .. } => {
+            let _ = write!(out, "#{session}    ");
+            paint_into(out, color, DIM, format_args!("⇢ {text}"));
+        }
         Event::WriteFailed { session, error } => {
             let _ = write!(out, "#{session}    ");
             paint_into(out, color, RED, format_args!("✗ {error}"));
@@ -257,7 +264,8 @@ fn json_line(e: &Event, out: &mut Vec<u8>) {
             v["size"] = msg.data.len().into();
             v
         }
-        Event::Said(_) => return,
+        Event::Said(_) | Event::MessageScheduled(_) | Event::MessageFailed { .. } => return,
+        Event::Webhook { json, .. } => json.clone(),
         Event::WriteFailed { session, error } => json!({
             "type": "write_error",
             "session": session,
