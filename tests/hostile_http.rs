@@ -792,3 +792,48 @@ async fn under_a_descriptor_limit_http_never_starves_smtp() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("accept on the"), "{stderr}");
 }
+
+/// Issue 25, item 3: a retried request with an `Idempotency-Key` gets the
+/// first answer again, byte for byte: a batch's `{"data":[…]}`, a
+/// permissive batch's `errors`, an all-invalid permissive batch's empty
+/// `data` (the ids were stored comma-joined and the shape guessed back).
+#[tokio::test]
+async fn an_idempotent_retry_gets_the_first_answer_as_it_was() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let good = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Hi", "text": "Hi"});
+    let bad = json!({"from": "billing@acme.com", "to": ["not an address"], "subject": "Hi", "text": "Hi"});
+    let a = format!("Bearer {KEY}");
+    let cases: Vec<(&str, &str, Value, bool)> = vec![
+        ("one", "/emails", good.clone(), false),
+        ("strict", "/emails/batch", json!([good.clone(), good.clone()]), false),
+        ("mixed", "/emails/batch", json!([good.clone(), bad.clone()]), true),
+        ("none-valid", "/emails/batch", json!([bad.clone(), bad.clone()]), true),
+    ];
+    for (key, path, body, permissive) in cases {
+        let mut headers = vec![("Authorization", a.as_str()), ("Idempotency-Key", key)];
+        if permissive {
+            headers.push(("x-batch-validation", "permissive"));
+        }
+        let first = http(&base, "POST", path, &headers, Some(&body.to_string())).await;
+        assert_eq!(first.status, 200, "{key}: {}", first.body);
+        let again = http(&base, "POST", path, &headers, Some(&body.to_string())).await;
+        assert_eq!(again.status, 200, "{key}: {}", again.body);
+        assert_eq!(again.body, first.body, "{key}");
+        assert_eq!(again.header("content-type"), Some("application/json"));
+        let v = first.json();
+        match key {
+            "one" => assert!(v["id"].is_string(), "{v}"),
+            "strict" => assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}"),
+            "mixed" => {
+                assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+                assert_eq!(v["errors"][0]["index"], 1, "{v}");
+            }
+            _ => {
+                assert_eq!(v["data"], json!([]), "{v}");
+                assert_eq!(v["errors"].as_array().unwrap().len(), 2, "{v}");
+            }
+        }
+    }
+    assert_eq!(s.messages().len(), 1 + 2 + 1, "retries send nothing");
+}

@@ -264,15 +264,13 @@ fn replayed(rest: &Rest, key: Option<&str>, fp: &idempotency::Fingerprint) -> Re
     let seen = rest.shared.idempotency().check(key, fp, Instant::now());
     match seen {
         Seen::New => Ok(()),
-        Seen::Replay(stored) => {
-            // The stored answer: one id, or a batch's ids joined by commas.
-            let body = if stored.contains(',') {
-                json!({"data": stored.split(',').map(|id| json!({"id": id})).collect::<Vec<_>>()})
-            } else {
-                json!({"id": stored})
-            };
-            Err(axum::Json(body).into_response())
-        }
+        // The first answer's body as it was sent (issue 25: guessing it back
+        // from the ids gave a batch's retry another shape).
+        Seen::Replay(stored) => Err((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            stored,
+        )
+            .into_response()),
         Seen::InProgress => Err(rest.error("idempotency_in_progress", &[])),
         Seen::Conflict => Err(rest.error("idempotency_conflict", &[])),
     }
@@ -372,12 +370,13 @@ async fn send_one(
     }
     match accept(&rest.shared, valid, sender).await {
         Ok(id) => {
+            let body = json!({"id": id});
             if let Some(k) = key {
                 rest.shared
                     .idempotency()
-                    .remember(k, fp, &id, Instant::now());
+                    .remember(k, fp, &body.to_string(), Instant::now());
             }
-            axum::Json(json!({"id": id})).into_response()
+            axum::Json(body).into_response()
         }
         Err(NotAccepted::Invalid(detail)) => rest.error("invalid_body", &[("detail", &detail)]),
         Err(NotAccepted::NotSaved) => rest.error("temporary_failure", &[]),
@@ -482,17 +481,17 @@ async fn send_batch(
             ),
         }
     }
-    if let Some(k) = key {
-        rest.shared
-            .idempotency()
-            .remember(k, fp, &ids.join(","), Instant::now());
-    }
     let data: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
     let body = if permissive {
         json!({"data": data, "errors": errors})
     } else {
         json!({"data": data})
     };
+    if let Some(k) = key {
+        rest.shared
+            .idempotency()
+            .remember(k, fp, &body.to_string(), Instant::now());
+    }
     axum::Json(body).into_response()
 }
 
