@@ -88,6 +88,11 @@ struct SendRequest {
 struct Valid {
     out: Outgoing,
     envelope_from: String,
+    /// The address the message's From header shows: a custom `From` in
+    /// `headers` if there is one, else `from`. The account's checks judge
+    /// this one, as the SMTP door judges the header From (issue 25: a
+    /// custom From sent mail as an unverified domain).
+    shown_from: String,
     tags: Vec<(String, String)>,
     scheduled_at: Option<OffsetDateTime>,
 }
@@ -175,7 +180,7 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
             body,
         });
     }
-    let headers = r
+    let headers: Vec<(String, String)> = r
         .headers
         .unwrap_or_default()
         .into_iter()
@@ -187,6 +192,13 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
             (k, v)
         })
         .collect();
+    let shown_from = match headers_named(&headers, "from") {
+        Some(custom) => match mime::mailbox(custom) {
+            Some(m) => m.email.to_string(),
+            None => return Err(invalid("invalid_from", &[])),
+        },
+        None => from_box.email.to_string(),
+    };
     let scheduled_at = match r.scheduled_at {
         None => None,
         Some(s) => Some(
@@ -205,6 +217,7 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
     }
     Ok(Valid {
         envelope_from: from_box.email.to_string(),
+        shown_from,
         out: Outgoing {
             id: String::new(),
             from,
@@ -221,6 +234,14 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
         tags,
         scheduled_at,
     })
+}
+
+/// The value of the custom header `name` (any case), if given.
+fn headers_named<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The longest tag name or value Resend takes.
@@ -365,7 +386,7 @@ async fn send_one(
         return rest.error("temporary_failure", &[]);
     }
     let rcpts = valid.recipients();
-    if let Err(r) = rest.shared.judge(Some(grant), &valid.envelope_from, &rcpts) {
+    if let Err(r) = rest.shared.judge(Some(grant), &valid.shown_from, &rcpts) {
         return rest.refusal(&r);
     }
     match accept(&rest.shared, valid, sender).await {
@@ -446,7 +467,7 @@ async fn send_batch(
             })
             .and_then(|v| {
                 rest.shared
-                    .check(Some(grant), &v.envelope_from, &v.recipients())
+                    .check(Some(grant), &v.shown_from, &v.recipients())
                     .map(|()| v)
                     .map_err(|r| st.profile.rest_error(super::rest_name(r.name), &r.vars()))
             });
