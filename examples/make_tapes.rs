@@ -1,9 +1,12 @@
 //! Makes the shipped tapes in `fixtures/tapes/`: each is recorded through
 //! `mailtape record` in front of `mailtape mock --scenario …`, with lettre as
-//! the client, so every tape can be made again the same way.
+//! the client for SMTP and an HTTP client for the REST API (`rest-*`, the
+//! mock serving it over HTTPS as api.resend.com would), so every tape can
+//! be made again the same way.
 //!
 //! ```sh
-//! cargo run --example make_tapes
+//! cargo run --example make_tapes          # all of them
+//! cargo run --example make_tapes -- rest  # the REST ones only (or `smtp`)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -177,10 +180,234 @@ async fn silent(dir: &Path) {
     println!("{:<22} no greeting, closed at the idle timeout", "silent");
 }
 
+/// One REST tape: the scenario of the mock it is recorded from, the
+/// requests (method, path, headers, JSON body), and where what it shows
+/// comes from.
+struct RestCase {
+    name: &'static str,
+    about: &'static str,
+    source: &'static str,
+    scenario: &'static str,
+    requests: Vec<RestRequest>,
+}
+
+struct RestRequest {
+    method: &'static str,
+    path: &'static str,
+    key: bool,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Option<serde_json::Value>,
+}
+
+fn send(body: serde_json::Value) -> RestRequest {
+    RestRequest {
+        method: "POST",
+        path: "/emails",
+        key: true,
+        headers: Vec::new(),
+        body: Some(body),
+    }
+}
+
+fn email(from: &str, to: &str, subject: &str) -> serde_json::Value {
+    serde_json::json!({
+        "from": from,
+        "to": [to],
+        "subject": subject,
+        "html": "<p>Hi, this is a test.</p>",
+    })
+}
+
+async fn record_rest(dir: &Path, c: RestCase) {
+    use http_body_util::{BodyExt, Full};
+    let path = dir.join(format!("{}.tape", c.name));
+    let _ = std::fs::remove_file(&path);
+    let mock = MockServer::builder()
+        .scenario(c.scenario)
+        .rest_tls()
+        .start()
+        .await
+        .expect("mock");
+    let how = format!(
+        "recorded by `mailtape record --rest-upstream` in front of `mailtape mock --scenario {} --rest-tls`",
+        c.scenario
+    );
+    let comments = vec![
+        c.about.to_string(),
+        format!("source: {}", c.source),
+        format!("made by `cargo run --example make_tapes -- rest`: {how}"),
+        format!(
+            "replay it: mailtape replay builtin:{} (RESEND_BASE_URL=http://127.0.0.1:8025)",
+            c.name
+        ),
+    ];
+    let proxy = RecordServer::builder()
+        .rest_upstream(mock.rest_url().expect("rest"))
+        .rest_upstream_ca(mock.ca_path().expect("ca"))
+        .tape_file(&path)
+        .tape_comments(comments)
+        .start()
+        .await
+        .expect("proxy");
+    let base = proxy.rest_url().expect("rest door");
+    let client =
+        mailtape::net::http_client::client(None, Duration::from_secs(10), false).expect("client");
+    let mut said = Vec::new();
+    for r in &c.requests {
+        let body = r.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+        let mut req = hyper::Request::builder()
+            .method(r.method)
+            .uri(format!("{base}{}", r.path));
+        if r.key {
+            req = req.header("Authorization", format!("Bearer {KEY}"));
+        }
+        if r.body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        for (k, v) in &r.headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(bytes::Bytes::from(body)))
+            .expect("request");
+        let resp = client.request(req).await.expect("answer");
+        let status = resp.status().as_u16();
+        let _ = resp.into_body().collect().await;
+        said.push(status);
+    }
+    assert!(
+        proxy
+            .wait_for_sessions(c.requests.len(), Duration::from_secs(10))
+            .await,
+        "{}: exchanges",
+        c.name
+    );
+    proxy.shutdown().await;
+    mock.shutdown().await;
+    println!("{:<26} {said:?}", c.name);
+}
+
+fn rest_cases() -> Vec<RestCase> {
+    let ok = || {
+        email(
+            "Acme <billing@yourcompany.com>",
+            "delivered@resend.dev",
+            "Hello from mailtape",
+        )
+    };
+    vec![
+        RestCase {
+            name: "rest-invalid-key",
+            about: "401 validation_error \"API key is invalid\": POST /emails with a wrong, revoked or deleted key",
+            source: "seen (a 2026-09 production log: 401 on the sending endpoints; 403 invalid_api_key before), RESEND.md",
+            scenario: "invalid-key",
+            requests: vec![send(ok())],
+        },
+        RestCase {
+            name: "rest-missing-key",
+            about: "401 missing_api_key: POST /emails without an Authorization header",
+            source: "docs (Resend's errors page), RESEND.md",
+            scenario: "default",
+            requests: vec![RestRequest {
+                key: false,
+                ..send(ok())
+            }],
+        },
+        RestCase {
+            name: "rest-sandbox",
+            about: "403 validation_error: a sandbox account may only send to its owner",
+            source: "docs (Resend's errors page; the SMTP 550 of the same refusal is seen), RESEND.md",
+            scenario: "sandbox",
+            requests: vec![send(email(
+                "onboarding@resend.dev",
+                "someone@gmail.com",
+                "Hello from mailtape",
+            ))],
+        },
+        RestCase {
+            name: "rest-unverified-domain",
+            about: "403 validation_error: the From domain is not verified",
+            source: "docs (Resend's errors page; the SMTP 550 of the same refusal is seen), RESEND.md",
+            scenario: "unverified-domain",
+            requests: vec![send(ok())],
+        },
+        RestCase {
+            name: "rest-invalid-from",
+            about: "422: a `from` that is not an email address",
+            source: "docs (Resend's errors page: 422 validation_error; invalid_from_address before 2026-08), RESEND.md",
+            scenario: "default",
+            requests: vec![send(email(
+                "not an address",
+                "delivered@resend.dev",
+                "Hello",
+            ))],
+        },
+        RestCase {
+            name: "rest-rate-limited",
+            about: "429 rate_limit_exceeded with retry-after and the ratelimit-* headers",
+            source: "docs (Resend's errors page and rate-limit headers), RESEND.md",
+            scenario: "rate-limited",
+            requests: vec![send(ok())],
+        },
+        RestCase {
+            name: "rest-daily-quota",
+            about: "429 daily_quota_exceeded: the day's sending quota is used up",
+            source: "docs (Resend's errors page), RESEND.md",
+            scenario: "daily-quota",
+            requests: vec![send(ok())],
+        },
+        RestCase {
+            name: "rest-idempotency-conflict",
+            about: "409 invalid_idempotent_request: an Idempotency-Key used again for another body (the first send is 200)",
+            source: "docs (Resend's errors page and idempotency keys, 24 h), RESEND.md",
+            scenario: "unlimited",
+            requests: vec![
+                RestRequest {
+                    headers: vec![("Idempotency-Key", "welcome-42")],
+                    ..send(ok())
+                },
+                RestRequest {
+                    headers: vec![("Idempotency-Key", "welcome-42")],
+                    ..send(email(
+                        "Acme <billing@yourcompany.com>",
+                        "delivered@resend.dev",
+                        "Another body",
+                    ))
+                },
+            ],
+        },
+        RestCase {
+            name: "rest-batch-permissive",
+            about: "200 with errors: a batch in permissive mode sends the valid emails and lists the others",
+            source: "docs (POST /emails/batch, x-batch-validation: permissive), RESEND.md",
+            scenario: "unlimited",
+            requests: vec![RestRequest {
+                method: "POST",
+                path: "/emails/batch",
+                key: true,
+                headers: vec![("x-batch-validation", "permissive")],
+                body: Some(serde_json::json!([
+                    ok(),
+                    email("not an address", "delivered@resend.dev", "Hello"),
+                ])),
+            }],
+        },
+    ]
+}
+
 #[tokio::main]
 async fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tapes");
     std::fs::create_dir_all(&dir).expect("fixtures/tapes");
+    let only = std::env::args().nth(1);
+    if only.as_deref() != Some("smtp") {
+        for c in rest_cases() {
+            record_rest(&dir, c).await;
+        }
+    }
+    if only.as_deref() == Some("rest") {
+        return;
+    }
     let cases = [
         Case {
             about: "a clean send over implicit TLS (465-style) with AUTH PLAIN",

@@ -48,6 +48,7 @@ pub mod smtp;
 pub mod tape;
 pub mod tools;
 pub mod web;
+pub mod webhook;
 
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};

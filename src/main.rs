@@ -58,6 +58,13 @@ enum Cmd {
     /// Print the replies of the Resend profile: code, text, and where each comes from.
     #[command(after_help = cli::help::PROFILE)]
     Profile(cli::profile::ProfileArgs),
+    /// List the webhook events mailtape sends (signed as Resend signs them),
+    /// what sends each, and where that comes from (docs or guess).
+    ///
+    /// Endpoints are given to `mock` or `replay` with --webhook URL, in the
+    /// account file's [[webhooks]], or over Resend's API (POST /webhooks).
+    #[command(after_help = cli::help::WEBHOOKS)]
+    Webhooks(cli::webhook::WebhooksArgs),
     /// Wait for a message (or session) in a running mailtape's inbox, server-side,
     /// and print it, its one-time code or its link.
     ///
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
         Cmd::Check(args) => return cli::check::run(args),
         Cmd::Bench(args) => cli::bench::run(args),
         Cmd::Profile(args) => cli::profile::run(args),
+        Cmd::Webhooks(args) => cli::webhook::run(args),
         Cmd::Wait(args) => return cli::wait::run(args),
     };
     match result {

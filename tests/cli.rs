@@ -429,6 +429,16 @@ fn bad_arguments_fail_with_one_clear_line() {
     );
     let e = run(&["--plain", "localhost"]);
     assert!(e.contains("--plain \"localhost\": expected IP:PORT"), "{e}");
+    // issue 25, item 16: any other host name is refused, saying what works
+    let e = run(&["--plain", "mail.example.com:2525"]);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("--plain \"mail.example.com:2525\": \"mail.example.com\" is a host name")
+            && e.contains("localhost (127.0.0.1)"),
+        "{e}"
+    );
+    let e = run(&["--plain", "localhost:smtp"]);
+    assert!(e.contains("the port must be a number"), "{e}");
     let e = run(&["--owner", "nobody"]);
     assert!(
         e.contains("--owner \"nobody\" is not an email address"),
@@ -700,4 +710,33 @@ fn a_taken_default_inbox_port_moves_and_says_so() {
             "{e}"
         );
     }
+}
+
+/// Issue 25, item 16: `localhost:PORT` is what people type, and what
+/// Mailpit takes: every listener accepts it, on 127.0.0.1 (never a name
+/// looked up), and a client reaches it there.
+#[test]
+fn localhost_is_a_listener_address_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ephemeral("mock", dir.path());
+    for a in args.iter_mut() {
+        if a == "127.0.0.1:0" {
+            *a = "localhost:0".into();
+        }
+    }
+    args.extend(["--json".into(), "--rest".into(), "LOCALHOST:0".into()]);
+    let mut run = Running::start_with(&args, common::cli::bin());
+    let ready: serde_json::Value = serde_json::from_str(&run.line()).unwrap();
+    for l in ["plain", "smtps", "starttls"] {
+        let addr = ready[l].as_str().unwrap_or_default();
+        assert!(addr.starts_with("127.0.0.1:"), "{l}: {ready}");
+    }
+    let plain = ready["plain"].as_str().unwrap().to_string();
+    let mut s = std::net::TcpStream::connect(&plain).unwrap();
+    let mut greeting = [0u8; 64];
+    let n = std::io::Read::read(&mut s, &mut greeting).unwrap();
+    assert!(greeting[..n].starts_with(b"220 "), "{:?}", &greeting[..n]);
+    drop(s);
+    let (code, _, stderr) = run.term();
+    assert_eq!(code, 0, "{stderr}");
 }

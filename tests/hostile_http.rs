@@ -549,3 +549,246 @@ async fn a_message_is_in_the_inbox_before_its_reply() {
     );
     assert_eq!(s.messages().len(), 250);
 }
+
+/// Opens `n` connections to `addr` that send half a request head and then
+/// nothing (slowloris).
+async fn half_open(addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        // Unanswered connections wait in the listen queue: writing succeeds.
+        c.write_all(b"GET /api/info HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+            .await
+            .expect("write");
+        out.push(c);
+    }
+    out
+}
+
+/// Waits until the server has closed each connection; how long that took.
+async fn all_closed(conns: Vec<tokio::net::TcpStream>, within: Duration) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let waits = conns.into_iter().map(|mut c| async move {
+        let mut buf = [0u8; 256];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    tokio::time::timeout(within, futures_util::future::join_all(waits))
+        .await
+        .expect("every half-open connection closed by the server");
+    start.elapsed()
+}
+
+/// Issue 25, item 9: the HTTP listeners have a header deadline, a body
+/// deadline and a connection cap shared by both; SMTP is never starved.
+/// 40 half-open connections on each listener, a cap of 16: at most 16 are
+/// taken at once (the rest wait in the listen queue), SMTP answers at once,
+/// every one is closed after the 1 s header deadline, a real request is
+/// served as soon as slots free, and a body that stalls is a Resend-shaped
+/// 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_http_connections_are_capped_and_closed_and_smtp_goes_on() {
+    use lettre::AsyncTransport;
+    use lettre::transport::smtp::authentication::Mechanism;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = mailtape::HttpLimits {
+        header_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        body_min_rate: 1024,
+        max_connections: 16,
+    };
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .rest()
+        .http_limits(limits)
+        .start()
+        .await
+        .expect("mock starts");
+    let ui = s
+        .ui_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let rest = s
+        .rest_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let start = std::time::Instant::now();
+    let mut slow = half_open(&ui, 40).await;
+    slow.extend(half_open(&rest, 40).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.http_connections() <= 16, "{}", s.http_connections());
+    assert!(s.http_connections() >= 8, "{}", s.http_connections());
+    // SMTP is not held up by any of it.
+    let t = common::transport(&s, common::Mode::Plain, "resend", KEY, Mechanism::Plain);
+    let sent = tokio::time::timeout(
+        Duration::from_secs(2),
+        t.send(common::message(
+            "billing@acme.com",
+            &["delivered@resend.dev"],
+        )),
+    )
+    .await
+    .expect("SMTP answers while HTTP is full");
+    assert!(sent.is_ok(), "{sent:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    // A real request waits for a free slot, then is served.
+    let r = common::http(&format!("http://{ui}"), "GET", "/api/info", &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // 80 connections, 16 at a time, 1 s each: all closed in about 5 s.
+    let took = all_closed(slow, Duration::from_secs(20)).await;
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while s.http_connections() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(s.http_connections(), 0);
+    // A body that stops: 408 in Resend's shape, the connection closed.
+    for addr in [&ui, &rest] {
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        c.write_all(
+            format!(
+                "POST /emails HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"from\":"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+        let asked = std::time::Instant::now();
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut raw))
+            .await
+            .expect("an answer and a close within 5 s")
+            .expect("read");
+        let waited = asked.elapsed();
+        assert!(waited >= Duration::from_millis(900), "{waited:?}");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+        let body: Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..])
+            .unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(body["statusCode"], 408, "{body}");
+        assert_eq!(body["name"], "request_timeout", "{body}");
+        assert_eq!(
+            body["message"],
+            "The request body did not arrive in time: each piece within 1 s, and 1024 octets a second on average after that.",
+            "{body}"
+        );
+    }
+    assert_eq!(s.messages().len(), 1, "only the SMTP message");
+    let tapes = all_tapes(&s);
+    assert!(
+        tapes.contains(
+            "request body refused: the request body stopped arriving in time (after 8 octets)"
+        ),
+        "{tapes}"
+    );
+}
+
+/// Issue 25, item 9, as reported: the binary under a 256-descriptor limit
+/// and 300 HTTP connections that never finish their headers. The HTTP cap
+/// is a quarter of the descriptors (64), so the SMTP listener still
+/// accepts and greets at once; the half-open connections it took are
+/// closed after the default 10 s header deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_descriptor_limit_http_never_starves_smtp() {
+    use std::io::{BufRead, BufReader, Write};
+    let args: Vec<String> = [
+        "-c",
+        "ulimit -n 256 && exec \"$0\" \"$@\"",
+        common::cli::BIN,
+        "mock",
+        "--json",
+        "--scenario",
+        "unlimited",
+        "--plain",
+        "127.0.0.1:0",
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+        "--ui",
+        "127.0.0.1:0",
+        "--rest",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut run = common::cli::Running::start_with(&args, std::process::Command::new("sh"));
+    let ready: Value = serde_json::from_str(&run.line()).expect("ready line");
+    let plain = ready["plain"].as_str().expect("plain").to_string();
+    let ui = ready["ui"]
+        .as_str()
+        .expect("ui")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let rest = ready["rest"]
+        .as_str()
+        .expect("rest")
+        .trim_start_matches("http://")
+        .to_string();
+    let opened = std::time::Instant::now();
+    let mut slow = half_open(&ui, 150).await;
+    slow.extend(half_open(&rest, 150).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SMTP: greeted, and a whole session, at once.
+    let smtp = tokio::task::spawn_blocking(move || {
+        let asked = std::time::Instant::now();
+        let s = std::net::TcpStream::connect(&plain).expect("SMTP connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let mut line = String::new();
+        r.read_line(&mut line).expect("greeting");
+        assert!(line.starts_with("220 "), "{line}");
+        let greeted = asked.elapsed();
+        w.write_all(b"EHLO app.local\r\n").unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).expect("EHLO reply");
+            if line.starts_with("250 ") {
+                break;
+            }
+            assert!(line.starts_with("250-"), "{line}");
+        }
+        w.write_all(b"QUIT\r\n").unwrap();
+        greeted
+    })
+    .await
+    .expect("SMTP client");
+    assert!(smtp < Duration::from_secs(1), "greeted after {smtp:?}");
+    // The first 64 the server took are closed at the header deadline; the
+    // rest wait in the listen queue. Close ours: the queue drains at once.
+    let (taken, queued): (Vec<_>, Vec<_>) =
+        slow.into_iter().enumerate().partition(|(i, _)| *i < 20);
+    drop(queued);
+    let took = all_closed(
+        taken.into_iter().map(|(_, c)| c).collect(),
+        Duration::from_secs(20),
+    )
+    .await;
+    let since = opened.elapsed();
+    assert!(
+        since >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "closed {since:?} after opening"
+    );
+    let r = common::http(&format!("http://{ui}"), "GET", "/api/info", &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (code, _, stderr) = run.term();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("accept on the"), "{stderr}");
+}

@@ -351,6 +351,54 @@ fn quoted_printable_then_base64_and_a_folded_header_are_redacted_everywhere() {
     assert!(eml.contains("X-Key: re_…"), "{eml}");
 }
 
+/// Issue 25, item 14: a key that can never authenticate (a space, junk
+/// before `re_`, a trailing `!`) is refused when the mock starts, from
+/// `--key` or an account file, in one line that never quotes the key.
+#[test]
+fn a_key_that_can_never_authenticate_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            format!("{}{}", &K[..12], &K[12..]).replacen("3y_", "3y _", 1),
+            "(a space)",
+        ),
+        (format!("xx{K}"), "does not start with re_"),
+        (format!("{K}!"), "`!`"),
+    ];
+    for (key, why) in &cases {
+        let mut cmd = Command::new(BIN);
+        cmd.args(mock(&["--key", "re_fine_key_123", "--key", key]));
+        let o = refused(cmd);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "{key:?} accepted: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("mailtape: --key: the 2nd key can never authenticate: ")
+                && err.contains(why),
+            "{err}"
+        );
+        assert_clean(&[("stderr".into(), o.stderr), ("stdout".into(), o.stdout)]);
+    }
+    // an account file
+    let account = dir.path().join("account.toml");
+    std::fs::write(
+        &account,
+        format!("[[keys]]\nkey = \"{}\"\n", K.replacen("3y_", "3y _", 1)),
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(mock(&["--account"])).arg(&account);
+    let o = refused(cmd);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "accepted: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("account.toml: the 1st key can never authenticate: it holds ` ` (a space)"),
+        "{err}"
+    );
+    assert_clean(&[("stderr".into(), o.stderr)]);
+}
+
 /// The message `encoded_and_split_keys_in_a_message_are_redacted` sends.
 fn encoded_message() -> String {
     let q = K.replace('_', "=5F");
@@ -692,6 +740,21 @@ fn a_profile_that_would_break_the_protocol_is_refused_on_load() {
             "p.toml:2:",
         ),
         ("hostname = \"\"\n", "p.toml:1:12: "),
+        // issue 25, item 15: a reply line is at most 512 octets
+        (
+            &*Box::leak(
+                format!(
+                    "[replies]\nquit = {{ code = 221, text = \"{}\", source = \"guess\" }}\n",
+                    "x".repeat(10_000)
+                )
+                .into_boxed_str(),
+            ),
+            "p.toml:2:",
+        ),
+        (
+            &*Box::leak(format!("hostname = \"{}\"\n", "h".repeat(600)).into_boxed_str()),
+            "p.toml:1:12: hostname of 600 octets",
+        ),
     ];
     for (text, want) in cases {
         let p = dir.path().join("p.toml");

@@ -5,7 +5,8 @@ pub(crate) const MOCK: &str = "\
 Examples:
   mailtape mock                               # :2465 implicit TLS, :2587 STARTTLS, :2525 plain
   mailtape mock --scenario sandbox            # a new account: only the owner may receive
-  mailtape mock --plain 127.0.0.1:0 --json    # any free port; the JSON ready line says which";
+  mailtape mock --plain 127.0.0.1:0 --json    # any free port; the JSON ready line says which
+  mailtape mock --webhook http://127.0.0.1:4000/hooks   # Resend's events, signed, to your handler";
 
 pub(crate) const RECORD: &str = "\
 Examples:
@@ -42,6 +43,11 @@ Examples:
   mailtape profile --variant wire             # the wording seen on the wire
   mailtape profile --profile my-profile.toml --json";
 
+pub(crate) const WEBHOOKS: &str = "\
+Examples:
+  mailtape webhooks                                        # the events and what sends each
+  mailtape mock --webhook http://127.0.0.1:4000/hooks      # every event, a new whsec_ secret
+  mailtape mock --webhook http://127.0.0.1:4000/hooks,email.bounced --webhook-retry-scale 0.001";
 pub(crate) const WAIT: &str = "\
 Examples:
   mailtape wait --to bob@acme.com --print code            # the newest mail to bob, else the next: its code

@@ -93,15 +93,37 @@ pub(crate) struct OutputArgs {
     pub(crate) tapes: Option<PathBuf>,
 }
 
+/// A listener's address: `IP:PORT`, `localhost:PORT` (issue 25, item 16:
+/// what people type, and what Mailpit takes), or `off`. `localhost` is
+/// 127.0.0.1 without asking any resolver — the hosts file cannot move a
+/// listener off loopback — which is where Mailpit (Go's `Listen`) binds
+/// for it too. Any other host name is refused: mailtape listens on an
+/// address, and a name could resolve to one anyone on the network reaches.
 pub(crate) fn parse_addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
     if value.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    value.parse().map(Some).map_err(|_| {
+    if let Ok(addr) = value.parse() {
+        return Ok(Some(addr));
+    }
+    let shown = mailtape::tape::redact::scrub(value);
+    let expected = "expected IP:PORT such as 127.0.0.1:2525, [::1]:2525 or localhost:2525, or off";
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(Error::Usage(format!("--{flag} {shown:?}: {expected}")));
+    };
+    let host = host.trim_end_matches('.');
+    if !host.eq_ignore_ascii_case("localhost") {
+        return Err(Error::Usage(format!(
+            "--{flag} {shown:?}: {host:?} is a host name, and the only name mailtape listens on is localhost (127.0.0.1); give an IP address (127.0.0.1, [::1], or 0.0.0.0 with --allow-remote), or off",
+            host = mailtape::tape::redact::scrub(host)
+        )));
+    }
+    let port: u16 = port.parse().map_err(|_| {
         Error::Usage(format!(
-            "--{flag} {value:?}: expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525, or off"
+            "--{flag} {shown:?}: the port must be a number from 0 to 65535 ({expected})"
         ))
-    })
+    })?;
+    Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// The inbox's settings from `--ui`, `--keep` and `--allow-remote`. Only

@@ -9,6 +9,7 @@ use mailtape::{Error, MockConfig, MockOptions, MockServer, ServiceConfig};
 
 use super::listen::{ListenArgs, OutputArgs, output_config, parse_addr, server_config, web_config};
 use super::serve::serve_until_signal;
+use super::webhook::WebhookArgs;
 use super::{make_dir, runtime};
 
 #[derive(Args, Debug)]
@@ -51,6 +52,8 @@ pub(crate) struct MockArgs {
     /// resend.api_url = "http://ADDR".
     #[arg(long, value_name = "ADDR|off", default_value = "off")]
     pub(crate) rest: String,
+    #[command(flatten)]
+    pub(crate) webhook: WebhookArgs,
     /// Serve --rest over HTTPS with the server's certificate (the generated
     /// CA's, certs/ca.pem): the mock stands in for https://api.resend.com,
     /// e.g. as the upstream of `record --rest-upstream`.
@@ -87,6 +90,7 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             web,
         },
         rest: parse_addr("rest", &args.rest)?,
+        webhooks: Some(args.webhook.config()?),
         rest_tls: args.rest_tls,
     };
     runtime()?.block_on(async move {
@@ -101,7 +105,14 @@ pub(crate) fn run(args: MockArgs) -> Result<(), Error> {
             "user `resend`, password {} (re_12345678 will do)",
             mailtape::resend::account::KEY_RULE
         );
-        serve_until_signal(&server, &title, &login, rest.as_deref()).await;
+        serve_until_signal(
+            &server,
+            &title,
+            &login,
+            rest.as_deref(),
+            Some(server.webhooks()),
+        )
+        .await;
         server.shutdown().await;
         Ok(())
     })

@@ -28,6 +28,7 @@ pub(crate) mod replay;
 pub(crate) mod serve;
 pub(crate) mod show;
 pub(crate) mod wait;
+pub(crate) mod webhook;
 
 /// Prints an error once. Errors can carry what a user typed (a flag's
 /// value, a line of a file), so the text is scrubbed of keys first.

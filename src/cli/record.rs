@@ -114,7 +114,7 @@ pub(crate) fn run(args: RecordArgs) -> Result<(), Error> {
         title.push_str(&format!(" · tape {}", args.tape.display()));
         let login = "your real user and key; only the redacted form is written";
         let rest = server.rest_url();
-        serve_until_signal(&server, &title, login, rest.as_deref()).await;
+        serve_until_signal(&server, &title, login, rest.as_deref(), None).await;
         server.shutdown().await;
         Ok(())
     })

@@ -97,6 +97,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             &title,
             "any user and key: the tape decides",
             rest.as_deref(),
+            None,
         )
         .await;
         Ok::<_, Error>(server.shutdown().await)

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use mailtape::webhook::Webhooks;
 use mailtape::{LiveView, Service};
 
 use super::process::{signals, trim_heap};
@@ -13,9 +14,10 @@ pub(crate) async fn serve_until_signal(
     title: &str,
     login: &str,
     rest: Option<&str>,
+    hooks: Option<&Webhooks>,
 ) {
     let stop = signals();
-    announce(server, title, login, rest);
+    announce(server, title, login, rest, hooks);
     tokio::select! {
         () = stop => {}
         () = give_back_memory(server) => {}
@@ -26,7 +28,13 @@ pub(crate) async fn serve_until_signal(
 }
 
 /// Prints the ready line (JSON) or the banner (people).
-pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<&str>) {
+pub(crate) fn announce(
+    server: &Service,
+    title: &str,
+    login: &str,
+    rest: Option<&str>,
+    hooks: Option<&Webhooks>,
+) {
     let addrs = server.addrs();
     let ca = server.ca_path().map(|p| p.display().to_string());
     match server.sink().view() {
@@ -53,6 +61,19 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<
             }
             if let Some(url) = rest {
                 ready.insert("rest".into(), url.into());
+            }
+            // The secrets are said here and in the banner, nowhere else.
+            if let Some(h) = hooks.filter(|h| !h.endpoints().is_empty()) {
+                let list: Vec<serde_json::Value> = h
+                    .endpoints()
+                    .iter()
+                    .map(|e| {
+                        let mut v = e.to_json();
+                        v["secret"] = e.secret().into();
+                        v
+                    })
+                    .collect();
+                ready.insert("webhooks".into(), list.into());
             }
             out!("{}", serde_json::Value::Object(ready));
         }
@@ -102,6 +123,12 @@ pub(crate) fn announce(server: &Service, title: &str, login: &str, rest: Option<
                 out.push_str(&format!(
                     "            trust it once: curl --cacert {ca} · CURL_CA_BUNDLE / SSL_CERT_FILE={ca} · NODE_EXTRA_CA_CERTS={ca}\n"
                 ));
+            }
+            for line in hooks
+                .map(mailtape::webhook::banner_lines)
+                .unwrap_or_default()
+            {
+                out.push_str(&format!("  {line}\n"));
             }
             out.push_str(&format!("  login     {login} · Ctrl-C stops"));
             server.sink().say(&out);

@@ -90,6 +90,27 @@ pub enum Event {
     },
     /// A line of the server's own for people (the banner, "stopping").
     Said(String),
+    /// An email accepted to be sent later (REST `scheduled_at`): not
+    /// delivered yet; [`Event::MessageAccepted`] follows when it is due.
+    MessageScheduled(Arc<Message>),
+    /// An accepted email that Resend would not send after all (a scheduled
+    /// email due while the quota is spent): `reason` as Resend's
+    /// `email.failed` gives it.
+    MessageFailed {
+        /// The email.
+        message: Arc<Message>,
+        /// `reached_daily_quota`, …
+        reason: String,
+    },
+    /// A webhook event was emitted or an attempt made: for the live view.
+    Webhook {
+        /// The session or REST exchange of the email.
+        session: u64,
+        /// One line for people.
+        text: String,
+        /// The same as one JSON object (`--json`).
+        json: serde_json::Value,
+    },
     /// A tape or a message could not be written (the client was told `451`
     /// or `452` for a message; a session's tape failing is said only here
     /// and on stderr).

@@ -234,7 +234,11 @@ fn human(e: &Event, color: bool, inbox: Option<&str>, out: &mut Vec<u8>) {
             None => return,
         },
         // Said on stderr by the sink: stdout is for sessions.
-        Event::Said(_) => return,
+        Event::Said(_) | Event::MessageScheduled(_) | Event::MessageFailed { .. } => return,
+        Event::Webhook { session, text, .. } => {
+            let _ = write!(out, "#{session}    ");
+            paint_into(out, color, DIM, format_args!("⇢ {text}"));
+        }
         Event::WriteFailed { session, error } => {
             let _ = write!(out, "#{session}    ");
             paint_into(out, color, RED, format_args!("✗ {error}"));
@@ -294,7 +298,8 @@ fn json_line(e: &Event, inbox: Option<&str>, out: &mut Vec<u8>) {
             }
             v
         }
-        Event::Said(_) => return,
+        Event::Said(_) | Event::MessageScheduled(_) | Event::MessageFailed { .. } => return,
+        Event::Webhook { json, .. } => json.clone(),
         Event::WriteFailed { session, error } => json!({
             "type": "write_error",
             "session": session,

@@ -281,7 +281,10 @@ impl Sink {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
             let per_line = matches!(
                 *event,
-                Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
+                Event::Lines { .. }
+                    | Event::Explained { .. }
+                    | Event::Said(_)
+                    | Event::Webhook { .. }
             );
             for s in subs.iter().filter(|s| s.lines || !per_line) {
                 let sent = match &s.confirms {

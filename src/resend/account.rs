@@ -73,6 +73,26 @@ pub struct AccountFile {
     pub unlisted_key_domain: Option<String>,
     /// The keys.
     pub keys: Option<Vec<KeySpec>>,
+    /// Webhook endpoints (`[[webhooks]]`).
+    pub webhooks: Option<Vec<WebhookSpec>>,
+}
+
+/// A webhook endpoint of the account file:
+/// `[[webhooks]] endpoint = "http://127.0.0.1:4000/hooks"`, optionally
+/// `events = ["email.bounced"]` (default: all), `secret = "whsec_…"`
+/// (default: a new one, printed in the banner), `status = "disabled"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// The URL.
+    pub endpoint: String,
+    /// Event names; empty: every event.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The signing secret.
+    pub secret: Option<String>,
+    /// `enabled` (default) or `disabled`.
+    pub status: Option<String>,
 }
 
 /// The account in force.
@@ -88,6 +108,8 @@ pub struct Account {
     pub unlisted_key_domain: Option<String>,
     /// Listed keys.
     pub keys: Vec<KeySpec>,
+    /// Webhook endpoints from the account file.
+    pub webhooks: Vec<WebhookSpec>,
 }
 
 impl Account {
@@ -107,6 +129,9 @@ impl Account {
         }
         if let Some(k) = &f.keys {
             self.keys = k.clone();
+        }
+        if let Some(w) = &f.webhooks {
+            self.webhooks = w.clone();
         }
     }
 
@@ -428,6 +453,19 @@ impl Usage {
             None => self.preset_month,
         };
         (day, month)
+    }
+
+    /// Which quota is already spent, without counting anything: a
+    /// scheduled email due then fails (`email.failed`, reached_daily_quota).
+    pub fn exhausted(&self, limits: &Limits, today: Day) -> Option<Exceeded> {
+        let (day, month) = self.used(today);
+        if limits.per_day > 0 && day >= limits.per_day {
+            Some(Exceeded::Daily)
+        } else if limits.per_month > 0 && month >= limits.per_month {
+            Some(Exceeded::Monthly)
+        } else {
+            None
+        }
     }
 
     /// The rate window as the REST API's headers tell it: the limit, the

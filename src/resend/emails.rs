@@ -76,6 +76,8 @@ pub enum State {
     },
     /// Canceled before it was due.
     Canceled,
+    /// Due while the team's quota was spent: not sent (`email.failed`).
+    Failed,
     /// Sent; `last_event` says what Resend would report.
     Sent,
 }
@@ -130,6 +132,7 @@ impl EmailRecord {
         match self.state {
             State::Scheduled { .. } => "scheduled",
             State::Canceled => "canceled",
+            State::Failed => "failed",
             State::Sent => self.outcome,
         }
     }

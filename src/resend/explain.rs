@@ -228,6 +228,100 @@ pub fn explain_topic(topic: Topic, user: User, after_data: bool) -> Option<Said>
         })
 }
 
+/// What Resend's REST errors that have no SMTP twin mean, by their `name`.
+const REST_RULES: &[(&str, &str)] = &[
+    (
+        "missing_api_key",
+        "no API key was sent: the call needs `Authorization: Bearer re_…` (the SDKs send the key they were made with: `new Resend(key)`, `resend.api_key`)",
+    ),
+    (
+        "invalid_api_key",
+        "the API key is not valid: mistyped, revoked or deleted; create one at resend.com/api-keys (an SMTP password is a key too, a dashboard password is not)",
+    ),
+    (
+        "restricted_api_key",
+        "this API key may only send emails (sending access): reading emails, domains or keys needs a key with full access",
+    ),
+    (
+        "not_found",
+        "not found: no such id on this account, or no such endpoint (ids come from the account's own answers)",
+    ),
+    (
+        "method_not_allowed",
+        "this endpoint does not take that method: check the API reference for the path",
+    ),
+    (
+        "missing_required_field",
+        "a required field is missing (the message names it): `from`, `to` and `subject` are needed to send",
+    ),
+    (
+        "invalid_attachment",
+        "an attachment needs its `content` (base64) or a `path` (a URL) to fetch it from",
+    ),
+    (
+        "invalid_parameter",
+        "a parameter is malformed (the message names it): ids are UUIDs",
+    ),
+    (
+        "validation_error",
+        "the request was refused by validation: the message says which field and why",
+    ),
+    (
+        "application_error",
+        "Resend failed on its side: retry later (a 5xx is not about the request)",
+    ),
+];
+
+/// Said of mailtape record's own REST errors (`mailtape record: …`).
+const REST_UPSTREAM: &str = "mailtape could not get an answer from the REST upstream: see the reason; check --rest-upstream (https://api.resend.com) and, for a local upstream, --rest-upstream-ca";
+
+/// Explains one of Resend's REST errors (`{"statusCode","name","message"}`):
+/// by its `name`, and for the names that cover several refusals
+/// (`validation_error`) by the words of its message, as the SMTP replies of
+/// the same refusals are recognised; mailtape's own errors by their prefix.
+pub fn explain_rest(status: u16, name: &str, message: &str) -> Option<Said> {
+    let said = |text| Some(Said { text, ok: false });
+    if message.starts_with("mailtape replay:") {
+        return explain_topic(Topic::ReplayDiverged, User::Any, false);
+    }
+    if message.starts_with("mailtape record:") {
+        return said(REST_UPSTREAM);
+    }
+    let reply = match name {
+        "rate_limit_exceeded" => Some(N::RateLimited),
+        "daily_quota_exceeded" => Some(N::DailyQuota),
+        "monthly_quota_exceeded" => Some(N::MonthlyQuota),
+        "invalid_idempotent_request"
+        | "concurrent_idempotent_requests"
+        | "invalid_idempotency_key" => Some(N::IdempotencyConflict),
+        "invalid_from_address" => Some(N::InvalidFrom),
+        _ if message.to_ascii_lowercase().contains("api key is invalid") => {
+            return REST_RULES
+                .iter()
+                .find(|(n, _)| *n == "invalid_api_key")
+                .and_then(|(_, says)| said(says));
+        }
+        // The other refusals of a message carry the words of their SMTP twin.
+        "validation_error" | "email_above_quota" | "invalid_access" => {
+            recognise(550, message, true).filter(|n| *n != N::Accepted)
+        }
+        _ => None,
+    };
+    if let Some(n) = reply
+        && let Some(s) = explain_topic(Topic::Reply(n), User::Resend, true)
+    {
+        return Some(s);
+    }
+    let _ = status;
+    REST_RULES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, says)| said(says))
+}
+
+/// Said under a REST send that was accepted.
+const REST_ACCEPTED: &str = "email accepted: the API answered with its id";
+
 /// Said when no greeting came (a silent server, a timeout).
 pub const NO_GREETING: &str = "no greeting: the port may be blocked by your network or host (port 25 often is, and Resend does not support it); try 587 with STARTTLS or 465 with implicit TLS";
 
@@ -253,6 +347,10 @@ pub struct Explainer {
     user: Option<String>,
     after_data: bool,
     replied: bool,
+    /// The request line, in an HTTP exchange (a REST session).
+    http_request: Option<String>,
+    /// Its status, once the answer's first line is in.
+    http_status: Option<u16>,
 }
 
 impl Explainer {
@@ -269,7 +367,33 @@ impl Explainer {
     /// [`Explainer::observe`] for a reply whose profile name is known (the
     /// mock's own replies): the name, not the text, says what it is.
     pub fn observe_named(&mut self, kind: &EventKind, name: Option<ReplyName>) -> Option<Said> {
+        if let Some(request) = &self.http_request {
+            return match kind {
+                EventKind::Server(line) if self.http_status.is_none() => {
+                    self.http_status = line.get(..3).and_then(|c| c.parse().ok());
+                    None
+                }
+                EventKind::Server(line) if line.starts_with('{') => {
+                    let status = self.http_status.unwrap_or(0);
+                    if let Some((name, message)) = crate::tape::http::resend_error(line) {
+                        return explain_rest(status, &name, &message);
+                    }
+                    let sent = (200..300).contains(&status)
+                        && request.starts_with("POST /emails")
+                        && (line.contains("\"id\"") || line.contains("\"data\""));
+                    sent.then_some(Said {
+                        text: REST_ACCEPTED,
+                        ok: true,
+                    })
+                }
+                _ => None,
+            };
+        }
         match kind {
+            EventKind::Client(line) if !self.replied && is_request_line(line) => {
+                self.http_request = Some(line.clone());
+                None
+            }
             EventKind::Client(line) => {
                 if let Some(u) = line.split("user=").nth(1) {
                     self.user = Some(u.split([' ', '>']).next().unwrap_or("").to_string());
@@ -306,6 +430,13 @@ impl Explainer {
             _ => None,
         }
     }
+}
+
+/// `POST /emails`: the first line of an HTTP exchange, never an SMTP command.
+fn is_request_line(line: &str) -> bool {
+    line.split_once(' ').is_some_and(|(m, t)| {
+        !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) && t.starts_with('/')
+    })
 }
 
 #[cfg(test)]
@@ -410,6 +541,63 @@ mod tests {
             )
             .contains("TLS mode")
         );
+    }
+
+    #[test]
+    fn rest_errors_are_explained_by_name() {
+        let rest = |status, name, message| {
+            explain_rest(status, name, message)
+                .map(|s| s.text)
+                .unwrap_or("")
+        };
+        assert!(rest(401, "missing_api_key", "Missing API key").contains("Authorization: Bearer"));
+        assert!(rest(401, "validation_error", "API key is invalid").contains("revoked"));
+        assert!(
+            rest(
+                403,
+                "validation_error",
+                "You can only send testing emails to your own email address (a@b.co)."
+            )
+            .contains("sandbox")
+        );
+        assert!(rest(403, "validation_error", "The acme.com domain is not verified. Please, add and verify your domain on https://resend.com/domains").contains("SPF and DKIM"));
+        assert!(rest(429, "rate_limit_exceeded", "Too many requests.").contains("rate limited"));
+        assert!(rest(429, "daily_quota_exceeded", "x").contains("100 emails a day"));
+        assert!(rest(409, "invalid_idempotent_request", "x").contains("Idempotency-Key"));
+        assert!(
+            rest(
+                422,
+                "validation_error",
+                "Invalid `from` field. The email address needs to follow"
+            )
+            .contains("Name <email@example.com>")
+        );
+        assert!(
+            rest(
+                500,
+                "application_error",
+                "mailtape replay: the tape holds no `POST /emails`"
+            )
+            .contains("departed from the tape")
+        );
+        assert!(
+            rest(
+                502,
+                "application_error",
+                "mailtape record: https://x cannot be reached"
+            )
+            .contains("--rest-upstream")
+        );
+        let mut e = Explainer::new();
+        let lines = [
+            EventKind::Client("POST /emails".into()),
+            EventKind::Client("{\"from\":\"a@b.co\"}".into()),
+            EventKind::Server("200 OK".into()),
+            EventKind::Server("{\"id\":\"x\"}".into()),
+        ];
+        let said: Vec<_> = lines.iter().map(|k| e.observe(k)).collect();
+        assert_eq!(said[3].map(|s| s.ok), Some(true));
+        assert_eq!(said[2], None, "a status line is not an SMTP reply");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod when;
 
 pub use account::{
     Account, AccountFile, Exceeded, Grant, KeyPolicy, KeySpec, Limits, LimitsFile, LoginError,
-    Usage,
+    Usage, WebhookSpec,
 };
 pub use profile::{Profile, ProfileFile, ReplySpec, Source, TestOutcome};
 pub use reply::{ReplyName, recognise};

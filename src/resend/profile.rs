@@ -155,9 +155,28 @@ mod checked {
         ))
     }
 
-    /// A reply text: one line.
+    /// The longest reply text: RFC 5321 4.5.3.1.5 caps a reply line at
+    /// 512 octets with its code, separator and CR LF (`250 ` … `\r\n`).
+    pub const MAX_TEXT: usize = crate::smtp::reply::MAX_REPLY_LINE - 6;
+
+    /// Why `text` is too long for one reply line, if it is. The text is not
+    /// quoted: it may be thousands of characters.
+    pub(super) fn too_long(what: &str, text: &str) -> Option<String> {
+        (text.len() > MAX_TEXT).then(|| {
+            format!(
+                "{what} of {} octets: a reply line is at most 512 octets with its code and CR LF, so a text holds at most {MAX_TEXT}",
+                text.len()
+            )
+        })
+    }
+
+    /// A reply text: one line that fits SMTP's 512 octets (issue 25, item
+    /// 15).
     pub fn one_line<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         let text = String::deserialize(d)?;
+        if let Some(why) = too_long("reply text", &text) {
+            return Err(D::Error::custom(why));
+        }
         match not_one_line(&text) {
             Some(why) => Err(D::Error::custom(why)),
             None => Ok(text),
@@ -167,6 +186,10 @@ mod checked {
     /// A host name: one line, not empty.
     pub fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let name = String::deserialize(d)?;
+        // The greeting and EHLO put it in a reply line of their own.
+        if let Some(why) = too_long("hostname", &name) {
+            return Err(D::Error::custom(why));
+        }
         if let Some(why) = not_one_line(&name) {
             return Err(D::Error::custom(format!("hostname {why}")));
         }
@@ -183,6 +206,9 @@ mod checked {
         for w in &words {
             if w.trim().is_empty() {
                 return Err(D::Error::custom("an EHLO keyword is empty"));
+            }
+            if let Some(why) = too_long("EHLO keyword", w) {
+                return Err(D::Error::custom(why));
             }
             if let Some(why) = not_one_line(w) {
                 return Err(D::Error::custom(format!("EHLO keyword {why}")));
@@ -330,6 +356,16 @@ impl Profile {
         let mut text = spec.text.replace("{host}", &self.hostname);
         for (k, v) in vars {
             text = text.replace(&format!("{{{k}}}"), v);
+        }
+        // A text that fit when loaded may outgrow the line once filled (a
+        // long domain): cut at a character boundary rather than send a line
+        // a client may refuse.
+        if text.len() > checked::MAX_TEXT {
+            let mut cut = checked::MAX_TEXT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
         }
         Reply::new(spec.code, text)
     }

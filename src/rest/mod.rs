@@ -51,8 +51,19 @@ pub const BODY_LIMIT: usize = 128 << 20;
 /// Resend's JSON `not_found` (not recorded as an exchange: a browser's
 /// `/favicon.ico` on the inbox's listener is no API call).
 pub fn router(shared: Arc<MockShared>) -> Router {
+    router_with(shared, Router::new())
+}
+
+/// [`router`] and `more` routes of the same API served by other parts (the
+/// webhooks' `/webhooks…`): each call of those needs a full-access key and
+/// counts against the rate, and is recorded like the others.
+pub fn router_with(shared: Arc<MockShared>, more: Router) -> Router {
     let rest = Arc::new(Rest { shared });
-    Router::new()
+    let more = more.route_layer(axum::middleware::from_fn_with_state(
+        rest.clone(),
+        admit_call,
+    ));
+    let api = Router::new()
         .route("/emails", post(send::one).get(read::list))
         .route("/emails/batch", post(send::batch))
         .route("/emails/{email_id}", get(read::email).patch(read::update))
@@ -82,19 +93,38 @@ pub fn router(shared: Arc<MockShared>) -> Router {
             axum::routing::delete(account::delete_key),
         )
         .method_not_allowed_fallback(reject::not_allowed)
+        .with_state(rest.clone())
+        .merge(more)
         .layer(axum::middleware::from_fn_with_state(
             rest.clone(),
             exchange::record,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Not an API call: the `download_url` of an attachment, like
-        // Resend's signed URLs, and the JSON 404 for any other path.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    // Not an API call: the `download_url` of an attachment, like
+    // Resend's signed URLs, and the JSON 404 for any other path.
+    let open = Router::new()
         .route(
             "/emails/{email_id}/attachments/{attachment_id}/content",
             get(read::download),
         )
         .fallback(reject::unknown_endpoint)
-        .with_state(rest)
+        .with_state(rest);
+    api.merge(open)
+}
+
+/// The key check and rate count of a call of another part's routes.
+async fn admit_call(
+    axum::extract::State(rest): axum::extract::State<Arc<Rest>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Err(r) = rest.authorize(req.headers(), false) {
+        return r;
+    }
+    if let Err(r) = rest.count_call() {
+        return r;
+    }
+    next.run(req).await
 }
 
 impl Rest {

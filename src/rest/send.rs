@@ -22,7 +22,9 @@ use super::Rest;
 use super::exchange::ExchangeId;
 use super::mime::{self, AttachmentBody, OutAttachment, Outgoing};
 use crate::modes::mock::responder::{MockShared, outcome_of};
-use crate::output::sink::Message;
+use crate::output::sink::{Event as SinkEvent, Message};
+use crate::resend::Exceeded;
+use crate::resend::account::Day;
 use crate::resend::emails::{AttachmentRecord, EmailRecord, State as EmailState};
 use crate::resend::idempotency::{self, Seen};
 use crate::resend::new_id;
@@ -575,7 +577,7 @@ async fn accept(
         subject: v.out.subject.clone(),
         html: v.out.html.clone(),
         text: v.out.text.clone(),
-        tags: v.tags,
+        tags: v.tags.clone(),
         created_at: now,
         scheduled_at: v.scheduled_at,
         outcome: outcome_of(&shared.settings().profile, &rcpts),
@@ -593,6 +595,20 @@ async fn accept(
     match due {
         Some(_) => {
             shared.emails().push(record);
+            // Webhooks send email.scheduled now, the rest when it is due.
+            shared
+                .sink()
+                .publish(SinkEvent::MessageScheduled(Arc::new(Message {
+                    id: id.clone(),
+                    session: exchange,
+                    from: v.envelope_from.clone(),
+                    to: rcpts,
+                    data: mime,
+                    path: None,
+                    key: sender.key.clone(),
+                    user: None,
+                    tags: tags.clone(),
+                })));
             schedule(shared.clone(), id.clone());
         }
         None => {
@@ -667,7 +683,7 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     .iter()
                     .filter_map(|a| mime::mailbox(a).map(|m| m.email.to_string()))
                     .collect();
-                shared.sink().deliver(Message {
+                let message = Message {
                     id: id.clone(),
                     session,
                     from,
@@ -677,7 +693,29 @@ pub fn schedule(shared: Arc<MockShared>, id: String) {
                     key,
                     user: None,
                     tags,
-                });
+                };
+                // Due while the team's quota is spent: Resend does not send
+                // it, and says so with email.failed.
+                let spent = {
+                    let limits = shared.settings().limits;
+                    shared.usage().exhausted(&limits, Day::today())
+                };
+                match spent {
+                    Some(quota) => {
+                        let reason = match quota {
+                            Exceeded::Monthly => "reached_monthly_quota",
+                            _ => "reached_daily_quota",
+                        };
+                        if let Some(e) = shared.emails().get_mut(&id) {
+                            e.state = EmailState::Failed;
+                        }
+                        shared.sink().publish(SinkEvent::MessageFailed {
+                            message: Arc::new(message),
+                            reason: reason.into(),
+                        });
+                    }
+                    None => shared.sink().deliver(message),
+                }
             }
             return;
         }

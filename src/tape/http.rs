@@ -145,8 +145,17 @@ pub fn redact_authorization(value: &[u8]) -> String {
 }
 
 /// A body as its tape line (see the module doc): JSON as sent, compacted,
-/// unless redaction changed it; any other text as a JSON string.
+/// unless redaction changed it; any other text as a JSON string. A webhook
+/// signing secret (`POST /webhooks` answers one) is kept as `whsec_…`.
 pub fn body_line(bytes: &[u8]) -> String {
+    let line = key_scrubbed_body_line(bytes);
+    match super::redact::redact_webhook_secrets(&line) {
+        Cow::Borrowed(_) => line,
+        Cow::Owned(clean) => clean,
+    }
+}
+
+fn key_scrubbed_body_line(bytes: &[u8]) -> String {
     if bytes.len() > MAX_KEPT_HTTP_BODY {
         let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
         let hex: String = digest.as_ref()[..8]

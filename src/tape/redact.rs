@@ -21,6 +21,30 @@ pub fn scrub_message(bytes: &[u8]) -> Vec<u8> {
     super::encoded::scrub_all(bytes).into_owned()
 }
 
+/// Replaces every webhook signing secret (`whsec_` and its base64) with
+/// `whsec_…`: the REST door answers `POST /webhooks` with one, and its
+/// transcript must not keep it. (Not part of [`scrub`]: the answer itself
+/// must carry the secret to the caller.)
+pub fn redact_webhook_secrets(text: &str) -> Cow<'_, str> {
+    const PREFIX: &str = "whsec_";
+    if !text.contains(PREFIX) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(PREFIX) {
+        out.push_str(&rest[..i]);
+        out.push_str("whsec_…");
+        let after = &rest[i + PREFIX.len()..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Scrubs one line of text: Resend keys in the clear, and keys inside
 /// base64 (an AUTH payload sent out of turn, echoed in a reply, a header
 /// value inside JSON, a path segment, an address), quoted-printable or an
@@ -173,6 +197,17 @@ mod tests {
     use super::*;
 
     const KEY: &str = "re_AbCdEf12_345678";
+
+    #[test]
+    fn webhook_secrets_are_redacted() {
+        assert_eq!(
+            redact_webhook_secrets(
+                r#"{"signing_secret":"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD","id":"x"}"#
+            ),
+            r#"{"signing_secret":"whsec_…","id":"x"}"#
+        );
+        assert_eq!(redact_webhook_secrets("none here"), "none here");
+    }
 
     #[test]
     fn keys_in_text() {

@@ -37,7 +37,7 @@ use crate::net::http::listener::HttpShared;
 use crate::net::http::{Guard, HttpListener};
 use crate::output::sink::Sink;
 pub use store::Store;
-pub use summary::{Outcome, SessionSummary};
+pub use summary::{Outcome, SessionSummary, TapedMessage, accepted_messages};
 
 /// Sessions and messages kept by default (`--keep`).
 pub const DEFAULT_KEEP: usize = 1000;

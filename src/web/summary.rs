@@ -407,6 +407,17 @@ pub struct TapedMessage {
     pub to: Vec<String>,
     /// The body, lines joined with CR LF.
     pub data: Vec<u8>,
+    /// The reply that accepted it (`250 OK <id>`).
+    pub reply: String,
+}
+
+impl TapedMessage {
+    /// The email id the accepting reply gave, if it ends with one (a UUID).
+    pub fn email_id(&self) -> Option<&str> {
+        let last = self.reply.split_whitespace().last()?;
+        (last.len() == 36 && last.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            .then_some(last)
+    }
 }
 
 /// The messages a transcript shows accepted (250 after the final dot),
@@ -459,6 +470,7 @@ pub fn accepted_messages(t: &Transcript) -> Vec<TapedMessage> {
                         from: from.clone(),
                         to: to.clone(),
                         data,
+                        reply: line.to_string(),
                     });
                 }
                 body = None;

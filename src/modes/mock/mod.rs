@@ -19,6 +19,7 @@ use crate::modes::mock::responder::{Mock, MockShared};
 use crate::resend::ReplyName;
 use crate::rest::serve::RestListener;
 use crate::smtp::Reply;
+use crate::webhook::{EndpointSpec, WebhookConfig, WebhookEvent, Webhooks};
 
 /// Makes a [`Mock`] per session.
 pub struct MockFactory(pub Arc<MockShared>);
@@ -61,6 +62,9 @@ pub struct MockConfig {
     /// Where to serve Resend's REST API on a listener of its own (port 0:
     /// any free port); `None` leaves it to the inbox's listener.
     pub rest: Option<SocketAddr>,
+    /// Webhooks: endpoints to send Resend's events to (`None`: none, but
+    /// the management API can still add some).
+    pub webhooks: Option<WebhookConfig>,
     /// Serve that listener over HTTPS with the server's certificate (the
     /// generated CA's, by default): the mock then stands in for
     /// `https://api.resend.com`, as a REST upstream for `record`.
@@ -74,6 +78,7 @@ impl MockConfig {
             mock: MockOptions::default(),
             service: ServiceConfig::for_tests(),
             rest: None,
+            webhooks: None,
             rest_tls: false,
         }
     }
@@ -95,6 +100,7 @@ pub struct MockServer {
     shared: Arc<MockShared>,
     rest: Option<RestListener>,
     options: MockOptions,
+    hooks: Arc<Webhooks>,
 }
 
 /// The inbox's scenario switch: built-in scenarios only (a page must not
@@ -218,6 +224,27 @@ impl MockBuilder {
         f(&mut self.config);
         self
     }
+    /// Sends Resend's webhook events to `url` (every event; a new secret,
+    /// see [`MockServer::webhook_secret`]).
+    pub fn webhook(mut self, url: &str) -> Self {
+        self.config
+            .webhooks
+            .get_or_insert_with(WebhookConfig::default)
+            .endpoints
+            .push(EndpointSpec {
+                url: url.into(),
+                ..EndpointSpec::default()
+            });
+        self
+    }
+    /// The webhook sender's settings (retry scale, delay, …).
+    pub fn webhooks(mut self, f: impl FnOnce(&mut WebhookConfig)) -> Self {
+        f(self
+            .config
+            .webhooks
+            .get_or_insert_with(WebhookConfig::default));
+        self
+    }
     /// Starts the server (inside a tokio runtime).
     pub async fn start(self) -> Result<MockServer, Error> {
         MockServer::start(self.config).await
@@ -239,26 +266,68 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(mut config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
+        let mut hooks_config = config.webhooks.clone().unwrap_or_default();
+        for w in &settings.account.webhooks {
+            let disabled = match w.status.as_deref() {
+                None | Some("enabled") => false,
+                Some("disabled") => true,
+                Some(other) => {
+                    return Err(Error::Config {
+                        origin: "the account file's [[webhooks]]".into(),
+                        reason: format!(
+                            "status = {other:?}: a webhook is \"enabled\" or \"disabled\""
+                        ),
+                    });
+                }
+            };
+            hooks_config.endpoints.push(EndpointSpec {
+                url: w.endpoint.clone(),
+                events: w.events.clone(),
+                secret: w.secret.clone(),
+                disabled,
+            });
+        }
+        let hooks = Webhooks::new(hooks_config)?;
         let certs = config.service.certs.clone();
         // Resend's REST API is served on the inbox's listener too: the routes
         // are made when the inbox starts, after the account state exists.
         let account: Arc<OnceLock<Arc<MockShared>>> = Arc::new(OnceLock::new());
         if let Some(web) = &mut config.service.web {
             let account = account.clone();
+            let h = hooks.clone();
             web.routes
                 .push(crate::web::RouteMaker(Arc::new(move |_sink| {
                     account
                         .get()
-                        .map(|s| crate::rest::router(s.clone()))
+                        .map(|s| {
+                            crate::rest::router_with(
+                                s.clone(),
+                                crate::webhook::api::management(h.clone()),
+                            )
+                        })
                         .unwrap_or_default()
+                })));
+            let h = hooks.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |_sink| {
+                    crate::webhook::api::inbox(h.clone())
                 })));
         }
         let (service, shared) = Service::start(config.service, |sink| {
+            // The webhook sender subscribes before the first session.
+            hooks.attach(&sink);
             let s = MockShared::new(settings, sink);
             let _ = account.set(s.clone());
             (MockFactory(s.clone()), s)
         })
         .await?;
+        {
+            // Test addresses as the profile in force says.
+            let shared = shared.clone();
+            hooks.set_test_addresses(Arc::new(move |addr: &str| {
+                shared.settings().profile.test_address(addr)
+            }));
+        }
         if let Some(web) = service.web() {
             web.set_control(Arc::new(ScenarioSwitch {
                 shared: shared.clone(),
@@ -280,7 +349,10 @@ impl MockServer {
             Some(addr) => Some(
                 RestListener::start_tls(
                     addr,
-                    crate::rest::router(shared.clone()),
+                    crate::rest::router_with(
+                        shared.clone(),
+                        crate::webhook::api::management(hooks.clone()),
+                    ),
                     service.http(),
                     tls,
                 )
@@ -293,6 +365,7 @@ impl MockServer {
             shared,
             rest,
             options: config.mock,
+            hooks,
         })
     }
 
@@ -312,7 +385,40 @@ impl MockServer {
 
     /// The REST API's routes on this mock's account, to serve elsewhere.
     pub fn rest_router(&self) -> axum::Router {
-        crate::rest::router(self.shared.clone())
+        crate::rest::router_with(
+            self.shared.clone(),
+            crate::webhook::api::management(self.hooks.clone()),
+        )
+    }
+
+    /// The webhook sender: endpoints (add, change, remove), events, attempts.
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        &self.hooks
+    }
+
+    /// Every webhook event so far (the last 5,000), oldest first, with
+    /// each endpoint's attempts.
+    pub fn webhook_events(&self) -> Vec<WebhookEvent> {
+        self.hooks.events()
+    }
+
+    /// Waits until a webhook event satisfies `pred` (attempts included:
+    /// `|e| e.kind == "email.bounced" && e.delivered()`), or the timeout.
+    pub async fn wait_for_webhook(
+        &self,
+        pred: impl Fn(&WebhookEvent) -> bool,
+        timeout: std::time::Duration,
+    ) -> Option<WebhookEvent> {
+        self.hooks.wait_for(pred, timeout).await
+    }
+
+    /// The signing secret (`whsec_…`) of the endpoint at `url`.
+    pub fn webhook_secret(&self, url: &str) -> Option<String> {
+        self.hooks
+            .endpoints()
+            .into_iter()
+            .find(|e| e.url() == url)
+            .map(|e| e.secret())
     }
 
     /// The settings in force.
@@ -332,10 +438,22 @@ impl MockServer {
     }
 
     /// Stops the server: open sessions get `421`, files are complete after.
+    /// Webhook deliveries in flight get two seconds; how many were left
+    /// undelivered is said (and logged).
     pub async fn shutdown(mut self) {
         if let Some(r) = self.rest.take() {
             r.stop().await;
         }
+        let sink = self.service.sink().clone();
+        let hooks = self.hooks.clone();
         self.service.shutdown().await;
+        let left = hooks.stop(std::time::Duration::from_secs(2)).await;
+        if left > 0 {
+            let line = format!(
+                "mailtape: {left} webhook deliveries left undelivered (endpoints that failed or were still retrying)"
+            );
+            sink.say(&line);
+            tracing::warn!("{line}");
+        }
     }
 }

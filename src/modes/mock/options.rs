@@ -114,12 +114,42 @@ impl MockSettings {
         if let Some(a) = &scenario.file.account {
             account.apply(a);
         }
+        // The keys the profile file and the scenario list: the scenario may
+        // be a file of the user's too.
+        for (layer, origin) in [
+            (
+                overlay.as_ref().and_then(|f| f.account.as_ref()),
+                o.profile.as_ref().map(|p| p.display().to_string()),
+            ),
+            (
+                scenario.file.account.as_ref(),
+                Some(format!("scenario {}", scenario.name)),
+            ),
+        ] {
+            if let (Some(a), Some(origin)) = (layer, origin)
+                && let Some(why) = unusable_key(a.keys.iter().flatten().map(|k| k.key.as_str()))
+            {
+                return Err(Error::Config {
+                    origin,
+                    reason: why,
+                });
+            }
+        }
         if let Some(l) = &scenario.file.limits {
             limits.apply(l);
         }
         if let Some(p) = &o.account {
             let text = read(p, "account")?;
             let file: AccountFile = crate::error::parse_toml(&text, &p.display().to_string())?;
+            if let Some(keys) = &file.keys {
+                let keys = keys.iter().map(|k| k.key.as_str());
+                if let Some(why) = unusable_key(keys) {
+                    return Err(Error::Config {
+                        origin: p.display().to_string(),
+                        reason: why,
+                    });
+                }
+            }
             account.apply(&file);
         }
         if let Some(owner) = &o.owner {
@@ -140,6 +170,9 @@ impl MockSettings {
             );
         }
         if !o.keys.is_empty() {
+            if let Some(why) = unusable_key(o.keys.iter().map(String::as_str)) {
+                return Err(Error::Usage(format!("--key: {why}")));
+            }
             account.keys = o
                 .keys
                 .iter()
@@ -172,4 +205,33 @@ impl MockSettings {
             usage,
         })
     }
+}
+
+/// Why one of `keys` can never authenticate, if one cannot (issue 25, item
+/// 14): Resend issues keys of `re_` and `[A-Za-z0-9_]` only, so a key with
+/// a space, a trailing `!` or junk before `re_` (a paste gone wrong) is one
+/// no client will ever log in with against the relay; a mock that took it
+/// would fail every login later with nothing said. The reason names which
+/// key (by position) and what is wrong with it, never the key itself.
+fn unusable_key<'a>(keys: impl Iterator<Item = &'a str>) -> Option<String> {
+    keys.enumerate().find_map(|(i, key)| {
+        crate::resend::account::key_problem(key).map(|problem| {
+            format!(
+                "the {} key can never authenticate: {problem}",
+                ordinal(i + 1)
+            )
+        })
+    })
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

@@ -591,7 +591,7 @@ impl Responder for Mock {
                 path: None,
                 key: self.login.as_ref().map(|l| l.1.clone()),
                 user: self.login.as_ref().map(|l| l.0.clone()),
-                tags: Vec::new(),
+                ..Message::default()
             })
             .await;
         match saved {

@@ -42,6 +42,15 @@ builtin_tapes!(
     "daily-quota",
     "monthly-quota",
     "silent",
+    "rest-invalid-key",
+    "rest-missing-key",
+    "rest-sandbox",
+    "rest-unverified-domain",
+    "rest-invalid-from",
+    "rest-rate-limited",
+    "rest-daily-quota",
+    "rest-idempotency-conflict",
+    "rest-batch-permissive",
 );
 
 /// Loads a tape: `builtin:NAME` for a shipped one, else a file path.

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
@@ -49,7 +50,21 @@ pub struct LocalAddr(pub SocketAddr);
 pub struct HttpShared {
     limits: HttpLimits,
     slots: Arc<Semaphore>,
-    cap: usize,
+    /// Connections accepted and not yet closed (an accept loop waiting
+    /// holds a slot too, so the slots do not say it).
+    open: Arc<AtomicUsize>,
+}
+
+/// An accepted connection's slot: given back, and uncounted, when dropped.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl HttpShared {
@@ -59,13 +74,13 @@ impl HttpShared {
         HttpShared {
             limits,
             slots: Arc::new(Semaphore::new(cap)),
-            cap,
+            open: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// HTTP connections open right now, over both listeners.
     pub fn open_connections(&self) -> usize {
-        self.cap - self.slots.available_permits()
+        self.open.load(Ordering::Relaxed)
     }
 }
 
@@ -172,8 +187,13 @@ async fn accept_loop(
         let limits = shared.limits.clone();
         let stopped = stopped.clone();
         let tls = tls.clone();
+        shared.open.fetch_add(1, Ordering::Relaxed);
+        let slot = Slot {
+            _permit: permit,
+            open: shared.open.clone(),
+        };
         conns.spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             match tls {
                 None => serve_connection(socket, peer, local, router, limits, stopped).await,
                 Some(acceptor) => {

@@ -1,0 +1,1011 @@
+//! Webhooks: the events Resend would send after an email is accepted,
+//! signed as Resend signs them, delivered and retried on Resend's schedule.
+//!
+//! The sender is one more subscriber of the sink, with its own bounded
+//! queue (like the inbox): it reads accepted, scheduled and failed messages,
+//! and neither the engine nor the modes know it is there.
+//!
+//! - [`sign`]: the Svix / Standard Webhooks signature (no I/O).
+//! - [`events`]: which events an email implies, and their payloads.
+//! - [`deliver`]: one HTTP attempt, the retry schedule, where endpoints
+//!   may point.
+//! - [`api`]: Resend's management API (`/webhooks…`) for the REST door, and
+//!   mailtape's own `/api/webhooks…` for the inbox and tests.
+//!
+//! Deliveries of one email to one endpoint go in order, one at a time (a
+//! retrying event holds back the later events of the same email); emails
+//! and endpoints go in parallel, at most [`PER_ENDPOINT`] requests at once
+//! per endpoint. Memory is bounded: the last [`WebhookConfig::keep`] events
+//! are kept with their attempts, and at most [`MAX_PENDING`] deliveries wait.
+
+pub mod api;
+pub mod deliver;
+pub mod events;
+pub mod sign;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::error::Error;
+use crate::output::sink::{Event as SinkEvent, Message, Sink};
+use crate::resend::TestOutcome;
+use deliver::Target;
+use events::{EmailFacts, EventType, Fate, Planned};
+use sign::Secret;
+
+/// Requests in flight to one endpoint at most.
+pub const PER_ENDPOINT: usize = 16;
+/// Deliveries (an event to an endpoint) waiting or retrying at most; more
+/// are dropped and counted rather than grow without bound.
+pub const MAX_PENDING: usize = 20_000;
+/// The sink queue of the sender: accepted messages waiting to be turned
+/// into events.
+pub const QUEUE: usize = 16 * 1024;
+/// How long the old secret keeps signing after a rotation (Resend: 24 h).
+pub const ROTATION_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// An endpoint as configured (`--webhook URL[,events]`, the account file's
+/// `[[webhooks]]`, or the test API).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointSpec {
+    /// Where to POST.
+    pub url: String,
+    /// Event names to send; empty: all.
+    pub events: Vec<String>,
+    /// The `whsec_` secret; `None`: a new one.
+    pub secret: Option<String>,
+    /// `false`: added but sent nothing (`status = "disabled"`).
+    pub disabled: bool,
+}
+
+impl EndpointSpec {
+    /// `URL` or `URL,email.sent,email.bounced` (the `--webhook` flag).
+    pub fn parse_flag(s: &str) -> EndpointSpec {
+        let mut parts = s.split(',').map(str::trim);
+        EndpointSpec {
+            url: parts.next().unwrap_or_default().to_string(),
+            events: parts.filter(|p| !p.is_empty()).map(String::from).collect(),
+            ..EndpointSpec::default()
+        }
+    }
+}
+
+/// Settings of the webhook sender.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Endpoints to start with.
+    pub endpoints: Vec<EndpointSpec>,
+    /// Multiplies every wait of the retry schedule (0.001: seconds become
+    /// milliseconds), for tests that must see retries.
+    pub retry_scale: f64,
+    /// Endpoints on hosts other than loopback are allowed.
+    pub allow_remote: bool,
+    /// Extra CA certificates (PEM) trusted for `https` endpoints, besides
+    /// the Mozilla roots.
+    pub ca_file: Option<PathBuf>,
+    /// The wait between `email.sent` and what follows it.
+    pub delay: Duration,
+    /// Events kept, with their attempts (the oldest go first).
+    pub keep: usize,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> WebhookConfig {
+        WebhookConfig {
+            endpoints: Vec::new(),
+            retry_scale: 1.0,
+            allow_remote: false,
+            ca_file: None,
+            delay: Duration::ZERO,
+            keep: 5_000,
+            timeout: deliver::TIMEOUT,
+        }
+    }
+}
+
+/// How an endpoint's status is written.
+fn status_name(enabled: bool) -> &'static str {
+    if enabled { "enabled" } else { "disabled" }
+}
+
+struct EndpointState {
+    target: Target,
+    events: Vec<EventType>,
+    /// The secrets that sign, newest first, with when each stops.
+    secrets: Vec<(Secret, Option<Instant>)>,
+    enabled: bool,
+}
+
+/// One endpoint.
+pub struct Endpoint {
+    id: String,
+    created_at: OffsetDateTime,
+    state: RwLock<EndpointState>,
+    slots: Semaphore,
+}
+
+impl Endpoint {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, EndpointState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, EndpointState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Its id (a UUID, as Resend's).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The URL.
+    pub fn url(&self) -> String {
+        self.read().target.url.clone()
+    }
+
+    /// The secret in force (`whsec_…`): for the banner, the ready line and
+    /// `POST /webhooks`'s answer only.
+    pub fn secret(&self) -> String {
+        self.read()
+            .secrets
+            .first()
+            .map(|(s, _)| s.expose().to_string())
+            .unwrap_or_default()
+    }
+
+    fn wants(&self, kind: EventType) -> bool {
+        let s = self.read();
+        s.enabled && (s.events.is_empty() || s.events.contains(&kind))
+    }
+
+    /// As `GET /webhooks/{id}` shows it (no secret).
+    pub fn to_json(&self) -> Value {
+        let s = self.read();
+        json!({
+            "object": "webhook",
+            "id": self.id,
+            "endpoint": s.target.url,
+            "events": if s.events.is_empty() { EventType::ALL.iter().map(|e| e.name()).collect::<Vec<_>>() } else { s.events.iter().map(|e| e.name()).collect() },
+            "status": status_name(s.enabled),
+            "created_at": crate::resend::emails::api_time(self.created_at),
+        })
+    }
+
+    fn signers(&self) -> Vec<Secret> {
+        let now = Instant::now();
+        self.read()
+            .secrets
+            .iter()
+            .filter(|(_, until)| until.is_none_or(|u| u > now))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// The endpoint's id.
+    pub webhook_id: String,
+    /// Its URL then.
+    pub endpoint: String,
+    /// 1 for the first attempt, up to 8.
+    pub attempt: usize,
+    /// When it started.
+    #[serde(serialize_with = "ser_time")]
+    pub at: OffsetDateTime,
+    /// The request's headers (the signature is not a secret).
+    pub request_headers: Vec<(String, String)>,
+    /// The response's status.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub latency_ms: u64,
+    /// The response's headers (the first bytes).
+    pub response_headers: Vec<(String, String)>,
+    /// The first bytes of the response's body.
+    pub response_body: String,
+    /// Whether it counts as delivered (a 2xx).
+    pub ok: bool,
+}
+
+fn ser_time<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&events::timestamp(*t))
+}
+
+/// Where an event stands for one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its turn or its next attempt.
+    Pending,
+    /// A 2xx came back.
+    Delivered,
+    /// All eight attempts failed.
+    Failed,
+    /// The endpoint answered `webhook-delivery: abort-message`.
+    Aborted,
+    /// Never attempted: too many deliveries waiting, or mailtape stopped.
+    Dropped,
+}
+
+/// One event, as sent (the same body and id to every endpoint, on every
+/// attempt).
+pub struct EventRecord {
+    /// The `svix-id` (`msg_…`).
+    pub id: String,
+    /// Its type.
+    pub kind: EventType,
+    /// The email it is about.
+    pub email_id: String,
+    /// The SMTP session or REST exchange the email came in.
+    pub session: u64,
+    /// When it was emitted.
+    pub created_at: OffsetDateTime,
+    /// The JSON body.
+    pub body: Bytes,
+    log: Mutex<EventLog>,
+}
+
+#[derive(Default)]
+struct EventLog {
+    attempts: Vec<Attempt>,
+    states: Vec<(String, DeliveryState)>,
+}
+
+/// What the test API and `/api/webhooks/events` show of an event.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookEvent {
+    /// The `svix-id`.
+    pub id: String,
+    /// `email.sent`, `email.bounced`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The email's id.
+    pub email_id: String,
+    /// The session or REST exchange of the email.
+    pub session: u64,
+    /// When it was emitted.
+    pub created_at: String,
+    /// The payload as sent.
+    pub payload: Value,
+    /// Per endpoint: where it stands.
+    pub deliveries: Vec<(String, DeliveryState)>,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+impl WebhookEvent {
+    /// Whether some endpoint answered it with a 2xx.
+    pub fn delivered(&self) -> bool {
+        self.deliveries
+            .iter()
+            .any(|(_, s)| *s == DeliveryState::Delivered)
+    }
+}
+
+impl EventRecord {
+    /// A snapshot.
+    pub fn view(&self) -> WebhookEvent {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        WebhookEvent {
+            id: self.id.clone(),
+            kind: self.kind.name().into(),
+            email_id: self.email_id.clone(),
+            session: self.session,
+            created_at: events::timestamp(self.created_at),
+            payload: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+            deliveries: log.states.clone(),
+            attempts: log.attempts.clone(),
+        }
+    }
+
+    fn set_state(&self, endpoint: &str, state: DeliveryState) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        match log.states.iter_mut().find(|(e, _)| e == endpoint) {
+            Some(s) => s.1 = state,
+            None => log.states.push((endpoint.to_string(), state)),
+        }
+    }
+}
+
+/// Which test outcome the running profile gives an address.
+pub type TestAddresses = dyn Fn(&str) -> Option<TestOutcome> + Send + Sync;
+
+type LaneKey = (String, String);
+
+/// The webhook sender of one server.
+pub struct Webhooks {
+    config: WebhookConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    endpoints: RwLock<Vec<Arc<Endpoint>>>,
+    events: Mutex<VecDeque<Arc<EventRecord>>>,
+    /// What the events said of each recent email (and whom it went to),
+    /// for opens and clicks caused later.
+    emails: Mutex<VecDeque<(EmailFacts, Vec<String>)>>,
+    lanes: Mutex<HashMap<LaneKey, mpsc::UnboundedSender<Arc<EventRecord>>>>,
+    pending: AtomicUsize,
+    dropped: AtomicU64,
+    emitted: watch::Sender<u64>,
+    stop: watch::Sender<bool>,
+    stopping: AtomicBool,
+    sink: OnceLock<Arc<Sink>>,
+    tests: RwLock<Option<Arc<TestAddresses>>>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("endpoints", &self.endpoints().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhooks {
+    /// Checks the endpoints (URL, host, event names, secrets, duplicates)
+    /// and loads the CA file; starts nothing (see [`Webhooks::attach`]).
+    pub fn new(config: WebhookConfig) -> Result<Arc<Webhooks>, Error> {
+        let tls = match crate::net::tls::client_config(config.ca_file.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) if config.ca_file.is_some() => return Err(e),
+            Err(_) => None,
+        };
+        let hooks = Arc::new(Webhooks {
+            tls,
+            endpoints: RwLock::new(Vec::new()),
+            events: Mutex::new(VecDeque::new()),
+            emails: Mutex::new(VecDeque::new()),
+            lanes: Mutex::new(HashMap::new()),
+            pending: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            emitted: watch::channel(0).0,
+            stop: watch::channel(false).0,
+            stopping: AtomicBool::new(false),
+            sink: OnceLock::new(),
+            tests: RwLock::new(None),
+            config: WebhookConfig {
+                endpoints: Vec::new(),
+                ..config.clone()
+            },
+        });
+        for spec in &config.endpoints {
+            hooks.add(spec).map_err(|reason| Error::Config {
+                origin: format!("--webhook {}", spec.url),
+                reason,
+            })?;
+        }
+        Ok(hooks)
+    }
+
+    /// Adds an endpoint; the error says what is wrong (a bad URL, a host
+    /// that is not allowed, an unknown event, a bad secret, a duplicate).
+    pub fn add(&self, spec: &EndpointSpec) -> Result<Arc<Endpoint>, String> {
+        let target = Target::parse(&spec.url, self.config.allow_remote)?;
+        let events = parse_events(&spec.events)?;
+        let secret = match &spec.secret {
+            Some(s) => Secret::parse(s)?,
+            None => Secret::generate(),
+        };
+        let mut list = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
+        if list.iter().any(|e| e.read().target.url == target.url) {
+            return Err(format!(
+                "a webhook for {} already exists; change it (PATCH) rather than add it twice",
+                target.url
+            ));
+        }
+        let e = Arc::new(Endpoint {
+            id: crate::resend::new_id(),
+            created_at: OffsetDateTime::now_utc(),
+            state: RwLock::new(EndpointState {
+                target,
+                events,
+                secrets: vec![(secret, None)],
+                enabled: !spec.disabled,
+            }),
+            slots: Semaphore::new(PER_ENDPOINT),
+        });
+        list.push(e.clone());
+        Ok(e)
+    }
+
+    /// Changes an endpoint (`PATCH /webhooks/{id}`): its URL, events or
+    /// status.
+    pub fn update(
+        &self,
+        id: &str,
+        url: Option<&str>,
+        events: Option<&[String]>,
+        enabled: Option<bool>,
+    ) -> Result<Option<Arc<Endpoint>>, String> {
+        let Some(e) = self.endpoint(id) else {
+            return Ok(None);
+        };
+        let target = url
+            .map(|u| Target::parse(u, self.config.allow_remote))
+            .transpose()?;
+        if let Some(t) = &target
+            && self
+                .endpoints()
+                .iter()
+                .any(|o| o.id != e.id && o.read().target.url == t.url)
+        {
+            return Err(format!("a webhook for {} already exists", t.url));
+        }
+        let events = events.map(parse_events).transpose()?;
+        let mut s = e.write();
+        if let Some(t) = target {
+            s.target = t;
+        }
+        if let Some(ev) = events {
+            s.events = ev;
+        }
+        if let Some(en) = enabled {
+            s.enabled = en;
+        }
+        drop(s);
+        Ok(Some(e))
+    }
+
+    /// Removes an endpoint; what is pending for it is dropped.
+    pub fn remove(&self, id: &str) -> Option<Arc<Endpoint>> {
+        let mut list = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
+        let i = list.iter().position(|e| e.id == id)?;
+        Some(list.remove(i))
+    }
+
+    /// A new secret for an endpoint; the old one signs too for 24 hours.
+    pub fn rotate(&self, id: &str) -> Option<Arc<Endpoint>> {
+        let e = self.endpoint(id)?;
+        let mut s = e.write();
+        let until = Instant::now() + ROTATION_WINDOW;
+        for old in s.secrets.iter_mut() {
+            old.1 = Some(old.1.map_or(until, |u| u.min(until)));
+        }
+        s.secrets.insert(0, (Secret::generate(), None));
+        s.secrets.truncate(2);
+        drop(s);
+        Some(e)
+    }
+
+    /// Every endpoint.
+    pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The endpoint with this id.
+    pub fn endpoint(&self, id: &str) -> Option<Arc<Endpoint>> {
+        self.endpoints().into_iter().find(|e| e.id == id)
+    }
+
+    /// Uses the running profile's test addresses (`delivered@resend.dev`,
+    /// …) to decide each recipient's events.
+    pub fn set_test_addresses(&self, f: Arc<TestAddresses>) {
+        *self.tests.write().unwrap_or_else(|p| p.into_inner()) = Some(f);
+    }
+
+    /// Subscribes to the sink and starts turning what it publishes into
+    /// events (inside a tokio runtime). Once only: a second call does
+    /// nothing.
+    pub fn attach(self: &Arc<Self>, sink: &Arc<Sink>) {
+        if self.sink.set(sink.clone()).is_err() {
+            return;
+        }
+        let mut sub = sink.subscribe_sessions(QUEUE);
+        let me = self.clone();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            while let Some(event) = sub.recv().await {
+                match &*event {
+                    SinkEvent::MessageAccepted(m) => me.on_message(m, None),
+                    SinkEvent::MessageScheduled(m) => me.on_scheduled(m),
+                    SinkEvent::MessageFailed { message, reason } => {
+                        me.on_message(message, Some(reason))
+                    }
+                    SinkEvent::SessionFinished { transcript, .. }
+                        if transcript.meta.mode == "replay" =>
+                    {
+                        me.on_replayed(transcript)
+                    }
+                    _ => {}
+                }
+                let missed = sub.take_dropped();
+                if missed > 0 {
+                    tracing::warn!("webhooks: {missed} accepted messages not seen (queue full)");
+                }
+            }
+        });
+    }
+
+    fn fate(&self, addr: &str) -> Fate {
+        let test = self
+            .tests
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|f| f(addr));
+        Fate::of(addr, test)
+    }
+
+    fn facts(m: &Message) -> EmailFacts {
+        let mut f = events::facts_from_mime(&m.id, m.session, &m.data);
+        // Tags travel as `name=value`.
+        f.tags = m
+            .tags
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (t.clone(), String::new()),
+            })
+            .collect();
+        f.created_at = Some(OffsetDateTime::now_utc());
+        f
+    }
+
+    fn on_message(self: &Arc<Self>, m: &Message, failed: Option<&String>) {
+        if self.endpoints().is_empty() {
+            return;
+        }
+        let facts = Self::facts(m);
+        if let Some(reason) = failed {
+            let p = Planned {
+                kind: EventType::Failed,
+                to: m.to.clone(),
+                extra: events::failed(reason),
+                later: false,
+            };
+            self.emit(&facts, &p);
+            return;
+        }
+        let fates: Vec<(String, Fate)> = m.to.iter().map(|a| (a.clone(), self.fate(a))).collect();
+        self.emit_plan(facts, events::plan(&fates));
+    }
+
+    fn on_scheduled(self: &Arc<Self>, m: &Message) {
+        if self.endpoints().is_empty() {
+            return;
+        }
+        let p = Planned {
+            kind: EventType::Scheduled,
+            to: m.to.clone(),
+            extra: serde_json::Map::new(),
+            later: false,
+        };
+        self.emit(&Self::facts(m), &p);
+    }
+
+    /// A replayed session's accepted messages produce the events the mock
+    /// would have sent for them, under the email id the tape's `250` gave.
+    fn on_replayed(self: &Arc<Self>, t: &crate::tape::Transcript) {
+        if self.endpoints().is_empty() {
+            return;
+        }
+        for (i, m) in crate::web::accepted_messages(t).into_iter().enumerate() {
+            let id = m
+                .email_id()
+                .map_or_else(|| format!("replay-{}-{}", t.meta.id, i + 1), String::from);
+            let msg = Message {
+                id,
+                session: t.meta.id,
+                from: m.from,
+                to: m.to,
+                data: m.data,
+                ..Message::default()
+            };
+            self.on_message(&msg, None);
+        }
+    }
+
+    /// Emits the events at once, or the later ones after the delay.
+    fn emit_plan(self: &Arc<Self>, facts: EmailFacts, plan: Vec<Planned>) {
+        let delivered: Vec<String> = plan
+            .iter()
+            .find(|p| p.kind == EventType::Delivered)
+            .map(|p| p.to.clone())
+            .unwrap_or_default();
+        {
+            let mut emails = self.emails.lock().unwrap_or_else(|p| p.into_inner());
+            emails.push_back((facts.clone(), delivered));
+            while emails.len() > self.config.keep.max(1) {
+                emails.pop_front();
+            }
+        }
+        let delay = self.config.delay;
+        if delay.is_zero() {
+            for p in &plan {
+                self.emit(&facts, p);
+            }
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut waited = false;
+            for p in &plan {
+                if p.later && !waited {
+                    tokio::time::sleep(delay).await;
+                    waited = true;
+                }
+                me.emit(&facts, p);
+            }
+        });
+    }
+
+    /// Emits one event about an email: kept, shown live, queued for every
+    /// endpoint that wants it.
+    pub fn emit(self: &Arc<Self>, facts: &EmailFacts, p: &Planned) -> Arc<EventRecord> {
+        let now = OffsetDateTime::now_utc();
+        let record = Arc::new(EventRecord {
+            id: sign::new_msg_id(),
+            kind: p.kind,
+            email_id: facts.email_id.clone(),
+            session: facts.session,
+            created_at: now,
+            body: Bytes::from(events::body(facts, p, now)),
+            log: Mutex::new(EventLog::default()),
+        });
+        {
+            let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            events.push_back(record.clone());
+            while events.len() > self.config.keep.max(1) {
+                events.pop_front();
+            }
+        }
+        self.live(
+            record.session,
+            format!("webhook {} for email {}", record.kind.name(), record.email_id),
+            json!({"type": "webhook_event", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id}),
+        );
+        for e in self.endpoints() {
+            if e.wants(p.kind) {
+                self.enqueue(&e, &record);
+            }
+        }
+        self.emitted.send_modify(|n| *n += 1);
+        record
+    }
+
+    /// An open or a click of a delivered email (Resend sends these only
+    /// with tracking on; mailtape when asked): `None` if the email is not
+    /// one the sender has seen.
+    pub fn engage(
+        self: &Arc<Self>,
+        email_id: &str,
+        kind: EventType,
+        extra: serde_json::Map<String, Value>,
+    ) -> Option<Arc<EventRecord>> {
+        let (facts, to) = self
+            .emails
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find(|(f, _)| f.email_id == email_id)
+            .cloned()?;
+        let p = Planned {
+            kind,
+            to,
+            extra,
+            later: false,
+        };
+        Some(self.emit(&facts, &p))
+    }
+
+    /// Sends an event again to one endpoint (or every endpoint that wants
+    /// it), with the same id and body (`POST …/replay`).
+    pub fn replay(
+        self: &Arc<Self>,
+        event_id: &str,
+        endpoint: Option<&str>,
+    ) -> Option<Arc<EventRecord>> {
+        let record = self.event(event_id)?;
+        for e in self.endpoints() {
+            let chosen = match endpoint {
+                Some(id) => e.id == id,
+                None => e.wants(record.kind),
+            };
+            if chosen {
+                self.enqueue(&e, &record);
+            }
+        }
+        Some(record)
+    }
+
+    fn enqueue(self: &Arc<Self>, endpoint: &Arc<Endpoint>, record: &Arc<EventRecord>) {
+        if self.stopping.load(Ordering::Acquire)
+            || self.pending.load(Ordering::Acquire) >= MAX_PENDING
+        {
+            record.set_state(&endpoint.id, DeliveryState::Dropped);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        record.set_state(&endpoint.id, DeliveryState::Pending);
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let key = (endpoint.id.clone(), record.email_id.clone());
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = lanes.get(&key)
+            && tx.send(record.clone()).is_ok()
+        {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(record.clone());
+        lanes.insert(key.clone(), tx);
+        drop(lanes);
+        let me = self.clone();
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move { me.lane(key, endpoint, rx).await });
+    }
+
+    /// Delivers one email's events to one endpoint, in order; ends when
+    /// none is left.
+    async fn lane(
+        self: Arc<Self>,
+        key: LaneKey,
+        endpoint: Arc<Endpoint>,
+        mut rx: mpsc::UnboundedReceiver<Arc<EventRecord>>,
+    ) {
+        loop {
+            let record = match rx.try_recv() {
+                Ok(r) => r,
+                Err(_) => {
+                    let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+                    match rx.try_recv() {
+                        Ok(r) => r,
+                        Err(_) => {
+                            lanes.remove(&key);
+                            return;
+                        }
+                    }
+                }
+            };
+            let state = self.deliver(&endpoint, &record).await;
+            record.set_state(&endpoint.id, state);
+            if state == DeliveryState::Dropped {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            self.emitted.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Up to eight attempts on the (scaled) schedule.
+    async fn deliver(&self, endpoint: &Arc<Endpoint>, record: &EventRecord) -> DeliveryState {
+        let mut stop = self.stop.subscribe();
+        for n in 0..deliver::SCHEDULE.len() {
+            let wait = deliver::wait_before(n, self.config.retry_scale);
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return DeliveryState::Dropped,
+                }
+            }
+            if *stop.borrow() || self.endpoint(&endpoint.id).is_none() {
+                return DeliveryState::Dropped;
+            }
+            let Ok(_slot) = endpoint.slots.acquire().await else {
+                return DeliveryState::Dropped;
+            };
+            let (target, signers) = (endpoint.read().target.clone(), endpoint.signers());
+            let at = OffsetDateTime::now_utc();
+            let ts = at.unix_timestamp();
+            let refs: Vec<&Secret> = signers.iter().collect();
+            let headers = vec![
+                ("svix-id".to_string(), record.id.clone()),
+                ("svix-timestamp".to_string(), ts.to_string()),
+                (
+                    "svix-signature".to_string(),
+                    sign::signature_header(&refs, &record.id, ts, &record.body),
+                ),
+            ];
+            let out = deliver::post(
+                &target,
+                self.config.allow_remote,
+                self.tls.as_ref(),
+                &headers,
+                record.body.clone(),
+                self.config.timeout,
+            )
+            .await;
+            let attempt = Attempt {
+                webhook_id: endpoint.id.clone(),
+                endpoint: target.url.clone(),
+                attempt: n + 1,
+                at,
+                request_headers: headers,
+                status: out.status,
+                error: out.error.clone(),
+                latency_ms: u64::try_from(out.latency.as_millis()).unwrap_or(u64::MAX),
+                response_headers: out.headers.clone(),
+                response_body: out.body.clone(),
+                ok: out.ok(),
+            };
+            self.live(
+                record.session,
+                format!(
+                    "webhook {} → {} attempt {}: {} ({} ms)",
+                    record.kind.name(),
+                    target.url,
+                    n + 1,
+                    match (out.status, &out.error) {
+                        (Some(s), None) => s.to_string(),
+                        (_, Some(e)) => e.clone(),
+                        (None, None) => "?".into(),
+                    },
+                    attempt.latency_ms
+                ),
+                json!({"type": "webhook_attempt", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id, "endpoint": target.url, "attempt": n + 1, "status": out.status, "error": out.error, "latency_ms": attempt.latency_ms}),
+            );
+            record
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .attempts
+                .push(attempt);
+            self.emitted.send_modify(|c| *c += 1);
+            if out.ok() {
+                return DeliveryState::Delivered;
+            }
+            if out.abort {
+                return DeliveryState::Aborted;
+            }
+        }
+        DeliveryState::Failed
+    }
+
+    fn live(&self, session: u64, text: String, json: Value) {
+        if let Some(sink) = self.sink.get() {
+            sink.publish(SinkEvent::Webhook {
+                session,
+                text,
+                json,
+            });
+        }
+    }
+
+    /// The event with this `svix-id`.
+    pub fn event(&self, id: &str) -> Option<Arc<EventRecord>> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+    }
+
+    /// The events kept, oldest first.
+    pub fn records(&self) -> Vec<Arc<EventRecord>> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The events kept, oldest first, with their attempts.
+    pub fn events(&self) -> Vec<WebhookEvent> {
+        self.records().iter().map(|e| e.view()).collect()
+    }
+
+    /// Waits until an event (as it stands, attempts included) satisfies
+    /// `pred`, or the timeout passes.
+    pub async fn wait_for(
+        &self,
+        pred: impl Fn(&WebhookEvent) -> bool,
+        timeout: Duration,
+    ) -> Option<WebhookEvent> {
+        let mut rx = self.emitted.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return Some(e);
+            }
+            rx.borrow_and_update();
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Deliveries waiting or retrying.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Deliveries never attempted (too many waiting, or stopped).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Gives deliveries in flight `grace` to finish, then stops the rest;
+    /// returns how many deliveries were left undelivered.
+    pub async fn stop(&self, grace: Duration) -> usize {
+        let mut rx = self.emitted.subscribe();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.pending() > 0 {
+            rx.borrow_and_update();
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.stopping.store(true, Ordering::Release);
+        let left = self.pending();
+        self.stop.send_replace(true);
+        // Retries waiting for their time end now; give them a moment to
+        // say so (an attempt in flight keeps its own timeout).
+        let settle = tokio::time::Instant::now() + Duration::from_millis(500);
+        while self.pending() > 0 {
+            rx.borrow_and_update();
+            if tokio::time::timeout_at(settle, rx.changed()).await.is_err() {
+                break;
+            }
+        }
+        left
+    }
+}
+
+fn parse_events(names: &[String]) -> Result<Vec<EventType>, String> {
+    let mut out = Vec::new();
+    for n in names {
+        let kind = EventType::parse(n).ok_or_else(|| {
+            format!(
+                "unknown webhook event {n:?}; known: {}",
+                EventType::ALL.map(|e| e.name()).join(", ")
+            )
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+/// The banner's lines for the endpoints: URL, events, secret.
+pub fn banner_lines(hooks: &Webhooks) -> Vec<String> {
+    hooks
+        .endpoints()
+        .iter()
+        .map(|e| {
+            let s = e.read();
+            let events = if s.events.is_empty() {
+                "all events".to_string()
+            } else {
+                s.events
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            format!(
+                "webhook {} ({events}{}) secret {}",
+                s.target.url,
+                if s.enabled { "" } else { ", disabled" },
+                s.secrets
+                    .first()
+                    .map(|(k, _)| k.expose())
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,675 @@
+//! Webhooks (issue 22): Resend's events after the send, signed as Resend
+//! signs them, delivered in order per email and retried on the (scaled)
+//! schedule; the management API on the REST door; the test API.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::{KEY, Mode, http};
+use lettre::transport::smtp::authentication::Mechanism;
+use mailtape::MockServer;
+use serde_json::{Value, json};
+
+/// One request the receiving app got.
+#[derive(Debug, Clone)]
+struct Got {
+    headers: HeaderMap,
+    body: Bytes,
+    at: Instant,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+    fn kind(&self) -> String {
+        self.json()["type"].as_str().unwrap_or_default().to_string()
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// An answer: a status and maybe one header.
+type Answer = (u16, Option<(&'static str, &'static str)>);
+
+/// A receiving app: records every request, answers from a script of
+/// statuses (then 200), with an optional header on each answer.
+#[derive(Clone)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Got>>>,
+    script: Arc<Mutex<Vec<Answer>>>,
+    url: String,
+}
+
+impl Receiver {
+    async fn start(script: Vec<Answer>) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let r = Receiver {
+            got: Arc::default(),
+            script: Arc::new(Mutex::new(script)),
+            url,
+        };
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().unwrap().push(Got {
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    });
+                    let next = {
+                        let mut s = state.script.lock().unwrap();
+                        if s.is_empty() {
+                            (200, None)
+                        } else {
+                            s.remove(0)
+                        }
+                    };
+                    let mut resp = (StatusCode::from_u16(next.0).unwrap(), "ok").into_response();
+                    if let Some((k, v)) = next.1 {
+                        resp.headers_mut().insert(k, v.parse().unwrap());
+                    }
+                    resp
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        r
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Got> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.got().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.got()
+    }
+}
+
+/// The Standard Webhooks check, written here from the spec (not mailtape's
+/// code): HMAC-SHA256 over `id.timestamp.body`, any `v1,` signature.
+fn verify(secret: &str, got: &Got) -> bool {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("whsec_"))
+        .expect("base64 secret");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let signed = [
+        got.header("svix-id").as_bytes(),
+        b".",
+        got.header("svix-timestamp").as_bytes(),
+        b".",
+        &got.body,
+    ]
+    .concat();
+    let ts: i64 = got.header("svix-timestamp").parse().expect("timestamp");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (now - ts).abs() <= 300
+        && got.header("svix-signature").split(' ').any(|s| {
+            s.strip_prefix("v1,")
+                .and_then(|b| STANDARD.decode(b).ok())
+                .is_some_and(|sig| ring::hmac::verify(&key, &signed, &sig).is_ok())
+        })
+}
+
+async fn mock_to(url: &str, scale: f64) -> MockServer {
+    MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(url)
+        .webhooks(|w| w.retry_scale = scale)
+        .start()
+        .await
+        .expect("mock starts")
+}
+
+async fn smtp(server: &MockServer, to: &[&str]) {
+    common::send(
+        server,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "Acme <onboarding@acme.com>",
+        to,
+    )
+    .await
+    .expect("accepted");
+}
+
+async fn rest_send(server: &MockServer, body: Value) -> Value {
+    let a = format!("Bearer {KEY}");
+    let r = http(
+        &server.rest_url().unwrap(),
+        "POST",
+        "/emails",
+        &[("Authorization", &a)],
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn kinds(got: &[Got]) -> Vec<String> {
+    got.iter().map(Got::kind).collect()
+}
+
+/// Each test address over SMTP gets its sequence, signed, in order, with
+/// the payload's shape (issue 22: "an end-to-end test per test address and
+/// per door").
+#[tokio::test]
+async fn smtp_test_addresses_produce_their_signed_sequences() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("delivered@resend.dev", &["email.sent", "email.delivered"]),
+        ("bounced@resend.dev", &["email.sent", "email.bounced"]),
+        (
+            "complained@resend.dev",
+            &["email.sent", "email.delivered", "email.complained"],
+        ),
+        ("suppressed@resend.dev", &["email.suppressed"]),
+        ("someone@acme.org", &["email.sent", "email.delivered"]),
+    ];
+    for (to, want) in cases {
+        let rx = Receiver::start(vec![]).await;
+        let server = mock_to(&rx.url, 1.0).await;
+        let secret = server.webhook_secret(&rx.url).expect("secret");
+        smtp(&server, &[to]).await;
+        let got = rx.wait_for(want.len()).await;
+        assert_eq!(kinds(&got), want, "{to}");
+        let email_id = server.messages()[0].id.clone();
+        for g in &got {
+            assert!(verify(&secret, g), "{to}: signature refused");
+            assert!(g.header("svix-id").starts_with("msg_"));
+            let v = g.json();
+            let data = &v["data"];
+            assert_eq!(data["email_id"], email_id.as_str());
+            assert_eq!(data["from"], "Acme <onboarding@acme.com>");
+            assert_eq!(data["to"], json!([to]));
+            assert_eq!(data["subject"], "Hello from mailtape tests");
+            let created = v["created_at"].as_str().unwrap();
+            assert!(
+                created.len() == 24 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+                "{created}"
+            );
+        }
+        let last = got.last().unwrap().json();
+        match to {
+            "bounced@resend.dev" => {
+                assert_eq!(last["data"]["bounce"]["type"], "Permanent");
+                assert_eq!(last["data"]["bounce"]["subType"], "General");
+                assert!(
+                    last["data"]["bounce"]["diagnosticCode"][0]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("smtp; 550 5.1.1")
+                );
+            }
+            "suppressed@resend.dev" => {
+                assert_eq!(
+                    last["data"]["suppressed"]["type"],
+                    "OnAccountSuppressionList"
+                );
+                assert_eq!(last["data"]["suppressed"]["reason"], "previous_bounce");
+            }
+            _ => {}
+        }
+        // The test API sees the same, with each endpoint's answer.
+        let ev = server
+            .wait_for_webhook(
+                |e| e.kind == *want.last().unwrap() && e.delivered(),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("event delivered");
+        assert_eq!(ev.attempts[0].status, Some(200));
+        server.shutdown().await;
+    }
+}
+
+/// Over REST: tags as a map, custom headers as a list, and the id the API
+/// answered.
+#[tokio::test]
+async fn rest_sends_carry_tags_and_headers() {
+    let rx = Receiver::start(vec![]).await;
+    let server = mock_to(&rx.url, 1.0).await;
+    let secret = server.webhook_secret(&rx.url).unwrap();
+    let r = rest_send(
+        &server,
+        json!({
+            "from": "Acme <billing@acme.com>",
+            "to": ["bounced@resend.dev"],
+            "subject": "Your invoice",
+            "html": "<p>hi</p>",
+            "tags": [{"name": "category", "value": "invoice"}],
+            "headers": {"X-Entity-Ref-ID": "inv-7"},
+        }),
+    )
+    .await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(kinds(&got), ["email.sent", "email.bounced"]);
+    for g in &got {
+        assert!(verify(&secret, g));
+        let d = &g.json()["data"];
+        assert_eq!(d["email_id"], r["id"]);
+        assert_eq!(d["tags"], json!({"category": "invoice"}));
+        assert_eq!(
+            d["headers"],
+            json!([{"name": "X-Entity-Ref-ID", "value": "inv-7"}])
+        );
+        assert_eq!(d["subject"], "Your invoice");
+        assert_eq!(d["from"], "Acme <billing@acme.com>");
+    }
+    server.shutdown().await;
+}
+
+/// A tampered body or a changed signature does not verify (so the
+/// verification above can fail).
+#[tokio::test]
+async fn tampering_is_caught_by_the_check() {
+    let rx = Receiver::start(vec![]).await;
+    let server = mock_to(&rx.url, 1.0).await;
+    let secret = server.webhook_secret(&rx.url).unwrap();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    let mut g = rx.wait_for(1).await[0].clone();
+    assert!(verify(&secret, &g));
+    g.body = Bytes::from(String::from_utf8_lossy(&g.body).replace("delivered@", "bounced@"));
+    assert!(!verify(&secret, &g));
+    let other = mailtape::webhook::sign::Secret::generate();
+    assert!(!verify(other.expose(), &rx.got()[0]));
+    server.shutdown().await;
+}
+
+/// Fails twice, then 200: three attempts on the scaled schedule (at once,
+/// 5 s, 5 min → 0, 5 ms, 305 ms at 0.001), the same id and body each time.
+#[tokio::test]
+async fn retries_on_the_scaled_schedule_then_stop_at_200() {
+    let rx = Receiver::start(vec![(500, None), (503, None)]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhooks(|w| w.retry_scale = 0.001)
+        .config(|c| {
+            c.webhooks
+                .as_mut()
+                .unwrap()
+                .endpoints
+                .push(mailtape::webhook::EndpointSpec {
+                    url: rx.url.clone(),
+                    events: vec!["email.sent".into()],
+                    ..Default::default()
+                })
+        })
+        .start()
+        .await
+        .unwrap();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    let ev = server
+        .wait_for_webhook(|e| e.delivered(), Duration::from_secs(10))
+        .await
+        .expect("delivered in the end");
+    let got = rx.got();
+    assert_eq!(got.len(), 3, "three attempts");
+    assert_eq!(kinds(&got), ["email.sent"; 3], "only the subscribed event");
+    assert!(
+        got.iter()
+            .all(|g| g.header("svix-id") == got[0].header("svix-id"))
+    );
+    assert!(got.iter().all(|g| g.body == got[0].body));
+    let gap1 = got[1].at - got[0].at;
+    let gap2 = got[2].at - got[1].at;
+    assert!(gap1 >= Duration::from_millis(5), "{gap1:?}");
+    assert!(gap2 >= Duration::from_millis(300), "{gap2:?}");
+    assert!(gap2 < Duration::from_secs(3), "{gap2:?}");
+    let statuses: Vec<_> = ev.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
+    assert!(
+        ev.attempts[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("only a 2xx")
+    );
+    server.shutdown().await;
+}
+
+/// `webhook-delivery: abort-message` stops the retries; a redirect is a
+/// failure and is not followed.
+#[tokio::test]
+async fn abort_message_stops_and_redirects_are_failures() {
+    let rx = Receiver::start(vec![
+        (500, Some(("webhook-delivery", "abort-message"))),
+        (302, Some(("location", "http://127.0.0.1:1/elsewhere"))),
+    ])
+    .await;
+    let server = mock_to(&rx.url, 0.001).await;
+    smtp(&server, &["delivered@resend.dev"]).await;
+    // email.sent: aborted after one attempt; email.delivered: 302, then 200.
+    let delivered = server
+        .wait_for_webhook(
+            |e| e.kind == "email.delivered" && e.delivered(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered after the redirect failed");
+    let sent = &server.webhook_events()[0];
+    assert_eq!(sent.kind, "email.sent");
+    assert_eq!(sent.attempts.len(), 1);
+    assert_eq!(
+        sent.deliveries[0].1,
+        mailtape::webhook::DeliveryState::Aborted
+    );
+    assert_eq!(delivered.attempts[0].status, Some(302));
+    assert!(
+        delivered.attempts[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("not followed")
+    );
+    assert_eq!(rx.got().len(), 3);
+    server.shutdown().await;
+}
+
+/// An endpoint that is down costs the sends nothing; shutdown says what
+/// was left undelivered.
+#[tokio::test]
+async fn a_dead_endpoint_never_stalls_sends() {
+    // A port that was free a moment ago: connections are refused.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hooks", l.local_addr().unwrap())
+    };
+    let server = mock_to(&dead, 1.0).await;
+    let started = Instant::now();
+    for _ in 0..20 {
+        smtp(&server, &["delivered@resend.dev"]).await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let ev = server
+        .wait_for_webhook(|e| !e.attempts.is_empty(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        ev.attempts[0].error.as_deref().unwrap().contains("connect"),
+        "{:?}",
+        ev.attempts[0]
+    );
+    assert!(server.webhooks().pending() > 0, "retries wait 5 s");
+    let hooks = server.webhooks().clone();
+    server.shutdown().await;
+    assert_eq!(hooks.pending(), 0, "stopped");
+}
+
+/// Resend's management API on the REST door: create (201 with the secret),
+/// list, read, update, delete; Resend-shaped 422s; the key is required; the
+/// secret never reaches the transcript.
+#[tokio::test]
+async fn the_management_api_on_the_rest_door() {
+    let rx = Receiver::start(vec![]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let base = base.clone();
+        let a = a.clone();
+        async move {
+            let h = [("Authorization", a.as_str())];
+            http(
+                &base,
+                method,
+                &path,
+                &h,
+                body.map(|b| b.to_string()).as_deref(),
+            )
+            .await
+        }
+    };
+    let r = http(&base, "GET", "/webhooks", &[], None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let created = call(
+        "POST",
+        "/webhooks".into(),
+        Some(json!({"endpoint": rx.url, "events": ["email.sent", "email.bounced"]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let c = created.json();
+    assert_eq!(c["object"], "webhook");
+    let id = c["id"].as_str().unwrap().to_string();
+    let secret = c["signing_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    for (body, says) in [
+        (
+            json!({"endpoint": rx.url, "events": ["email.sent"]}),
+            "already exists",
+        ),
+        (
+            json!({"endpoint": "not a url", "events": ["email.sent"]}),
+            "not a URL",
+        ),
+        (
+            json!({"endpoint": "http://10.1.2.3/x", "events": ["email.sent"]}),
+            "not loopback",
+        ),
+        (
+            json!({"endpoint": "http://127.0.0.1:9/x", "events": ["email.nope"]}),
+            "unknown webhook event",
+        ),
+        (
+            json!({"endpoint": "http://127.0.0.1:9/x", "events": []}),
+            "at least one event",
+        ),
+    ] {
+        let r = call("POST", "/webhooks".into(), Some(body)).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["statusCode"], 422);
+        assert_eq!(v["name"], "validation_error");
+        assert!(v["message"].as_str().unwrap().contains(says), "{}", r.body);
+    }
+    let list = call("GET", "/webhooks".into(), None).await.json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["id"], id.as_str());
+    assert_eq!(list["data"][0]["status"], "enabled");
+    assert!(list["data"][0].get("signing_secret").is_none());
+    let one = call("GET", format!("/webhooks/{id}"), None).await.json();
+    assert_eq!(one["events"], json!(["email.sent", "email.bounced"]));
+    smtp(&server, &["bounced@resend.dev"]).await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(kinds(&got), ["email.sent", "email.bounced"]);
+    assert!(got.iter().all(|g| verify(&secret, g)));
+    // Events and attempts of this endpoint (the paths and shapes of
+    // Resend's Node SDK); replay one.
+    let events = call("GET", format!("/webhooks/{id}/events"), None)
+        .await
+        .json();
+    let list = events["data"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["type"], "email.bounced", "newest first");
+    assert_eq!(list[0]["status"], "success");
+    let event_id = list[1]["id"].as_str().unwrap().to_string();
+    let one = call("GET", format!("/webhooks/{id}/events/{event_id}"), None)
+        .await
+        .json();
+    assert_eq!(one["object"], "webhook_event");
+    assert_eq!(one["payload"]["type"], "email.sent");
+    let attempts = call(
+        "GET",
+        format!("/webhooks/{id}/events/{event_id}/attempts"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(attempts["data"][0]["http_status_code"], 200);
+    assert_eq!(attempts["data"][0]["response"], "ok");
+    let r = call(
+        "POST",
+        format!("/webhooks/{id}/events/{event_id}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["id"], event_id.as_str());
+    let got = rx.wait_for(3).await;
+    assert_eq!(got[2].header("svix-id"), event_id);
+    // Rotation: both secrets sign for the window.
+    let rotated = call(
+        "POST",
+        format!("/webhooks/{id}/signing-secret/rotate"),
+        None,
+    )
+    .await
+    .json();
+    let new_secret = rotated["signing_secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+    call(
+        "POST",
+        format!("/webhooks/{id}/events/{event_id}/replay"),
+        None,
+    )
+    .await;
+    let got = rx.wait_for(4).await;
+    assert!(verify(&new_secret, &got[3]) && verify(&secret, &got[3]));
+    assert_eq!(got[3].header("svix-signature").split(' ').count(), 2);
+    // Disabled: nothing more is sent.
+    let r = call(
+        "PATCH",
+        format!("/webhooks/{id}"),
+        Some(json!({"status": "disabled"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        "PATCH",
+        format!("/webhooks/{id}"),
+        Some(json!({"status": "paused"})),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    smtp(&server, &["bounced@resend.dev"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rx.got().len(), 4);
+    let r = call("DELETE", format!("/webhooks/{id}"), None).await.json();
+    assert_eq!(r["deleted"], true);
+    let r = call("GET", format!("/webhooks/{id}"), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["name"], "not_found");
+    // The transcripts of those exchanges never hold a secret.
+    let tapes: String = server.transcripts().iter().map(|t| t.snapshot()).collect();
+    assert!(tapes.contains("POST /webhooks"), "recorded");
+    assert!(!tapes.contains(&secret) && !tapes.contains(&new_secret));
+    assert!(tapes.contains("whsec_…"));
+    let _ = h;
+    server.shutdown().await;
+}
+
+/// Scheduled mail: email.scheduled at once, the rest when it is due.
+#[tokio::test]
+async fn scheduled_mail_sends_scheduled_then_the_rest() {
+    let rx = Receiver::start(vec![]).await;
+    let server = mock_to(&rx.url, 1.0).await;
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = rest_send(
+        &server,
+        json!({"from": "a@acme.com", "to": "delivered@resend.dev", "subject": "Later", "text": "x", "scheduled_at": at}),
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(kinds(&got), ["email.scheduled"]);
+    assert_eq!(got[0].json()["data"]["email_id"], r["id"]);
+    let got = rx.wait_for(3).await;
+    assert_eq!(
+        kinds(&got),
+        ["email.scheduled", "email.sent", "email.delivered"]
+    );
+    server.shutdown().await;
+}
+
+/// Opens and clicks on demand, over mailtape's own API.
+#[tokio::test]
+async fn opens_and_clicks_on_demand() {
+    let rx = Receiver::start(vec![]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&rx.url)
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    rx.wait_for(2).await;
+    let id = server.messages()[0].id.clone();
+    let ui = server.ui_url().unwrap();
+    let ui = ui.trim_end_matches('/');
+    let r = http(
+        ui,
+        "POST",
+        &format!("/api/webhooks/emails/{id}/click"),
+        &[],
+        Some(r#"{"link":"https://acme.com/confirm"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http(
+        ui,
+        "POST",
+        &format!("/api/webhooks/emails/{id}/open"),
+        &[],
+        Some(""),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let got = rx.wait_for(4).await;
+    assert_eq!(
+        kinds(&got),
+        [
+            "email.sent",
+            "email.delivered",
+            "email.clicked",
+            "email.opened"
+        ]
+    );
+    let click = &got[2].json()["data"]["click"];
+    assert_eq!(click["link"], "https://acme.com/confirm");
+    assert!(click["timestamp"].as_str().unwrap().ends_with('Z'));
+    let r = http(ui, "POST", "/api/webhooks/emails/nope/open", &[], Some("")).await;
+    assert_eq!(r.status, 404);
+    let list = http(
+        ui,
+        "GET",
+        &format!("/api/webhooks/events?email_id={id}"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    assert_eq!(list[0]["attempts"][0]["status"], 200);
+    server.shutdown().await;
+}
