@@ -279,12 +279,11 @@ impl Sink {
         let mut gone = false;
         {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
+            // Webhook events go to whole-session subscribers too: the
+            // inbox records them, so a test can wait for one.
             let per_line = matches!(
                 *event,
-                Event::Lines { .. }
-                    | Event::Explained { .. }
-                    | Event::Said(_)
-                    | Event::Webhook { .. }
+                Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
             );
             for s in subs.iter().filter(|s| s.lines || !per_line) {
                 let sent = match &s.confirms {
