@@ -475,7 +475,7 @@ fn bad_arguments_fail_with_one_clear_line() {
 async fn brings_its_own_certificate() {
     let own = tempfile::tempdir().unwrap();
     // any CA-signed pair will do; mailtape's generator makes one
-    mailtape::net::Tls::load(&mailtape::net::CertSource::Generated(own.path().into())).unwrap();
+    mailtape::Tls::load(&mailtape::CertSource::Generated(own.path().into())).unwrap();
     let ca = std::fs::read_to_string(own.path().join("ca.pem")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut args = ephemeral("mock", dir.path());
@@ -575,6 +575,60 @@ fn replay_divergence_fails_the_run() {
         "{stderr}"
     );
     assert!(leaks(stdout.join("\n").as_bytes(), KEY).is_empty());
+}
+
+/// Issue 21: a client beyond the tape's sessions is a departure: the
+/// replay, --strict or not, exits 1 and says so; the tape played whole and
+/// no one more is status 0.
+#[test]
+fn a_client_beyond_the_tape_fails_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("one.tape");
+    std::fs::write(
+        &tape,
+        "# mailtape tape v1\n\n## session 1\nS: 220 only\nC: QUIT\nS: 221 bye\n",
+    )
+    .unwrap();
+    for (strict, extra) in [(true, true), (false, true), (true, false)] {
+        let mut args = ephemeral("replay", dir.path());
+        args.push(tape.display().to_string());
+        if strict {
+            args.push("--strict".into());
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut m = Running::start(&argv);
+        let addr = m.banner_plain_addr();
+        let mut c = Smtp::connect(&addr);
+        assert_eq!(c.reply(), "220 only");
+        assert_eq!(c.cmd("QUIT"), "221 bye");
+        m.until(|l| l.starts_with("#1 ── closed by"));
+        if extra {
+            let mut c = Smtp::connect(&addr);
+            assert_eq!(
+                c.reply(),
+                "421 mailtape replay: the tape's 1 session was already played (use --loop to start over)"
+            );
+            m.until(|l| l.starts_with("#2 ── closed by"));
+        }
+        let (code, stdout, stderr) = m.term();
+        if extra {
+            assert_eq!(code, 1, "strict {strict}: {stderr}");
+            assert!(
+                stdout.iter().any(|l| l == "#2 *: diverged from the tape: expected `no more clients: the tape has 1 session, all played`, received `a connection`"),
+                "{stdout:?}"
+            );
+            assert!(
+                stderr.contains("\nmailtape: replay failed: 1 of 1 session played, 1 divergence:\n  session 2 (beyond the tape): expected `no more clients: the tape has 1 session, all played`, received `a connection`"),
+                "{stderr}"
+            );
+        } else {
+            assert_eq!(code, 0, "{stderr}");
+            assert!(
+                stderr.contains("mailtape: replay: 1 of 1 session played"),
+                "{stderr}"
+            );
+        }
+    }
 }
 
 #[test]

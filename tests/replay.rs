@@ -220,12 +220,20 @@ async fn sessions_in_order_then_421_unless_looped() {
     );
     let mut b = Raw::connect(s.plain_addr().unwrap()).await;
     assert_eq!(b.reply().await.to_string(), "220 second");
+    // every session played: --strict is satisfied
+    assert!(s.outcome().ok(), "{}", s.outcome());
     let mut c = Raw::connect(s.plain_addr().unwrap()).await;
     assert_eq!(
         c.reply().await.to_string(),
-        "421 mailtape replay: all 2 sessions of the tape have been played (use --loop to start over)"
+        "421 mailtape replay: the tape's 2 sessions were already played (use --loop to start over)"
     );
-    assert!(s.outcome().ok(), "{}", s.outcome());
+    // issue 21: a client beyond the tape is a departure; the run fails
+    let o = s.outcome();
+    assert!(!o.ok(), "{o}");
+    assert_eq!(
+        o.to_string(),
+        "2 of 2 sessions played, 1 divergence:\n  session 3 (beyond the tape): expected `no more clients: the tape has 2 sessions, all played`, received `a connection`"
+    );
     let s = ReplayServer::builder(&tape)
         .looped(true)
         .start()

@@ -720,3 +720,53 @@ async fn resend_md_facts_of_late_2026() {
         "550 You have reached your daily email sending quota.\r\n"
     );
 }
+
+/// The inbox shows the account as the API left it: keys by fingerprint
+/// (never the key), domains with their status.
+#[tokio::test]
+async fn the_inbox_shows_the_account_keys_by_fingerprint_and_domains() {
+    let s = MockServer::builder()
+        .scenario("unlimited")
+        .key(KEY)
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let base = s.rest_url().unwrap();
+    let made = post(
+        &s,
+        "/api-keys",
+        &json!({"name": "ci", "permission": "sending_access"}),
+    )
+    .await;
+    let token = made.json()["token"].as_str().unwrap().to_string();
+    let d = post(&s, "/domains", &json!({"name": "acme.io"}))
+        .await
+        .json();
+    post(
+        &s,
+        &format!("/domains/{}/verify", d["id"].as_str().unwrap()),
+        &json!({}),
+    )
+    .await;
+    let a = http(&base, "GET", "/api/account", &[], None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        !a.body.contains(&token) && !a.body.contains(KEY),
+        "{}",
+        a.body
+    );
+    let v = a.json();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{v}");
+    assert_eq!(keys[0]["name"], "ci");
+    assert_eq!(keys[0]["permission"], "sending_access");
+    assert_eq!(keys[0]["origin"], "api");
+    assert!(keys[0]["fingerprint"].as_str().unwrap().starts_with("re_…"));
+    assert_eq!(keys[1]["origin"], "start");
+    assert_eq!(v["domains"][0]["name"], "acme.io");
+    assert_eq!(v["domains"][0]["status"], "verified");
+    // The page has the panel that shows it.
+    let page = http(&base, "GET", "/assets/app.js", &[], None).await;
+    assert!(page.body.contains("/api/account"));
+}

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::Rest;
 use super::reject::Ids;
+use crate::modes::mock::responder::MockShared;
 use crate::resend::account::Permission;
 use crate::resend::directory::{self, ApiKey, Domain, DomainStatus, Verification};
 use crate::resend::emails::api_time;
@@ -45,9 +46,9 @@ fn admitted(rest: &Rest, headers: &HeaderMap) -> Result<(), Response> {
 /// Every domain of the account, newest first: those the API created or
 /// changed, then those the mock started with (its verified domains, and
 /// any domain a key is tied to that is not verified), less the deleted.
-pub fn all_domains(rest: &Rest) -> Vec<Domain> {
-    let st = rest.shared.settings();
-    let dir = rest.shared.directory();
+pub fn all_domains(shared: &MockShared) -> Vec<Domain> {
+    let st = shared.settings();
+    let dir = shared.directory();
     let mut out: Vec<Domain> = dir.domains().iter().rev().cloned().collect();
     let mut start: Vec<(String, DomainStatus)> = Vec::new();
     for d in st.account.verified_domains.iter().flatten() {
@@ -206,7 +207,7 @@ pub async fn list_domains(State(rest): State<Arc<Rest>>, uri: Uri, headers: Head
         Err(r) => return r,
     };
     let now = OffsetDateTime::now_utc();
-    let items = all_domains(&rest)
+    let items = all_domains(&rest.shared)
         .iter()
         .map(|d| d.summary_json(now))
         .collect();
@@ -227,7 +228,7 @@ fn list(rest: &Rest, paging: &super::reject::Paging, items: Vec<Value>, what: &s
 #[allow(clippy::result_large_err)]
 fn find_domain(rest: &Rest, ids: &Ids) -> Result<Domain, Response> {
     let id = rest.uuid(ids, 0, "domain_id")?;
-    all_domains(rest)
+    all_domains(&rest.shared)
         .into_iter()
         .find(|d| d.id == id)
         .ok_or_else(|| rest.error("not_found", &[("what", "Domain")]))
@@ -271,7 +272,7 @@ pub async fn create_domain(
         }
         let region = one_of(&rest, &m, "region", REGIONS)?.unwrap_or_else(|| "us-east-1".into());
         field(&rest, &m, "custom_return_path", "string")?;
-        if all_domains(&rest).iter().any(|d| d.name == name) {
+        if all_domains(&rest.shared).iter().any(|d| d.name == name) {
             return Err(rest.error("domain_exists", &[("domain", &name)]));
         }
         let now = OffsetDateTime::now_utc();
@@ -369,19 +370,21 @@ pub async fn delete_domain(
     axum::Json(json!({"object": "domain", "id": d.id, "deleted": true})).into_response()
 }
 
-/// A key of the account as listed: its id, digest and JSON.
+/// A key of the account as listed: its id, digest, its JSON for the API,
+/// and what the inbox shows of it.
 struct KeyRow {
     id: String,
     digest: directory::KeyDigest,
     json: Value,
+    view: Value,
 }
 
 /// Every key of the account, newest first: those the API created, then
 /// those the mock started with that are neither revoked nor deleted
 /// (named by fingerprint: the key itself is never shown).
-fn all_keys(rest: &Rest) -> Vec<KeyRow> {
-    let st = rest.shared.settings();
-    let dir = rest.shared.directory();
+fn all_keys(shared: &MockShared) -> Vec<KeyRow> {
+    let st = shared.settings();
+    let dir = shared.directory();
     let mut out: Vec<KeyRow> = dir
         .keys()
         .iter()
@@ -395,6 +398,16 @@ fn all_keys(rest: &Rest) -> Vec<KeyRow> {
                 "created_at": api_time(k.created_at),
                 "last_used_at": k.last_used_at.map(api_time),
             }),
+            view: json!({
+                "id": k.id,
+                "name": k.name,
+                "fingerprint": k.shown,
+                "permission": k.permission,
+                "domain": k.domain,
+                "created_at": api_time(k.created_at),
+                "last_used_at": k.last_used_at.map(api_time),
+                "origin": "api",
+            }),
         })
         .collect();
     for k in st.account.keys.iter().filter(|k| !k.revoked) {
@@ -404,18 +417,54 @@ fn all_keys(rest: &Rest) -> Vec<KeyRow> {
         }
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let id = stable_id("key", &hex);
+        let shown = redact_secret(k.key.as_bytes());
         out.push(KeyRow {
             json: json!({
                 "id": id,
-                "name": redact_secret(k.key.as_bytes()),
+                "name": shown,
                 "created_at": api_time(dir.started),
                 "last_used_at": null,
+            }),
+            view: json!({
+                "id": id,
+                "name": shown,
+                "fingerprint": shown,
+                "permission": k.permission,
+                "domain": k.domain,
+                "created_at": api_time(dir.started),
+                "last_used_at": null,
+                "origin": "start",
             }),
             id,
             digest,
         });
     }
     out
+}
+
+/// The account as the inbox shows it (`GET /api/account`): every key by
+/// fingerprint with its permission and domain, every domain with its
+/// status; the keys never appear.
+pub fn view(shared: &MockShared) -> Value {
+    let now = OffsetDateTime::now_utc();
+    let keys: Vec<Value> = all_keys(shared).into_iter().map(|k| k.view).collect();
+    let domains: Vec<Value> = all_domains(shared)
+        .iter()
+        .map(|d| d.summary_json(now))
+        .collect();
+    let st = shared.settings();
+    json!({
+        "keys": keys,
+        // Keys not listed are accepted when none is (the default account).
+        "unlisted_keys": match st.account.unlisted_keys {
+            Some(crate::resend::KeyPolicy::Reject) => "rejected",
+            Some(crate::resend::KeyPolicy::Accept) => "accepted",
+            None if st.account.keys.is_empty() => "accepted",
+            None => "rejected",
+        },
+        "domains": domains,
+        "every_domain_verified": st.account.verified_domains.is_none(),
+    })
 }
 
 /// `GET /api-keys`.
@@ -427,7 +476,7 @@ pub async fn list_keys(State(rest): State<Arc<Rest>>, uri: Uri, headers: HeaderM
         Ok(p) => p,
         Err(r) => return r,
     };
-    let items = all_keys(&rest).into_iter().map(|k| k.json).collect();
+    let items = all_keys(&rest.shared).into_iter().map(|k| k.json).collect();
     list(&rest, &paging, items, "API key")
 }
 
@@ -484,7 +533,7 @@ pub async fn create_key(
                     return Err(rest.error("invalid_parameter", &[("param", "domain_id")]));
                 }
                 let id = id.to_ascii_lowercase();
-                match all_domains(&rest).into_iter().find(|d| d.id == id) {
+                match all_domains(&rest.shared).into_iter().find(|d| d.id == id) {
                     Some(d) => Some(d.name),
                     None => return Err(rest.error("not_found", &[("what", "Domain")])),
                 }
@@ -530,7 +579,7 @@ pub async fn delete_key(State(rest): State<Arc<Rest>>, ids: Ids, headers: Header
         Ok(id) => id,
         Err(r) => return r,
     };
-    let Some(row) = all_keys(&rest).into_iter().find(|k| k.id == id) else {
+    let Some(row) = all_keys(&rest.shared).into_iter().find(|k| k.id == id) else {
         return rest.error("not_found", &[("what", "API key")]);
     };
     rest.shared.directory().delete_key(row.digest);

@@ -56,6 +56,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/api/messages/{id}/html", get(message_html))
         .route("/api/messages/{id}/parts/{part}", get(message_part))
         .route("/api/scenario", get(scenario).put(set_scenario))
+        .route("/api/account", get(account))
         .route("/api/clear", post(clear))
         .route("/api/events", get(events))
         .route("/view/{file}", get(view))
@@ -486,6 +487,17 @@ async fn view(State(s): Shared, Path(file): Path<String>) -> Response {
         )
             .into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The mock's account: keys by fingerprint, domains and their status.
+async fn account(State(s): Shared) -> Response {
+    match s.control.get() {
+        Some(c) => Json(c.account()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no account here: only `mailtape mock` has one",
+        ),
     }
 }
 

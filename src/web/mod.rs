@@ -110,6 +110,9 @@ pub trait Control: Send + Sync {
     fn scenario(&self) -> ScenarioState;
     /// Switches to a built-in scenario; later sessions answer from it.
     fn set_scenario(&self, name: &str) -> Result<ScenarioState, Error>;
+    /// The account's keys (by fingerprint) and domains with their status,
+    /// as the API left them.
+    fn account(&self) -> serde_json::Value;
 }
 
 /// Shared by every handler.

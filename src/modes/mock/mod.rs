@@ -123,6 +123,10 @@ impl crate::web::Control for ScenarioSwitch {
         }
     }
 
+    fn account(&self) -> serde_json::Value {
+        crate::rest::account::view(&self.shared)
+    }
+
     fn set_scenario(&self, name: &str) -> Result<crate::web::ScenarioState, Error> {
         if !crate::resend::Scenario::list()
             .iter()

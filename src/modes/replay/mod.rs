@@ -218,6 +218,12 @@ impl std::fmt::Display for ReplayOutcome {
                         "\n  REST exchange {}: expected `{}`, received `{}`",
                         d.session, d.expected, d.received
                     )?;
+                } else if d.tape_session == 0 {
+                    write!(
+                        f,
+                        "\n  session {} (beyond the tape): expected `{}`, received `{}`",
+                        d.session, d.expected, d.received
+                    )?;
                 } else {
                     write!(
                         f,

@@ -80,7 +80,8 @@ fn script(t: &Transcript) -> Script {
 pub struct Divergence {
     /// The server's session number.
     pub session: u64,
-    /// Which session of the tape it played (from 1).
+    /// Which session of the tape it played (from 1); 0 for a client that
+    /// came after the last one (no `--loop`).
     pub tape_session: usize,
     /// What the tape expected.
     pub expected: String,
@@ -450,15 +451,37 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 impl Responder for Replay {
     async fn greeting(&mut self, _s: &SessionState) -> Response {
         if self.script.is_none() {
+            // A client beyond the tape's sessions is a departure like any
+            // other (issue 21): the app met a server the tape does not show,
+            // so the run fails (status 1), --strict or not.
             let played = self.shared.played();
+            let expected = format!(
+                "no more clients: the tape has {played} {}, all played",
+                plural(played, "session", "sessions")
+            );
+            let received = "a connection".to_string();
+            let note =
+                format!("diverged from the tape: expected `{expected}`, received `{received}`");
+            self.shared
+                .divergences
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Divergence {
+                    session: self.session,
+                    tape_session: 0,
+                    expected,
+                    received,
+                });
             return Response {
                 reply: Some(crate::smtp::own::diverged(
                     codes::SERVICE_UNAVAILABLE,
                     &format!(
-                        "all {played} sessions of the tape have been played (use --loop to start over)"
+                        "the tape's {played} {} already played (use --loop to start over)",
+                        plural(played, "session was", "sessions were")
                     ),
                 )),
                 close: true,
+                notes: vec![note],
                 ..Response::default()
             };
         }

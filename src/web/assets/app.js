@@ -382,6 +382,28 @@ function showScenario(s) {
   if (s.verified_domains) acct.push("verified " + (s.verified_domains.join(", ") || "none"));
   if (s.keys) acct.push(s.keys + " keys");
   $("account").textContent = acct.join(" · ");
+  loadAccount();
+}
+
+// The account as the API left it: keys by fingerprint (never the key),
+// domains with their verification status.
+async function loadAccount() {
+  let a;
+  try {
+    a = await api("/api/account");
+  } catch (e) {
+    return;
+  }
+  const row = (cells) => el("tr", {}, ...cells.map((c) => el("td", { text: c == null ? "" : String(c) })));
+  const head = (cells) => el("tr", {}, ...cells.map((c) => el("th", { text: c })));
+  const keys = a.keys.map((k) => row([k.fingerprint, k.name, k.permission, k.domain || "any domain",
+    k.last_used_at || "never used", k.origin === "api" ? "made through the API" : "given at start"]));
+  if (!a.keys.length) keys.push(row([a.unlisted_keys === "accepted" ? "any well-formed key is accepted" : "no key"]));
+  $("account-keys").replaceChildren(head(["key", "name", "permission", "sends from", "last used", ""]), ...keys);
+  const domains = a.domains.map((d) => row([d.name, d.status, d.region, d.created_at]));
+  if (!a.domains.length) domains.push(row([a.every_domain_verified ? "every domain counts as verified" : "none"]));
+  $("account-domains").replaceChildren(head(["domain", "status", "region", "created"]), ...domains);
+  $("account-panel").hidden = false;
 }
 
 // ---------------------------------------------------------------- live
@@ -392,6 +414,8 @@ function reloadSoon() {
   if (reloadTimer) return;
   reloadTimer = setTimeout(() => {
     reloadTimer = null;
+    // A REST call may have made or deleted a key or a domain.
+    if (state.canSwitch && $("account-panel").open) loadAccount();
     loadList();
     loadInfo();
   }, 300);
