@@ -255,6 +255,29 @@ async function main() {
     }
   });
 
+  await check("a deep link opens a message with its code; the key filter shows one app's mail", async () => {
+    const other = "re_otherapp_" + Math.random().toString(16).slice(2, 12);
+    const since = (await (await fetch(`${ui}api/cursor`)).json()).cursor;
+    await nodemailer.createTransport({ host: "127.0.0.1", port: smtp, secure: false, ignoreTLS: true,
+      auth: { user: "resend", pass: other } }).sendMail({
+      from: "login@acme.com", to: "delivered@resend.dev", subject: "Your sign-in code",
+      text: "Your verification code is 482913.\nhttps://app.acme.com/login?t=1\n" });
+    const m = await (await fetch(`${ui}api/wait/message?query=subject:sign-in&since=${since}&timeout=5s`)).json();
+    assert.equal(m.code, "482913");
+    await page.goto(ui.replace(/\/$/, "") + m.url);
+    await page.locator("[data-testid=codes]").waitFor({ timeout: 5000 });
+    assert.match(await page.locator("[data-testid=codes]").innerText(), /482913 · text · .*verification code is 482913/);
+    // The list of keys follows the live events: the two apps, and "every key".
+    await page.waitForFunction(() => document.querySelectorAll("#key-filter option").length === 3, null, { timeout: 3000 });
+    await page.selectOption("#key-filter", m.key);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=message-row]").length === 1, null, { timeout: 3000 });
+    assert.match(await page.locator("[data-testid=row-code]").first().innerText(), /482913/);
+    const html = await page.content();
+    assert.ok(!html.includes(other), "the other key in the page");
+    await page.selectOption("#key-filter", "");
+    assert.deepEqual(problems, []);
+  });
+
   await check("a phone-sized window shows the list, then the detail", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.click("#tab-sessions");

@@ -11,6 +11,7 @@ const state = {
   q: "",
   selected: null,
   canSwitch: false,
+  key: "",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -73,6 +74,7 @@ function badge(s) {
 async function loadList() {
   const p = new URLSearchParams({ start: state.start, limit: PAGE });
   if (state.q) p.set("q", state.q);
+  if (state.key) p.set("key", state.key);
   let rows, total, matched;
   try {
     if (state.view === "sessions") {
@@ -139,6 +141,8 @@ function messageRow(m) {
       onclick: () => openMessage(m.id),
     },
     el("span", { class: "who", text: (m.subject || "(no subject)") }),
+    m.codes && m.codes.length ? el("span", { class: "code", "data-testid": "row-code", text: m.codes[0] }) : null,
+    ...(m.tags || []).map((t) => el("span", { class: "tag", text: t })),
     el("span", { class: "dim small", text: when(m.created) }),
     el("span", { class: "meta", text: m.from + " → " + m.to.join(", ") + (m.attachments ? " · 📎 " + m.attachments : "") + " · " + m.snippet }),
   );
@@ -281,6 +285,7 @@ const TAG = { client: "C", server: "S", data: "D", note: "*", comment: "#" };
 
 async function openSession(key) {
   state.selected = "s" + key;
+  deepLink(null);
   markSelected();
   document.body.classList.add("detail-open");
   let d;
@@ -291,6 +296,7 @@ async function openSession(key) {
     return;
   }
   const s = d.summary;
+  deepLink(s.origin === "live" ? "session/" + s.session : "session-key/" + s.key);
   const lines = [];
   for (const e of d.events) {
     const at = e.at === null || e.at === undefined ? "" : e.at.toFixed(3);
@@ -317,6 +323,7 @@ async function openSession(key) {
       ["listener", s.listener + " " + (d.meta.local || "")],
       ["TLS", s.tls || (s.protocol === "smtp" ? "none" : "")],
       ["user", s.user],
+      ["key", s.api_key],
       ["from", s.from],
       ["to", s.to.join(", ")],
       ["subject", s.subjects.join(" · ")],
@@ -345,6 +352,7 @@ async function openMessage(id) {
     return;
   }
   const enc = encodeURIComponent(m.id);
+  deepLink("message/" + m.id);
   const body = el("div", { "data-testid": "message-body" });
   const remote = el("input", { type: "checkbox", id: "remote", "data-testid": "remote-images" });
   const remoteBox = el("label", { class: "small dim" }, remote, " load remote images");
@@ -386,10 +394,14 @@ async function openMessage(id) {
       ["envelope", m.from + " → " + m.to.join(", ")],
       ["date", m.date || m.created],
       ["size", m.size + " bytes"],
+      ["tags", (m.tags || []).join(", ")],
+      ["key", m.key],
+      ["user", m.user],
       ["session", m.session ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(m.session); }, text: "#" + m.session_number }) : ""],
     ]),
     el("div", { class: "actions" },
       el("a", { href: `/api/messages/${enc}/raw`, download: `${m.id}.eml`, "data-testid": "raw-download", text: "Download .eml" })),
+    m.codes.length ? el("div", {}, el("strong", { text: "Codes" }), el("ul", { class: "plain", "data-testid": "codes" }, m.codes.map((c) => el("li", {}, el("span", { class: "code", text: c.code }), ` · ${c.found_in} · `, el("span", { class: "dim", text: c.context }))))) : null,
     m.links.length ? el("div", {}, el("strong", { text: "Links" }), el("ul", { class: "plain", "data-testid": "links" }, m.links.map((l) => el("li", {}, el("a", { href: l, target: "_blank", rel: "noopener noreferrer", text: l, onclick: () => { if (state.webhooks) engage(m.id, "click", l).catch(() => {}); } }))))) : null,
     state.webhooks ? el("div", { class: "actions" },
       el("a", { href: "#", "data-testid": "message-webhooks", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: m.id }); }, text: "Webhook events" }),
@@ -427,6 +439,58 @@ async function loadInfo() {
     if (i.can_switch_scenario) await loadScenario();
   } catch (e) {
     $("counts").textContent = "offline";
+  }
+  loadKeys();
+}
+
+// ---------------------------------------------------------------- which app
+
+// The keys seen (their fingerprints): pick one to see only that app's mail.
+async function loadKeys() {
+  let keys;
+  try {
+    keys = (await api("/api/keys")).keys;
+  } catch (e) {
+    return;
+  }
+  const sel = $("key-filter");
+  const want = ["", ...keys.map((k) => k.key)];
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join("\n") !== have.join("\n")) {
+    sel.replaceChildren(el("option", { value: "", text: "every key" }),
+      ...keys.map((k) => el("option", { value: k.key, text: `${k.key} · ${k.messages} messages` })));
+    sel.value = state.key;
+  }
+  sel.hidden = keys.length === 0;
+}
+
+// ---------------------------------------------------------------- deep links
+
+// `#/message/ID`, `#/session/N` (a live session by its number in the run),
+// `#/session-key/KEY`: what wait answers, the live view and JSON events print.
+function deepLink(path) {
+  const hash = path ? "#/" + path : "";
+  if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname);
+}
+
+async function followHash() {
+  const m = /^#\/(message|session|session-key)\/(.+)$/.exec(location.hash);
+  if (!m) return;
+  const id = decodeURIComponent(m[2]);
+  if (m[1] === "message") {
+    switchView("messages");
+    openMessage(id);
+  } else if (m[1] === "session-key") {
+    switchView("sessions");
+    openSession(id);
+  } else {
+    switchView("sessions");
+    try {
+      const s = await api("/api/run-sessions/" + encodeURIComponent(id));
+      openSession(s.key);
+    } catch (e) {
+      $("detail").replaceChildren(el("p", { class: "dim", text: e.message }));
+    }
   }
 }
 
@@ -490,7 +554,7 @@ function connect() {
   const es = new EventSource("/api/events");
   es.addEventListener("open", () => $("live").className = "live on");
   es.addEventListener("error", () => $("live").className = "live off");
-  for (const kind of ["session", "message", "clear", "deleted", "resync"]) {
+  for (const kind of ["session", "message", "clear", "deleted", "resync", "tags"]) {
     es.addEventListener(kind, reloadSoon);
   }
   es.addEventListener("scenario", (ev) => showScenario(JSON.parse(ev.data).data));
@@ -518,7 +582,9 @@ function init() {
   });
   $("prev").addEventListener("click", () => { state.start = Math.max(0, state.start - PAGE); loadList(); });
   $("next").addEventListener("click", () => { state.start += PAGE; loadList(); });
-  $("back").addEventListener("click", () => document.body.classList.remove("detail-open"));
+  $("back").addEventListener("click", () => { document.body.classList.remove("detail-open"); deepLink(null); });
+  $("key-filter").addEventListener("change", (e) => { state.key = e.target.value; state.start = 0; loadList(); });
+  window.addEventListener("hashchange", followHash);
   $("clear").addEventListener("click", async () => {
     if (!confirm("Delete every session and message kept by the inbox?")) return;
     await api("/api/clear", { method: "POST" });
@@ -540,6 +606,7 @@ function init() {
   loadInfo();
   loadList();
   connect();
+  followHash();
   // Deliveries and retries are not inbox events: the open Webhooks view
   // looks again every second.
   setInterval(() => { if (state.view === "webhooks") loadList(); }, 1000);
