@@ -919,3 +919,53 @@ async fn a_custom_from_header_is_judged_on_both_doors_alike() {
     );
     assert_eq!(s.messages().len(), 1, "only the first email was sent");
 }
+
+/// Issue 25, item 4: a scheduled email is never evicted by the account's
+/// cap of 10,000 emails while it is pending: after 10,100 newer ones it is
+/// still listed as scheduled, and it goes out when due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_email_outlives_ten_thousand_newer_ones() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let rfc = |d: time::Duration| {
+        (time::OffsetDateTime::now_utc() + d)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut scheduled = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Later", "text": "Later"});
+    scheduled["scheduled_at"] = json!(rfc(time::Duration::hours(1)));
+    let r = call(&s, "POST", "/emails", Some(&scheduled)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let one = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Now", "text": "Now"});
+    let batch = Value::Array(vec![one; 100]);
+    let mut conn = KeepAlive::open(&base).await;
+    for _ in 0..101 {
+        let (code, body) = conn
+            .call("POST", "/emails/batch", Some(&batch.to_string()))
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, body) = conn.call("GET", &format!("/emails/{id}"), None).await;
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["last_event"], "scheduled", "{v}");
+    // Due in a second: it is sent.
+    let soon = json!({"scheduled_at": rfc(time::Duration::seconds(1))});
+    let (code, body) = conn
+        .call("PATCH", &format!("/emails/{id}"), Some(&soon.to_string()))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !s
+        .messages()
+        .iter()
+        .any(|m| String::from_utf8_lossy(&m.data).contains("Subject: Later"))
+        && std::time::Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, body) = conn.call("GET", &format!("/emails/{id}"), None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["last_event"], "delivered", "{v}");
+}
