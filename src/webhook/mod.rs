@@ -877,10 +877,11 @@ impl Webhooks {
         DeliveryState::Failed
     }
 
-    /// Shows an event or attempt live; nothing is built when no one watches
-    /// lines (`--quiet`).
+    /// Shows an event or attempt live; nothing is built when no one
+    /// subscribes. The inbox subscribes to sessions only (not lines), and
+    /// waits for webhook events (`/api/wait/event`), so any subscriber counts.
     fn live(&self, make: impl FnOnce() -> (u64, String, Value)) {
-        if let Some(sink) = self.sink.get().filter(|s| s.watches_lines()) {
+        if let Some(sink) = self.sink.get().filter(|s| s.watched()) {
             let (session, text, json) = make();
             sink.publish(SinkEvent::Webhook {
                 session,
