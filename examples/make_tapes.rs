@@ -250,8 +250,7 @@ async fn record_rest(dir: &Path, c: RestCase) {
         .await
         .expect("proxy");
     let base = proxy.rest_url().expect("rest door");
-    let client =
-        mailtape::net::http_client::client(None, Duration::from_secs(10), false).expect("client");
+    let client = mailtape::http_client(None, Duration::from_secs(10), false).expect("client");
     let mut said = Vec::new();
     for r in &c.requests {
         let body = r.body.as_ref().map(|b| b.to_string()).unwrap_or_default();

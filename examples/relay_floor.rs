@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("--tls-ca") => {
             let ca = args.get(3).ok_or("--tls-ca needs a file")?;
             Some(tokio_rustls::TlsConnector::from(
-                mailtape::net::tls::client_config(Some(std::path::Path::new(ca)))?,
+                mailtape::tls_client_config(Some(std::path::Path::new(ca)))?,
             ))
         }
         _ => None,

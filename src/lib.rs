@@ -36,14 +36,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// What stays public, and why (a user of the library calls it; everything
+// else is `pub(crate)` and reached through the re-exports below):
+// - `smtp`: the protocol codec without I/O (parse a command or a reply,
+//   frame lines, read and write DATA) — what a test of an SMTP client, the
+//   fuzz targets and the property tests call.
+// - `tape`: transcripts and the tape format (read, write, snapshot), and
+//   redaction (`tape::redact::scrub`) for a user's own logs.
+// - `resend`: the Resend knowledge — profile, scenarios, the account's key
+//   rule, reply names and what each reply means (`resend::explain`).
+// - `tools`: the client side as functions — `check` a relay, `bench` a
+//   server, `show` a tape; the CLI's subcommands of those names call them.
+// - `web`: the inbox's configuration and what a test calls on it (waiting
+//   for a message, its query language); its routes and store are private.
+// - `webhook`: the endpoints a user configures and the events they get.
+// The engine, the modes, the outputs, the REST routes, sockets and TLS are
+// private: their public face is the builders, servers, configs and the
+// sink re-exported here.
 pub(crate) mod engine;
-pub mod error;
+mod error;
 pub(crate) mod fsutil;
 pub(crate) mod modes;
-pub mod net;
+pub(crate) mod net;
 pub(crate) mod output;
 pub mod resend;
-pub mod rest;
+pub(crate) mod rest;
 pub mod smtp;
 pub mod tape;
 pub mod tools;
@@ -53,7 +70,7 @@ pub mod webhook;
 pub use engine::listener::{Addrs, ServerConfig};
 pub use engine::server::{Blocking, Served, Service, ServiceConfig};
 pub use engine::session::Limits;
-pub use error::Error;
+pub use error::{BindFailure, Error};
 pub use modes::mock::options::{MockOptions, MockSettings};
 pub use modes::mock::{MockBuilder, MockConfig, MockServer};
 pub use modes::record::rest::{DEFAULT_REST_UPSTREAM, RestUpstreamOptions};
@@ -62,9 +79,10 @@ pub use modes::replay::{
     BUILTIN_TAPES, ReplayBuilder, ReplayConfig, ReplayOptions, ReplayOutcome, ReplayServer,
     list_builtin, load_tape,
 };
-pub use net::CertSource;
-pub use net::HttpLimits;
 pub use net::client::UpstreamTls;
+pub use net::http_client::{HttpClient, client as http_client};
+pub use net::tls::client_config as tls_client_config;
+pub use net::{CertSource, HttpLimits, Tls};
 pub use output::sink::{
     Event as SinkEvent, LiveView, Message, OutputConfig, SaveError, Sink, Subscription,
 };

@@ -475,7 +475,7 @@ fn bad_arguments_fail_with_one_clear_line() {
 async fn brings_its_own_certificate() {
     let own = tempfile::tempdir().unwrap();
     // any CA-signed pair will do; mailtape's generator makes one
-    mailtape::net::Tls::load(&mailtape::net::CertSource::Generated(own.path().into())).unwrap();
+    mailtape::Tls::load(&mailtape::CertSource::Generated(own.path().into())).unwrap();
     let ca = std::fs::read_to_string(own.path().join("ca.pem")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut args = ephemeral("mock", dir.path());

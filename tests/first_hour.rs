@@ -185,7 +185,7 @@ fn usage_errors_exit_2_and_runtime_errors_are_one_line_with_status_1() {
                 "--scenario",
                 "sandbx",
             ],
-            "mailtape: unknown scenario \"sandbx\"; known: default, unlimited, sandbox, unverified-domain, invalid-key, restricted-key, restricted-key-unverified, key-invalid-after-auth, rate-limited, daily-quota, monthly-quota, temporary-failure, slow, silent, drop-after-data\n",
+            "mailtape: unknown scenario \"sandbx\"; known: default, unlimited, sandbox, unverified-domain, invalid-key, restricted-key, restricted-key-unverified, key-invalid-after-auth, rate-limited, daily-quota, monthly-quota, temporary-failure, slow, silent, drop-after-data, domains-verify-slowly, domains-never-verify\n",
         ),
         (
             vec!["show", "no-such.tape"],
@@ -381,7 +381,7 @@ fn bench(port: u16, extra: &[&str]) -> (i32, String, String) {
 #[test]
 fn bench_fails_when_messages_fail_and_names_the_mock_rate_limit() {
     const HINT: &str =
-        "the mock's default account allows 2 a second: start it with --scenario unlimited";
+        "the mock's default account allows 5 a second: start it with --scenario unlimited";
     for variant in ["default", "brief"] {
         let s = MockServer::builder()
             .variant(variant)

@@ -233,7 +233,7 @@ async fn upstream_certificate_expired() {
     std::fs::write(dir.path().join("old-key.pem"), key.serialize_pem()).unwrap();
     let (c, k) = (dir.path().join("old.pem"), dir.path().join("old-key.pem"));
     let upstream = MockServer::builder()
-        .config(move |m| m.service.certs = mailtape::net::CertSource::Files { cert: c, key: k })
+        .config(move |m| m.service.certs = mailtape::CertSource::Files { cert: c, key: k })
         .start()
         .await
         .unwrap();

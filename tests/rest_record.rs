@@ -221,8 +221,7 @@ async fn fake_upstream(
     certs: &std::path::Path,
     answer: Option<&'static [u8]>,
 ) -> (String, Arc<AtomicUsize>) {
-    let tls =
-        mailtape::net::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
+    let tls = mailtape::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -272,7 +271,7 @@ async fn upstream_faults_are_recorded_and_answered_502_or_504() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path();
     // make the CA first
-    mailtape::net::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
+    mailtape::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("https://127.0.0.1:{}", l.local_addr().unwrap().port())
@@ -344,7 +343,7 @@ async fn upstream_faults_are_recorded_and_answered_502_or_504() {
 async fn oversized_bodies_and_other_hosts_never_go_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path();
-    mailtape::net::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
+    mailtape::Tls::load(&mailtape::CertSource::Generated(certs.to_path_buf())).unwrap();
     let (up, count) = fake_upstream(
         certs,
         Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"data\":[]}"),

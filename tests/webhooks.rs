@@ -673,3 +673,71 @@ async fn opens_and_clicks_on_demand() {
     assert_eq!(list[0]["attempts"][0]["status"], 200);
     server.shutdown().await;
 }
+
+/// A replayed tape's session produces the events the mock would send, under
+/// the id the tape's 250 gave (issue 22: "a replayed tape's sessions produce
+/// the same events").
+#[tokio::test]
+async fn a_replayed_session_produces_the_same_events() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand.tape");
+    std::fs::write(
+        &path,
+        "# mailtape tape v1
+
+## session 1
+S: 220 Resend SMTP Relay ESMTP
+C: EHLO x
+S: 250-smtp.resend.com
+S: 250 AUTH PLAIN LOGIN
+C: AUTH PLAIN <redacted>
+S: 235 Authentication successful
+C: MAIL FROM:<*>
+S: 250 Accepted
+C: RCPT TO:<*@resend.dev>
+S: 250 Accepted
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+C: .
+S: 250 OK 1b4e28ba-2fa1-41d2-883f-0016d3cca427
+C: QUIT
+S: 221 Bye
+",
+    )
+    .unwrap();
+    let s = mailtape::ReplayServer::builder(path.display().to_string())
+        .config(|c| {
+            c.webhooks = Some(mailtape::webhook::WebhookConfig {
+                endpoints: vec![mailtape::webhook::EndpointSpec {
+                    url: rx.url.clone(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        })
+        .start()
+        .await
+        .unwrap();
+    let secret = s.webhooks().unwrap().endpoints()[0].secret();
+    common::send(
+        &s,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "Acme <onboarding@acme.com>",
+        &["bounced@resend.dev"],
+    )
+    .await
+    .expect("accepted as on the tape");
+    let got = rx.wait_for(2).await;
+    assert_eq!(kinds(&got), ["email.sent", "email.bounced"]);
+    for g in &got {
+        assert!(verify(&secret, g));
+        let d = &g.json()["data"];
+        assert_eq!(d["email_id"], "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+        assert_eq!(d["subject"], "Hello from mailtape tests");
+        assert_eq!(d["to"], json!(["bounced@resend.dev"]));
+    }
+    s.shutdown().await;
+}

@@ -253,7 +253,7 @@ fn wait(a: &WaitArgs) -> Result<ExitCode, Error> {
 
 /// One GET; the answer's status and body.
 async fn get(url: &str) -> Result<(u16, Bytes), Error> {
-    let client = mailtape::net::http_client::client(None, Duration::from_secs(5), false)?;
+    let client = mailtape::http_client(None, Duration::from_secs(5), false)?;
     let uri: axum::http::Uri = url
         .parse()
         .map_err(|e| Error::Usage(format!("--ui gives a URL that is not one ({url}): {e}")))?;

@@ -49,14 +49,10 @@ pub const BODY_LIMIT: usize = 128 << 20;
 
 /// The routes of Resend's API, on the mock's account. Any other path is
 /// Resend's JSON `not_found` (not recorded as an exchange: a browser's
-/// `/favicon.ico` on the inbox's listener is no API call).
-pub fn router(shared: Arc<MockShared>) -> Router {
-    router_with(shared, Router::new())
-}
-
-/// [`router`] and `more` routes of the same API served by other parts (the
-/// webhooks' `/webhooks…`): each call of those needs a full-access key and
-/// counts against the rate, and is recorded like the others.
+/// `/favicon.ico` on the inbox's listener is no API call). With them,
+/// `more` routes of the same API served by other parts (the webhooks'
+/// `/webhooks…`): each call of those needs a full-access key and counts
+/// against the rate, and is recorded like the others.
 pub fn router_with(shared: Arc<MockShared>, more: Router) -> Router {
     let rest = Arc::new(Rest { shared });
     let more = more.route_layer(axum::middleware::from_fn_with_state(

@@ -331,6 +331,13 @@ fn is_rate_limit(error: &str) -> bool {
         && error.to_ascii_lowercase().contains("too many requests")
 }
 
+/// The rate a `Too many requests` refusal names: "You can only make N
+/// requests per second".
+fn per_second_of(error: &str) -> Option<u64> {
+    let (_, after) = error.split_once("only make ")?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
 impl BenchReport {
     /// One line for people when any message failed: how many, and, when
     /// they were refused as too fast, the way out.
@@ -340,8 +347,15 @@ impl BenchReport {
         }
         let mut line = format!("{} of {messages} messages failed", self.errors);
         if self.rate_limited > 0 {
+            // The number is the one the refusal names (5 by default, 2 for
+            // an older team's `--variant legacy`).
+            let per_second = self
+                .first_errors
+                .iter()
+                .find_map(|e| per_second_of(e))
+                .map_or_else(|| "only a few".to_string(), |n| n.to_string());
             line.push_str(&format!(
-                ", {} refused as too fast (Too many requests): the mock's default account allows 2 a second: start it with --scenario unlimited",
+                ", {} refused as too fast (Too many requests): the mock's default account allows {per_second} a second: start it with --scenario unlimited",
                 self.rate_limited
             ));
         } else if let Some(first) = self.first_errors.first() {
@@ -354,6 +368,15 @@ impl BenchReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_is_read_from_the_refusal() {
+        assert_eq!(
+            per_second_of("550 Too many requests. You can only make 5 requests per second."),
+            Some(5)
+        );
+        assert_eq!(per_second_of("550 Too many requests"), None);
+    }
 
     #[test]
     fn rate_limits_are_told_by_their_text_in_either_code() {

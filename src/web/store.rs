@@ -334,6 +334,10 @@ impl Store {
                             s.add_session(transcript.clone(), "live");
                         }
                         SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
+                        // Waitable with `GET /api/wait/event?query=type:webhook_event`.
+                        SinkEvent::Webhook { json, .. } => {
+                            s.record("webhook", json.clone());
+                        }
                         _ => {}
                     }
                     // The message is listed: its 250 (or 200) may go.

@@ -373,7 +373,13 @@ impl Webhooks {
             stop: watch::channel(false).0,
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
-            tests: RwLock::new(None),
+            // Resend's own test addresses until a mock says which profile
+            // is in force (replay uses these).
+            tests: RwLock::new(
+                crate::resend::Profile::build(None, "default")
+                    .ok()
+                    .map(|p| Arc::new(move |a: &str| p.test_address(a)) as Arc<TestAddresses>),
+            ),
             config: WebhookConfig {
                 endpoints: Vec::new(),
                 ..config.clone()
