@@ -741,3 +741,111 @@ S: 221 Bye
     }
     s.shutdown().await;
 }
+
+/// The whsec_ secrets are said in the banner (and the --json ready line)
+/// and nowhere else: not in the live view, the tapes, the mailbox, or the
+/// REST exchanges' transcripts (issue 22).
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_appear_only_in_the_banner() {
+    use common::cli::{Running, all_bytes, plain_only};
+    use lettre::AsyncTransport;
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
+    let args = plain_only(
+        dir.path(),
+        &[
+            "--scenario",
+            "unlimited",
+            "--rest",
+            "127.0.0.1:0",
+            "--tapes",
+            tapes.to_str().unwrap(),
+            "--mailbox",
+            mailbox.to_str().unwrap(),
+            "--webhook",
+            &rx.url,
+        ],
+    );
+    let mut m = Running::start_with(&args, common::cli::bin());
+    m.err_until(|l| l.trim_start().starts_with("login"));
+    let row = |name: &str| -> Vec<String> {
+        let l = m
+            .stderr
+            .iter()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("a {name} row in {:?}", m.stderr));
+        l.split_whitespace().map(String::from).collect()
+    };
+    let secret = row("webhook ").last().unwrap().clone();
+    assert!(secret.starts_with("whsec_"));
+    let rest = row("rest ")[1].clone();
+    let plain: std::net::SocketAddr = row("plain ")[1].parse().unwrap();
+    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(plain.port())
+        .credentials(lettre::transport::smtp::authentication::Credentials::new(
+            "resend".into(),
+            KEY.into(),
+        ))
+        .build();
+    t.send(common::message(
+        "Acme <a@acme.com>",
+        &["bounced@resend.dev"],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds(&rx.wait_for(2).await),
+        ["email.sent", "email.bounced"]
+    );
+    assert!(verify(&secret, &rx.got()[0]));
+    // Secrets made over REST: answered to the caller, kept from the tapes.
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let body =
+        json!({"endpoint": "http://127.0.0.1:9/other", "events": ["email.sent"]}).to_string();
+    let created = http(&rest, "POST", "/webhooks", &h, Some(&body))
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap();
+    let mut rest_secrets = vec![created["signing_secret"].as_str().unwrap().to_string()];
+    let one = http(&rest, "GET", &format!("/webhooks/{id}"), &h, None)
+        .await
+        .json();
+    assert_eq!(one["signing_secret"], rest_secrets[0].as_str());
+    let rotated = http(
+        &rest,
+        "POST",
+        &format!("/webhooks/{id}/signing-secret/rotate"),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    rest_secrets.push(rotated["signing_secret"].as_str().unwrap().to_string());
+    let (_, stdout, stderr) = m.term();
+    let stdout = stdout.join("\n");
+    assert!(
+        stdout.contains("webhook email.bounced"),
+        "the live view shows events"
+    );
+    assert_eq!(
+        stderr.matches(&secret).count(),
+        1,
+        "the banner only:\n{stderr}"
+    );
+    let files = [all_bytes(&tapes), all_bytes(&mailbox)].concat();
+    let files = String::from_utf8_lossy(&files);
+    assert!(
+        files.contains("POST /webhooks"),
+        "the REST exchanges are taped"
+    );
+    for s in std::iter::once(&secret).chain(&rest_secrets) {
+        let key = s.trim_start_matches("whsec_");
+        assert!(!stdout.contains(key), "live view");
+        assert!(!files.contains(key), "tapes or mailbox");
+    }
+    for s in &rest_secrets {
+        assert!(!stderr.contains(s.trim_start_matches("whsec_")), "stderr");
+    }
+}
