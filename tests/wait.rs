@@ -638,3 +638,38 @@ async fn mailpits_latest_waits_when_asked() {
     assert_eq!(h.status, 200);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn webhook_events_can_be_waited_for() {
+    // Nothing listens on the endpoint: the events are emitted (and their
+    // attempts fail), which is what a test waits for here.
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .webhook("http://127.0.0.1:9/hook")
+        .webhooks(|w| w.retry_scale = 0.0001)
+        .start()
+        .await
+        .expect("mock with webhooks");
+    let addr = ui(&server);
+    let since = cursor(addr).await;
+    let waiting = tokio::spawn(async move {
+        get(
+            addr,
+            &format!("/api/wait/event?query=type:webhook_event%20email.delivered&since={since}&timeout=10s"),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t = common::transport(&server, Mode::Plain, "resend", KEY, Mechanism::Plain);
+    t.send(common::message("a@acme.com", &["delivered@resend.dev"]))
+        .await
+        .expect("250");
+    let a = waiting.await.expect("task");
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["kind"], "webhook");
+    assert_eq!(v["data"]["type"], "webhook_event");
+    assert_eq!(v["data"]["event"], "email.delivered");
+    server.shutdown().await;
+}
