@@ -24,7 +24,7 @@ const KEY: &str = "re_Bench1234_abcdEFGH";
 const BODY: &str = r#"{"from":"Acme <billing@acme.com>","to":["delivered@resend.dev"],"subject":"Bench","html":"<p>Hi</p>"}"#;
 
 async fn run(
-    client: &Arc<mailtape::net::http_client::HttpClient>,
+    client: &Arc<mailtape::HttpClient>,
     base: &str,
     n: usize,
     conc: usize,
@@ -101,10 +101,8 @@ async fn main() {
         .start()
         .await
         .expect("record one");
-    let client = Arc::new(
-        mailtape::net::http_client::client(Some(&ca), Duration::from_secs(10), false)
-            .expect("client"),
-    );
+    let client =
+        Arc::new(mailtape::http_client(Some(&ca), Duration::from_secs(10), false).expect("client"));
     run(&client, &rec1.rest_url().expect("rest"), 1, 1).await;
     rec1.shutdown().await;
     let replay = ReplayServer::builder(one.display().to_string())

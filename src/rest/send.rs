@@ -173,6 +173,9 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
                     .and_then(|p| p.rsplit('/').next().map(String::from))
             })
             .unwrap_or_else(|| "attachment".into());
+        // The MIME builder cuts a long name into RFC 2231 continuations, and
+        // a key cut in two is no longer seen as one: scrubbed while whole.
+        let filename = crate::tape::redact::scrub(&filename).into_owned();
         attachments.push(OutAttachment {
             filename,
             content_type: a.content_type,
