@@ -792,3 +792,180 @@ async fn under_a_descriptor_limit_http_never_starves_smtp() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("accept on the"), "{stderr}");
 }
+
+/// Issue 25, item 3: a retried request with an `Idempotency-Key` gets the
+/// first answer again, byte for byte: a batch's `{"data":[…]}`, a
+/// permissive batch's `errors`, an all-invalid permissive batch's empty
+/// `data` (the ids were stored comma-joined and the shape guessed back).
+#[tokio::test]
+async fn an_idempotent_retry_gets_the_first_answer_as_it_was() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let good = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Hi", "text": "Hi"});
+    let bad = json!({"from": "billing@acme.com", "to": ["not an address"], "subject": "Hi", "text": "Hi"});
+    let a = format!("Bearer {KEY}");
+    let cases: Vec<(&str, &str, Value, bool)> = vec![
+        ("one", "/emails", good.clone(), false),
+        (
+            "strict",
+            "/emails/batch",
+            json!([good.clone(), good.clone()]),
+            false,
+        ),
+        (
+            "mixed",
+            "/emails/batch",
+            json!([good.clone(), bad.clone()]),
+            true,
+        ),
+        (
+            "none-valid",
+            "/emails/batch",
+            json!([bad.clone(), bad.clone()]),
+            true,
+        ),
+    ];
+    for (key, path, body, permissive) in cases {
+        let mut headers = vec![("Authorization", a.as_str()), ("Idempotency-Key", key)];
+        if permissive {
+            headers.push(("x-batch-validation", "permissive"));
+        }
+        let first = http(&base, "POST", path, &headers, Some(&body.to_string())).await;
+        assert_eq!(first.status, 200, "{key}: {}", first.body);
+        let again = http(&base, "POST", path, &headers, Some(&body.to_string())).await;
+        assert_eq!(again.status, 200, "{key}: {}", again.body);
+        assert_eq!(again.body, first.body, "{key}");
+        assert_eq!(again.header("content-type"), Some("application/json"));
+        let v = first.json();
+        match key {
+            "one" => assert!(v["id"].is_string(), "{v}"),
+            "strict" => assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}"),
+            "mixed" => {
+                assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+                assert_eq!(v["errors"][0]["index"], 1, "{v}");
+            }
+            _ => {
+                assert_eq!(v["data"], json!([]), "{v}");
+                assert_eq!(v["errors"].as_array().unwrap().len(), 2, "{v}");
+            }
+        }
+    }
+    assert_eq!(s.messages().len(), 1 + 2 + 1, "retries send nothing");
+}
+
+/// Issue 25, item 5: a custom `From` header over REST is judged like the
+/// `from` field, as the SMTP door judges the header From: from a verified
+/// `@resend.dev` with `headers: {"From": "ceo@unverified.io"}`, both doors
+/// refuse (403 / 550, unverified domain) and nothing is sent.
+#[tokio::test]
+async fn a_custom_from_header_is_judged_on_both_doors_alike() {
+    use lettre::AsyncTransport;
+    use lettre::transport::smtp::authentication::Mechanism;
+    let s = MockServer::builder()
+        .scenario("unverified-domain")
+        .rest()
+        .start()
+        .await
+        .expect("mock starts");
+    // The from field alone passes: resend.dev needs no verification.
+    let plain = json!({"from": "onboarding@resend.dev", "to": ["delivered@resend.dev"], "subject": "Hi", "text": "Hi"});
+    let r = call(&s, "POST", "/emails", Some(&plain)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for from in ["ceo@unverified.io", "The CEO <ceo@unverified.io>"] {
+        for name in ["From", "from", "FROM"] {
+            let mut email = plain.clone();
+            email["headers"] = json!({name: from});
+            let r = call(&s, "POST", "/emails", Some(&email)).await;
+            assert_eq!(r.status, 403, "{name}: {from}: {}", r.body);
+            assert_eq!(
+                r.json()["message"],
+                "The unverified.io domain is not verified. Please, add and verify your domain on https://resend.com/domains",
+                "{}",
+                r.body
+            );
+            let batch = call(&s, "POST", "/emails/batch", Some(&json!([email]))).await;
+            assert_eq!(batch.status, 403, "{}", batch.body);
+        }
+    }
+    let mut email = plain.clone();
+    email["headers"] = json!({"From": "not an address"});
+    let r = call(&s, "POST", "/emails", Some(&email)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid `from` field."),
+        "{}",
+        r.body
+    );
+    // The SMTP door, the same message: 550 with the same words.
+    let t = common::transport(&s, common::Mode::Plain, "resend", KEY, Mechanism::Plain);
+    let envelope = lettre::address::Envelope::new(
+        Some("onboarding@resend.dev".parse().unwrap()),
+        vec!["delivered@resend.dev".parse().unwrap()],
+    )
+    .unwrap();
+    let raw = "From: ceo@unverified.io\r\nTo: delivered@resend.dev\r\nSubject: Hi\r\n\r\nHi\r\n";
+    let err = t
+        .send_raw(&envelope, raw.as_bytes())
+        .await
+        .expect_err("550");
+    let text = err.to_string();
+    assert!(text.contains("550") || text.contains("permanent"), "{text}");
+    assert!(
+        text.contains("The unverified.io domain is not verified"),
+        "{text}"
+    );
+    assert_eq!(s.messages().len(), 1, "only the first email was sent");
+}
+
+/// Issue 25, item 4: a scheduled email is never evicted by the account's
+/// cap of 10,000 emails while it is pending: after 10,100 newer ones it is
+/// still listed as scheduled, and it goes out when due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_email_outlives_ten_thousand_newer_ones() {
+    let s = mock().await;
+    let base = s.rest_url().unwrap();
+    let rfc = |d: time::Duration| {
+        (time::OffsetDateTime::now_utc() + d)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut scheduled = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Later", "text": "Later"});
+    scheduled["scheduled_at"] = json!(rfc(time::Duration::hours(1)));
+    let r = call(&s, "POST", "/emails", Some(&scheduled)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let one = json!({"from": "billing@acme.com", "to": ["delivered@resend.dev"], "subject": "Now", "text": "Now"});
+    let batch = Value::Array(vec![one; 100]);
+    let mut conn = KeepAlive::open(&base).await;
+    for _ in 0..101 {
+        let (code, body) = conn
+            .call("POST", "/emails/batch", Some(&batch.to_string()))
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, body) = conn.call("GET", &format!("/emails/{id}"), None).await;
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["last_event"], "scheduled", "{v}");
+    // Due in a second: it is sent.
+    let soon = json!({"scheduled_at": rfc(time::Duration::seconds(1))});
+    let (code, body) = conn
+        .call("PATCH", &format!("/emails/{id}"), Some(&soon.to_string()))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !s
+        .messages()
+        .iter()
+        .any(|m| String::from_utf8_lossy(&m.data).contains("Subject: Later"))
+        && std::time::Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, body) = conn.call("GET", &format!("/emails/{id}"), None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["last_event"], "delivered", "{v}");
+}

@@ -435,3 +435,36 @@ async fn every_shipped_rest_tape_answers_its_requests() {
         assert!(o.ok(), "{name}: {o}");
     }
 }
+
+/// Replay's REST door is on the inbox's listener by default
+/// (RESEND_BASE_URL=http://127.0.0.1:8025), and the inbox lists the
+/// replayed exchange as a REST session, explained outcome and all.
+#[tokio::test]
+async fn replay_serves_rest_on_the_inbox_and_the_inbox_lists_it() {
+    let r = ReplayServer::builder("builtin:rest-rate-limited")
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let base = r.rest_url().unwrap();
+    assert_eq!(Some(format!("{base}/")), r.ui_url(), "the inbox's listener");
+    let body = email("Hello from mailtape");
+    let mut want = body.clone();
+    want["from"] = json!("Acme <billing@yourcompany.com>");
+    want["html"] = json!("<p>Hi, this is a test.</p>");
+    want.as_object_mut().unwrap().remove("attachments");
+    let got = send(&base, "POST", "/emails", Some(&want)).await;
+    assert_eq!(got.status, 429, "{}", got.body);
+    assert_eq!(got.header("retry-after"), Some("1"));
+    assert!(r.wait_for_sessions(1, Duration::from_secs(5)).await);
+    let list = http(&base, "GET", "/api/sessions", &[], None).await;
+    let v = list.json();
+    let text = v.to_string();
+    assert!(text.contains("\"protocol\":\"http\""), "{text}");
+    assert!(text.contains("\"mode\":\"replay\""), "{text}");
+    assert!(
+        text.contains("rate_limit") || text.contains("Too many requests"),
+        "{text}"
+    );
+    assert!(r.shutdown().await.ok());
+}

@@ -1415,3 +1415,157 @@ fn rest_record_and_replay_write_no_key() {
     outputs.push(("replay stderr (trace)".to_string(), stderr.into_bytes()));
     assert_clean(&outputs);
 }
+
+/// Issue 25, items 2 and 11: what the inbox decodes is scrubbed after it is
+/// decoded — a file name in RFC 2231 continuations cut 7 characters after
+/// `re_` (REST, whose MIME builder cuts long names, and SMTP), one
+/// percent-encoded (`filename*=utf-8''re%5F…`), a key written with HTML
+/// character references (`re&#95;…`) — in every view, in both downloads'
+/// `Content-Disposition`, and again after a restart reads the mailbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_scrubs_what_it_decodes_and_after_a_restart() {
+    use lettre::AsyncTransport;
+    use lettre::transport::smtp::authentication::Mechanism;
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    std::fs::create_dir_all(&mailbox).unwrap();
+    let start = || async {
+        mailtape::MockServer::builder()
+            .scenario("unlimited")
+            .mailbox(&mailbox)
+            .ui("127.0.0.1:0".parse().unwrap())
+            .start()
+            .await
+            .unwrap()
+    };
+    let server = start().await;
+    let ui = |s: &mailtape::MockServer| {
+        s.ui_url()
+            .unwrap()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let addr = ui(&server);
+    let long_name = format!("{}-{K}-statement.pdf", "quarterly-invoice".repeat(4));
+    let email = serde_json::json!({
+        "from": "billing@acme.com",
+        "to": ["delivered@resend.dev"],
+        "subject": "Invoice",
+        "html": format!("<p>Your key: re&#95;{}</p>", &K[3..]),
+        "attachments": [{"filename": long_name, "content": b64("hello")}],
+    })
+    .to_string();
+    let answer = http_bytes(
+        &addr,
+        format!(
+            "POST /emails HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {K}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{email}",
+            email.len()
+        ),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let rest_id = answer
+        .split("\"id\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let t = common::transport(&server, common::Mode::Plain, "resend", K, Mechanism::Plain);
+    let envelope = lettre::address::Envelope::new(
+        Some("billing@acme.com".parse().unwrap()),
+        vec!["delivered@resend.dev".parse().unwrap()],
+    )
+    .unwrap();
+    let (head, tail) = K.split_at(10); // "re_" and 7 more
+    let pct = format!("re%5F{}", &K[3..].replace('_', "%5F"));
+    let entity = format!("re&#x5F;{}", &K[3..].replace('_', "&lowbar;"));
+    let mut smtp_ids = Vec::new();
+    for (disposition, html) in [
+        (
+            format!("attachment; filename*0=\"{head}\"; filename*1=\"{tail}.pdf\""),
+            "<p>Hi</p>".to_string(),
+        ),
+        (
+            format!("attachment; filename*=utf-8''{pct}.pdf"),
+            format!("<p>Key: {entity}</p>"),
+        ),
+    ] {
+        let raw = format!(
+            "From: billing@acme.com\r\nTo: delivered@resend.dev\r\nSubject: Hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n{html}\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: {disposition}\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"
+        );
+        let reply = t.send_raw(&envelope, raw.as_bytes()).await.expect("250");
+        let text: String = reply.message().collect::<Vec<_>>().join(" ");
+        smtp_ids.push(text.trim_start_matches("OK ").trim().to_string());
+    }
+    let views = |id: &str| {
+        vec![
+            format!("/api/v1/message/{id}"),
+            format!("/api/v1/message/{id}/part/1"),
+            format!("/api/v1/message/{id}/part/2"),
+            format!("/api/messages/{id}"),
+            format!("/api/messages/{id}/parts/1"),
+            format!("/api/messages/{id}/parts/2"),
+            format!("/api/messages/{id}/html"),
+            format!("/view/{id}.html"),
+            format!("/api/v1/messages"),
+            format!("/api/messages"),
+        ]
+    };
+    let fetch = |addr: String, ids: Vec<String>| async move {
+        let mut outputs = Vec::new();
+        for id in &ids {
+            for path in views(id) {
+                let req =
+                    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                let answer = http_bytes(&addr, req).await;
+                outputs.push((path, answer));
+            }
+        }
+        outputs
+    };
+    let mut ids = vec![rest_id.clone()];
+    ids.extend(smtp_ids);
+    let mut outputs = fetch(addr.clone(), ids.clone()).await;
+    // The names are there, redacted, not dropped.
+    let shown = String::from_utf8_lossy(&outputs[0].1).into_owned();
+    assert!(
+        shown.contains("\"FileName\":\"quarterly-invoice"),
+        "{shown}"
+    );
+    assert!(shown.contains("re_…"), "{shown}");
+    let names: usize = outputs
+        .iter()
+        .filter(|(p, a)| {
+            p.contains("/part")
+                && String::from_utf8_lossy(a)
+                    .to_ascii_lowercase()
+                    .contains("content-disposition: attachment; filename=")
+        })
+        .count();
+    assert!(names >= 3, "downloads name their files");
+    server.shutdown().await;
+    // After a restart the inbox reads the mailbox: the same views.
+    let again = start().await;
+    let addr = ui(&again);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = http_bytes(
+            &addr,
+            format!("GET /api/messages HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        if String::from_utf8_lossy(&list).contains(&rest_id) || std::time::Instant::now() > until {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for (p, a) in fetch(addr, ids).await {
+        outputs.push((format!("after restart {p}"), a));
+    }
+    again.shutdown().await;
+    assert_clean(&outputs);
+}

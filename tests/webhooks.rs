@@ -673,3 +673,179 @@ async fn opens_and_clicks_on_demand() {
     assert_eq!(list[0]["attempts"][0]["status"], 200);
     server.shutdown().await;
 }
+
+/// A replayed tape's session produces the events the mock would send, under
+/// the id the tape's 250 gave (issue 22: "a replayed tape's sessions produce
+/// the same events").
+#[tokio::test]
+async fn a_replayed_session_produces_the_same_events() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand.tape");
+    std::fs::write(
+        &path,
+        "# mailtape tape v1
+
+## session 1
+S: 220 Resend SMTP Relay ESMTP
+C: EHLO x
+S: 250-smtp.resend.com
+S: 250 AUTH PLAIN LOGIN
+C: AUTH PLAIN <redacted>
+S: 235 Authentication successful
+C: MAIL FROM:<*>
+S: 250 Accepted
+C: RCPT TO:<*@resend.dev>
+S: 250 Accepted
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+C: .
+S: 250 OK 1b4e28ba-2fa1-41d2-883f-0016d3cca427
+C: QUIT
+S: 221 Bye
+",
+    )
+    .unwrap();
+    let s = mailtape::ReplayServer::builder(path.display().to_string())
+        .config(|c| {
+            c.webhooks = Some(mailtape::webhook::WebhookConfig {
+                endpoints: vec![mailtape::webhook::EndpointSpec {
+                    url: rx.url.clone(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        })
+        .start()
+        .await
+        .unwrap();
+    let secret = s.webhooks().unwrap().endpoints()[0].secret();
+    common::send(
+        &s,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "Acme <onboarding@acme.com>",
+        &["bounced@resend.dev"],
+    )
+    .await
+    .expect("accepted as on the tape");
+    let got = rx.wait_for(2).await;
+    assert_eq!(kinds(&got), ["email.sent", "email.bounced"]);
+    for g in &got {
+        assert!(verify(&secret, g));
+        let d = &g.json()["data"];
+        assert_eq!(d["email_id"], "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+        assert_eq!(d["subject"], "Hello from mailtape tests");
+        assert_eq!(d["to"], json!(["bounced@resend.dev"]));
+    }
+    s.shutdown().await;
+}
+
+/// The whsec_ secrets are said in the banner (and the --json ready line)
+/// and nowhere else: not in the live view, the tapes, the mailbox, or the
+/// REST exchanges' transcripts (issue 22).
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_appear_only_in_the_banner() {
+    use common::cli::{Running, all_bytes, plain_only};
+    use lettre::AsyncTransport;
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tapes, mailbox) = (dir.path().join("tapes"), dir.path().join("mailbox"));
+    let args = plain_only(
+        dir.path(),
+        &[
+            "--scenario",
+            "unlimited",
+            "--rest",
+            "127.0.0.1:0",
+            "--tapes",
+            tapes.to_str().unwrap(),
+            "--mailbox",
+            mailbox.to_str().unwrap(),
+            "--webhook",
+            &rx.url,
+        ],
+    );
+    let mut m = Running::start_with(&args, common::cli::bin());
+    m.err_until(|l| l.trim_start().starts_with("login"));
+    let row = |name: &str| -> Vec<String> {
+        let l = m
+            .stderr
+            .iter()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("a {name} row in {:?}", m.stderr));
+        l.split_whitespace().map(String::from).collect()
+    };
+    let secret = row("webhook ").last().unwrap().clone();
+    assert!(secret.starts_with("whsec_"));
+    let rest = row("rest ")[1].clone();
+    let plain: std::net::SocketAddr = row("plain ")[1].parse().unwrap();
+    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(plain.port())
+        .credentials(lettre::transport::smtp::authentication::Credentials::new(
+            "resend".into(),
+            KEY.into(),
+        ))
+        .build();
+    t.send(common::message(
+        "Acme <a@acme.com>",
+        &["bounced@resend.dev"],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds(&rx.wait_for(2).await),
+        ["email.sent", "email.bounced"]
+    );
+    assert!(verify(&secret, &rx.got()[0]));
+    // Secrets made over REST: answered to the caller, kept from the tapes.
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let body =
+        json!({"endpoint": "http://127.0.0.1:9/other", "events": ["email.sent"]}).to_string();
+    let created = http(&rest, "POST", "/webhooks", &h, Some(&body))
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap();
+    let mut rest_secrets = vec![created["signing_secret"].as_str().unwrap().to_string()];
+    let one = http(&rest, "GET", &format!("/webhooks/{id}"), &h, None)
+        .await
+        .json();
+    assert_eq!(one["signing_secret"], rest_secrets[0].as_str());
+    let rotated = http(
+        &rest,
+        "POST",
+        &format!("/webhooks/{id}/signing-secret/rotate"),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    rest_secrets.push(rotated["signing_secret"].as_str().unwrap().to_string());
+    let (_, stdout, stderr) = m.term();
+    let stdout = stdout.join("\n");
+    assert!(
+        stdout.contains("webhook email.bounced"),
+        "the live view shows events"
+    );
+    assert_eq!(
+        stderr.matches(&secret).count(),
+        1,
+        "the banner only:\n{stderr}"
+    );
+    let files = [all_bytes(&tapes), all_bytes(&mailbox)].concat();
+    let files = String::from_utf8_lossy(&files);
+    assert!(
+        files.contains("POST /webhooks"),
+        "the REST exchanges are taped"
+    );
+    for s in std::iter::once(&secret).chain(&rest_secrets) {
+        let key = s.trim_start_matches("whsec_");
+        assert!(!stdout.contains(key), "live view");
+        assert!(!files.contains(key), "tapes or mailbox");
+    }
+    for s in &rest_secrets {
+        assert!(!stderr.contains(s.trim_start_matches("whsec_")), "stderr");
+    }
+}

@@ -41,6 +41,8 @@ pub(crate) struct ReplayArgs {
     /// 127.0.0.1:3000), besides the inbox's.
     #[arg(long, value_name = "ADDR|off", default_value = "off")]
     pub(crate) rest: String,
+    #[command(flatten)]
+    pub(crate) webhook: super::webhook::WebhookArgs,
 }
 
 pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
@@ -69,6 +71,9 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             output,
             web,
         },
+        webhooks: (!args.webhook.webhooks.is_empty())
+            .then(|| args.webhook.config())
+            .transpose()?,
     };
     let outcome = runtime()?.block_on(async move {
         let server = ReplayServer::start(config).await?;
@@ -97,7 +102,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
             &title,
             "any user and key: the tape decides",
             rest.as_deref(),
-            None,
+            server.webhooks().map(|h| &**h),
         )
         .await;
         Ok::<_, Error>(server.shutdown().await)

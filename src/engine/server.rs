@@ -75,8 +75,12 @@ impl Service {
             None => None,
         };
         let certs = config.certs;
-        let output = config.output;
+        let mut output = config.output;
         let keep = output.keep;
+        // The live view's lines link to the page once its address is known.
+        if let Some(l) = &web_listener {
+            output.inbox = l.local_addr().ok().map(|a| format!("http://{a}/"));
+        }
         let on_disk = OnDisk {
             tapes: [&output.tapes, &output.tape_file]
                 .into_iter()

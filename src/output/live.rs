@@ -65,12 +65,16 @@ pub(crate) struct LiveThread {
 
 impl LiveThread {
     /// Starts writing `sub`'s events to stdout.
-    pub(crate) fn start(sub: Subscription, view: LiveView) -> std::io::Result<LiveThread> {
+    pub(crate) fn start(
+        sub: Subscription,
+        view: LiveView,
+        inbox: Option<String>,
+    ) -> std::io::Result<LiveThread> {
         let (tx, done) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("mailtape-live".into())
             .spawn(move || {
-                run(sub, view, &mut std::io::stdout());
+                run(sub, Formatter::new(view, inbox), &mut std::io::stdout());
                 let _ = tx.send(());
             })?;
         Ok(LiveThread { done, thread })
@@ -87,8 +91,7 @@ impl LiveThread {
 }
 
 /// Takes events until the sink closes the queue, writing them in batches.
-pub(crate) fn run(mut sub: Subscription, view: LiveView, out: &mut dyn Write) {
-    let mut f = Formatter::new(view);
+pub(crate) fn run(mut sub: Subscription, mut f: Formatter, out: &mut dyn Write) {
     let mut buf = Vec::with_capacity(BATCH_BYTES);
     while let Some(first) = sub.blocking_recv() {
         buf.clear();
@@ -126,19 +129,22 @@ pub(crate) fn run(mut sub: Subscription, view: LiveView, out: &mut dyn Write) {
 /// Turns events into the lines of one view, into a reused buffer.
 pub(crate) struct Formatter {
     view: LiveView,
+    /// The inbox page's base URL, when it is on: lines and events then
+    /// carry deep links (`…/#/message/ID`, `…/#/session/N`).
+    inbox: Option<String>,
 }
 
 impl Formatter {
-    pub(crate) fn new(view: LiveView) -> Formatter {
-        Formatter { view }
+    pub(crate) fn new(view: LiveView, inbox: Option<String>) -> Formatter {
+        Formatter { view, inbox }
     }
 
     /// Appends the line(s) for one event.
     pub(crate) fn write(&mut self, e: &Arc<Event>, out: &mut Vec<u8>) {
         match self.view {
             LiveView::Quiet => {}
-            LiveView::Human { color } => human(e, color, out),
-            LiveView::Json => json_line(e, out),
+            LiveView::Human { color } => human(e, color, self.inbox.as_deref(), out),
+            LiveView::Json => json_line(e, self.inbox.as_deref(), out),
         }
     }
 
@@ -165,7 +171,12 @@ impl Formatter {
     }
 }
 
-fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
+/// The page's link to a message or a live session.
+fn link(inbox: &str, what: &str, id: impl std::fmt::Display) -> String {
+    format!("{}/#/{what}/{id}", inbox.trim_end_matches('/'))
+}
+
+fn human(e: &Event, color: bool, inbox: Option<&str>, out: &mut Vec<u8>) {
     match e {
         Event::SessionStarted(meta) => paint_into(
             out,
@@ -199,17 +210,31 @@ fn human(e: &Event, color: bool, out: &mut Vec<u8>) {
             color,
             DIM,
             format_args!(
-                "#{} ── closed by {} after {:.3}s",
+                "#{} ── closed by {} after {:.3}s{}",
                 transcript.meta.id,
                 closer(transcript),
-                lasted.as_secs_f64()
+                lasted.as_secs_f64(),
+                inbox
+                    .map(|i| format!(" · {}", link(i, "session", transcript.meta.id)))
+                    .unwrap_or_default()
             ),
         ),
+        // A message's deep link, for a person to click; without an inbox
+        // the 250 line says all there is.
+        Event::MessageAccepted(msg) => match inbox {
+            Some(i) => {
+                let _ = write!(out, "#{}    ", msg.session);
+                paint_into(
+                    out,
+                    color,
+                    DIM,
+                    format_args!("✉ {}", link(i, "message", &msg.id)),
+                );
+            }
+            None => return,
+        },
         // Said on stderr by the sink: stdout is for sessions.
-        Event::Said(_)
-        | Event::MessageAccepted(_)
-        | Event::MessageScheduled(_)
-        | Event::MessageFailed { .. } => return,
+        Event::Said(_) | Event::MessageScheduled(_) | Event::MessageFailed { .. } => return,
         Event::Webhook { session, text, .. } => {
             let _ = write!(out, "#{session}    ");
             paint_into(out, color, DIM, format_args!("⇢ {text}"));
@@ -238,7 +263,7 @@ fn closer(t: &crate::tape::Transcript) -> String {
 
 /// One JSON object per event. The keys are in the order serde_json's maps
 /// keep them (sorted), as before the view had a thread of its own.
-fn json_line(e: &Event, out: &mut Vec<u8>) {
+fn json_line(e: &Event, inbox: Option<&str>, out: &mut Vec<u8>) {
     let v = match e {
         Event::Lines { session, events } => {
             for event in events {
@@ -252,16 +277,25 @@ fn json_line(e: &Event, out: &mut Vec<u8>) {
         Event::Explained { session, said } => {
             json!({"type": "explain", "session": session, "ok": said.ok, "text": said.text})
         }
-        Event::SessionFinished { transcript, .. } => json!({
-            "type": "end",
-            "session": transcript.meta.id,
-            "closed_by": closer(transcript),
-            "codes": transcript.reply_codes(),
-        }),
+        Event::SessionFinished { transcript, .. } => {
+            let mut v = json!({
+                "type": "end",
+                "session": transcript.meta.id,
+                "closed_by": closer(transcript),
+                "codes": transcript.reply_codes(),
+            });
+            if let Some(i) = inbox {
+                v["url"] = link(i, "session", transcript.meta.id).into();
+            }
+            v
+        }
         Event::MessageAccepted(msg) => {
             let mut v = serde_json::to_value(&**msg).unwrap_or_default();
             v["type"] = "message".into();
             v["size"] = msg.data.len().into();
+            if let Some(i) = inbox {
+                v["url"] = link(i, "message", &msg.id).into();
+            }
             v
         }
         Event::Said(_) | Event::MessageScheduled(_) | Event::MessageFailed { .. } => return,
@@ -343,9 +377,33 @@ mod tests {
                     session: 7,
                     events: vec![line.clone()],
                 },
+                None,
                 &mut out,
             );
             assert_eq!(String::from_utf8(out).unwrap(), old_json(7, &line));
         }
+    }
+
+    #[test]
+    fn with_an_inbox_messages_and_sessions_carry_deep_links() {
+        let msg = crate::output::sink::Message {
+            id: "abc".into(),
+            session: 3,
+            ..Default::default()
+        };
+        let e = Event::MessageAccepted(Arc::new(msg));
+        let mut out = Vec::new();
+        json_line(&e, Some("http://127.0.0.1:8025/"), &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["url"], "http://127.0.0.1:8025/#/message/abc");
+        let mut out = Vec::new();
+        human(&e, false, Some("http://127.0.0.1:8025/"), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "#3    ✉ http://127.0.0.1:8025/#/message/abc\n"
+        );
+        let mut out = Vec::new();
+        human(&e, false, None, &mut out);
+        assert!(out.is_empty(), "no inbox, no line");
     }
 }

@@ -45,6 +45,9 @@ pub struct OutputConfig {
     pub mailbox: Option<PathBuf>,
     /// Keep transcripts and messages in memory (the test API).
     pub keep: bool,
+    /// The inbox page's URL (`http://127.0.0.1:8025/`), when it is on: the
+    /// live view's lines and JSON events then carry deep links to it.
+    pub inbox: Option<String>,
     /// Events the live view may hold while stdout is not being read (each a
     /// step: a command, a reply, a body); more are dropped (and their lines
     /// counted) rather than slow a session down.
@@ -60,6 +63,7 @@ impl Default for OutputConfig {
             tape_comments: Vec::new(),
             mailbox: None,
             keep: false,
+            inbox: None,
             view_queue: 16 * 1024,
         }
     }
@@ -175,8 +179,8 @@ impl Sink {
         });
         if sink.config.view != LiveView::Quiet {
             let sub = sink.subscribe(sink.config.view_queue);
-            let thread =
-                LiveThread::start(sub, sink.config.view).map_err(|e| crate::Error::Io {
+            let thread = LiveThread::start(sub, sink.config.view, sink.config.inbox.clone())
+                .map_err(|e| crate::Error::Io {
                     action: "start the live view".into(),
                     source: e,
                 })?;
@@ -275,12 +279,11 @@ impl Sink {
         let mut gone = false;
         {
             let subs = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
+            // Webhook events go to whole-session subscribers too: the
+            // inbox records them, so a test can wait for one.
             let per_line = matches!(
                 *event,
-                Event::Lines { .. }
-                    | Event::Explained { .. }
-                    | Event::Said(_)
-                    | Event::Webhook { .. }
+                Event::Lines { .. } | Event::Explained { .. } | Event::Said(_)
             );
             for s in subs.iter().filter(|s| s.lines || !per_line) {
                 let sent = match &s.confirms {

@@ -181,10 +181,17 @@ pub struct Emails {
 }
 
 impl Emails {
-    /// Keeps an email (dropping the oldest past [`KEEP`]).
+    /// Keeps an email, dropping the oldest past [`KEEP`] — never one still
+    /// scheduled: it is held until it is due, whatever came after it (issue
+    /// 25: the 10,000th newer email made a pending one vanish unsent).
     pub fn push(&mut self, e: EmailRecord) {
-        if self.list.len() >= KEEP {
-            self.list.pop_front();
+        if self.list.len() >= KEEP
+            && let Some(oldest) = self
+                .list
+                .iter()
+                .position(|e| !matches!(e.state, State::Scheduled { .. }))
+        {
+            self.list.remove(oldest);
         }
         self.list.push_back(e);
         // Newest first, the contents that fit stay; older ones go.

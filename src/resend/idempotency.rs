@@ -22,7 +22,9 @@ pub enum Seen {
     New,
     /// The first request with this key is still being answered.
     InProgress,
-    /// The same key and the same request: answer with this id again.
+    /// The same key and the same request: answer as the first time, with
+    /// what was remembered (the email id for SMTP, the whole JSON body of
+    /// the answer for the REST API).
     Replay(String),
     /// The same key with a different request.
     Conflict,
@@ -52,7 +54,8 @@ pub fn valid_key(key: &str) -> bool {
 #[derive(Debug, Clone)]
 struct Entry {
     fingerprint: Fingerprint,
-    /// `None` while the first request is being answered.
+    /// The first answer (see [`Seen::Replay`]); `None` while the first
+    /// request is being answered.
     id: Option<String>,
     at: Instant,
 }
@@ -96,7 +99,8 @@ impl Idempotency {
         }
     }
 
-    /// Remembers that `key` with `fp` made email `id`.
+    /// Remembers that `key` with `fp` was answered `id` (an email id, or a
+    /// REST answer's body).
     pub fn remember(&mut self, key: &str, fp: Fingerprint, id: &str, now: Instant) {
         self.keys.insert(
             key.to_string(),

@@ -88,6 +88,11 @@ struct SendRequest {
 struct Valid {
     out: Outgoing,
     envelope_from: String,
+    /// The address the message's From header shows: a custom `From` in
+    /// `headers` if there is one, else `from`. The account's checks judge
+    /// this one, as the SMTP door judges the header From (issue 25: a
+    /// custom From sent mail as an unverified domain).
+    shown_from: String,
     tags: Vec<(String, String)>,
     scheduled_at: Option<OffsetDateTime>,
 }
@@ -168,6 +173,9 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
                     .and_then(|p| p.rsplit('/').next().map(String::from))
             })
             .unwrap_or_else(|| "attachment".into());
+        // The MIME builder cuts a long name into RFC 2231 continuations, and
+        // a key cut in two is no longer seen as one: scrubbed while whole.
+        let filename = crate::tape::redact::scrub(&filename).into_owned();
         attachments.push(OutAttachment {
             filename,
             content_type: a.content_type,
@@ -175,7 +183,7 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
             body,
         });
     }
-    let headers = r
+    let headers: Vec<(String, String)> = r
         .headers
         .unwrap_or_default()
         .into_iter()
@@ -187,6 +195,13 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
             (k, v)
         })
         .collect();
+    let shown_from = match headers_named(&headers, "from") {
+        Some(custom) => match mime::mailbox(custom) {
+            Some(m) => m.email.to_string(),
+            None => return Err(invalid("invalid_from", &[])),
+        },
+        None => from_box.email.to_string(),
+    };
     let scheduled_at = match r.scheduled_at {
         None => None,
         Some(s) => Some(
@@ -205,6 +220,7 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
     }
     Ok(Valid {
         envelope_from: from_box.email.to_string(),
+        shown_from,
         out: Outgoing {
             id: String::new(),
             from,
@@ -221,6 +237,14 @@ fn validate(r: SendRequest, max_rcpts: u64) -> Result<Valid, Invalid> {
         tags,
         scheduled_at,
     })
+}
+
+/// The value of the custom header `name` (any case), if given.
+fn headers_named<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The longest tag name or value Resend takes.
@@ -264,15 +288,13 @@ fn replayed(rest: &Rest, key: Option<&str>, fp: &idempotency::Fingerprint) -> Re
     let seen = rest.shared.idempotency().check(key, fp, Instant::now());
     match seen {
         Seen::New => Ok(()),
-        Seen::Replay(stored) => {
-            // The stored answer: one id, or a batch's ids joined by commas.
-            let body = if stored.contains(',') {
-                json!({"data": stored.split(',').map(|id| json!({"id": id})).collect::<Vec<_>>()})
-            } else {
-                json!({"id": stored})
-            };
-            Err(axum::Json(body).into_response())
-        }
+        // The first answer's body as it was sent (issue 25: guessing it back
+        // from the ids gave a batch's retry another shape).
+        Seen::Replay(stored) => Err((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            stored,
+        )
+            .into_response()),
         Seen::InProgress => Err(rest.error("idempotency_in_progress", &[])),
         Seen::Conflict => Err(rest.error("idempotency_conflict", &[])),
     }
@@ -367,17 +389,18 @@ async fn send_one(
         return rest.error("temporary_failure", &[]);
     }
     let rcpts = valid.recipients();
-    if let Err(r) = rest.shared.judge(Some(grant), &valid.envelope_from, &rcpts) {
+    if let Err(r) = rest.shared.judge(Some(grant), &valid.shown_from, &rcpts) {
         return rest.refusal(&r);
     }
     match accept(&rest.shared, valid, sender).await {
         Ok(id) => {
+            let body = json!({"id": id});
             if let Some(k) = key {
                 rest.shared
                     .idempotency()
-                    .remember(k, fp, &id, Instant::now());
+                    .remember(k, fp, &body.to_string(), Instant::now());
             }
-            axum::Json(json!({"id": id})).into_response()
+            axum::Json(body).into_response()
         }
         Err(NotAccepted::Invalid(detail)) => rest.error("invalid_body", &[("detail", &detail)]),
         Err(NotAccepted::NotSaved) => rest.error("temporary_failure", &[]),
@@ -447,7 +470,7 @@ async fn send_batch(
             })
             .and_then(|v| {
                 rest.shared
-                    .check(Some(grant), &v.envelope_from, &v.recipients())
+                    .check(Some(grant), &v.shown_from, &v.recipients())
                     .map(|()| v)
                     .map_err(|r| st.profile.rest_error(super::rest_name(r.name), &r.vars()))
             });
@@ -482,17 +505,17 @@ async fn send_batch(
             ),
         }
     }
-    if let Some(k) = key {
-        rest.shared
-            .idempotency()
-            .remember(k, fp, &ids.join(","), Instant::now());
-    }
     let data: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
     let body = if permissive {
         json!({"data": data, "errors": errors})
     } else {
         json!({"data": data})
     };
+    if let Some(k) = key {
+        rest.shared
+            .idempotency()
+            .remember(k, fp, &body.to_string(), Instant::now());
+    }
     axum::Json(body).into_response()
 }
 

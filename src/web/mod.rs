@@ -16,6 +16,7 @@
 //! by handing a [`RouteMaker`]; they must stay off `/`, `/api/` and `/view/`.
 
 mod api;
+mod apps;
 pub mod extract;
 pub mod found;
 mod mailpit;
@@ -175,7 +176,8 @@ impl Web {
         let mut router = api::routes(state.clone())
             .merge(mailpit::routes(state.clone()))
             .merge(wait::routes(state.clone()))
-            .merge(tags::routes(state.clone()));
+            .merge(tags::routes(state.clone()))
+            .merge(apps::routes(state.clone()));
         for extra in &config.routes {
             router = router.merge((extra.0)(sink));
         }

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast};
 
 use super::extract::{self, Code};
 use super::mime::{self, Parsed};
@@ -283,9 +283,28 @@ pub struct Store {
     queue_dropped: Arc<AtomicU64>,
     events_dropped: AtomicU64,
     started: Instant,
-    /// The cursor after each change, for waiters.
-    changed: watch::Sender<u64>,
+    /// What the waits in progress want, checked on the inbox's thread as
+    /// each item arrives: only a wait whose query matches is woken.
+    interests: std::sync::Mutex<Vec<std::sync::Weak<Interest>>>,
     waiters: AtomicUsize,
+}
+
+/// An item as it arrives, for the waits' interests.
+pub enum Arrival<'a> {
+    /// A message.
+    Message(&'a MessageRec),
+    /// A session that ended.
+    Session(&'a SessionRec),
+    /// A feed item.
+    Feed(&'a FeedItem),
+}
+
+/// What one wait wants, and how it is woken.
+pub struct Interest {
+    wants: Box<dyn Fn(&Arrival<'_>) -> bool + Send + Sync>,
+    /// Woken (a permit kept if it is not waiting yet) when an item it
+    /// wants arrives.
+    pub woken: Notify,
 }
 
 /// Counts a wait in progress while it lives (see [`Store::waiter`]).
@@ -320,7 +339,7 @@ impl Store {
             queue_dropped: dropped.clone(),
             events_dropped: AtomicU64::new(0),
             started: Instant::now(),
-            changed: watch::channel(0).0,
+            interests: std::sync::Mutex::new(Vec::new()),
             waiters: AtomicUsize::new(0),
         });
         let s = store.clone();
@@ -334,6 +353,10 @@ impl Store {
                             s.add_session(transcript.clone(), "live");
                         }
                         SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
+                        // Waitable with `GET /api/wait/event?query=type:webhook_event`.
+                        SinkEvent::Webhook { json, .. } => {
+                            s.record("webhook", json.clone());
+                        }
                         _ => {}
                     }
                     // The message is listed: its 250 (or 200) may go.
@@ -383,9 +406,22 @@ impl Store {
         self.read().cursor
     }
 
-    /// Told the cursor after every arrival.
-    pub fn watch(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+    /// Registers what a wait wants; it is woken when such an item
+    /// arrives, for as long as the returned value lives (a wait whose
+    /// client went away is dropped, and its interest with it).
+    pub fn interest(
+        &self,
+        wants: impl Fn(&Arrival<'_>) -> bool + Send + Sync + 'static,
+    ) -> Arc<Interest> {
+        let i = Arc::new(Interest {
+            wants: Box::new(wants),
+            woken: Notify::new(),
+        });
+        self.interests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::downgrade(&i));
+        i
     }
 
     /// Counts a wait until the returned value is dropped (a wait whose
@@ -400,8 +436,21 @@ impl Store {
         self.waiters.load(Ordering::Relaxed)
     }
 
-    fn changed(&self, cursor: u64) {
-        self.changed.send_replace(cursor);
+    /// Wakes the waits that want this item (and forgets those whose
+    /// request is gone). Runs on the thread that added the item, after the
+    /// store's lock is released: the cost of many waits is here, never on
+    /// a session's path.
+    fn offer(&self, item: Arrival<'_>) {
+        let mut list = self.interests.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|w| match w.upgrade() {
+            Some(i) => {
+                if (i.wants)(&item) {
+                    i.woken.notify_one();
+                }
+                true
+            }
+            None => false,
+        });
     }
 
     /// Messages that arrived after `cursor`, oldest first.
@@ -463,18 +512,19 @@ impl Store {
         let mut inner = self.write();
         inner.cursor += 1;
         let seq = inner.cursor;
-        inner.feed.push_back(Arc::new(FeedItem {
+        let item = Arc::new(FeedItem {
             seq,
             kind,
             data,
             text,
             received: SystemTime::now(),
-        }));
+        });
+        inner.feed.push_back(item.clone());
         while inner.feed.len() > self.keep {
             inner.feed.pop_front();
         }
         drop(inner);
-        self.changed(seq);
+        self.offer(Arrival::Feed(&item));
         seq
     }
 
@@ -556,17 +606,18 @@ impl Store {
         let row = serde_json::to_value(&summary).unwrap_or_default();
         inner.cursor += 1;
         let seq = inner.cursor;
-        inner.sessions.push_back(Arc::new(SessionRec {
+        let rec = Arc::new(SessionRec {
             seq,
             summary,
             transcript: t,
-        }));
+        });
+        inner.sessions.push_back(rec.clone());
         while inner.sessions.len() > self.keep {
             inner.sessions.pop_front();
             inner.dropped_sessions += 1;
         }
         drop(inner);
-        self.changed(seq);
+        self.offer(Arrival::Session(&rec));
         self.publish("session", row);
     }
 
@@ -587,7 +638,6 @@ impl Store {
         let mut inner = self.write();
         inner.cursor += 1;
         rec.seq = inner.cursor;
-        let seq = rec.seq;
         let rec = Arc::new(rec);
         if live {
             inner
@@ -597,13 +647,13 @@ impl Store {
                 .push(rec.clone());
         }
         let row = rec.row();
-        inner.messages.push_back(rec);
+        inner.messages.push_back(rec.clone());
         while inner.messages.len() > self.keep {
             inner.messages.pop_front();
             inner.dropped_messages += 1;
         }
         drop(inner);
-        self.changed(seq);
+        self.offer(Arrival::Message(&rec));
         self.publish("message", row);
     }
 

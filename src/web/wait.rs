@@ -19,10 +19,12 @@
 //! never answers it. Without one, the newest kept match answers at once,
 //! else the next to arrive (Mailpit's `waitForMessage`).
 //!
-//! A wait is a future parked on a `watch` channel the store bumps after
-//! each arrival: it costs a few hundred bytes, no thread, and nothing on
-//! the SMTP path (the store's own thread does the bump). A client that goes
-//! away drops the request's future, and with it the wait.
+//! A wait is a future parked on a `Notify`, with its query registered in
+//! the store: as each item arrives, the store's own thread checks it against
+//! the waits' queries and wakes only those it matches. A wait costs a few
+//! hundred bytes and no thread; a thousand of them cost the inbox's thread a
+//! query check each per message, and the SMTP path nothing. A client that
+//! goes away drops the request's future, and with it the wait.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -39,7 +41,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::api::{error, message_json};
 use super::query::{self, Query, Target, first_link};
-use super::store::{FeedItem, MessageRec, SessionRec, Store};
+use super::store::{Arrival, FeedItem, MessageRec, SessionRec, Store};
 
 /// The longest wait taken.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -179,24 +181,26 @@ impl Wait {
     }
 }
 
-/// Runs `check` now and after every arrival until it finds something or
-/// `timeout` passes; `None` on timeout. The wait is counted while it runs.
+/// Runs `check` now and whenever an item `wants` accepts arrives, until it
+/// finds something or `timeout` passes; `None` on timeout. The wait is
+/// counted while it runs.
 pub async fn until<T>(
     store: &Store,
     timeout: Duration,
+    wants: impl Fn(&Arrival<'_>) -> bool + Send + Sync + 'static,
     mut check: impl FnMut() -> Option<T>,
 ) -> Option<T> {
     let _counted = store.waiter();
-    let mut changed = store.watch();
+    // Registered before looking: an arrival after this wakes us (the
+    // notification waits as a permit if we are not parked yet).
+    let interest = store.interest(wants);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        // Marked seen before looking: an arrival after this wakes us.
-        changed.borrow_and_update();
         if let Some(found) = check() {
             return Some(found);
         }
         tokio::select! {
-            r = changed.changed() => if r.is_err() { return None },
+            _ = interest.woken.notified() => {}
             _ = tokio::time::sleep_until(deadline) => return check(),
         }
     }
@@ -220,6 +224,8 @@ pub trait Waitable: Send + Sync + 'static {
     fn matches(&self, q: &Query) -> bool;
     /// The items after a cursor, oldest first.
     fn after(store: &Store, cursor: u64) -> Vec<Arc<Self>>;
+    /// Whether an arriving item is one of these that the query matches.
+    fn wanted(item: &Arrival<'_>, q: &Query) -> bool;
 }
 
 impl Waitable for MessageRec {
@@ -234,6 +240,9 @@ impl Waitable for MessageRec {
     }
     fn after(store: &Store, cursor: u64) -> Vec<Arc<Self>> {
         store.messages_after(cursor)
+    }
+    fn wanted(item: &Arrival<'_>, q: &Query) -> bool {
+        matches!(item, Arrival::Message(m) if q.matches_message(m))
     }
 }
 
@@ -253,6 +262,9 @@ impl Waitable for SessionRec {
     }
     fn after(store: &Store, cursor: u64) -> Vec<Arc<Self>> {
         store.sessions_after(cursor)
+    }
+    fn wanted(item: &Arrival<'_>, q: &Query) -> bool {
+        matches!(item, Arrival::Session(s) if q.matches_session(&s.summary))
     }
 }
 
@@ -279,15 +291,21 @@ pub async fn wait_for<T: Waitable>(store: &Store, w: &Wait) -> Waited<T> {
         Since::Time(t) => i.since_time(t),
         _ => true,
     };
-    let found = until(store, w.timeout, || {
-        for item in T::after(store, seen) {
-            seen = seen.max(item.seq());
-            if counts(&item) && item.matches(&w.query) {
-                return Some(item);
+    let q = w.query.clone();
+    let found = until(
+        store,
+        w.timeout,
+        move |a| T::wanted(a, &q),
+        || {
+            for item in T::after(store, seen) {
+                seen = seen.max(item.seq());
+                if counts(&item) && item.matches(&w.query) {
+                    return Some(item);
+                }
             }
-        }
-        None
-    })
+            None
+        },
+    )
     .await;
     match found {
         Some(f) => Waited::Found(f),
@@ -476,27 +494,33 @@ async fn wait_event(State(s): Shared, Params(p): Params<WaitParams>) -> Response
         Since::Time(t) => i.received >= t,
         _ => true,
     };
-    let found = until(store, w.timeout, || {
-        let items = store.feed_after(seen);
-        let newest = (w.since == Since::Any)
-            .then(|| {
-                items
-                    .iter()
-                    .rev()
-                    .find(|i| i.seq <= start && feed_matches(i, &raw))
-            })
-            .flatten();
-        if let Some(i) = newest {
-            return Some(i.clone());
-        }
-        for item in items {
-            seen = seen.max(item.seq);
-            if counts(&item) && feed_matches(&item, &raw) {
-                return Some(item);
+    let wanted = raw.clone();
+    let found = until(
+        store,
+        w.timeout,
+        move |a| matches!(a, Arrival::Feed(i) if feed_matches(i, &wanted)),
+        || {
+            let items = store.feed_after(seen);
+            let newest = (w.since == Since::Any)
+                .then(|| {
+                    items
+                        .iter()
+                        .rev()
+                        .find(|i| i.seq <= start && feed_matches(i, &raw))
+                })
+                .flatten();
+            if let Some(i) = newest {
+                return Some(i.clone());
             }
-        }
-        None
-    })
+            for item in items {
+                seen = seen.max(item.seq);
+                if counts(&item) && feed_matches(&item, &raw) {
+                    return Some(item);
+                }
+            }
+            None
+        },
+    )
     .await;
     let row = |i: &FeedItem| json!({"cursor": i.seq, "kind": i.kind, "data": i.data});
     match found {

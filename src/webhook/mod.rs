@@ -373,7 +373,13 @@ impl Webhooks {
             stop: watch::channel(false).0,
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
-            tests: RwLock::new(None),
+            // Resend's own test addresses until a mock says which profile
+            // is in force (replay uses these).
+            tests: RwLock::new(
+                crate::resend::Profile::build(None, "default")
+                    .ok()
+                    .map(|p| Arc::new(move |a: &str| p.test_address(a)) as Arc<TestAddresses>),
+            ),
             config: WebhookConfig {
                 endpoints: Vec::new(),
                 ..config.clone()
@@ -665,11 +671,13 @@ impl Webhooks {
                 events.pop_front();
             }
         }
-        self.live(
-            record.session,
-            format!("webhook {} for email {}", record.kind.name(), record.email_id),
-            json!({"type": "webhook_event", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id}),
-        );
+        self.live(|| {
+            (
+                record.session,
+                format!("webhook {} for email {}", record.kind.name(), record.email_id),
+                json!({"type": "webhook_event", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id}),
+            )
+        });
         for e in self.endpoints() {
             if e.wants(p.kind) {
                 self.enqueue(&e, &record);
@@ -834,7 +842,8 @@ impl Webhooks {
                 response_body: out.body.clone(),
                 ok: out.ok(),
             };
-            self.live(
+            self.live(|| {
+                (
                 record.session,
                 format!(
                     "webhook {} → {} attempt {}: {} ({} ms)",
@@ -849,7 +858,8 @@ impl Webhooks {
                     attempt.latency_ms
                 ),
                 json!({"type": "webhook_attempt", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id, "endpoint": target.url, "attempt": n + 1, "status": out.status, "error": out.error, "latency_ms": attempt.latency_ms}),
-            );
+                )
+            });
             record
                 .log
                 .lock()
@@ -867,8 +877,11 @@ impl Webhooks {
         DeliveryState::Failed
     }
 
-    fn live(&self, session: u64, text: String, json: Value) {
-        if let Some(sink) = self.sink.get() {
+    /// Shows an event or attempt live; nothing is built when no one watches
+    /// lines (`--quiet`).
+    fn live(&self, make: impl FnOnce() -> (u64, String, Value)) {
+        if let Some(sink) = self.sink.get().filter(|s| s.watches_lines()) {
+            let (session, text, json) = make();
             sink.publish(SinkEvent::Webhook {
                 session,
                 text,

@@ -9,8 +9,13 @@
 // session shows the redacted transcript and the explanation; a message's
 // HTML renders and a <script> in it does not run; the scenario switch
 // changes the next session's reply; the key is nowhere in the page's HTML.
-// Writes screenshots of the session list and of a refused session.
+// The Webhooks view: a message's events (sent, delivered, then an opened
+// sent from the page) with each attempt's request and response, and a
+// replay that makes one more attempt.
+// Writes screenshots of the session list, a refused session and the
+// Webhooks view.
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { createInterface } from "node:readline";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,10 +41,28 @@ const work = mkdtempSync(join(tmpdir(), "mailtape-browser-"));
 let server;
 let context;
 
-function startServer() {
+// The app's webhook endpoint: counts what it receives, answers 200.
+const hooksGot = [];
+function startReceiver() {
+  return new Promise((resolve) => {
+    const r = http.createServer((req, res) => {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        hooksGot.push(JSON.parse(Buffer.concat(chunks).toString()));
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("received by the browser test's endpoint");
+      });
+    });
+    r.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${r.address().port}/hooks`));
+    r.unref();
+  });
+}
+
+function startServer(hookUrl) {
   return new Promise((resolve, reject) => {
     server = spawn(MAILTAPE, ["mock", "--json", "--ui", "127.0.0.1:0", "--plain", "127.0.0.1:0",
-      "--smtps", "off", "--starttls", "off", "--certs", join(work, "certs")], { stdio: ["ignore", "pipe", "inherit"] });
+      "--smtps", "off", "--starttls", "off", "--certs", join(work, "certs"), "--webhook", hookUrl], { stdio: ["ignore", "pipe", "inherit"] });
     server.on("error", reject);
     const lines = createInterface({ input: server.stdout });
     lines.once("line", (l) => resolve(JSON.parse(l)));
@@ -68,7 +91,7 @@ async function check(name, fn) {
 }
 
 async function main() {
-  const ready = await startServer();
+  const ready = await startServer(await startReceiver());
   const ui = ready.ui;
   const smtp = Number(ready.plain.split(":").pop());
   assert.ok(ui, "the ready line has ui");
@@ -142,6 +165,35 @@ async function main() {
     await page.click("#tab-sessions");
   });
 
+  await check("the Webhooks view shows a message's events, attempts and a replay", async () => {
+    await page.click("#tab-messages");
+    await page.locator("[data-testid=message-row]").first().click();
+    await page.click("[data-testid=send-opened]");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=webhook-row]").length >= 3, null, { timeout: 5000 });
+    const rows = await page.locator("[data-testid=webhook-row]").allInnerTexts();
+    assert.match(rows.join("\n"), /email\.opened/);
+    assert.match(rows.join("\n"), /email\.sent/);
+    assert.match(rows.join("\n"), /email\.delivered/);
+    assert.ok(await page.isVisible("[data-testid=tab-webhooks]"), "the tab is shown in mock mode");
+    const endpoints = await page.innerText("[data-testid=webhook-endpoints]");
+    assert.match(endpoints, /enabled http:\/\/127\.0\.0\.1:\d+\/hooks/);
+    await page.waitForFunction(() => /delivered 200/.test(document.querySelector("[data-testid=webhook-row]")?.innerText), null, { timeout: 5000 });
+    await page.locator("[data-testid=webhook-row]").last().click();
+    await page.locator("[data-testid=attempt]").first().waitFor();
+    const detail = await page.innerText("#detail");
+    assert.match(detail, /svix-signature\s+v1,/);
+    assert.match(detail, /received by the browser test's endpoint/);
+    assert.match(await page.innerText("[data-testid=webhook-payload]"), /"type": "email.sent"/);
+    assert.ok(!/whsec_/.test(await page.content()), "no secret in the page");
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "inbox-webhooks.png") });
+    const before = hooksGot.length;
+    await page.click("[data-testid=webhook-replay]");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=attempt]").length >= 2, null, { timeout: 5000 });
+    assert.equal(hooksGot.length, before + 1, "the replay reached the endpoint");
+    assert.deepEqual(hooksGot.map((h) => h.type).slice(0, 3), ["email.sent", "email.delivered", "email.opened"]);
+    await page.click("#tab-sessions");
+  });
+
   await check("a refused session shows its redacted transcript and the explanation", async () => {
     await assert.rejects(
       mailer(smtp, "billing@acme.com").sendMail({ from: "billing@acme.com", to: "delivered@resend.dev", subject: "x", text: "x" }),
@@ -201,6 +253,29 @@ async function main() {
         assert.ok(!html.includes(KEY) && !html.includes(b64), "the key in " + f.url());
       }
     }
+  });
+
+  await check("a deep link opens a message with its code; the key filter shows one app's mail", async () => {
+    const other = "re_otherapp_" + Math.random().toString(16).slice(2, 12);
+    const since = (await (await fetch(`${ui}api/cursor`)).json()).cursor;
+    await nodemailer.createTransport({ host: "127.0.0.1", port: smtp, secure: false, ignoreTLS: true,
+      auth: { user: "resend", pass: other } }).sendMail({
+      from: "login@acme.com", to: "delivered@resend.dev", subject: "Your sign-in code",
+      text: "Your verification code is 482913.\nhttps://app.acme.com/login?t=1\n" });
+    const m = await (await fetch(`${ui}api/wait/message?query=subject:sign-in&since=${since}&timeout=5s`)).json();
+    assert.equal(m.code, "482913");
+    await page.goto(ui.replace(/\/$/, "") + m.url);
+    await page.locator("[data-testid=codes]").waitFor({ timeout: 5000 });
+    assert.match(await page.locator("[data-testid=codes]").innerText(), /482913 · text · .*verification code is 482913/);
+    // The list of keys follows the live events: the two apps, and "every key".
+    await page.waitForFunction(() => document.querySelectorAll("#key-filter option").length === 3, null, { timeout: 3000 });
+    await page.selectOption("#key-filter", m.key);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=message-row]").length === 1, null, { timeout: 3000 });
+    assert.match(await page.locator("[data-testid=row-code]").first().innerText(), /482913/);
+    const html = await page.content();
+    assert.ok(!html.includes(other), "the other key in the page");
+    await page.selectOption("#key-filter", "");
+    assert.deepEqual(problems, []);
   });
 
   await check("a phone-sized window shows the list, then the detail", async () => {

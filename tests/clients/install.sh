@@ -36,11 +36,15 @@ rm -f .cache/wordpress_*.deb
 (cd .cache && $SUDO apt-get -q -o APT::Sandbox::User=root download wordpress)
 ls .cache/wordpress_*.deb
 
-echo "== npm ci (nodemailer, Resend's Node SDK, mailpit-api, playwright-core into tests/clients/node_modules)"
+echo "== npm ci (nodemailer, Resend's Node SDK, mailpit-api, playwright-core, svix, standardwebhooks into tests/clients/node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "== pip install resend requests (Resend's Python SDK for rest_matrix.py; requests for test_wait_python.py)"
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3" "requests>=2.28,<3"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "resend>=2.52,<3"
+
+echo "== pip install svix standardwebhooks jsonschema pyyaml (the webhook verifiers and the OpenAPI schema check, for webhooks_matrix.py)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  "svix>=1.60,<2" "standardwebhooks>=1.0,<2" "jsonschema>=4.18,<5" "pyyaml>=6,<7" "requests>=2.28,<3"
 
 echo "== client versions"
 swaks --version | head -n1
@@ -52,7 +56,8 @@ node --version
 node -e 'console.log("nodemailer " + require("nodemailer/package.json").version)'
 node -e 'console.log("resend (npm) " + JSON.parse(require("fs").readFileSync("node_modules/resend/package.json")).version)'
 python3 -c 'import importlib.metadata as m; print("resend (PyPI) " + m.version("resend"))'
-for pkg in mailpit-api playwright-core; do
+python3 -c 'import importlib.metadata as m; print(" · ".join(p + " (PyPI) " + m.version(p) for p in ("svix", "standardwebhooks", "jsonschema")))'
+for pkg in mailpit-api playwright-core svix standardwebhooks; do
   node -e 'const p = process.argv[1]; console.log(p + " " + JSON.parse(require("fs").readFileSync("node_modules/" + p + "/package.json")).version)' "$pkg"
 done
 chromium --version 2>/dev/null | head -n1

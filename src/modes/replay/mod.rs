@@ -138,6 +138,9 @@ pub struct ReplayConfig {
     pub replay: ReplayOptions,
     /// Listeners, certificates, outputs.
     pub service: ServiceConfig,
+    /// Webhooks: the events the mock would send for the messages the
+    /// tape's sessions accept (`None`: none).
+    pub webhooks: Option<crate::webhook::WebhookConfig>,
 }
 
 /// How a replay went.
@@ -258,6 +261,7 @@ pub struct ReplayServer {
     rest_tape: Arc<RestTape>,
     rest: Option<RestListener>,
     strict: bool,
+    hooks: Option<Arc<crate::webhook::Webhooks>>,
 }
 
 impl crate::engine::server::Served for ReplayServer {
@@ -337,6 +341,7 @@ impl ReplayServer {
                     rest: None,
                 },
                 service: ServiceConfig::for_tests(),
+                webhooks: None,
             },
         }
     }
@@ -365,8 +370,26 @@ impl ReplayServer {
                     rest::router(r.clone(), sink.clone())
                 })));
         }
+        let hooks = match config.webhooks.take() {
+            Some(w) => Some(crate::webhook::Webhooks::new(w)?),
+            None => None,
+        };
+        if let (Some(web), Some(h)) = (&mut config.service.web, &hooks) {
+            let h = h.clone();
+            web.routes
+                .push(crate::web::RouteMaker(Arc::new(move |_sink| {
+                    crate::webhook::api::inbox(h.clone())
+                })));
+        }
         let factory = ReplayFactory(shared.clone());
-        let (service, ()) = Service::start(config.service, |_| (factory, ())).await?;
+        let (service, ()) = Service::start(config.service, |sink| {
+            // Subscribed before the first session, as the inbox is.
+            if let Some(h) = &hooks {
+                h.attach(&sink);
+            }
+            (factory, ())
+        })
+        .await?;
         let rest = match config.replay.rest {
             Some(addr) => Some(
                 RestListener::start(
@@ -384,6 +407,7 @@ impl ReplayServer {
             rest_tape,
             rest,
             strict: config.replay.strict,
+            hooks,
         })
     }
 
@@ -397,6 +421,11 @@ impl ReplayServer {
                 .ui_url()
                 .map(|u| u.trim_end_matches('/').to_string()),
         }
+    }
+
+    /// The webhook sender, when webhooks were asked for.
+    pub fn webhooks(&self) -> Option<&Arc<crate::webhook::Webhooks>> {
+        self.hooks.as_ref()
     }
 
     /// How it went so far.
@@ -423,7 +452,16 @@ impl ReplayServer {
         }
         let outcome = self.outcome();
         let (shared, rest_tape) = (self.shared.clone(), self.rest_tape.clone());
+        let sink = self.service.sink().clone();
         self.service.shutdown().await;
+        if let Some(h) = self.hooks.take() {
+            let left = h.stop(std::time::Duration::from_secs(2)).await;
+            if left > 0 {
+                sink.say(&format!(
+                    "mailtape: {left} webhook deliveries left undelivered"
+                ));
+            }
+        }
         // Sessions that ended while stopping may have departed too.
         let mut divergences = shared.divergences();
         divergences.extend(rest_tape.departures());

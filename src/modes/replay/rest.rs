@@ -41,6 +41,8 @@ use crate::tape::{Closer, Meta, Tape};
 pub struct RestTape {
     name: String,
     exchanges: Vec<Exchange>,
+    /// Each exchange's query and body as matched, worked out once.
+    keys: Vec<(Vec<String>, Value)>,
     plays: Mutex<Vec<usize>>,
     looped: bool,
     realtime: bool,
@@ -68,8 +70,20 @@ impl RestTape {
             .filter_map(|t| Exchange::from_transcript(t).ok())
             .filter(|e| e.response.is_some())
             .collect();
+        let keys = exchanges
+            .iter()
+            .map(|e| {
+                let body = e
+                    .request_body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<Value>(b).ok());
+                let query = query(&e.target).into_iter().map(String::from).collect();
+                (query, normalised(body, &ignore))
+            })
+            .collect();
         RestTape {
             name,
+            keys,
             plays: Mutex::new(vec![0; exchanges.len()]),
             exchanges,
             looped,
@@ -111,9 +125,10 @@ impl RestTape {
     /// The exchange that answers a request (and marks it played), or why
     /// none does: the closest exchange, to show what the tape expected.
     fn pick(&self, request: &Request_) -> Result<usize, Miss> {
+        let body = normalised(request.body.clone(), &self.ignore);
         let mut plays = self.lock_plays();
         let matching: Vec<usize> = (0..self.exchanges.len())
-            .filter(|&i| self.matches(&self.exchanges[i], request))
+            .filter(|&i| self.matches(i, request, &body))
             .collect();
         let chosen = matching
             .iter()
@@ -145,22 +160,20 @@ impl RestTape {
         }
     }
 
-    fn matches(&self, e: &Exchange, r: &Request_) -> bool {
-        if e.method != r.method || e.path() != r.path() || query(&e.target) != query(&r.target) {
-            return false;
-        }
-        let tape_body = e
-            .request_body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<Value>(b).ok());
-        self.normalised(tape_body) == self.normalised(r.body.clone())
+    fn matches(&self, i: usize, r: &Request_, body: &Value) -> bool {
+        let e = &self.exchanges[i];
+        let (q, b) = &self.keys[i];
+        e.method == r.method
+            && e.path() == r.path()
+            && q.iter().map(String::as_str).eq(query(&r.target))
+            && b == body
     }
+}
 
-    fn normalised(&self, v: Option<Value>) -> Value {
-        let mut v = v.unwrap_or(Value::Null);
-        normalise(&mut v, &self.ignore, "");
-        v
-    }
+fn normalised(v: Option<Value>, ignore: &[String]) -> Value {
+    let mut v = v.unwrap_or(Value::Null);
+    normalise(&mut v, ignore, "");
+    v
 }
 
 /// The parts of a request replay matches on, redacted as a tape holds them.

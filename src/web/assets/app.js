@@ -11,6 +11,7 @@ const state = {
   q: "",
   selected: null,
   canSwitch: false,
+  key: "",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -73,6 +74,7 @@ function badge(s) {
 async function loadList() {
   const p = new URLSearchParams({ start: state.start, limit: PAGE });
   if (state.q) p.set("q", state.q);
+  if (state.key) p.set("key", state.key);
   let rows, total, matched;
   try {
     if (state.view === "sessions") {
@@ -81,6 +83,10 @@ async function loadList() {
       rows = r.sessions.map(sessionRow);
       total = r.total;
       matched = r.matched;
+    } else if (state.view === "webhooks") {
+      const r = await loadWebhooks();
+      rows = r.rows;
+      total = matched = r.rows.length - 1;
     } else {
       const r = await api("/api/messages?" + p);
       rows = r.messages.map(messageRow);
@@ -135,9 +141,126 @@ function messageRow(m) {
       onclick: () => openMessage(m.id),
     },
     el("span", { class: "who", text: (m.subject || "(no subject)") }),
+    m.codes && m.codes.length ? el("span", { class: "code", "data-testid": "row-code", text: m.codes[0] }) : null,
+    ...(m.tags || []).map((t) => el("span", { class: "tag", text: t })),
     el("span", { class: "dim small", text: when(m.created) }),
     el("span", { class: "meta", text: m.from + " → " + m.to.join(", ") + (m.attachments ? " · 📎 " + m.attachments : "") + " · " + m.snippet }),
   );
+}
+
+// ---------------------------------------------------------------- webhooks
+
+// The Webhooks view: the endpoints, then every event (newest first), or
+// those of one email or session when reached from a message or a session.
+async function loadWebhooks() {
+  const overview = await api("/api/webhooks");
+  const p = new URLSearchParams();
+  if (state.hookFilter && state.hookFilter.email) p.set("email_id", state.hookFilter.email);
+  if (state.hookFilter && state.hookFilter.session) p.set("session", state.hookFilter.session);
+  let events = await api("/api/webhooks/events?" + p);
+  if (state.q) events = events.filter((e) => (e.type + " " + e.email_id).toLowerCase().includes(state.q.toLowerCase()));
+  events.reverse();
+  const head = el("div", { class: "hooks-head", "data-testid": "webhook-endpoints" },
+    overview.endpoints.length
+      ? overview.endpoints.map((e) => el("div", { class: "small" }, el("span", { class: "badge " + (e.status === "enabled" ? "accepted" : "left"), text: e.status }), " ", e.endpoint))
+      : el("p", { class: "dim small", text: "No endpoint: start the mock with --webhook URL, or POST /webhooks." }),
+    state.hookFilter
+      ? el("p", { class: "small" }, "Events of " + (state.hookFilter.email ? "email " + state.hookFilter.email : "session #" + state.hookFilter.session) + " · ",
+          el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); state.hookFilter = null; loadList(); }, text: "show all" }))
+      : null,
+    overview.pending ? el("p", { class: "dim small", text: overview.pending + " deliveries waiting or retrying" }) : null,
+  );
+  return { rows: [head, ...events.map(webhookRow)] };
+}
+
+function deliveryBadge(e) {
+  const states = e.deliveries.map(([, s]) => s);
+  const s = states.includes("failed") || states.includes("aborted") || states.includes("dropped")
+    ? "failed" : states.includes("pending") ? "pending" : states.length ? "delivered" : "no endpoint";
+  const cls = { delivered: "accepted", failed: "refused", pending: "left" }[s] || "left";
+  const last = e.attempts.length ? e.attempts[e.attempts.length - 1] : null;
+  return el("span", { class: "badge " + cls, "data-testid": "delivery", text: s + (last && last.status ? " " + last.status : "") });
+}
+
+function webhookRow(e) {
+  return el(
+    "div",
+    {
+      class: "row" + (state.selected === "w" + e.id ? " sel" : ""),
+      role: "listitem",
+      "data-testid": "webhook-row",
+      "data-id": e.id,
+      onclick: () => openWebhookEvent(e.id),
+    },
+    el("span", { class: "who", text: e.type }),
+    deliveryBadge(e),
+    el("span", { class: "meta", text: [when(e.created_at), "email " + e.email_id, "#" + e.session, e.attempts.length + " attempts"].join(" · ") }),
+  );
+}
+
+function showWebhooks(filter) {
+  state.hookFilter = filter;
+  switchView("webhooks");
+}
+
+async function openWebhookEvent(id) {
+  state.selected = "w" + id;
+  markSelected();
+  document.body.classList.add("detail-open");
+  let e;
+  try {
+    e = await api("/api/webhooks/events/" + encodeURIComponent(id));
+  } catch (err) {
+    $("detail").replaceChildren(el("p", { class: "dim", text: err.message }));
+    return;
+  }
+  const replay = el("button", {
+    type: "button",
+    "data-testid": "webhook-replay",
+    text: "Replay",
+    onclick: async () => {
+      replay.disabled = true;
+      await api("/api/webhooks/events/" + encodeURIComponent(e.id) + "/replay", { method: "POST" });
+      setTimeout(() => openWebhookEvent(e.id), 300);
+    },
+  });
+  const attempts = e.attempts.map((a) =>
+    el("div", { class: "attempt", "data-testid": "attempt" },
+      el("h3", {}, `Attempt ${a.attempt} → ${a.endpoint} `, el("span", { class: "badge " + (a.ok ? "accepted" : "refused"), text: a.status ? String(a.status) : "no response" })),
+      facts([
+        ["at", a.at],
+        ["latency", a.latency_ms + " ms"],
+        ["error", a.error],
+      ]),
+      el("strong", { class: "small", text: "Request headers" }),
+      el("table", { class: "headers" }, a.request_headers.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v })))),
+      el("strong", { class: "small", text: "Response" }),
+      el("table", { class: "headers" }, a.response_headers.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v })))),
+      a.response_body ? el("pre", { class: "text", "data-testid": "response-body", text: a.response_body }) : null,
+    ));
+  fill($("detail"),
+    el("h2", {}, e.type + " ", deliveryBadge(e)),
+    facts([
+      ["svix-id", e.id],
+      ["created", e.created_at],
+      ["email", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: e.email_id }); }, text: e.email_id })],
+      ["session", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(e.session); }, text: "#" + e.session })],
+      ["deliveries", e.deliveries.map(([id, s]) => s + " (" + id.slice(0, 8) + ")").join(", ")],
+    ]),
+    el("div", { class: "actions" }, replay),
+    el("strong", { text: "Payload (request body)" }),
+    el("pre", { class: "text", "data-testid": "webhook-payload", text: JSON.stringify(e.payload, null, 2) }),
+    attempts,
+  );
+}
+
+// Opens and clicks, as Resend reports them with tracking on.
+async function engage(emailId, what, link) {
+  await api(`/api/webhooks/emails/${encodeURIComponent(emailId)}/${what}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(link ? { link, user_agent: navigator.userAgent } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- details
@@ -162,6 +285,7 @@ const TAG = { client: "C", server: "S", data: "D", note: "*", comment: "#" };
 
 async function openSession(key) {
   state.selected = "s" + key;
+  deepLink(null);
   markSelected();
   document.body.classList.add("detail-open");
   let d;
@@ -172,6 +296,7 @@ async function openSession(key) {
     return;
   }
   const s = d.summary;
+  deepLink(s.origin === "live" ? "session/" + s.session : "session-key/" + s.key);
   const lines = [];
   for (const e of d.events) {
     const at = e.at === null || e.at === undefined ? "" : e.at.toFixed(3);
@@ -198,6 +323,7 @@ async function openSession(key) {
       ["listener", s.listener + " " + (d.meta.local || "")],
       ["TLS", s.tls || (s.protocol === "smtp" ? "none" : "")],
       ["user", s.user],
+      ["key", s.api_key],
       ["from", s.from],
       ["to", s.to.join(", ")],
       ["subject", s.subjects.join(" · ")],
@@ -208,7 +334,8 @@ async function openSession(key) {
       ["from file", s.origin !== "live" ? s.origin : ""],
     ]),
     el("div", { class: "actions" },
-      el("a", { href: `/api/sessions/${s.key}/tape`, download: `session-${s.key}.tape`, "data-testid": "tape-download", text: "Download tape" })),
+      el("a", { href: `/api/sessions/${s.key}/tape`, download: `session-${s.key}.tape`, "data-testid": "tape-download", text: "Download tape" }),
+      state.webhooks && s.messages.length ? [" · ", el("a", { href: "#", "data-testid": "session-webhooks", onclick: (ev) => { ev.preventDefault(); showWebhooks({ session: s.session }); }, text: "Webhook events" })] : null),
     el("div", { class: "transcript", "data-testid": "transcript" }, lines),
   );
 }
@@ -225,6 +352,7 @@ async function openMessage(id) {
     return;
   }
   const enc = encodeURIComponent(m.id);
+  deepLink("message/" + m.id);
   const body = el("div", { "data-testid": "message-body" });
   const remote = el("input", { type: "checkbox", id: "remote", "data-testid": "remote-images" });
   const remoteBox = el("label", { class: "small dim" }, remote, " load remote images");
@@ -266,11 +394,19 @@ async function openMessage(id) {
       ["envelope", m.from + " → " + m.to.join(", ")],
       ["date", m.date || m.created],
       ["size", m.size + " bytes"],
+      ["tags", (m.tags || []).join(", ")],
+      ["key", m.key],
+      ["user", m.user],
       ["session", m.session ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(m.session); }, text: "#" + m.session_number }) : ""],
     ]),
     el("div", { class: "actions" },
       el("a", { href: `/api/messages/${enc}/raw`, download: `${m.id}.eml`, "data-testid": "raw-download", text: "Download .eml" })),
-    m.links.length ? el("div", {}, el("strong", { text: "Links" }), el("ul", { class: "plain", "data-testid": "links" }, m.links.map((l) => el("li", {}, el("a", { href: l, target: "_blank", rel: "noopener noreferrer", text: l }))))) : null,
+    m.codes.length ? el("div", {}, el("strong", { text: "Codes" }), el("ul", { class: "plain", "data-testid": "codes" }, m.codes.map((c) => el("li", {}, el("span", { class: "code", text: c.code }), ` · ${c.found_in} · `, el("span", { class: "dim", text: c.context }))))) : null,
+    m.links.length ? el("div", {}, el("strong", { text: "Links" }), el("ul", { class: "plain", "data-testid": "links" }, m.links.map((l) => el("li", {}, el("a", { href: l, target: "_blank", rel: "noopener noreferrer", text: l, onclick: () => { if (state.webhooks) engage(m.id, "click", l).catch(() => {}); } }))))) : null,
+    state.webhooks ? el("div", { class: "actions" },
+      el("a", { href: "#", "data-testid": "message-webhooks", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: m.id }); }, text: "Webhook events" }),
+      " · ",
+      el("button", { type: "button", "data-testid": "send-opened", onclick: () => engage(m.id, "open").then(() => showWebhooks({ email: m.id })).catch((err) => alert(err.message)), text: "Send email.opened" })) : null,
     m.attachments.length ? el("div", {}, el("strong", { text: "Attachments" }), el("ul", { class: "plain", "data-testid": "attachments" }, m.attachments.map((a) => el("li", {}, el("a", { href: `/api/messages/${enc}/parts/${encodeURIComponent(a.part)}`, download: "", text: a.file_name || "part " + a.part }), ` · ${a.content_type} · ${a.size} bytes`)))) : null,
     tabs,
     body,
@@ -280,7 +416,7 @@ async function openMessage(id) {
 
 function markSelected() {
   for (const r of document.querySelectorAll(".row")) {
-    const id = r.dataset.key ? "s" + r.dataset.key : "m" + r.dataset.id;
+    const id = r.dataset.key ? "s" + r.dataset.key : (r.dataset.testid === "webhook-row" ? "w" : "m") + r.dataset.id;
     r.classList.toggle("sel", id === state.selected);
   }
 }
@@ -295,9 +431,66 @@ async function loadInfo() {
     const dropped = c.dropped_sessions + c.dropped_messages;
     $("counts").textContent = `${c.sessions} sessions · ${c.messages} messages` + (dropped ? ` · ${dropped} dropped (keeping ${c.keep})` : "") + (c.dropped_queue ? ` · ${c.dropped_queue} missed` : "");
     state.canSwitch = i.can_switch_scenario;
+    if (state.webhooks === undefined) {
+      // The Webhooks tab exists where the server sends webhooks (the mock).
+      state.webhooks = await fetch("/api/webhooks").then((r) => r.ok).catch(() => false);
+      $("tab-webhooks").hidden = !state.webhooks;
+    }
     if (i.can_switch_scenario) await loadScenario();
   } catch (e) {
     $("counts").textContent = "offline";
+  }
+  loadKeys();
+}
+
+// ---------------------------------------------------------------- which app
+
+// The keys seen (their fingerprints): pick one to see only that app's mail.
+async function loadKeys() {
+  let keys;
+  try {
+    keys = (await api("/api/keys")).keys;
+  } catch (e) {
+    return;
+  }
+  const sel = $("key-filter");
+  const want = ["", ...keys.map((k) => k.key)];
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join("\n") !== have.join("\n")) {
+    sel.replaceChildren(el("option", { value: "", text: "every key" }),
+      ...keys.map((k) => el("option", { value: k.key, text: `${k.key} · ${k.messages} messages` })));
+    sel.value = state.key;
+  }
+  sel.hidden = keys.length === 0;
+}
+
+// ---------------------------------------------------------------- deep links
+
+// `#/message/ID`, `#/session/N` (a live session by its number in the run),
+// `#/session-key/KEY`: what wait answers, the live view and JSON events print.
+function deepLink(path) {
+  const hash = path ? "#/" + path : "";
+  if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname);
+}
+
+async function followHash() {
+  const m = /^#\/(message|session|session-key)\/(.+)$/.exec(location.hash);
+  if (!m) return;
+  const id = decodeURIComponent(m[2]);
+  if (m[1] === "message") {
+    switchView("messages");
+    openMessage(id);
+  } else if (m[1] === "session-key") {
+    switchView("sessions");
+    openSession(id);
+  } else {
+    switchView("sessions");
+    try {
+      const s = await api("/api/run-sessions/" + encodeURIComponent(id));
+      openSession(s.key);
+    } catch (e) {
+      $("detail").replaceChildren(el("p", { class: "dim", text: e.message }));
+    }
   }
 }
 
@@ -361,7 +554,7 @@ function connect() {
   const es = new EventSource("/api/events");
   es.addEventListener("open", () => $("live").className = "live on");
   es.addEventListener("error", () => $("live").className = "live off");
-  for (const kind of ["session", "message", "clear", "deleted", "resync"]) {
+  for (const kind of ["session", "message", "clear", "deleted", "resync", "tags"]) {
     es.addEventListener(kind, reloadSoon);
   }
   es.addEventListener("scenario", (ev) => showScenario(JSON.parse(ev.data).data));
@@ -375,6 +568,7 @@ function switchView(view) {
   state.start = 0;
   for (const t of document.querySelectorAll(".tabs .tab")) t.classList.toggle("on", t.dataset.view === view);
   $("outcome").hidden = view !== "sessions";
+  if (view !== "webhooks") state.hookFilter = null;
   loadList();
 }
 
@@ -388,7 +582,9 @@ function init() {
   });
   $("prev").addEventListener("click", () => { state.start = Math.max(0, state.start - PAGE); loadList(); });
   $("next").addEventListener("click", () => { state.start += PAGE; loadList(); });
-  $("back").addEventListener("click", () => document.body.classList.remove("detail-open"));
+  $("back").addEventListener("click", () => { document.body.classList.remove("detail-open"); deepLink(null); });
+  $("key-filter").addEventListener("change", (e) => { state.key = e.target.value; state.start = 0; loadList(); });
+  window.addEventListener("hashchange", followHash);
   $("clear").addEventListener("click", async () => {
     if (!confirm("Delete every session and message kept by the inbox?")) return;
     await api("/api/clear", { method: "POST" });
@@ -410,6 +606,10 @@ function init() {
   loadInfo();
   loadList();
   connect();
+  followHash();
+  // Deliveries and retries are not inbox events: the open Webhooks view
+  // looks again every second.
+  setInterval(() => { if (state.view === "webhooks") loadList(); }, 1000);
 }
 
 document.addEventListener("DOMContentLoaded", init);
