@@ -606,11 +606,11 @@ async fn daily_and_monthly_quota_exhausted() {
     for (scenario, text) in [
         (
             "daily-quota",
-            "550 You have exceeded your daily email sending quota.\r\n",
+            "550 You have reached your daily email sending quota.\r\n",
         ),
         (
             "monthly-quota",
-            "550 You have exceeded your monthly email sending quota.\r\n",
+            "550 You have reached your monthly email sending quota.\r\n",
         ),
     ] {
         let s = mock(scenario).await;
@@ -639,7 +639,7 @@ async fn the_free_tier_counts_every_recipient_per_day() {
     accepted_id(&message(&mut c, "a@acme.com", &two, "\r\nhi").await);
     assert_eq!(
         message(&mut c, "a@acme.com", &two, "\r\nhi").await,
-        "550 You have exceeded your daily email sending quota.\r\n"
+        "550 You have reached your daily email sending quota.\r\n"
     );
     accepted_id(&message(&mut c, "a@acme.com", &two[..1], "\r\nhi").await);
 }
