@@ -959,3 +959,58 @@ async fn the_readme_webhooks_section_runs_as_written() {
     assert!(want >= 10, "the table's rows were read");
     m.term();
 }
+
+/// The account file's `[[webhooks]]`: endpoint, events, secret, status.
+#[tokio::test]
+async fn account_file_webhooks() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("account.toml");
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    std::fs::write(
+        &path,
+        format!(
+            "[[webhooks]]\nendpoint = \"{}\"\nevents = [\"email.bounced\"]\nsecret = \"{secret}\"\n\n[[webhooks]]\nendpoint = \"http://127.0.0.1:9/off\"\nstatus = \"disabled\"\n",
+            rx.url
+        ),
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .account_file(&path)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(server.webhook_secret(&rx.url).as_deref(), Some(secret));
+    smtp(&server, &["bounced@resend.dev"]).await;
+    let got = rx.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        kinds(&rx.got()),
+        ["email.bounced"],
+        "only the events asked for"
+    );
+    assert!(verify(secret, &got[0]));
+    let events = server.webhook_events();
+    let bounced = events.iter().find(|e| e.kind == "email.bounced").unwrap();
+    assert_eq!(
+        bounced.deliveries.len(),
+        1,
+        "the disabled endpoint gets nothing"
+    );
+    let sent = events.iter().find(|e| e.kind == "email.sent").unwrap();
+    assert!(sent.deliveries.is_empty(), "no endpoint takes email.sent");
+    server.shutdown().await;
+    std::fs::write(
+        &path,
+        "[[webhooks]]\nendpoint = \"http://127.0.0.1:9/x\"\nstatus = \"paused\"\n",
+    )
+    .unwrap();
+    let e = MockServer::builder()
+        .account_file(&path)
+        .start()
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("\"enabled\" or \"disabled\""), "{e}");
+}
