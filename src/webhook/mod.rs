@@ -877,11 +877,10 @@ impl Webhooks {
         DeliveryState::Failed
     }
 
-    /// Shows an event or attempt live; nothing is built when no one
-    /// subscribes. The inbox subscribes to sessions only (not lines), and
-    /// waits for webhook events (`/api/wait/event`), so any subscriber counts.
+    /// Shows an event or attempt live (the live view, `--json`, and the
+    /// inbox's waitable events).
     fn live(&self, make: impl FnOnce() -> (u64, String, Value)) {
-        if let Some(sink) = self.sink.get().filter(|s| s.watched()) {
+        if let Some(sink) = self.sink.get() {
             let (session, text, json) = make();
             sink.publish(SinkEvent::Webhook {
                 session,
