@@ -117,10 +117,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if !build_only {
-        let out = scrub_message(&body);
-        changed = usize::from(out != body);
-        assert!(!String::from_utf8_lossy(&out).contains("Rt3amK3y"));
-    }
+    // The same checks either way, so that subtracting `build` leaves the
+    // scrubbing alone.
+    let out = if build_only {
+        body.clone()
+    } else {
+        scrub_message(&body)
+    };
+    changed = usize::from(out != body);
+    assert!(!String::from_utf8_lossy(&out).contains("Rt3amK3y") || build_only);
     println!("{} bytes, changed: {changed}", body.len());
 }

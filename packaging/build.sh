@@ -62,7 +62,8 @@ tar -C "$out" -czf "$out/mailtape-$version-$platform.tar.gz" "$(basename "$bin")
 if [ "$binary" = "target/release/$exe" ] && [ -z "${MAILTAPE_NO_MATURIN:-}" ]; then
     command -v maturin >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2"
     echo "== maturin build --release (bindings = \"bin\"; reuses target/release)"
-    maturin build --release --locked -m packaging/python/pyproject.toml --out "$out"
+    # from its folder: maturin reads pyproject.toml there, which points at the root crate
+    (cd packaging/python && maturin build --release --locked --out "$out")
 else
     echo "== packaging/python/wheel.py (around $binary)"
     python3 packaging/python/wheel.py --binary "$bin" --version "$version" --out "$out" >/dev/null

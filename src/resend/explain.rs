@@ -40,6 +40,14 @@ pub enum Topic {
     ReplayDiverged,
     /// Record: the relay could not be reached or talked to (421 `mailtape: upstream …`).
     UpstreamFailed,
+    /// REST: no `Authorization: Bearer` key (`missing_api_key`).
+    RestMissingKey,
+    /// REST: the key is not one of the account's, or was deleted
+    /// (`invalid_api_key`).
+    RestInvalidKey,
+    /// REST: a sending-only key on an endpoint that is not sending
+    /// (`restricted_api_key`).
+    RestRestrictedKey,
 }
 
 /// One row of the table.
@@ -144,7 +152,7 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         &[R(N::RateLimited)],
-        "rate limited: Resend allows 2 requests per second by default; wait a moment and retry (a 4xx reply means the client should retry by itself)",
+        "rate limited: Resend allows 5 requests per second per team by default (2 for older teams); wait a moment and retry (a 4xx reply means the client should retry by itself)",
     ),
     rule(
         &[R(N::DailyQuota), R(N::MonthlyQuota)],
@@ -161,6 +169,18 @@ pub const RULES: &[Rule] = &[
     rule(
         &[R(N::TooManyRecipients), R(N::TooManyRecipientsSession)],
         "too many recipients: up to 50 per email; split the list or use batch sending",
+    ),
+    rule(
+        &[Topic::RestMissingKey],
+        "no API key: send `Authorization: Bearer re_…` with a key from resend.com/api-keys (the SDKs read it from RESEND_API_KEY)",
+    ),
+    rule(
+        &[Topic::RestInvalidKey],
+        "the API key is not one of this account's, or was deleted: create one at resend.com/api-keys and use it whole, re_ then at least 8 of A-Z a-z 0-9 _",
+    ),
+    rule(
+        &[Topic::RestRestrictedKey],
+        "this key has sending access only: it may call POST /emails and /emails/batch, nothing else; use a key with full access for the rest (resend.com/api-keys)",
     ),
     rule(
         &[Topic::ReplayDiverged],
@@ -208,6 +228,42 @@ pub fn topic_of(code: u16, text: &str, after_data: bool) -> Option<Topic> {
         None => {}
     }
     recognise(code, text, after_data).map(Topic::Reply)
+}
+
+/// What an error of Resend's REST API is about, by its `name` — Resend's own
+/// key for it, as `ReplyName` is the profile's — and, for the catch-all
+/// `validation_error`, by its message, which Resend words as the relay
+/// does (a sandbox, an unverified domain, a reserved address).
+pub fn topic_of_rest(name: &str, message: &str) -> Option<Topic> {
+    use ReplyName as N;
+    let reply = match name {
+        "missing_api_key" => return Some(Topic::RestMissingKey),
+        "invalid_api_key" => return Some(Topic::RestInvalidKey),
+        "restricted_api_key" => return Some(Topic::RestRestrictedKey),
+        "invalid_from_address" => N::InvalidFrom,
+        "invalid_idempotency_key" => N::InvalidIdempotencyKey,
+        "invalid_idempotent_request" => N::IdempotencyConflict,
+        "concurrent_idempotent_requests" => N::IdempotencyInProgress,
+        "rate_limit_exceeded" => N::RateLimited,
+        "daily_quota_exceeded" => N::DailyQuota,
+        "monthly_quota_exceeded" => N::MonthlyQuota,
+        "validation_error" => return recognise(550, message, true).map(Topic::Reply),
+        _ => return None,
+    };
+    Some(Topic::Reply(reply))
+}
+
+/// The topic of a REST answer's body line, if it is one of Resend's errors
+/// (`{"statusCode":…,"name":…,"message":…}`).
+fn rest_error_topic(line: &str) -> Option<Topic> {
+    if !line.starts_with('{') || !line.contains("\"name\"") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("statusCode")?;
+    let name = v.get("name")?.as_str()?;
+    let message = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+    topic_of_rest(name, message)
 }
 
 /// Explains a topic, if the table has something to say.
@@ -401,6 +457,12 @@ impl Explainer {
                 self.after_data = line == ".";
                 None
             }
+            EventKind::Server(line) if line.starts_with('{') => {
+                // A REST answer's body: Resend's error, by its name.
+                self.replied = true;
+                let user = self.user.as_deref().map_or(User::Any, User::of);
+                rest_error_topic(line).and_then(|t| explain_topic(t, user, false))
+            }
             EventKind::Server(line) => {
                 self.replied = true;
                 // Only the last line of a reply is explained.
@@ -511,7 +573,7 @@ mod tests {
                 User::Resend,
                 true
             )
-            .contains("2 requests per second")
+            .contains("5 requests per second")
         );
         assert!(
             says(
@@ -645,6 +707,44 @@ mod tests {
             for t in r.topics {
                 let hit = explain_topic(*t, user, r.after_data.unwrap_or(false)).unwrap();
                 assert_eq!(hit.text, r.says, "rule {i} is shadowed for {t:?}");
+            }
+        }
+    }
+
+    /// The REST door's errors are explained by Resend's error `name` (and
+    /// a `validation_error` by its message), as SMTP replies are by name.
+    #[test]
+    fn rest_errors_by_name() {
+        let mut e = Explainer::new();
+        let lines = [
+            ("401 Unauthorized", None),
+            (
+                r#"{"statusCode":401,"name":"missing_api_key","message":"Missing API key in the authorization header."}"#,
+                Some("Authorization: Bearer"),
+            ),
+            (
+                r#"{"statusCode":429,"name":"daily_quota_exceeded","message":"You have reached your daily email sending quota."}"#,
+                Some("100 emails a day"),
+            ),
+            (
+                r#"{"statusCode":403,"name":"validation_error","message":"You can only send testing emails to your own email address (a@b.co)."}"#,
+                Some("sandbox"),
+            ),
+            (
+                r#"{"statusCode":403,"name":"invalid_api_key","message":"API key is invalid."}"#,
+                Some("not one of this account's"),
+            ),
+            (r#"{"id":"4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}"#, None),
+            (
+                r#"{"statusCode":404,"name":"not_found","message":"Email not found"}"#,
+                None,
+            ),
+        ];
+        for (line, want) in lines {
+            let said = e.observe(&EventKind::Server(line.into()));
+            match want {
+                Some(w) => assert!(said.is_some_and(|s| s.text.contains(w)), "{line}: {said:?}"),
+                None => assert_eq!(said, None, "{line}"),
             }
         }
     }

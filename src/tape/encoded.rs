@@ -152,8 +152,21 @@ fn worth_a_look(text: &[u8]) -> (bool, bool) {
 }
 
 fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+    BASE64_CHARS[usize::from(b)]
 }
+
+/// Which bytes are base64 characters (padding excluded), as a table: whole
+/// lines are checked against it.
+static BASE64_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+        b += 1;
+    }
+    t
+};
 
 /// The length of a line break at `i` inside a wrapped base64 block (so a
 /// run goes on across it): 1 for LF, 2 for CR LF. Both lines must be base64
@@ -179,6 +192,12 @@ fn break_at(text: &[u8], i: usize) -> Option<usize> {
     let pure = text[line_start..i].iter().all(|&b| is_b64(b))
         && next[..next.len() - padding].iter().all(|&b| is_b64(b));
     pure.then_some(len)
+}
+
+/// Whether the line break at `at` (its `\n` at `nl`) has base64 characters
+/// either side: a wrapped block's break may be there ([`break_at`] says).
+fn between_b64(text: &[u8], at: usize, nl: usize) -> bool {
+    at >= 1 && is_b64(text[at - 1]) && text.get(nl + 1).copied().is_some_and(is_b64)
 }
 
 /// The position of the base64 character before `i` in the same run
@@ -228,7 +247,7 @@ fn base64_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
         // A pattern across the break starts in the last three characters
         // before it: most lines end without one of their first letters.
         let tail = &text[at.saturating_sub(3)..at];
-        if !tail.iter().any(|b| matches!(b, b'c' | b'J' | b'y')) || break_at(text, at).is_none() {
+        if !tail.iter().any(|b| matches!(b, b'c' | b'J' | b'y')) || !between_b64(text, at, nl) {
             continue;
         }
         // Up to three characters before the break and three after (no
@@ -260,7 +279,10 @@ fn base64_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
         for (p, back) in PATTERNS {
             // only a match that spans the break: the others were found above
             for k in before.saturating_sub(p.len() - 1)..before {
-                if k + p.len() <= len && &bytes[k..k + p.len()] == p {
+                // the break must be inside a wrapped block (checked last:
+                // it reads both lines whole)
+                if k + p.len() <= len && &bytes[k..k + p.len()] == p && break_at(text, at).is_some()
+                {
                     hits.push((near[k], back));
                 }
             }
@@ -405,10 +427,17 @@ fn quoted_printable_edits(
         if at < covered || words.iter().any(|&(s, e)| (s..e).contains(&at)) {
             continue;
         }
-        let (start, end) = soft_line(text, at);
+        let (start, end, cut) = soft_line(text, at);
         covered = end.max(at + 1);
         let line = &text[start..end];
-        if !qp_may_hide_key(line) {
+        // Decoding can only show a key with an `_` however encoded (for
+        // `re_`), or base64 of `re_` cut by a soft break (whole, it is
+        // found in the raw text by `base64_edits`). Most quoted-printable
+        // lines (HTML with a soft break on each) have neither.
+        let underscore = memchr::memchr(b'_', line).is_some()
+            || memchr::memmem::find(line, b"=5F").is_some()
+            || memchr::memmem::find(line, b"=5f").is_some();
+        if !underscore && !cut {
             continue;
         }
         let Cow::Owned(clean) = scrub_at(&qp_decode(line), depth + 1) else {
@@ -427,35 +456,14 @@ fn quoted_printable_edits(
     }
 }
 
-/// Whether decoding these quoted-printable lines could show a key: an `_`
-/// however encoded (for `re_`), base64 of `re_`, or a soft break right
-/// after one of the letters base64 of `re_` starts with (the pattern may
-/// go on past the break). Most quoted-printable lines (HTML with a soft
-/// break on each) have none, and are not decoded.
-fn qp_may_hide_key(line: &[u8]) -> bool {
-    if memchr::memchr(b'_', line).is_some()
-        || memchr::memmem::find(line, b"=5F").is_some()
-        || memchr::memmem::find(line, b"=5f").is_some()
-        || PATTERNS
-            .iter()
-            .any(|(p, _)| memchr::memmem::find(line, p).is_some())
-    {
-        return true;
-    }
-    memchr::memchr_iter(b'\n', line).any(|nl| {
-        let before = line[..nl].strip_suffix(b"\r").unwrap_or(&line[..nl]);
-        before.strip_suffix(b"=").is_some_and(|b| {
-            b[b.len().saturating_sub(3)..]
-                .iter()
-                .any(|c| matches!(c, b'c' | b'J' | b'y'))
-        })
-    })
-}
-
 /// Whether the `=` at `i`, at the end of a line, is the padding of a base64
 /// line (its line is base64 characters then one or two `=`, a whole number
 /// of 4-character groups) rather than a quoted-printable soft break.
 fn base64_padding(text: &[u8], i: usize) -> bool {
+    // Most soft breaks follow a space or punctuation: settled at once.
+    if i == 0 || !(is_b64(text[i - 1]) || text[i - 1] == b'=') {
+        return false;
+    }
     let start = memchr::memrchr(b'\n', &text[..i]).map_or(0, |n| n + 1);
     let line = &text[start..=i];
     let padding = line.iter().rev().take_while(|&&b| b == b'=').count();
@@ -471,16 +479,27 @@ fn ends_soft(line: &[u8]) -> bool {
 
 /// The lines joined by soft breaks around `at`, without the final line
 /// break.
-fn soft_line(text: &[u8], at: usize) -> (usize, usize) {
+/// Also says whether a soft break in them follows one of the letters base64
+/// of `re_` starts with (the pattern may go on past the break): found on
+/// the way, so that lines of HTML with a soft break on each are not read
+/// again.
+fn soft_line(text: &[u8], at: usize) -> (usize, usize, bool) {
     let line_start = |i: usize| memchr::memrchr(b'\n', &text[..i]).map_or(0, |n| n + 1);
+    let mut cut = false;
     let mut start = line_start(at.min(text.len()));
-    while start > 0 && ends_soft(&text[line_start(start - 1)..start - 1]) {
+    while start > 0 {
+        let line = &text[line_start(start - 1)..start - 1];
+        if !ends_soft(line) {
+            break;
+        }
+        cut |= cut_before_soft_break(line);
         start = line_start(start - 1);
     }
     let mut end = at;
     loop {
         let nl = memchr::memchr(b'\n', &text[end..]).map_or(text.len(), |n| end + n);
         if nl < text.len() && ends_soft(&text[line_start(nl)..nl]) {
+            cut |= cut_before_soft_break(&text[line_start(nl)..nl]);
             end = nl + 1;
         } else {
             end = if nl > 0 && text.get(nl - 1) == Some(&b'\r') && nl < text.len() {
@@ -491,7 +510,17 @@ fn soft_line(text: &[u8], at: usize) -> (usize, usize) {
             break;
         }
     }
-    (start, end.max(start))
+    (start, end.max(start), cut)
+}
+
+/// Whether one of `c`, `J`, `y` is among the three characters before the
+/// soft break that ends `line`.
+fn cut_before_soft_break(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = line.strip_suffix(b"=").unwrap_or(line);
+    line[line.len().saturating_sub(3)..]
+        .iter()
+        .any(|b| matches!(b, b'c' | b'J' | b'y'))
 }
 
 fn hex(b: u8) -> Option<u8> {

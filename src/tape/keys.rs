@@ -64,29 +64,36 @@ fn fold_at(text: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Where `re_` starts when a fold cuts it (`r` or `re` ends a line, the
-/// rest of `re_` begins the folded one): rare, looked for only in text
-/// that has a fold at all.
+/// rest of `re_` begins the folded one). Found from the `_` — rare in
+/// most text, unlike the line breaks and spaces of a fold — by looking
+/// back over the fold.
 fn prefixes_across_folds(text: &[u8]) -> Vec<usize> {
     let mut found = Vec::new();
-    if memchr::memmem::find(text, b"\n ").is_none() && memchr::memmem::find(text, b"\n\t").is_none()
-    {
-        return found;
-    }
-    for nl in memchr::memchr_iter(b'\n', text) {
+    for u in memchr::memchr_iter(b'_', text) {
+        // `re` | fold | `_`, or `r` | fold | `e_`
+        let (fold_end, want): (usize, &[u8]) = match u.checked_sub(1).map(|i| text[i]) {
+            Some(b' ' | b'\t') => (u, b"re"),
+            Some(b'e') if u >= 2 && matches!(text[u - 2], b' ' | b'\t') => (u - 1, b"r"),
+            _ => continue,
+        };
+        let wsp = text[..fold_end]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let Some(nl) = (fold_end - wsp)
+            .checked_sub(1)
+            .filter(|&nl| text[nl] == b'\n')
+        else {
+            continue;
+        };
         let at = if nl >= 1 && text[nl - 1] == b'\r' {
             nl - 1
         } else {
             nl
         };
-        let Some(len) = fold_at(text, at) else {
-            continue;
-        };
-        let rest = &text[at + len..];
-        let before = &text[..at];
-        if before.ends_with(b"re") && rest.starts_with(b"_") {
-            found.push(at - 2);
-        } else if before.ends_with(b"r") && rest.starts_with(b"e_") {
-            found.push(at - 1);
+        if text[..at].ends_with(want) {
+            found.push(at - want.len());
         }
     }
     found
