@@ -185,7 +185,7 @@ async fn failures_by_class() {
         14,
         Some((
             "message",
-            "550 You have exceeded your daily",
+            "550 You have reached your daily",
             "100 emails a day",
         )),
     )

@@ -320,7 +320,7 @@ async fn rate_limited_is_550_by_default_and_421_on_the_brief_variant() {
     for r in each_mode(&s, "resend", "a@acme.com", &["delivered@resend.dev"]).await {
         assert_eq!(
             r.unwrap_err(),
-            "permanent error (550): Too many requests. You can only make 2 requests per second."
+            "permanent error (550): Too many requests. You can only make 5 requests per second."
         );
     }
     insta::assert_snapshot!(snapshot_all(&s));
@@ -341,14 +341,37 @@ async fn rate_limited_is_550_by_default_and_421_on_the_brief_variant() {
     .await;
     assert_eq!(
         r.unwrap_err(),
-        "transient error (421): Too many requests. You can only make 2 requests per second. Please retry after a brief pause."
+        "transient error (421): Too many requests. You can only make 5 requests per second. Please retry after a brief pause."
     );
 }
 
 #[tokio::test]
-async fn default_limits_two_messages_per_second() {
+async fn default_limits_five_messages_per_second_and_legacy_two() {
+    // Resend's default since late 2026 (issue 24); older teams: 2.
     let s = server("default").await;
     let t = common::transport(&s, Mode::Plain, "resend", KEY, Mechanism::Plain);
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let m = common::message("a@acme.com", &["delivered@resend.dev"]);
+        outcomes.push(
+            lettre::AsyncTransport::send(&t, m)
+                .await
+                .map(|r| r.code().to_string())
+                .map_err(|e| e.to_string()),
+        );
+    }
+    assert!(outcomes[..5].iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!(
+        outcomes[5].as_ref().unwrap_err(),
+        "permanent error (550): Too many requests. You can only make 5 requests per second.",
+        "{outcomes:?}"
+    );
+    let old = MockServer::builder()
+        .variant("legacy")
+        .start()
+        .await
+        .unwrap();
+    let t = common::transport(&old, Mode::Plain, "resend", KEY, Mechanism::Plain);
     let mut outcomes = Vec::new();
     for _ in 0..3 {
         let m = common::message("a@acme.com", &["delivered@resend.dev"]);
@@ -360,11 +383,9 @@ async fn default_limits_two_messages_per_second() {
         );
     }
     assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
-    assert!(
-        outcomes[2]
-            .as_ref()
-            .unwrap_err()
-            .starts_with("permanent error (550): Too many requests"),
+    assert_eq!(
+        outcomes[2].as_ref().unwrap_err(),
+        "permanent error (550): Too many requests. You can only make 2 requests per second.",
         "{outcomes:?}"
     );
 }
@@ -375,7 +396,7 @@ async fn quotas_exhausted() {
     for r in each_mode(&s, "resend", "a@acme.com", &["delivered@resend.dev"]).await {
         assert_eq!(
             r.unwrap_err(),
-            "permanent error (550): You have exceeded your daily email sending quota."
+            "permanent error (550): You have reached your daily email sending quota."
         );
     }
     insta::assert_snapshot!(snapshot_all(&s));
@@ -383,7 +404,7 @@ async fn quotas_exhausted() {
     for r in each_mode(&s, "resend", "a@acme.com", &["delivered@resend.dev"]).await {
         assert_eq!(
             r.unwrap_err(),
-            "permanent error (550): You have exceeded your monthly email sending quota."
+            "permanent error (550): You have reached your monthly email sending quota."
         );
     }
 }

@@ -673,3 +673,87 @@ async fn webhook_events_can_be_waited_for() {
     assert_eq!(v["data"]["event"], "email.delivered");
     server.shutdown().await;
 }
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_waiters_cost_memory_in_proportion_and_do_not_slow_smtp() {
+    // The HTTP listener's own cap (256 connections by default) raised, so
+    // a thousand waits are all parked at once.
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .ui("127.0.0.1:0".parse().expect("addr"))
+        .http_limits(mailtape::HttpLimits {
+            max_connections: 2000,
+            ..Default::default()
+        })
+        .start()
+        .await
+        .expect("mock");
+    let addr = ui(&server);
+    let send_20 = || async {
+        let t = common::transport(&server, Mode::Plain, "resend", KEY, Mechanism::Plain);
+        let started = Instant::now();
+        for i in 0..20 {
+            let m = lettre::Message::builder()
+                .from("a@acme.com".parse().expect("from"))
+                .to(format!("r{i}@shop.dev").parse().expect("to"))
+                .subject("load")
+                .body(String::from("x\n"))
+                .expect("message");
+            t.send(m).await.expect("250");
+        }
+        started.elapsed()
+    };
+    let alone = send_20().await;
+    let before = rss_kb();
+    let mut clients = Vec::new();
+    for k in 0..1000 {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let req = format!(
+            "GET /api/wait/message?query=to:nobody{k}@shop.dev&since=now&timeout=5m HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        clients.push(s);
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    while get(addr, "/api/cursor").await.json()["waiters"] != 1000 {
+        assert!(Instant::now() < until, "the 1,000 waits never all started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let grown = rss_kb().saturating_sub(before);
+    // Each wait (its connection, request, query and future, both ends in
+    // this process) in tens of KiB, not megabytes.
+    assert!(
+        grown < 64 * 1024,
+        "1,000 waits grew the process by {grown} KiB"
+    );
+    let crowded = send_20().await;
+    assert!(
+        crowded < alone * 3 + Duration::from_millis(500),
+        "20 messages took {crowded:?} with 1,000 waits parked, {alone:?} without"
+    );
+    eprintln!(
+        "1,000 waits: +{grown} KiB ({} KiB each); 20 messages {alone:?} alone, {crowded:?} with them",
+        grown / 1000
+    );
+    drop(clients);
+    let gone = Instant::now();
+    while get(addr, "/api/cursor").await.json()["waiters"] != 0 {
+        assert!(
+            gone.elapsed() < Duration::from_secs(2),
+            "waits outlived their clients"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.shutdown().await;
+}

@@ -849,3 +849,168 @@ async fn secrets_appear_only_in_the_banner() {
         assert!(!stderr.contains(s.trim_start_matches("whsec_")), "stderr");
     }
 }
+
+/// The README's "Webhooks" section as written: its `mailtape mock
+/// --webhook …` line (the endpoint moved to this test's receiver, the
+/// listeners to free ports) prints the banner row the section shows, and
+/// each recipient of its table gets the events the table lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_webhooks_section_runs_as_written() {
+    use common::cli::Running;
+    use lettre::AsyncTransport;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("\n## Webhooks\n").expect("a Webhooks section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[1..].find("\n## ").unwrap() + 1];
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("mailtape mock --webhook "))
+        .expect("the command");
+    let shown_url = line.split_whitespace().nth(3).unwrap();
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|a| {
+            if a == shown_url {
+                rx.url.clone()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    args.extend(
+        [
+            "--scenario",
+            "unlimited",
+            "--ui",
+            "off",
+            "--smtps",
+            "off",
+            "--starttls",
+            "off",
+            "--plain",
+            "127.0.0.1:0",
+            "--certs",
+        ]
+        .map(String::from),
+    );
+    args.push(dir.path().join("certs").display().to_string());
+    let mut m = Running::start_with(&args, common::cli::bin());
+    let row = m.err_until(|l| l.trim_start().starts_with("webhook "));
+    let shown_row = section
+        .lines()
+        .find(|l| l.starts_with("  webhook http"))
+        .expect("the banner row");
+    assert_eq!(
+        row.trim()
+            .replace(&rx.url, shown_url)
+            .rsplit_once(' ')
+            .unwrap()
+            .0,
+        shown_row.trim().rsplit_once(' ').unwrap().0,
+        "the banner row as the README shows it"
+    );
+    let plain: std::net::SocketAddr = m
+        .err_until(|l| l.trim_start().starts_with("plain ") || l.trim_start().starts_with("login"))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| {
+            let l = m
+                .stderr
+                .iter()
+                .find(|l| l.trim_start().starts_with("plain "))
+                .unwrap();
+            l.split_whitespace().nth(1).unwrap().parse().unwrap()
+        });
+    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(plain.port())
+        .credentials(lettre::transport::smtp::authentication::Credentials::new(
+            "resend".into(),
+            KEY.into(),
+        ))
+        .build();
+    let mut want = 0;
+    for row in section
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("@resend.dev`"))
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let to = cells[1].split('`').nth(1).unwrap();
+        let events: Vec<String> = cells[2]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|e| e.starts_with("email."))
+            .map(String::from)
+            .collect();
+        let before = rx.got().len();
+        t.send(common::message("Acme <a@acme.com>", &[to]))
+            .await
+            .unwrap();
+        want += events.len();
+        let got = rx.wait_for(want).await;
+        assert_eq!(kinds(&got[before..]), events, "{to}");
+    }
+    assert!(want >= 10, "the table's rows were read");
+    m.term();
+}
+
+/// The account file's `[[webhooks]]`: endpoint, events, secret, status.
+#[tokio::test]
+async fn account_file_webhooks() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("account.toml");
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    std::fs::write(
+        &path,
+        format!(
+            "[[webhooks]]\nendpoint = \"{}\"\nevents = [\"email.bounced\"]\nsecret = \"{secret}\"\n\n[[webhooks]]\nendpoint = \"http://127.0.0.1:9/off\"\nstatus = \"disabled\"\n",
+            rx.url
+        ),
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .account_file(&path)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(server.webhook_secret(&rx.url).as_deref(), Some(secret));
+    smtp(&server, &["bounced@resend.dev"]).await;
+    let got = rx.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        kinds(&rx.got()),
+        ["email.bounced"],
+        "only the events asked for"
+    );
+    assert!(verify(secret, &got[0]));
+    let events = server.webhook_events();
+    let bounced = events.iter().find(|e| e.kind == "email.bounced").unwrap();
+    assert_eq!(
+        bounced.deliveries.len(),
+        1,
+        "the disabled endpoint gets nothing"
+    );
+    let sent = events.iter().find(|e| e.kind == "email.sent").unwrap();
+    assert!(sent.deliveries.is_empty(), "no endpoint takes email.sent");
+    server.shutdown().await;
+    std::fs::write(
+        &path,
+        "[[webhooks]]\nendpoint = \"http://127.0.0.1:9/x\"\nstatus = \"paused\"\n",
+    )
+    .unwrap();
+    let e = MockServer::builder()
+        .account_file(&path)
+        .start()
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("\"enabled\" or \"disabled\""), "{e}");
+}

@@ -5,8 +5,7 @@ pub(crate) const MOCK: &str = "\
 Examples:
   mailtape mock                               # :2465 implicit TLS, :2587 STARTTLS, :2525 plain
   mailtape mock --scenario sandbox            # a new account: only the owner may receive
-  mailtape mock --plain 127.0.0.1:0 --json    # any free port; the JSON ready line says which
-  mailtape mock --webhook http://127.0.0.1:4000/hooks   # Resend's events, signed, to your handler";
+  mailtape mock --plain 127.0.0.1:0 --json    # any free port; the JSON ready line says which";
 
 pub(crate) const RECORD: &str = "\
 Examples:

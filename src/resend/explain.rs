@@ -152,7 +152,7 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         &[R(N::RateLimited)],
-        "rate limited: Resend allows 2 requests per second by default; wait a moment and retry (a 4xx reply means the client should retry by itself)",
+        "rate limited: Resend allows 5 requests per second per team by default (2 for older teams); wait a moment and retry (a 4xx reply means the client should retry by itself)",
     ),
     rule(
         &[R(N::DailyQuota), R(N::MonthlyQuota)],
@@ -573,7 +573,7 @@ mod tests {
                 User::Resend,
                 true
             )
-            .contains("2 requests per second")
+            .contains("5 requests per second")
         );
         assert!(
             says(

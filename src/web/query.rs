@@ -327,7 +327,14 @@ impl Query {
     }
 }
 
+/// Whether `hay` contains `v` (already lower case), ignoring case. ASCII
+/// text (addresses, most subjects) is compared in place: the store checks
+/// every arriving message against every wait's query, so no allocation.
 fn has(hay: &str, v: &str) -> bool {
+    if hay.is_ascii() && v.is_ascii() {
+        let (h, n) = (hay.as_bytes(), v.as_bytes());
+        return n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
     hay.to_lowercase().contains(v)
 }
 
@@ -493,6 +500,14 @@ mod tests {
         ];
         assert_eq!(first_link(&links, "reset"), Some("https://a.com/Reset?t=1"));
         assert_eq!(first_link(&links, "nope"), None);
+    }
+
+    #[test]
+    fn case_is_ignored_with_or_without_ascii() {
+        assert!(has("Bob@Example.ORG", "bob@example.org"));
+        assert!(has("Réinitialiser", "réinit"));
+        assert!(!has("bob", "bobby"));
+        assert!(has("anything", ""));
     }
 
     #[test]

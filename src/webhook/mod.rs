@@ -877,10 +877,10 @@ impl Webhooks {
         DeliveryState::Failed
     }
 
-    /// Shows an event or attempt live; nothing is built when no one watches
-    /// lines (`--quiet`).
+    /// Shows an event or attempt live (the live view, `--json`, and the
+    /// inbox's waitable events).
     fn live(&self, make: impl FnOnce() -> (u64, String, Value)) {
-        if let Some(sink) = self.sink.get().filter(|s| s.watches_lines()) {
+        if let Some(sink) = self.sink.get() {
             let (session, text, json) = make();
             sink.publish(SinkEvent::Webhook {
                 session,

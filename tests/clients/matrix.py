@@ -105,11 +105,11 @@ MOCK_ROWS = [
                                                     "with a verified domain."), "restricted-key-unverified"),
     Row("mock", "key-invalid-after-auth", Expect("refused", 550, "API key is invalid"), "key-invalid-after-auth"),
     # #13: real sessions are refused for good at the final dot (the brief's 421 is --variant brief).
-    Row("mock", "rate-limited", Expect("refused", 550, "Too many requests. You can only make 2 requests per "
+    Row("mock", "rate-limited", Expect("refused", 550, "Too many requests. You can only make 5 requests per "
                                        "second."), "rate-limited"),
-    Row("mock", "daily-quota", Expect("refused", 550, "You have exceeded your daily email sending quota."),
+    Row("mock", "daily-quota", Expect("refused", 550, "You have reached your daily email sending quota."),
         "daily-quota"),
-    Row("mock", "monthly-quota", Expect("refused", 550, "You have exceeded your monthly email sending quota."),
+    Row("mock", "monthly-quota", Expect("refused", 550, "You have reached your monthly email sending quota."),
         "monthly-quota"),
     Row("mock", "temporary-failure", Expect("refused", 421, "Resend SMTP Relay Temporary failure, please try again "
                                             "later"), "temporary-failure"),
