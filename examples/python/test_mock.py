@@ -74,3 +74,13 @@ def test_resend_sdk_over_rest_then_the_scenario_switched(mailtape):
 
     mailtape.clear()
     assert mailtape.messages() == [] and mailtape.sessions() == []
+
+
+def test_a_mock_that_cannot_start_says_why():
+    import mailtape
+
+    with pytest.raises(mailtape.MailtapeError) as err:
+        mailtape.start("sandbx")
+    assert str(err.value).startswith(
+        'mailtape mock did not start: mailtape: unknown scenario "sandbx"; known: default,'
+    )

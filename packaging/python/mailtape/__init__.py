@@ -101,7 +101,8 @@ class Mailtape:
             argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
         )
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._err_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._err_reader.start()
         ready = self._ready_line(timeout)
         # stdout carries one JSON object per event after the ready line; it
         # is read and dropped so that mailtape never waits on the pipe.
@@ -128,7 +129,9 @@ class Mailtape:
         line = box[0] if box else ""
         if not line.strip():
             self._kill()
-            raise MailtapeError(f"mailtape {self.mode} did not start: {self.stderr.strip() or 'no ready line'}")
+            self._err_reader.join(2)  # its last words: why it stopped
+            why = self.stderr.strip() or f"no ready line within {timeout} s"
+            raise MailtapeError(f"mailtape {self.mode} did not start: {why}")
         try:
             return json.loads(line)
         except ValueError as e:

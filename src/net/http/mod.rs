@@ -51,10 +51,11 @@ impl Default for HttpLimits {
 impl HttpLimits {
     /// The cap in force: `max_connections`, but at most a quarter of the
     /// descriptors this process may open (read from `/proc/self/limits`
-    /// where there is one), and at least 1.
+    /// where there is one), and at least 2: each of the two listeners, while
+    /// it waits to accept, holds the slot its next connection will use.
     pub fn connection_cap(&self) -> usize {
         let by_fds = descriptor_limit().map_or(usize::MAX, |n| n / 4);
-        self.max_connections.min(by_fds).max(1)
+        self.max_connections.min(by_fds).max(2)
     }
 }
 
