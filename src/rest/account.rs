@@ -108,6 +108,16 @@ fn object(rest: &Rest, body: &[u8]) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// The required `name` of a domain or a key, trimmed; absent or blank is
+/// `missing_required_field`.
+#[allow(clippy::result_large_err)]
+fn required_name<'a>(rest: &Rest, m: &'a Map<String, Value>) -> Result<&'a str, Response> {
+    match field(rest, m, "name", "string")?.and_then(Value::as_str) {
+        Some(n) if !n.trim().is_empty() => Ok(n.trim()),
+        _ => Err(rest.error("missing_required_field", &[("field", "name")])),
+    }
+}
+
 /// An optional field of a given JSON type; a wrong type is a 422 naming it.
 #[allow(clippy::result_large_err)]
 fn field<'a>(
@@ -257,10 +267,7 @@ pub async fn create_domain(
     #[allow(clippy::result_large_err)]
     let made = (|| {
         let m = object(&rest, &body)?;
-        let name = match field(&rest, &m, "name", "string")?.and_then(Value::as_str) {
-            Some(n) if !n.trim().is_empty() => n.trim().to_ascii_lowercase(),
-            _ => return Err(rest.error("missing_required_field", &[("field", "name")])),
-        };
+        let name = required_name(&rest, &m)?.to_ascii_lowercase();
         if !is_domain_name(&name) {
             return Err(rest.error(
                 "invalid_body",
@@ -511,10 +518,7 @@ pub async fn create_key(
     #[allow(clippy::result_large_err)]
     let made = (|| {
         let m = object(&rest, &body)?;
-        let name = match field(&rest, &m, "name", "string")?.and_then(Value::as_str) {
-            Some(n) if !n.trim().is_empty() => n.trim().to_string(),
-            _ => return Err(rest.error("missing_required_field", &[("field", "name")])),
-        };
+        let name = required_name(&rest, &m)?.to_string();
         if name.chars().count() > MAX_KEY_NAME {
             return Err(rest.error(
                 "invalid_body",

@@ -19,12 +19,11 @@
 //! elided, and any key left in the JSON is scrubbed like in SMTP transcripts.
 //! The rate-limit headers are added here, to every response.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -32,7 +31,7 @@ use serde_json::Value;
 
 use super::Rest;
 use crate::net::http::answer::scrubbed_error;
-use crate::net::http::listener::{BodyTimedOut, LocalAddr, body_timeout};
+use crate::net::http::listener::{BodyTimedOut, addresses, body_timeout};
 use crate::resend::profile::RestError;
 use crate::tape::capture::Capture;
 use crate::tape::http;
@@ -47,18 +46,7 @@ pub struct ExchangeId(pub u64);
 pub async fn record(State(rest): State<Arc<Rest>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = rest.shared.next_rest_session();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    // The listener's own address, never the Host header: a Host is the
-    // client's to write (`re_….localhost` passes the rebinding guard).
-    let local = req
-        .extensions()
-        .get::<LocalAddr>()
-        .map(|l| l.0.to_string())
-        .unwrap_or_default();
+    let (peer, local) = addresses(&req);
     let meta = Meta {
         id,
         mode: "mock".into(),

@@ -27,14 +27,14 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::json;
 
 use crate::error::Error;
-use crate::net::http::listener::{LocalAddr, body_timeout};
+use crate::net::http::listener::{addresses, body_timeout};
 use crate::net::http_client::HttpClient;
 use crate::output::sink::Sink;
 use crate::resend::Profile;
@@ -192,16 +192,7 @@ async fn forward(State(door): State<Arc<Door>>, req: Request) -> Response {
     let start = Instant::now();
     let up = &door.upstream;
     let id = up.next_id.fetch_add(1, Ordering::Relaxed);
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let local = req
-        .extensions()
-        .get::<LocalAddr>()
-        .map(|l| l.0.to_string())
-        .unwrap_or_default();
+    let (peer, local) = addresses(&req);
     let meta = Meta {
         id,
         mode: "record".into(),

@@ -23,14 +23,14 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use super::responder::Divergence;
-use crate::net::http::listener::LocalAddr;
+use crate::net::http::listener::addresses;
 use crate::output::sink::Sink;
 use crate::smtp::own::DIVERGED_PREFIX;
 use crate::tape::capture::Capture;
@@ -281,16 +281,7 @@ async fn answer(State(door): State<Arc<Door>>, req: Request) -> Response {
     let start = Instant::now();
     let tape = &door.tape;
     let id = tape.next_id.fetch_add(1, Ordering::Relaxed);
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let local = req
-        .extensions()
-        .get::<LocalAddr>()
-        .map(|l| l.0.to_string())
-        .unwrap_or_default();
+    let (peer, local) = addresses(&req);
     let meta = Meta {
         id,
         mode: "replay".into(),

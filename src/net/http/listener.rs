@@ -44,6 +44,24 @@ use super::{Guard, HttpLimits};
 #[derive(Debug, Clone, Copy)]
 pub struct LocalAddr(pub SocketAddr);
 
+/// A request's client address and the address of the listener it came in
+/// on, as a session's metadata writes them ("" where one is unknown). The
+/// listener's own address, never the Host header: a Host is the client's to
+/// write (`re_….localhost` passes the rebinding guard).
+pub fn addresses<B>(req: &axum::http::Request<B>) -> (String, String) {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let local = req
+        .extensions()
+        .get::<LocalAddr>()
+        .map(|l| l.0.to_string())
+        .unwrap_or_default();
+    (client, local)
+}
+
 /// What both HTTP listeners of a server share: the limits and the slots of
 /// the connection cap.
 #[derive(Debug, Clone)]
