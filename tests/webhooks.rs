@@ -1338,3 +1338,185 @@ async fn a_tapes_folder_with_attempts_replays() {
     assert!(outcome.ok(), "{outcome}");
     assert_eq!(outcome.played, 1);
 }
+
+/// While a retry waits, `next_attempt_at` says when it is due — in the
+/// management API's event, its list and its attempts, and in mailtape's
+/// `/api/webhooks/events` — and is null again once delivered.
+#[tokio::test(flavor = "multi_thread")]
+async fn next_attempt_at_is_set_while_a_retry_waits() {
+    // Two failures, then 200; at 0.01 the third attempt waits 3 s (5 min).
+    let rx = Receiver::start(vec![(500, None), (502, None)]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .ui("127.0.0.1:0".parse().unwrap())
+        .webhooks(|w| w.retry_scale = 0.01)
+        .config(|c| {
+            c.webhooks
+                .as_mut()
+                .unwrap()
+                .endpoints
+                .push(mailtape::webhook::EndpointSpec {
+                    url: rx.url.clone(),
+                    events: vec!["email.sent".into()],
+                    ..Default::default()
+                })
+        })
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let ui = server.ui_url().unwrap();
+    let ui = ui.trim_end_matches('/');
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    smtp(&server, &["delivered@resend.dev"]).await;
+    rx.wait_for(2).await;
+    let ev = server
+        .wait_for_webhook(
+            |e| e.attempts.len() == 2 && e.next_attempt_at.is_some(),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("a retry waits after the second failure");
+    let due = ev.next_attempt_at.clone().unwrap();
+    let at = time::OffsetDateTime::parse(&due, &time::format_description::well_known::Rfc3339)
+        .expect("an RFC 3339 time");
+    let wait = (at - time::OffsetDateTime::now_utc()).as_seconds_f64();
+    assert!((1.0..=3.5).contains(&wait), "due in {wait} s: {due}");
+    assert!(due.len() == 24 && due.ends_with('Z'), "{due}");
+    let hook = server.webhooks().endpoints()[0].id().to_string();
+    let one = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(one["status"], "attempting");
+    assert_eq!(one["next_attempt_at"], due.as_str());
+    let list = http(&base, "GET", &format!("/webhooks/{hook}/events"), &h, None)
+        .await
+        .json();
+    assert_eq!(list["data"][0]["next_attempt_at"], due.as_str());
+    let attempts = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}/attempts", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(attempts["data"][0]["http_status_code"], 502);
+    assert_eq!(attempts["data"][0]["next_attempt_at"], due.as_str());
+    assert!(attempts["data"][1]["next_attempt_at"].is_string());
+    let mine = http(ui, "GET", "/api/webhooks/events", &[], None)
+        .await
+        .json();
+    assert_eq!(mine[0]["next_attempt_at"], due.as_str());
+    assert_eq!(
+        mine[0]["attempts"][1]["outcome"],
+        format!("retry 3 of 8 at {due}")
+    );
+    // Delivered: nothing waits any more.
+    let ev = server
+        .wait_for_webhook(|e| e.delivered(), Duration::from_secs(10))
+        .await
+        .expect("delivered at the third attempt");
+    assert_eq!(ev.attempts.len(), 3);
+    assert_eq!(ev.next_attempt_at, None);
+    let one = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(one["status"], "success");
+    assert_eq!(one["next_attempt_at"], Value::Null);
+    server.shutdown().await;
+}
+
+/// An endpoint whose every attempt failed for 5 days is disabled (Resend,
+/// as Svix), the 5 days scaled like the retries: at 0.00001, 4.32 s. The
+/// live view, the attempt and `GET /webhooks/{id}` say so; no more is sent
+/// to it; `PATCH … {"status":"enabled"}` brings it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_failing_for_five_days_is_disabled() {
+    let rx = Receiver::start(vec![(500, None); 10_000]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .webhooks(|w| w.retry_scale = 0.00001)
+        .start()
+        .await
+        .unwrap();
+    let mut live = server.sink().subscribe(4096);
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let hook = server.webhooks().endpoints()[0].id().to_string();
+    let started = Instant::now();
+    while server.webhooks().endpoints()[0].enabled() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still enabled after 15 s of failures"
+        );
+        smtp(&server, &["delivered@resend.dev"]).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(4), "disabled after {took:?}");
+    let reason = "every attempt failed for 5 days (4.320 s at --webhook-retry-scale 0.00001)";
+    let one = http(&base, "GET", &format!("/webhooks/{hook}"), &h, None)
+        .await
+        .json();
+    assert_eq!(one["status"], "disabled");
+    let events = server.webhook_events();
+    let last = events
+        .iter()
+        .flat_map(|e| e.attempts.iter())
+        .find(|a| a.outcome.starts_with("endpoint disabled"))
+        .expect("the attempt that disabled it");
+    assert_eq!(last.outcome, format!("endpoint disabled: {reason}"));
+    let mut said = None;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), live.recv()).await {
+        if let mailtape::SinkEvent::Webhook { text, json, .. } = &*e
+            && json["type"] == "webhook_endpoint_disabled"
+        {
+            said = Some((text.clone(), json.clone()));
+        }
+    }
+    let (text, json) = said.expect("said live");
+    assert_eq!(
+        text,
+        format!("webhook endpoint {} disabled: {reason}", rx.url)
+    );
+    assert_eq!(json["reason"], reason);
+    // Nothing more goes to it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rx.got().len();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.got().len(), before, "a disabled endpoint gets nothing");
+    // Enabled again by hand, it gets the next email's events.
+    rx.script.lock().unwrap().clear();
+    let r = http(
+        &base,
+        "PATCH",
+        &format!("/webhooks/{hook}"),
+        &h,
+        Some(r#"{"status":"enabled"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    smtp(&server, &["delivered@resend.dev"]).await;
+    assert_eq!(rx.wait_for(before + 2).await.len(), before + 2);
+    server.shutdown().await;
+}
