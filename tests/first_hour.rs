@@ -185,7 +185,7 @@ fn usage_errors_exit_2_and_runtime_errors_are_one_line_with_status_1() {
                 "--scenario",
                 "sandbx",
             ],
-            "mailtape: unknown scenario \"sandbx\"; known: default, unlimited, sandbox, unverified-domain, invalid-key, restricted-key, restricted-key-unverified, key-invalid-after-auth, rate-limited, daily-quota, monthly-quota, temporary-failure, slow, silent, drop-after-data, domains-verify-slowly, domains-never-verify\n",
+            "mailtape: unknown scenario \"sandbx\"; known: default, unlimited, sandbox, unverified-domain, invalid-key, restricted-key, restricted-key-unverified, key-invalid-after-auth, rate-limited, daily-quota, monthly-quota, temporary-failure, slow, silent, drop-after-data, domains-verify-slowly, domains-never-verify, delivery-delayed\n",
         ),
         (
             vec!["show", "no-such.tape"],

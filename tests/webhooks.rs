@@ -1520,3 +1520,213 @@ async fn an_endpoint_failing_for_five_days_is_disabled() {
     assert_eq!(rx.wait_for(before + 2).await.len(), before + 2);
     server.shutdown().await;
 }
+
+/// A scenario's `[webhooks]` (a delay, whose mail is delayed) and its
+/// account's `[[webhooks]]` endpoints apply when switched to — by the Rust
+/// API or `PUT /api/scenario` (what the pytest and Node helpers'
+/// `set_scenario` call) — and its endpoints go when switched away; those of
+/// `--webhook` and of the test API stay. The built-in `delivery-delayed`
+/// sends `email.delivery_delayed` for every recipient.
+#[tokio::test(flavor = "multi_thread")]
+async fn scenarios_delay_events_and_bring_their_endpoints() {
+    let rx = Receiver::start(vec![]).await;
+    let scenario_rx = Receiver::start(vec![]).await;
+    let api_rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.toml");
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    std::fs::write(
+        &file,
+        format!(
+            r#"description = "two recipients' mail is late"
+
+[limits]
+per_second = 0
+
+[webhooks]
+delivery_delayed = ["late@acme.org", "slow.example"]
+delay_ms = 400
+
+[[account.webhooks]]
+endpoint = "{}"
+events = ["email.delivery_delayed", "email.delivered"]
+secret = "{secret}"
+"#,
+            scenario_rx.url
+        ),
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&rx.url)
+        .ui("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let ui = server.ui_url().unwrap().trim_end_matches('/').to_string();
+    // The test API adds an endpoint (and a switch leaves it alone).
+    let r = http(
+        &ui,
+        "POST",
+        "/api/webhooks",
+        &[],
+        Some(&json!({"endpoint": api_rx.url, "events": ["email.sent"]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let api_id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.webhooks().endpoints().len(), 2);
+
+    server.set_scenario(file.to_str().unwrap()).unwrap();
+    assert_eq!(
+        server.webhooks().endpoints().len(),
+        3,
+        "the scenario's endpoint came"
+    );
+    assert_eq!(
+        server.webhook_secret(&scenario_rx.url).as_deref(),
+        Some(secret)
+    );
+    smtp(
+        &server,
+        &["late@acme.org", "x@eu.slow.example", "on@time.org"],
+    )
+    .await;
+    let got = rx.wait_for(3).await;
+    assert_eq!(
+        kinds(&got),
+        ["email.sent", "email.delivery_delayed", "email.delivered"]
+    );
+    assert_eq!(
+        got[1].json()["data"]["to"],
+        json!(["late@acme.org", "x@eu.slow.example"]),
+        "only the scenario's recipients are late"
+    );
+    assert_eq!(
+        got[2].json()["data"]["to"],
+        json!(["late@acme.org", "x@eu.slow.example", "on@time.org"])
+    );
+    let gap = got[2].at - got[1].at;
+    assert!(
+        gap >= Duration::from_millis(380),
+        "delivered {gap:?} after the delay"
+    );
+    let theirs = scenario_rx.wait_for(2).await;
+    assert_eq!(
+        kinds(&theirs),
+        ["email.delivery_delayed", "email.delivered"]
+    );
+    assert!(verify(secret, &theirs[0]));
+
+    // Switched away over HTTP: the scenario's endpoint goes, the others stay;
+    // nothing is late any more.
+    let r = http(
+        &ui,
+        "PUT",
+        "/api/scenario",
+        &[],
+        Some(r#"{"scenario":"unlimited"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let urls: Vec<String> = server
+        .webhooks()
+        .endpoints()
+        .iter()
+        .map(|e| e.url())
+        .collect();
+    assert_eq!(urls, [rx.url.clone(), api_rx.url.clone()]);
+    smtp(&server, &["late@acme.org"]).await;
+    let got = rx.wait_for(5).await;
+    assert_eq!(kinds(&got[3..]), ["email.sent", "email.delivered"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(scenario_rx.got().len(), 2, "removed: it gets nothing more");
+
+    // The built-in scenario: every recipient is late, delivered 1 s after.
+    let r = http(
+        &ui,
+        "PUT",
+        "/api/scenario",
+        &[],
+        Some(r#"{"scenario":"delivery-delayed"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    smtp(&server, &["someone@acme.org", "bounced@resend.dev"]).await;
+    let got = rx.wait_for(9).await;
+    assert_eq!(
+        kinds(&got[5..]),
+        [
+            "email.sent",
+            "email.delivery_delayed",
+            "email.delivered",
+            "email.bounced"
+        ]
+    );
+    assert_eq!(got[6].json()["data"]["to"], json!(["someone@acme.org"]));
+    assert!(got[7].at - got[6].at >= Duration::from_millis(950));
+
+    // The test API removes what it added.
+    let r = http(
+        &ui,
+        "DELETE",
+        &format!("/api/webhooks/endpoints/{api_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(server.webhooks().endpoints().len(), 1);
+    let r = http(
+        &ui,
+        "DELETE",
+        &format!("/api/webhooks/endpoints/{api_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // And the Rust API does the same.
+    let e = server
+        .webhooks()
+        .add(&mailtape::webhook::EndpointSpec {
+            url: api_rx.url.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(server.webhooks().remove(e.id()).is_some());
+    server.shutdown().await;
+}
+
+/// A scenario file's `[webhooks]` that names neither an address nor a
+/// domain is refused at start, naming the file and the entry.
+#[tokio::test]
+async fn a_bad_webhooks_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[webhooks]\ndelivery_delayed = [\"not an address\"]\n",
+    )
+    .unwrap();
+    let err = MockServer::builder()
+        .scenario(file.to_str().unwrap())
+        .start()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("[webhooks] delivery_delayed: \"not an address\" is not an address (a@b.com) or a domain (b.com)"),
+        "{err}"
+    );
+    std::fs::write(&file, "[webhooks]\ndelay = \"2s\"\n").unwrap();
+    let err = MockServer::builder()
+        .scenario(file.to_str().unwrap())
+        .start()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("delay"), "{err}");
+}

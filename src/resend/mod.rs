@@ -17,7 +17,7 @@ pub use account::{
 };
 pub use profile::{Profile, ProfileFile, ReplySpec, Source, TestOutcome};
 pub use reply::{ReplyName, recognise};
-pub use scenario::{Behaviour, Scenario, ScenarioFile};
+pub use scenario::{Behaviour, Scenario, ScenarioFile, WebhookPlay, Who};
 
 /// A random UUID (version 4), the form of Resend's email ids.
 pub(crate) fn new_id() -> String {

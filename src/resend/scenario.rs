@@ -36,6 +36,7 @@ builtin!(
     "drop-after-data",
     "domains-verify-slowly",
     "domains-never-verify",
+    "delivery-delayed",
 );
 
 /// How the server behaves apart from its replies.
@@ -145,6 +146,127 @@ pub struct UsageFile {
     pub month: Option<u64>,
 }
 
+/// A scenario's `[webhooks]`: how the events after the send go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksFile {
+    /// The wait between `email.sent` and `email.delivered` (and what else
+    /// follows it), in milliseconds; over `--webhook-delay`.
+    pub delay_ms: Option<u64>,
+    /// Whose mail gets `email.delivery_delayed` before `email.delivered`:
+    /// `"all"`, or a list of addresses and domains.
+    pub delivery_delayed: Option<Recipients>,
+}
+
+/// `"all"`, one address or domain, or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Recipients {
+    /// `"all"`, or one address or domain.
+    One(String),
+    /// Addresses (`a@b.com`) and domains (`b.com`, `@b.com`).
+    Many(Vec<String>),
+}
+
+/// Which recipients a scenario's webhooks treat alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Who {
+    /// Nobody.
+    #[default]
+    Nobody,
+    /// Every recipient.
+    All,
+    /// These addresses (lower case) and domains (lower case; their
+    /// subdomains too).
+    Some {
+        /// Whole addresses.
+        addresses: Vec<String>,
+        /// Domains.
+        domains: Vec<String>,
+    },
+}
+
+impl Who {
+    /// Reads `"all"` or addresses and domains; the error says which entry
+    /// is neither.
+    pub fn parse(r: &Recipients) -> Result<Who, String> {
+        let list = match r {
+            Recipients::One(s) if s.trim().eq_ignore_ascii_case("all") => return Ok(Who::All),
+            Recipients::One(s) => vec![s.clone()],
+            Recipients::Many(l) => l.clone(),
+        };
+        let (mut addresses, mut domains) = (Vec::new(), Vec::new());
+        for entry in &list {
+            let e = entry.trim().to_ascii_lowercase();
+            match e.split_once('@') {
+                Some(("", d)) if is_domain(d) => domains.push(d.to_string()),
+                Some((l, d)) if !l.is_empty() && is_domain(d) => addresses.push(e.clone()),
+                None if is_domain(&e) => domains.push(e.clone()),
+                _ => {
+                    return Err(format!(
+                        "{entry:?} is not an address (a@b.com) or a domain (b.com); write \"all\" for everyone"
+                    ));
+                }
+            }
+        }
+        Ok(Who::Some { addresses, domains })
+    }
+
+    /// Whether `addr` is one of them.
+    pub fn has(&self, addr: &str) -> bool {
+        match self {
+            Who::Nobody => false,
+            Who::All => true,
+            Who::Some { addresses, domains } => {
+                let a = addr.trim().to_ascii_lowercase();
+                let domain = a.rsplit_once('@').map_or("", |(_, d)| d);
+                addresses.contains(&a)
+                    || domains
+                        .iter()
+                        .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
+            }
+        }
+    }
+}
+
+fn is_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.contains('.')
+        && d.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+/// A scenario's webhooks, resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPlay {
+    /// The wait before `email.delivered` and what follows it, when the
+    /// scenario says (else `--webhook-delay`).
+    pub delay: Option<Duration>,
+    /// Whose mail is delayed (`email.delivery_delayed`) before it is
+    /// delivered.
+    pub delivery_delayed: Who,
+}
+
+impl WebhookPlay {
+    /// From a scenario's `[webhooks]`; `origin` names it in errors.
+    pub fn from_file(f: Option<&WebhooksFile>, origin: &str) -> Result<WebhookPlay, Error> {
+        let Some(f) = f else {
+            return Ok(WebhookPlay::default());
+        };
+        let delivery_delayed = match &f.delivery_delayed {
+            None => Who::Nobody,
+            Some(r) => Who::parse(r).map_err(|reason| Error::Config {
+                origin: origin.to_string(),
+                reason: format!("[webhooks] delivery_delayed: {reason}"),
+            })?,
+        };
+        Ok(WebhookPlay {
+            delay: f.delay_ms.map(Duration::from_millis),
+            delivery_delayed,
+        })
+    }
+}
+
 /// A scenario file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +284,8 @@ pub struct ScenarioFile {
     pub behaviour: Option<BehaviourFile>,
     /// Usage at start.
     pub usage: Option<UsageFile>,
+    /// How the webhooks' events go.
+    pub webhooks: Option<WebhooksFile>,
 }
 
 /// A scenario with its name.
@@ -231,5 +355,25 @@ mod tests {
         }
         let err = Scenario::load("sandbx").unwrap_err().to_string();
         assert!(err.contains("sandbox"), "{err}");
+    }
+
+    #[test]
+    fn who_reads_all_addresses_and_domains() {
+        let one = |s: &str| Who::parse(&Recipients::One(s.into()));
+        assert_eq!(one("all"), Ok(Who::All));
+        let w = Who::parse(&Recipients::Many(vec![
+            "Late@Acme.org".into(),
+            "slow.example".into(),
+            "@mx.test".into(),
+        ]))
+        .unwrap();
+        assert!(w.has("late@acme.org"));
+        assert!(!w.has("early@acme.org"));
+        assert!(w.has("x@slow.example") && w.has("x@eu.slow.example"));
+        assert!(w.has("y@MX.test"));
+        assert!(!w.has("y@notslow.example"));
+        let err = one("nobody").unwrap_err();
+        assert!(err.contains("\"nobody\" is not an address"), "{err}");
+        assert!(!Who::Nobody.has("a@b.co"));
     }
 }

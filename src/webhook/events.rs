@@ -104,7 +104,7 @@ impl EventType {
                 "delivered@, complained@ and any address that is not a test address"
             }
             EventType::DeliveryDelayed => {
-                "delayed@resend.dev (a mailtape test address), before email.delivered"
+                "delayed@resend.dev (a mailtape test address), or a scenario's [webhooks] delivery_delayed (built-in: delivery-delayed), before email.delivered"
             }
             EventType::Bounced => "bounced@resend.dev (Permanent, General)",
             EventType::Complained => "complained@resend.dev, after email.delivered",
@@ -231,11 +231,12 @@ pub fn plan(recipients: &[(String, Fate)]) -> Vec<Planned> {
         Map::new(),
         false,
     );
+    // Said at once: the delay is what comes between it and `delivered`.
     push(
         EventType::DeliveryDelayed,
         who(&|f| f == Fate::Delayed),
         Map::new(),
-        true,
+        false,
     );
     push(
         EventType::Delivered,

@@ -427,6 +427,11 @@ pub struct Webhooks {
     /// Attempt transcripts queued for `--tapes`, and those not written.
     tapes_waiting: Arc<AtomicUsize>,
     tapes_lost: Arc<AtomicU64>,
+    /// The scenario's `[webhooks]` in force (the mock's switch changes it).
+    play: RwLock<crate::resend::WebhookPlay>,
+    /// The endpoints the scenario (its account, or the account file) added:
+    /// a switch to another scenario removes those it does not list.
+    from_scenario: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -460,6 +465,8 @@ impl Webhooks {
             sink: OnceLock::new(),
             tapes_waiting: Arc::new(AtomicUsize::new(0)),
             tapes_lost: Arc::new(AtomicU64::new(0)),
+            play: RwLock::new(crate::resend::WebhookPlay::default()),
+            from_scenario: Mutex::new(Vec::new()),
             // Resend's own test addresses until a mock says which profile
             // is in force (replay uses these).
             tests: RwLock::new(
@@ -637,7 +644,67 @@ impl Webhooks {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .and_then(|f| f(addr));
-        Fate::of(addr, test)
+        match Fate::of(addr, test) {
+            Fate::Delivered if self.play().delivery_delayed.has(addr) => Fate::Delayed,
+            fate => fate,
+        }
+    }
+
+    fn play(&self) -> crate::resend::WebhookPlay {
+        self.play.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Plays a scenario's `[webhooks]` from now on: its delay (else
+    /// `--webhook-delay`), whose mail gets `email.delivery_delayed`.
+    pub fn set_play(&self, play: crate::resend::WebhookPlay) {
+        *self.play.write().unwrap_or_else(|p| p.into_inner()) = play;
+    }
+
+    /// The endpoints a scenario's account lists (or the account file's
+    /// `[[webhooks]]`), in force from now on: those a previous scenario
+    /// added and this one does not list are removed; those it lists and
+    /// are not there are added (and said live). An endpoint of the same URL
+    /// already there (`--webhook`, the API, or kept from the previous
+    /// scenario) stays as it is, secret and all. Checked whole first: on
+    /// an error nothing changes.
+    pub fn set_scenario_endpoints(
+        &self,
+        specs: &[EndpointSpec],
+    ) -> Result<Vec<Arc<Endpoint>>, String> {
+        for spec in specs {
+            Target::parse(&spec.url, self.config.allow_remote)?;
+            parse_events(&spec.events)?;
+            if let Some(s) = &spec.secret {
+                Secret::parse(s)?;
+            }
+        }
+        let wanted: Vec<String> = specs
+            .iter()
+            .filter_map(|s| Target::parse(&s.url, self.config.allow_remote).ok())
+            .map(|t| t.url)
+            .collect();
+        let mut owned = self.from_scenario.lock().unwrap_or_else(|p| p.into_inner());
+        for id in owned.clone() {
+            match self.endpoint(&id) {
+                Some(e) if wanted.contains(&e.url()) => {}
+                Some(_) => {
+                    self.remove(&id);
+                    owned.retain(|o| *o != id);
+                }
+                None => owned.retain(|o| *o != id),
+            }
+        }
+        let mut added = Vec::new();
+        for spec in specs {
+            let url = Target::parse(&spec.url, self.config.allow_remote)?.url;
+            if self.endpoints().iter().any(|e| e.url() == url) {
+                continue;
+            }
+            let e = self.add(spec)?;
+            owned.push(e.id.clone());
+            added.push(e);
+        }
+        Ok(added)
     }
 
     fn facts(m: &Message) -> EmailFacts {
@@ -723,7 +790,7 @@ impl Webhooks {
                 emails.pop_front();
             }
         }
-        let delay = self.config.delay;
+        let delay = self.play().delay.unwrap_or(self.config.delay);
         if delay.is_zero() {
             for p in &plan {
                 self.emit(&facts, p);

@@ -108,6 +108,52 @@ pub struct MockServer {
 struct ScenarioSwitch {
     shared: Arc<MockShared>,
     options: MockOptions,
+    hooks: Arc<Webhooks>,
+}
+
+/// The endpoints the account lists (`[[webhooks]]` of the scenario's
+/// account or the account file), as the webhook sender takes them.
+fn account_endpoints(settings: &MockSettings) -> Result<Vec<EndpointSpec>, Error> {
+    settings
+        .account
+        .webhooks
+        .iter()
+        .map(|w| {
+            let disabled = match w.status.as_deref() {
+                None | Some("enabled") => false,
+                Some("disabled") => true,
+                Some(other) => {
+                    return Err(Error::Config {
+                        origin: "the account's [[webhooks]]".into(),
+                        reason: format!(
+                            "status = {other:?}: a webhook is \"enabled\" or \"disabled\""
+                        ),
+                    });
+                }
+            };
+            Ok(EndpointSpec {
+                url: w.endpoint.clone(),
+                events: w.events.clone(),
+                secret: w.secret.clone(),
+                disabled,
+            })
+        })
+        .collect()
+}
+
+/// Puts a scenario's webhooks in force: the account's endpoints (added, or
+/// removed when the scenario before listed them and this one does not;
+/// those of `--webhook` and the API stay) and its `[webhooks]`.
+fn switch_webhooks(hooks: &Webhooks, settings: &MockSettings) -> Result<(), Error> {
+    let specs = account_endpoints(settings)?;
+    hooks
+        .set_scenario_endpoints(&specs)
+        .map_err(|reason| Error::Config {
+            origin: format!("scenario {}: [[webhooks]]", settings.scenario),
+            reason,
+        })?;
+    hooks.set_play(settings.webhooks.clone());
+    Ok(())
 }
 
 impl crate::web::Control for ScenarioSwitch {
@@ -145,6 +191,7 @@ impl crate::web::Control for ScenarioSwitch {
             scenario: name.into(),
             ..self.options.clone()
         })?;
+        switch_webhooks(&self.hooks, &settings)?;
         self.shared.switch(settings);
         Ok(self.scenario())
     }
@@ -270,28 +317,8 @@ impl MockServer {
     /// Starts a mock from a whole configuration.
     pub async fn start(mut config: MockConfig) -> Result<MockServer, Error> {
         let settings = MockSettings::resolve(&config.mock)?;
-        let mut hooks_config = config.webhooks.clone().unwrap_or_default();
-        for w in &settings.account.webhooks {
-            let disabled = match w.status.as_deref() {
-                None | Some("enabled") => false,
-                Some("disabled") => true,
-                Some(other) => {
-                    return Err(Error::Config {
-                        origin: "the account file's [[webhooks]]".into(),
-                        reason: format!(
-                            "status = {other:?}: a webhook is \"enabled\" or \"disabled\""
-                        ),
-                    });
-                }
-            };
-            hooks_config.endpoints.push(EndpointSpec {
-                url: w.endpoint.clone(),
-                events: w.events.clone(),
-                secret: w.secret.clone(),
-                disabled,
-            });
-        }
-        let hooks = Webhooks::new(hooks_config)?;
+        let hooks = Webhooks::new(config.webhooks.clone().unwrap_or_default())?;
+        switch_webhooks(&hooks, &settings)?;
         let certs = config.service.certs.clone();
         // Resend's REST API is served on the inbox's listener too: the routes
         // are made when the inbox starts, after the account state exists.
@@ -336,6 +363,7 @@ impl MockServer {
             web.set_control(Arc::new(ScenarioSwitch {
                 shared: shared.clone(),
                 options: config.mock.clone(),
+                hooks: hooks.clone(),
             }));
         }
         let tls = match (config.rest_tls, service.tls()) {
@@ -437,6 +465,7 @@ impl MockServer {
             scenario: name.into(),
             ..self.options.clone()
         })?;
+        switch_webhooks(&self.hooks, &settings)?;
         self.shared.switch(settings);
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::error::Error;
 use crate::resend::{
     Account, AccountFile, Behaviour, KeyPolicy, KeySpec, Limits, Profile, ProfileFile, Scenario,
-    Usage,
+    Usage, WebhookPlay,
 };
 use crate::smtp::is_valid_mailbox;
 
@@ -60,6 +60,8 @@ pub struct MockSettings {
     pub behaviour: Behaviour,
     /// Usage at start.
     pub usage: Usage,
+    /// The scenario's `[webhooks]`: the delay, whose mail is delayed.
+    pub webhooks: WebhookPlay,
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<String, Error> {
@@ -196,6 +198,10 @@ impl MockSettings {
             .map_or_else(Usage::default, |u| {
                 Usage::preset(u.day.unwrap_or(0), u.month.unwrap_or(0))
             });
+        let webhooks = WebhookPlay::from_file(
+            scenario.file.webhooks.as_ref(),
+            &format!("scenario {}", scenario.name),
+        )?;
         Ok(MockSettings {
             scenario: scenario.name,
             profile,
@@ -203,6 +209,7 @@ impl MockSettings {
             limits,
             behaviour,
             usage,
+            webhooks,
         })
     }
 }
