@@ -21,6 +21,7 @@
 pub mod api;
 pub mod deliver;
 pub mod events;
+mod runtime;
 pub mod sign;
 
 use std::collections::{HashMap, VecDeque};
@@ -133,6 +134,7 @@ pub struct Endpoint {
     created_at: OffsetDateTime,
     state: RwLock<EndpointState>,
     slots: Semaphore,
+    pool: deliver::Pool,
 }
 
 impl Endpoint {
@@ -342,6 +344,8 @@ pub struct Webhooks {
     stopping: AtomicBool,
     sink: OnceLock<Arc<Sink>>,
     tests: RwLock<Option<Arc<TestAddresses>>>,
+    /// The sender's own low-priority thread, once attached.
+    background: OnceLock<runtime::Background>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -373,6 +377,7 @@ impl Webhooks {
             stop: watch::channel(false).0,
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
+            background: OnceLock::new(),
             // Resend's own test addresses until a mock says which profile
             // is in force (replay uses these).
             tests: RwLock::new(
@@ -420,6 +425,7 @@ impl Webhooks {
                 enabled: !spec.disabled,
             }),
             slots: Semaphore::new(PER_ENDPOINT),
+            pool: deliver::Pool::default(),
         });
         list.push(e.clone());
         Ok(e)
@@ -512,10 +518,13 @@ impl Webhooks {
         }
         let mut sub = sink.subscribe_sessions(QUEUE);
         let me = self.clone();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        let Ok(caller) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        rt.spawn(async move {
+        if let Some(bg) = runtime::Background::start(&caller) {
+            let _ = self.background.set(bg);
+        }
+        self.spawn(async move {
             while let Some(event) = sub.recv().await {
                 match &*event {
                     SinkEvent::MessageAccepted(m) => me.on_message(m, None),
@@ -536,6 +545,19 @@ impl Webhooks {
                 }
             }
         });
+    }
+
+    /// Runs a task of the sender: on its own thread once attached, else on
+    /// the caller's runtime.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match self.background.get() {
+            Some(bg) => {
+                bg.handle().spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
     }
 
     fn fate(&self, addr: &str) -> Fate {
@@ -639,7 +661,7 @@ impl Webhooks {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut waited = false;
             for p in &plan {
                 if p.later && !waited {
@@ -756,7 +778,7 @@ impl Webhooks {
         drop(lanes);
         let me = self.clone();
         let endpoint = endpoint.clone();
-        tokio::spawn(async move { me.lane(key, endpoint, rx).await });
+        self.spawn(async move { me.lane(key, endpoint, rx).await });
     }
 
     /// Delivers one email's events to one endpoint, in order; ends when
@@ -821,6 +843,7 @@ impl Webhooks {
                 ),
             ];
             let out = deliver::post(
+                &endpoint.pool,
                 &target,
                 self.config.allow_remote,
                 self.tls.as_ref(),
@@ -973,6 +996,9 @@ impl Webhooks {
             if tokio::time::timeout_at(settle, rx.changed()).await.is_err() {
                 break;
             }
+        }
+        if let Some(bg) = self.background.get() {
+            bg.end();
         }
         left
     }
