@@ -848,6 +848,11 @@ async fn secrets_appear_only_in_the_banner() {
         files.contains("POST /webhooks"),
         "the REST exchanges are taped"
     );
+    assert!(
+        files.contains("· listener webhook ·") && files.contains("C: svix-signature: v1,"),
+        "the attempts are taped, signature and all"
+    );
+    assert!(!files.contains(KEY), "no API key in a file");
     for s in std::iter::once(&secret).chain(&rest_secrets) {
         let key = s.trim_start_matches("whsec_");
         assert!(!stdout.contains(key), "live view");
@@ -1021,4 +1026,505 @@ async fn account_file_webhooks() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("\"enabled\" or \"disabled\""), "{e}");
+}
+
+/// ISO times (`2026-12-07T10:39:12.126Z`, `…:12Z`) as `TIME`, `+0.003 `
+/// offsets as `+T `: a transcript's text without what changes per run.
+fn mask_times(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    while i < b.len() {
+        let iso = b.len() >= i + 20
+            && digits(&b[i..i + 4])
+            && b[i + 4] == b'-'
+            && b[i + 10] == b'T'
+            && b[i + 13] == b':';
+        if iso {
+            let end = text[i..].find('Z').map_or(b.len(), |z| i + z + 1);
+            out.push_str("TIME");
+            i = end;
+            continue;
+        }
+        let offset = b[i] == b'+'
+            && (i == 0 || b[i - 1] == b'\n')
+            && text[i + 1..].find(' ').is_some_and(|sp| {
+                text[i + 1..i + 1 + sp]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+            });
+        if offset {
+            let sp = text[i..].find(' ').unwrap_or(0);
+            out.push_str("+T");
+            i += sp;
+            continue;
+        }
+        let c = text[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The `.tape` files of a folder: name, text.
+fn tape_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tape"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p.file_name()?.to_string_lossy().into_owned(), text))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `--tapes` gets every attempt as a transcript of its own (`listener
+/// webhook`): the request mailtape sent, the answer, what came of it; no
+/// `whsec_` secret and no `re_` key in any file; `mailtape show` reads
+/// them, as text and as JSON (issue 22: "events and attempts written to
+/// `--tapes` as redacted transcripts").
+#[tokio::test(flavor = "multi_thread")]
+async fn attempts_are_taped_redacted_and_shown() {
+    let rx = Receiver::start(vec![(500, None)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    std::fs::create_dir(&tapes).unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .webhooks(|w| w.retry_scale = 0.001)
+        .tapes(&tapes)
+        .start()
+        .await
+        .unwrap();
+    let secret = server.webhook_secret(&rx.url).unwrap();
+    let port = rx.url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let port = port.to_string();
+    let r = rest_send(
+        &server,
+        json!({
+            "from": "Acme <billing@acme.com>",
+            "to": ["delivered@resend.dev"],
+            "subject": "Your invoice",
+            "html": "<p>hi</p>",
+            "headers": {"X-Debug": KEY},
+        }),
+    )
+    .await;
+    let email_id = r["id"].as_str().unwrap().to_string();
+    server
+        .wait_for_webhook(
+            |e| e.kind == "email.delivered" && e.delivered(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
+    server.shutdown().await;
+
+    let files = tape_files(&tapes);
+    let hooks: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(_, t)| t.contains("· listener webhook ·"))
+        .collect();
+    assert_eq!(
+        hooks.len(),
+        3,
+        "email.sent twice (500, then 200), email.delivered once: {files:#?}"
+    );
+    // Every file in the folder (hidden ones too): no secret, no key.
+    let b64 = secret.trim_start_matches("whsec_");
+    for e in std::fs::read_dir(&tapes).unwrap() {
+        let p = e.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        assert!(!text.contains(b64), "{}: the secret", p.display());
+        assert!(!text.contains(KEY), "{}: the API key", p.display());
+        for (i, _) in text.match_indices("whsec_") {
+            let next = text[i + 6..].chars().next().unwrap_or(' ');
+            assert!(
+                !(next.is_ascii_alphanumeric() || next == '+' || next == '/'),
+                "{}: a whsec_ secret",
+                p.display()
+            );
+        }
+    }
+    for (name, text) in &hooks {
+        let tape = mailtape::tape::Tape::parse(text, name).expect("a tape mailtape reads");
+        let t = &tape.sessions[0];
+        assert!(mailtape::tape::http::is_webhook(&t.meta));
+        let ex = mailtape::tape::http::Exchange::from_transcript(t).expect("one exchange");
+        assert_eq!(ex.method, "POST");
+        assert_eq!(ex.target, "/hooks");
+        assert!(
+            ex.request_header("svix-signature")
+                .unwrap()
+                .starts_with("v1,")
+        );
+    }
+    // One attempt, whole, with what changes per run masked.
+    let (_, first) = hooks
+        .iter()
+        .find(|(_, t)| t.contains("S: 500"))
+        .expect("the failed attempt");
+    let msg = first
+        .lines()
+        .find_map(|l| l.split("svix-id: ").nth(1))
+        .unwrap()
+        .to_string();
+    let sig = first
+        .lines()
+        .find_map(|l| l.split("svix-signature: ").nth(1))
+        .unwrap()
+        .to_string();
+    let ts = first
+        .lines()
+        .find_map(|l| l.split("svix-timestamp: ").nth(1))
+        .unwrap()
+        .to_string();
+    let session = first
+        .lines()
+        .find_map(|l| l.strip_prefix("## session "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_string();
+    let snap = mask_times(
+        &first
+            .replace(&msg, "msg_ID")
+            .replace(&sig, "v1,SIGNATURE")
+            .replace(&ts, "UNIX_TIME")
+            .replace(&email_id, "EMAIL_ID")
+            .replace(&port, "PORT")
+            .replace(&format!("## session {session} "), "## session N "),
+    );
+    let snap = match snap.split_once(", 500 in ") {
+        Some((a, b)) => format!("{a}, 500 in N{}", &b[b.find(" ms").unwrap()..]),
+        None => snap,
+    };
+    insta::assert_snapshot!("webhook_attempt_tape", snap);
+
+    // `mailtape show` reads the folder: text and JSON.
+    let show = |json: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mailtape"));
+        c.arg("show").arg(&tapes).arg("--no-explain");
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = show(false);
+    assert!(text.contains("C: POST /hooks"), "{text}");
+    assert!(text.contains("S: 500 Internal Server Error"), "{text}");
+    assert!(text.contains("*: retry 2 of 8 at "), "{text}");
+    assert_eq!(text.matches("*: delivered").count(), 2, "{text}");
+    assert!(!text.contains(b64) && !text.contains(KEY));
+    let docs: Vec<Value> = show(true)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let webhook_sessions: Vec<&Value> = docs
+        .iter()
+        .flat_map(|d| d["sessions"].as_array().unwrap())
+        .filter(|s| s["meta"]["listener"] == "webhook")
+        .collect();
+    assert_eq!(webhook_sessions.len(), 3);
+    assert_eq!(webhook_sessions[0]["meta"]["mode"], "webhook");
+    assert_eq!(webhook_sessions[0]["events"][0]["text"], "POST /hooks");
+}
+
+/// A file in `--tapes` is there whole or not at all: a reader listing the
+/// folder while hundreds of attempts are written never sees a partial
+/// tape; each attempt gets its own file.
+#[tokio::test(flavor = "multi_thread")]
+async fn attempt_tapes_appear_whole() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    std::fs::create_dir(&tapes).unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .tapes(&tapes)
+        .start()
+        .await
+        .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (tapes, done) = (tapes.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                for (name, text) in tape_files(&tapes) {
+                    mailtape::tape::Tape::parse(&text, &name)
+                        .unwrap_or_else(|e| panic!("{name} read half-written: {e}"));
+                    reads += 1;
+                }
+            }
+            reads
+        })
+    };
+    const EMAILS: usize = 100;
+    for i in 0..EMAILS {
+        rest_send(
+            &server,
+            json!({"from": "a@acme.com", "to": ["delivered@resend.dev"], "subject": format!("n{i}"), "text": "hi"}),
+        )
+        .await;
+    }
+    let got = rx.wait_for(EMAILS * 2).await;
+    assert_eq!(got.len(), EMAILS * 2);
+    server.shutdown().await;
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().expect("no partial tape seen");
+    assert!(reads > 0);
+    let hooks = tape_files(&tapes)
+        .into_iter()
+        .filter(|(_, t)| t.contains("· listener webhook ·"))
+        .count();
+    assert_eq!(hooks, EMAILS * 2, "one file per attempt");
+}
+
+/// A `--tapes` folder holding webhook attempts replays: `mailtape replay
+/// DIR` plays its SMTP sessions file by file, skips the attempts (they were
+/// mailtape's own requests, not a client's) and, with an endpoint, sends
+/// the events anew from the sessions it plays.
+#[tokio::test]
+async fn a_tapes_folder_with_attempts_replays() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = dir.path().join("tapes");
+    std::fs::create_dir(&tapes).unwrap();
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&rx.url)
+        .tapes(&tapes)
+        .start()
+        .await
+        .unwrap();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    assert_eq!(rx.wait_for(2).await.len(), 2);
+    server.shutdown().await;
+    assert_eq!(tape_files(&tapes).len(), 3, "a session and two attempts");
+
+    let again = Receiver::start(vec![]).await;
+    let s = mailtape::ReplayServer::builder(tapes.display().to_string())
+        .config(|c| {
+            c.webhooks = Some(mailtape::webhook::WebhookConfig {
+                endpoints: vec![mailtape::webhook::EndpointSpec {
+                    url: again.url.clone(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        })
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(s.outcome().total, 1, "the SMTP session only");
+    assert_eq!(s.webhook_attempts(), 2);
+    common::send(
+        &s,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "Acme <onboarding@acme.com>",
+        &["delivered@resend.dev"],
+    )
+    .await
+    .expect("accepted as on the tape");
+    assert_eq!(
+        kinds(&again.wait_for(2).await),
+        ["email.sent", "email.delivered"]
+    );
+    let outcome = s.shutdown().await;
+    assert!(outcome.ok(), "{outcome}");
+    assert_eq!(outcome.played, 1);
+}
+
+/// While a retry waits, `next_attempt_at` says when it is due — in the
+/// management API's event, its list and its attempts, and in mailtape's
+/// `/api/webhooks/events` — and is null again once delivered.
+#[tokio::test(flavor = "multi_thread")]
+async fn next_attempt_at_is_set_while_a_retry_waits() {
+    // Two failures, then 200; at 0.01 the third attempt waits 3 s (5 min).
+    let rx = Receiver::start(vec![(500, None), (502, None)]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .ui("127.0.0.1:0".parse().unwrap())
+        .webhooks(|w| w.retry_scale = 0.01)
+        .config(|c| {
+            c.webhooks
+                .as_mut()
+                .unwrap()
+                .endpoints
+                .push(mailtape::webhook::EndpointSpec {
+                    url: rx.url.clone(),
+                    events: vec!["email.sent".into()],
+                    ..Default::default()
+                })
+        })
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let ui = server.ui_url().unwrap();
+    let ui = ui.trim_end_matches('/');
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    smtp(&server, &["delivered@resend.dev"]).await;
+    rx.wait_for(2).await;
+    let ev = server
+        .wait_for_webhook(
+            |e| e.attempts.len() == 2 && e.next_attempt_at.is_some(),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("a retry waits after the second failure");
+    let due = ev.next_attempt_at.clone().unwrap();
+    let at = time::OffsetDateTime::parse(&due, &time::format_description::well_known::Rfc3339)
+        .expect("an RFC 3339 time");
+    let wait = (at - time::OffsetDateTime::now_utc()).as_seconds_f64();
+    assert!((1.0..=3.5).contains(&wait), "due in {wait} s: {due}");
+    assert!(due.len() == 24 && due.ends_with('Z'), "{due}");
+    let hook = server.webhooks().endpoints()[0].id().to_string();
+    let one = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(one["status"], "attempting");
+    assert_eq!(one["next_attempt_at"], due.as_str());
+    let list = http(&base, "GET", &format!("/webhooks/{hook}/events"), &h, None)
+        .await
+        .json();
+    assert_eq!(list["data"][0]["next_attempt_at"], due.as_str());
+    let attempts = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}/attempts", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(attempts["data"][0]["http_status_code"], 502);
+    assert_eq!(attempts["data"][0]["next_attempt_at"], due.as_str());
+    assert!(attempts["data"][1]["next_attempt_at"].is_string());
+    let mine = http(ui, "GET", "/api/webhooks/events", &[], None)
+        .await
+        .json();
+    assert_eq!(mine[0]["next_attempt_at"], due.as_str());
+    assert_eq!(
+        mine[0]["attempts"][1]["outcome"],
+        format!("retry 3 of 8 at {due}")
+    );
+    // Delivered: nothing waits any more.
+    let ev = server
+        .wait_for_webhook(|e| e.delivered(), Duration::from_secs(10))
+        .await
+        .expect("delivered at the third attempt");
+    assert_eq!(ev.attempts.len(), 3);
+    assert_eq!(ev.next_attempt_at, None);
+    let one = http(
+        &base,
+        "GET",
+        &format!("/webhooks/{hook}/events/{}", ev.id),
+        &h,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(one["status"], "success");
+    assert_eq!(one["next_attempt_at"], Value::Null);
+    server.shutdown().await;
+}
+
+/// An endpoint whose every attempt failed for 5 days is disabled (Resend,
+/// as Svix), the 5 days scaled like the retries: at 0.00001, 4.32 s. The
+/// live view, the attempt and `GET /webhooks/{id}` say so; no more is sent
+/// to it; `PATCH … {"status":"enabled"}` brings it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_failing_for_five_days_is_disabled() {
+    let rx = Receiver::start(vec![(500, None); 10_000]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .webhooks(|w| w.retry_scale = 0.00001)
+        .start()
+        .await
+        .unwrap();
+    let mut live = server.sink().subscribe(4096);
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let hook = server.webhooks().endpoints()[0].id().to_string();
+    let started = Instant::now();
+    while server.webhooks().endpoints()[0].enabled() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still enabled after 15 s of failures"
+        );
+        smtp(&server, &["delivered@resend.dev"]).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(4), "disabled after {took:?}");
+    let reason = "every attempt failed for 5 days (4.320 s at --webhook-retry-scale 0.00001)";
+    let one = http(&base, "GET", &format!("/webhooks/{hook}"), &h, None)
+        .await
+        .json();
+    assert_eq!(one["status"], "disabled");
+    let events = server.webhook_events();
+    let last = events
+        .iter()
+        .flat_map(|e| e.attempts.iter())
+        .find(|a| a.outcome.starts_with("endpoint disabled"))
+        .expect("the attempt that disabled it");
+    assert_eq!(last.outcome, format!("endpoint disabled: {reason}"));
+    let mut said = None;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), live.recv()).await {
+        if let mailtape::SinkEvent::Webhook { text, json, .. } = &*e
+            && json["type"] == "webhook_endpoint_disabled"
+        {
+            said = Some((text.clone(), json.clone()));
+        }
+    }
+    let (text, json) = said.expect("said live");
+    assert_eq!(
+        text,
+        format!("webhook endpoint {} disabled: {reason}", rx.url)
+    );
+    assert_eq!(json["reason"], reason);
+    // Nothing more goes to it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rx.got().len();
+    smtp(&server, &["delivered@resend.dev"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.got().len(), before, "a disabled endpoint gets nothing");
+    // Enabled again by hand, it gets the next email's events.
+    rx.script.lock().unwrap().clear();
+    let r = http(
+        &base,
+        "PATCH",
+        &format!("/webhooks/{hook}"),
+        &h,
+        Some(r#"{"status":"enabled"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    smtp(&server, &["delivered@resend.dev"]).await;
+    assert_eq!(rx.wait_for(before + 2).await.len(), before + 2);
+    server.shutdown().await;
 }

@@ -15,7 +15,8 @@ pub(crate) struct ReplayArgs {
     pub(crate) listen: ListenArgs,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
-    /// The tape: a file, or `builtin:NAME` for a shipped one (see --list).
+    /// The tape: a file, a folder of `.tape` files (what --tapes wrote; webhook
+    /// attempts in it are not played), or `builtin:NAME` for a shipped one (see --list).
     #[arg(value_name = "TAPE", required_unless_present = "list")]
     pub(crate) tape: Option<String>,
     /// List the shipped tapes and exit.
@@ -92,6 +93,13 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Error> {
                 } else {
                     "exchanges"
                 }
+            ));
+        }
+        let skipped = server.webhook_attempts();
+        if skipped > 0 {
+            title.push_str(&format!(
+                " · {skipped} webhook {} not played (mailtape's own requests; --webhook sends them anew)",
+                if skipped == 1 { "attempt" } else { "attempts" }
             ));
         }
         let rest = (o.rest_total > 0 || server.rest_url().is_some() && args.rest != "off")

@@ -21,7 +21,8 @@ pub(crate) struct WebhookArgs {
     #[arg(long = "webhook", value_name = "URL[,EVENT…]")]
     pub(crate) webhooks: Vec<String>,
     /// Multiply the retry schedule's waits (at once, 5 s, 5 min, 30 min, 2 h,
-    /// 5 h, 10 h, 10 h) by this: 0.001 makes a test see retries within a second.
+    /// 5 h, 10 h, 10 h) and the 5 days of failures that disable an endpoint by
+    /// this: 0.001 makes a test see retries within a second.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     pub(crate) webhook_retry_scale: f64,
     /// Wait this many seconds between email.sent and the events after it

@@ -77,9 +77,25 @@ pub(crate) enum Job {
         /// Told once it is on disk.
         ack: Option<Ack>,
     },
+    /// A tape file of its own that is not a session of this server (a
+    /// webhook attempt): `stem.tape` in `dir`, or the next free name. Not
+    /// counted as a finished session.
+    Tape {
+        /// The folder.
+        dir: PathBuf,
+        /// The name.
+        stem: String,
+        /// What it holds (made into text here, off its owner's path).
+        tape: Tape,
+        /// Told whether it was written.
+        done: Option<Done>,
+    },
     /// Answer once everything sent before is on disk.
     Flush(SyncSender<()>),
 }
+
+/// Told whether a [`Job::Tape`] was written.
+pub(crate) type Done = Box<dyn FnOnce(bool) + Send>;
 
 /// Called with how many sessions were just written.
 pub(crate) type OnWritten = Arc<dyn Fn(usize) + Send + Sync>;
@@ -153,6 +169,7 @@ fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
         let mut appends: BTreeMap<PathBuf, (String, Vec<usize>)> = BTreeMap::new();
         let mut sessions = 0;
         let mut acks = Vec::new();
+        let mut dones: Vec<(usize, Done)> = Vec::new();
         for job in batch {
             let at = outcomes.len();
             match job {
@@ -209,6 +226,28 @@ fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
                         job: at,
                     });
                 }
+                Job::Tape {
+                    dir,
+                    stem,
+                    tape,
+                    done,
+                } => {
+                    outcomes.push(Outcome {
+                        ack: None,
+                        result: Ok(None),
+                    });
+                    planned.push(Planned {
+                        dir,
+                        stem,
+                        ext: "tape",
+                        bytes: tape.to_text().into_bytes(),
+                        what: "tape",
+                        job: at,
+                    });
+                    if let Some(done) = done {
+                        dones.push((at, done));
+                    }
+                }
                 Job::Flush(ack) => acks.push(ack),
             }
         }
@@ -246,15 +285,18 @@ fn run(rx: Receiver<Job>, comments: Vec<String>, on_written: OnWritten) {
         if sessions > 0 {
             on_written(sessions);
         }
-        for o in outcomes {
+        for o in &mut outcomes {
             if let Err(e) = &o.result {
                 // Said on stderr whatever the live view; the owner says it
                 // live too, and answers the client.
                 tracing::error!("{e}");
             }
-            if let Some(ack) = o.ack {
-                let _ = ack.send(o.result);
+            if let Some(ack) = o.ack.take() {
+                let _ = ack.send(o.result.clone());
             }
+        }
+        for (at, done) in dones {
+            done(outcomes.get(at).is_some_and(|o| o.result.is_ok()));
         }
         for ack in acks {
             let _ = ack.send(());

@@ -105,6 +105,10 @@ pub struct Sink {
     kept: Mutex<Kept>,
     /// Writes tapes and the mailbox off the sessions' threads.
     writer: Option<Writer>,
+    /// Writes the tapes of what is not a session (webhook attempts) to
+    /// `--tapes`, on a thread of its own: a flood of them never delays a
+    /// session's files, which its replies wait for.
+    side: Option<Writer>,
     done: Arc<watch::Sender<usize>>,
     subscribers: RwLock<Vec<Subscriber>>,
     /// How many subscribers there are, read without the lock: with none, no
@@ -167,10 +171,21 @@ impl Sink {
         } else {
             None
         };
+        let side =
+            match &config.tapes {
+                Some(_) => Some(Writer::start(Vec::new(), Arc::new(|_| {})).map_err(|e| {
+                    crate::Error::Io {
+                        action: "start the side tape writer".into(),
+                        source: e,
+                    }
+                })?),
+                None => None,
+            };
         let sink = Arc::new(Sink {
             config,
             kept: Mutex::new(Kept::default()),
             writer,
+            side,
             done,
             subscribers: RwLock::new(Vec::new()),
             watchers: AtomicUsize::new(0),
@@ -339,6 +354,9 @@ impl Sink {
         if let Some(w) = &self.writer {
             w.flush();
         }
+        if let Some(w) = &self.side {
+            w.flush();
+        }
     }
 
     /// The live view in use.
@@ -440,6 +458,33 @@ impl Sink {
             self.done.send_modify(|n| *n += 1);
         }
         queued
+    }
+
+    /// Writes `tape` as a file of its own in `--tapes` (`stem.tape`, or the
+    /// next free name), created whole, on the side writer's thread; `done`
+    /// is told whether it was written. False (and `done` not called) when
+    /// there is no `--tapes`. For what is not a session of this server: a
+    /// webhook attempt.
+    pub fn write_side_tape(
+        &self,
+        stem: String,
+        tape: crate::tape::Tape,
+        done: Box<dyn FnOnce(bool) + Send>,
+    ) -> bool {
+        match (&self.side, &self.config.tapes) {
+            (Some(w), Some(dir)) => w.send(Job::Tape {
+                dir: dir.clone(),
+                stem,
+                tape,
+                done: Some(done),
+            }),
+            _ => false,
+        }
+    }
+
+    /// Whether [`Sink::write_side_tape`] writes anything (`--tapes` is on).
+    pub fn writes_tapes(&self) -> bool {
+        self.side.is_some()
     }
 
     /// Records an accepted message: the mailbox file, subscribers, the test

@@ -361,7 +361,7 @@ pub(crate) fn redact_read(tape: &mut Tape) {
         ] {
             scrub_in_place(field);
         }
-        if super::http::is_http(&s.meta) {
+        if super::http::is_exchange(&s.meta) {
             super::http::redact_read(&mut s.events);
             continue;
         }

@@ -222,7 +222,7 @@ impl Tape {
             let Some(t) = tape.sessions.last() else {
                 return Ok(());
             };
-            if !super::http::is_http(&t.meta) {
+            if !super::http::is_exchange(&t.meta) {
                 return Ok(());
             }
             super::http::Exchange::from_transcript(t)
@@ -301,7 +301,7 @@ impl Tape {
                 });
                 continue;
             }
-            if tag == "S" && !super::http::is_http(&session.meta) && !valid_reply_line(&text) {
+            if tag == "S" && !super::http::is_exchange(&session.meta) && !valid_reply_line(&text) {
                 return Err(err(
                     n,
                     "a reply line: three digits from 200 to 599, then a space or `-`",

@@ -66,6 +66,23 @@ pub fn is_http(meta: &Meta) -> bool {
     l == "http" || l == "https"
 }
 
+/// Whether a transcript is a webhook delivery attempt: an HTTP exchange
+/// mailtape made as the client (`listener webhook`), written to `--tapes`
+/// for the reader. Nothing replays it: the REST door answers only
+/// [`is_http`] exchanges, and SMTP replay plays only SMTP sessions.
+pub fn is_webhook(meta: &Meta) -> bool {
+    meta.listener.eq_ignore_ascii_case(WEBHOOK_LISTENER)
+}
+
+/// The `listener` of a webhook attempt's transcript.
+pub const WEBHOOK_LISTENER: &str = "webhook";
+
+/// Whether a transcript has an HTTP exchange's shape (one request, its
+/// answer): a REST exchange or a webhook attempt.
+pub fn is_exchange(meta: &Meta) -> bool {
+    is_http(meta) || is_webhook(meta)
+}
+
 /// The request line as a tape holds it: the method and the target with any
 /// key scrubbed, in the clear or percent-encoded (`re%5F…`).
 pub fn request_line(method: &str, target: &str) -> String {
@@ -341,10 +358,16 @@ pub(crate) fn redact_read(events: &mut [super::Event]) {
                 if let Cow::Owned(clean) = scrub(t) {
                     *t = super::printable::printable(&clean);
                 }
+                if let Cow::Owned(clean) = super::redact::redact_webhook_secrets(t) {
+                    *t = clean;
+                }
             }
             EventKind::Data(t) | EventKind::Note(t) | EventKind::Comment(t) => {
                 if let Cow::Owned(clean) = scrub(t) {
                     *t = super::printable::printable(&clean);
+                }
+                if let Cow::Owned(clean) = super::redact::redact_webhook_secrets(t) {
+                    *t = clean;
                 }
             }
         }

@@ -775,8 +775,12 @@ impl Store {
                     .and_then(|t| crate::tape::Tape::parse(&t, &origin).map_err(|e| e.to_string()))
                 {
                     Ok(tape) => {
+                        // A webhook attempt's transcript is mailtape's own
+                        // request, not a client's session.
                         for t in tape.sessions {
-                            self.add_session(Arc::new(t), &origin);
+                            if !crate::tape::http::is_webhook(&t.meta) {
+                                self.add_session(Arc::new(t), &origin);
+                            }
                         }
                     }
                     Err(e) => tracing::warn!("inbox: skipped {origin}: {e}"),

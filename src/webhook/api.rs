@@ -206,6 +206,15 @@ fn log_status(v: &super::WebhookEvent, endpoint: &str) -> Option<&'static str> {
     })
 }
 
+/// When endpoint `id`'s next attempt of the event is due, while a retry
+/// waits (`2024-02-22T23:41:12.126Z`); null otherwise.
+fn next_attempt(v: &super::WebhookEvent, id: &str) -> Value {
+    v.next_attempts
+        .iter()
+        .find(|(e, _)| e == id)
+        .map_or(Value::Null, |(_, t)| Value::String(t.clone()))
+}
+
 /// `GET /webhooks/{id}/events`: newest first.
 async fn endpoint_events(State(hooks): Hooks, Path(id): Path<String>) -> Response {
     if hooks.endpoint(&id).is_none() {
@@ -218,7 +227,7 @@ async fn endpoint_events(State(hooks): Hooks, Path(id): Path<String>) -> Respons
         .filter_map(|r| {
             let v = r.view();
             let status = log_status(&v, &id)?;
-            Some(json!({"id": v.id, "type": v.kind, "created_at": v.created_at, "status": status}))
+            Some(json!({"id": v.id, "type": v.kind, "created_at": v.created_at, "status": status, "next_attempt_at": next_attempt(&v, &id)}))
         })
         .collect();
     axum::Json(json!({"object": "list", "has_more": false, "data": data})).into_response()
@@ -254,7 +263,7 @@ async fn endpoint_event_one(
             "type": v.kind,
             "created_at": v.created_at,
             "status": status,
-            "next_attempt_at": Value::Null,
+            "next_attempt_at": next_attempt(&v, &id),
             "payload": v.payload,
         }))
         .into_response(),
@@ -282,6 +291,7 @@ async fn endpoint_attempts(
                 "http_status_code": a.status.unwrap_or(0),
                 "response": if a.response_body.is_empty() { a.error.clone().unwrap_or_default() } else { a.response_body.clone() },
                 "sent_at": events::timestamp(a.at),
+                "next_attempt_at": a.next_attempt_at,
             })
         })
         .collect();
@@ -317,7 +327,15 @@ async fn rotate(State(hooks): Hooks, Path(id): Path<String>) -> Response {
 // mailtape's own routes.
 
 async fn overview(State(hooks): Hooks) -> Response {
-    let endpoints: Vec<Value> = hooks.endpoints().iter().map(|e| e.to_json()).collect();
+    let endpoints: Vec<Value> = hooks
+        .endpoints()
+        .iter()
+        .map(|e| {
+            let mut v = e.to_json();
+            v["disabled_reason"] = e.disabled_reason().into();
+            v
+        })
+        .collect();
     let types: Vec<Value> = EventType::ALL
         .iter()
         .map(
@@ -329,6 +347,7 @@ async fn overview(State(hooks): Hooks) -> Response {
         "events": hooks.records().len(),
         "pending": hooks.pending(),
         "dropped": hooks.dropped(),
+        "tapes_lost": hooks.tapes_lost(),
         "event_types": types,
     }))
     .into_response()

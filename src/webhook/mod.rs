@@ -23,6 +23,7 @@ pub mod deliver;
 pub mod events;
 mod runtime;
 pub mod sign;
+pub mod tape;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -53,6 +54,12 @@ pub const MAX_PENDING: usize = 20_000;
 pub const QUEUE: usize = 16 * 1024;
 /// How long the old secret keeps signing after a rotation (Resend: 24 h).
 pub const ROTATION_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// An endpoint whose every attempt failed for this long is disabled (Resend,
+/// as Svix: 5 days), scaled by `--webhook-retry-scale` like the retries.
+pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// Attempt transcripts waiting for the disk at most (`--tapes`); more are
+/// not written, and counted.
+pub const MAX_TAPES_WAITING: usize = 4096;
 
 /// An endpoint as configured (`--webhook URL[,events]`, the account file's
 /// `[[webhooks]]`, or the test API).
@@ -126,6 +133,10 @@ struct EndpointState {
     /// The secrets that sign, newest first, with when each stops.
     secrets: Vec<(Secret, Option<Instant>)>,
     enabled: bool,
+    /// Since when every attempt failed (none succeeded since).
+    failing_since: Option<Instant>,
+    /// Why mailtape disabled it, when it did (failing for 5 days).
+    disabled_reason: Option<String>,
 }
 
 /// One endpoint.
@@ -170,6 +181,17 @@ impl Endpoint {
         s.enabled && (s.events.is_empty() || s.events.contains(&kind))
     }
 
+    /// Whether it is enabled.
+    pub fn enabled(&self) -> bool {
+        self.read().enabled
+    }
+
+    /// Why mailtape disabled it, if it did (every attempt failed for 5
+    /// days, scaled).
+    pub fn disabled_reason(&self) -> Option<String> {
+        self.read().disabled_reason.clone()
+    }
+
     /// As `GET /webhooks/{id}` shows it (no secret).
     pub fn to_json(&self) -> Value {
         let s = self.read();
@@ -181,6 +203,33 @@ impl Endpoint {
             "status": status_name(s.enabled),
             "created_at": crate::resend::emails::api_time(self.created_at),
         })
+    }
+
+    /// Notes how an attempt went; a failure that ends [`DISABLE_AFTER`]
+    /// (scaled) of nothing but failures disables the endpoint, and says why.
+    fn note_result(&self, ok: bool, scale: f64) -> Option<String> {
+        let mut s = self.write();
+        if ok {
+            s.failing_since = None;
+            return None;
+        }
+        let since = *s.failing_since.get_or_insert_with(Instant::now);
+        let limit = DISABLE_AFTER.mul_f64(scale.max(0.0));
+        // With no time at all (scale 0) there are no 5 days to wait for.
+        if !s.enabled || limit.is_zero() || since.elapsed() < limit {
+            return None;
+        }
+        let why = if (scale - 1.0).abs() < f64::EPSILON {
+            "every attempt failed for 5 days".to_string()
+        } else {
+            format!(
+                "every attempt failed for 5 days ({:.3} s at --webhook-retry-scale {scale})",
+                limit.as_secs_f64()
+            )
+        };
+        s.enabled = false;
+        s.disabled_reason = Some(why.clone());
+        Some(why)
     }
 
     fn signers(&self) -> Vec<Secret> {
@@ -220,6 +269,12 @@ pub struct Attempt {
     pub response_body: String,
     /// Whether it counts as delivered (a 2xx).
     pub ok: bool,
+    /// When the next attempt is due, if one follows this failure
+    /// (`2024-02-22T23:41:12.126Z`).
+    pub next_attempt_at: Option<String>,
+    /// What came of it: `delivered`, `retry 2 of 8 at …`, `aborted …`,
+    /// `failed: …`, `endpoint disabled: …`.
+    pub outcome: String,
 }
 
 fn ser_time<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
@@ -264,6 +319,8 @@ pub struct EventRecord {
 struct EventLog {
     attempts: Vec<Attempt>,
     states: Vec<(String, DeliveryState)>,
+    /// Per endpoint: when its next attempt is due, while a retry waits.
+    next: Vec<(String, OffsetDateTime)>,
 }
 
 /// What the test API and `/api/webhooks/events` show of an event.
@@ -284,6 +341,11 @@ pub struct WebhookEvent {
     pub payload: Value,
     /// Per endpoint: where it stands.
     pub deliveries: Vec<(String, DeliveryState)>,
+    /// The soonest next attempt while a retry waits, for any endpoint
+    /// (`2024-02-22T23:41:12.126Z`); `None` when none waits.
+    pub next_attempt_at: Option<String>,
+    /// Per endpoint whose retry waits: when it is due.
+    pub next_attempts: Vec<(String, String)>,
     /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
 }
@@ -309,7 +371,27 @@ impl EventRecord {
             created_at: events::timestamp(self.created_at),
             payload: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
             deliveries: log.states.clone(),
+            next_attempt_at: log
+                .next
+                .iter()
+                .map(|(_, t)| *t)
+                .min()
+                .map(events::timestamp),
+            next_attempts: log
+                .next
+                .iter()
+                .map(|(e, t)| (e.clone(), events::timestamp(*t)))
+                .collect(),
             attempts: log.attempts.clone(),
+        }
+    }
+
+    /// When `endpoint`'s next attempt is due (`None`: none waits).
+    fn set_next(&self, endpoint: &str, at: Option<OffsetDateTime>) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.next.retain(|(e, _)| e != endpoint);
+        if let Some(at) = at {
+            log.next.push((endpoint.to_string(), at));
         }
     }
 
@@ -346,6 +428,9 @@ pub struct Webhooks {
     tests: RwLock<Option<Arc<TestAddresses>>>,
     /// The sender's own low-priority thread, once attached.
     background: OnceLock<runtime::Background>,
+    /// Attempt transcripts queued for `--tapes`, and those not written.
+    tapes_waiting: Arc<AtomicUsize>,
+    tapes_lost: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -378,6 +463,8 @@ impl Webhooks {
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
             background: OnceLock::new(),
+            tapes_waiting: Arc::new(AtomicUsize::new(0)),
+            tapes_lost: Arc::new(AtomicU64::new(0)),
             // Resend's own test addresses until a mock says which profile
             // is in force (replay uses these).
             tests: RwLock::new(
@@ -423,6 +510,8 @@ impl Webhooks {
                 events,
                 secrets: vec![(secret, None)],
                 enabled: !spec.disabled,
+                failing_since: None,
+                disabled_reason: None,
             }),
             slots: Semaphore::new(PER_ENDPOINT),
             pool: deliver::Pool::default(),
@@ -464,6 +553,9 @@ impl Webhooks {
         }
         if let Some(en) = enabled {
             s.enabled = en;
+            // Enabled again by hand: its 5 days start over.
+            s.failing_since = None;
+            s.disabled_reason = None;
         }
         drop(s);
         Ok(Some(e))
@@ -821,11 +913,20 @@ impl Webhooks {
             if !wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.wait_for(|s| *s) => return DeliveryState::Dropped,
+                    _ = stop.wait_for(|s| *s) => {
+                        record.set_next(&endpoint.id, None);
+                        return DeliveryState::Dropped;
+                    }
                 }
             }
             if *stop.borrow() || self.endpoint(&endpoint.id).is_none() {
+                record.set_next(&endpoint.id, None);
                 return DeliveryState::Dropped;
+            }
+            record.set_next(&endpoint.id, None);
+            if !endpoint.enabled() {
+                // Disabled meanwhile (by hand, or failing for 5 days).
+                return DeliveryState::Failed;
             }
             let Ok(_slot) = endpoint.slots.acquire().await else {
                 return DeliveryState::Dropped;
@@ -852,6 +953,27 @@ impl Webhooks {
                 self.config.timeout,
             )
             .await;
+            let ok = out.ok();
+            let last = n + 1 == deliver::SCHEDULE.len();
+            let disabled = endpoint.note_result(ok, self.config.retry_scale);
+            let next_at = (!ok && !out.abort && !last && disabled.is_none()).then(|| {
+                OffsetDateTime::now_utc() + deliver::wait_before(n + 1, self.config.retry_scale)
+            });
+            let outcome = match (&disabled, next_at) {
+                _ if ok => "delivered".to_string(),
+                _ if out.abort => {
+                    "aborted: the endpoint answered webhook-delivery: abort-message".to_string()
+                }
+                (Some(why), _) => format!("endpoint disabled: {why}"),
+                (None, Some(t)) => format!(
+                    "retry {} of {} at {}",
+                    n + 2,
+                    deliver::SCHEDULE.len(),
+                    events::timestamp(t)
+                ),
+                (None, None) => format!("failed: all {} attempts failed", deliver::SCHEDULE.len()),
+            };
+            record.set_next(&endpoint.id, next_at);
             let attempt = Attempt {
                 webhook_id: endpoint.id.clone(),
                 endpoint: target.url.clone(),
@@ -863,13 +985,15 @@ impl Webhooks {
                 latency_ms: u64::try_from(out.latency.as_millis()).unwrap_or(u64::MAX),
                 response_headers: out.headers.clone(),
                 response_body: out.body.clone(),
-                ok: out.ok(),
+                ok,
+                next_attempt_at: next_at.map(events::timestamp),
+                outcome,
             };
             self.live(|| {
                 (
                 record.session,
                 format!(
-                    "webhook {} → {} attempt {}: {} ({} ms)",
+                    "webhook {} → {} attempt {}: {} ({} ms); {}",
                     record.kind.name(),
                     target.url,
                     n + 1,
@@ -878,11 +1002,22 @@ impl Webhooks {
                         (_, Some(e)) => e.clone(),
                         (None, None) => "?".into(),
                     },
-                    attempt.latency_ms
+                    attempt.latency_ms,
+                    attempt.outcome,
                 ),
-                json!({"type": "webhook_attempt", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id, "endpoint": target.url, "attempt": n + 1, "status": out.status, "error": out.error, "latency_ms": attempt.latency_ms}),
+                json!({"type": "webhook_attempt", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id, "endpoint": target.url, "attempt": n + 1, "status": out.status, "error": out.error, "latency_ms": attempt.latency_ms, "next_attempt_at": attempt.next_attempt_at, "outcome": attempt.outcome}),
                 )
             });
+            if let Some(why) = &disabled {
+                self.live(|| {
+                    (
+                        record.session,
+                        format!("webhook endpoint {} disabled: {why}", target.url),
+                        json!({"type": "webhook_endpoint_disabled", "session": record.session, "webhook_id": endpoint.id, "endpoint": target.url, "reason": why}),
+                    )
+                });
+            }
+            self.write_tape(record, &attempt, &target.path, out.latency);
             record
                 .log
                 .lock()
@@ -890,14 +1025,71 @@ impl Webhooks {
                 .attempts
                 .push(attempt);
             self.emitted.send_modify(|c| *c += 1);
-            if out.ok() {
+            if ok {
                 return DeliveryState::Delivered;
             }
             if out.abort {
                 return DeliveryState::Aborted;
             }
+            if disabled.is_some() {
+                return DeliveryState::Failed;
+            }
         }
         DeliveryState::Failed
+    }
+
+    /// Writes an attempt's transcript to `--tapes` on the sink's side
+    /// writer; at most [`MAX_TAPES_WAITING`] wait for the disk, the rest
+    /// are counted and not written.
+    fn write_tape(&self, record: &EventRecord, a: &Attempt, path: &str, latency: Duration) {
+        let Some(sink) = self.sink.get().filter(|s| s.writes_tapes()) else {
+            return;
+        };
+        if self.tapes_waiting.fetch_add(1, Ordering::AcqRel) >= MAX_TAPES_WAITING {
+            self.tapes_waiting.fetch_sub(1, Ordering::AcqRel);
+            self.tapes_lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let facts = tape::AttemptFacts {
+            session: record.session,
+            event_id: &record.id,
+            kind: record.kind.name(),
+            subject_id: &record.email_id,
+            url: &a.endpoint,
+            path,
+            attempt: a.attempt,
+            of: deliver::SCHEDULE.len(),
+            at: a.at,
+            request_headers: &a.request_headers,
+            body: &record.body,
+            status: a.status,
+            error: a.error.as_deref(),
+            latency,
+            response_headers: &a.response_headers,
+            response_body: &a.response_body,
+            outcome: &a.outcome,
+        };
+        let (waiting, lost) = (self.tapes_waiting.clone(), self.tapes_lost.clone());
+        let queued = sink.write_side_tape(
+            tape::stem(&facts),
+            tape::attempt_tape(&facts),
+            Box::new(move |written| {
+                waiting.fetch_sub(1, Ordering::AcqRel);
+                if !written {
+                    lost.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        );
+        if !queued {
+            self.tapes_waiting.fetch_sub(1, Ordering::AcqRel);
+            self.tapes_lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Attempt transcripts not written to `--tapes` (the disk fell
+    /// behind, or a write failed).
+    pub fn tapes_lost(&self) -> u64 {
+        self.tapes_lost.load(Ordering::Relaxed)
     }
 
     /// Shows an event or attempt live (the live view, `--json`, and the

@@ -452,6 +452,10 @@ impl MockServer {
         let hooks = self.hooks.clone();
         self.service.shutdown().await;
         let left = hooks.stop(std::time::Duration::from_secs(2)).await;
+        // The attempts made in the grace have transcripts on their way to
+        // `--tapes`: complete after, as the sessions' are.
+        let flushing = sink.clone();
+        let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
         if left > 0 {
             let line = format!(
                 "mailtape: {left} webhook deliveries left undelivered (endpoints that failed or were still retrying)"

@@ -71,8 +71,42 @@ pub fn load_tape(spec: &str) -> Result<(String, Tape), Error> {
         let tape = Tape::parse(text, spec)?;
         return Ok((format!("builtin:{name}"), tape));
     }
-    let text = crate::tape::read::file(std::path::Path::new(spec))?;
+    let path = std::path::Path::new(spec);
+    if path.is_dir() {
+        return Ok((spec.to_string(), load_folder(path)?));
+    }
+    let text = crate::tape::read::file(path)?;
     Ok((spec.to_string(), Tape::parse(&text, spec)?))
+}
+
+/// A folder of `.tape` files (what `--tapes DIR` writes, one file per
+/// session, named so that they sort by time) read as one tape: every
+/// session, file by file in name order. Files of webhook attempts come
+/// along; the replay skips them (see [`ReplayShared::new`]).
+fn load_folder(dir: &std::path::Path) -> Result<Tape, Error> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Io {
+            action: format!("list the folder {}", dir.display()),
+            source: e,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tape"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Usage(format!("no .tape files in {}", dir.display())));
+    }
+    let mut whole = Tape::default();
+    for f in files {
+        let origin = f.display().to_string();
+        let text = crate::tape::read::file(&f)?;
+        let tape = Tape::parse(&text, &origin)?;
+        if whole.comments.is_empty() {
+            whole.comments = tape.comments;
+        }
+        whole.sessions.extend(tape.sessions);
+    }
+    Ok(whole)
 }
 
 /// The shipped tapes with the first comment line of each (what it shows).
@@ -262,6 +296,7 @@ pub struct ReplayServer {
     rest: Option<RestListener>,
     strict: bool,
     hooks: Option<Arc<crate::webhook::Webhooks>>,
+    webhook_attempts: usize,
 }
 
 impl crate::engine::server::Served for ReplayServer {
@@ -349,6 +384,11 @@ impl ReplayServer {
     /// Starts a replay from a whole configuration.
     pub async fn start(mut config: ReplayConfig) -> Result<ReplayServer, Error> {
         let (name, tape) = load_tape(&config.replay.tape)?;
+        let webhook_attempts = tape
+            .sessions
+            .iter()
+            .filter(|t| crate::tape::http::is_webhook(&t.meta))
+            .count();
         let shared = Arc::new(ReplayShared::new(
             &tape,
             name.clone(),
@@ -408,7 +448,16 @@ impl ReplayServer {
             rest,
             strict: config.replay.strict,
             hooks,
+            webhook_attempts,
         })
+    }
+
+    /// Webhook attempts on the tape (`listener webhook`, written by
+    /// `--tapes`): not played — they were mailtape's own requests; with
+    /// `--webhook` the replay sends the events anew from the sessions it
+    /// plays.
+    pub fn webhook_attempts(&self) -> usize {
+        self.webhook_attempts
     }
 
     /// The base URL of the REST door (`RESEND_BASE_URL`): its own listener
@@ -461,6 +510,9 @@ impl ReplayServer {
                     "mailtape: {left} webhook deliveries left undelivered"
                 ));
             }
+            // Attempts' transcripts made in the grace, on their way to `--tapes`.
+            let flushing = sink.clone();
+            let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
         }
         // Sessions that ended while stopping may have departed too.
         let mut divergences = shared.divergences();

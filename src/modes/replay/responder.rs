@@ -109,11 +109,13 @@ impl ReplayShared {
         realtime: bool,
     ) -> Result<ReplayShared, crate::Error> {
         Ok(ReplayShared {
-            // REST exchanges are the REST door's (`rest.rs`), not sessions.
+            // REST exchanges are the REST door's (`rest.rs`), not sessions;
+            // webhook attempts were mailtape's own requests, for the reader
+            // (replay sends webhooks anew from the sessions it plays).
             tape: tape
                 .sessions
                 .iter()
-                .filter(|t| !crate::tape::http::is_http(&t.meta))
+                .filter(|t| !crate::tape::http::is_exchange(&t.meta))
                 .map(script)
                 .collect(),
             name,

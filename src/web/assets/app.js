@@ -162,7 +162,8 @@ async function loadWebhooks() {
   events.reverse();
   const head = el("div", { class: "hooks-head", "data-testid": "webhook-endpoints" },
     overview.endpoints.length
-      ? overview.endpoints.map((e) => el("div", { class: "small" }, el("span", { class: "badge " + (e.status === "enabled" ? "accepted" : "left"), text: e.status }), " ", e.endpoint))
+      ? overview.endpoints.map((e) => el("div", { class: "small", "data-testid": "webhook-endpoint" }, el("span", { class: "badge " + (e.status === "enabled" ? "accepted" : "left"), text: e.status }), " ", e.endpoint,
+          e.disabled_reason ? el("span", { class: "dim", "data-testid": "disabled-reason", text: " — disabled by mailtape: " + e.disabled_reason }) : null))
       : el("p", { class: "dim small", text: "No endpoint: start the mock with --webhook URL, or POST /webhooks." }),
     state.hookFilter
       ? el("p", { class: "small" }, "Events of " + (state.hookFilter.email ? "email " + state.hookFilter.email : "session #" + state.hookFilter.session) + " · ",
@@ -194,7 +195,7 @@ function webhookRow(e) {
     },
     el("span", { class: "who", text: e.type }),
     deliveryBadge(e),
-    el("span", { class: "meta", text: [when(e.created_at), "email " + e.email_id, "#" + e.session, e.attempts.length + " attempts"].join(" · ") }),
+    el("span", { class: "meta", text: [when(e.created_at), "email " + e.email_id, "#" + e.session, e.attempts.length + " attempts", e.next_attempt_at ? "next attempt " + when(e.next_attempt_at) : null].filter(Boolean).join(" · ") }),
   );
 }
 
@@ -231,6 +232,8 @@ async function openWebhookEvent(id) {
         ["at", a.at],
         ["latency", a.latency_ms + " ms"],
         ["error", a.error],
+        ["outcome", a.outcome],
+        ["next attempt", a.next_attempt_at],
       ]),
       el("strong", { class: "small", text: "Request headers" }),
       el("table", { class: "headers" }, a.request_headers.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v })))),
@@ -246,6 +249,7 @@ async function openWebhookEvent(id) {
       ["email", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: e.email_id }); }, text: e.email_id })],
       ["session", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(e.session); }, text: "#" + e.session })],
       ["deliveries", e.deliveries.map(([id, s]) => s + " (" + id.slice(0, 8) + ")").join(", ")],
+      ["next attempt", e.next_attempt_at],
     ]),
     el("div", { class: "actions" }, replay),
     el("strong", { text: "Payload (request body)" }),
