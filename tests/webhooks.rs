@@ -501,6 +501,14 @@ async fn the_management_api_on_the_rest_door() {
     let got = rx.wait_for(2).await;
     assert_eq!(kinds(&got), ["email.sent", "email.bounced"]);
     assert!(got.iter().all(|g| verify(&secret, g)));
+    // The endpoint has the request before mailtape has its answer.
+    server
+        .wait_for_webhook(
+            |e| e.kind == "email.bounced" && e.delivered(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the answer is recorded");
     // Events and attempts of this endpoint (the paths and shapes of
     // Resend's Node SDK); replay one.
     let events = call("GET", format!("/webhooks/{id}/events"), None)

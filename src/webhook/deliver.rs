@@ -1,5 +1,5 @@
-//! One delivery attempt: a POST over HTTP/1.1 (hyper's client, a connection
-//! of its own, TLS with rustls for `https`), bounded in time (15 s for the
+//! One delivery attempt: a POST over HTTP/1.1 (hyper's client, on a
+//! connection kept alive per endpoint, TLS with rustls for `https`), bounded in time (15 s for the
 //! whole attempt) and in what is read back (the head and the first bytes
 //! of the body; a hostile endpoint's endless headers or body cost only the
 //! attempt). Redirects are failures, never followed; only a 2xx counts.
@@ -145,8 +145,71 @@ impl Outcome {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// POSTs `body` with `headers` to `target`; never longer than `timeout`.
+/// Connections kept open to one endpoint between attempts at most.
+pub const IDLE_MAX: usize = 16;
+/// How long a kept connection may sit unused and still be taken. Short:
+/// Node's servers close an idle connection after 5 s, and a connection the
+/// server is closing as it is reused costs a second try.
+pub const IDLE_FOR: Duration = Duration::from_secs(4);
+/// Response body bytes read to find its end, so that the connection can
+/// carry the next attempt; a longer body closes the connection instead.
+const DRAIN: usize = 64 * 1024;
+/// How long the rest of a body is waited for once its first bytes are kept.
+const LINGER: Duration = Duration::from_millis(100);
+
+/// Which connections may carry a request: the same host, port and scheme
+/// (a `PATCH` that moves the endpoint must not reuse the old host's).
+type Key = (String, u16, bool);
+
+/// One HTTP/1.1 connection: its request handle, and the task driving it
+/// (stopped when the connection is dropped, so nothing outlives it).
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    driver: tokio::task::AbortHandle,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Kept-alive connections to one endpoint: a burst of events costs one TCP
+/// (and TLS) handshake per connection in use, not one per event, for
+/// mailtape and for the receiving app alike.
+#[derive(Default)]
+pub struct Pool {
+    idle: std::sync::Mutex<Vec<(Key, Conn, Instant)>>,
+}
+
+impl Pool {
+    fn take(&self, key: &Key) -> Option<Conn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((k, conn, since)) = idle.pop() {
+            if &k == key && since.elapsed() < IDLE_FOR && !conn.sender.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: Key, conn: Conn) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_MAX {
+            idle.push((key, conn, Instant::now()));
+        }
+    }
+
+    /// Connections kept now.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// POSTs `body` with `headers` to `target`, on a kept connection when one
+/// is free; never longer than `timeout`.
 pub async fn post(
+    pool: &Pool,
     target: &Target,
     remote: bool,
     tls: Option<&Arc<rustls::ClientConfig>>,
@@ -156,7 +219,9 @@ pub async fn post(
 ) -> Outcome {
     let started = Instant::now();
     let mut out =
-        match tokio::time::timeout(timeout, exchange(target, remote, tls, headers, body)).await {
+        match tokio::time::timeout(timeout, exchange(pool, target, remote, tls, headers, body))
+            .await
+        {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => Outcome {
                 error: Some(e),
@@ -181,12 +246,40 @@ pub async fn post(
 }
 
 async fn exchange(
+    pool: &Pool,
     target: &Target,
     remote: bool,
     tls: Option<&Arc<rustls::ClientConfig>>,
     headers: &[(String, String)],
     body: Bytes,
 ) -> Result<Outcome, String> {
+    let key: Key = (target.host.clone(), target.port, target.tls);
+    if let Some(conn) = pool.take(&key) {
+        // A kept connection the server closed meanwhile fails before any
+        // status: try once more on a new one. (The server may have read the
+        // request; receivers deduplicate on `svix-id`, as with any retry.)
+        if let Ok((out, back)) = send(conn, target, headers, body.clone()).await {
+            if let Some(c) = back {
+                pool.put(key, c);
+            }
+            return Ok(out);
+        }
+    }
+    let conn = connect(target, remote, tls).await?;
+    let (out, back) = send(conn, target, headers, body).await?;
+    if let Some(c) = back {
+        pool.put(key, c);
+    }
+    Ok(out)
+}
+
+/// A new connection: loopback checked on the resolved address, TLS for
+/// `https`, the HTTP/1.1 handshake with the response head capped.
+async fn connect(
+    target: &Target,
+    remote: bool,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Conn, String> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
@@ -213,66 +306,99 @@ async fn exchange(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD)
         .handshake::<_, Full<Bytes>>(TokioIo::new(io))
         .await
         .map_err(|e| format!("HTTP: {e}"))?;
     let driver = tokio::spawn(async move {
         let _ = conn.await;
-    });
-    let result = async {
-        let mut req = Request::post(target.path.as_str())
-            .header(header::HOST, target.authority.as_str())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::USER_AGENT, "Svix-Webhooks/1.0 (mailtape)");
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
+    })
+    .abort_handle();
+    Ok(Conn { sender, driver })
+}
+
+/// One request on `conn`; the connection comes back if it can carry
+/// another (the whole response was read).
+async fn send(
+    mut conn: Conn,
+    target: &Target,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<(Outcome, Option<Conn>), String> {
+    let mut req = Request::post(target.path.as_str())
+        .header(header::HOST, target.authority.as_str())
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::USER_AGENT, "Svix-Webhooks/1.0 (mailtape)");
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| format!("request: {e}"))?;
+    // A connection just given back may still be finishing its last
+    // response: wait until it takes a request.
+    conn.sender.ready().await.map_err(|e| describe(&e))?;
+    let resp = conn
+        .sender
+        .send_request(req)
+        .await
+        .map_err(|e| describe(&e))?;
+    let status = resp.status().as_u16();
+    let abort = resp
+        .headers()
+        .get("webhook-delivery")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("abort-message"));
+    let mut kept = 0;
+    let mut hs = Vec::new();
+    for (k, v) in resp.headers() {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        kept += k.as_str().len() + v.len();
+        if kept > KEEP_HEADERS {
+            break;
         }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = sender.send_request(req).await.map_err(|e| describe(&e))?;
-        let status = resp.status().as_u16();
-        let abort = resp
-            .headers()
-            .get("webhook-delivery")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("abort-message"));
-        let mut kept = 0;
-        let mut hs = Vec::new();
-        for (k, v) in resp.headers() {
-            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            kept += k.as_str().len() + v.len();
-            if kept > KEEP_HEADERS {
+        hs.push((k.as_str().to_string(), v));
+    }
+    // Keep the first bytes; then read on (up to DRAIN bytes, for at most
+    // LINGER) only to find the end, so that the connection can be kept. A
+    // huge, endless or slow body is cut there and its connection closed.
+    let mut body = resp.into_body();
+    let (mut first, mut read, mut ended) = (Vec::new(), 0usize, false);
+    let mut linger = None;
+    while read <= DRAIN {
+        let frame = if first.len() < KEEP_BODY {
+            body.frame().await
+        } else {
+            let until = *linger.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+            match tokio::time::timeout_at(until, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => break,
+            }
+        };
+        match frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    let room = KEEP_BODY.saturating_sub(first.len());
+                    first.extend_from_slice(&d[..d.len().min(room)]);
+                    read += d.len();
+                }
+            }
+            Some(Err(_)) => break,
+            None => {
+                ended = true;
                 break;
             }
-            hs.push((k.as_str().to_string(), v));
         }
-        // Read only the first bytes; a huge or endless body is cut.
-        let mut body = resp.into_body();
-        let mut first = Vec::new();
-        while first.len() < KEEP_BODY {
-            match body.frame().await {
-                Some(Ok(f)) => {
-                    if let Some(d) = f.data_ref() {
-                        first.extend_from_slice(&d[..d.len().min(KEEP_BODY - first.len())]);
-                    }
-                }
-                _ => break,
-            }
-        }
-        Ok(Outcome {
-            status: Some(status),
-            headers: hs,
-            body: String::from_utf8_lossy(&first).into_owned(),
-            abort,
-            ..Outcome::default()
-        })
     }
-    .await;
-    driver.abort();
-    result
+    let out = Outcome {
+        status: Some(status),
+        headers: hs,
+        body: String::from_utf8_lossy(&first).into_owned(),
+        abort,
+        ..Outcome::default()
+    };
+    Ok((out, ended.then_some(conn)))
 }
 
 fn describe(e: &hyper::Error) -> String {

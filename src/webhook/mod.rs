@@ -21,6 +21,7 @@
 pub mod api;
 pub mod deliver;
 pub mod events;
+mod runtime;
 pub mod sign;
 pub mod tape;
 
@@ -144,6 +145,7 @@ pub struct Endpoint {
     created_at: OffsetDateTime,
     state: RwLock<EndpointState>,
     slots: Semaphore,
+    pool: deliver::Pool,
 }
 
 impl Endpoint {
@@ -424,6 +426,8 @@ pub struct Webhooks {
     stopping: AtomicBool,
     sink: OnceLock<Arc<Sink>>,
     tests: RwLock<Option<Arc<TestAddresses>>>,
+    /// The sender's own low-priority thread, once attached.
+    background: OnceLock<runtime::Background>,
     /// Attempt transcripts queued for `--tapes`, and those not written.
     tapes_waiting: Arc<AtomicUsize>,
     tapes_lost: Arc<AtomicU64>,
@@ -463,6 +467,7 @@ impl Webhooks {
             stop: watch::channel(false).0,
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
+            background: OnceLock::new(),
             tapes_waiting: Arc::new(AtomicUsize::new(0)),
             tapes_lost: Arc::new(AtomicU64::new(0)),
             play: RwLock::new(crate::resend::WebhookPlay::default()),
@@ -516,6 +521,7 @@ impl Webhooks {
                 disabled_reason: None,
             }),
             slots: Semaphore::new(PER_ENDPOINT),
+            pool: deliver::Pool::default(),
         });
         list.push(e.clone());
         Ok(e)
@@ -611,10 +617,13 @@ impl Webhooks {
         }
         let mut sub = sink.subscribe_sessions(QUEUE);
         let me = self.clone();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        let Ok(caller) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        rt.spawn(async move {
+        if let Some(bg) = runtime::Background::start(&caller) {
+            let _ = self.background.set(bg);
+        }
+        self.spawn(async move {
             while let Some(event) = sub.recv().await {
                 match &*event {
                     SinkEvent::MessageAccepted(m) => me.on_message(m, None),
@@ -635,6 +644,19 @@ impl Webhooks {
                 }
             }
         });
+    }
+
+    /// Runs a task of the sender: on its own thread once attached, else on
+    /// the caller's runtime.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match self.background.get() {
+            Some(bg) => {
+                bg.handle().spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
     }
 
     fn fate(&self, addr: &str) -> Fate {
@@ -798,7 +820,7 @@ impl Webhooks {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut waited = false;
             for p in &plan {
                 if p.later && !waited {
@@ -915,7 +937,7 @@ impl Webhooks {
         drop(lanes);
         let me = self.clone();
         let endpoint = endpoint.clone();
-        tokio::spawn(async move { me.lane(key, endpoint, rx).await });
+        self.spawn(async move { me.lane(key, endpoint, rx).await });
     }
 
     /// Delivers one email's events to one endpoint, in order; ends when
@@ -989,6 +1011,7 @@ impl Webhooks {
                 ),
             ];
             let out = deliver::post(
+                &endpoint.pool,
                 &target,
                 self.config.allow_remote,
                 self.tls.as_ref(),
@@ -1232,6 +1255,9 @@ impl Webhooks {
             if tokio::time::timeout_at(settle, rx.changed()).await.is_err() {
                 break;
             }
+        }
+        if let Some(bg) = self.background.get() {
+            bg.end();
         }
         left
     }

@@ -1,0 +1,330 @@
+//! How webhook deliveries use connections (issue 22, "a dead endpoint never
+//! slows 1,000 SMTP sends"): events to one endpoint share kept-alive
+//! connections; a kept connection the endpoint closed is replaced without
+//! losing the event; a long or endless response body is cut and its
+//! connection not reused; the sender runs on a thread of its own at the
+//! lowest priority, which ends with the server.
+//!
+//! The receiving endpoints here are raw TCP servers speaking just enough
+//! HTTP/1.1, so that each test decides what a connection does.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Mode;
+use lettre::transport::smtp::authentication::Mechanism;
+use mailtape::MockServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The tests of this file run one at a time: the thread test counts the
+/// sender threads of the whole process.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What the endpoint does after reading a request.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// `200`, empty body, connection kept.
+    KeepAlive,
+    /// `200`, then the connection is closed without saying so first.
+    CloseAfterEach,
+    /// `200` with a body of this many bytes, connection kept.
+    LongBody(usize),
+    /// `200` and a chunked body that never ends.
+    EndlessBody,
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Endpoint {
+    async fn start(behaviour: Behaviour) -> Endpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let e = Endpoint {
+            url: format!("http://{}/hooks", listener.local_addr().unwrap()),
+            connections: Arc::default(),
+            requests: Arc::default(),
+        };
+        let (conns, reqs) = (e.connections.clone(), e.requests.clone());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                conns.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(socket, behaviour, reqs.clone()));
+            }
+        });
+        e
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    async fn wait_for(&self, n: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.requests() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.requests()
+    }
+}
+
+/// Reads one request (head, then `content-length` bytes); `false` at the
+/// end of the connection.
+async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let whole = end + 4 + len;
+            while buf.len() < whole {
+                let mut chunk = [0u8; 8192];
+                match socket.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            buf.drain(..whole);
+            return true;
+        }
+        let mut chunk = [0u8; 8192];
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<AtomicUsize>) {
+    let mut buf = Vec::new();
+    while read_request(&mut socket, &mut buf).await {
+        requests.fetch_add(1, Ordering::SeqCst);
+        let ok = match behaviour {
+            Behaviour::KeepAlive | Behaviour::CloseAfterEach => socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .is_ok(),
+            Behaviour::LongBody(n) => {
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n");
+                socket.write_all(head.as_bytes()).await.is_ok()
+                    && socket.write_all(&vec![b'x'; n]).await.is_ok()
+            }
+            Behaviour::EndlessBody => {
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                // 1 KiB chunks, one every 50 ms, for ever (until the
+                // client goes).
+                loop {
+                    let chunk = format!("400\r\n{}\r\n", "y".repeat(1024));
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        if !ok || matches!(behaviour, Behaviour::CloseAfterEach) {
+            return;
+        }
+    }
+}
+
+async fn mock_to(url: &str) -> MockServer {
+    MockServer::builder()
+        .scenario("unlimited")
+        .webhook(url)
+        .start()
+        .await
+        .expect("mock starts")
+}
+
+/// One message to `delivered@resend.dev`: two events (sent, delivered).
+async fn send_one(server: &MockServer) {
+    common::send(
+        server,
+        Mode::Plain,
+        Mechanism::Plain,
+        "resend",
+        "Acme <onboarding@acme.com>",
+        &["delivered@resend.dev"],
+    )
+    .await
+    .expect("accepted");
+}
+
+/// Every event got a 2xx on its first attempt.
+fn all_delivered_at_once(server: &MockServer, n: usize) {
+    let events = server.webhook_events();
+    assert_eq!(events.len(), n);
+    for e in &events {
+        assert_eq!(e.attempts.len(), 1, "{e:?}");
+        assert!(e.attempts[0].ok, "{:?}", e.attempts[0]);
+    }
+}
+
+/// 20 messages, 40 events: they reach the endpoint over a few kept
+/// connections (at most 16, the sender's per-endpoint limit), not one
+/// connection per event as before.
+#[tokio::test]
+async fn events_to_one_endpoint_share_kept_alive_connections() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let endpoint = Endpoint::start(Behaviour::KeepAlive).await;
+    let server = mock_to(&endpoint.url).await;
+    for _ in 0..20 {
+        send_one(&server).await;
+    }
+    assert_eq!(endpoint.wait_for(40).await, 40);
+    assert!(
+        endpoint.connections() <= 16,
+        "40 events took {} connections",
+        endpoint.connections()
+    );
+    // Settled: every event has its one successful attempt.
+    server
+        .wait_for_webhook(|_| false, Duration::from_millis(200))
+        .await;
+    all_delivered_at_once(&server, 40);
+    server.shutdown().await;
+}
+
+/// An endpoint that closes each connection after its answer (without
+/// `connection: close`): every event still arrives once, each on its first
+/// attempt; the kept connection that turned out closed is replaced inside
+/// the attempt.
+#[tokio::test]
+async fn a_kept_connection_the_endpoint_closed_is_replaced() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let endpoint = Endpoint::start(Behaviour::CloseAfterEach).await;
+    let server = mock_to(&endpoint.url).await;
+    // Back to back: a connection may be taken as its close is on the way.
+    for _ in 0..5 {
+        send_one(&server).await;
+    }
+    assert_eq!(endpoint.wait_for(10).await, 10);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(endpoint.requests(), 10, "no event twice");
+    assert_eq!(endpoint.connections(), 10, "one connection per request");
+    all_delivered_at_once(&server, 10);
+    server.shutdown().await;
+}
+
+/// A 1 MB answer is a delivery (a 2xx) with its first 512 bytes kept; its
+/// connection is not reused (the rest was not read). An endless body costs
+/// the attempt its first bytes and 100 ms, not the 15 s timeout.
+#[tokio::test]
+async fn long_and_endless_bodies_are_cut() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let long = Endpoint::start(Behaviour::LongBody(1024 * 1024)).await;
+    let server = mock_to(&long.url).await;
+    for _ in 0..3 {
+        send_one(&server).await;
+    }
+    assert_eq!(long.wait_for(6).await, 6);
+    server
+        .wait_for_webhook(|_| false, Duration::from_millis(300))
+        .await;
+    all_delivered_at_once(&server, 6);
+    for e in server.webhook_events() {
+        assert_eq!(e.attempts[0].response_body, "x".repeat(512));
+    }
+    assert_eq!(
+        long.connections(),
+        6,
+        "a connection with unread body is not reused"
+    );
+    server.shutdown().await;
+
+    let endless = Endpoint::start(Behaviour::EndlessBody).await;
+    let server = mock_to(&endless.url).await;
+    send_one(&server).await;
+    let ev = server
+        .wait_for_webhook(
+            |e| e.kind == "email.delivered" && !e.attempts.is_empty(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the delivered event was attempted");
+    let a = &ev.attempts[0];
+    assert!(a.ok, "{a:?}");
+    assert_eq!(a.response_body, "y".repeat(512));
+    assert!(a.latency_ms < 2_000, "took {} ms", a.latency_ms);
+    server.shutdown().await;
+}
+
+/// The sender's thread (`mailtape-webhooks`; Linux shows 15 characters of
+/// a name) and its nice value.
+#[cfg(target_os = "linux")]
+fn sender_threads() -> Vec<(u64, i64)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = t.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != "mailtape-webhoo" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: state is field 3,
+        // nice is field 19.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let nice = rest
+            .split_whitespace()
+            .nth(16)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let tid = t.file_name().to_string_lossy().parse().unwrap_or(0);
+        out.push((tid, nice));
+    }
+    out
+}
+
+/// Webhook work runs on one thread of its own at nice 19, so that sends
+/// always come first; the thread ends when the server stops.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_sender_has_its_own_lowest_priority_thread_until_the_server_stops() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let endpoint = Endpoint::start(Behaviour::KeepAlive).await;
+    let before = sender_threads();
+    let server = mock_to(&endpoint.url).await;
+    send_one(&server).await;
+    assert_eq!(endpoint.wait_for(2).await, 2);
+    let threads: Vec<_> = sender_threads()
+        .into_iter()
+        .filter(|t| !before.contains(t))
+        .collect();
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    assert_eq!(threads[0].1, 19, "nice value");
+    // This test's own runtime threads keep the default.
+    let main = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let fields: Vec<&str> = main
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[16], "0");
+    server.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sender_threads().iter().any(|t| t.0 == threads[0].0) {
+        assert!(
+            Instant::now() < deadline,
+            "the sender thread outlived the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
