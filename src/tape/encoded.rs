@@ -81,17 +81,21 @@ pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
 fn scrub_at(text: &[u8], depth: usize) -> Cow<'_, [u8]> {
     let mut edits = Vec::new();
     if depth < MAX_DEPTH {
-        let (equals, base64) = worth_a_look(text);
+        let look = worth_a_look(text);
         // Spans of every encoded word: quoted-printable hits inside one
         // (`=5F` in a Q word, the `?=` before a fold) are the word's.
         let mut words = Vec::new();
-        if equals {
+        if look.equals {
             encoded_word_edits(text, depth, &mut edits, &mut words);
             quoted_printable_edits(text, depth, &words, &mut edits);
-            parameter_edits(text, depth, &mut edits);
+            if look.star {
+                parameter_edits(text, depth, &mut edits);
+            }
         }
-        reference_edits(text, depth, &mut edits);
-        if base64 {
+        if look.amp {
+            reference_edits(text, depth, &mut edits);
+        }
+        if look.base64 {
             base64_edits(text, depth, &mut edits);
         }
     }
@@ -135,25 +139,46 @@ fn apply(text: &[u8], mut edits: Vec<Edit>) -> Vec<u8> {
 /// than the search.
 const SHORT: usize = 256;
 
+/// Which forms `text` may hold.
+#[derive(Default)]
+struct Look {
+    /// An `=`: quoted-printable, encoded words, parameters.
+    equals: bool,
+    /// Base64 of `re_` (one of [`PATTERNS`]), or a line break.
+    base64: bool,
+    /// A `*`: RFC 2231 parameters (with an `=`).
+    star: bool,
+    /// An `&`: HTML character references.
+    amp: bool,
+}
+
 /// Whether `text` may hold quoted-printable or encoded words (it has an
 /// `=`) and base64 of `re_` (one of [`PATTERNS`]). A short text is settled
 /// in one pass; a long one has its `=` looked for, and its base64 searched
 /// by [`base64_edits`].
-fn worth_a_look(text: &[u8]) -> (bool, bool) {
+fn worth_a_look(text: &[u8]) -> Look {
     if text.len() > SHORT {
-        return (memchr::memchr(b'=', text).is_some(), true);
+        return Look {
+            equals: memchr::memchr(b'=', text).is_some(),
+            base64: true,
+            star: memchr::memchr(b'*', text).is_some(),
+            amp: memchr::memchr(b'&', text).is_some(),
+        };
     }
-    let (mut equals, mut base64) = (false, false);
+    let mut look = Look::default();
     for (i, &b) in text.iter().enumerate() {
         match b {
-            b'=' => equals = true,
+            b'=' => look.equals = true,
+            b'*' => look.star = true,
+            b'&' => look.amp = true,
             b'c' | b'J' | b'y' | b'\n' => {
-                base64 |= b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
+                look.base64 |=
+                    b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
             }
             _ => {}
         }
     }
-    (equals, base64)
+    look
 }
 
 fn is_b64(b: u8) -> bool {
@@ -667,9 +692,6 @@ fn encoded_word_edits(
 /// as the text it spells, scrubbed — the same HTML to a browser, without
 /// the key.
 fn reference_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
-    if memchr::memchr(b'&', text).is_none() {
-        return;
-    }
     for (start, end, spelled) in super::references::spelled_runs(text) {
         if let Cow::Owned(clean) = scrub_at(&spelled, depth + 1) {
             edits.push(Edit {
