@@ -158,22 +158,12 @@ struct Look {
 /// by [`base64_edits`].
 fn worth_a_look(text: &[u8]) -> Look {
     if text.len() > SHORT {
-        // One search for the three bytes, ended once each has been seen.
-        let mut look = Look {
+        return Look {
+            equals: memchr::memchr(b'=', text).is_some(),
             base64: true,
-            ..Look::default()
+            star: memchr::memchr(b'*', text).is_some(),
+            amp: memchr::memchr(b'&', text).is_some(),
         };
-        for i in memchr::memchr3_iter(b'=', b'*', b'&', text) {
-            match text[i] {
-                b'=' => look.equals = true,
-                b'*' => look.star = true,
-                _ => look.amp = true,
-            }
-            if look.equals && look.star && look.amp {
-                break;
-            }
-        }
-        return look;
     }
     let mut look = Look::default();
     for (i, &b) in text.iter().enumerate() {
