@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use common::Mode;
 use lettre::transport::smtp::authentication::Mechanism;
 use mailtape::MockServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// The tests of this file run one at a time: the thread test counts the
 /// sender threads of the whole process.
@@ -35,10 +35,18 @@ enum Behaviour {
     LongBody(usize),
     /// `200` and a chunked body that never ends.
     EndlessBody,
+    /// A status line, then header lines for ever.
+    EndlessHeaders,
+    /// Reads the request, then closes the connection with no answer.
+    CloseWithoutAnswer,
+    /// Reads the request and never answers.
+    Silent,
 }
 
 #[derive(Clone)]
 struct Endpoint {
+    /// TLS (mailtape's own generated certificate), for `https` URLs.
+    tls: Option<Arc<rustls::ServerConfig>>,
     url: String,
     connections: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
@@ -46,9 +54,18 @@ struct Endpoint {
 
 impl Endpoint {
     async fn start(behaviour: Behaviour) -> Endpoint {
+        Endpoint::start_with(behaviour, None).await
+    }
+
+    async fn start_with(behaviour: Behaviour, tls: Option<Arc<rustls::ServerConfig>>) -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let e = Endpoint {
-            url: format!("http://{}/hooks", listener.local_addr().unwrap()),
+            url: match tls {
+                Some(_) => format!("https://localhost:{port}/hooks"),
+                None => format!("http://127.0.0.1:{port}/hooks"),
+            },
+            tls: tls.clone(),
             connections: Arc::default(),
             requests: Arc::default(),
         };
@@ -56,7 +73,20 @@ impl Endpoint {
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 conns.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(socket, behaviour, reqs.clone()));
+                let reqs = reqs.clone();
+                match &tls {
+                    Some(config) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                        tokio::spawn(async move {
+                            if let Ok(s) = acceptor.accept(socket).await {
+                                serve(s, behaviour, reqs).await;
+                            }
+                        });
+                    }
+                    None => {
+                        tokio::spawn(serve(socket, behaviour, reqs));
+                    }
+                }
             }
         });
         e
@@ -81,7 +111,7 @@ impl Endpoint {
 
 /// Reads one request (head, then `content-length` bytes); `false` at the
 /// end of the connection.
-async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn read_request(socket: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> bool {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
@@ -109,7 +139,11 @@ async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
     }
 }
 
-async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<AtomicUsize>) {
+async fn serve(
+    mut socket: impl AsyncRead + AsyncWrite + Unpin,
+    behaviour: Behaviour,
+    requests: Arc<AtomicUsize>,
+) {
     let mut buf = Vec::new();
     while read_request(&mut socket, &mut buf).await {
         requests.fetch_add(1, Ordering::SeqCst);
@@ -137,6 +171,22 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
+            Behaviour::EndlessHeaders => {
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\n").await;
+                loop {
+                    let line = format!("x-filler: {}\r\n", "z".repeat(1000));
+                    if socket.write_all(line.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Behaviour::CloseWithoutAnswer => return,
+            Behaviour::Silent => {
+                // Hold the connection open, say nothing, until mailtape goes.
+                let mut rest = [0u8; 64];
+                while matches!(socket.read(&mut rest).await, Ok(n) if n > 0) {}
+                return;
+            }
         };
         if !ok || matches!(behaviour, Behaviour::CloseAfterEach) {
             return;
@@ -151,6 +201,14 @@ async fn mock_to(url: &str) -> MockServer {
         .start()
         .await
         .expect("mock starts")
+}
+
+/// An `https` endpoint's certificate, signed by mailtape's generated CA
+/// (for `localhost` and `127.0.0.1`), and that CA's file.
+fn generated_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
+    let tls = mailtape::Tls::load(&mailtape::CertSource::Generated(dir.to_path_buf()))
+        .expect("certificates");
+    (tls.config, tls.ca_path.expect("a generated CA"))
 }
 
 /// One message to `delivered@resend.dev`: two events (sent, delivered).
@@ -264,6 +322,111 @@ async fn long_and_endless_bodies_are_cut() {
     assert_eq!(a.response_body, "y".repeat(512));
     assert!(a.latency_ms < 2_000, "took {} ms", a.latency_ms);
     server.shutdown().await;
+}
+
+/// An `https` endpoint signed by a CA given with `--ca-file`: every event
+/// arrives over TLS, on kept connections (a handshake per connection, not
+/// per event). Without the CA the attempt fails and says why.
+#[tokio::test]
+async fn https_endpoints_trust_the_ca_file_and_keep_connections() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, ca) = generated_tls(dir.path());
+    let endpoint = Endpoint::start_with(Behaviour::KeepAlive, Some(config)).await;
+    assert!(endpoint.tls.is_some() && endpoint.url.starts_with("https://localhost:"));
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&endpoint.url)
+        .webhooks(|w| w.ca_file = Some(ca.clone()))
+        .start()
+        .await
+        .expect("mock starts");
+    for _ in 0..10 {
+        send_one(&server).await;
+    }
+    assert_eq!(endpoint.wait_for(20).await, 20);
+    assert!(
+        endpoint.connections() <= 16,
+        "20 events took {} TLS connections",
+        endpoint.connections()
+    );
+    server
+        .wait_for_webhook(|_| false, Duration::from_millis(200))
+        .await;
+    all_delivered_at_once(&server, 20);
+    server.shutdown().await;
+
+    // The same endpoint without the CA: Mozilla's roots do not know it.
+    let server = mock_to(&endpoint.url).await;
+    send_one(&server).await;
+    let ev = server
+        .wait_for_webhook(|e| !e.attempts.is_empty(), Duration::from_secs(10))
+        .await
+        .expect("attempted");
+    let err = ev.attempts[0].error.clone().unwrap_or_default();
+    assert!(
+        err.starts_with(&format!(
+            "TLS handshake with {}",
+            endpoint
+                .url
+                .trim_start_matches("https://")
+                .trim_end_matches("/hooks")
+        )) && err.contains("certificate"),
+        "{err}"
+    );
+    assert_eq!(endpoint.requests(), 20, "nothing sent without trust");
+    server.shutdown().await;
+}
+
+/// Hostile and broken endpoints cost only the attempt: a never-ending head
+/// is cut at 16 KiB, a connection closed without an answer and a silent
+/// endpoint (the attempt's timeout, 15 s in production, 300 ms here) are
+/// failures that say what happened and are retried; the sends meanwhile go
+/// at their usual pace.
+#[tokio::test]
+async fn hostile_endpoints_cost_only_the_attempt() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    for (behaviour, says) in [
+        (Behaviour::EndlessHeaders, "message head is too large"),
+        (
+            Behaviour::CloseWithoutAnswer,
+            "connection closed before message completed",
+        ),
+        (Behaviour::Silent, "no response within 0.3 s"),
+    ] {
+        let endpoint = Endpoint::start(behaviour).await;
+        let server = MockServer::builder()
+            .scenario("unlimited")
+            .webhook(&endpoint.url)
+            .webhooks(|w| {
+                w.timeout = Duration::from_millis(300);
+                w.retry_scale = 0.001;
+            })
+            .start()
+            .await
+            .expect("mock starts");
+        let started = Instant::now();
+        for _ in 0..5 {
+            send_one(&server).await;
+        }
+        let sending = started.elapsed();
+        assert!(
+            sending < Duration::from_secs(3),
+            "{says}: 5 sends took {sending:?}"
+        );
+        // The first event's first two attempts (the second 5 ms later).
+        let ev = server
+            .wait_for_webhook(|e| e.attempts.len() >= 2, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("{says}: no retry"));
+        for a in &ev.attempts[..2] {
+            assert!(!a.ok && a.status.is_none(), "{a:?}");
+            let err = a.error.as_deref().unwrap_or_default();
+            assert!(err.contains(says), "{says}: {err}");
+            assert!(a.latency_ms < 2_000, "{says}: {} ms", a.latency_ms);
+        }
+        server.shutdown().await;
+    }
 }
 
 /// The sender's thread (`mailtape-webhooks`; Linux shows 15 characters of

@@ -1866,3 +1866,41 @@ async fn domain_calls_send_domain_events() {
     assert_eq!(rx.got().len(), 5);
     server.shutdown().await;
 }
+
+/// The endpoint list is bounded: the 101st `POST /webhooks` is a 422 that
+/// says the limit and what to do; after a `DELETE` there is room again.
+#[tokio::test]
+async fn at_most_a_hundred_endpoints() {
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .start()
+        .await
+        .unwrap();
+    let rest = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let mut first = String::new();
+    for i in 0..100 {
+        let body =
+            json!({"endpoint": format!("http://127.0.0.1:9/hooks/{i}"), "events": ["email.sent"]});
+        let r = http(&rest, "POST", "/webhooks", &h, Some(&body.to_string())).await;
+        assert_eq!(r.status, 201, "{i}: {}", r.body);
+        if i == 0 {
+            first = r.json()["id"].as_str().unwrap().to_string();
+        }
+    }
+    let body = json!({"endpoint": "http://127.0.0.1:9/hooks/100", "events": ["email.sent"]});
+    let r = http(&rest, "POST", "/webhooks", &h, Some(&body.to_string())).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["name"], "validation_error");
+    assert_eq!(
+        r.json()["message"],
+        "at most 100 webhook endpoints; delete one (DELETE /webhooks/{id}) before adding another"
+    );
+    let r = http(&rest, "DELETE", &format!("/webhooks/{first}"), &h, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(&rest, "POST", "/webhooks", &h, Some(&body.to_string())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    server.shutdown().await;
+}

@@ -44,6 +44,9 @@ use deliver::Target;
 use events::{EmailFacts, EventType, Fate, Planned};
 use sign::Secret;
 
+/// Endpoints at most: each may have [`PER_ENDPOINT`] requests in flight, and
+/// every event goes to each, so the list is bounded like everything else.
+pub const MAX_ENDPOINTS: usize = 100;
 /// Requests in flight to one endpoint at most.
 pub const PER_ENDPOINT: usize = 16;
 /// Deliveries (an event to an endpoint) waiting or retrying at most; more
@@ -518,6 +521,11 @@ impl Webhooks {
             None => Secret::generate(),
         };
         let mut list = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
+        if list.len() >= MAX_ENDPOINTS {
+            return Err(format!(
+                "at most {MAX_ENDPOINTS} webhook endpoints; delete one (DELETE /webhooks/{{id}}) before adding another"
+            ));
+        }
         if list.iter().any(|e| e.read().target.url == target.url) {
             return Err(format!(
                 "a webhook for {} already exists; change it (PATCH) rather than add it twice",
