@@ -1739,6 +1739,134 @@ async fn a_bad_webhooks_section_is_refused() {
     assert!(err.contains("delay"), "{err}");
 }
 
+/// The REST door's domain calls send `domain.created`, `domain.updated`
+/// (a change, a verification's status, and again when a slow one comes
+/// through) and `domain.deleted`, signed, with `data` as Resend's
+/// `DomainEventData` (`id`, `name`, `status`, `created_at`, `region`,
+/// `records`); `tests/clients/webhooks_matrix.py` validates them against
+/// Resend's OpenAPI schemas. An endpoint may subscribe to `contact.*` and
+/// `email.received`, which mailtape never sends.
+#[tokio::test]
+async fn domain_calls_send_domain_events() {
+    let rx = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.toml");
+    std::fs::write(
+        &file,
+        "[limits]\nper_second = 0\n\n[behaviour]\ndomain_verification = \"delayed\"\ndomain_verification_delay_ms = 300\n",
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .scenario(file.to_str().unwrap())
+        .rest()
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    let r = http(
+        &base,
+        "POST",
+        "/webhooks",
+        &h,
+        Some(
+            &json!({"endpoint": rx.url, "events": ["domain.created", "domain.updated", "domain.deleted", "contact.created", "email.received"]})
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret = r.json()["signing_secret"].as_str().unwrap().to_string();
+    let d = http(
+        &base,
+        "POST",
+        "/domains",
+        &h,
+        Some(r#"{"name":"Mail.Acme.org","region":"eu-west-1"}"#),
+    )
+    .await;
+    assert_eq!(d.status, 201, "{}", d.body);
+    let id = d.json()["id"].as_str().unwrap().to_string();
+    let r = http(
+        &base,
+        "PATCH",
+        &format!("/domains/{id}"),
+        &h,
+        Some(r#"{"click_tracking":true}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(&base, "POST", &format!("/domains/{id}/verify"), &h, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = rx.wait_for(4).await;
+    assert_eq!(
+        kinds(&got),
+        [
+            "domain.created",
+            "domain.updated",
+            "domain.updated",
+            "domain.updated"
+        ],
+        "created, changed, pending, then verified 300 ms later"
+    );
+    let statuses: Vec<Value> = got
+        .iter()
+        .map(|g| g.json()["data"]["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            json!("not_started"),
+            json!("not_started"),
+            json!("pending"),
+            json!("verified")
+        ]
+    );
+    assert!(got[3].at - got[2].at >= Duration::from_millis(250));
+    let r = http(&base, "DELETE", &format!("/domains/{id}"), &h, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = rx.wait_for(5).await;
+    assert_eq!(got[4].kind(), "domain.deleted");
+    for g in &got {
+        assert!(verify(&secret, g), "signed");
+        let v = g.json();
+        let data = &v["data"];
+        assert_eq!(data["id"], id.as_str());
+        assert_eq!(data["name"], "mail.acme.org");
+        assert_eq!(data["region"], "eu-west-1");
+        let created = data["created_at"].as_str().unwrap();
+        assert!(created.len() == 24 && created.ends_with('Z'), "{created}");
+        let records = data["records"].as_array().unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[2]["record"], "DKIM");
+        let raw = String::from_utf8_lossy(&g.body);
+        assert!(
+            raw.starts_with(&format!("{{\"type\":\"{}\",\"created_at\":\"", g.kind()))
+                && raw.contains(",\"data\":{"),
+            "Resend's field order: {raw}"
+        );
+    }
+    // The test API and the live events say what they are about.
+    let ev = server
+        .webhook_events()
+        .into_iter()
+        .find(|e| e.kind == "domain.deleted")
+        .unwrap();
+    assert_eq!(ev.domain_id.as_deref(), Some(id.as_str()));
+    assert_eq!(ev.email_id, "");
+    // Email events do not go to an endpoint that asked for domains only.
+    let sent = rest_send(
+        &server,
+        json!({"from": "a@acme.org", "to": ["delivered@resend.dev"], "subject": "s", "text": "t"}),
+    )
+    .await;
+    assert!(sent["id"].is_string());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rx.got().len(), 5);
+    server.shutdown().await;
+}
+
 /// The endpoint list is bounded: the 101st `POST /webhooks` is a 422 that
 /// says the limit and what to do; after a `DELETE` there is room again.
 #[tokio::test]

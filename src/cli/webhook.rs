@@ -84,13 +84,17 @@ pub(crate) fn run(_args: WebhooksArgs) -> Result<(), Error> {
         out!(
             "{:<24} {:<6} {}",
             t.name(),
-            t.sequence_source().name(),
+            if t.sent() {
+                t.sequence_source().name()
+            } else {
+                "-"
+            },
             t.cause()
         );
     }
     out!();
     out!(
-        "source: docs = Resend's documentation; guess = the event is documented, but which test address sends it when is inferred."
+        "source: docs = Resend's documentation; guess = the event is documented, but which test address sends it when is inferred; - = never sent (why is said). An endpoint may subscribe to every one of them, as in Resend."
     );
     Ok(())
 }

@@ -138,6 +138,32 @@ impl Domain {
         v
     }
 
+    /// The domain as a `domain.*` webhook event's `data` gives it: `id`,
+    /// `name`, `status`, `created_at` (`2023-10-06T23:47:56.678Z`),
+    /// `region`, `records`.
+    pub fn event_json(&self, now: OffsetDateTime) -> Value {
+        let status = self.status_at(now);
+        let t = self.created_at.to_offset(time::UtcOffset::UTC);
+        let created = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": status.as_str(),
+            "created_at": created,
+            "region": self.region,
+            "records": records(&self.name, &self.region, status),
+        })
+    }
+
     /// The domain as `GET /domains` lists it.
     pub fn summary_json(&self, now: OffsetDateTime) -> Value {
         json!({

@@ -286,6 +286,8 @@ pub async fn create_domain(
         let mut d = Domain::new(new_id(), &name, &region, now);
         apply_settings(&rest, &m, &mut d)?;
         rest.shared.directory().put_domain(d.clone());
+        rest.shared
+            .account_event("domain.created", d.event_json(now));
         let mut v = d.to_json(now);
         if let Some(o) = v.as_object_mut() {
             o.remove("object");
@@ -315,7 +317,9 @@ pub async fn update_domain(
         let m = object(&rest, &body)?;
         apply_settings(&rest, &m, &mut d)?;
         let id = d.id.clone();
+        let data = d.event_json(OffsetDateTime::now_utc());
         rest.shared.directory().put_domain(d);
+        rest.shared.account_event("domain.updated", data);
         Ok(id)
     })();
     match done {
@@ -339,7 +343,8 @@ pub async fn verify_domain(
         Err(r) => return r,
     };
     let now = OffsetDateTime::now_utc();
-    if d.status_at(now) != DomainStatus::Verified {
+    let before = d.status_at(now);
+    if before != DomainStatus::Verified {
         match rest.shared.settings().behaviour.domain_verification {
             Verification::AtOnce => d.status = DomainStatus::Verified,
             Verification::After(wait) => {
@@ -356,7 +361,31 @@ pub async fn verify_domain(
         }
     }
     let id = d.id.clone();
+    let (status, verified_at) = (d.status_at(now), d.verified_at);
+    let data = d.event_json(now);
     rest.shared.directory().put_domain(d);
+    if status != before {
+        rest.shared.account_event("domain.updated", data);
+    }
+    // A verification that comes through later is a change too: said then.
+    if status == DomainStatus::Pending
+        && let Some(at) = verified_at
+    {
+        let (shared, id) = (rest.shared.clone(), id.clone());
+        let wait = (at - now).max(time::Duration::ZERO);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait.unsigned_abs()).await;
+            let now = OffsetDateTime::now_utc();
+            let done = all_domains(&shared)
+                .into_iter()
+                .find(|d| d.id == id && d.verified_at == Some(at));
+            if let Some(d) = done
+                && d.status_at(now) == DomainStatus::Verified
+            {
+                shared.account_event("domain.updated", d.event_json(now));
+            }
+        });
+    }
     axum::Json(json!({"object": "domain", "id": id})).into_response()
 }
 
@@ -374,6 +403,8 @@ pub async fn delete_domain(
         Err(r) => return r,
     };
     rest.shared.directory().delete_domain(&d.name);
+    rest.shared
+        .account_event("domain.deleted", d.event_json(OffsetDateTime::now_utc()));
     axum::Json(json!({"object": "domain", "id": d.id, "deleted": true})).into_response()
 }
 

@@ -339,7 +339,7 @@ async fn overview(State(hooks): Hooks) -> Response {
     let types: Vec<Value> = EventType::ALL
         .iter()
         .map(
-            |t| json!({"name": t.name(), "source": t.sequence_source().name(), "cause": t.cause()}),
+            |t| json!({"name": t.name(), "source": t.sequence_source().name(), "cause": t.cause(), "sent": t.sent()}),
         )
         .collect();
     axum::Json(json!({

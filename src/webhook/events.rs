@@ -8,8 +8,11 @@ use time::OffsetDateTime;
 
 use crate::resend::{Source, TestOutcome};
 
-/// The email events mailtape sends. (Resend's `contact.*` and `domain.*`
-/// events have no cause in a mock of sending.)
+/// Resend's webhook events (its OpenAPI document's `webhooks`): the email
+/// events, `domain.*` for the domains the REST door creates, changes and
+/// deletes, and those mailtape never sends ([`EventType::sent`]):
+/// `email.received` (mailtape has no inbound mail) and `contact.*` (it has
+/// no contacts API). An endpoint may still subscribe to those, as in Resend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum EventType {
     /// `email.sent`
@@ -42,11 +45,32 @@ pub enum EventType {
     /// `email.suppressed`
     #[serde(rename = "email.suppressed")]
     Suppressed,
+    /// `email.received` (never sent: no inbound mail)
+    #[serde(rename = "email.received")]
+    Received,
+    /// `contact.created` (never sent: no contacts API)
+    #[serde(rename = "contact.created")]
+    ContactCreated,
+    /// `contact.updated` (never sent)
+    #[serde(rename = "contact.updated")]
+    ContactUpdated,
+    /// `contact.deleted` (never sent)
+    #[serde(rename = "contact.deleted")]
+    ContactDeleted,
+    /// `domain.created`
+    #[serde(rename = "domain.created")]
+    DomainCreated,
+    /// `domain.updated`
+    #[serde(rename = "domain.updated")]
+    DomainUpdated,
+    /// `domain.deleted`
+    #[serde(rename = "domain.deleted")]
+    DomainDeleted,
 }
 
 impl EventType {
     /// Every event type, in the order Resend's docs list them.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 17] = [
         EventType::Sent,
         EventType::Delivered,
         EventType::DeliveryDelayed,
@@ -57,6 +81,13 @@ impl EventType {
         EventType::Failed,
         EventType::Scheduled,
         EventType::Suppressed,
+        EventType::Received,
+        EventType::ContactCreated,
+        EventType::ContactUpdated,
+        EventType::ContactDeleted,
+        EventType::DomainCreated,
+        EventType::DomainUpdated,
+        EventType::DomainDeleted,
     ];
 
     /// Its name on the wire.
@@ -72,7 +103,31 @@ impl EventType {
             EventType::Failed => "email.failed",
             EventType::Scheduled => "email.scheduled",
             EventType::Suppressed => "email.suppressed",
+            EventType::Received => "email.received",
+            EventType::ContactCreated => "contact.created",
+            EventType::ContactUpdated => "contact.updated",
+            EventType::ContactDeleted => "contact.deleted",
+            EventType::DomainCreated => "domain.created",
+            EventType::DomainUpdated => "domain.updated",
+            EventType::DomainDeleted => "domain.deleted",
         }
+    }
+
+    /// Whether mailtape ever sends it (see [`EventType::cause`] for why not).
+    pub fn sent(self) -> bool {
+        !matches!(
+            self,
+            EventType::Received
+                | EventType::ContactCreated
+                | EventType::ContactUpdated
+                | EventType::ContactDeleted
+        )
+    }
+
+    /// Whether it is about an email (its `data` has `email_id`), rather
+    /// than the account (a domain, a contact).
+    pub fn is_email(self) -> bool {
+        self.name().starts_with("email.")
     }
 
     /// The event type named `name`.
@@ -89,7 +144,11 @@ impl EventType {
     /// events, but which test address produces which sequence is inferred.
     pub fn sequence_source(self) -> Source {
         match self {
-            EventType::Sent | EventType::Failed | EventType::Scheduled => Source::Docs,
+            EventType::Sent
+            | EventType::Failed
+            | EventType::Scheduled
+            | EventType::DomainCreated
+            | EventType::DomainDeleted => Source::Docs,
             _ => Source::Guess,
         }
     }
@@ -119,6 +178,17 @@ impl EventType {
             EventType::Suppressed => {
                 "suppressed@resend.dev (OnAccountSuppressionList, previous_bounce)"
             }
+            EventType::Received => {
+                "not sent: mailtape takes no inbound mail (Resend's receiving), and a made-up one would test nothing"
+            }
+            EventType::ContactCreated | EventType::ContactUpdated | EventType::ContactDeleted => {
+                "not sent: mailtape's REST door has no contacts API (/contacts), so nothing causes it"
+            }
+            EventType::DomainCreated => "POST /domains on the REST door",
+            EventType::DomainUpdated => {
+                "PATCH /domains/{id}; POST /domains/{id}/verify when the status changes, and again when a slow verification comes through"
+            }
+            EventType::DomainDeleted => "DELETE /domains/{id}",
         }
     }
 }
@@ -310,6 +380,23 @@ pub fn timestamp(t: OffsetDateTime) -> String {
         t.second(),
         t.millisecond()
     )
+}
+
+/// The body of an account event (`domain.created`, …): `{"type",
+/// "created_at", "data"}` with the `data` given.
+pub fn account_body(kind: EventType, data: Value, now: OffsetDateTime) -> String {
+    #[derive(Serialize)]
+    struct AccountBody {
+        r#type: &'static str,
+        created_at: String,
+        data: Value,
+    }
+    serde_json::to_string(&AccountBody {
+        r#type: kind.name(),
+        created_at: timestamp(now),
+        data,
+    })
+    .unwrap_or_default()
 }
 
 /// Field order as Resend writes it: `type`, `created_at`, `data`.

@@ -307,9 +307,12 @@ pub struct EventRecord {
     pub id: String,
     /// Its type.
     pub kind: EventType,
-    /// The email it is about.
+    /// The email it is about (empty for a `domain.*` event).
     pub email_id: String,
-    /// The SMTP session or REST exchange the email came in.
+    /// The domain it is about (`domain.*` events).
+    pub domain_id: Option<String>,
+    /// The SMTP session or REST exchange the email came in (0 for a
+    /// `domain.*` event).
     pub session: u64,
     /// When it was emitted.
     pub created_at: OffsetDateTime,
@@ -334,8 +337,10 @@ pub struct WebhookEvent {
     /// `email.sent`, `email.bounced`, …
     #[serde(rename = "type")]
     pub kind: String,
-    /// The email's id.
+    /// The email's id (empty for a `domain.*` event).
     pub email_id: String,
+    /// The domain's id, for a `domain.*` event.
+    pub domain_id: Option<String>,
     /// The session or REST exchange of the email.
     pub session: u64,
     /// When it was emitted.
@@ -370,6 +375,7 @@ impl EventRecord {
             id: self.id.clone(),
             kind: self.kind.name().into(),
             email_id: self.email_id.clone(),
+            domain_id: self.domain_id.clone(),
             session: self.session,
             created_at: events::timestamp(self.created_at),
             payload: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
@@ -395,6 +401,15 @@ impl EventRecord {
         log.next.retain(|(e, _)| e != endpoint);
         if let Some(at) = at {
             log.next.push((endpoint.to_string(), at));
+        }
+    }
+
+    /// What it is about: `email ID` or `domain ID` (events of one go to an
+    /// endpoint in order).
+    pub fn about(&self) -> String {
+        match &self.domain_id {
+            Some(d) if self.email_id.is_empty() => format!("domain {d}"),
+            _ => format!("email {}", self.email_id),
         }
     }
 
@@ -848,11 +863,42 @@ impl Webhooks {
             id: sign::new_msg_id(),
             kind: p.kind,
             email_id: facts.email_id.clone(),
+            domain_id: None,
             session: facts.session,
             created_at: now,
             body: Bytes::from(events::body(facts, p, now)),
             log: Mutex::new(EventLog::default()),
         });
+        self.publish_record(&record);
+        record
+    }
+
+    /// An event about the account (`domain.created`, `domain.updated`,
+    /// `domain.deleted`) with this `data`, for every endpoint that wants
+    /// it; `None` for a name mailtape does not send this way.
+    pub fn emit_account(self: &Arc<Self>, name: &str, data: Value) -> Option<Arc<EventRecord>> {
+        let kind = EventType::parse(name).filter(|k| k.sent() && !k.is_email())?;
+        if self.endpoints().is_empty() {
+            return None;
+        }
+        let now = OffsetDateTime::now_utc();
+        let record = Arc::new(EventRecord {
+            id: sign::new_msg_id(),
+            kind,
+            email_id: String::new(),
+            domain_id: data.get("id").and_then(Value::as_str).map(String::from),
+            session: 0,
+            created_at: now,
+            body: Bytes::from(events::account_body(kind, data, now)),
+            log: Mutex::new(EventLog::default()),
+        });
+        self.publish_record(&record);
+        Some(record)
+    }
+
+    /// Keeps an event, shows it live and queues it for every endpoint that
+    /// wants it.
+    fn publish_record(self: &Arc<Self>, record: &Arc<EventRecord>) {
         {
             let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
             events.push_back(record.clone());
@@ -863,17 +909,16 @@ impl Webhooks {
         self.live(|| {
             (
                 record.session,
-                format!("webhook {} for email {}", record.kind.name(), record.email_id),
-                json!({"type": "webhook_event", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id}),
+                format!("webhook {} for {}", record.kind.name(), record.about()),
+                json!({"type": "webhook_event", "session": record.session, "id": record.id, "event": record.kind.name(), "email_id": record.email_id, "domain_id": record.domain_id}),
             )
         });
         for e in self.endpoints() {
-            if e.wants(p.kind) {
-                self.enqueue(&e, &record);
+            if e.wants(record.kind) {
+                self.enqueue(&e, record);
             }
         }
         self.emitted.send_modify(|n| *n += 1);
-        record
     }
 
     /// An open or a click of a delivered email (Resend sends these only
@@ -932,7 +977,7 @@ impl Webhooks {
         }
         record.set_state(&endpoint.id, DeliveryState::Pending);
         self.pending.fetch_add(1, Ordering::AcqRel);
-        let key = (endpoint.id.clone(), record.email_id.clone());
+        let key = (endpoint.id.clone(), record.about());
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = lanes.get(&key)
             && tx.send(record.clone()).is_ok()
@@ -1125,11 +1170,12 @@ impl Webhooks {
             self.tapes_lost.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let subject = record.about();
         let facts = tape::AttemptFacts {
             session: record.session,
             event_id: &record.id,
             kind: record.kind.name(),
-            subject_id: &record.email_id,
+            subject_id: &subject,
             url: &a.endpoint,
             path,
             attempt: a.attempt,

@@ -71,7 +71,9 @@ const server = http.createServer((req, res) => {
       const body = Buffer.concat(chunks).toString("utf8");
       const h = req.headers;
       const accepted = outcome(verifiers(body, h), true);
-      const tampered = outcome(verifiers(body.replace('"email_id":"', '"email_id":"x'), h), false);
+      // An email's id, or a domain's (domain.* events), changed by one letter.
+      const tamper = body.includes('"email_id":"') ? '"email_id":"' : '"id":"';
+      const tampered = outcome(verifiers(body.replace(tamper, tamper + "x"), h), false);
       const stale = String(Number(h["svix-timestamp"]) - 3600);
       const staleHeaders = { ...h, "svix-timestamp": stale };
       const staleRefused = outcome(verifiers(body, staleHeaders), false);
@@ -82,7 +84,7 @@ const server = http.createServer((req, res) => {
       process.stdout.write(
         JSON.stringify({
           type: parsed.type,
-          email_id: parsed.data && parsed.data.email_id,
+          email_id: parsed.data && (parsed.data.email_id || parsed.data.id),
           body,
           accepted,
           tampered_refused: tampered,

@@ -16,6 +16,9 @@ tampered with and with a timestamp an hour old. Mail goes through both doors
 one ordinary address; each email's events must arrive in the sequence the
 README gives, and every payload must validate against the webhook schema of
 Resend's OpenAPI document (tests/openapi/resend.yaml, `EmailSentEvent` …).
+Then a domain is created, changed, verified and deleted over REST: its
+domain.created, domain.updated ×2 and domain.deleted are checked the same
+way (`DomainCreatedEvent` …).
 The secrets come from the mock's --json ready line, the only place it says
 them. Prints a table, then `N passed, N failed`; exit status 1 on a failure.
 Install the clients with `bash tests/clients/install.sh`.
@@ -64,7 +67,13 @@ SCHEMAS = {
     "email.failed": "EmailFailedEvent",
     "email.scheduled": "EmailScheduledEvent",
     "email.suppressed": "EmailSuppressedEvent",
+    "domain.created": "DomainCreatedEvent",
+    "domain.updated": "DomainUpdatedEvent",
+    "domain.deleted": "DomainDeletedEvent",
 }
+# The REST door's domain calls and the events each makes (mailtape verifies
+# at once by default: not_started → verified is one domain.updated).
+DOMAIN_SEQUENCE = ["domain.created", "domain.updated", "domain.updated", "domain.deleted"]
 
 
 class PyReceiver:
@@ -124,12 +133,15 @@ class PyReceiver:
 
     def record(self, body: bytes, h: dict):
         accepted = self.outcome(self.verifiers(body, h), True)
-        tampered = self.outcome(self.verifiers(body.replace(b'"email_id":"', b'"email_id":"x'), h), False)
+        # An email's id, or a domain's (domain.* events), changed by one letter.
+        tamper = b'"email_id":"' if b'"email_id":"' in body else b'"id":"'
+        tampered = self.outcome(self.verifiers(body.replace(tamper, tamper + b"x"), h), False)
         stale = dict(h, **{"svix-timestamp": str(int(h["svix-timestamp"]) - 3600)})
         stale_refused = self.outcome(self.verifiers(body, stale), False)
         parsed = json.loads(body)
         with self.cond:
-            self.got.append({"type": parsed.get("type"), "email_id": parsed.get("data", {}).get("email_id"),
+            data = parsed.get("data", {})
+            self.got.append({"type": parsed.get("type"), "email_id": data.get("email_id") or data.get("id"),
                              "body": body.decode(), "accepted": accepted, "tampered_refused": tampered,
                              "stale_refused": stale_refused})
             self.cond.notify_all()
@@ -198,6 +210,23 @@ def send_rest(base: str, to: str) -> str:
         return json.loads(r.read())["id"]
 
 
+def rest_call(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{base}{path}", data=data, method=method,
+                                 headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def domain_calls(base: str) -> str:
+    """Creates, changes, verifies and deletes a domain; returns its id."""
+    d = rest_call(base, "POST", "/domains", {"name": "matrix.example.com", "region": "eu-west-1"})
+    rest_call(base, "PATCH", f"/domains/{d['id']}", {"open_tracking": True})
+    rest_call(base, "POST", f"/domains/{d['id']}/verify")
+    rest_call(base, "DELETE", f"/domains/{d['id']}")
+    return d["id"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mailtape", required=True)
@@ -257,6 +286,31 @@ def main() -> int:
                         passed += 1
                         print(f"{door:<5} {to:<24} {label:<7} ok: {' '.join(kinds)} (verified by {verifiers}; "
                               f"tampered and stale refused; schemas valid)")
+        # domain.* from the REST door's domain calls.
+        domain_id = domain_calls(ready["rest"])
+        for label, receiver in (("node", node), ("python", py)):
+            got = events_of(receiver, domain_id, len(DOMAIN_SEQUENCE))
+            kinds = [g["type"] for g in got]
+            problems = [] if kinds == DOMAIN_SEQUENCE else [f"events {kinds}, want {DOMAIN_SEQUENCE}"]
+            for g in got:
+                for k, ok in g["accepted"].items():
+                    if ok is False:
+                        problems.append(f"{g['type']}: {k} refused it: {g['accepted'].get(k + '_error')}")
+                for what in ("tampered_refused", "stale_refused"):
+                    for k, ok in g[what].items():
+                        if not ok:
+                            problems.append(f"{g['type']}: {k} accepted it {what.split('_')[0]}")
+                problems += [f"{g['type']}: schema: {e}" for e in validate(json.loads(g["body"]))]
+            statuses = [json.loads(g["body"])["data"]["status"] for g in got]
+            if statuses[:3] != ["not_started", "not_started", "verified"]:
+                problems.append(f"statuses {statuses}")
+            if problems:
+                failed += 1
+                print(f"{'rest':<5} {'domain':<24} {label:<7} FAIL: " + "; ".join(problems))
+            else:
+                passed += 1
+                print(f"{'rest':<5} {'domain':<24} {label:<7} ok: {' '.join(kinds)} (verified; tampered and "
+                      f"stale refused; schemas valid)")
     finally:
         server.stop()
         node.stop()

@@ -353,6 +353,13 @@ impl MockServer {
         })
         .await?;
         {
+            // Domains the REST door creates, changes and deletes: domain.*.
+            let h = hooks.clone();
+            shared.on_account_events(Arc::new(move |name, data| {
+                h.emit_account(name, data);
+            }));
+        }
+        {
             // Test addresses as the profile in force says.
             let shared = shared.clone();
             hooks.set_test_addresses(Arc::new(move |addr: &str| {

@@ -40,7 +40,12 @@ pub struct MockShared {
     rest_exchanges: AtomicU64,
     temporary_failures: AtomicU32,
     sink: Arc<Sink>,
+    account_events: std::sync::OnceLock<Arc<AccountEvents>>,
 }
+
+/// Told of a change to the account the API made: the event's name
+/// (`domain.created`, …) and its `data`.
+pub type AccountEvents = dyn Fn(&str, serde_json::Value) + Send + Sync;
 
 impl MockShared {
     /// Shared state for a server with these settings, delivering to `sink`.
@@ -54,7 +59,20 @@ impl MockShared {
             temporary_failures: AtomicU32::new(settings.behaviour.temporary_failures),
             settings: std::sync::RwLock::new(Arc::new(settings)),
             sink,
+            account_events: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Who is told of the account's changes (the webhook sender); once.
+    pub fn on_account_events(&self, f: Arc<AccountEvents>) {
+        let _ = self.account_events.set(f);
+    }
+
+    /// Says a change to the account (`domain.created`, …) to whoever asked.
+    pub fn account_event(&self, name: &str, data: serde_json::Value) {
+        if let Some(f) = self.account_events.get() {
+            f(name, data);
+        }
     }
 
     /// The settings in force.

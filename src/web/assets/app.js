@@ -158,7 +158,7 @@ async function loadWebhooks() {
   if (state.hookFilter && state.hookFilter.email) p.set("email_id", state.hookFilter.email);
   if (state.hookFilter && state.hookFilter.session) p.set("session", state.hookFilter.session);
   let events = await api("/api/webhooks/events?" + p);
-  if (state.q) events = events.filter((e) => (e.type + " " + e.email_id).toLowerCase().includes(state.q.toLowerCase()));
+  if (state.q) events = events.filter((e) => (e.type + " " + e.email_id + " " + (e.domain_id || "")).toLowerCase().includes(state.q.toLowerCase()));
   events.reverse();
   const head = el("div", { class: "hooks-head", "data-testid": "webhook-endpoints" },
     overview.endpoints.length
@@ -195,7 +195,7 @@ function webhookRow(e) {
     },
     el("span", { class: "who", text: e.type }),
     deliveryBadge(e),
-    el("span", { class: "meta", text: [when(e.created_at), "email " + e.email_id, "#" + e.session, e.attempts.length + " attempts", e.next_attempt_at ? "next attempt " + when(e.next_attempt_at) : null].filter(Boolean).join(" · ") }),
+    el("span", { class: "meta", text: [when(e.created_at), e.domain_id && !e.email_id ? "domain " + e.domain_id : "email " + e.email_id, e.session ? "#" + e.session : null, e.attempts.length + " attempts", e.next_attempt_at ? "next attempt " + when(e.next_attempt_at) : null].filter(Boolean).join(" · ") }),
   );
 }
 
@@ -246,8 +246,9 @@ async function openWebhookEvent(id) {
     facts([
       ["svix-id", e.id],
       ["created", e.created_at],
-      ["email", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: e.email_id }); }, text: e.email_id })],
-      ["session", el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(e.session); }, text: "#" + e.session })],
+      ["email", e.email_id ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); showWebhooks({ email: e.email_id }); }, text: e.email_id }) : null],
+      ["domain", e.domain_id],
+      ["session", e.session ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); switchView("sessions"); openSession(e.session); }, text: "#" + e.session }) : null],
       ["deliveries", e.deliveries.map(([id, s]) => s + " (" + id.slice(0, 8) + ")").join(", ")],
       ["next attempt", e.next_attempt_at],
     ]),
