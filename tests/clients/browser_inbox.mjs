@@ -11,7 +11,7 @@
 // changes the next session's reply; the key is nowhere in the page's HTML.
 // The Webhooks view: a message's events (sent, delivered, then an opened
 // sent from the page) with each attempt's request and response, and a
-// replay that makes one more attempt.
+// replay that makes one more attempt; a retry waiting says when it is due.
 // Writes screenshots of the session list, a refused session and the
 // Webhooks view.
 import { spawn } from "node:child_process";
@@ -288,6 +288,30 @@ async function main() {
     await page.click("#back");
     assert.ok(await page.locator("#list-pane").isVisible());
     await page.setViewportSize({ width: 1280, height: 760 });
+  });
+
+  await check("a waiting retry says when it is due", async () => {
+    // An endpoint on a port nothing listens on: refused, retried in 5 s.
+    const closed = await new Promise((resolve) => {
+      const s = http.createServer();
+      s.listen(0, "127.0.0.1", () => { const port = s.address().port; s.close(() => resolve(port)); });
+    });
+    const add = await fetch(ui.replace(/\/$/, "") + "/api/webhooks", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ endpoint: `http://127.0.0.1:${closed}/down`, events: ["email.sent"] }),
+    });
+    assert.equal(add.status, 201);
+    const { id } = await add.json();
+    await mailer(smtp).sendMail({ from: "Acme <a@acme.com>", to: "delivered@resend.dev", subject: "retry", text: "x" });
+    await page.click("#tab-webhooks");
+    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=webhook-row]")].some((r) => /next attempt/.test(r.innerText)), null, { timeout: 5000 });
+    await page.locator("[data-testid=webhook-row]", { hasText: "next attempt" }).first().click();
+    await page.locator("[data-testid=attempt]").first().waitFor();
+    const detail = await page.innerText("#detail");
+    assert.match(detail, /next attempt/);
+    assert.match(detail, /retry 2 of 8 at \d{4}-\d\d-\d\dT/);
+    await fetch(ui.replace(/\/$/, "") + `/api/webhooks/endpoints/${id}`, { method: "DELETE" });
+    await page.click("#tab-sessions");
   });
 
   await check("Clear all empties both lists", async () => {

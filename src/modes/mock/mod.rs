@@ -149,7 +149,10 @@ fn switch_webhooks(hooks: &Webhooks, settings: &MockSettings) -> Result<(), Erro
     hooks
         .set_scenario_endpoints(&specs)
         .map_err(|reason| Error::Config {
-            origin: format!("scenario {}: [[webhooks]]", settings.scenario),
+            origin: format!(
+                "the account's [[webhooks]] (scenario {} or --account)",
+                settings.scenario
+            ),
             reason,
         })?;
     hooks.set_play(settings.webhooks.clone());
