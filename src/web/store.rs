@@ -348,19 +348,26 @@ impl Store {
             .spawn(move || {
                 // Ends when the sink closes.
                 while let Some(event) = feed.blocking_recv() {
-                    match &*event {
+                    let listed = match &*event {
                         SinkEvent::SessionFinished { transcript, .. } => {
                             s.add_session(transcript.clone(), "live");
+                            None
                         }
-                        SinkEvent::MessageAccepted(m) => s.add_message((**m).clone()),
+                        SinkEvent::MessageAccepted(m) => Some(s.list_message(m)),
                         // Waitable with `GET /api/wait/event?query=type:webhook_event`.
                         SinkEvent::Webhook { json, .. } => {
                             s.record("webhook", json.clone());
+                            None
                         }
-                        _ => {}
-                    }
-                    // The message is listed: its 250 (or 200) may go.
+                        _ => None,
+                    };
+                    // The message is listed: its 250 (or 200) may go now,
+                    // before the waits and pages hear of it (matching many
+                    // parked waits is not on the session's path).
                     feed.handled();
+                    if let Some(rec) = listed {
+                        s.announce(&rec);
+                    }
                     let missed = feed.take_dropped();
                     if missed > 0 {
                         s.queue_dropped.fetch_add(missed, Ordering::Relaxed);
@@ -621,20 +628,44 @@ impl Store {
         self.publish("session", row);
     }
 
-    /// Adds an accepted message.
+    /// Adds an accepted message (listed, then announced).
     pub fn add_message(&self, m: Message) {
-        let mut rec = MessageRec::new(m.id, m.session, m.from, m.to, m.data);
-        rec.key = m.key;
-        rec.user = m.user;
-        if !m.tags.is_empty() {
-            let mut tags = rec.tags().clone();
-            tags.extend(m.tags);
-            rec.set_tags(tags);
-        }
-        self.insert_message(rec, true);
+        let rec = self.list_message(&m);
+        self.announce(&rec);
     }
 
-    fn insert_message(&self, mut rec: MessageRec, live: bool) {
+    /// Lists an accepted message, readable from then on; the waits and
+    /// pages hear of it with [`Store::announce`].
+    fn list_message(&self, m: &Message) -> Arc<MessageRec> {
+        let mut rec = MessageRec::new(
+            m.id.clone(),
+            m.session,
+            m.from.clone(),
+            m.to.clone(),
+            m.data.clone(),
+        );
+        rec.key = m.key.clone();
+        rec.user = m.user.clone();
+        if !m.tags.is_empty() {
+            let mut tags = rec.tags().clone();
+            tags.extend(m.tags.iter().cloned());
+            rec.set_tags(tags);
+        }
+        self.list(rec, true)
+    }
+
+    /// Wakes the waits that want a listed message and tells the pages.
+    fn announce(&self, rec: &MessageRec) {
+        self.offer(Arrival::Message(rec));
+        self.publish("message", rec.row());
+    }
+
+    fn insert_message(&self, rec: MessageRec, live: bool) {
+        let rec = self.list(rec, live);
+        self.announce(&rec);
+    }
+
+    fn list(&self, mut rec: MessageRec, live: bool) -> Arc<MessageRec> {
         let mut inner = self.write();
         inner.cursor += 1;
         rec.seq = inner.cursor;
@@ -646,15 +677,12 @@ impl Store {
                 .or_default()
                 .push(rec.clone());
         }
-        let row = rec.row();
         inner.messages.push_back(rec.clone());
         while inner.messages.len() > self.keep {
             inner.messages.pop_front();
             inner.dropped_messages += 1;
         }
-        drop(inner);
-        self.offer(Arrival::Message(&rec));
-        self.publish("message", row);
+        rec
     }
 
     /// Sessions, newest first, that pass `keep`; `start` and `limit` page them.
