@@ -1209,7 +1209,7 @@ async fn attempts_are_taped_redacted_and_shown() {
     // `mailtape show` reads the folder: text and JSON.
     let show = |json: bool| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mailtape"));
-        c.arg("show").arg(&tapes).arg("--no-explain");
+        c.arg("show").arg(&tapes);
         if json {
             c.arg("--json");
         }
@@ -1221,6 +1221,12 @@ async fn attempts_are_taped_redacted_and_shown() {
     assert!(text.contains("C: POST /hooks"), "{text}");
     assert!(text.contains("S: 500 Internal Server Error"), "{text}");
     assert!(text.contains("*: retry 2 of 8 at "), "{text}");
+    // The endpoint's answer is the app's: no explanation of it as Resend's.
+    let after = text.split("S: 500 Internal Server Error").nth(1).unwrap();
+    assert!(!after.lines().nth(1).unwrap().contains('↳'), "{text}");
+    for block in text.split("── ").filter(|b| b.contains("· webhook http")) {
+        assert!(!block.contains('↳') && !block.contains('✓'), "{block}");
+    }
     assert_eq!(text.matches("*: delivered").count(), 2, "{text}");
     assert!(!text.contains(b64) && !text.contains(KEY));
     let docs: Vec<Value> = show(true)
@@ -1345,6 +1351,31 @@ async fn a_tapes_folder_with_attempts_replays() {
     let outcome = s.shutdown().await;
     assert!(outcome.ok(), "{outcome}");
     assert_eq!(outcome.played, 1);
+    // `mailtape replay DIR` says what it skipped.
+    let args: Vec<String> = [
+        "replay",
+        tapes.to_str().unwrap(),
+        "--ui",
+        "off",
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+        "--plain",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut m = common::cli::Running::start_with(&args, common::cli::bin());
+    let title = m.err_until(|l| l.starts_with("mailtape replay"));
+    assert!(
+        title.ends_with(
+            "· 1 session · 2 webhook attempts not played (mailtape's own requests; --webhook sends them anew)"
+        ),
+        "{title}"
+    );
+    m.term();
 }
 
 /// While a retry waits, `next_attempt_at` says when it is due — in the
