@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cost of redaction alone, in instructions per byte (callgrind), for two
 # versions of src/tape/ side by side — without a release build of the whole
-# crate: the redaction files (keys, encoded, redact, printable) are built
+# crate: the redaction files (keys, encoded, redact, printable, params,
+# references) are built
 # alone with the driver of examples/scrub_cost.rs.
 #
 #   bash benches/scrub_callgrind.sh                # HEAD~0 against main
@@ -41,8 +42,9 @@ sed 's/^use mailtape::tape::redact::{scrub, scrub_message};/use crate::tape::red
 for v in old new; do
     rev=$([ $v = old ] && echo "$old" || echo "$new")
     mkdir -p "$dir/src/$v"
-    for f in encoded redact keys printable; do
-        git show "$rev:src/tape/$f.rs" > "$dir/src/$v/$f.rs"
+    for f in encoded redact keys printable params references; do
+        # params and references came later: empty for older revisions.
+        git show "$rev:src/tape/$f.rs" > "$dir/src/$v/$f.rs" 2>/dev/null || : > "$dir/src/$v/$f.rs"
     done
     cat > "$dir/src/${v}_main.rs" <<RS
 #![allow(dead_code, unused_imports)]
@@ -55,6 +57,10 @@ mod tape {
     pub mod printable;
     #[path = "../$v/redact.rs"]
     pub mod redact;
+    #[path = "../$v/params.rs"]
+    mod params;
+    #[path = "../$v/references.rs"]
+    pub(crate) mod references;
     pub mod transcript {
         pub const MAX_KEPT_BODY: usize = 64 * 1024;
     }

@@ -1421,7 +1421,8 @@ fn rest_record_and_replay_write_no_key() {
 /// `re_` (REST, whose MIME builder cuts long names, and SMTP), one
 /// percent-encoded (`filename*=utf-8''re%5F…`), a key written with HTML
 /// character references (`re&#95;…`) — in every view, in both downloads'
-/// `Content-Disposition`, and again after a restart reads the mailbox.
+/// `Content-Disposition`, in the raw message and the `.eml` files, and
+/// again after a restart reads the mailbox.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inbox_scrubs_what_it_decodes_and_after_a_restart() {
     use lettre::AsyncTransport;
@@ -1511,6 +1512,10 @@ async fn the_inbox_scrubs_what_it_decodes_and_after_a_restart() {
             format!("/api/messages/{id}/parts/2"),
             format!("/api/messages/{id}/html"),
             format!("/view/{id}.html"),
+            // The raw message too: the key cut into continuations (or
+            // percent-encoded) is redacted in the parameter itself.
+            format!("/api/v1/message/{id}/raw"),
+            format!("/api/messages/{id}/raw"),
             format!("/api/v1/messages"),
             format!("/api/messages"),
         ]
@@ -1567,5 +1572,6 @@ async fn the_inbox_scrubs_what_it_decodes_and_after_a_restart() {
         outputs.push((format!("after restart {p}"), a));
     }
     again.shutdown().await;
+    outputs.push(("mailbox (.eml files)".to_string(), all_bytes(&mailbox)));
     assert_clean(&outputs);
 }

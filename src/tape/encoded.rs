@@ -2,8 +2,11 @@
 //! (an attachment wrapped at 76 columns, an AUTH payload out of turn, one
 //! split by a space, a run inside JSON, a path or an address, at any
 //! alignment), quoted-printable (`re=5F…`, a soft line break inside the key)
-//! and RFC 2047 encoded words (`=?utf-8?B?…?=`, `=?utf-8?Q?…?=`, a key
-//! split across the words of a folded header).
+//! RFC 2047 encoded words (`=?utf-8?B?…?=`, `=?utf-8?Q?…?=`, a key
+//! split across the words of a folded header), and RFC 2231 parameters (a
+//! file name cut into continuations, or percent-encoded: `tape/params.rs`),
+//! and HTML character references that spell a key (`re&#95;…`:
+//! `tape/references.rs`).
 //!
 //! One pass (issue 25, item 12): every form is looked for in the text as it
 //! came, each hit becomes an edit (a span and its clean replacement), and
@@ -78,15 +81,21 @@ pub(super) fn scrub_all(text: &[u8]) -> Cow<'_, [u8]> {
 fn scrub_at(text: &[u8], depth: usize) -> Cow<'_, [u8]> {
     let mut edits = Vec::new();
     if depth < MAX_DEPTH {
-        let (equals, base64) = worth_a_look(text);
+        let look = worth_a_look(text);
         // Spans of every encoded word: quoted-printable hits inside one
         // (`=5F` in a Q word, the `?=` before a fold) are the word's.
         let mut words = Vec::new();
-        if equals {
+        if look.equals {
             encoded_word_edits(text, depth, &mut edits, &mut words);
             quoted_printable_edits(text, depth, &words, &mut edits);
+            if look.star {
+                parameter_edits(text, depth, &mut edits);
+            }
         }
-        if base64 {
+        if look.amp {
+            reference_edits(text, depth, &mut edits);
+        }
+        if look.base64 {
             base64_edits(text, depth, &mut edits);
         }
     }
@@ -130,25 +139,46 @@ fn apply(text: &[u8], mut edits: Vec<Edit>) -> Vec<u8> {
 /// than the search.
 const SHORT: usize = 256;
 
+/// Which forms `text` may hold.
+#[derive(Default)]
+struct Look {
+    /// An `=`: quoted-printable, encoded words, parameters.
+    equals: bool,
+    /// Base64 of `re_` (one of [`PATTERNS`]), or a line break.
+    base64: bool,
+    /// A `*`: RFC 2231 parameters (with an `=`).
+    star: bool,
+    /// An `&`: HTML character references.
+    amp: bool,
+}
+
 /// Whether `text` may hold quoted-printable or encoded words (it has an
 /// `=`) and base64 of `re_` (one of [`PATTERNS`]). A short text is settled
 /// in one pass; a long one has its `=` looked for, and its base64 searched
 /// by [`base64_edits`].
-fn worth_a_look(text: &[u8]) -> (bool, bool) {
+fn worth_a_look(text: &[u8]) -> Look {
     if text.len() > SHORT {
-        return (memchr::memchr(b'=', text).is_some(), true);
+        return Look {
+            equals: memchr::memchr(b'=', text).is_some(),
+            base64: true,
+            star: memchr::memchr(b'*', text).is_some(),
+            amp: memchr::memchr(b'&', text).is_some(),
+        };
     }
-    let (mut equals, mut base64) = (false, false);
+    let mut look = Look::default();
     for (i, &b) in text.iter().enumerate() {
         match b {
-            b'=' => equals = true,
+            b'=' => look.equals = true,
+            b'*' => look.star = true,
+            b'&' => look.amp = true,
             b'c' | b'J' | b'y' | b'\n' => {
-                base64 |= b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
+                look.base64 |=
+                    b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
             }
             _ => {}
         }
     }
-    (equals, base64)
+    look
 }
 
 fn is_b64(b: u8) -> bool {
@@ -657,6 +687,55 @@ fn encoded_word_edits(
     }
 }
 
+/// HTML character references that spell a key (`re&#95;…`, `&#x5F;`,
+/// `&lowbar;`; a browser shows the key): a run that spells one is rewritten
+/// as the text it spells, scrubbed — the same HTML to a browser, without
+/// the key.
+fn reference_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
+    for (start, end, spelled) in super::references::spelled_runs(text) {
+        if let Cow::Owned(clean) = scrub_at(&spelled, depth + 1) {
+            edits.push(Edit {
+                start,
+                end,
+                with: clean,
+            });
+        }
+    }
+}
+
+/// RFC 2231 parameters (`filename*0="re_Ab"; filename*1="cd…"`,
+/// `filename*=utf-8''re%5F…`): a key cut across continuations, or
+/// percent-encoded, is whole only in the joined value a reader shows. A
+/// parameter whose joined value holds a key is rewritten: its first piece
+/// carries the whole redacted value (in its own form), the others become
+/// empty, so a reader shows the redacted name and no piece keeps a half.
+fn parameter_edits(text: &[u8], depth: usize, edits: &mut Vec<Edit>) {
+    for g in super::params::groups(text) {
+        let Cow::Owned(clean) = scrub_at(&g.value, depth + 1) else {
+            continue;
+        };
+        let first = &g.pieces[0];
+        edits.push(Edit {
+            start: first.value_start,
+            end: first.end,
+            with: if first.extended {
+                super::params::encode_extended(&g.charset, &clean)
+            } else {
+                super::params::encode_quoted(&clean)
+            },
+        });
+        for (k, p) in g.pieces.iter().enumerate().skip(1) {
+            let mut with = g.name.clone();
+            with.extend_from_slice(format!("*{k}=\"\"").as_bytes());
+            edits.push(Edit {
+                start: p.start,
+                end: p.end,
+                with,
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +748,73 @@ mod tests {
 
     fn clean(out: &str) -> bool {
         !out.contains("Rt3amK3y") && !out.contains("ZZ9yy8xx7ww6")
+    }
+
+    #[test]
+    fn a_key_cut_into_rfc_2231_continuations_is_redacted_whole() {
+        // Cut 7 characters after `re_`: neither half is a key on its own.
+        for (first, second) in [
+            (
+                "filename*0=\"re_Rt3amK3\"",
+                "filename*1=\"y_ZZ9yy8xx7ww6.pdf\"",
+            ),
+            (
+                "filename*0*=utf-8''re%5FRt3amK3",
+                "filename*1*=y%5FZZ9yy8xx7ww6.pdf",
+            ),
+            ("filename*0=re_Rt3amK3", "filename*1=y_ZZ9yy8xx7ww6.pdf"),
+        ] {
+            let text = format!(
+                "Content-Type: application/pdf\r\nContent-Disposition: attachment;\r\n {first};\r\n {second}\r\n\r\nJVBERi0=\r\n"
+            );
+            let out = scrubbed(&text);
+            assert!(
+                clean(&out) && !out.contains("y_ZZ9") && !out.contains("y%5FZZ9"),
+                "{out}"
+            );
+            // Still one parameter a reader joins: the redacted name, then
+            // an empty piece.
+            let g = super::super::params::groups(out.as_bytes());
+            assert_eq!(g.len(), 1, "{out}");
+            let name = String::from_utf8(g[0].value.clone()).unwrap();
+            assert!(name.starts_with("re_…") && name.ends_with(".pdf"), "{name}");
+            assert!(out.contains("filename*1=\"\""), "{out}");
+            assert!(out.ends_with("\r\n\r\nJVBERi0=\r\n"), "{out}");
+        }
+    }
+
+    #[test]
+    fn a_key_spelled_with_html_references_is_redacted_in_the_raw_message() {
+        for html in [
+            "<p>Key: re&#95;Rt3amK3y_ZZ9yy8xx7ww6</p>",
+            "<p>Key: re&#x5F;Rt3amK3y&lowbar;ZZ9yy8xx7ww6</p>",
+            "<p>Key: &#114;e&#95Rt3amK3y&UnderBar;ZZ9yy8xx7ww6</p>",
+        ] {
+            let out = scrubbed(&format!("Content-Type: text/html\r\n\r\n{html}\r\n"));
+            assert!(clean(&out), "{out}");
+            assert!(
+                out.contains("<p>Key: re_…") && out.ends_with("</p>\r\n"),
+                "{out}"
+            );
+        }
+        let kept = "a &lt; b &amp; c &#60;x&#62; re&#95;short";
+        assert_eq!(scrubbed(kept), kept);
+    }
+
+    #[test]
+    fn a_percent_encoded_key_in_an_extended_parameter_is_redacted() {
+        let text = "Content-Type: text/plain; name*=utf-8''report-re%5FRt3amK3y%5FZZ9yy8xx7ww6.txt\r\n\r\nhi\r\n";
+        let out = scrubbed(text);
+        assert!(clean(&out) && !out.contains("Rt3amK3y%5FZZ9"), "{out}");
+        let g = super::super::params::groups(out.as_bytes());
+        assert_eq!(g[0].charset, b"utf-8''");
+        assert!(
+            String::from_utf8_lossy(&g[0].value).starts_with("report-re_…"),
+            "{out}"
+        );
+        // Parameters without a key are left as they are.
+        let plain = "Content-Disposition: attachment; filename*0=\"a\"; filename*1=\"b.pdf\"\r\n";
+        assert_eq!(scrubbed(plain), plain);
     }
 
     #[test]

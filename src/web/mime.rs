@@ -225,7 +225,7 @@ fn redact_decoded(p: &mut Parsed) {
     clean(&mut p.message_id);
     clean(&mut p.return_path);
     clean(&mut p.list_unsubscribe);
-    if let Cow::Owned(revealed) = reveal_key_references(&p.html) {
+    if let Cow::Owned(revealed) = crate::tape::references::reveal_key_references(&p.html) {
         p.html = revealed;
     }
     clean(&mut p.html);
@@ -248,62 +248,6 @@ fn redact_decoded(p: &mut Parsed) {
         clean(&mut part.content_type);
         clean(&mut part.content_id);
     }
-}
-
-/// `html` with every character reference that stands for a letter, a digit
-/// or `_` (`&#95;`, `&#x5F;`, `&lowbar;`, …) written as that character:
-/// the same HTML to a browser (none of them means anything to HTML), but a
-/// key written that way can now be seen and scrubbed.
-fn reveal_key_references(html: &str) -> Cow<'_, str> {
-    if !html.contains('&') {
-        return Cow::Borrowed(html);
-    }
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    let mut changed = false;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        match key_reference(tail) {
-            Some((c, used)) => {
-                out.push(c);
-                rest = &tail[used..];
-                changed = true;
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(html)
-    }
-}
-
-/// The character a reference at the start of `s` stands for, if it is one
-/// a key is made of, and the bytes it takes.
-fn key_reference(s: &str) -> Option<(char, usize)> {
-    let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    for name in ["&lowbar;", "&UnderBar;"] {
-        if s.starts_with(name) {
-            return Some(('_', name.len()));
-        }
-    }
-    let body = s.strip_prefix("&#")?;
-    let (digits, radix, skip) = match body.strip_prefix(['x', 'X']) {
-        Some(hex) => (hex, 16, 3),
-        None => (body, 10, 2),
-    };
-    let n = digits.chars().take_while(|c| c.is_digit(radix)).count();
-    // A reference needs no `;` before a character that cannot continue it.
-    let code = u32::from_str_radix(digits.get(..n).filter(|d| !d.is_empty())?, radix).ok()?;
-    let c = char::from_u32(code).filter(|c| key_char(*c))?;
-    let semi = usize::from(digits[n..].starts_with(';'));
-    Some((c, skip + n + semi))
 }
 
 fn unfold(value: &str) -> String {
@@ -431,23 +375,6 @@ mod tests {
                 "https://d.example/d"
             ]
         );
-    }
-
-    #[test]
-    fn key_references_are_revealed_and_nothing_else() {
-        assert_eq!(reveal_key_references("re&#95;Ab&#x63;&#X64;"), "re_Abcd");
-        assert_eq!(reveal_key_references("re&lowbar;x&UnderBar;y"), "re_x_y");
-        assert_eq!(reveal_key_references("re&#95x"), "re_x");
-        for kept in [
-            "a &lt; b &amp; c",
-            "&#60;script&#62;",
-            "&#;",
-            "&#x;",
-            "&",
-            "&#99999999999;",
-        ] {
-            assert_eq!(reveal_key_references(kept), kept);
-        }
     }
 
     #[test]
