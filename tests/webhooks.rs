@@ -1935,3 +1935,71 @@ async fn at_most_a_hundred_endpoints() {
     assert_eq!(r.status, 201, "{}", r.body);
     server.shutdown().await;
 }
+
+/// A retry waiting for an endpoint ends as soon as the endpoint is removed
+/// or disabled, not at its due time: nothing is pending, nothing waits,
+/// and shutdown has nothing left to count.
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_or_disabling_an_endpoint_ends_its_waiting_retries() {
+    let rx = Receiver::start(vec![(500, None), (500, None)]).await;
+    let other = Receiver::start(vec![(503, None)]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .webhook(&other.url)
+        .config(|c| {
+            for e in &mut c.webhooks.as_mut().unwrap().endpoints {
+                e.events = vec!["email.sent".into()];
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    smtp(&server, &["delivered@resend.dev"]).await;
+    // Both failed once; their retries wait 5 s (scale 1).
+    server
+        .wait_for_webhook(|e| e.next_attempts.len() == 2, Duration::from_secs(5))
+        .await
+        .expect("two retries waiting");
+    assert_eq!(server.webhooks().pending(), 2);
+    let ids: Vec<String> = server
+        .webhooks()
+        .endpoints()
+        .iter()
+        .map(|e| e.id().to_string())
+        .collect();
+    let t0 = Instant::now();
+    let r = http(&base, "DELETE", &format!("/webhooks/{}", ids[0]), &h, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(
+        &base,
+        "PATCH",
+        &format!("/webhooks/{}", ids[1]),
+        &h,
+        Some(r#"{"status":"disabled"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ev = server
+        .wait_for_webhook(
+            |e| e.next_attempt_at.is_none() && e.attempts.len() == 2,
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("no retry waits any more");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let state = |id: &str| ev.deliveries.iter().find(|(e, _)| e == id).unwrap().1;
+    assert_eq!(state(&ids[0]), mailtape::webhook::DeliveryState::Dropped);
+    assert_eq!(state(&ids[1]), mailtape::webhook::DeliveryState::Failed);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.webhooks().pending() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.webhooks().pending(), 0);
+    assert_eq!(rx.got().len() + other.got().len(), 2, "no further attempt");
+    server.shutdown().await;
+}

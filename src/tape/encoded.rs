@@ -172,8 +172,7 @@ fn worth_a_look(text: &[u8]) -> Look {
             b'*' => look.star = true,
             b'&' => look.amp = true,
             b'c' | b'J' | b'y' | b'\n' => {
-                look.base64 |=
-                    b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
+                look.base64 |= b == b'\n' || PATTERNS.iter().any(|(p, _)| text[i..].starts_with(p));
             }
             _ => {}
         }
