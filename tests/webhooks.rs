@@ -1209,7 +1209,7 @@ async fn attempts_are_taped_redacted_and_shown() {
     // `mailtape show` reads the folder: text and JSON.
     let show = |json: bool| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mailtape"));
-        c.arg("show").arg(&tapes).arg("--no-explain");
+        c.arg("show").arg(&tapes);
         if json {
             c.arg("--json");
         }
@@ -1221,6 +1221,12 @@ async fn attempts_are_taped_redacted_and_shown() {
     assert!(text.contains("C: POST /hooks"), "{text}");
     assert!(text.contains("S: 500 Internal Server Error"), "{text}");
     assert!(text.contains("*: retry 2 of 8 at "), "{text}");
+    // The endpoint's answer is the app's: no explanation of it as Resend's.
+    let after = text.split("S: 500 Internal Server Error").nth(1).unwrap();
+    assert!(!after.lines().nth(1).unwrap().contains('↳'), "{text}");
+    for block in text.split("── ").filter(|b| b.contains("· webhook http")) {
+        assert!(!block.contains('↳') && !block.contains('✓'), "{block}");
+    }
     assert_eq!(text.matches("*: delivered").count(), 2, "{text}");
     assert!(!text.contains(b64) && !text.contains(KEY));
     let docs: Vec<Value> = show(true)
@@ -1345,6 +1351,31 @@ async fn a_tapes_folder_with_attempts_replays() {
     let outcome = s.shutdown().await;
     assert!(outcome.ok(), "{outcome}");
     assert_eq!(outcome.played, 1);
+    // `mailtape replay DIR` says what it skipped.
+    let args: Vec<String> = [
+        "replay",
+        tapes.to_str().unwrap(),
+        "--ui",
+        "off",
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+        "--plain",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut m = common::cli::Running::start_with(&args, common::cli::bin());
+    let title = m.err_until(|l| l.starts_with("mailtape replay"));
+    assert!(
+        title.ends_with(
+            "· 1 session · 2 webhook attempts not played (mailtape's own requests; --webhook sends them anew)"
+        ),
+        "{title}"
+    );
+    m.term();
 }
 
 /// While a retry waits, `next_attempt_at` says when it is due — in the
@@ -1902,5 +1933,73 @@ async fn at_most_a_hundred_endpoints() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = http(&rest, "POST", "/webhooks", &h, Some(&body.to_string())).await;
     assert_eq!(r.status, 201, "{}", r.body);
+    server.shutdown().await;
+}
+
+/// A retry waiting for an endpoint ends as soon as the endpoint is removed
+/// or disabled, not at its due time: nothing is pending, nothing waits,
+/// and shutdown has nothing left to count.
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_or_disabling_an_endpoint_ends_its_waiting_retries() {
+    let rx = Receiver::start(vec![(500, None), (500, None)]).await;
+    let other = Receiver::start(vec![(503, None)]).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .rest()
+        .webhook(&rx.url)
+        .webhook(&other.url)
+        .config(|c| {
+            for e in &mut c.webhooks.as_mut().unwrap().endpoints {
+                e.events = vec!["email.sent".into()];
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let base = server.rest_url().unwrap();
+    let a = format!("Bearer {KEY}");
+    let h = [("Authorization", a.as_str())];
+    smtp(&server, &["delivered@resend.dev"]).await;
+    // Both failed once; their retries wait 5 s (scale 1).
+    server
+        .wait_for_webhook(|e| e.next_attempts.len() == 2, Duration::from_secs(5))
+        .await
+        .expect("two retries waiting");
+    assert_eq!(server.webhooks().pending(), 2);
+    let ids: Vec<String> = server
+        .webhooks()
+        .endpoints()
+        .iter()
+        .map(|e| e.id().to_string())
+        .collect();
+    let t0 = Instant::now();
+    let r = http(&base, "DELETE", &format!("/webhooks/{}", ids[0]), &h, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(
+        &base,
+        "PATCH",
+        &format!("/webhooks/{}", ids[1]),
+        &h,
+        Some(r#"{"status":"disabled"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ev = server
+        .wait_for_webhook(
+            |e| e.next_attempt_at.is_none() && e.attempts.len() == 2,
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("no retry waits any more");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let state = |id: &str| ev.deliveries.iter().find(|(e, _)| e == id).unwrap().1;
+    assert_eq!(state(&ids[0]), mailtape::webhook::DeliveryState::Dropped);
+    assert_eq!(state(&ids[1]), mailtape::webhook::DeliveryState::Failed);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.webhooks().pending() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.webhooks().pending(), 0);
+    assert_eq!(rx.got().len() + other.got().len(), 2, "no further attempt");
     server.shutdown().await;
 }

@@ -42,6 +42,8 @@ pub fn render(name: &str, tape: &Tape, o: &ShowOptions) -> String {
             let _ = write!(head, " · {} {} ← {}", m.listener, m.local, m.client);
         }
         let _ = writeln!(out, "{}", paint(o.color, DIM, head.trim_end()));
+        // A webhook attempt's answer is the app's, not Resend's: nothing to explain.
+        let explain = !o.no_explain && !crate::tape::http::is_webhook(&t.meta);
         let mut explainer = Explainer::new();
         for e in &t.events {
             let at =
@@ -54,7 +56,7 @@ pub fn render(name: &str, tape: &Tape, o: &ShowOptions) -> String {
                 paint(o.color, style_of(&e.kind), line.trim_end())
             );
             if let Some(said) = explainer.observe(&e.kind)
-                && !o.no_explain
+                && explain
             {
                 let (mark, style) = if said.ok {
                     ("✓", GREEN)
@@ -106,6 +108,7 @@ pub fn explanation(said: crate::resend::explain::Said, color: bool) -> String {
 pub fn render_json(name: &str, tape: &Tape, o: &ShowOptions) -> serde_json::Value {
     let sessions: Vec<serde_json::Value> = picked(tape, o)
         .map(|t| {
+            let explain = !o.no_explain && !crate::tape::http::is_webhook(&t.meta);
             let mut explainer = Explainer::new();
             let events: Vec<serde_json::Value> = t
                 .events
@@ -113,7 +116,7 @@ pub fn render_json(name: &str, tape: &Tape, o: &ShowOptions) -> serde_json::Valu
                 .map(|e| {
                     let mut v = serde_json::to_value(e).unwrap_or_default();
                     if let Some(said) = explainer.observe(&e.kind)
-                        && !o.no_explain
+                        && explain
                     {
                         v["explain"] = json!({"ok": said.ok, "text": said.text});
                     }

@@ -149,6 +149,9 @@ pub struct Endpoint {
     state: RwLock<EndpointState>,
     slots: Semaphore,
     pool: deliver::Pool,
+    /// True while it is removed or disabled: wakes its waiting retries,
+    /// which then end (a removed or disabled endpoint gets nothing more).
+    off: watch::Sender<bool>,
 }
 
 impl Endpoint {
@@ -232,6 +235,7 @@ impl Endpoint {
         };
         s.enabled = false;
         s.disabled_reason = Some(why.clone());
+        self.off.send_replace(true);
         Some(why)
     }
 
@@ -545,6 +549,7 @@ impl Webhooks {
             }),
             slots: Semaphore::new(PER_ENDPOINT),
             pool: deliver::Pool::default(),
+            off: watch::channel(spec.disabled).0,
         });
         list.push(e.clone());
         Ok(e)
@@ -588,6 +593,9 @@ impl Webhooks {
             s.disabled_reason = None;
         }
         drop(s);
+        if let Some(en) = enabled {
+            e.off.send_replace(!en);
+        }
         Ok(Some(e))
     }
 
@@ -595,7 +603,9 @@ impl Webhooks {
     pub fn remove(&self, id: &str) -> Option<Arc<Endpoint>> {
         let mut list = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
         let i = list.iter().position(|e| e.id == id)?;
-        Some(list.remove(i))
+        let e = list.remove(i);
+        e.off.send_replace(true);
+        Some(e)
     }
 
     /// A new secret for an endpoint; the old one signs too for 24 hours.
@@ -1028,6 +1038,7 @@ impl Webhooks {
     /// Up to eight attempts on the (scaled) schedule.
     async fn deliver(&self, endpoint: &Arc<Endpoint>, record: &EventRecord) -> DeliveryState {
         let mut stop = self.stop.subscribe();
+        let mut off = endpoint.off.subscribe();
         for n in 0..deliver::SCHEDULE.len() {
             let wait = deliver::wait_before(n, self.config.retry_scale);
             if !wait.is_zero() {
@@ -1037,6 +1048,8 @@ impl Webhooks {
                         record.set_next(&endpoint.id, None);
                         return DeliveryState::Dropped;
                     }
+                    // Removed or disabled meanwhile: said below.
+                    _ = off.wait_for(|o| *o) => {}
                 }
             }
             if *stop.borrow() || self.endpoint(&endpoint.id).is_none() {
