@@ -495,6 +495,14 @@ impl MockServer {
         // `--tapes`: complete after, as the sessions' are.
         let flushing = sink.clone();
         let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
+        let lost = hooks.tapes_lost();
+        if lost > 0 {
+            let line = format!(
+                "mailtape: {lost} webhook attempt transcripts not written to --tapes (the disk fell behind, or a write failed)"
+            );
+            sink.say(&line);
+            tracing::warn!("{line}");
+        }
         if left > 0 {
             let line = format!(
                 "mailtape: {left} webhook deliveries left undelivered (endpoints that failed or were still retrying)"

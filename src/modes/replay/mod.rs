@@ -513,6 +513,14 @@ impl ReplayServer {
             // Attempts' transcripts made in the grace, on their way to `--tapes`.
             let flushing = sink.clone();
             let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
+            let lost = h.tapes_lost();
+            if lost > 0 {
+                let line = format!(
+                    "mailtape: {lost} webhook attempt transcripts not written to --tapes (the disk fell behind, or a write failed)"
+                );
+                sink.say(&line);
+                tracing::warn!("{line}");
+            }
         }
         // Sessions that ended while stopping may have departed too.
         let mut divergences = shared.divergences();
