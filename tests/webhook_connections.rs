@@ -3,7 +3,8 @@
 //! connections; a kept connection the endpoint closed is replaced without
 //! losing the event; a long or endless response body is cut and its
 //! connection not reused; the sender runs on a thread of its own at the
-//! lowest priority, which ends with the server.
+//! lowest priority, which ends with the server; a dead endpoint's waiting
+//! retries fill its own budget, never a live endpoint's.
 //!
 //! The receiving endpoints here are raw TCP servers speaking just enough
 //! HTTP/1.1, so that each test decides what a connection does.
@@ -429,49 +430,158 @@ async fn hostile_endpoints_cost_only_the_attempt() {
     }
 }
 
-/// The sender's thread (`mailtape-webhooks`; Linux shows 15 characters of
-/// a name) and its nice value.
+/// Every event to a dead endpoint waits for its retries; at its budget of
+/// waiting deliveries (20,000; 30 here) more are dropped and counted — for
+/// that endpoint only: the live endpoint beside it gets every event.
+#[tokio::test]
+async fn a_dead_endpoint_fills_its_own_budget_not_a_live_ones() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let live = Endpoint::start(Behaviour::KeepAlive).await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hooks", l.local_addr().unwrap())
+    };
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&dead)
+        .webhook(&live.url)
+        .webhooks(|w| w.pending_per_endpoint = 30)
+        .start()
+        .await
+        .expect("mock starts");
+    for i in 1..=25 {
+        send_one(&server).await;
+        assert_eq!(live.wait_for(2 * i).await, 2 * i);
+    }
+    let dead_id = server
+        .webhooks()
+        .endpoints()
+        .into_iter()
+        .find(|e| e.url() == dead)
+        .unwrap()
+        .id()
+        .to_string();
+    let events = server.webhook_events();
+    assert_eq!(events.len(), 50);
+    let state = |e: &mailtape::webhook::WebhookEvent, id: &str| {
+        e.deliveries
+            .iter()
+            .find(|(d, _)| d == id)
+            .map(|(_, s)| *s)
+            .unwrap()
+    };
+    use mailtape::webhook::DeliveryState::{Delivered, Dropped, Pending};
+    let dead_states: Vec<_> = events.iter().map(|e| state(e, &dead_id)).collect();
+    assert_eq!(dead_states.iter().filter(|s| **s == Pending).count(), 30);
+    assert_eq!(dead_states.iter().filter(|s| **s == Dropped).count(), 20);
+    assert!(
+        events.iter().all(|e| e.delivered()),
+        "the live endpoint got all 50"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.deliveries.iter().any(|(_, s)| *s == Delivered))
+    );
+    assert_eq!(server.webhooks().dropped(), 20);
+    server.shutdown().await;
+}
+
+/// Work normally waits for spare CPU; past the backlog mark (10,000
+/// pieces; 0 here, so everything is past it) it runs at normal priority
+/// on the catch-up thread, and every event still arrives in order. Without
+/// a backlog nothing runs there.
+#[tokio::test]
+async fn past_the_backlog_mark_the_work_runs_at_normal_priority() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let endpoint = Endpoint::start(Behaviour::KeepAlive).await;
+    let server = MockServer::builder()
+        .scenario("unlimited")
+        .webhook(&endpoint.url)
+        .webhooks(|w| w.backlog_high = 0)
+        .start()
+        .await
+        .expect("mock starts");
+    for _ in 0..10 {
+        send_one(&server).await;
+    }
+    assert_eq!(endpoint.wait_for(20).await, 20);
+    server
+        .wait_for_webhook(|_| false, Duration::from_millis(200))
+        .await;
+    all_delivered_at_once(&server, 20);
+    // Each message, and each of its deliveries, was such a task.
+    assert!(
+        server.webhooks().caught_up() >= 10,
+        "{}",
+        server.webhooks().caught_up()
+    );
+    assert_eq!(server.webhooks().backlog(), 0);
+    server.shutdown().await;
+
+    let server = mock_to(&endpoint.url).await;
+    for _ in 0..10 {
+        send_one(&server).await;
+    }
+    assert_eq!(endpoint.wait_for(40).await, 40);
+    assert_eq!(server.webhooks().caught_up(), 0);
+    server.shutdown().await;
+}
+
+/// The sender's threads of a process: (name as Linux shows it, 15
+/// characters; thread id; nice value; scheduling policy).
 #[cfg(target_os = "linux")]
-fn sender_threads() -> Vec<(u64, i64)> {
+fn sender_threads(pid: &str) -> Vec<(String, u64, i64, i64)> {
     let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
         let dir = t.path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.trim() != "mailtape-webhoo" {
+        let comm = comm.trim();
+        if comm != "mailtape-webhoo" && comm != "mailtape-catchu" {
             continue;
         }
         let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        // Fields after the command's closing parenthesis: state is field 3,
-        // nice is field 19.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let nice = rest
+        // Fields after the command's closing parenthesis, from field 3:
+        // nice is field 19, policy field 41.
+        let rest: Vec<i64> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .unwrap_or_default()
             .split_whitespace()
-            .nth(16)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+            .map(|f| f.parse().unwrap_or(-1))
+            .collect();
         let tid = t.file_name().to_string_lossy().parse().unwrap_or(0);
-        out.push((tid, nice));
+        out.push((comm.to_string(), tid, rest[16], rest[38]));
     }
+    out.sort();
     out
 }
 
-/// Webhook work runs on one thread of its own at nice 19, so that sends
-/// always come first; the thread ends when the server stops.
+/// Webhook work runs on a thread of its own at nice 19 (a library user's;
+/// the binary's is SCHED_IDLE, below), with a normal-priority one beside it
+/// for when work piles up; both end when the server stops.
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn the_sender_has_its_own_lowest_priority_thread_until_the_server_stops() {
+async fn the_sender_has_its_own_threads_until_the_server_stops() {
     let _one = ONE_AT_A_TIME.lock().await;
     let endpoint = Endpoint::start(Behaviour::KeepAlive).await;
-    let before = sender_threads();
+    let before = sender_threads("self");
     let server = mock_to(&endpoint.url).await;
     send_one(&server).await;
     assert_eq!(endpoint.wait_for(2).await, 2);
-    let threads: Vec<_> = sender_threads()
+    let threads: Vec<_> = sender_threads("self")
         .into_iter()
-        .filter(|t| !before.contains(t))
+        .filter(|t| !before.iter().any(|b| b.1 == t.1))
         .collect();
-    assert_eq!(threads.len(), 1, "{threads:?}");
-    assert_eq!(threads[0].1, 19, "nice value");
+    let shape: Vec<_> = threads.iter().map(|t| (t.0.as_str(), t.2, t.3)).collect();
+    assert_eq!(
+        shape,
+        [("mailtape-catchu", 0, 0), ("mailtape-webhoo", 19, 0)],
+        "(name, nice, policy)"
+    );
     // This test's own runtime threads keep the default.
     let main = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
     let fields: Vec<&str> = main
@@ -483,11 +593,53 @@ async fn the_sender_has_its_own_lowest_priority_thread_until_the_server_stops() 
     assert_eq!(fields[16], "0");
     server.shutdown().await;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while sender_threads().iter().any(|t| t.0 == threads[0].0) {
+    while sender_threads("self")
+        .iter()
+        .any(|t| threads.iter().any(|o| o.1 == t.1))
+    {
         assert!(
             Instant::now() < deadline,
-            "the sender thread outlived the server"
+            "a sender thread outlived the server"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The binary puts its sender thread in SCHED_IDLE (policy 5): it runs
+/// only on CPU the doors leave, and gives the core up at once when one of
+/// their threads wakes.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_binary_sender_thread_is_sched_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let mut mt = common::cli::Running::start(&[
+        "mock",
+        "--certs",
+        certs.to_str().unwrap(),
+        "--smtps",
+        "off",
+        "--starttls",
+        "off",
+        "--plain",
+        "127.0.0.1:0",
+        "--webhook",
+        "http://127.0.0.1:9/hooks",
+    ]);
+    mt.banner_plain_addr();
+    let pid = mt.child.id().to_string();
+    let shape: Vec<_> = sender_threads(&pid)
+        .into_iter()
+        .map(|t| (t.0, t.3))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("mailtape-catchu".to_string(), 0),
+            ("mailtape-webhoo".to_string(), 5)
+        ],
+        "(name, policy)"
+    );
+    let (code, _, _) = mt.term();
+    assert_eq!(code, 0);
 }

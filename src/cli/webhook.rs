@@ -68,6 +68,7 @@ impl WebhookArgs {
             allow_remote: self.webhook_allow_remote,
             ca_file: self.ca_file.clone(),
             delay: Duration::from_secs_f64(self.webhook_delay),
+            lower_priority: super::process::idle_thread,
             ..WebhookConfig::default()
         })
     }

@@ -346,6 +346,8 @@ async fn overview(State(hooks): Hooks) -> Response {
         "endpoints": endpoints,
         "events": hooks.records().len(),
         "pending": hooks.pending(),
+        "backlog": hooks.backlog(),
+        "caught_up": hooks.caught_up(),
         "dropped": hooks.dropped(),
         "tapes_lost": hooks.tapes_lost(),
         "event_types": types,

@@ -16,7 +16,8 @@
 //! retrying event holds back the later events of the same email); emails
 //! and endpoints go in parallel, at most [`PER_ENDPOINT`] requests at once
 //! per endpoint. Memory is bounded: the last [`WebhookConfig::keep`] events
-//! are kept with their attempts, and at most [`MAX_PENDING`] deliveries wait.
+//! are kept with their attempts, and at most [`PENDING_PER_ENDPOINT`]
+//! deliveries wait for one endpoint ([`MAX_PENDING`] for all).
 
 pub mod api;
 pub mod deliver;
@@ -49,9 +50,18 @@ use sign::Secret;
 pub const MAX_ENDPOINTS: usize = 100;
 /// Requests in flight to one endpoint at most.
 pub const PER_ENDPOINT: usize = 16;
-/// Deliveries (an event to an endpoint) waiting or retrying at most; more
-/// are dropped and counted rather than grow without bound.
-pub const MAX_PENDING: usize = 20_000;
+/// Deliveries (an event to an endpoint) waiting or retrying for one
+/// endpoint at most; more are dropped and counted rather than grow without
+/// bound. Per endpoint: a dead endpoint, whose every event waits for its
+/// retries, fills its own budget, never a live endpoint's.
+pub const PENDING_PER_ENDPOINT: usize = 20_000;
+/// Deliveries waiting or retrying for all endpoints together at most.
+pub const MAX_PENDING: usize = 100_000;
+/// Work waiting for the sender (accepted messages not yet made into
+/// events, lanes not yet started) beyond which it also runs at normal
+/// priority (`runtime.rs`): far above a burst of 1,000 sends (3,000 with
+/// two endpoints), below the point where events are dropped.
+pub const BACKLOG_HIGH: usize = 10_000;
 /// The sink queue of the sender: accepted messages waiting to be turned
 /// into events.
 pub const QUEUE: usize = 16 * 1024;
@@ -109,6 +119,16 @@ pub struct WebhookConfig {
     pub keep: usize,
     /// How long one attempt may take.
     pub timeout: Duration,
+    /// Deliveries that may wait or retry for one endpoint (more are
+    /// dropped): [`PENDING_PER_ENDPOINT`] unless a test wants to see it.
+    pub pending_per_endpoint: usize,
+    /// Lowers the priority of the thread that calls it: the sender's own
+    /// (see `runtime.rs`). The binary gives SCHED_IDLE; the default is
+    /// nice 19 on Linux (and nothing elsewhere).
+    pub lower_priority: fn(),
+    /// Work waiting beyond which the sender also runs at normal priority:
+    /// [`BACKLOG_HIGH`] unless a test wants to see it.
+    pub backlog_high: usize,
 }
 
 impl Default for WebhookConfig {
@@ -121,8 +141,17 @@ impl Default for WebhookConfig {
             delay: Duration::ZERO,
             keep: 5_000,
             timeout: deliver::TIMEOUT,
+            pending_per_endpoint: PENDING_PER_ENDPOINT,
+            lower_priority: lower_to_nice,
+            backlog_high: BACKLOG_HIGH,
         }
     }
+}
+
+/// Nice 19 for the calling thread on Linux (elsewhere nothing): the
+/// default of [`WebhookConfig::lower_priority`].
+pub fn lower_to_nice() {
+    runtime::nice();
 }
 
 /// How an endpoint's status is written.
@@ -149,6 +178,8 @@ pub struct Endpoint {
     state: RwLock<EndpointState>,
     slots: Semaphore,
     pool: deliver::Pool,
+    /// Deliveries to it waiting or retrying.
+    pending: AtomicUsize,
     /// True while it is removed or disabled: wakes its waiting retries,
     /// which then end (a removed or disabled endpoint gets nothing more).
     off: watch::Sender<bool>,
@@ -448,8 +479,13 @@ pub struct Webhooks {
     stopping: AtomicBool,
     sink: OnceLock<Arc<Sink>>,
     tests: RwLock<Option<Arc<TestAddresses>>>,
-    /// The sender's own low-priority thread, once attached.
+    /// The sender's own threads, once attached.
     background: OnceLock<runtime::Background>,
+    /// Work waiting for the sender's thread: messages not yet made into
+    /// events, lanes (an email's deliveries to an endpoint) not yet started.
+    backlog: Arc<AtomicUsize>,
+    /// Tasks run at normal priority because too much work waited.
+    caught_up: AtomicU64,
     /// Attempt transcripts queued for `--tapes`, and those not written.
     tapes_waiting: Arc<AtomicUsize>,
     tapes_lost: Arc<AtomicU64>,
@@ -490,6 +526,8 @@ impl Webhooks {
             stopping: AtomicBool::new(false),
             sink: OnceLock::new(),
             background: OnceLock::new(),
+            backlog: Arc::new(AtomicUsize::new(0)),
+            caught_up: AtomicU64::new(0),
             tapes_waiting: Arc::new(AtomicUsize::new(0)),
             tapes_lost: Arc::new(AtomicU64::new(0)),
             play: RwLock::new(crate::resend::WebhookPlay::default()),
@@ -549,6 +587,7 @@ impl Webhooks {
             }),
             slots: Semaphore::new(PER_ENDPOINT),
             pool: deliver::Pool::default(),
+            pending: AtomicUsize::new(0),
             off: watch::channel(spec.disabled).0,
         });
         list.push(e.clone());
@@ -653,38 +692,65 @@ impl Webhooks {
         let Ok(caller) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if let Some(bg) = runtime::Background::start(&caller) {
+        if let Some(bg) = runtime::Background::start(&caller, self.config.lower_priority) {
             let _ = self.background.set(bg);
         }
-        self.spawn(async move {
+        // The subscriber only hands each message on, at normal priority, so
+        // that the sink's queue never fills behind a starved sender; making
+        // the events is the work that waits for spare CPU.
+        let task = async move {
             while let Some(event) = sub.recv().await {
-                match &*event {
-                    SinkEvent::MessageAccepted(m) => me.on_message(m, None),
-                    SinkEvent::MessageScheduled(m) => me.on_scheduled(m),
-                    SinkEvent::MessageFailed { message, reason } => {
-                        me.on_message(message, Some(reason))
-                    }
-                    SinkEvent::SessionFinished { transcript, .. }
-                        if transcript.meta.mode == "replay" =>
-                    {
-                        me.on_replayed(transcript)
-                    }
-                    _ => {}
+                let wanted = matches!(
+                    &*event,
+                    SinkEvent::MessageAccepted(_)
+                        | SinkEvent::MessageScheduled(_)
+                        | SinkEvent::MessageFailed { .. }
+                ) || matches!(&*event, SinkEvent::SessionFinished { transcript, .. } if transcript.meta.mode == "replay");
+                if wanted {
+                    me.backlog.fetch_add(1, Ordering::AcqRel);
+                    let one = me.clone();
+                    me.spawn(async move {
+                        match &*event {
+                            SinkEvent::MessageAccepted(m) => one.on_message(m, None),
+                            SinkEvent::MessageScheduled(m) => one.on_scheduled(m),
+                            SinkEvent::MessageFailed { message, reason } => {
+                                one.on_message(message, Some(reason))
+                            }
+                            SinkEvent::SessionFinished { transcript, .. } => {
+                                one.on_replayed(transcript)
+                            }
+                            _ => {}
+                        }
+                        one.backlog.fetch_sub(1, Ordering::AcqRel);
+                    });
                 }
                 let missed = sub.take_dropped();
                 if missed > 0 {
                     tracing::warn!("webhooks: {missed} accepted messages not seen (queue full)");
                 }
             }
-        });
+        };
+        match self.background.get() {
+            Some(bg) => {
+                bg.handle(true).spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
     }
 
-    /// Runs a task of the sender: on its own thread once attached, else on
-    /// the caller's runtime.
+    /// Runs a task of the sender: on its own low-priority thread once
+    /// attached, or the normal one while more than [`BACKLOG_HIGH`] pieces
+    /// of work wait; else on the caller's runtime.
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         match self.background.get() {
             Some(bg) => {
-                bg.handle().spawn(task);
+                let behind = self.backlog.load(Ordering::Acquire) > self.config.backlog_high;
+                if behind {
+                    self.caught_up.fetch_add(1, Ordering::Relaxed);
+                }
+                bg.handle(behind).spawn(task);
             }
             None => {
                 tokio::spawn(task);
@@ -980,6 +1046,7 @@ impl Webhooks {
     fn enqueue(self: &Arc<Self>, endpoint: &Arc<Endpoint>, record: &Arc<EventRecord>) {
         if self.stopping.load(Ordering::Acquire)
             || self.pending.load(Ordering::Acquire) >= MAX_PENDING
+            || endpoint.pending.load(Ordering::Acquire) >= self.config.pending_per_endpoint
         {
             record.set_state(&endpoint.id, DeliveryState::Dropped);
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -987,6 +1054,7 @@ impl Webhooks {
         }
         record.set_state(&endpoint.id, DeliveryState::Pending);
         self.pending.fetch_add(1, Ordering::AcqRel);
+        endpoint.pending.fetch_add(1, Ordering::AcqRel);
         let key = (endpoint.id.clone(), record.about());
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = lanes.get(&key)
@@ -1000,7 +1068,14 @@ impl Webhooks {
         drop(lanes);
         let me = self.clone();
         let endpoint = endpoint.clone();
-        self.spawn(async move { me.lane(key, endpoint, rx).await });
+        // A lane not yet started is work waiting for the sender's thread
+        // (events behind a retry in a started lane are not: they wait for
+        // the endpoint).
+        self.backlog.fetch_add(1, Ordering::AcqRel);
+        self.spawn(async move {
+            me.backlog.fetch_sub(1, Ordering::AcqRel);
+            me.lane(key, endpoint, rx).await
+        });
     }
 
     /// Delivers one email's events to one endpoint, in order; ends when
@@ -1031,6 +1106,7 @@ impl Webhooks {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            endpoint.pending.fetch_sub(1, Ordering::AcqRel);
             self.emitted.send_modify(|n| *n += 1);
         }
     }
@@ -1064,7 +1140,11 @@ impl Webhooks {
             let Ok(_slot) = endpoint.slots.acquire().await else {
                 return DeliveryState::Dropped;
             };
-            let (target, signers) = (endpoint.read().target.clone(), endpoint.signers());
+            // Two statements: a read guard kept while reading again would
+            // deadlock once a writer waits between the two (std's RwLock
+            // lets a waiting writer go first).
+            let target = endpoint.read().target.clone();
+            let signers = endpoint.signers();
             let at = OffsetDateTime::now_utc();
             let ts = at.unix_timestamp();
             let refs: Vec<&Secret> = signers.iter().collect();
@@ -1290,6 +1370,18 @@ impl Webhooks {
     /// Deliveries waiting or retrying.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
+    }
+
+    /// Work waiting now: messages not yet made into events, lanes not yet
+    /// started.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Acquire)
+    }
+
+    /// Tasks that ran at normal priority because more than
+    /// [`WebhookConfig::backlog_high`] pieces of work waited.
+    pub fn caught_up(&self) -> u64 {
+        self.caught_up.load(Ordering::Relaxed)
     }
 
     /// Deliveries never attempted (too many waiting, or stopped).
