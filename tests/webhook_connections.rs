@@ -487,6 +487,76 @@ async fn a_dead_endpoint_fills_its_own_budget_not_a_live_ones() {
     server.shutdown().await;
 }
 
+/// A burst of events to an endpoint that refuses connections costs one
+/// refused connection: for a second (never longer than the first retry's
+/// wait) the attempts after it fail at once with that refusal, and say so.
+/// Once the endpoint listens, the next event past the second gets through.
+#[tokio::test]
+async fn a_refusing_endpoint_costs_one_connection_a_second() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/hooks");
+    let server = mock_to(&url).await;
+    let started = Instant::now();
+    for _ in 0..10 {
+        send_one(&server).await;
+    }
+    let burst = started.elapsed();
+    server
+        .wait_for_webhook(|_| false, Duration::from_millis(300))
+        .await;
+    let errors: Vec<String> = server
+        .webhook_events()
+        .iter()
+        .flat_map(|e| {
+            e.attempts
+                .iter()
+                .map(|a| a.error.clone().unwrap_or_default())
+        })
+        .collect();
+    // Each email's first event (its next ones wait behind its retry).
+    assert_eq!(errors.len(), 10, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.starts_with(&format!("connect to 127.0.0.1:{port}: ")))
+    );
+    let fresh = errors
+        .iter()
+        .filter(|e| !e.contains("not tried again"))
+        .count();
+    let held = errors
+        .iter()
+        .filter(|e| e.contains("ms ago; not tried again within 1000 ms)"))
+        .count();
+    // One refused connection a second at most (the burst took `burst`).
+    assert!(
+        fresh >= 1 && fresh <= 1 + burst.as_secs() as usize,
+        "{errors:?}"
+    );
+    assert_eq!(fresh + held, 10);
+    // The endpoint comes up: past the second, events get through.
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(serve(socket, Behaviour::KeepAlive, g.clone()));
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_one(&server).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(got.load(Ordering::SeqCst), 2);
+    server.shutdown().await;
+}
+
 /// Work normally waits for spare CPU; past the backlog mark (10,000
 /// pieces; 0 here, so everything is past it) it runs at normal priority
 /// on the catch-up thread, and every event still arrives in order. Without

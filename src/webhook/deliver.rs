@@ -180,9 +180,48 @@ impl Drop for Conn {
 #[derive(Default)]
 pub struct Pool {
     idle: std::sync::Mutex<Vec<(Key, Conn, Instant)>>,
+    /// The last refused connection: when, to where, what it said.
+    refused: std::sync::Mutex<Option<(Instant, Key, String)>>,
+    /// How long a refusal stands for the attempts after it.
+    window: Duration,
+}
+
+/// How long an endpoint that refused a connection is taken at its word:
+/// attempts within this fail at once with that refusal, without a
+/// connection of their own (a burst of events to a dead endpoint costs one
+/// refused connection, not one each). At most 1 s, and never longer than
+/// the first retry's wait, so that a retry always connects anew.
+pub fn refusal_window(scale: f64) -> Duration {
+    wait_before(1, scale).min(Duration::from_secs(1))
 }
 
 impl Pool {
+    /// A pool whose refusals stand for `window` (see [`refusal_window`]).
+    pub fn new(window: Duration) -> Pool {
+        Pool {
+            window,
+            ..Pool::default()
+        }
+    }
+
+    /// The refusal still standing for `key`, as an attempt's error.
+    fn refused(&self, key: &Key) -> Option<String> {
+        let r = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        match &*r {
+            Some((at, k, why)) if k == key && at.elapsed() < self.window => Some(format!(
+                "{why} (refused {} ms ago; not tried again within {} ms)",
+                at.elapsed().as_millis(),
+                self.window.as_millis()
+            )),
+            _ => None,
+        }
+    }
+
+    fn note_refused(&self, key: &Key, why: Option<String>) {
+        *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
+            why.map(|w| (Instant::now(), key.clone(), w));
+    }
+
     fn take(&self, key: &Key) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some((k, conn, since)) = idle.pop() {
@@ -265,7 +304,21 @@ async fn exchange(
             return Ok(out);
         }
     }
-    let conn = connect(target, remote, tls).await?;
+    if let Some(why) = pool.refused(&key) {
+        return Err(why);
+    }
+    let conn = match connect(target, remote, tls).await {
+        Ok(c) => {
+            pool.note_refused(&key, None);
+            c
+        }
+        Err((why, refused)) => {
+            if refused {
+                pool.note_refused(&key, Some(why.clone()));
+            }
+            return Err(why);
+        }
+    };
     let (out, back) = send(conn, target, headers, body).await?;
     if let Some(c) = back {
         pool.put(key, c);
@@ -275,11 +328,40 @@ async fn exchange(
 
 /// A new connection: loopback checked on the resolved address, TLS for
 /// `https`, the HTTP/1.1 handshake with the response head capped.
+/// The error says whether the connection was refused.
 async fn connect(
     target: &Target,
     remote: bool,
     tls: Option<&Arc<rustls::ClientConfig>>,
-) -> Result<Conn, String> {
+) -> Result<Conn, (String, bool)> {
+    connect_to(target, remote, tls).await.map_err(|e| match e {
+        Connect::Refused(w) => (w, true),
+        Connect::Other(w) => (w, false),
+    })
+}
+
+enum Connect {
+    Refused(String),
+    Other(String),
+}
+
+impl From<String> for Connect {
+    fn from(s: String) -> Connect {
+        Connect::Other(s)
+    }
+}
+
+impl From<&str> for Connect {
+    fn from(s: &str) -> Connect {
+        Connect::Other(s.to_string())
+    }
+}
+
+async fn connect_to(
+    target: &Target,
+    remote: bool,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Conn, Connect> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
@@ -288,11 +370,16 @@ async fn connect(
         .filter(|a| remote || a.ip().is_loopback())
         .collect();
     let Some(addr) = addrs.first() else {
-        return Err(format!("{} resolves to no loopback address", target.host));
+        return Err(format!("{} resolves to no loopback address", target.host).into());
     };
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let tcp = TcpStream::connect(addr).await.map_err(|e| {
+        let why = format!("connect to {addr}: {e}");
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            Connect::Refused(why)
+        } else {
+            Connect::Other(why)
+        }
+    })?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if target.tls {
         let config = tls.ok_or("no TLS configuration for an https endpoint")?;

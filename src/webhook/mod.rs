@@ -586,7 +586,7 @@ impl Webhooks {
                 disabled_reason: None,
             }),
             slots: Semaphore::new(PER_ENDPOINT),
-            pool: deliver::Pool::default(),
+            pool: deliver::Pool::new(deliver::refusal_window(self.config.retry_scale)),
             pending: AtomicUsize::new(0),
             off: watch::channel(spec.disabled).0,
         });
