@@ -62,6 +62,8 @@ pub const MAX_PENDING: usize = 100_000;
 /// priority (`runtime.rs`): far above a burst of 1,000 sends (3,000 with
 /// two endpoints), below the point where events are dropped.
 pub const BACKLOG_HIGH: usize = 10_000;
+/// Messages handed to the sender's thread in one task at most.
+const BATCH: usize = 256;
 /// The sink queue of the sender: accepted messages waiting to be turned
 /// into events.
 pub const QUEUE: usize = 16 * 1024;
@@ -699,17 +701,38 @@ impl Webhooks {
         // that the sink's queue never fills behind a starved sender; making
         // the events is the work that waits for spare CPU.
         let task = async move {
-            while let Some(event) = sub.recv().await {
-                let wanted = matches!(
-                    &*event,
-                    SinkEvent::MessageAccepted(_)
-                        | SinkEvent::MessageScheduled(_)
-                        | SinkEvent::MessageFailed { .. }
-                ) || matches!(&*event, SinkEvent::SessionFinished { transcript, .. } if transcript.meta.mode == "replay");
-                if wanted {
-                    me.backlog.fetch_add(1, Ordering::AcqRel);
-                    let one = me.clone();
-                    me.spawn(async move {
+            while let Some(first) = sub.recv().await {
+                // What has come meanwhile goes along in one task: one wake-up
+                // of the sender's thread for a burst, not one a message.
+                let mut batch = Vec::new();
+                let mut next = Some(first);
+                while let Some(event) = next {
+                    let wanted = matches!(
+                        &*event,
+                        SinkEvent::MessageAccepted(_)
+                            | SinkEvent::MessageScheduled(_)
+                            | SinkEvent::MessageFailed { .. }
+                    ) || matches!(&*event, SinkEvent::SessionFinished { transcript, .. } if transcript.meta.mode == "replay");
+                    if wanted {
+                        batch.push(event);
+                    }
+                    next = if batch.len() < BATCH {
+                        sub.try_recv()
+                    } else {
+                        None
+                    };
+                }
+                let missed = sub.take_dropped();
+                if missed > 0 {
+                    tracing::warn!("webhooks: {missed} accepted messages not seen (queue full)");
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                me.backlog.fetch_add(batch.len(), Ordering::AcqRel);
+                let one = me.clone();
+                me.spawn(async move {
+                    for event in batch {
                         match &*event {
                             SinkEvent::MessageAccepted(m) => one.on_message(m, None),
                             SinkEvent::MessageScheduled(m) => one.on_scheduled(m),
@@ -722,12 +745,8 @@ impl Webhooks {
                             _ => {}
                         }
                         one.backlog.fetch_sub(1, Ordering::AcqRel);
-                    });
-                }
-                let missed = sub.take_dropped();
-                if missed > 0 {
-                    tracing::warn!("webhooks: {missed} accepted messages not seen (queue full)");
-                }
+                    }
+                });
             }
         };
         match self.background.get() {
