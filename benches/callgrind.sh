@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions (callgrind) of the whole mock or record process for 1,000 messages of
-# 1 KiB over 20 connections (50 each), from start to SIGINT. Counts do not move with the
+# 1 KiB over 20 connections (50 each), from start to SIGINT; scenario `unlimited`
+# (the default account allows 5 sends a second, as Resend's). Counts do not move with the
 # load of the machine, so a before/after within a few percent is meaningful.
 #
 #   bash benches/callgrind.sh mock      # prints "mock: N instructions"
@@ -26,14 +27,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$out/cg" "$
 wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 off=(--smtps off --starttls off)
 if [ "$mode" = record ]; then
-    $bin mock --quiet --plain 127.0.0.1:3725 "${off[@]}" >/dev/null &
+    $bin mock --quiet --scenario unlimited --plain 127.0.0.1:3725 "${off[@]}" >/dev/null &
     wait_port 3725
     valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
         $bin record "${flags[@]}" --plain 127.0.0.1:3726 "${off[@]}" --tape "$out/all.tape" \
         --upstream 127.0.0.1:3725 --upstream-tls none >/dev/null 2>"$out/vg" &
 else
     valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
-        $bin mock "${flags[@]}" --plain 127.0.0.1:3726 "${off[@]}" >/dev/null 2>"$out/vg" &
+        $bin mock "${flags[@]}" --scenario unlimited --plain 127.0.0.1:3726 "${off[@]}" >/dev/null 2>"$out/vg" &
 fi
 pid=$!
 wait_port 3726
