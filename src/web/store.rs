@@ -353,7 +353,7 @@ impl Store {
                             s.add_session(transcript.clone(), "live");
                             None
                         }
-                        SinkEvent::MessageAccepted(m) => Some(s.list_message(m)),
+                        SinkEvent::MessageAccepted(m) => Some(s.list_message((**m).clone())),
                         // Waitable with `GET /api/wait/event?query=type:webhook_event`.
                         SinkEvent::Webhook { json, .. } => {
                             s.record("webhook", json.clone());
@@ -630,25 +630,19 @@ impl Store {
 
     /// Adds an accepted message (listed, then announced).
     pub fn add_message(&self, m: Message) {
-        let rec = self.list_message(&m);
+        let rec = self.list_message(m);
         self.announce(&rec);
     }
 
     /// Lists an accepted message, readable from then on; the waits and
     /// pages hear of it with [`Store::announce`].
-    fn list_message(&self, m: &Message) -> Arc<MessageRec> {
-        let mut rec = MessageRec::new(
-            m.id.clone(),
-            m.session,
-            m.from.clone(),
-            m.to.clone(),
-            m.data.clone(),
-        );
-        rec.key = m.key.clone();
-        rec.user = m.user.clone();
+    fn list_message(&self, m: Message) -> Arc<MessageRec> {
+        let mut rec = MessageRec::new(m.id, m.session, m.from, m.to, m.data);
+        rec.key = m.key;
+        rec.user = m.user;
         if !m.tags.is_empty() {
             let mut tags = rec.tags().clone();
-            tags.extend(m.tags.iter().cloned());
+            tags.extend(m.tags);
             rec.set_tags(tags);
         }
         self.list(rec, true)

@@ -312,12 +312,11 @@ async fn exchange(
             pool.note_refused(&key, None);
             c
         }
-        Err((why, refused)) => {
-            if refused {
-                pool.note_refused(&key, Some(why.clone()));
-            }
+        Err(Connect::Refused(why)) => {
+            pool.note_refused(&key, Some(why.clone()));
             return Err(why);
         }
+        Err(Connect::Other(why)) => return Err(why),
     };
     let (out, back) = send(conn, target, headers, body).await?;
     if let Some(c) = back {
@@ -326,20 +325,8 @@ async fn exchange(
     Ok(out)
 }
 
-/// A new connection: loopback checked on the resolved address, TLS for
-/// `https`, the HTTP/1.1 handshake with the response head capped.
-/// The error says whether the connection was refused.
-async fn connect(
-    target: &Target,
-    remote: bool,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-) -> Result<Conn, (String, bool)> {
-    connect_to(target, remote, tls).await.map_err(|e| match e {
-        Connect::Refused(w) => (w, true),
-        Connect::Other(w) => (w, false),
-    })
-}
-
+/// Why a new connection failed: refused (the endpoint is down, see
+/// [`refusal_window`]), or anything else.
 enum Connect {
     Refused(String),
     Other(String),
@@ -357,7 +344,9 @@ impl From<&str> for Connect {
     }
 }
 
-async fn connect_to(
+/// A new connection: loopback checked on the resolved address, TLS for
+/// `https`, the HTTP/1.1 handshake with the response head capped.
+async fn connect(
     target: &Target,
     remote: bool,
     tls: Option<&Arc<rustls::ClientConfig>>,

@@ -152,8 +152,19 @@ impl Default for WebhookConfig {
 
 /// Nice 19 for the calling thread on Linux (elsewhere nothing): the
 /// default of [`WebhookConfig::lower_priority`].
-pub fn lower_to_nice() {
-    runtime::nice();
+pub use runtime::nice as lower_to_nice;
+
+/// Whether the sender makes events of what the sink published: accepted,
+/// scheduled and failed messages, and replayed sessions (whose messages it
+/// rebuilds). Its own `Webhook` events come back too, and are not.
+fn makes_events(event: &SinkEvent) -> bool {
+    match event {
+        SinkEvent::MessageAccepted(_)
+        | SinkEvent::MessageScheduled(_)
+        | SinkEvent::MessageFailed { .. } => true,
+        SinkEvent::SessionFinished { transcript, .. } => transcript.meta.mode == "replay",
+        _ => false,
+    }
 }
 
 /// How an endpoint's status is written.
@@ -707,13 +718,7 @@ impl Webhooks {
                 let mut batch = Vec::new();
                 let mut next = Some(first);
                 while let Some(event) = next {
-                    let wanted = matches!(
-                        &*event,
-                        SinkEvent::MessageAccepted(_)
-                            | SinkEvent::MessageScheduled(_)
-                            | SinkEvent::MessageFailed { .. }
-                    ) || matches!(&*event, SinkEvent::SessionFinished { transcript, .. } if transcript.meta.mode == "replay");
-                    if wanted {
+                    if makes_events(&event) {
                         batch.push(event);
                     }
                     next = if batch.len() < BATCH {
@@ -742,6 +747,7 @@ impl Webhooks {
                             SinkEvent::SessionFinished { transcript, .. } => {
                                 one.on_replayed(transcript)
                             }
+                            // Left out by `makes_events`.
                             _ => {}
                         }
                         one.backlog.fetch_sub(1, Ordering::AcqRel);
@@ -749,27 +755,26 @@ impl Webhooks {
                 });
             }
         };
-        match self.background.get() {
-            Some(bg) => {
-                bg.handle(true).spawn(task);
-            }
-            None => {
-                tokio::spawn(task);
-            }
-        }
+        self.spawn_on(true, task);
     }
 
     /// Runs a task of the sender: on its own low-priority thread once
     /// attached, or the normal one while more than [`BACKLOG_HIGH`] pieces
     /// of work wait; else on the caller's runtime.
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let behind = self.backlog.load(Ordering::Acquire) > self.config.backlog_high;
+        if behind && self.background.get().is_some() {
+            self.caught_up.fetch_add(1, Ordering::Relaxed);
+        }
+        self.spawn_on(behind, task);
+    }
+
+    /// Runs a task on the sender's normal-priority thread (`normal`) or its
+    /// low-priority one, once attached; else on the caller's runtime.
+    fn spawn_on(&self, normal: bool, task: impl std::future::Future<Output = ()> + Send + 'static) {
         match self.background.get() {
             Some(bg) => {
-                let behind = self.backlog.load(Ordering::Acquire) > self.config.backlog_high;
-                if behind {
-                    self.caught_up.fetch_add(1, Ordering::Relaxed);
-                }
-                bg.handle(behind).spawn(task);
+                bg.handle(normal).spawn(task);
             }
             None => {
                 tokio::spawn(task);

@@ -117,7 +117,7 @@ impl Background {
 /// Nice 19 for the calling thread (the default of
 /// [`super::WebhookConfig::lower_priority`]).
 #[cfg(target_os = "linux")]
-pub(super) fn nice() {
+pub fn nice() {
     // On Linux the nice value belongs to the thread, not the process: only
     // this thread (and threads it starts) gets it.
     let me = rustix::thread::gettid();
@@ -128,4 +128,4 @@ pub(super) fn nice() {
 
 /// Elsewhere a process-wide nice would slow the doors too: left alone.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn nice() {}
+pub fn nice() {}
