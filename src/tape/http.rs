@@ -310,29 +310,10 @@ fn is_elided(v: &Value) -> bool {
 
 /// `%XX` decoded (invalid escapes kept as they are), lossily as UTF-8.
 pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    if !b.contains(&b'%') {
+    if !s.contains('%') {
         return s.to_string();
     }
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    String::from_utf8_lossy(&super::params::percent_decode(s.as_bytes())).into_owned()
 }
 
 /// Redaction on read, for an exchange written or edited by hand: every

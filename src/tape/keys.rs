@@ -44,7 +44,7 @@ pub fn redact_secret(secret: &[u8]) -> String {
     format!("{prefix}…{}", fingerprint(secret))
 }
 
-fn is_key_char(b: u8) -> bool {
+pub(crate) fn is_key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 

@@ -230,7 +230,9 @@ fn decode(raw: &[u8], extended: bool, first: bool) -> (Vec<u8>, Vec<u8>) {
     (charset, percent_decode(rest))
 }
 
-fn percent_decode(raw: &[u8]) -> Vec<u8> {
+/// `%XX` decoded, invalid escapes kept as they are (also the HTTP doors'
+/// paths and queries, `tape/http.rs`).
+pub(super) fn percent_decode(raw: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;

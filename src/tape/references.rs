@@ -5,9 +5,7 @@
 
 use std::borrow::Cow;
 
-fn key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
+use super::keys::is_key_char;
 
 /// The character a reference at the start of `s` stands for, if it is one
 /// a key is made of, and the bytes it takes.
@@ -31,7 +29,7 @@ pub(crate) fn key_reference(s: &[u8]) -> Option<(u8, usize)> {
     }
     // A reference needs no `;` before a character that cannot continue it.
     let code = u32::from_str_radix(std::str::from_utf8(&digits[..n]).ok()?, radix).ok()?;
-    let c = u8::try_from(code).ok().filter(|c| key_char(*c))?;
+    let c = u8::try_from(code).ok().filter(|c| is_key_char(*c))?;
     let semi = usize::from(digits.get(n) == Some(&b';'));
     Some((c, skip + n + semi))
 }
@@ -84,12 +82,12 @@ pub(crate) fn spelled_runs(text: &[u8]) -> Vec<(usize, usize, Vec<u8>)> {
             - text[next..amp]
                 .iter()
                 .rev()
-                .take_while(|b| key_char(**b))
+                .take_while(|b| is_key_char(**b))
                 .count();
         let mut spelled = text[start..amp].to_vec();
         let mut i = amp;
         while i < text.len() {
-            if key_char(text[i]) {
+            if is_key_char(text[i]) {
                 spelled.push(text[i]);
                 i += 1;
             } else if let Some((c, used)) = key_reference(&text[i..]) {
