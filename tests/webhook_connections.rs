@@ -196,9 +196,15 @@ async fn serve(
 }
 
 async fn mock_to(url: &str) -> MockServer {
+    mock_with(url, |_| {}).await
+}
+
+/// A mock sending to `url` with the sender's settings changed by `f`.
+async fn mock_with(url: &str, f: impl FnOnce(&mut mailtape::webhook::WebhookConfig)) -> MockServer {
     MockServer::builder()
         .scenario("unlimited")
         .webhook(url)
+        .webhooks(f)
         .start()
         .await
         .expect("mock starts")
@@ -338,13 +344,7 @@ async fn https_endpoints_trust_the_ca_file_and_keep_connections() {
     let (config, ca) = generated_tls(dir.path());
     let endpoint = Endpoint::start_with(Behaviour::KeepAlive, Some(config)).await;
     assert!(endpoint.tls.is_some() && endpoint.url.starts_with("https://localhost:"));
-    let server = MockServer::builder()
-        .scenario("unlimited")
-        .webhook(&endpoint.url)
-        .webhooks(|w| w.ca_file = Some(ca.clone()))
-        .start()
-        .await
-        .expect("mock starts");
+    let server = mock_with(&endpoint.url, |w| w.ca_file = Some(ca.clone())).await;
     for _ in 0..10 {
         send_one(&server).await;
     }
@@ -396,16 +396,11 @@ async fn hostile_endpoints_cost_only_the_attempt() {
         (Behaviour::Silent, "no response within 0.3 s"),
     ] {
         let endpoint = Endpoint::start(behaviour).await;
-        let server = MockServer::builder()
-            .scenario("unlimited")
-            .webhook(&endpoint.url)
-            .webhooks(|w| {
-                w.timeout = Duration::from_millis(300);
-                w.retry_scale = 0.001;
-            })
-            .start()
-            .await
-            .expect("mock starts");
+        let server = mock_with(&endpoint.url, |w| {
+            w.timeout = Duration::from_millis(300);
+            w.retry_scale = 0.001;
+        })
+        .await;
         let started = Instant::now();
         for _ in 0..5 {
             send_one(&server).await;
@@ -574,13 +569,7 @@ async fn a_refusing_endpoint_costs_one_connection_a_second() {
 async fn past_the_backlog_mark_the_work_runs_at_normal_priority() {
     let _one = ONE_AT_A_TIME.lock().await;
     let endpoint = Endpoint::start(Behaviour::KeepAlive).await;
-    let server = MockServer::builder()
-        .scenario("unlimited")
-        .webhook(&endpoint.url)
-        .webhooks(|w| w.backlog_high = 0)
-        .start()
-        .await
-        .expect("mock starts");
+    let server = mock_with(&endpoint.url, |w| w.backlog_high = 0).await;
     for _ in 0..10 {
         send_one(&server).await;
     }
